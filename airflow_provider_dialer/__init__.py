@@ -1,0 +1,198 @@
+"""airflow-provider-dialer: load leads into outbound dialers and launch campaigns from Airflow.
+
+This module is imported by Airflow's provider discovery at every CLI call and DAG parse, so it
+imports nothing: ``get_provider_info()`` returns plain data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+PACKAGE = "airflow_provider_dialer"
+
+
+def _transport_fields(*, verify_help: str = "", rate_default: float | None = None) -> dict[str, Any]:
+    """The extra fields every dialer connection has: TLS, timeouts, retries, rate limit."""
+    rate_schema: dict[str, Any] = {"type": ["number", "null"], "minimum": 0}
+    if rate_default is not None:
+        rate_schema["default"] = rate_default
+    return {
+        "verify_ssl": {
+            "label": "Verify TLS certificate",
+            "description": "Turn off only for a self-signed server you trust. " + verify_help,
+            "schema": {"type": "boolean", "default": True},
+        },
+        "ca_bundle": {
+            "label": "CA bundle path",
+            "description": "Path to a PEM file with the CA that signed the server certificate (self-hosted servers).",
+            "schema": {"type": ["string", "null"]},
+        },
+        "allow_insecure_http": {
+            "label": "Allow plain http to a non-loopback host",
+            "description": "Plain http is refused except to 127.0.0.1/localhost unless this is on.",
+            "schema": {"type": "boolean", "default": False},
+        },
+        "connect_timeout": {
+            "label": "Connect timeout (s)",
+            "schema": {"type": "number", "default": 10, "minimum": 0},
+        },
+        "read_timeout": {
+            "label": "Read timeout (s)",
+            "schema": {"type": "number", "default": 60, "minimum": 0},
+        },
+        "max_attempts": {
+            "label": "Max attempts per request",
+            "description": "Retries apply to connect errors, 429 and 503 (any request) and 502/504 (reads).",
+            "schema": {"type": "integer", "default": 5, "minimum": 1, "maximum": 20},
+        },
+        "retry_max_seconds": {
+            "label": "Retry time budget (s)",
+            "description": "Total time one request may spend waiting for retries, Retry-After included.",
+            "schema": {"type": "number", "default": 120, "minimum": 0},
+        },
+        "rate_limit_per_second": {
+            "label": "Client-side rate limit (requests/s)",
+            "description": "Empty or 0 turns it off.",
+            "schema": rate_schema,
+        },
+    }
+
+
+def _connection_types() -> list[dict[str, Any]]:
+    return [
+        {
+            "connection-type": "ucontact",
+            "hook-class-name": f"{PACKAGE}.hooks.ucontact.UContactHook",
+            "hook-name": "uContact (Integra + Automation API)",
+            "ui-field-behaviour": {
+                "hidden-fields": ["extra"],
+                "relabeling": {
+                    "host": "Instance (name or URL)",
+                    "schema": "Scheme",
+                    "login": "Integra user (SuperUser)",
+                    "password": "Integra password",
+                },
+                "placeholders": {
+                    "host": "acme  (expands to https://acme.ucontactcloud.com)",
+                    "schema": "https",
+                    "login": "supervisor",
+                },
+            },
+            "conn-fields": {
+                "api_token": {
+                    "label": "Automation API token",
+                    "description": "Portal API Token (user menu > API Token), sent as Bearer to the Automation API.",
+                    "schema": {"type": ["string", "null"], "format": "password"},
+                },
+                "integra_token": {
+                    "label": "Pre-issued Integra token",
+                    "description": "Optional. Used as is instead of logging in with getUserToken.",
+                    "schema": {"type": ["string", "null"], "format": "password"},
+                },
+                "instance_timezone": {
+                    "label": "Instance timezone",
+                    "description": "IANA zone the instance reads DialerTask calldate in.",
+                    "schema": {"type": "string", "default": "UTC"},
+                },
+                "list_state_path": {
+                    "label": "List state path (assumption D3)",
+                    "description": "Path template of the list-state read; {hub} and {list_id} are filled in.",
+                    "schema": {"type": "string", "default": "/api/dialer/id/{hub}/lists/{list_id}"},
+                },
+                **_transport_fields(),
+            },
+        },
+        {
+            "connection-type": "xcally",
+            "hook-class-name": f"{PACKAGE}.hooks.xcally.XCallyHook",
+            "hook-name": "XCALLY Motion",
+            "ui-field-behaviour": {
+                "hidden-fields": ["extra"],
+                "relabeling": {"host": "Server (host or URL)", "schema": "Scheme", "login": "User", "password": "Password"},
+                "placeholders": {"host": "motion.example.com", "schema": "https", "login": "admin"},
+            },
+            "conn-fields": {
+                "api_key": {
+                    "label": "API key",
+                    "description": "Staff > Users > Api Key Manager. When set, sent as ?apikey= instead of Basic auth.",
+                    "schema": {"type": ["string", "null"], "format": "password"},
+                },
+                **_transport_fields(verify_help="Self-hosted Motion servers often use their own CA: prefer the CA bundle."),
+            },
+        },
+        {
+            "connection-type": "voipex",
+            "hook-class-name": f"{PACKAGE}.hooks.voipex.VoipexHook",
+            "hook-name": "Voipex IPBX",
+            "ui-field-behaviour": {
+                "hidden-fields": ["extra"],
+                "relabeling": {"host": "API host", "schema": "Scheme", "login": "API access e-mail", "password": "Password"},
+                "placeholders": {"host": "ipbxapi.voipex.io", "schema": "https", "login": "api-user@example.com"},
+            },
+            "conn-fields": {
+                "auth_url": {
+                    "label": "Token URL",
+                    "description": "OAuth2 password-grant endpoint.",
+                    "schema": {"type": "string", "default": "https://auth.voipex.io/token"},
+                },
+                "client_id": {"label": "OAuth2 client id", "schema": {"type": "string", "default": "api"}},
+                "scope": {"label": "OAuth2 scope", "schema": {"type": ["string", "null"]}},
+                **_transport_fields(),
+            },
+        },
+        {
+            "connection-type": "ujet",
+            "hook-class-name": f"{PACKAGE}.hooks.ujet.UjetHook",
+            "hook-name": "UJET / CCAI Platform",
+            "ui-field-behaviour": {
+                "hidden-fields": ["extra"],
+                "relabeling": {
+                    "host": "Instance (subdomain or URL)",
+                    "schema": "Scheme",
+                    "login": "API user (subdomain or credential name)",
+                    "password": "API token",
+                },
+                "placeholders": {"host": "acme  (expands to https://acme.uc1.ccaiplatform.com)", "schema": "https"},
+            },
+            "conn-fields": {
+                "domain": {
+                    "label": "Domain",
+                    "description": "Appended to a bare subdomain in the host field.",
+                    "schema": {"type": "string", "default": "uc1.ccaiplatform.com"},
+                },
+                **_transport_fields(rate_default=10),
+            },
+        },
+    ]
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Provider metadata for Airflow's discovery (validated against Airflow's provider-info schema)."""
+    return {
+        "package-name": "airflow-provider-dialer",
+        "name": "Dialer",
+        "description": (
+            "Outbound dialers for Apache Airflow: uContact (Integra DialerTask and Automation API), "
+            "XCALLY Motion, Voipex IPBX and UJET / CCAI Platform."
+        ),
+        "versions": [__version__],
+        "integrations": [
+            {"integration-name": "uContact", "external-doc-url": "https://docs.ucontactcloud.com/", "tags": ["service"]},
+            {"integration-name": "XCALLY Motion", "external-doc-url": "https://www.xcally.com/", "tags": ["service"]},
+            {"integration-name": "Voipex IPBX", "external-doc-url": "https://ipexcloud.github.io/voipex-docs", "tags": ["service"]},
+            {
+                "integration-name": "UJET / CCAI Platform",
+                "external-doc-url": "https://cloud.google.com/contact-center/ccai-platform/docs",
+                "tags": ["service"],
+            },
+        ],
+        "hooks": [
+            {"integration-name": "uContact", "python-modules": [f"{PACKAGE}.hooks.ucontact"]},
+            {"integration-name": "XCALLY Motion", "python-modules": [f"{PACKAGE}.hooks.xcally"]},
+            {"integration-name": "Voipex IPBX", "python-modules": [f"{PACKAGE}.hooks.voipex"]},
+            {"integration-name": "UJET / CCAI Platform", "python-modules": [f"{PACKAGE}.hooks.ujet"]},
+        ],
+        "connection-types": _connection_types(),
+    }

@@ -1,0 +1,354 @@
+"""Assembles the emulator: one Starlette app per vendor port (vendor routes, admin API, faults) and the servers that run them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from airflow_provider_dialer.emulator.faults import FaultInjector, FaultMiddleware, droppable_protocol
+from airflow_provider_dialer.emulator.state import Credentials, EmulatorConfig, EmulatorContext, VendorAPI
+
+#: vendor port -> the API modules it serves (one uContact instance serves both of its APIs)
+VENDOR_APIS: dict[str, tuple[str, ...]] = {
+    "ucontact": (
+        "airflow_provider_dialer.emulator.ucontact_integra:IntegraAPI",
+        "airflow_provider_dialer.emulator.ucontact_automation:AutomationAPI",
+    ),
+    "xcally": ("airflow_provider_dialer.emulator.xcally:XCallyAPI",),
+    "voipex": ("airflow_provider_dialer.emulator.voipex:VoipexAPI",),
+    "ujet": ("airflow_provider_dialer.emulator.ujet:UjetAPI",),
+}
+VENDORS = tuple(VENDOR_APIS)
+
+
+def _load(path: str) -> type[VendorAPI]:
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class _RecordingMiddleware:
+    """Logs every vendor request (method, path, final status) into the port's recorder."""
+
+    def __init__(self, app: ASGIApp, ctx: EmulatorContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 0}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            fault = scope.get("dialer_fault")
+            info = {"fault": fault} if fault else {}
+            self.ctx.recorder.request(scope["method"], scope["path"], status["code"] or 0, **info)
+
+
+@dataclass
+class VendorPort:
+    """One vendor's server: its APIs, context, fault rules and ASGI app."""
+
+    vendor: str
+    ctx: EmulatorContext
+    apis: list[VendorAPI]
+    faults: FaultInjector = field(default_factory=FaultInjector)
+    app: ASGIApp | None = None
+
+    def reset(self) -> None:
+        with self.ctx.lock:
+            for api in self.apis:
+                api.reset()
+        self.ctx.recorder.reset()
+        self.faults.clear()
+
+    def dump(self) -> dict[str, Any]:
+        with self.ctx.lock:
+            return {api.name: api.dump() for api in self.apis}
+
+
+def build_port(vendor: str, config: EmulatorConfig, credentials: Credentials, seed: int = 0) -> VendorPort:
+    ctx = EmulatorContext(config=config, credentials=credentials)
+    apis = [_load(path)(ctx) for path in VENDOR_APIS[vendor]]
+    port = VendorPort(vendor=vendor, ctx=ctx, apis=apis, faults=FaultInjector(seed))
+    routes = [route for api in apis for route in api.routes()] + _admin_routes(port)
+    app: ASGIApp = FaultMiddleware(Starlette(routes=routes), port.faults)
+    port.app = _RecordingMiddleware(app, ctx)
+    return port
+
+
+def _admin_routes(port: VendorPort) -> list[Route]:
+    async def health(request: Request) -> Response:
+        return JSONResponse({"vendor": port.vendor, "apis": [a.name for a in port.apis]})
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(port.dump())
+
+    async def requests_(request: Request) -> Response:
+        path = request.query_params.get("path")
+        rows = list(port.ctx.recorder.requests)
+        if path:
+            rows = [r for r in rows if path in r["path"]]
+        return JSONResponse(rows)
+
+    async def leads(request: Request) -> Response:
+        with_keys = request.query_params.get("keys") in {"1", "true"}
+        return JSONResponse(port.ctx.recorder.leads_summary(with_keys))
+
+    async def reset(request: Request) -> Response:
+        port.reset()
+        return JSONResponse({"reset": port.vendor})
+
+    async def faults(request: Request) -> Response:
+        try:
+            if request.method == "PUT":
+                body = json.loads(await request.body() or b"{}")
+                port.faults.set(body.get("rules", []), body.get("seed"))
+            elif request.method == "POST":
+                port.faults.add(json.loads(await request.body() or b"{}"))
+            elif request.method == "DELETE":
+                port.faults.clear()
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"message": f"bad fault rule: {exc}"}, status_code=400)
+        return JSONResponse(port.faults.public())
+
+    async def config(request: Request) -> Response:
+        if request.method == "PATCH":
+            try:
+                port.ctx.config.update(json.loads(await request.body() or b"{}"))
+            except KeyError as exc:
+                return JSONResponse({"message": f"unknown setting {exc}"}, status_code=400)
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"message": f"bad setting: {exc}"}, status_code=400)
+        return JSONResponse(port.ctx.config.as_dict())
+
+    return [
+        Route("/_emulator/health", health, methods=["GET"]),
+        Route("/_emulator/state", state, methods=["GET"]),
+        Route("/_emulator/requests", requests_, methods=["GET"]),
+        Route("/_emulator/leads", leads, methods=["GET"]),
+        Route("/_emulator/reset", reset, methods=["POST"]),
+        Route("/_emulator/faults", faults, methods=["GET", "PUT", "POST", "DELETE"]),
+        Route("/_emulator/config", config, methods=["GET", "PATCH"]),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Connection settings that point a hook at the emulator
+# --------------------------------------------------------------------------------------------
+
+
+def connection_for(vendor: str, host: str, port: int, creds: Credentials, config: EmulatorConfig) -> dict[str, Any]:
+    """The Airflow connection (JSON form) that points the vendor's hook at this emulator port."""
+    base = {"host": host, "port": port, "schema": "http"}
+    if vendor == "ucontact":
+        return {
+            "conn_type": "ucontact", **base, "login": creds.ucontact_user, "password": creds.ucontact_password,
+            "extra": {"api_token": creds.ucontact_api_token, "instance_timezone": config.ucontact_instance_timezone},
+        }
+    if vendor == "xcally":
+        return {"conn_type": "xcally", **base, "login": creds.xcally_user, "password": creds.xcally_password, "extra": {}}
+    if vendor == "voipex":
+        return {
+            "conn_type": "voipex", **base, "login": creds.voipex_user, "password": creds.voipex_password,
+            "extra": {"auth_url": f"http://{host}:{port}/token"},
+        }
+    if vendor == "ujet":
+        return {"conn_type": "ujet", **base, "login": creds.ujet_user, "password": creds.ujet_token, "extra": {}}
+    raise KeyError(vendor)
+
+
+def _credentials_of(vendor: str, creds: Credentials) -> dict[str, str]:
+    prefix = f"{vendor}_"
+    return {k[len(prefix):]: v for k, v in vars(creds).items() if k.startswith(prefix)}
+
+
+# --------------------------------------------------------------------------------------------
+# Running the servers
+# --------------------------------------------------------------------------------------------
+
+
+class Emulator:
+    """The running emulator: one uvicorn server per vendor port, all on one event loop.
+
+    Use :func:`run_emulator` (in a thread, for tests and DAG development) or the CLI.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        ports: dict[str, int] | None = None,
+        vendors: tuple[str, ...] = VENDORS,
+        config: EmulatorConfig | None = None,
+        credentials: Credentials | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.host = host
+        self.config = config or EmulatorConfig()
+        self.credentials = credentials or Credentials()
+        self.ports: dict[str, VendorPort] = {v: build_port(v, self.config, self.credentials, seed) for v in vendors}
+        self._sockets: dict[str, socket.socket] = {}
+        for vendor in vendors:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, (ports or {}).get(vendor, 0)))
+            sock.listen(2048)
+            sock.set_inheritable(True)
+            self._sockets[vendor] = sock
+        self._servers: list[Any] = []
+
+    def port_of(self, vendor: str) -> int:
+        return self._sockets[vendor].getsockname()[1]
+
+    def base_url(self, vendor: str) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port_of(vendor)}"
+
+    def connection(self, vendor: str) -> dict[str, Any]:
+        return connection_for(vendor, self.host, self.port_of(vendor), self.credentials, self.config)
+
+    def describe(self) -> dict[str, Any]:
+        """``{vendor: {"base_url", "conn_uri", "credentials"}}``: what ``--config-out`` writes."""
+        return {
+            vendor: {
+                "base_url": self.base_url(vendor),
+                "admin_url": f"{self.base_url(vendor)}/_emulator",
+                "conn_uri": json.dumps(self.connection(vendor)),
+                "credentials": _credentials_of(vendor, self.credentials),
+            }
+            for vendor in self.ports
+        }
+
+    def env(self, conn_ids: dict[str, str] | None = None) -> dict[str, str]:
+        """``AIRFLOW_CONN_<ID>`` values for each vendor (ids default to ``<vendor>_default``)."""
+        out = {}
+        for vendor in self.ports:
+            conn_id = (conn_ids or {}).get(vendor, f"{vendor}_default")
+            out[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(self.connection(vendor))
+        return out
+
+    def reset(self) -> None:
+        for port in self.ports.values():
+            port.reset()
+
+    # -- the admin API over HTTP, for tests and benchmarks ----------------------------------
+
+    def admin(self, vendor: str, method: str, what: str, body: Any = None, **params: Any) -> Any:
+        """Call ``/_emulator/<what>`` on a vendor's port over real HTTP and return its JSON."""
+        import httpx
+
+        response = httpx.request(method, f"{self.base_url(vendor)}/_emulator/{what}", json=body, params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def state(self, vendor: str) -> dict[str, Any]:
+        return self.admin(vendor, "GET", "state")
+
+    def leads(self, vendor: str, keys: bool = False) -> dict[str, Any]:
+        return self.admin(vendor, "GET", "leads", **({"keys": "1"} if keys else {}))
+
+    def requests(self, vendor: str, path: str | None = None) -> list[dict[str, Any]]:
+        return self.admin(vendor, "GET", "requests", **({"path": path} if path else {}))
+
+    def set_faults(self, vendor: str, rules: list[dict[str, Any]], seed: int | None = None) -> dict[str, Any]:
+        return self.admin(vendor, "PUT", "faults", {"rules": rules, "seed": seed})
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change settings shared by all vendors (they share one config object)."""
+        vendor = next(iter(self.ports))
+        return self.admin(vendor, "PATCH", "config", changes)
+
+    async def serve(self, ready: threading.Event | None = None) -> None:
+        import uvicorn
+
+        protocol = droppable_protocol()
+        self._servers = []
+        for vendor, port in self.ports.items():
+            config = uvicorn.Config(
+                port.app, log_level="warning", access_log=False, lifespan="off", http=protocol,
+                timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024 * 1024,
+            )
+            server = uvicorn.Server(config)
+            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            self._servers.append((server, self._sockets[vendor]))
+        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in self._servers]
+        while not all(server.started for server, _ in self._servers):
+            if any(t.done() for t in tasks):
+                break
+            await asyncio.sleep(0.01)
+        if ready is not None:
+            ready.set()
+        await asyncio.gather(*tasks)
+
+    def stop(self) -> None:
+        for server, _ in self._servers:
+            server.should_exit = True
+
+
+@contextlib.contextmanager
+def run_emulator(
+    host: str = "127.0.0.1",
+    vendors: tuple[str, ...] = VENDORS,
+    config: EmulatorConfig | None = None,
+    seed: int = 0,
+) -> Iterator[Emulator]:
+    """Start the emulator on free loopback ports in a background thread; stop it on exit.
+
+    >>> with run_emulator() as emu:
+    ...     os.environ.update(emu.env())      # AIRFLOW_CONN_UCONTACT_DEFAULT, ... point at it
+    """
+    emulator = Emulator(host=host, vendors=vendors, config=config, seed=seed)
+    ready = threading.Event()
+    errors: list[BaseException] = []
+
+    def runner() -> None:
+        try:
+            asyncio.run(emulator.serve(ready))
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller below
+            errors.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=runner, name="dialer-emulator", daemon=True)
+    thread.start()
+    if not ready.wait(30) or errors:
+        raise RuntimeError(f"emulator failed to start: {errors[0] if errors else 'timeout'}")
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        thread.join(10)
+        for sock in emulator._sockets.values():
+            sock.close()
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns a truthy value (test helper for async vendor behaviour)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

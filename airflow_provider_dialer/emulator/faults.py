@@ -1,0 +1,224 @@
+"""Fault injection for the emulator, in one place: rules, a seeded decision, and the ASGI middleware that applies them.
+
+Kinds:
+
+- ``status``: answer ``status`` (default 503) without applying the request; ``retry_after`` adds the header.
+- ``latency``: wait ``delay`` seconds, then handle the request normally.
+- ``drop_before``: abort the TCP connection before the request is applied (nothing stored).
+- ``drop_after``: apply the request, then abort the connection instead of answering.
+- ``trickle``: apply the request, then send the answer in ``chunk_bytes`` pieces ``delay`` seconds apart.
+
+A rule matches on ``method`` (or ``*``) and a ``path`` regular expression (searched); it fires with
+``probability`` (decided by a ``random.Random`` seeded once, so a run is reproducible), skips its
+first ``after`` matches, and fires at most ``times`` times (unlimited when null).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+KINDS = ("status", "latency", "drop_before", "drop_after", "trickle")
+
+
+@dataclass
+class FaultRule:
+    kind: str
+    path: str = ".*"
+    method: str = "*"
+    status: int = 503
+    retry_after: float | None = None
+    delay: float = 0.0
+    chunk_bytes: int = 16
+    probability: float = 1.0
+    after: int = 0
+    times: int | None = None
+    body: Any = None
+    # bookkeeping
+    matched: int = 0
+    fired: int = 0
+    _pattern: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        self.method = self.method.upper()
+        self._pattern = re.compile(self.path)
+
+    def matches(self, method: str, path: str) -> bool:
+        assert self._pattern is not None
+        return (self.method == "*" or self.method == method) and bool(self._pattern.search(path))
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("_pattern", None)
+        return data
+
+
+class FaultInjector:
+    """The rules of one vendor port, and the seeded decision of which request a rule hits."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self.rules: list[FaultRule] = []
+        self.seed = seed
+        self._rng = random.Random(seed)
+
+    def set(self, rules: list[dict[str, Any]], seed: int | None = None) -> None:
+        parsed = [FaultRule(**{k: v for k, v in r.items() if k not in {"matched", "fired"}}) for r in rules]
+        with self._lock:
+            self.rules = parsed
+            if seed is not None:
+                self.seed = seed
+            self._rng = random.Random(self.seed)
+
+    def add(self, rule: dict[str, Any]) -> None:
+        parsed = FaultRule(**rule)
+        with self._lock:
+            self.rules.append(parsed)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules = []
+            self._rng = random.Random(self.seed)
+
+    def pick(self, method: str, path: str) -> FaultRule | None:
+        if not self.rules:
+            return None
+        with self._lock:
+            for rule in self.rules:
+                if not rule.matches(method, path):
+                    continue
+                rule.matched += 1
+                if rule.matched <= rule.after:
+                    continue
+                if rule.times is not None and rule.fired >= rule.times:
+                    continue
+                if rule.probability < 1.0 and self._rng.random() >= rule.probability:
+                    continue
+                rule.fired += 1
+                return rule
+        return None
+
+    def public(self) -> dict[str, Any]:
+        with self._lock:
+            return {"seed": self.seed, "rules": [r.public() for r in self.rules]}
+
+
+# Connections by client address, so a fault can abort the socket an ASGI request came on.
+TRANSPORTS: dict[tuple[str, int], asyncio.Transport] = {}
+
+
+def droppable_protocol() -> type:
+    """A uvicorn HTTP protocol class that remembers its transport (httptools when present, else h11)."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    except ImportError:  # pragma: no cover - httptools is part of uvicorn[standard]
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+
+    class DroppableProtocol(Base):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            peer = transport.get_extra_info("peername")
+            if peer:
+                self._peer_key = (peer[0], peer[1])
+                TRANSPORTS[self._peer_key] = transport
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            TRANSPORTS.pop(getattr(self, "_peer_key", None), None)  # type: ignore[arg-type]
+            super().connection_lost(exc)
+
+    return DroppableProtocol
+
+
+class _QuietDrops(logging.Filter):
+    """uvicorn reports an aborted exchange as an app error; for an injected drop that is the point."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without starting response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+def _abort(scope: Scope) -> None:
+    client = scope.get("client")
+    transport = TRANSPORTS.get((client[0], client[1])) if client else None
+    if transport is not None:
+        transport.abort()
+
+
+class FaultMiddleware:
+    """Applies the injector's rules to every request except the admin API."""
+
+    def __init__(self, app: ASGIApp, injector: FaultInjector) -> None:
+        self.app = app
+        self.injector = injector
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
+            await self.app(scope, receive, send)
+            return
+        rule = self.injector.pick(scope["method"], scope["path"])
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        scope["dialer_fault"] = rule.kind
+        if rule.kind == "latency":
+            await asyncio.sleep(rule.delay)
+            await self.app(scope, receive, send)
+        elif rule.kind == "status":
+            await self._drain(receive)
+            body = rule.body if rule.body is not None else {"message": f"injected fault: HTTP {rule.status}"}
+            payload = json.dumps(body).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+            if rule.retry_after is not None:
+                headers.append((b"retry-after", str(rule.retry_after).rstrip("0").rstrip(".").encode() or b"0"))
+            await send({"type": "http.response.start", "status": rule.status, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+        elif rule.kind == "drop_before":
+            await self._drain(receive)
+            _abort(scope)
+        elif rule.kind == "drop_after":
+
+            async def swallow(message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, swallow)
+            _abort(scope)
+        elif rule.kind == "trickle":
+            await self.app(scope, receive, self._trickling(send, rule))
+
+    @staticmethod
+    async def _drain(receive: Receive) -> None:
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False) and message["type"] == "http.request"
+
+    @staticmethod
+    def _trickling(send: Send, rule: FaultRule) -> Send:
+        async def trickle(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            body: bytes = message.get("body", b"")
+            more = message.get("more_body", False)
+            step = max(1, rule.chunk_bytes)
+            for start in range(0, len(body), step):
+                last = start + step >= len(body)
+                await send({"type": "http.response.body", "body": body[start : start + step], "more_body": more or not last})
+                if not last:
+                    await asyncio.sleep(rule.delay)
+            if not body:
+                await send(message)
+
+        return trickle

@@ -1,0 +1,163 @@
+"""What every emulated vendor API shares: its settings, credentials, lock, and the record of what it received."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+
+@dataclass
+class EmulatorConfig:
+    """Tunable behaviour, changed at runtime with ``PATCH /_emulator/config``."""
+
+    #: Voipex access-token lifetime in seconds (vendor: 3000) and refresh-token lifetime (vendor: 7200)
+    voipex_token_lifetime: float = 3000.0
+    voipex_refresh_lifetime: float = 7200.0
+    #: seconds a uContact Automation list stays ``loading`` before it turns ``inactive``
+    ucontact_list_load_seconds: float = 0.3
+    #: seconds a UJET import job stays ``in_progress``
+    ujet_job_seconds: float = 0.3
+    #: UJET requests per second per customer before 429 (vendor: 10); 0 turns the limit off
+    ujet_rate_limit: float = 10.0
+    #: also send a ``Link`` header on UJET import answers (D4), besides ``Location``
+    ujet_link_header: bool = True
+    #: XCALLY CSV import: contacts made visible per second after step 2 (they appear progressively)
+    xcally_import_rate: float = 200_000.0
+    #: timezone the uContact Integra instance reads ``calldate`` in
+    ucontact_instance_timezone: str = "America/Montevideo"
+
+    def update(self, changes: dict[str, Any]) -> None:
+        known = {f.name: f for f in fields(self)}
+        for key, value in changes.items():
+            if key not in known:
+                raise KeyError(key)
+            current = getattr(self, key)
+            if isinstance(current, bool):
+                value = value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+            elif isinstance(current, float):
+                value = float(value)
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The credentials the emulator accepts. Test values only: never a real tenant's."""
+
+    ucontact_user: str = "supervisor"
+    ucontact_password: str = "emu-ucontact-pass-7c1f"
+    ucontact_api_token: str = "emu-ucontact-api-token-51d0a9"
+    xcally_user: str = "admin"
+    xcally_password: str = "emu-xcally-pass-93ab"
+    xcally_api_key: str = (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyIjoiYWRtaW4iLCJlbXUiOnRydWV9.emu-xcally-apikey-sig"
+    )
+    voipex_user: str = "api-user@example.com"
+    voipex_password: str = "emu-voipex-pass-2f6e"
+    ujet_user: str = "emulator"
+    ujet_token: str = "emu-ujet-token-0b7d44"
+
+
+class Recorder:
+    """What one vendor API received: requests (compact) and each lead, so tests can count it exactly once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+        self.leads: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def request(self, method: str, path: str, status: int, **info: Any) -> None:
+        with self._lock:
+            self.requests.append({"ts": time.time(), "method": method, "path": path, "status": status, **info})
+
+    def leads_received(self, endpoint: str, keys: Iterable[str]) -> None:
+        """Count each lead (by phone, or email for email hubs) that an endpoint accepted and stored."""
+        with self._lock:
+            self.leads[endpoint].update(keys)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.leads.clear()
+
+    def leads_summary(self, with_keys: bool = False) -> dict[str, Any]:
+        with self._lock:
+            out: dict[str, Any] = {}
+            for endpoint, counter in self.leads.items():
+                entry: dict[str, Any] = {
+                    "total": sum(counter.values()),
+                    "distinct": len(counter),
+                    "duplicates": {k: c for k, c in counter.items() if c > 1},
+                }
+                if with_keys:
+                    entry["counts"] = dict(counter)
+                out[endpoint] = entry
+            return out
+
+
+@dataclass
+class EmulatorContext:
+    """Handed to every vendor API: shared config and credentials, and that vendor's own recorder and lock."""
+
+    config: EmulatorConfig
+    credentials: Credentials
+    recorder: Recorder = field(default_factory=Recorder)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class VendorAPI:
+    """One emulated vendor API. Subclasses define ``name``, ``routes()``, ``reset()`` and ``dump()``.
+
+    Handlers must record accepted leads with ``self.ctx.recorder.leads_received(...)`` and hold
+    ``self.ctx.lock`` while touching state. They never import the provider's hooks: the emulator
+    reads the vendor documents on its own.
+    """
+
+    name: str = "vendor"
+
+    def __init__(self, ctx: EmulatorContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self.ctx.config
+
+    @property
+    def credentials(self) -> Credentials:
+        return self.ctx.credentials
+
+    def routes(self) -> list[BaseRoute]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def dump(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def read_json(request: Request) -> tuple[Any, str | None]:
+    """The request's JSON body, or (None, reason) when it is not valid JSON."""
+    import json
+
+    raw = await request.body()
+    if not raw:
+        return None, "empty body"
+    try:
+        return json.loads(raw), None
+    except ValueError as exc:
+        return None, f"invalid JSON: {exc}"

@@ -1,0 +1,757 @@
+"""DialerHook: the HTTP behaviour every vendor hook shares, written once.
+
+A vendor hook describes each endpoint as a *flow*: a generator that yields :class:`Request` objects
+and receives ``httpx.Response`` objects, then returns the parsed result. The flow is the one
+implementation of request building and response parsing; :func:`api_call` turns it into a sync
+method (``hook.create_list(...)``, for operators) and an async twin (``await hook.acreate_list(...)``,
+for triggers). Only the transport call differs between the two.
+
+Around every request this module applies, in one place: the base-URL and https rule, auth headers
+(obtained by the vendor's own auth flow), the client-side rate limit, timeouts, retries with
+exponential backoff and jitter honouring ``Retry-After``, the delivery rule for writes whose fate is
+unknown, the exception family, and secret redaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import ipaddress
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from airflow.sdk import BaseHook
+
+from airflow_provider_dialer.exceptions import (
+    DialerAuthError,
+    DialerConfigError,
+    DialerDeliveryUnknownError,
+    DialerError,
+    DialerHTTPError,
+    DialerRateLimitError,
+    DialerTransportError,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+T = TypeVar("T")
+
+#: A flow yields requests, receives responses, and returns its result.
+Flow = Generator["Request", httpx.Response, T]
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# --------------------------------------------------------------------------------------------
+# Requests and flows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    """One HTTP request as a vendor flow describes it (path relative to the connection's base URL)."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | list[tuple[str, Any]] | None = None
+    json: Any = None
+    data: Mapping[str, Any] | None = None
+    content: bytes | str | None = None
+    files: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: send the vendor's auth headers (False for the token endpoints themselves)
+    authenticated: bool = True
+    #: which of the vendor's auth schemes applies (uContact has two APIs with two schemes)
+    auth: str = "default"
+    #: safe to resend when its fate is unknown; defaults to True for GET/HEAD/OPTIONS only
+    idempotent: bool | None = None
+    #: absolute URL overriding base URL + path (Voipex's token host)
+    url: str | None = None
+    #: statuses handed to the flow instead of raising (e.g. 404 for "does it exist?")
+    accept_statuses: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        if self.idempotent is None:
+            self.idempotent = self.method in IDEMPOTENT_METHODS
+
+
+def api_call(fn: Callable[..., Flow[T]]) -> Any:
+    """Turn a flow method into a sync method of the same name and an async twin named ``a<name>``."""
+
+    class _Twin:
+        def __set_name__(self, owner: type, name: str) -> None:
+            @functools.wraps(fn)
+            def sync(self_: DialerHook, *args: Any, **kwargs: Any) -> T:
+                return self_.run_flow(fn(self_, *args, **kwargs))
+
+            @functools.wraps(fn)
+            async def asynchronous(self_: DialerHook, *args: Any, **kwargs: Any) -> T:
+                return await self_.arun_flow(fn(self_, *args, **kwargs))
+
+            asynchronous.__name__ = asynchronous.__qualname__ = f"a{name}"
+            asynchronous.__doc__ = f"Async twin of :meth:`{name}` (same request, same parsing)."
+            sync.flow = fn  # type: ignore[attr-defined]
+            setattr(owner, name, sync)
+            setattr(owner, f"a{name}", asynchronous)
+
+    return _Twin()
+
+
+# --------------------------------------------------------------------------------------------
+# Settings read from the connection
+# --------------------------------------------------------------------------------------------
+
+
+def _as_bool(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _as_float(value: Any, default: float | None, name: str) -> float | None:
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DialerConfigError(f"connection extra {name!r} must be a number, got {value!r}") from None
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before resending. Pure: unit-tested without a server."""
+
+    max_attempts: int = 5
+    total_seconds: float = 120.0
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    #: statuses that prove the server did not apply a write, so any method may be resent
+    unapplied_statuses: frozenset[int] = frozenset({429, 503})
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Full-jitter exponential backoff for the given 1-based attempt that just failed."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return (rng or random).uniform(0, ceiling)
+
+    def status_is_retryable(self, status: int, idempotent: bool) -> bool:
+        if status not in self.retry_statuses:
+            return False
+        return idempotent or status in self.unapplied_statuses
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class RateLimiter:
+    """Token bucket shared by the sync and async paths of one hook (thread-safe)."""
+
+    def __init__(self, per_second: float, burst: float | None = None) -> None:
+        self.rate = per_second
+        self.capacity = burst if burst is not None else max(1.0, per_second)
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take one token; return how long the caller must wait before sending."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1.0
+            if self._tokens >= 0:
+                return 0.0
+            return -self._tokens / self.rate
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything transport-related a hook reads from its connection, validated once."""
+
+    base_url: str
+    verify: bool | str
+    connect_timeout: float
+    read_timeout: float
+    retry: RetryPolicy
+    rate_limit_per_second: float | None
+
+
+# --------------------------------------------------------------------------------------------
+# Secret redaction (independent of Airflow's masker, which dag.test() and plain scripts lack)
+# --------------------------------------------------------------------------------------------
+
+
+class _SecretRegistry:
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, value: str | None) -> None:
+        if value and len(value) >= 4:
+            with self._lock:
+                self._secrets.add(value)
+
+    def redact(self, text: str) -> str:
+        if not self._secrets or not text:
+            return text
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+SECRETS = _SecretRegistry()
+
+
+class _RedactingFilter(logging.Filter):
+    """Keeps httpx's request log lines (which carry full URLs, query strings included) clean."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # pragma: no cover - a broken record is not ours to fix
+            return True
+        clean = SECRETS.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_FILTER_INSTALLED = False
+
+
+def _install_log_filter() -> None:
+    global _FILTER_INSTALLED
+    if not _FILTER_INSTALLED:
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).addFilter(_RedactingFilter())
+        _FILTER_INSTALLED = True
+
+
+def register_secret(value: str | None) -> None:
+    """Redact ``value`` from our errors and logs, and register it with Airflow's masker."""
+    if not value:
+        return
+    SECRETS.add(value)
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(value)
+    except Exception:  # noqa: BLE001 - masking is best effort outside a task (plain scripts)
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# The hook
+# --------------------------------------------------------------------------------------------
+
+
+class DialerHook(BaseHook):
+    """Base of the four vendor hooks. Subclasses set the class attributes and their auth flow.
+
+    :param conn_id: the Airflow connection id (also accepted under the vendor's own keyword,
+        e.g. ``xcally_conn_id``, which is what ``BaseHook.get_hook`` passes).
+    :param transport: an ``httpx.BaseTransport`` to use instead of the network (tests).
+    :param async_transport: an ``httpx.AsyncBaseTransport`` for the async twin (tests).
+    """
+
+    conn_name_attr: ClassVar[str] = "dialer_conn_id"
+    default_conn_name: ClassVar[str] = "dialer_default"
+    conn_type: ClassVar[str] = "dialer"
+    hook_name: ClassVar[str] = "Dialer"
+    #: display name used in messages
+    vendor: ClassVar[str] = "dialer"
+    #: extra fields that hold secrets (besides the password)
+    secret_extras: ClassVar[tuple[str, ...]] = ()
+    #: default client-side rate limit when the connection sets none
+    default_rate_limit: ClassVar[float | None] = None
+    #: whether the vendor can take a per-lead call time (see the leads docs)
+    supports_per_lead_schedule: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        conn_id: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        named = kwargs.pop(self.conn_name_attr, None)
+        super().__init__(**kwargs)
+        self.conn_id: str = conn_id or named or self.default_conn_name
+        setattr(self, self.conn_name_attr, self.conn_id)
+        self._transport = transport
+        self._async_transport = async_transport
+        self._conn: Connection | None = None
+        self._extras: dict[str, Any] | None = None
+        self._settings: ConnectionSettings | None = None
+        self._client: httpx.Client | None = None
+        self._aclient: httpx.AsyncClient | None = None
+        self._aclient_loop: asyncio.AbstractEventLoop | None = None
+        self._limiter: RateLimiter | None = None
+        self._auth_lock = threading.Lock()
+        self._aauth_lock: asyncio.Lock | None = None
+        self._aauth_lock_loop: asyncio.AbstractEventLoop | None = None
+        self._rng = random.Random()
+        _install_log_filter()
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _adopt_connection(self, conn: Connection, extras: dict[str, Any]) -> None:
+        self._conn = conn
+        self._extras = dict(extras or {})
+        register_secret(conn.password)
+        for key in self.secret_extras:
+            value = self._extras.get(key)
+            if isinstance(value, str):
+                register_secret(value)
+        self._settings = self._build_settings(conn, self._extras)
+        rate = self._settings.rate_limit_per_second
+        self._limiter = RateLimiter(rate) if rate else None
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            conn = self.get_connection(self.conn_id)
+            self._adopt_connection(conn, conn.extra_dejson)
+        assert self._conn is not None
+        return self._conn
+
+    async def aload_connection(self) -> Connection:
+        if self._conn is None:
+            conn = await self.aget_connection(self.conn_id)
+            extras = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
+            self._adopt_connection(conn, extras)
+        assert self._conn is not None
+        return self._conn
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        self.connection  # noqa: B018 - loads extras
+        assert self._extras is not None
+        return self._extras
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        self.connection  # noqa: B018
+        assert self._settings is not None
+        return self._settings
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    # -- base URL ------------------------------------------------------------------------------
+
+    def expand_host(self, host: str, extras: Mapping[str, Any]) -> str:
+        """Turn a bare instance/subdomain name into the vendor's documented host. Default: as is."""
+        return host
+
+    default_host: ClassVar[str | None] = None
+
+    def _build_settings(self, conn: Connection, extras: Mapping[str, Any]) -> ConnectionSettings:
+        host = (conn.host or "").strip() or (self.default_host or "")
+        if not host:
+            raise DialerConfigError(f"connection {self.conn_id!r} ({self.vendor}) has no host")
+        if "://" in host:
+            parts = urlsplit(host)
+            scheme = parts.scheme.lower()
+            hostname = parts.hostname or ""
+            port = parts.port or conn.port
+            prefix = parts.path.rstrip("/")
+        else:
+            host_part, _, path = host.partition("/")
+            scheme = (conn.schema or "https").strip().lower() or "https"
+            hostname = self.expand_host(host_part, extras)
+            port = conn.port
+            prefix = ("/" + path).rstrip("/") if path else ""
+        if scheme not in {"http", "https"}:
+            raise DialerConfigError(
+                f"connection {self.conn_id!r}: scheme must be http or https, got {scheme!r} "
+                "(the Schema field holds the URL scheme for dialer connections)"
+            )
+        if scheme == "http" and not is_loopback(hostname) and not _as_bool(extras.get("allow_insecure_http"), False):
+            raise DialerConfigError(
+                f"connection {self.conn_id!r}: refusing plain http:// to {hostname!r}; credentials would "
+                "cross the network unencrypted. Use https, or set the extra allow_insecure_http=true "
+                "if this host is on a trusted network."
+            )
+        netloc = f"[{hostname}]" if ":" in hostname else hostname
+        if port:
+            netloc += f":{port}"
+        base_url = f"{scheme}://{netloc}{prefix}"
+
+        ca_bundle = extras.get("ca_bundle")
+        verify: bool | str = ca_bundle if ca_bundle else _as_bool(extras.get("verify_ssl"), True)
+        max_attempts = int(_as_float(extras.get("max_attempts"), 5, "max_attempts") or 1)
+        retry = RetryPolicy(
+            max_attempts=max(1, max_attempts),
+            total_seconds=_as_float(extras.get("retry_max_seconds"), 120.0, "retry_max_seconds") or 0.0,
+            backoff_base=_as_float(extras.get("retry_backoff_seconds"), 0.5, "retry_backoff_seconds") or 0.0,
+        )
+        rate = _as_float(extras.get("rate_limit_per_second"), self.default_rate_limit, "rate_limit_per_second")
+        return ConnectionSettings(
+            base_url=base_url,
+            verify=verify,
+            connect_timeout=_as_float(extras.get("connect_timeout"), 10.0, "connect_timeout") or 10.0,
+            read_timeout=_as_float(extras.get("read_timeout"), 60.0, "read_timeout") or 60.0,
+            retry=retry,
+            rate_limit_per_second=rate if rate and rate > 0 else None,
+        )
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def _timeout(self) -> httpx.Timeout:
+        s = self.settings
+        return httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
+
+    def get_conn(self) -> httpx.Client:
+        """The sync httpx client (created on first use, reused for the hook's life)."""
+        if self._client is None:
+            s = self.settings
+            self._client = httpx.Client(
+                verify=s.verify, timeout=self._timeout(), transport=self._transport, follow_redirects=False
+            )
+        return self._client
+
+    def _get_async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aclient_loop is not loop:
+            s = self.settings
+            self._aclient = httpx.AsyncClient(
+                verify=s.verify,
+                timeout=self._timeout(),
+                transport=self._async_transport,
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            )
+            self._aclient_loop = loop
+        return self._aclient
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+
+    def __enter__(self) -> DialerHook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- auth (vendors override) ------------------------------------------------------------
+
+    def auth_flow(self, scheme: str = "default") -> Flow[dict[str, str]]:
+        """Return the auth headers for the next request of ``scheme``, fetching a token if needed."""
+        return {}
+        yield  # pragma: no cover - makes this a generator
+
+    def auth_params(self, scheme: str = "default") -> dict[str, str]:
+        """Query parameters that carry auth (XCALLY ``apikey``). Default: none."""
+        return {}
+
+    def invalidate_auth(self, scheme: str = "default") -> bool:
+        """Called after a 401 on ``scheme``. Return True when fetching credentials again may help."""
+        return False
+
+    # -- error texts ----------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        return SECRETS.redact(text)
+
+    def http_error(self, request: Request, response: httpx.Response, hint: str = "") -> DialerHTTPError:
+        body = self.redact(response.text if response.content else "")
+        cls: type[DialerHTTPError] = DialerHTTPError
+        if response.status_code in (401, 403):
+            cls = DialerAuthError
+            hint = hint or f"check the credentials of connection {self.conn_id!r}"
+        elif response.status_code == 429:
+            cls = DialerRateLimitError
+        return cls(self.vendor, request.method, request.path, response.status_code, body, hint)
+
+    def check_response(self, request: Request, response: httpx.Response) -> None:
+        """Raise for an error status; vendors may extend it (e.g. Integra's ``0`` body)."""
+        if response.is_success or response.status_code in request.accept_statuses:
+            return
+        raise self.http_error(request, response)
+
+    # -- one request with retries: the shared decision logic ----------------------------------
+
+    def _build(self, request: Request, auth_headers: Mapping[str, str]) -> dict[str, Any]:
+        url = request.url or f"{self.settings.base_url}{request.path}"
+        params: Any = request.params
+        extra_params = self.auth_params(request.auth) if request.authenticated else {}
+        if extra_params:
+            if params is None:
+                params = dict(extra_params)
+            elif isinstance(params, Mapping):
+                params = {**params, **extra_params}
+            else:
+                params = list(params) + list(extra_params.items())
+        headers = {**request.headers, **(auth_headers if request.authenticated else {})}
+        return {
+            "method": request.method,
+            "url": url,
+            "params": params,
+            "json": request.json,
+            "data": request.data,
+            "content": request.content,
+            "files": request.files,
+            "headers": headers,
+        }
+
+    def _transport_decision(
+        self, request: Request, exc: httpx.HTTPError, attempt: int, started: float
+    ) -> tuple[float | None, DialerError]:
+        """Map a transport exception to (seconds to wait before retrying, or None) and the error to raise."""
+        reason = self.redact(f"{type(exc).__name__}: {exc}")
+        policy = self.settings.retry
+        sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        tls = "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in type(getattr(exc, "__cause__", None) or exc).__name__
+        if tls:
+            error: DialerError = DialerTransportError(
+                self.vendor, request.method, request.path,
+                f"TLS verification failed ({reason}); set the connection's ca_bundle extra to your CA file, "
+                "or verify_ssl=false for a self-signed server you trust",
+            )
+            return None, error
+        if sent and not request.idempotent:
+            return None, DialerDeliveryUnknownError(
+                self.vendor, request.method, request.path,
+                f"{reason}; the request was sent but no answer came back, so it is not resent",
+            )
+        error = DialerTransportError(self.vendor, request.method, request.path, reason)
+        return self._wait_or_stop(attempt, started, None, policy), error
+
+    def _status_decision(
+        self, request: Request, response: httpx.Response, attempt: int, started: float
+    ) -> float | None:
+        policy = self.settings.retry
+        if not policy.status_is_retryable(response.status_code, bool(request.idempotent)):
+            return None
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return self._wait_or_stop(attempt, started, retry_after, policy)
+
+    def _wait_or_stop(
+        self, attempt: int, started: float, retry_after: float | None, policy: RetryPolicy
+    ) -> float | None:
+        if attempt >= policy.max_attempts:
+            return None
+        wait = retry_after if retry_after is not None else policy.backoff(attempt, self._rng)
+        if time.monotonic() - started + wait > policy.total_seconds:
+            return None
+        return wait
+
+    def _log_retry(self, request: Request, what: str, attempt: int, wait: float) -> None:
+        self.log.warning(
+            "%s %s %s: %s; retry %d/%d in %.2fs",
+            self.vendor, request.method, request.path, what, attempt, self.settings.retry.max_attempts - 1, wait,
+        )
+
+    # -- sync driver -------------------------------------------------------------------------
+
+    def _sync_auth(self, scheme: str) -> dict[str, str]:
+        with self._auth_lock:
+            return self._drive(self.auth_flow(scheme))
+
+    def send(self, request: Request) -> httpx.Response:
+        """Send one request with auth, rate limit and retries; raise the family's errors."""
+        self.connection  # noqa: B018 - settings must exist
+        client = self.get_conn()
+        started = time.monotonic()
+        attempt = 0
+        reauthed = False
+        while True:
+            attempt += 1
+            auth = self._sync_auth(request.auth) if request.authenticated else {}
+            if self._limiter is not None:
+                delay = self._limiter.reserve()
+                if delay:
+                    time.sleep(delay)
+            try:
+                response = client.request(**self._build(request, auth))
+            except httpx.HTTPError as exc:
+                wait, error = self._transport_decision(request, exc, attempt, started)
+                if wait is None:
+                    raise error from None
+                self._log_retry(request, str(error), attempt, wait)
+                time.sleep(wait)
+                continue
+            if response.status_code == 401 and request.authenticated and not reauthed and self.invalidate_auth(request.auth):
+                reauthed = True
+                attempt -= 1
+                continue
+            wait = self._status_decision(request, response, attempt, started)
+            if wait is None:
+                self.check_response(request, response)
+                return response
+            self._log_retry(request, f"HTTP {response.status_code}", attempt, wait)
+            time.sleep(wait)
+
+    def _drive(self, flow: Flow[T]) -> T:
+        try:
+            request = next(flow)
+            while True:
+                try:
+                    response = self.send(request)
+                except DialerError as exc:
+                    request = flow.throw(exc)
+                    continue
+                request = flow.send(response)
+        except StopIteration as stop:
+            return stop.value
+
+    def run_flow(self, flow: Flow[T]) -> T:
+        """Run a flow synchronously (what every sync endpoint method does)."""
+        return self._drive(flow)
+
+    # -- async driver (same decisions, async transport) -----------------------------------
+
+    async def _async_auth(self, scheme: str) -> dict[str, str]:
+        # one token fetch at a time per event loop, so concurrent uploads share the first token
+        loop = asyncio.get_running_loop()
+        if self._aauth_lock is None or self._aauth_lock_loop is not loop:
+            self._aauth_lock, self._aauth_lock_loop = asyncio.Lock(), loop
+        async with self._aauth_lock:
+            return await self._adrive(self.auth_flow(scheme))
+
+    async def asend(self, request: Request) -> httpx.Response:
+        await self.aload_connection()
+        client = self._get_async_client()
+        started = time.monotonic()
+        attempt = 0
+        reauthed = False
+        while True:
+            attempt += 1
+            auth = await self._async_auth(request.auth) if request.authenticated else {}
+            if self._limiter is not None:
+                delay = self._limiter.reserve()
+                if delay:
+                    await asyncio.sleep(delay)
+            try:
+                response = await client.request(**self._build(request, auth))
+            except httpx.HTTPError as exc:
+                wait, error = self._transport_decision(request, exc, attempt, started)
+                if wait is None:
+                    raise error from None
+                self._log_retry(request, str(error), attempt, wait)
+                await asyncio.sleep(wait)
+                continue
+            if response.status_code == 401 and request.authenticated and not reauthed and self.invalidate_auth(request.auth):
+                reauthed = True
+                attempt -= 1
+                continue
+            wait = self._status_decision(request, response, attempt, started)
+            if wait is None:
+                self.check_response(request, response)
+                return response
+            self._log_retry(request, f"HTTP {response.status_code}", attempt, wait)
+            await asyncio.sleep(wait)
+
+    async def _adrive(self, flow: Flow[T]) -> T:
+        try:
+            request = next(flow)
+            while True:
+                try:
+                    response = await self.asend(request)
+                except DialerError as exc:
+                    request = flow.throw(exc)
+                    continue
+                request = flow.send(response)
+        except StopIteration as stop:
+            return stop.value
+
+    async def arun_flow(self, flow: Flow[T]) -> T:
+        """Run a flow on the async client (what every ``a<name>`` method does)."""
+        return await self._adrive(flow)
+
+    # -- test_connection -----------------------------------------------------------------------
+
+    def probe(self) -> Flow[str]:
+        """A cheap authenticated call; returns a short description of what was reached."""
+        raise NotImplementedError
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Airflow's connection test: a cheap authenticated call, with a message a user can act on."""
+        try:
+            what = self.run_flow(self.probe())
+        except DialerConfigError as exc:
+            return False, f"Configuration error: {exc}"
+        except DialerAuthError as exc:
+            return False, (
+                f"Authentication failed: {self.vendor} answered HTTP {exc.status} to {exc.method} {exc.path}. "
+                f"Check the login and password (or token) of connection {self.conn_id!r}."
+            )
+        except DialerTransportError as exc:
+            return False, f"Cannot reach {self.vendor} at {self._safe_base_url()}: {self._explain(exc)}"
+        except DialerHTTPError as exc:
+            return False, f"{self.vendor} answered an error: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the test button must answer, not crash
+            return False, self.redact(f"Unexpected error: {type(exc).__name__}: {exc}")
+        finally:
+            self.close()
+        return True, f"Connected to {self.vendor} at {self._safe_base_url()}: {what}"
+
+    def _safe_base_url(self) -> str:
+        try:
+            return self.settings.base_url
+        except DialerError:
+            return "(invalid URL)"
+
+    @staticmethod
+    def _explain(exc: DialerTransportError) -> str:
+        reason = exc.reason
+        low = reason.lower()
+        if "tls verification failed" in low:
+            return reason
+        if "refused" in low:
+            return f"connection refused; check host and port ({reason})"
+        if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low:
+            return f"host name not found; check the host field ({reason})"
+        if "timeout" in low:
+            return f"timed out; check the host, port and firewall ({reason})"
+        return reason

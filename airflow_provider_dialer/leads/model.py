@@ -1,0 +1,78 @@
+"""The vendor-neutral lead: what a user describes (``Lead``) and what preparation hands to a hook (``PreparedLead``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Lead(BaseModel):
+    """One person to contact, described once for every vendor.
+
+    ``phones[0]`` is the primary number; the rest are alternatives, tried in order where the vendor
+    supports alternatives. Everything else is optional; vendor-specific extras are ignored by the
+    vendors that have no place for them.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    phones: list[str] = Field(default_factory=list)
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    external_id: str | None = None
+    priority: int | None = None
+    agent: str | None = None
+    timezone: str | None = None
+    schedule: str | datetime | None = None
+    country: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    # vendor-specific extras
+    custom_fields: dict[str, str] = Field(default_factory=dict)  # XCALLY cf_<id> -> value
+    content: str | None = None  # uContact text hubs: message text
+    template: str | None = None  # uContact text hubs: template name
+    subject: str | None = None  # uContact email hubs
+    outbound_number: str | None = None  # UJET caller id for this contact
+
+
+class PreparedLead(BaseModel):
+    """A lead after preparation: validated, normalised, scheduled. The only thing a hook maps to the wire.
+
+    ``call_at`` is an aware datetime (UTC) of the earliest permitted contact, inside the lead's
+    calling window, or ``None`` when the lead may be called now (it is inside its window at
+    preparation time and had no schedule of its own).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    row: int
+    phone: str  # E.164, e.g. "+59899123456"
+    alternatives: tuple[str, ...] = ()
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    external_id: str | None = None
+    priority: int | None = None
+    agent: str | None = None
+    timezone: str  # IANA name the lead is called in
+    # every zone the number may be in when it was inferred from an ambiguous number; the calling
+    # window must hold in all of them (empty: only ``timezone``)
+    window_zones: tuple[str, ...] = ()
+    call_at: datetime | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: dict[str, str] = Field(default_factory=dict)
+    content: str | None = None
+    template: str | None = None
+    subject: str | None = None
+    outbound_number: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
+    def key(self) -> str:
+        """Stable identity used for de-duplication and exactly-once bookkeeping."""
+        return self.external_id or self.phone
