@@ -1,0 +1,216 @@
+"""The vendor-neutral verbs operators speak, and ``get_dialer_hook`` which picks a connection's hook.
+
+Operators never name a vendor: they ask for the hook of the connection's type and check that it
+implements the verb they need (``require(hook, ListUploader, ...)``). A hook implements the verbs its
+vendor's API has; a missing one raises :class:`UnsupportedCapabilityError` naming the vendor, the
+verb and what to use instead, before any request is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+from airflow_provider_dialer.exceptions import DialerConfigError, UnsupportedCapabilityError
+
+if TYPE_CHECKING:
+    from airflow_provider_dialer.hooks.base import DialerHook
+    from airflow_provider_dialer.leads.model import PreparedLead
+
+#: connection type -> hook class path (kept in step with get_provider_info()["connection-types"])
+HOOKS_BY_CONN_TYPE = {
+    "ucontact": "airflow_provider_dialer.hooks.ucontact.UContactHook",
+    "xcally": "airflow_provider_dialer.hooks.xcally.XCallyHook",
+    "voipex": "airflow_provider_dialer.hooks.voipex.VoipexHook",
+    "ujet": "airflow_provider_dialer.hooks.ujet.UjetHook",
+}
+
+
+def get_dialer_hook(conn_id: str) -> DialerHook:
+    """The vendor hook for the connection's type (``ucontact``, ``xcally``, ``voipex`` or ``ujet``)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.module_loading import import_string
+
+    conn = BaseHook.get_connection(conn_id)
+    path = HOOKS_BY_CONN_TYPE.get(conn.conn_type or "")
+    if path is None:
+        raise DialerConfigError(
+            f"connection {conn_id!r} has type {conn.conn_type!r}; a dialer connection has one of "
+            f"{', '.join(sorted(HOOKS_BY_CONN_TYPE))}"
+        )
+    hook = import_string(path)(conn_id)
+    hook._adopt_connection(conn, conn.extra_dejson)
+    return hook
+
+
+async def aget_dialer_hook(conn_id: str) -> DialerHook:
+    """Async twin of :func:`get_dialer_hook` for triggers (never touches the sync connection API)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.module_loading import import_string
+
+    conn = await BaseHook.aget_connection(conn_id)
+    path = HOOKS_BY_CONN_TYPE.get(conn.conn_type or "")
+    if path is None:
+        raise DialerConfigError(f"connection {conn_id!r} has type {conn.conn_type!r}, not a dialer connection type")
+    hook = import_string(path)(conn_id)
+    await hook.aload_connection()
+    return hook
+
+
+# --------------------------------------------------------------------------------------------
+# What a verb returns
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkOutcome:
+    """What happened to one chunk of leads at the vendor. JSON-able (it is kept as progress)."""
+
+    accepted: int = 0
+    #: leads the vendor refused: ``{"row", "reason", "detail"}``
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    #: rows whose fate is unknown (sent, no answer, and the vendor's state cannot tell)
+    unknown: list[int] = field(default_factory=list)
+    #: ids the chunk created or touched, by kind: ``{"list_ids": [...], "job_ids": [...]}``
+    ids: dict[str, list[Any]] = field(default_factory=dict)
+    #: how the outcome was learnt: ``sent`` or ``resolved`` (read back after an unknown fate)
+    how: str = "sent"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "refused": self.refused, "unknown": self.unknown, "ids": self.ids, "how": self.how}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkOutcome:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class WaitState:
+    """The state of something asynchronous at the vendor (an import job, a loading list)."""
+
+    status: str
+    done: bool
+    failed: bool = False
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# The verbs
+# --------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class ListUploader(Protocol):
+    """Push prepared leads as a whole list (hub list, XCALLY list, Voipex call list, UJET import)."""
+
+    list_chunk_size: int
+
+    def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Create or reuse what the chunks go into; returns a JSON-able target kept as progress."""
+
+    def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        """Send one chunk. Raises DialerDeliveryUnknownError when the answer was lost."""
+
+    def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+        """After an unknown fate: read the vendor's state; None when the vendor cannot tell."""
+
+    def list_wait(self, target: dict[str, Any], ids: dict[str, list[Any]]) -> dict[str, Any] | None:
+        """What ``wait_for_completion`` waits on: ``{"kind": "import_job"|"list_loaded", ...}`` or None."""
+
+
+@runtime_checkable
+class FreshLeadPusher(Protocol):
+    """Push a small batch of priority leads for immediate or scheduled contact."""
+
+    fresh_chunk_size: int
+
+    def open_fresh_target(self, settings: dict[str, Any]) -> dict[str, Any]: ...
+
+    def push_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome: ...
+
+    def resolve_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None: ...
+
+
+@runtime_checkable
+class DialerTaskAdder(Protocol):
+    """uContact Integra ``DialerTask``: one record per lead."""
+
+    def add_dialer_task_lead(self, lead: PreparedLead, settings: dict[str, Any]) -> None:
+        """Add one record; raises DialerRejectedError when the instance answers ``0``."""
+
+
+@runtime_checkable
+class CampaignCreator(Protocol):
+    """Create a campaign idempotently by name."""
+
+    def find_campaign_by_name(self, name: str) -> dict[str, Any] | None: ...
+
+    def build_campaign(self, common: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+        """Validate and merge the common arguments and the vendor ``settings`` into the wire body."""
+
+    def campaign_differences(self, existing: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]: ...
+
+    def create_campaign_from(self, wanted: dict[str, Any]) -> Any: ...
+
+    def update_campaign_from(self, campaign_id: Any, wanted: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class CampaignController(Protocol):
+    """Start, pause, ... a campaign. ``campaign_commands`` lists what the vendor accepts."""
+
+    campaign_commands: frozenset[str]
+
+    def control(self, campaign_id: Any, command: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class LeadRemover(Protocol):
+    """Remove (and update) campaign contacts."""
+
+    def remove_lead(self, campaign_id: Any, *, contact_id: Any = None, phone: str | None = None,
+                    external_id: str | None = None) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class ImportJobWatcher(Protocol):
+    """Reads a bulk import job's state (async, for triggers; sync, for poke mode)."""
+
+    def import_job_state(self, campaign_id: Any, job_id: Any) -> WaitState: ...
+
+    async def aimport_job_state(self, campaign_id: Any, job_id: Any) -> WaitState: ...
+
+
+@runtime_checkable
+class ListStateWatcher(Protocol):
+    """Reads whether an uploaded list has finished loading."""
+
+    def list_state(self, target: dict[str, Any]) -> WaitState: ...
+
+    async def alist_state(self, target: dict[str, Any]) -> WaitState: ...
+
+
+#: what to use instead, per verb, when a vendor lacks it
+ALTERNATIVES: dict[str, str] = {
+    "ListUploader": "use PushFreshLeadsOperator or AddToDialerTaskOperator for this vendor",
+    "FreshLeadPusher": "use UploadListOperator for this vendor",
+    "DialerTaskAdder": "DialerTask is a uContact Integra API; use UploadListOperator or PushFreshLeadsOperator",
+    "CampaignCreator": "create the campaign in the vendor's UI and pass its id",
+    "CampaignController": "control the campaign in the vendor's UI",
+    "LeadRemover": "remove contacts in the vendor's UI; its documents give no API for it",
+    "ImportJobWatcher": "this vendor has no asynchronous import jobs",
+    "ListStateWatcher": "this vendor's lists are usable once the upload call returns",
+}
+
+P = TypeVar("P")
+
+
+def require(hook: Any, verb: type[P], what: str | None = None) -> P:
+    """Return ``hook`` typed as ``verb``, or raise UnsupportedCapabilityError before any request."""
+    if isinstance(hook, verb):
+        return hook
+    name = verb.__name__
+    raise UnsupportedCapabilityError(
+        getattr(hook, "vendor", type(hook).__name__), what or name, ALTERNATIVES.get(name, "")
+    )

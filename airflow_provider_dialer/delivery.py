@@ -1,0 +1,230 @@
+"""Exactly-once delivery of lead chunks: progress that survives a task retry, and the unknown-fate rule.
+
+Every chunk has a deterministic key (the same source and settings give the same chunks on every
+attempt). Before a chunk is sent its key is written to the progress store as ``sending``; after the
+vendor answers it is written as ``done`` with its outcome. On a retry:
+
+- ``done`` chunks are skipped (their outcome is reused for the summary);
+- ``sending`` chunks (the previous attempt died or lost the answer) are never resent blindly: the
+  vendor's state is read back through ``resolve``; when the vendor cannot tell, the chunk's leads are
+  reported ``unknown``;
+- chunks the vendor refused as a whole with a status that proves it did not apply them (4xx other
+  than 408, 429, 503) are marked ``failed`` and sent again on the next attempt.
+
+XCom is cleared when a task retries, so progress lives in an Airflow Variable by default (one per
+task instance and map index) or in a JSON file for local runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_dialer.capabilities import ChunkOutcome
+from airflow_provider_dialer.exceptions import DialerDeliveryUnknownError, DialerError, DialerHTTPError
+
+if TYPE_CHECKING:
+    from airflow_provider_dialer.leads.model import PreparedLead
+
+log = logging.getLogger(__name__)
+
+#: statuses that prove the vendor did not apply a write
+NOT_APPLIED = frozenset({400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503})
+
+
+class ProgressStore(Protocol):
+    def load(self) -> dict[str, Any] | None: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
+
+
+class MemoryProgressStore:
+    """Progress kept in memory (dry runs and tests)."""
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        self.state = state
+
+    def load(self) -> dict[str, Any] | None:
+        return json.loads(json.dumps(self.state)) if self.state is not None else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.state = json.loads(json.dumps(state))
+
+
+class FileProgressStore:
+    """Progress in a JSON file (a local path)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        return json.loads(self.path.read_text(encoding="utf-8"))
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+class VariableProgressStore:
+    """Progress in an Airflow Variable, keyed by DAG, run, task and map index (survives retries)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    @classmethod
+    def for_task(cls, context: Any) -> VariableProgressStore:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        key = f"dialer_progress:{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}"
+        return cls(key)
+
+    def load(self) -> dict[str, Any] | None:
+        from airflow.sdk import Variable
+
+        return Variable.get(self.key, default=None, deserialize_json=True)
+
+    def save(self, state: dict[str, Any]) -> None:
+        from airflow.sdk import Variable
+
+        Variable.set(self.key, state, serialize_json=True)
+
+
+@dataclass
+class DeliveryReport:
+    """Totals over all chunks of one delivery (this attempt and the ones before it)."""
+
+    chunks: int = 0
+    chunks_skipped: int = 0
+    chunks_resolved: int = 0
+    accepted: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    refused_rows: list[dict[str, Any]] = field(default_factory=list)
+    unknown: int = 0
+    unknown_rows: list[int] = field(default_factory=list)
+    ids: dict[str, list[Any]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, outcome: ChunkOutcome, samples: int = 100) -> None:
+        self.accepted += outcome.accepted
+        for entry in outcome.refused:
+            reason = entry.get("reason", "refused")
+            self.refused[reason] = self.refused.get(reason, 0) + 1
+            if len(self.refused_rows) < samples:
+                self.refused_rows.append(entry)
+        self.unknown += len(outcome.unknown)
+        room = samples - len(self.unknown_rows)
+        if room > 0:
+            self.unknown_rows.extend(outcome.unknown[:room])
+        for kind, values in outcome.ids.items():
+            bucket = self.ids.setdefault(kind, [])
+            bucket.extend(v for v in values if v not in bucket)
+
+
+class ChunkDelivery:
+    """Sends keyed chunks with bounded concurrency, recording progress before and after each send."""
+
+    def __init__(
+        self,
+        store: ProgressStore,
+        send: Callable[[str, Sequence[PreparedLead]], ChunkOutcome],
+        resolve: Callable[[str, Sequence[PreparedLead]], ChunkOutcome | None],
+        concurrency: int = 4,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.send = send
+        self.resolve = resolve
+        self.concurrency = max(1, concurrency)
+        self.state = state if state is not None else (store.load() or {})
+        self.state.setdefault("chunks", {})
+        self.report = DeliveryReport()
+        self._lock = threading.Lock()
+
+    def _mark(self, key: str, status: str, outcome: ChunkOutcome | None = None) -> None:
+        with self._lock:
+            entry: dict[str, Any] = {"status": status}
+            if outcome is not None:
+                entry["outcome"] = outcome.as_dict()
+            self.state["chunks"][key] = entry
+            self.store.save(self.state)
+
+    def _unknown(self, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        return ChunkOutcome(unknown=[lead.row for lead in leads], how="unknown")
+
+    def _resolve_or_unknown(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        try:
+            outcome = self.resolve(key, leads)
+        except DialerError as exc:
+            log.warning("chunk %s: reading the vendor's state failed (%s); its leads are reported unknown", key, exc)
+            outcome = None
+        if outcome is None:
+            return self._unknown(leads)
+        outcome.how = "resolved"
+        return outcome
+
+    def _deliver_one(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        self._mark(key, "sending")
+        try:
+            outcome = self.send(key, leads)
+        except DialerDeliveryUnknownError as exc:
+            log.warning("chunk %s: %s; reading the vendor's state to learn what landed", key, exc)
+            outcome = self._resolve_or_unknown(key, leads)
+        except DialerHTTPError as exc:
+            if exc.status in NOT_APPLIED:
+                self._mark(key, "failed")
+                raise
+            log.warning("chunk %s: %s; its fate is unknown, reading the vendor's state", key, exc)
+            outcome = self._resolve_or_unknown(key, leads)
+        self._mark(key, "done", outcome)
+        return outcome
+
+    def run(self, chunks: Iterable[tuple[str, Sequence[PreparedLead]]]) -> DeliveryReport:
+        """Deliver every chunk not yet done; raise the first hard failure after the others finished."""
+        errors: list[BaseException] = []
+        in_flight: set[Future[ChunkOutcome]] = set()
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dialer-chunk") as pool:
+            for key, leads in chunks:
+                self.report.chunks += 1
+                previous = self.state["chunks"].get(key)
+                if previous and previous["status"] == "done":
+                    self.report.chunks_skipped += 1
+                    self.report.add(ChunkOutcome.from_dict(previous["outcome"]))
+                    continue
+                if previous and previous["status"] == "sending":
+                    log.warning("chunk %s was in flight when the previous attempt ended; reading the vendor's state", key)
+                    outcome = self._resolve_or_unknown(key, leads)
+                    self._mark(key, "done", outcome)
+                    self.report.chunks_resolved += 1
+                    self.report.add(outcome)
+                    continue
+                if errors:
+                    continue
+                while len(in_flight) >= self.concurrency:
+                    in_flight = self._collect(in_flight, errors)
+                in_flight.add(pool.submit(self._deliver_one, key, leads))
+            while in_flight:
+                in_flight = self._collect(in_flight, errors)
+        if errors:
+            self.report.failures = [str(e) for e in errors]
+            raise errors[0]
+        return self.report
+
+    def _collect(self, in_flight: set[Future[ChunkOutcome]], errors: list[BaseException]) -> set[Future[ChunkOutcome]]:
+        done, pending = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            exc = future.exception()
+            if exc is not None:
+                errors.append(exc)
+            else:
+                self.report.add(future.result())
+        return pending

@@ -1,0 +1,354 @@
+"""What every lead-pushing operator shares: read and prepare leads, hold back what may not be dialed yet,
+deliver chunks exactly once across retries, and report.
+
+A subclass names the capability it needs and how to open its target and send/resolve a chunk; it
+never names a vendor. The flow of one task:
+
+1. pick the hook from the connection and check the capability (before reading anything);
+2. load progress (an Airflow Variable by default), which fixes the preparation instant ``now`` and
+   the target (list, hub, campaign) for every later attempt;
+3. prepare the leads (streamed): phones, zones, schedules, the calling-hours guard, de-dup, DNC;
+4. split them into *waves*: vendors that take a per-lead time get every lead now, with its time on
+   the wire; for the others a lead whose time is in the future waits for its wave;
+5. deliver the due waves' chunks with bounded concurrency (``ChunkDelivery``);
+6. defer until the next wave opens (no worker slot held), then resume at step 2;
+7. push a small summary to XCom, write the reject report, and fail only after the valid leads were
+   handled when rejects exceed ``max_reject_ratio``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_dialer.exceptions import DialerConfigError
+
+if TYPE_CHECKING:
+    from airflow_provider_dialer.capabilities import ChunkOutcome
+    from airflow_provider_dialer.delivery import DeliveryReport, ProgressStore
+    from airflow_provider_dialer.hooks.base import DialerHook
+    from airflow_provider_dialer.leads.model import PreparedLead
+
+NOW_WAVE = "now"
+WAVE_GRANULARITY = dt.timedelta(minutes=5)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def wave_of(lead: PreparedLead, per_lead_schedule: bool, now: dt.datetime) -> str:
+    """The wave a lead belongs to: ``now`` or the (rounded-up) instant its window opens."""
+    if per_lead_schedule or lead.call_at is None or lead.call_at <= now:
+        return NOW_WAVE
+    epoch = lead.call_at.timestamp()
+    step = WAVE_GRANULARITY.total_seconds()
+    rounded = math.ceil(epoch / step) * step
+    return dt.datetime.fromtimestamp(rounded, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_wave(wave: str) -> dt.datetime:
+    return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+
+
+class LeadsOperator(BaseOperator):
+    """Base of UploadList, PushFreshLeads and AddToDialerTask: the shared lead pipeline.
+
+    :param conn_id: dialer connection id; its type (``ucontact``, ``xcally``, ``voipex``, ``ujet``)
+        picks the vendor.
+    :param source: the leads: a list of dicts or ``Lead`` objects (e.g. an upstream XCom), a path or
+        ``ObjectStoragePath`` to a ``.csv`` / ``.jsonl`` file, or ``{"sql": ..., "conn_id": ...}``.
+    :param column_mapping: source column -> Lead field, e.g. ``{"tel": "phones", "nome": "first_name"}``.
+    :param default_region: region for numbers written without a country code (e.g. ``"BR"``).
+    :param default_timezone: zone for leads whose zone is neither given nor inferable from the number.
+    :param calling_window: a ``CallingWindow`` or its dict form; default 08:00-21:00 local, every day.
+    :param outside_window: ``"move"`` (default) a lead to its next window opening, or ``"reject"`` it.
+    :param past_schedule: ``"now"`` (default) sends a lead scheduled in the past at once, ``"reject"`` rejects it.
+    :param hold_back: for vendors that take no per-lead time: ``"defer"`` (default) pushes held leads
+        when their window opens, deferring the task in between; ``"reject"`` rejects them.
+    :param dnc_source: a do-not-call source (any source kind) whose phones are suppressed.
+    :param reject_report: path or ``ObjectStoragePath`` (``.csv`` or ``.jsonl``) for every reject.
+    :param max_reject_ratio: fail the task (after the valid leads were handled) when rejects exceed
+        this share of the leads read. Default 0: any reject fails the task.
+    :param dry_run: prepare and report what would be sent; send nothing.
+    :param concurrency: chunks in flight at once.
+    :param chunk_size: leads per request; default per vendor.
+    :param progress: ``"variable"`` (default: an Airflow Variable per task instance) or a local JSON
+        file path, where delivery progress survives task retries.
+    """
+
+    template_fields: Sequence[str] = (
+        "conn_id", "source", "column_mapping", "default_region", "default_timezone", "reject_report", "dnc_source",
+    )
+    template_fields_renderers = {"source": "json", "column_mapping": "json"}
+    ui_color = "#e8f4ff"
+
+    #: the capability (a Protocol from capabilities.py) this operator needs
+    capability: type
+    capability_label: str = ""
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        source: Any,
+        column_mapping: Any = None,
+        default_region: str | None = None,
+        default_timezone: str | None = None,
+        calling_window: Any = None,
+        outside_window: str = "move",
+        past_schedule: str = "now",
+        hold_back: str = "defer",
+        dnc_source: Any = None,
+        reject_report: Any = None,
+        max_reject_ratio: float = 0.0,
+        dry_run: bool = False,
+        concurrency: int = 4,
+        chunk_size: int | None = None,
+        progress: str = "variable",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.source = source
+        self.column_mapping = column_mapping
+        self.default_region = default_region
+        self.default_timezone = default_timezone
+        self.calling_window = calling_window
+        self.outside_window = outside_window
+        self.past_schedule = past_schedule
+        self.hold_back = hold_back
+        self.dnc_source = dnc_source
+        self.reject_report = reject_report
+        self.max_reject_ratio = max_reject_ratio
+        self.dry_run = dry_run
+        self.concurrency = concurrency
+        self.chunk_size = chunk_size
+        self.progress = progress
+        if outside_window not in {"move", "reject"}:
+            raise DialerConfigError(f"outside_window must be 'move' or 'reject', got {outside_window!r}")
+        if past_schedule not in {"now", "reject"}:
+            raise DialerConfigError(f"past_schedule must be 'now' or 'reject', got {past_schedule!r}")
+        if hold_back not in {"defer", "reject"}:
+            raise DialerConfigError(f"hold_back must be 'defer' or 'reject', got {hold_back!r}")
+        self._hook: DialerHook | None = None
+
+    # -- subclass interface ------------------------------------------------------------------
+
+    def open_target(self, hook: Any) -> dict[str, Any]:
+        """Create or find what chunks go into (runs once; the result is kept as progress)."""
+        raise NotImplementedError
+
+    def send_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        raise NotImplementedError
+
+    def resolve_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+        raise NotImplementedError
+
+    def default_chunk_size(self, hook: Any) -> int:
+        return 500
+
+    def per_lead_schedule(self, hook: Any, target: dict[str, Any]) -> bool:
+        """Whether the vendor carries each lead's time on the wire (no hold-back needed)."""
+        return bool(getattr(hook, "supports_per_lead_schedule", False))
+
+    def after_delivery(self, hook: Any, target: dict[str, Any], summary: dict[str, Any], context: Any) -> Any:
+        """Runs when every wave was delivered; returns the task's XCom value."""
+        return summary
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _get_hook(self) -> Any:
+        from airflow_provider_dialer.capabilities import get_dialer_hook, require
+
+        if self._hook is None:
+            hook = get_dialer_hook(self.conn_id)
+            require(hook, self.capability, self.capability_label or None)
+            self._hook = hook
+        return self._hook
+
+    def _store(self, context: Any) -> ProgressStore:
+        from airflow_provider_dialer.delivery import FileProgressStore, MemoryProgressStore, VariableProgressStore
+
+        if self.dry_run:
+            return MemoryProgressStore()
+        if self.progress == "variable":
+            return VariableProgressStore.for_task(context)
+        return FileProgressStore(self.progress)
+
+    def _prepare(self, now: dt.datetime) -> Any:
+        from airflow_provider_dialer.leads import prepare_leads
+
+        return prepare_leads(
+            self.source,
+            mapping=self.column_mapping,
+            default_region=self.default_region,
+            default_timezone=self.default_timezone,
+            window=self.calling_window,
+            outside_window=self.outside_window,
+            past_schedule=self.past_schedule,
+            dnc=self.dnc_source,
+            now=now,
+            reject_report=self.reject_report,
+        )
+
+    def _waves(
+        self, prepared: Any, hook: Any, target: dict[str, Any], now: dt.datetime, size: int, held: dict[str, int]
+    ) -> Iterator[tuple[str, list[PreparedLead]]]:
+        """Chunks of the waves due now, in source order, with deterministic keys; counts held leads."""
+        per_lead = self.per_lead_schedule(hook, target)
+        buffers: dict[str, list[PreparedLead]] = {}
+        counters: dict[str, int] = {}
+        for lead in prepared:
+            wave = wave_of(lead, per_lead, now)
+            if wave != NOW_WAVE and parse_wave(wave) > now:
+                held[wave] = held.get(wave, 0) + 1
+                continue
+            buffer = buffers.setdefault(wave, [])
+            buffer.append(lead)
+            if len(buffer) >= size:
+                counters[wave] = counters.get(wave, 0) + 1
+                yield f"{wave}#{counters[wave]}", buffer
+                buffers[wave] = []
+        for wave, buffer in buffers.items():
+            if buffer:
+                counters[wave] = counters.get(wave, 0) + 1
+                yield f"{wave}#{counters[wave]}", buffer
+
+    def execute(self, context: Any) -> Any:
+        return self._run(context)
+
+    def resume_after_hold(self, context: Any, event: Any = None) -> Any:
+        self.log.info("calling window opened; resuming delivery of held-back leads")
+        return self._run(context)
+
+    def _run(self, context: Any) -> Any:
+        from airflow_provider_dialer.delivery import ChunkDelivery
+
+        hook = self._get_hook()
+        store = self._store(context)
+        state = store.load() or {}
+        if "prepared_at" not in state:
+            state["prepared_at"] = utcnow().isoformat()
+        prepared_at = dt.datetime.fromisoformat(state["prepared_at"])
+        if "target" not in state:
+            state["target"] = {} if self.dry_run else self.open_target(hook)
+            store.save(state)
+        target = state["target"]
+        now = utcnow()
+        prepared = self._prepare(prepared_at)
+        held: dict[str, int] = {}
+        size = self.chunk_size or self.default_chunk_size(hook)
+        chunks = self._waves(prepared, hook, target, max(now, prepared_at), size, held)
+
+        if self.dry_run:
+            would_send = sum(len(chunk) for _, chunk in chunks)
+            summary = self._summary(prepared, None, held, target, dry_run_sent=would_send)
+            self._log_summary(summary)
+            return summary
+
+        delivery = ChunkDelivery(
+            store,
+            send=lambda key, leads: self.send_chunk(hook, target, key, leads),
+            resolve=lambda key, leads: self.resolve_chunk(hook, target, key, leads),
+            concurrency=self.concurrency,
+            state=state,
+        )
+        try:
+            report = delivery.run(chunks)
+        finally:
+            hook.close()
+        held_total = sum(held.values())
+        if held and self.hold_back == "defer":
+            summary = self._summary(prepared, report, held, target)
+            self._log_summary(summary)
+            self._defer_until(min(held), held_total)
+        summary = self._summary(prepared, report, held, target)
+        self._log_summary(summary)
+        result = self.after_delivery(hook, target, summary, context)
+        self._check_rejects(prepared, summary)
+        return result
+
+    def _defer_until(self, wave: str, held: int) -> None:
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        moment = parse_wave(wave)
+        self.log.info("%d lead(s) may not be dialed before their calling window opens; deferring until %s", held, wave)
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_after_hold")
+
+    def _summary(
+        self, prepared: Any, report: DeliveryReport | None, held: dict[str, int], target: dict[str, Any],
+        dry_run_sent: int | None = None,
+    ) -> dict[str, Any]:
+        counts = prepared.report.counts() if hasattr(prepared.report, "counts") else dict(prepared.report.counts_by_reason)
+        summary: dict[str, Any] = {
+            "read": prepared.report.read,
+            "prepared": prepared.report.prepared,
+            "rejected": sum(counts.values()),
+            "rejected_by_reason": counts,
+            "held_back": sum(held.values()),
+            "held_back_until": {wave: n for wave, n in sorted(held.items())},
+        }
+        if self.hold_back == "reject" and held:
+            summary["rejected_by_reason"] = {**counts, "outside_window": counts.get("outside_window", 0) + summary["held_back"]}
+            summary["rejected"] += summary["held_back"]
+        if dry_run_sent is not None:
+            summary.update({"dry_run": True, "would_send": dry_run_sent})
+            return summary
+        assert report is not None
+        summary.update(
+            {
+                "accepted": report.accepted,
+                "refused_by_vendor": report.refused,
+                "refused_samples": report.refused_rows[:20],
+                "unknown": report.unknown,
+                "unknown_rows": report.unknown_rows[:100],
+                "chunks": report.chunks,
+                "chunks_already_delivered": report.chunks_skipped,
+                "chunks_resolved_after_unknown_fate": report.chunks_resolved,
+                "ids": {**{k: v for k, v in target.items() if k.endswith("_id")}, **report.ids},
+            }
+        )
+        return summary
+
+    def _log_summary(self, summary: dict[str, Any]) -> None:
+        rows = [
+            ("leads read", summary["read"]),
+            ("prepared", summary["prepared"]),
+            ("rejected", summary["rejected"]),
+            *((f"  rejected: {k}", v) for k, v in sorted(summary["rejected_by_reason"].items())),
+            ("held back (window)", summary["held_back"]),
+        ]
+        if summary.get("dry_run"):
+            rows.append(("would send (dry run)", summary["would_send"]))
+        else:
+            rows += [
+                ("accepted by vendor", summary["accepted"]),
+                *((f"  refused: {k}", v) for k, v in sorted(summary["refused_by_vendor"].items())),
+                ("unknown fate", summary["unknown"]),
+                ("chunks (already delivered)", f"{summary['chunks']} ({summary['chunks_already_delivered']})"),
+            ]
+        width = max(len(r[0]) for r in rows)
+        self.log.info("delivery summary (%s):\n%s", self.conn_id, "\n".join(f"  {k:<{width}}  {v}" for k, v in rows))
+
+    def _check_rejects(self, prepared: Any, summary: dict[str, Any]) -> None:
+        read = summary["read"] or 0
+        rejected = summary["rejected"]
+        if read and rejected / read > self.max_reject_ratio:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                f"{rejected} of {read} leads rejected ({rejected / read:.1%} > max_reject_ratio "
+                f"{self.max_reject_ratio:.1%}): {summary['rejected_by_reason']}. The valid leads were delivered "
+                "(accepted: {}); see the reject report{}.".format(
+                    summary.get("accepted", 0), f" at {self.reject_report}" if self.reject_report else " in the log"
+                )
+            )
+
+    def on_kill(self) -> None:
+        if self._hook is not None:
+            self._hook.close()

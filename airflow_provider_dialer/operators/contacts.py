@@ -1,0 +1,67 @@
+"""RemoveLeadsOperator: remove campaign contacts by contact id, phone or external id (UJET)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_dialer.capabilities import LeadRemover, get_dialer_hook, require
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError
+
+
+class RemoveLeadsOperator(BaseOperator):
+    """Remove contacts from a campaign. UJET deletes by ``contact_id``, ``phone_number`` or
+    ``external_unique_id``; the other vendors' documents give no way, so they raise
+    ``UnsupportedCapabilityError`` before any request.
+
+    :param conn_id: dialer connection id.
+    :param campaign_id: the campaign.
+    :param contact_ids: contact ids to remove. :param phones: E.164 phones to remove.
+    :param external_ids: external ids to remove.
+    :param missing_ok: a contact that is already gone counts as removed (default True).
+
+    Returns ``{"removed": n, "missing": n}``.
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "campaign_id", "contact_ids", "phones", "external_ids")
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        campaign_id: Any,
+        contact_ids: Any = None,
+        phones: Any = None,
+        external_ids: Any = None,
+        missing_ok: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.campaign_id = campaign_id
+        self.contact_ids = contact_ids
+        self.phones = phones
+        self.external_ids = external_ids
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Any) -> dict[str, int]:
+        hook = require(get_dialer_hook(self.conn_id), LeadRemover, "contact removal")
+        wanted = [("contact_id", v) for v in (self.contact_ids or [])]
+        wanted += [("phone", v) for v in (self.phones or [])]
+        wanted += [("external_id", v) for v in (self.external_ids or [])]
+        if not wanted:
+            raise DialerConfigError("give contact_ids, phones or external_ids to remove")
+        removed = missing = 0
+        for field, value in wanted:
+            try:
+                hook.remove_lead(self.campaign_id, **{field: value})
+                removed += 1
+            except DialerHTTPError as exc:
+                if exc.status == 404 and self.missing_ok:
+                    missing += 1
+                    continue
+                raise
+        self.log.info("campaign %s: removed %d contact(s), %d already gone", self.campaign_id, removed, missing)
+        return {"removed": removed, "missing": missing}

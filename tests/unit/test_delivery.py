@@ -1,0 +1,119 @@
+"""ChunkDelivery: progress before and after each send, resume after a retry, the unknown-fate rule."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airflow_provider_dialer.capabilities import ChunkOutcome, ListUploader, require
+from airflow_provider_dialer.delivery import ChunkDelivery, FileProgressStore, MemoryProgressStore
+from airflow_provider_dialer.exceptions import (
+    DialerDeliveryUnknownError,
+    DialerHTTPError,
+    UnsupportedCapabilityError,
+)
+from airflow_provider_dialer.leads.model import PreparedLead
+
+
+def leads(start: int, n: int) -> list[PreparedLead]:
+    return [PreparedLead(row=i, phone=f"+1202555{i:04d}", timezone="America/New_York") for i in range(start, start + n)]
+
+
+CHUNKS = [(f"now#{i + 1}", leads(i * 3, 3)) for i in range(4)]
+
+
+class FakeVendor:
+    """Stores leads by row; can fail chosen chunks in chosen ways."""
+
+    def __init__(self) -> None:
+        self.stored: list[int] = []
+        self.sends: list[str] = []
+        self.fail: dict[str, Exception] = {}
+        self.apply_before_fail: set[str] = set()
+        self.lock = threading.Lock()
+
+    def send(self, key: str, chunk: list[PreparedLead]) -> ChunkOutcome:
+        with self.lock:
+            self.sends.append(key)
+            if key in self.fail:
+                if key in self.apply_before_fail:
+                    self.stored.extend(lead.row for lead in chunk)
+                raise self.fail.pop(key)
+            self.stored.extend(lead.row for lead in chunk)
+        return ChunkOutcome(accepted=len(chunk), ids={"list_ids": [7]})
+
+    def resolve(self, key: str, chunk: list[PreparedLead]) -> ChunkOutcome | None:
+        present = [lead.row for lead in chunk if lead.row in self.stored]
+        return ChunkOutcome(accepted=len(present))
+
+
+def test_all_chunks_delivered_once_and_progress_recorded():
+    vendor, store = FakeVendor(), MemoryProgressStore()
+    report = ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=2).run(CHUNKS)
+    assert report.accepted == 12 and report.chunks == 4 and report.ids == {"list_ids": [7]}
+    assert sorted(vendor.stored) == list(range(12))
+    assert {k: v["status"] for k, v in store.state["chunks"].items()} == {k: "done" for k, _ in CHUNKS}
+
+
+def test_retry_skips_done_chunks():
+    vendor, store = FakeVendor(), MemoryProgressStore()
+    vendor.fail["now#3"] = DialerHTTPError("X", "POST", "/l", 429, "slow down")
+    with pytest.raises(DialerHTTPError):
+        ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(CHUNKS)
+    assert store.state["chunks"]["now#3"]["status"] == "failed"
+    sends_before = list(vendor.sends)
+    report = ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(CHUNKS)
+    assert report.accepted == 12 and report.chunks_skipped >= 2
+    assert sorted(vendor.stored) == list(range(12))  # each lead exactly once
+    assert "now#1" not in vendor.sends[len(sends_before):]
+
+
+def test_lost_answer_is_resolved_not_resent():
+    vendor, store = FakeVendor(), MemoryProgressStore()
+    vendor.fail["now#2"] = DialerDeliveryUnknownError("X", "POST", "/l", "dropped")
+    vendor.apply_before_fail.add("now#2")
+    report = ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(CHUNKS)
+    assert vendor.sends.count("now#2") == 1
+    assert sorted(vendor.stored) == list(range(12))
+    assert report.accepted == 12 and report.unknown == 0
+    assert store.state["chunks"]["now#2"]["outcome"]["how"] == "resolved"
+
+
+def test_unresolvable_chunk_is_reported_unknown():
+    vendor, store = FakeVendor(), MemoryProgressStore()
+    vendor.fail["now#4"] = DialerDeliveryUnknownError("X", "POST", "/l", "dropped")
+    report = ChunkDelivery(store, vendor.send, lambda key, chunk: None, concurrency=1).run(CHUNKS)
+    assert report.unknown == 3 and report.unknown_rows == [9, 10, 11]
+    assert vendor.sends.count("now#4") == 1
+
+
+def test_chunk_in_flight_when_the_task_died_is_resolved_on_retry(tmp_path):
+    vendor = FakeVendor()
+    store = FileProgressStore(tmp_path / "progress.json")
+    # a previous attempt applied chunk 1 then died before recording it as done
+    vendor.stored.extend(lead.row for lead in CHUNKS[0][1])
+    store.save({"chunks": {"now#1": {"status": "sending"}}})
+    report = ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=2).run(CHUNKS)
+    assert "now#1" not in vendor.sends
+    assert report.chunks_resolved == 1
+    assert sorted(vendor.stored) == list(range(12))
+
+
+def test_500_on_a_write_is_treated_as_unknown_fate():
+    vendor, store = FakeVendor(), MemoryProgressStore()
+    vendor.fail["now#1"] = DialerHTTPError("X", "POST", "/l", 500, "oops")
+    vendor.apply_before_fail.add("now#1")
+    report = ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(CHUNKS)
+    assert vendor.sends.count("now#1") == 1 and report.accepted == 12
+
+
+def test_missing_capability_names_vendor_verb_and_alternative():
+    class NoLists:
+        vendor = "uContact"
+
+    with pytest.raises(UnsupportedCapabilityError) as info:
+        require(NoLists(), ListUploader, "list upload")
+    text = str(info.value)
+    assert "uContact does not support list upload" in text
+    assert "PushFreshLeadsOperator" in text
