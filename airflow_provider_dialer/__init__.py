@@ -179,6 +179,11 @@ def get_provider_info() -> dict[str, Any]:
         ),
         "versions": [__version__],
         "integrations": [
+            {
+                "integration-name": "Dialer (vendor-neutral)",
+                "external-doc-url": "https://github.com/airflow-provider-dialer/airflow-provider-dialer/tree/main/docs",
+                "tags": ["service"],
+            },
             {"integration-name": "uContact", "external-doc-url": "https://docs.ucontactcloud.com/", "tags": ["service"]},
             {"integration-name": "XCALLY Motion", "external-doc-url": "https://www.xcally.com/", "tags": ["service"]},
             {"integration-name": "Voipex IPBX", "external-doc-url": "https://ipexcloud.github.io/voipex-docs", "tags": ["service"]},
@@ -194,5 +199,20 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Voipex IPBX", "python-modules": [f"{PACKAGE}.hooks.voipex"]},
             {"integration-name": "UJET / CCAI Platform", "python-modules": [f"{PACKAGE}.hooks.ujet"]},
         ],
+        "operators": [
+            {
+                "integration-name": name,
+                "python-modules": [
+                    f"{PACKAGE}.operators.campaign",
+                    f"{PACKAGE}.operators.lists",
+                    f"{PACKAGE}.operators.fresh_leads",
+                    f"{PACKAGE}.operators.dialer_task",
+                    f"{PACKAGE}.operators.contacts",
+                ],
+            }
+            for name in ("Dialer (vendor-neutral)",)
+        ],
+        "sensors": [{"integration-name": "Dialer (vendor-neutral)", "python-modules": [f"{PACKAGE}.sensors.wait"]}],
+        "triggers": [{"integration-name": "Dialer (vendor-neutral)", "python-modules": [f"{PACKAGE}.triggers.wait"]}],
         "connection-types": _connection_types(),
     }

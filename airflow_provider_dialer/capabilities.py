@@ -72,13 +72,16 @@ class ChunkOutcome:
     refused: list[dict[str, Any]] = field(default_factory=list)
     #: rows whose fate is unknown (sent, no answer, and the vendor's state cannot tell)
     unknown: list[int] = field(default_factory=list)
+    #: rows a state read proved did NOT land (only set by ``resolve_*``); delivery sends them again
+    missing: list[int] = field(default_factory=list)
     #: ids the chunk created or touched, by kind: ``{"list_ids": [...], "job_ids": [...]}``
     ids: dict[str, list[Any]] = field(default_factory=dict)
     #: how the outcome was learnt: ``sent`` or ``resolved`` (read back after an unknown fate)
     how: str = "sent"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "refused": self.refused, "unknown": self.unknown, "ids": self.ids, "how": self.how}
+        return {"accepted": self.accepted, "refused": self.refused, "unknown": self.unknown, "missing": self.missing,
+                "ids": self.ids, "how": self.how}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkOutcome:
@@ -104,8 +107,6 @@ class WaitState:
 class ListUploader(Protocol):
     """Push prepared leads as a whole list (hub list, XCALLY list, Voipex call list, UJET import)."""
 
-    list_chunk_size: int
-
     def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
         """Create or reuse what the chunks go into; returns a JSON-able target kept as progress."""
 
@@ -115,8 +116,12 @@ class ListUploader(Protocol):
     def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         """After an unknown fate: read the vendor's state; None when the vendor cannot tell."""
 
-    def list_wait(self, target: dict[str, Any], ids: dict[str, list[Any]]) -> dict[str, Any] | None:
-        """What ``wait_for_completion`` waits on: ``{"kind": "import_job"|"list_loaded", ...}`` or None."""
+    def list_wait(self, target: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
+        """What a wait needs: ``{"kind": "import_job", "campaign_id", "job_ids"}``,
+        ``{"kind": "list_loaded", "targets": [...]}``, or None when the list is usable at once."""
+
+    def list_chunk_size_for(self, target: dict[str, Any]) -> int:
+        """Leads per request for this target (e.g. XCALLY batch vs CSV import)."""
 
 
 @runtime_checkable
@@ -124,6 +129,8 @@ class FreshLeadPusher(Protocol):
     """Push a small batch of priority leads for immediate or scheduled contact."""
 
     fresh_chunk_size: int
+    #: whether the fresh-leads wire carries each lead's time (uContact scheduleDate, XCALLY scheduledat)
+    fresh_per_lead_schedule: bool
 
     def open_fresh_target(self, settings: dict[str, Any]) -> dict[str, Any]: ...
 

@@ -161,7 +161,7 @@ class ChunkDelivery:
     def _unknown(self, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         return ChunkOutcome(unknown=[lead.row for lead in leads], how="unknown")
 
-    def _resolve_or_unknown(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+    def _resolve_or_unknown(self, key: str, leads: Sequence[PreparedLead], resend: bool = True) -> ChunkOutcome:
         try:
             outcome = self.resolve(key, leads)
         except DialerError as exc:
@@ -170,6 +170,25 @@ class ChunkDelivery:
         if outcome is None:
             return self._unknown(leads)
         outcome.how = "resolved"
+        if outcome.missing and resend:
+            # the read proved these leads did not land: sending them once more cannot duplicate them
+            rows = set(outcome.missing)
+            again = [lead for lead in leads if lead.row in rows]
+            log.warning("chunk %s: %d lead(s) did not land; sending them again", key, len(again))
+            outcome.missing = []
+            try:
+                retry = self.send(f"{key}/resend", again)
+            except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
+                log.warning("chunk %s: resend failed (%s); reading the vendor's state again", key, exc)
+                retry = self._resolve_or_unknown(f"{key}/resend", again, resend=False)
+            outcome.accepted += retry.accepted
+            outcome.refused += retry.refused
+            outcome.unknown += retry.unknown + retry.missing
+            for kind, values in retry.ids.items():
+                outcome.ids.setdefault(kind, []).extend(values)
+        elif outcome.missing:
+            outcome.unknown += outcome.missing
+            outcome.missing = []
         return outcome
 
     def _deliver_one(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:

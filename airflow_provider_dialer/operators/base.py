@@ -51,6 +51,34 @@ def wave_of(lead: PreparedLead, per_lead_schedule: bool, now: dt.datetime) -> st
     return dt.datetime.fromtimestamp(rounded, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
+    entry = zones.setdefault(lead.timezone, {"leads": 0, "call_now": 0, "first": None, "last": None})
+    entry["leads"] += 1
+    if lead.call_at is None:
+        entry["call_now"] += 1
+        return
+    if entry["first"] is None or lead.call_at < entry["first"]:
+        entry["first"] = lead.call_at
+    if entry["last"] is None or lead.call_at > entry["last"]:
+        entry["last"] = lead.call_at
+
+
+def zones_summary(zones: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per zone: leads, how many may be called now, and the first/last scheduled call in local time."""
+    from zoneinfo import ZoneInfo
+
+    out = {}
+    for zone, entry in sorted(zones.items()):
+        local = ZoneInfo(zone)
+        out[zone] = {
+            "leads": entry["leads"],
+            "call_now": entry["call_now"],
+            "first_local": entry["first"].astimezone(local).isoformat() if entry["first"] else None,
+            "last_local": entry["last"].astimezone(local).isoformat() if entry["last"] else None,
+        }
+    return out
+
+
 def parse_wave(wave: str) -> dt.datetime:
     return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
 
@@ -60,14 +88,17 @@ class LeadsOperator(BaseOperator):
 
     :param conn_id: dialer connection id; its type (``ucontact``, ``xcally``, ``voipex``, ``ujet``)
         picks the vendor.
-    :param source: the leads: a list of dicts or ``Lead`` objects (e.g. an upstream XCom), a path or
-        ``ObjectStoragePath`` to a ``.csv`` / ``.jsonl`` file, or ``{"sql": ..., "conn_id": ...}``.
-    :param column_mapping: source column -> Lead field, e.g. ``{"tel": "phones", "nome": "first_name"}``.
+    :param source: the leads: a list of dicts or ``Lead`` objects (e.g. an upstream XCom or
+        ``dag_run.conf``), a path or ``ObjectStoragePath`` to a ``.csv`` / ``.jsonl`` file, a
+        ``CsvSource`` / ``JsonLinesSource`` / ``SqlSource``, or ``{"sql": ..., "conn_id": ...}``
+        (a query through any common.sql connection, read in pages).
+    :param column_mapping: Lead field -> source column(s), e.g. ``{"phones": ["tel", "tel2"], "first_name": "nome",
+        "timezone": "fuso"}`` (a ``ColumnMapping`` or its dict form).
     :param default_region: region for numbers written without a country code (e.g. ``"BR"``).
     :param default_timezone: zone for leads whose zone is neither given nor inferable from the number.
     :param calling_window: a ``CallingWindow`` or its dict form; default 08:00-21:00 local, every day.
-    :param outside_window: ``"move"`` (default) a lead to its next window opening, or ``"reject"`` it.
-    :param past_schedule: ``"now"`` (default) sends a lead scheduled in the past at once, ``"reject"`` rejects it.
+    :param outside_window: ``"defer"`` (default) moves a lead to its next window opening; ``"reject"`` rejects it.
+    :param past_schedule: ``"send_now"`` (default) treats a schedule in the past as none; ``"reject"`` rejects it.
     :param hold_back: for vendors that take no per-lead time: ``"defer"`` (default) pushes held leads
         when their window opens, deferring the task in between; ``"reject"`` rejects them.
     :param dnc_source: a do-not-call source (any source kind) whose phones are suppressed.
@@ -100,8 +131,8 @@ class LeadsOperator(BaseOperator):
         default_region: str | None = None,
         default_timezone: str | None = None,
         calling_window: Any = None,
-        outside_window: str = "move",
-        past_schedule: str = "now",
+        outside_window: str = "defer",
+        past_schedule: str = "send_now",
         hold_back: str = "defer",
         dnc_source: Any = None,
         reject_report: Any = None,
@@ -129,10 +160,10 @@ class LeadsOperator(BaseOperator):
         self.concurrency = concurrency
         self.chunk_size = chunk_size
         self.progress = progress
-        if outside_window not in {"move", "reject"}:
-            raise DialerConfigError(f"outside_window must be 'move' or 'reject', got {outside_window!r}")
-        if past_schedule not in {"now", "reject"}:
-            raise DialerConfigError(f"past_schedule must be 'now' or 'reject', got {past_schedule!r}")
+        if outside_window not in {"defer", "reject"}:
+            raise DialerConfigError(f"outside_window must be 'defer' or 'reject', got {outside_window!r}")
+        if past_schedule not in {"send_now", "reject"}:
+            raise DialerConfigError(f"past_schedule must be 'send_now' or 'reject', got {past_schedule!r}")
         if hold_back not in {"defer", "reject"}:
             raise DialerConfigError(f"hold_back must be 'defer' or 'reject', got {hold_back!r}")
         self._hook: DialerHook | None = None
@@ -149,7 +180,7 @@ class LeadsOperator(BaseOperator):
     def resolve_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         raise NotImplementedError
 
-    def default_chunk_size(self, hook: Any) -> int:
+    def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:
         return 500
 
     def per_lead_schedule(self, hook: Any, target: dict[str, Any]) -> bool:
@@ -180,31 +211,55 @@ class LeadsOperator(BaseOperator):
             return VariableProgressStore.for_task(context)
         return FileProgressStore(self.progress)
 
-    def _prepare(self, now: dt.datetime) -> Any:
+    @staticmethod
+    def _as_source(spec: Any) -> Any:
+        """Accept what templates produce: a SQL spec dict, or a list rendered to text."""
+        if isinstance(spec, dict) and "sql" in spec:
+            from airflow_provider_dialer.leads import SqlSource
+
+            return SqlSource(**spec)
+        if isinstance(spec, str) and spec.lstrip().startswith(("[", "(")):
+            import ast
+            import json
+
+            try:
+                return json.loads(spec)
+            except ValueError:
+                return ast.literal_eval(spec)
+        return spec
+
+    def _prepare(self, now: dt.datetime, with_report: bool = True) -> Any:
         from airflow_provider_dialer.leads import prepare_leads
 
         return prepare_leads(
-            self.source,
+            self._as_source(self.source),
             mapping=self.column_mapping,
             default_region=self.default_region,
             default_timezone=self.default_timezone,
-            window=self.calling_window,
+            calling_window=self.calling_window,
             outside_window=self.outside_window,
             past_schedule=self.past_schedule,
-            dnc=self.dnc_source,
+            do_not_call=self._as_source(self.dnc_source) if self.dnc_source is not None else None,
             now=now,
-            reject_report=self.reject_report,
+            reject_report=self.reject_report if with_report else None,
         )
 
     def _waves(
-        self, prepared: Any, hook: Any, target: dict[str, Any], now: dt.datetime, size: int, held: dict[str, int]
+        self, prepared: Any, hook: Any, target: dict[str, Any], prepared_at: dt.datetime, now: dt.datetime,
+        size: int, held: dict[str, int], zones: dict[str, dict[str, Any]] | None = None,
     ) -> Iterator[tuple[str, list[PreparedLead]]]:
-        """Chunks of the waves due now, in source order, with deterministic keys; counts held leads."""
+        """Chunks of the waves due now, in source order, with deterministic keys; counts held leads.
+
+        A lead's wave depends only on the preparation instant, never on the current time, so every
+        attempt cuts the same chunks; the current time only decides which waves are due.
+        """
         per_lead = self.per_lead_schedule(hook, target)
         buffers: dict[str, list[PreparedLead]] = {}
         counters: dict[str, int] = {}
         for lead in prepared:
-            wave = wave_of(lead, per_lead, now)
+            if zones is not None:
+                _count_zone(zones, lead)
+            wave = wave_of(lead, per_lead, prepared_at)
             if wave != NOW_WAVE and parse_wave(wave) > now:
                 held[wave] = held.get(wave, 0) + 1
                 continue
@@ -242,12 +297,13 @@ class LeadsOperator(BaseOperator):
         now = utcnow()
         prepared = self._prepare(prepared_at)
         held: dict[str, int] = {}
-        size = self.chunk_size or self.default_chunk_size(hook)
-        chunks = self._waves(prepared, hook, target, max(now, prepared_at), size, held)
+        zones: dict[str, dict[str, Any]] = {}
+        size = self.chunk_size or self.default_chunk_size(hook, target)
+        chunks = self._waves(prepared, hook, target, prepared_at, max(now, prepared_at), size, held, zones)
 
         if self.dry_run:
             would_send = sum(len(chunk) for _, chunk in chunks)
-            summary = self._summary(prepared, None, held, target, dry_run_sent=would_send)
+            summary = self._summary(prepared, None, held, target, zones, dry_run_sent=would_send)
             self._log_summary(summary)
             return summary
 
@@ -264,10 +320,10 @@ class LeadsOperator(BaseOperator):
             hook.close()
         held_total = sum(held.values())
         if held and self.hold_back == "defer":
-            summary = self._summary(prepared, report, held, target)
+            summary = self._summary(prepared, report, held, target, zones)
             self._log_summary(summary)
             self._defer_until(min(held), held_total)
-        summary = self._summary(prepared, report, held, target)
+        summary = self._summary(prepared, report, held, target, zones)
         self._log_summary(summary)
         result = self.after_delivery(hook, target, summary, context)
         self._check_rejects(prepared, summary)
@@ -282,16 +338,20 @@ class LeadsOperator(BaseOperator):
 
     def _summary(
         self, prepared: Any, report: DeliveryReport | None, held: dict[str, int], target: dict[str, Any],
-        dry_run_sent: int | None = None,
+        zones: dict[str, dict[str, Any]], dry_run_sent: int | None = None,
     ) -> dict[str, Any]:
-        counts = prepared.report.counts() if hasattr(prepared.report, "counts") else dict(prepared.report.counts_by_reason)
+        counts = dict(sorted(prepared.report.counts.items()))
         summary: dict[str, Any] = {
-            "read": prepared.report.read,
+            "read": prepared.report.rows,
             "prepared": prepared.report.prepared,
             "rejected": sum(counts.values()),
             "rejected_by_reason": counts,
+            "warnings": dict(prepared.report.warnings),
+            "reject_samples": [r.to_dict() for r in prepared.report.samples[:20]],
+            "reject_report": prepared.report.report_path,
             "held_back": sum(held.values()),
             "held_back_until": {wave: n for wave, n in sorted(held.items())},
+            "scheduled_by_timezone": zones_summary(zones),
         }
         if self.hold_back == "reject" and held:
             summary["rejected_by_reason"] = {**counts, "outside_window": counts.get("outside_window", 0) + summary["held_back"]}
@@ -334,6 +394,14 @@ class LeadsOperator(BaseOperator):
             ]
         width = max(len(r[0]) for r in rows)
         self.log.info("delivery summary (%s):\n%s", self.conn_id, "\n".join(f"  {k:<{width}}  {v}" for k, v in rows))
+        schedule = summary.get("scheduled_by_timezone") or {}
+        if schedule:
+            lines = [
+                f"  {zone:<24} {info['leads']:>7} lead(s)  now: {info['call_now']:>7}  first: {info['first_local'] or '-'}"
+                f"  last: {info['last_local'] or '-'}"
+                for zone, info in schedule.items()
+            ]
+            self.log.info("who is called when (local times):\n%s", "\n".join(lines))
 
     def _check_rejects(self, prepared: Any, summary: dict[str, Any]) -> None:
         read = summary["read"] or 0
@@ -341,12 +409,11 @@ class LeadsOperator(BaseOperator):
         if read and rejected / read > self.max_reject_ratio:
             from airflow.sdk.exceptions import AirflowFailException
 
+            where = f"the reject report at {self.reject_report}" if self.reject_report else "the reject samples in the log"
             raise AirflowFailException(
                 f"{rejected} of {read} leads rejected ({rejected / read:.1%} > max_reject_ratio "
                 f"{self.max_reject_ratio:.1%}): {summary['rejected_by_reason']}. The valid leads were delivered "
-                "(accepted: {}); see the reject report{}.".format(
-                    summary.get("accepted", 0), f" at {self.reject_report}" if self.reject_report else " in the log"
-                )
+                f"(accepted: {summary.get('accepted', 0)}); see {where}."
             )
 
     def on_kill(self) -> None:

@@ -56,8 +56,11 @@ class AddToDialerTaskOperator(LeadsOperator):
     def open_target(self, hook: Any) -> dict[str, Any]:
         return {"campaign": self.campaign}
 
-    def default_chunk_size(self, hook: Any) -> int:
+    def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:
         return 25
+
+    def per_lead_schedule(self, hook: Any, target: dict[str, Any]) -> bool:
+        return True  # calldate carries each lead's time
 
     def send_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         outcome = ChunkOutcome()

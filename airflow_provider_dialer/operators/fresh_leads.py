@@ -56,5 +56,8 @@ class PushFreshLeadsOperator(LeadsOperator):
     def resolve_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         return hook.resolve_fresh_chunk(target, key, leads)
 
-    def default_chunk_size(self, hook: Any) -> int:
+    def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:
         return int(hook.fresh_chunk_size)
+
+    def per_lead_schedule(self, hook: Any, target: dict[str, Any]) -> bool:
+        return bool(hook.fresh_per_lead_schedule)

@@ -36,7 +36,9 @@ class UploadListOperator(LeadsOperator):
     :param wait_timeout: seconds before the wait gives up.
 
     Returns (XCom) a summary: counts read/prepared/rejected by reason/held back/accepted/refused by
-    the vendor/unknown, and the ids created (``ids.list_ids``, ``ids.job_ids``, ...). Never the leads.
+    the vendor/unknown, the ids created (``ids.list_id``, ``ids.job_ids``, ``ids.call_list_ids``, ...)
+    and ``wait``: what a sensor waits on (``wait.job_ids`` and ``wait.campaign_id`` for
+    ``ImportJobSensor``, ``wait.targets`` for ``ListLoadedSensor``), or None. Never the leads.
 
     .. code-block:: python
 
@@ -83,20 +85,19 @@ class UploadListOperator(LeadsOperator):
     def resolve_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         return hook.resolve_list_chunk(target, key, leads)
 
-    def default_chunk_size(self, hook: Any) -> int:
-        return int(hook.list_chunk_size)
+    def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:
+        return int(hook.list_chunk_size_for(target))
 
     def per_lead_schedule(self, hook: Any, target: dict[str, Any]) -> bool:
         return bool(target.get("zone_aware")) or super().per_lead_schedule(hook, target)
 
     def after_delivery(self, hook: Any, target: dict[str, Any], summary: dict[str, Any], context: Any) -> Any:
-        wait = hook.list_wait(target, summary.get("ids", {})) if self.wait_for_completion else None
-        if not wait:
+        wait = hook.list_wait(target, summary)
+        summary["wait"] = wait
+        if not wait or not self.wait_for_completion:
             return summary
         from airflow_provider_dialer.triggers.wait import ImportJobTrigger, ListLoadedTrigger
 
-        summary["wait"] = wait
-        self._summary_for_resume = summary
         context["ti"].xcom_push(key="pre_wait_summary", value=summary)
         if wait["kind"] == "import_job":
             trigger: Any = ImportJobTrigger(self.conn_id, wait["campaign_id"], wait["job_ids"], self.poll_interval, self.wait_timeout)

@@ -42,7 +42,7 @@ class ImportJobSensor(BaseSensorOperator):
     .. code-block:: python
 
         ImportJobSensor(task_id="wait_import", conn_id="ujet_default", campaign_id=6,
-                        job_ids="{{ ti.xcom_pull('upload')['ids']['job_ids'] }}")
+                        job_ids="{{ ti.xcom_pull('upload')['wait']['job_ids'] }}")
     """
 
     template_fields: Sequence[str] = ("conn_id", "campaign_id", "job_ids")
@@ -109,7 +109,7 @@ class ListLoadedSensor(BaseSensorOperator):
     An error state fails the task. Deferrable by default.
 
     :param conn_id: dialer connection id.
-    :param targets: what to wait on, as ``UploadListOperator`` returns it under ``wait_targets``
+    :param targets: what to wait on, as ``UploadListOperator`` returns it under ``wait.targets``
         (for uContact ``{"hub": ..., "list_id": ...}``; for XCALLY ``{"list_id": ..., "expected": n}``).
     :param poll_interval: seconds between polls.
     :param deferrable: wait in the triggerer (default) or poke from a worker.
@@ -117,7 +117,7 @@ class ListLoadedSensor(BaseSensorOperator):
     .. code-block:: python
 
         ListLoadedSensor(task_id="wait_list", conn_id="ucontact_default",
-                         targets="{{ ti.xcom_pull('upload')['wait_targets'] }}")
+                         targets="{{ ti.xcom_pull('upload')['wait']['targets'] }}")
     """
 
     template_fields: Sequence[str] = ("conn_id", "targets")

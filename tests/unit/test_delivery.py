@@ -117,3 +117,17 @@ def test_missing_capability_names_vendor_verb_and_alternative():
     text = str(info.value)
     assert "uContact does not support list upload" in text
     assert "PushFreshLeadsOperator" in text
+
+
+def test_leads_proved_missing_are_sent_once_more():
+    vendor, store = FakeVendor(), MemoryProgressStore()
+    vendor.fail["now#2"] = DialerDeliveryUnknownError("X", "POST", "/l", "dropped before apply")
+
+    def resolve(key, chunk):
+        present = [lead.row for lead in chunk if lead.row in vendor.stored]
+        return ChunkOutcome(accepted=len(present), missing=[lead.row for lead in chunk if lead.row not in vendor.stored])
+
+    report = ChunkDelivery(store, vendor.send, resolve, concurrency=1).run(CHUNKS)
+    assert sorted(vendor.stored) == list(range(12))
+    assert vendor.sends.count("now#2") == 1 and vendor.sends.count("now#2/resend") == 1
+    assert report.accepted == 12 and report.unknown == 0

@@ -1,0 +1,62 @@
+"""get_provider_info(): valid against Airflow's schemas, true to the package, cheap to import."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from importlib.resources import files
+
+import jsonschema
+
+from airflow_provider_dialer import get_provider_info
+from airflow_provider_dialer.capabilities import HOOKS_BY_CONN_TYPE
+
+
+def test_validates_against_runtime_schema():
+    schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_validates_against_development_schema_with_conn_fields():
+    schema = json.loads(files("airflow").joinpath("provider.yaml.schema.json").read_text())
+    info = {**get_provider_info(), "state": "ready", "source-date-epoch": 1}
+    jsonschema.validate(info, schema)
+
+
+def test_package_name_is_canonical_distribution_name():
+    from importlib.metadata import distribution
+
+    assert get_provider_info()["package-name"] == distribution("airflow-provider-dialer").metadata["Name"]
+
+
+def test_connection_types_match_hook_registry_and_secrets_are_password_fields():
+    types = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}
+    assert set(types) == set(HOOKS_BY_CONN_TYPE) == {"ucontact", "xcally", "voipex", "ujet"}
+    for conn_type, entry in types.items():
+        assert entry["hook-class-name"] == HOOKS_BY_CONN_TYPE[conn_type]
+    assert types["ucontact"]["conn-fields"]["api_token"]["schema"]["format"] == "password"
+    assert types["ucontact"]["conn-fields"]["integra_token"]["schema"]["format"] == "password"
+    assert types["xcally"]["conn-fields"]["api_key"]["schema"]["format"] == "password"
+    assert types["ujet"]["conn-fields"]["rate_limit_per_second"]["schema"]["default"] == 10
+
+
+def test_every_declared_module_imports():
+    info = get_provider_info()
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info[section]:
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+    for entry in info["connection-types"]:
+        module, _, cls = entry["hook-class-name"].rpartition(".")
+        hook = getattr(importlib.import_module(module), cls)
+        assert hook.conn_type == entry["connection-type"]
+        assert hook.hook_name == entry["hook-name"]
+        assert hasattr(hook, "test_connection")
+
+
+def test_provider_package_import_is_light():
+    code = "import sys, airflow_provider_dialer; print(sorted(m for m in ('airflow', 'httpx', 'phonenumbers', 'pydantic') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
