@@ -226,10 +226,10 @@ class ChunkDelivery:
                     self.report.chunks_resolved += 1
                     self.report.add(outcome)
                     continue
-                if errors:
-                    continue
                 while len(in_flight) >= self.concurrency:
                     in_flight = self._collect(in_flight, errors)
+                if errors:
+                    continue  # after a hard failure nothing new is sent; the retry picks it up
                 in_flight.add(pool.submit(self._deliver_one, key, leads))
             while in_flight:
                 in_flight = self._collect(in_flight, errors)
