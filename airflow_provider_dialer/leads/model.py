@@ -76,3 +76,31 @@ class PreparedLead(BaseModel):
     def key(self) -> str:
         """Stable identity used for de-duplication and exactly-once bookkeeping."""
         return self.external_id or self.phone
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """The zones the calling window must hold in: ``window_zones``, else ``(timezone,)``."""
+        return self.window_zones or (self.timezone,)
+
+    def local_call_at(self) -> datetime | None:
+        """``call_at`` as wall-clock time in the lead's ``timezone`` (what uContact's ``scheduleDate`` wants)."""
+        if self.call_at is None:
+            return None
+        from zoneinfo import ZoneInfo
+
+        return self.call_at.astimezone(ZoneInfo(self.timezone))
+
+    def release_at(self, now: datetime, window: Any) -> datetime | None:
+        """For vendors that take no per-lead time: ``None`` if the lead may be sent at ``now``, else
+        the instant to hold it until (its ``call_at`` or the window's next opening, whichever is later).
+
+        ``window`` is the ``CallingWindow`` the lead was prepared with. Raises ``ValueError`` when
+        the window never opens within its horizon (the lead must not be sent).
+        """
+        earliest = now if self.call_at is None or self.call_at <= now else self.call_at
+        if earliest == now and window.is_open(now, self.zones):
+            return None
+        opening = window.next_open(earliest, self.zones)
+        if opening is None:
+            raise ValueError(f"row {self.row}: no calling window opens in {', '.join(self.zones)} within the horizon")
+        return opening

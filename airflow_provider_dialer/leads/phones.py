@@ -1,0 +1,128 @@
+"""Phone numbers: parse, validate and normalise to E.164 with phonenumbers, cached per (raw, region).
+
+Imported on first use only: phonenumbers loads its metadata lazily but its package import alone is
+tens of milliseconds, too much for DAG parsing.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+from airflow_provider_dialer.leads.zones import inferred_zone
+
+MAX_PHONE_TEXT = 64  # longer text is not a phone number; phonenumbers itself stops at 250
+
+
+class PhoneResult(NamedTuple):
+    """One parsed phone: ``e164`` when valid, else ``error``.
+
+    ``zone_key`` is the digit string whose longest prefix names the number's zones (the E.164
+    digits for geographic numbers, the country code for others); see ``PhoneNormaliser.zones``.
+    """
+
+    e164: str | None
+    error: str | None
+    zone_key: str = ""
+
+
+def mask_phone(value: object) -> str:
+    """Every character but the last four replaced by ``*`` (``+14155554567`` -> ``********4567``)."""
+    text = "" if value is None else str(value)
+    if len(text) <= 4:
+        return "*" * len(text)
+    return "*" * (len(text) - 4) + text[-4:]
+
+
+def phone_text(value: object) -> str:
+    """Raw phone value as text; ints and integral floats (spreadsheets, JSON) lose their ``.0``."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e17:
+        return str(int(value))
+    return str(value).strip()
+
+
+class PhoneNormaliser:
+    """Parses raw phone text into E.164 plus the number's candidate zones, with an LRU cache.
+
+    Leads lists repeat numbers (several rows per household, DNC lists, re-runs), and the cache makes
+    each distinct ``(raw, region)`` cost one phonenumbers parse.
+    """
+
+    def __init__(self, cache_size: int = 32768) -> None:
+        import phonenumbers
+        from phonenumbers import PhoneNumberFormat, PhoneNumberType, is_number_type_geographical
+        from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+
+        self._pn = phonenumbers
+        self._e164 = PhoneNumberFormat.E164
+        self._unknown = PhoneNumberType.UNKNOWN
+        self._is_geo = is_number_type_geographical
+        self._tzdata = TIMEZONE_DATA
+        self._tz_longest = TIMEZONE_LONGEST_PREFIX
+        self._nsn = phonenumbers.national_significant_number
+        self.normalise = lru_cache(maxsize=cache_size)(self._normalise)
+        self._zone_cache: dict[str, tuple[str, ...]] = {}
+
+    def zones(self, result: PhoneResult) -> tuple[str, ...]:
+        """Candidate IANA zones of a valid number (sorted, current names); ``()`` when unknown.
+
+        Computed only for leads without their own zone; cached per matched prefix, of which a
+        country has a few hundred at most.
+        """
+        key = result.zone_key
+        data = self._tzdata
+        for n in range(min(self._tz_longest, len(key)), 0, -1):
+            prefix = key[:n]
+            if prefix in data:
+                found = self._zone_cache.get(prefix)
+                if found is None:
+                    found = self._zone_cache[prefix] = self._zones_for(prefix)
+                return found
+        return ()
+
+    def _zones_for(self, digits: str) -> tuple[str, ...]:
+        # same longest-prefix lookup as phonenumbers.timezone, on the E.164 digits we already have
+        data = self._tzdata
+        for n in range(min(self._tz_longest, len(digits)), 0, -1):
+            found = data.get(digits[:n])
+            if found is not None:
+                zones = []
+                for name in found:
+                    z = inferred_zone(name)
+                    if z is not None and z not in zones:
+                        zones.append(z)
+                return tuple(sorted(zones))
+        return ()
+
+    def _normalise(self, raw: str, region: str | None) -> PhoneResult:
+        if not raw:
+            return PhoneResult(None, "empty")
+        if len(raw) > MAX_PHONE_TEXT:
+            return PhoneResult(None, f"longer than {MAX_PHONE_TEXT} characters")
+        pn = self._pn
+        try:
+            number = pn.parse(raw, region)
+        except pn.NumberParseException as exc:
+            return PhoneResult(None, _PARSE_ERRORS.get(exc.error_type, "not a phone number"))
+        except Exception as exc:  # phonenumbers is not our code; a row must never raise
+            return PhoneResult(None, f"not a phone number ({type(exc).__name__})")
+        # number_type() is what is_valid_number() computes internally (UNKNOWN == invalid); calling it
+        # once gives validity and the geographic test the zone lookup needs
+        ntype = pn.number_type(number)
+        if ntype == self._unknown:
+            return PhoneResult(None, "not a valid number for its country")
+        # what format_number(E164) returns for a valid number, minus its generic checks
+        digits = f"{number.country_code}{self._nsn(number)}"
+        zone_key = digits if self._is_geo(ntype, number.country_code) else str(number.country_code)
+        return PhoneResult("+" + digits, None, zone_key)
+
+
+_PARSE_ERRORS = {
+    0: "no country: not in +<country code> form and no default region or country column",
+    1: "not a phone number",
+    2: "too short after the international prefix",
+    3: "too short",
+    4: "too long",
+}
