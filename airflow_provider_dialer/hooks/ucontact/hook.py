@@ -1,0 +1,464 @@
+"""UContactHook: one connection per uContact instance, serving both the Integra API and the Automation API (D1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from airflow_provider_dialer.exceptions import (
+    DialerAuthError,
+    DialerConfigError,
+    DialerError,
+    DialerHTTPError,
+    DialerRejectedError,
+)
+from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, _as_bool, api_call, is_loopback, register_secret
+from airflow_provider_dialer.hooks.ucontact.wire import (
+    CHANNELS,
+    DialerTaskCall,
+    FreshLeadsBody,
+    FreshLeadsResult,
+    ListInfo,
+    UploadListBody,
+    automation_contact,
+    dialer_task_call,
+    hub_path,
+    parse_user_token,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
+    from airflow_provider_dialer.leads.model import PreparedLead
+
+INTEGRA = "/Integra/resources"
+GET_USER_TOKEN = f"{INTEGRA}/auth/getUserToken"
+END_SESSION = f"{INTEGRA}/auth/EndSession"
+DIALER_TASK = f"{INTEGRA}/Dialers/DialerTask"
+DEFAULT_LIST_STATE_PATH = "/api/dialer/id/{hub}/lists/{list_id}"
+FORM = "application/x-www-form-urlencoded; charset=UTF-8"
+#: statuses whose ``0`` body is Integra refusing the record (not an outage, not our credentials)
+_REFUSAL_STATUSES = frozenset(range(400, 500)) - {401, 403, 408, 429}
+#: statuses that say "this read does not exist here" (the D3 reads are assumptions)
+_NO_SUCH_READ = frozenset({404, 405, 501})
+_LIST_SETTINGS = frozenset({"hub", "channel", "zone_aware", "chunk_size", "number_plus"})
+_FRESH_SETTINGS = frozenset({"hub", "channel", "chunk_size", "number_plus"})
+
+
+class UContactHook(DialerHook):
+    """uContact (net2phone): Integra ``DialerTask`` and the Automation API of outbound hubs, one instance.
+
+    Connection: host = instance name (``acme`` -> ``https://acme.ucontactcloud.com``) or URL;
+    login/password = an Integra SuperUser (``getUserToken``), or extra ``integra_token`` (used as
+    is); extra ``api_token`` = the portal API Token (Bearer) for the Automation API; extra
+    ``instance_timezone`` (IANA, default UTC) = the zone Integra reads ``calldate`` in; extra
+    ``list_state_path`` = the assumed list-state read (D3).
+
+    :param ucontact_conn_id: the Airflow connection id (default ``ucontact_default``).
+    """
+
+    conn_name_attr = "ucontact_conn_id"
+    default_conn_name = "ucontact_default"
+    conn_type = "ucontact"
+    hook_name = "uContact (Integra + Automation API)"
+    vendor = "uContact"
+    secret_extras = ("api_token", "integra_token")
+    supports_per_lead_schedule = True
+
+    #: leads per freshLeads request ("fewer than a list", the document says)
+    fresh_chunk_size: ClassVar[int] = 500
+    fresh_per_lead_schedule: ClassVar[bool] = True
+    #: contacts per list upload; each chunk becomes its own hub list
+    list_chunk_size: ClassVar[int] = 100_000
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(conn_id, **kwargs)
+        self._integra_token: str | None = None
+        #: True when this hook logged in with getUserToken (and so must end the session)
+        self._session_opened = False
+
+    # -- base URL ------------------------------------------------------------------------------
+
+    def expand_host(self, host: str, extras: Mapping[str, Any]) -> str:
+        """A bare instance name (no dot) becomes ``<name>.ucontactcloud.com``."""
+        if "." in host or ":" in host or is_loopback(host):
+            return host
+        return f"{host}.ucontactcloud.com"
+
+    # -- settings from the connection ----------------------------------------------------------
+
+    @property
+    def instance_timezone(self) -> str:
+        zone = str(self.extras.get("instance_timezone") or "UTC")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(zone)
+        except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError for odd strings
+            raise DialerConfigError(
+                f"connection {self.conn_id!r}: instance_timezone {zone!r} is not an IANA time zone"
+            ) from None
+        return zone
+
+    def _flag(self, name: str, settings: Mapping[str, Any] | None = None, default: bool = False) -> bool:
+        if settings and name in settings:
+            return _as_bool(settings[name], default)
+        return _as_bool(self.extras.get(name), default)
+
+    # -- auth ------------------------------------------------------------------------------------
+
+    def auth_flow(self, scheme: str = "default") -> Flow[dict[str, str]]:
+        if scheme == "automation":
+            token = self.extras.get("api_token")
+            if not token:
+                raise DialerConfigError(
+                    f"connection {self.conn_id!r} has no api_token extra; the uContact Automation API needs "
+                    "the portal API Token (user menu > API Token)"
+                )
+            return {"Authorization": f"Bearer {token}"}
+        if scheme == "integra":
+            token = yield from self._integra_token_flow()
+            return {"Authorization": f"Basic {token}"}
+        return {}
+
+    def _integra_token_flow(self) -> Flow[str]:
+        if self._integra_token:
+            return self._integra_token
+        preset = self.extras.get("integra_token")
+        if preset:
+            self._integra_token, self._session_opened = str(preset), False
+            return self._integra_token
+        conn = self.connection
+        if not conn.login or not conn.password:
+            raise DialerConfigError(
+                f"connection {self.conn_id!r}: Integra needs login and password (a SuperUser) or the "
+                "integra_token extra"
+            )
+        token = yield from self._login_flow(conn.login, conn.password)
+        self._integra_token, self._session_opened = token, True
+        return token
+
+    def _login_flow(self, user: str, password: str) -> Flow[str]:
+        """``getUserToken``: the token is the last element of the JSON array; a ``0`` body means refused."""
+        # a lost answer only leaves an orphan session behind, so the login may be resent
+        response = yield Request(
+            "POST", GET_USER_TOKEN, data={"user": user, "password": password},
+            authenticated=False, idempotent=True, auth="integra",
+        )
+        token = parse_user_token(response.text)
+        if token is None:
+            raise DialerAuthError(
+                self.vendor, "POST", GET_USER_TOKEN, response.status_code, self.redact(response.text.strip()[:500]),
+                f"getUserToken refused user {user!r} of connection {self.conn_id!r}: wrong password, "
+                "or the user is not a SuperUser (supervisor without phone)",
+            )
+        register_secret(token)
+        return token
+
+    def invalidate_auth(self, scheme: str = "default") -> bool:
+        """After a 401 on Integra: log in again once, but only when this hook logged in itself."""
+        if scheme == "integra" and self._session_opened:
+            self._integra_token, self._session_opened = None, False
+            return True
+        return False
+
+    @api_call
+    def end_session(self) -> Flow[bool]:
+        """``POST auth/EndSession`` (form ``user``, ``token``) when this hook opened the session; else nothing."""
+        if not self._session_opened or not self._integra_token:
+            return False
+        token = self._integra_token
+        self._integra_token, self._session_opened = None, False
+        yield self._end_session_request(self.connection.login or "", token)
+        return True
+
+    @staticmethod
+    def _end_session_request(user: str, token: str) -> Request:
+        return Request(
+            "POST", END_SESSION, data={"user": user, "token": token},
+            headers={"Authorization": f"Basic {token}"}, authenticated=False, idempotent=True, auth="integra",
+        )
+
+    def close(self) -> None:
+        """End the Integra session this hook opened, then close the HTTP client."""
+        if self._session_opened:
+            try:
+                self.end_session()
+            except DialerError as exc:
+                self.log.warning("uContact EndSession failed; the session expires on its own: %s", exc)
+        super().close()
+
+    async def aclose(self) -> None:
+        if self._session_opened:
+            try:
+                await self.aend_session()
+            except DialerError as exc:
+                self.log.warning("uContact EndSession failed; the session expires on its own: %s", exc)
+        await super().aclose()
+
+    # -- Integra: DialerTask ---------------------------------------------------------------------
+
+    @api_call
+    def dialer_task(self, call: DialerTaskCall | Mapping[str, Any]) -> Flow[bool]:
+        """Add one record to a dialer (``POST Dialers/DialerTask``, form ``call=<json>``, D2).
+
+        Returns True on the plain-text answer ``1``; raises DialerRejectedError with the body on
+        ``0`` or anything else.
+        """
+        if not isinstance(call, DialerTaskCall):
+            call = DialerTaskCall.model_validate(call)
+        body = urlencode({"call": call.to_json()}).encode("ascii")
+        try:
+            response = yield Request("POST", DIALER_TASK, content=body, headers={"Content-Type": FORM}, auth="integra")
+        except DialerRejectedError:
+            raise
+        except DialerHTTPError as exc:
+            if exc.status in _REFUSAL_STATUSES and exc.body.strip() == "0":
+                raise DialerRejectedError(
+                    self.vendor, "POST", DIALER_TASK, exc.status, exc.body, "DialerTask refused the record"
+                ) from None
+            raise
+        text = response.text.strip()
+        if text != "1":
+            raise DialerRejectedError(
+                self.vendor, "POST", DIALER_TASK, response.status_code, self.redact(text[:2000]),
+                f"DialerTask answers 1 on success; check that campaign {call.campaign!r} exists and the fields",
+            )
+        return True
+
+    def add_dialer_task_lead(self, lead: PreparedLead, settings: Mapping[str, Any]) -> None:
+        """DialerTaskAdder: map ``lead`` with :func:`dialer_task_call` and send it."""
+        campaign = settings.get("campaign")
+        if not campaign:
+            raise DialerConfigError("uContact DialerTask needs a campaign name")
+        call = dialer_task_call(
+            lead,
+            campaign=str(campaign),
+            instance_timezone=self.instance_timezone,
+            source=str(settings.get("source", "airflow")),
+            bulk=bool(settings.get("bulk", False)),
+            automatic=bool(settings.get("automatic", True)),
+            destination_plus=self._flag("destination_plus", settings),
+        )
+        self.dialer_task(call)
+
+    # -- Automation API ----------------------------------------------------------------------------
+
+    @api_call
+    def upload_list(self, hub: str, filename: str, contacts: Sequence[Mapping[str, Any]]) -> Flow[ListInfo]:
+        """Upload a list to a hub (``POST /api/dialer/id/<hub>/lists``); returns its id and status (D3).
+
+        ``contacts`` are wire dicts as :func:`automation_contact` builds them. The list is
+        ``loading`` until every contact is stored, then ``inactive``.
+        """
+        if not filename:
+            raise DialerConfigError("a uContact list needs a filename")
+        path = f"{hub_path(hub)}/lists"
+        content = UploadListBody(filename=filename, contacts=list(contacts)).model_dump_json(by_alias=True).encode()
+        response = yield Request(
+            "POST", path, content=content, headers={"Content-Type": "application/json"}, auth="automation"
+        )
+        return self._list_info(response, filename=filename)
+
+    @api_call
+    def push_fresh_leads(self, hub: str, leads: Sequence[Mapping[str, Any]]) -> Flow[FreshLeadsResult]:
+        """Push fresh leads to a hub (``POST /api/dialer/id/<hub>/freshLeads``, synchronous)."""
+        path = f"{hub_path(hub)}/freshLeads"
+        response = yield Request(
+            "POST", path, content=FreshLeadsBody(leads=list(leads)).model_dump_json(by_alias=True).encode(),
+            headers={"Content-Type": "application/json"}, auth="automation",
+        )
+        data = self._json_or_none(response)
+        return FreshLeadsResult.model_validate(data) if isinstance(data, dict) else FreshLeadsResult()
+
+    def list_state_path(self, hub: str, list_id: Any) -> str:
+        template = str(self.extras.get("list_state_path") or DEFAULT_LIST_STATE_PATH)
+        try:
+            return template.format(hub=quote(hub, safe=""), list_id=quote(str(list_id), safe=""))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise DialerConfigError(
+                f"connection {self.conn_id!r}: list_state_path {template!r} may only use {{hub}} and {{list_id}} ({exc})"
+            ) from None
+
+    @api_call
+    def get_list(self, hub: str, list_id: Any) -> Flow[ListInfo]:
+        """Read one list's state (assumption D3: ``GET`` at the connection's ``list_state_path``)."""
+        response = yield Request("GET", self.list_state_path(hub, list_id), auth="automation")
+        return self._list_info(response)
+
+    @api_call
+    def list_lists(self, hub: str) -> Flow[list[ListInfo]]:
+        """The hub's lists (assumption: ``GET /api/dialer/id/<hub>/lists``, served by the emulator).
+
+        Used to learn whether an upload whose answer was lost created its list (by filename).
+        """
+        response = yield Request("GET", f"{hub_path(hub)}/lists", auth="automation")
+        data = self._json_or_none(response)
+        if isinstance(data, dict):
+            data = data.get("lists") or data.get("items") or data.get("rows") or []
+        return [ListInfo.model_validate(item) for item in data or [] if isinstance(item, dict)]
+
+    @staticmethod
+    def _json_or_none(response: httpx.Response) -> Any:
+        if not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def _list_info(self, response: httpx.Response, filename: str | None = None) -> ListInfo:
+        data = self._json_or_none(response)
+        info = ListInfo.model_validate(data) if isinstance(data, dict) else ListInfo()
+        if info.filename is None and filename is not None:
+            info = info.model_copy(update={"filename": filename})
+        return info
+
+    # -- capabilities: ListUploader, ListStateWatcher ---------------------------------------------
+
+    @staticmethod
+    def _channel(settings: Mapping[str, Any]) -> str:
+        channel = str(settings.get("channel") or "telephony").lower()
+        if channel not in CHANNELS:
+            raise DialerConfigError(f"uContact hub channel {channel!r} is not one of {', '.join(CHANNELS)}")
+        return channel
+
+    @staticmethod
+    def _check_settings(settings: Mapping[str, Any], allowed: frozenset[str], what: str) -> str:
+        unknown = sorted(set(settings) - allowed)
+        if unknown:
+            raise DialerConfigError(f"uContact {what}: unknown settings {unknown}; allowed: {sorted(allowed)}")
+        hub = settings.get("hub")
+        if not hub:
+            raise DialerConfigError(f"uContact {what} needs settings={{'hub': '<hub name>'}}")
+        return str(hub)
+
+    def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
+        hub = self._check_settings(settings, _LIST_SETTINGS, "list upload")
+        return {
+            "hub": hub,
+            "channel": self._channel(settings),
+            "list_name": list_name,
+            # lists carry no per-lead time; the hub dials in each contact's zone within its hours
+            "zone_aware": _as_bool(settings.get("zone_aware"), False),
+            "chunk_size": int(settings.get("chunk_size") or self.list_chunk_size),
+            "number_plus": _as_bool(settings.get("number_plus"), True),
+        }
+
+    def list_chunk_size_for(self, target: dict[str, Any]) -> int:
+        return int(target.get("chunk_size") or self.list_chunk_size)
+
+    @staticmethod
+    def chunk_filename(list_name: str, key: str) -> str:
+        """The first chunk keeps the list name; later chunks (and resends) get the chunk key appended."""
+        return list_name if key == "now#1" else f"{list_name} ({key})"
+
+    @staticmethod
+    def _contacts(
+        leads: Sequence[PreparedLead], channel: str, fresh: bool, plus: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        contacts, refused = [], []
+        for lead in leads:
+            try:
+                contacts.append(automation_contact(lead, channel=channel, fresh=fresh, number_plus=plus))
+            except ValueError as exc:
+                refused.append({"row": lead.row, "reason": "missing_email", "detail": str(exc)})
+        return contacts, refused
+
+    def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        from airflow_provider_dialer.capabilities import ChunkOutcome
+
+        contacts, refused = self._contacts(leads, target["channel"], False, target.get("number_plus", True))
+        if not contacts:
+            return ChunkOutcome(refused=refused)
+        info = self.upload_list(target["hub"], self.chunk_filename(target["list_name"], key), contacts)
+        ids = {"list_ids": [info.id]} if info.id is not None else {}
+        return ChunkOutcome(accepted=len(contacts), refused=refused, ids=ids)
+
+    def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+        """After a lost answer: a list named like the chunk exists -> accepted; none -> its leads are missing."""
+        from airflow_provider_dialer.capabilities import ChunkOutcome
+
+        try:
+            lists = self.list_lists(target["hub"])
+        except DialerHTTPError as exc:
+            if exc.status in _NO_SUCH_READ:
+                return None
+            raise
+        contacts, refused = self._contacts(leads, target["channel"], False, target.get("number_plus", True))
+        filename = self.chunk_filename(target["list_name"], key)
+        found = [info for info in lists if info.filename == filename]
+        if found:
+            ids = {"list_ids": [found[-1].id]} if found[-1].id is not None else {}
+            return ChunkOutcome(accepted=len(contacts), refused=refused, ids=ids, how="resolved")
+        sent_rows = {lead.row for lead in leads} - {r["row"] for r in refused}
+        return ChunkOutcome(refused=refused, missing=sorted(sent_rows), how="resolved")
+
+    def list_wait(self, target: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
+        list_ids = (summary.get("ids") or {}).get("list_ids") or []
+        if not list_ids:
+            return None
+        return {"kind": "list_loaded", "targets": [{"hub": target["hub"], "list_id": i} for i in list_ids]}
+
+    def _wait_state(self, info: ListInfo, target: Mapping[str, Any]) -> WaitState:
+        from airflow_provider_dialer.capabilities import WaitState
+
+        status = info.status or "(no status)"
+        detail = ""
+        if info.is_failed:
+            detail = (
+                f"list {target.get('list_id')} of hub {target.get('hub')!r} is {status!r}; only loading "
+                "(waiting), inactive and active (loaded) are expected (D3)"
+            )
+        return WaitState(status=status, done=info.is_loaded, failed=info.is_failed, detail=detail)
+
+    def list_state(self, target: dict[str, Any]) -> WaitState:
+        return self._wait_state(self.get_list(target["hub"], target["list_id"]), target)
+
+    async def alist_state(self, target: dict[str, Any]) -> WaitState:
+        return self._wait_state(await self.aget_list(target["hub"], target["list_id"]), target)
+
+    # -- capabilities: FreshLeadPusher ---------------------------------------------------------------
+
+    def open_fresh_target(self, settings: dict[str, Any]) -> dict[str, Any]:
+        hub = self._check_settings(settings, _FRESH_SETTINGS, "fresh leads")
+        return {
+            "hub": hub,
+            "channel": self._channel(settings),
+            "number_plus": _as_bool(settings.get("number_plus"), True),
+        }
+
+    def push_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        from airflow_provider_dialer.capabilities import ChunkOutcome
+
+        contacts, refused = self._contacts(leads, target["channel"], True, target.get("number_plus", True))
+        if contacts:
+            self.push_fresh_leads(target["hub"], contacts)
+        return ChunkOutcome(accepted=len(contacts), refused=refused)
+
+    def resolve_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+        return None  # the Automation API has no read of fresh leads: their fate stays unknown
+
+    # -- test_connection -----------------------------------------------------------------------------
+
+    def probe(self) -> Flow[str]:
+        """Automation: ``list_lists`` on the ``probe_hub`` extra when set with ``api_token``.
+        Integra: a ``getUserToken`` + ``EndSession`` round trip when login and password are set."""
+        checked: list[str] = []
+        conn = self.connection
+        probe_hub = self.extras.get("probe_hub")
+        if self.extras.get("api_token") and probe_hub:
+            lists = yield from self.list_lists.flow(self, str(probe_hub))
+            checked.append(f"Automation API token accepted (hub {probe_hub!r}, {len(lists)} list(s))")
+        if conn.login and conn.password:
+            token = yield from self._login_flow(conn.login, conn.password)
+            yield self._end_session_request(conn.login, token)
+            checked.append(f"Integra login of {conn.login!r} accepted (getUserToken + EndSession)")
+        if not checked:
+            raise DialerConfigError(
+                "nothing to check: set login and password (Integra), or the api_token and probe_hub extras "
+                "(Automation API; a pre-issued integra_token cannot be checked without side effects)"
+            )
+        return "; ".join(checked)
