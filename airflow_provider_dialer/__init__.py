@@ -96,6 +96,16 @@ def _connection_types() -> list[dict[str, Any]]:
                     "description": "IANA zone the instance reads DialerTask calldate in.",
                     "schema": {"type": "string", "default": "UTC"},
                 },
+                "probe_hub": {
+                    "label": "Hub checked by the Test button",
+                    "description": "Optional. With the API token set, test_connection() lists this hub's lists.",
+                    "schema": {"type": ["string", "null"]},
+                },
+                "destination_plus": {
+                    "label": "Integra numbers with +",
+                    "description": "Send DialerTask destinations as +E.164 instead of digits only.",
+                    "schema": {"type": "boolean", "default": False},
+                },
                 "list_state_path": {
                     "label": "List state path (assumption D3)",
                     "description": "Path template of the list-state read; {hub} and {list_id} are filled in.",
@@ -118,6 +128,16 @@ def _connection_types() -> list[dict[str, Any]]:
                     "label": "API key",
                     "description": "Staff > Users > Api Key Manager. When set, sent as ?apikey= instead of Basic auth.",
                     "schema": {"type": ["string", "null"], "format": "password"},
+                },
+                "phone_format": {
+                    "label": "Phone format",
+                    "description": "How phones are written to contacts: digits only (as the documents show) or +E.164.",
+                    "schema": {"type": "string", "enum": ["digits", "e164"], "default": "digits"},
+                },
+                "first_name_fallback": {
+                    "label": "First name when a lead has none",
+                    "description": "Motion requires firstName; empty means the phone is used.",
+                    "schema": {"type": ["string", "null"]},
                 },
                 **_transport_fields(verify_help="Self-hosted Motion servers often use their own CA: prefer the CA bundle."),
             },

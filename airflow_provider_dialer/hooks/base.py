@@ -113,12 +113,15 @@ def api_call(fn: Callable[..., Flow[T]]) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _as_bool(value: Any, default: bool) -> bool:
+def as_bool(value: Any, default: bool) -> bool:
     if value is None or value == "":
         return default
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+_as_bool = as_bool  # older spelling, kept for modules written against it
 
 
 def _as_float(value: Any, default: float | None, name: str) -> float | None:
@@ -409,7 +412,7 @@ class DialerHook(BaseHook):
                 f"connection {self.conn_id!r}: scheme must be http or https, got {scheme!r} "
                 "(the Schema field holds the URL scheme for dialer connections)"
             )
-        if scheme == "http" and not is_loopback(hostname) and not _as_bool(extras.get("allow_insecure_http"), False):
+        if scheme == "http" and not is_loopback(hostname) and not as_bool(extras.get("allow_insecure_http"), False):
             raise DialerConfigError(
                 f"connection {self.conn_id!r}: refusing plain http:// to {hostname!r}; credentials would "
                 "cross the network unencrypted. Use https, or set the extra allow_insecure_http=true "
@@ -421,7 +424,7 @@ class DialerHook(BaseHook):
         base_url = f"{scheme}://{netloc}{prefix}"
 
         ca_bundle = extras.get("ca_bundle")
-        verify: bool | str = ca_bundle if ca_bundle else _as_bool(extras.get("verify_ssl"), True)
+        verify: bool | str = ca_bundle if ca_bundle else as_bool(extras.get("verify_ssl"), True)
         max_attempts = int(_as_float(extras.get("max_attempts"), 5, "max_attempts") or 1)
         retry = RetryPolicy(
             max_attempts=max(1, max_attempts),

@@ -89,7 +89,11 @@ class UploadListOperator(LeadsOperator):
         return int(hook.list_chunk_size_for(target))
 
     def per_lead_schedule(self, hook: Any, target: dict[str, Any]) -> bool:
-        return bool(target.get("zone_aware")) or super().per_lead_schedule(hook, target)
+        """A target may say its wire carries no per-lead time (uContact hub lists) or that the vendor
+        dials within hours in each contact's zone (``zone_aware``), overriding the hook's default."""
+        if target.get("zone_aware"):
+            return True
+        return bool(target.get("per_lead_schedule", super().per_lead_schedule(hook, target)))
 
     def after_delivery(self, hook: Any, target: dict[str, Any], summary: dict[str, Any], context: Any) -> Any:
         wait = hook.list_wait(target, summary)

@@ -15,7 +15,7 @@ from airflow_provider_dialer.exceptions import (
     DialerHTTPError,
     DialerRejectedError,
 )
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, _as_bool, api_call, is_loopback, register_secret
+from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, as_bool, api_call, is_loopback, register_secret
 from airflow_provider_dialer.hooks.ucontact.wire import (
     CHANNELS,
     DialerTaskCall,
@@ -104,8 +104,8 @@ class UContactHook(DialerHook):
 
     def _flag(self, name: str, settings: Mapping[str, Any] | None = None, default: bool = False) -> bool:
         if settings and name in settings:
-            return _as_bool(settings[name], default)
-        return _as_bool(self.extras.get(name), default)
+            return as_bool(settings[name], default)
+        return as_bool(self.extras.get(name), default)
 
     # -- auth ------------------------------------------------------------------------------------
 
@@ -341,10 +341,12 @@ class UContactHook(DialerHook):
             "hub": hub,
             "channel": self._channel(settings),
             "list_name": list_name,
-            # lists carry no per-lead time; the hub dials in each contact's zone within its hours
-            "zone_aware": _as_bool(settings.get("zone_aware"), False),
+            # lists carry no per-lead time: leads outside their window are held back by the operator,
+            # unless the user trusts the hub's own hours in each contact's zone (zone_aware=True)
+            "zone_aware": as_bool(settings.get("zone_aware"), False),
+            "per_lead_schedule": False,
             "chunk_size": int(settings.get("chunk_size") or self.list_chunk_size),
-            "number_plus": _as_bool(settings.get("number_plus"), True),
+            "number_plus": as_bool(settings.get("number_plus"), True),
         }
 
     def list_chunk_size_for(self, target: dict[str, Any]) -> int:
@@ -427,7 +429,7 @@ class UContactHook(DialerHook):
         return {
             "hub": hub,
             "channel": self._channel(settings),
-            "number_plus": _as_bool(settings.get("number_plus"), True),
+            "number_plus": as_bool(settings.get("number_plus"), True),
         }
 
     def push_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
