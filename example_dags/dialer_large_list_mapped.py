@@ -16,10 +16,15 @@ resumes from its last delivered chunk, never importing a chunk twice.
 
 from __future__ import annotations
 
+import pathlib
+
 import pendulum
 from airflow.sdk import dag, task
 
 from airflow_provider_dialer.operators.lists import UploadListOperator
+
+#: the sample leads shipped with the examples (use your own file, table or object-storage path)
+SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
 
 
 @dag(
@@ -31,7 +36,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
     params={
         "conn_id": "ujet_default",
         "campaign_id": 6,
-        "leads_path": "{{ dag.folder }}/data/leads_sample.csv",
+        "leads_path": SAMPLE_LEADS,
         "rows_per_part": 5,
     },
     render_template_as_native_obj=True,

@@ -9,12 +9,17 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pendulum
 from airflow.sdk import dag
 
 from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.sensors.wait import ListLoadedSensor
+
+#: the sample leads shipped with the examples (use your own file, table or object-storage path)
+SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
 
 WINDOW = {"start": "08:00", "end": "21:00", "weekdays": [1, 2, 3, 4, 5, 6]}
 
@@ -25,7 +30,7 @@ WINDOW = {"start": "08:00", "end": "21:00", "weekdays": [1, 2, 3, 4, 5, 6]}
     start_date=pendulum.datetime(2026, 1, 5, tz="America/Montevideo"),
     catchup=False,
     default_args={"owner": "data-eng", "retries": 2},
-    params={"conn_id": "ucontact_default", "hub": "sales", "leads_path": "{{ dag.folder }}/data/leads_sample.csv"},
+    params={"conn_id": "ucontact_default", "hub": "sales", "leads_path": SAMPLE_LEADS},
     render_template_as_native_obj=True,
     tags=["dialer", "example", "ucontact"],
 )

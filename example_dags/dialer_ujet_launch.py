@@ -10,11 +10,16 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pendulum
 from airflow.sdk import dag, task
 
 from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.sensors.wait import ImportJobSensor
+
+#: the sample leads shipped with the examples (use your own file, table or object-storage path)
+SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
 
 
 @dag(
@@ -23,7 +28,7 @@ from airflow_provider_dialer.sensors.wait import ImportJobSensor
     start_date=pendulum.datetime(2026, 1, 5, tz="America/Los_Angeles"),
     catchup=False,
     default_args={"owner": "data-eng", "retries": 2},
-    params={"conn_id": "ujet_default", "campaign_id": 6, "leads_path": "{{ dag.folder }}/data/leads_sample.csv"},
+    params={"conn_id": "ujet_default", "campaign_id": 6, "leads_path": SAMPLE_LEADS},
     render_template_as_native_obj=True,
     tags=["dialer", "example", "ujet"],
 )

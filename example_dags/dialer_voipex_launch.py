@@ -10,11 +10,16 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pendulum
 from airflow.sdk import dag
 
 from airflow_provider_dialer.operators.campaign import ControlCampaignOperator, CreateCampaignOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
+
+#: the sample leads shipped with the examples (use your own file, table or object-storage path)
+SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
 
 
 @dag(
@@ -25,7 +30,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
     default_args={"owner": "data-eng", "retries": 2},
     params={
         "conn_id": "voipex_default",
-        "leads_path": "{{ dag.folder }}/data/leads_sample.csv",
+        "leads_path": SAMPLE_LEADS,
         "caller_id": "420228881234",
         "ivr_name": "IVR-app-name",
     },
