@@ -5,7 +5,8 @@ The CRM (or any system) posts to Airflow's REST API::
     POST /api/v2/assets/events
     {"asset_id": <id of "dialer_hot_leads">, "extra": {"leads": [{"phones": ["+5511912345678"], "first_name": "Ana"}]}}
 
-Each event's ``extra.leads`` are pushed as uContact fresh leads. The calling-hours guard decides now
+Each event's ``extra.leads`` are pushed as uContact fresh leads (a manual run may carry them in
+``conf["leads"]`` instead, to replay an event by hand). The calling-hours guard decides now
 or later per lead: inside 08:00-21:00 local the lead is dialed as soon as possible, otherwise its
 ``scheduleDate`` is its next window opening in its own zone.
 """
@@ -38,6 +39,8 @@ def dialer_event_asset_push():
         for events in context["triggering_asset_events"].values():
             for event in events:
                 leads.extend((event.extra or {}).get("leads", []))
+        # a manual run (replaying an event by hand) may carry the leads in its conf instead
+        leads.extend((context["dag_run"].conf or {}).get("leads", []))
         return leads
 
     PushFreshLeadsOperator(

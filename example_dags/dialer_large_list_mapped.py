@@ -44,13 +44,16 @@ SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
 )
 def dialer_large_list_mapped():
     @task
-    def split(path: str, rows_per_part: int, run_id: str) -> list[str]:
+    def split(path: str, rows_per_part: int, run_key: str) -> list[str]:
         import csv
         import json
         import pathlib
         import re
+        import tempfile
 
-        out_dir = pathlib.Path(path).parent / "parts" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+        # on Celery or Kubernetes the parts must live where every worker reads them (an object store:
+        # ObjectStoragePath("s3://bucket/parts/...")); a local temp dir is enough for one machine
+        out_dir = pathlib.Path(tempfile.gettempdir()) / "dialer-parts" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_key)
         out_dir.mkdir(parents=True, exist_ok=True)
         parts: list[str] = []
         handle = None

@@ -46,7 +46,7 @@ def dialer_multi_timezone():
         source=todays_leads(),
         list_name="multi-zone {{ data_interval_end | ds }}",
         settings={"mode": "batch"},
-        calling_window={"start": "08:00", "end": "21:00", "weekdays": [1, 2, 3, 4, 5, 6]},
+        calling_window={"weekly": {"mon-sat": "08:00-21:00", "sun": None}},
     )
 
     @task

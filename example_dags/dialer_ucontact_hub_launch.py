@@ -21,7 +21,7 @@ from airflow_provider_dialer.sensors.wait import ListLoadedSensor
 #: the sample leads shipped with the examples (use your own file, table or object-storage path)
 SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
 
-WINDOW = {"start": "08:00", "end": "21:00", "weekdays": [1, 2, 3, 4, 5, 6]}
+WINDOW = {"weekly": {"mon-sat": "08:00-21:00", "sun": None}}
 
 
 @dag(

@@ -97,7 +97,7 @@ def report(summary: dict, config: dict[str, dict[str, str]]) -> None:
     for vendor, s in summary.items():
         refused = s.get("refused_by_vendor") or {}
         print(f"  {vendor:<9} accepted {s['accepted']:>3}  refused by vendor {sum(refused.values()):>2}  "
-              f"unknown {s['unknown']}  held back {s['held_back']}  ids {s.get('ids')}")
+              f"unknown {s['unknown']}  outside window now {s['held_back']}  ids {s.get('ids')}")
     print("\nscheduled per timezone (uContact fresh leads, local first/last call):")
     for zone, info in (summary["ucontact"].get("scheduled_by_timezone") or {}).items():
         print(f"  {zone:<22} {info['leads']} lead(s), {info['call_now']} now, "
@@ -126,7 +126,7 @@ def main() -> int:
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite:///{workdir / 'leads.db'}",
+        "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{workdir / 'leads.db'}",
     })
     leads_db(workdir / "leads.db", day)
     print(f"demo workdir: {workdir}")

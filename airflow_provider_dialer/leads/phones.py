@@ -50,7 +50,7 @@ class PhoneNormaliser:
     each distinct ``(raw, region)`` cost one phonenumbers parse.
     """
 
-    def __init__(self, cache_size: int = 32768) -> None:
+    def __init__(self, cache_size: int = 8192) -> None:
         import phonenumbers
         from phonenumbers import PhoneNumberFormat, PhoneNumberType, is_number_type_geographical
         from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX

@@ -214,6 +214,22 @@ class CsvSource:
             yield from self._rows(handle)
 
     def _rows(self, handle: IO[bytes]) -> Iterator[SourceRow]:
+        records = self._values(handle)
+        keys = next(records, None)
+        if keys is None:
+            return
+        for n, values in records:
+            yield n, dict(zip(keys, values)) if type(values) is list else values
+
+    def _records(self) -> Iterator[Any]:
+        """Internal fast path for ``prepare_leads``: first the header's column names (a list), then
+        ``(row_number, values)`` with ``values`` a list of at most as many cells as the header (the
+        row ``rows()`` turns into ``dict(zip(names, values))``) or a ``BadRow``. Nothing when the
+        file has no header."""
+        with open_binary(self.path, self.conn_id) as handle:
+            yield from self._values(handle)
+
+    def _values(self, handle: IO[bytes]) -> Iterator[Any]:
         lines, decoded, _ = _open_lines(handle, self.encoding)
         # find the header: the first non-blank line, peeked to detect the delimiter
         pending: list[str] = []
@@ -232,6 +248,7 @@ class CsvSource:
         except (csv.Error, StopIteration):
             return
         keys = [h.strip() or f"column_{i}" for i, h in enumerate(header, 1)]
+        yield keys
         width = len(keys)
         last_line = reader.line_num
         n = 0
@@ -250,16 +267,17 @@ class CsvSource:
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue  # blank line: not a data row
             n += 1
-            problem = decoded.bad_between(first, last_line) if decoded else None
-            if problem is not None:
-                yield n, BadRow(problem)
-                continue
+            if decoded is not None and decoded.bad:
+                problem = decoded.bad_between(first, last_line)
+                if problem is not None:
+                    yield n, BadRow(problem)
+                    continue
             if len(values) > width:
                 if any(v.strip() for v in values[width:]):
                     yield n, BadRow(f"row has {len(values)} fields, the header has {width}", _preview(delimiter.join(values)))
                     continue
                 values = values[:width]
-            yield n, dict(zip(keys, values))
+            yield n, values
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ class ImportJobSensor(BaseSensorOperator):
     :param job_ids: one job id or a list of them (for example ``UploadListOperator``'s ``job_ids``).
     :param poll_interval: seconds between polls.
     :param deferrable: wait in the triggerer (default) or poke from a worker.
-    :param timeout: seconds before the sensor gives up (BaseSensorOperator's ``timeout``).
+
+    BaseSensorOperator's ``timeout`` (seconds) bounds the wait in both modes.
 
     .. code-block:: python
 

@@ -65,7 +65,8 @@ def test_campaign_lifecycle_and_hopper(emu, hook):
     camp = hook.create_campaign({"name": "daily", "TrunkId": 12, "dialMethod": "power"})
     assert camp.dial_active is True and camp.dial_method == "power"
     assert hook.get_campaign(camp.id).name == "daily" and hook.get_campaign(404) is None
-    assert hook.find_campaign_by_name("daily").id == camp.id and hook.find_campaign_by_name("dail") is None
+    assert hook.find_queue_campaign("daily").id == camp.id and hook.find_queue_campaign("dail") is None
+    assert hook.find_campaign_by_name("daily")["id"] == camp.id
     hook.attach_lists(camp.id, [lst.id])
     assert [x.id for x in hook.campaign_lists(camp.id)] == [lst.id]
     hook.add_campaign_agents(camp.id, [24, 26, 31])

@@ -408,6 +408,9 @@ class VoipexHook(DialerHook):
         """The campaign body from the operator's arguments: ``calling_hours`` -> ``activePeriod``, ``lists`` ->
         ``callLists``; ``settings``: ``callerId``, ``ivr`` (id) or ``ivr_name``, ``rescheduleRules``, ``endpoint``."""
         settings = dict(settings)
+        if isinstance(settings.get("callerId"), int):
+            # a DAG rendering templates as native objects turns "420228881234" into an int
+            settings["callerId"] = str(settings["callerId"])
         if common.get("agents"):
             raise DialerConfigError("Voipex campaigns take no agents; use endpoint {'type': 'queue', 'queue': ...}")
         ivr = settings.pop("ivr", None)

@@ -282,7 +282,10 @@ class BulkAddResult(BaseModel):
 
 
 class QueueCampaignOut(BaseModel):
-    model_config = _RESPONSE
+    """A queue campaign as Motion answers it. Unlike other responses it keeps every key it is given
+    (``model_extra``), so that a re-run of CreateCampaignOperator can compare any field it set."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     id: int
     name: str

@@ -18,6 +18,7 @@ from airflow_provider_dialer.exceptions import (
     DialerHTTPError,
 )
 from airflow_provider_dialer.hooks.xcally import XCallyHook, contacts_csv, csv_binding, xcally_contact
+from airflow_provider_dialer.hooks.xcally import campaign as rules
 from airflow_provider_dialer.hooks.xcally.wire import QueueCampaign
 from airflow_provider_dialer.leads.model import PreparedLead
 
@@ -358,3 +359,183 @@ def test_contacts_csv_quotes_and_binds():
     assert '"Ana ""A"", Jr",Silva,5511912345678,' in data.decode()
     assert '"line\nbreak"' in data.decode()
     assert csv_binding(data) == {"firstName": "firstName", "lastName": "lastName", "phone": "phone", "cf_2": "cf_2"}
+
+
+# -- capabilities: campaign rules (pure) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("hours", "days", "expected"), [
+    ("08:00-21:00", [1, 2, 3, 4, 5], "08:00-21:00,mon-fri,*,*"),
+    ("9:00-17:30", [1, 3, 5], "09:00-17:30,mon&wed&fri,*,*"),
+    ("22:00-06:00", [1, 2, 3, 6], "22:00-06:00,mon-wed&sat,*,*"),
+    (None, [6, 7, 1], "07:00-22:00,mon&sat-sun,*,*"),
+    ("08:00-20:00", None, "08:00-20:00,*,*,*"),
+    ("08:00-20:00", [7, 6, 5, 4, 3, 2, 1], "08:00-20:00,*,*,*"),
+    ("08:00-20:00", [3, 3], "08:00-20:00,wed,*,*"),
+])
+def test_dial_global_interval(hours, days, expected):
+    assert rules.dial_global_interval(hours, days) == expected
+
+
+@pytest.mark.parametrize(("hours", "days"), [("8-20", None), ("24:00-25:00", None), ("08:00-08:00", None),
+                                              ("08:00-20:00", [0]), ("08:00-20:00", [True]), ("08:00-20:00", ["mon"])])
+def test_dial_global_interval_refuses_bad_input(hours, days):
+    with pytest.raises(DialerConfigError):
+        rules.dial_global_interval(hours, days)
+
+
+def test_build_campaign_validates_and_keeps_lists_agents_and_owned_fields():
+    wanted = rules.build_campaign_wanted(
+        {"name": "daily", "calling_hours": "08:00-21:00", "weekdays": [1, 2, 3, 4, 5], "lists": ["7"], "agents": "24,26"},
+        {"dialMethod": "power", "trunk_id": "12"},
+    )
+    body = rules.campaign_body(wanted)
+    assert body == QueueCampaign(name="daily", TrunkId=12, dialMethod="power",
+                                 dialGlobalInterval="08:00-21:00,mon-fri,*,*").wire()
+    assert wanted["_lists"] == [7] and wanted["_agents"] == [24, 26]
+    assert wanted["_owned"] == ["TrunkId", "dialGlobalInterval", "dialMethod"]
+    assert not any(k.startswith("_") for k in body)
+
+
+@pytest.mark.parametrize(("settings", "common", "message"), [
+    ({"TrunkId": 12, "dialMethod": "robocall"}, {}, "'dialMethod': Input should be"),
+    ({}, {}, "'TrunkId' is required"),
+    ({"TrunkId": 12, "dial_power_level": 0}, {}, "'dialPowerLevel'"),
+    ({"TrunkId": 12, "lists": [1]}, {}, "'lists' comes from the operator"),
+    ({"TrunkId": 12, "dialGlobalInterval": "07:00-22:00,*,*,*"}, {"calling_hours": "08:00-20:00"}, "not both"),
+    ({"TrunkId": 12}, {"agents": ["x"]}, "agents must be numeric ids"),
+])
+def test_build_campaign_names_the_bad_setting(settings, common, message):
+    with pytest.raises(DialerConfigError, match=message):
+        rules.build_campaign_wanted({"name": "daily", **common}, settings)
+
+
+def test_campaign_differences_compare_only_owned_fields_and_missing_ids():
+    wanted = rules.build_campaign_wanted({"name": "d", "calling_hours": "08:00-20:00", "lists": [7, 8], "agents": [24]},
+                                         {"TrunkId": 12, "dialMethod": "power"})
+    existing = {"id": 3, "name": "d", "TrunkId": "12", "dialMethod": "progressive", "dialActive": False,
+                "dialPowerLevel": 9, "dialGlobalInterval": "08:00-20:00,*,*,*"}
+    diff = rules.campaign_differences(existing, wanted, attached_lists=[7], attached_agents=[24, 31])
+    assert diff == {"dialMethod": ("progressive", "power"), "lists": ([7], [7, 8])}  # TrunkId "12" == 12
+    assert rules.missing_ids(diff, "lists") == [8] and rules.missing_ids(diff, "agents") == []
+
+
+# -- capabilities: hook verbs without a server ----------------------------------------------------------
+
+
+def test_xcally_has_exactly_its_verbs(monkeypatch):
+    from airflow_provider_dialer import capabilities as caps
+
+    set_conn(monkeypatch)
+    hook = XCallyHook()
+    for verb in (caps.ListUploader, caps.FreshLeadPusher, caps.CampaignCreator, caps.CampaignController,
+                 caps.ListStateWatcher):
+        assert isinstance(hook, verb), verb
+    for verb in (caps.DialerTaskAdder, caps.LeadRemover, caps.ImportJobWatcher):
+        assert not isinstance(hook, verb), verb
+
+
+def test_open_list_target_creates_adds_agents_attaches_and_counts(monkeypatch):
+    seen: list[httpx.Request] = []
+    hook = hook_with(monkeypatch, [
+        httpx.Response(200, json={"count": 0, "rows": []}),  # find by name
+        httpx.Response(201, json={"id": 7, "name": "leads"}),  # create
+        httpx.Response(201, json=[]),  # agents
+        httpx.Response(201, json=[]),  # attach to campaign 59
+        httpx.Response(200, json={"count": 0, "rows": []}),  # baseline count
+    ], seen, extra={"phone_format": "e164", "first_name_fallback": "Cliente"})
+    target = hook.open_list_target("leads", {"mode": "auto", "agents": "[24, 26]", "campaign_id": "59"})
+    assert target == {"list_id": 7, "list_name": "leads", "mode": "csv", "baseline": 0, "duplicates": ["phone"],
+                      "phone_format": "e164", "first_name_fallback": "Cliente", "campaign_id": 59}
+    assert [(r.method, r.url.path) for r in seen[1:4]] == [
+        ("POST", "/api/cm/lists"), ("POST", "/api/cm/lists/7/users"), ("POST", "/api/voice/queues/59/lists")]
+    assert json.loads(seen[2].content) == {"id": 7, "ids": [24, 26]}
+    assert hook.list_chunk_size_for(target) == 50_000 and hook.list_chunk_size_for({"mode": "batch"}) == 1000
+    assert hook.list_wait(target, {"accepted": 5}) == {"kind": "list_loaded", "targets": [{"list_id": 7, "expected": 5}]}
+    assert hook.list_wait({**target, "mode": "batch"}, {"accepted": 5}) is None
+
+
+@pytest.mark.parametrize(("settings", "message"), [({"mode": "bulk"}, "mode must be"), ({"hub": "x"}, "unknown settings"),
+                                                   ({"phone_format": "national"}, "phone_format")])
+def test_open_list_target_refuses_bad_settings_before_any_request(monkeypatch, settings, message):
+    seen: list[httpx.Request] = []
+    hook = hook_with(monkeypatch, [], seen)
+    with pytest.raises(DialerConfigError, match=message):
+        hook.open_list_target("leads", settings)
+    assert seen == []
+
+
+def test_batch_chunk_sends_scheduledat_and_refuses_bad_leads_per_lead(monkeypatch):
+    seen: list[httpx.Request] = []
+    hook = hook_with(monkeypatch, [httpx.Response(201, json=[{"id": 1}])], seen)
+    target = {"list_id": 7, "mode": "batch", "phone_format": "digits", "first_name_fallback": None}
+    call_at = datetime(2026, 6, 10, 23, 0, tzinfo=timezone.utc)
+    outcome = hook.push_list_chunk(target, "now#1", [lead(row=1, call_at=call_at), lead(row=2, phone="+5511900000000", priority=0)])
+    assert outcome.accepted == 1 and [r["row"] for r in outcome.refused] == [2]
+    assert json.loads(seen[0].content) == [{"ListId": 7, "firstName": "5511912345678", "phone": "5511912345678",
+                                            "scheduledat": "2026-06-10T23:00:00Z"}]
+
+
+def test_resolve_reads_by_phone_and_reports_missing_rows(monkeypatch):
+    seen: list[httpx.Request] = []
+    hook = hook_with(monkeypatch, [
+        httpx.Response(200, json={"count": 5000, "rows": [{"id": 1}]}),  # count: 5 pages > 2 phones -> by phone
+        httpx.Response(200, json={"count": 0, "rows": []}),  # phones are read in sorted order
+        httpx.Response(200, json={"count": 1, "rows": [{"id": 9, "phone": "5511912345678"}]}),
+    ], seen)
+    target = {"list_id": 7, "mode": "batch", "phone_format": "digits"}
+    outcome = hook.resolve_list_chunk(target, "now#1", [lead(row=1), lead(row=2, phone="+5511900000000")])
+    assert (outcome.accepted, outcome.missing, outcome.how) == (1, [2], "resolved")
+    assert [r.url.params.get("phone") for r in seen[1:]] == ["5511900000000", "5511912345678"]
+
+
+def test_resolve_walks_the_list_when_it_has_fewer_pages_than_leads(monkeypatch):
+    seen: list[httpx.Request] = []
+    hook = hook_with(monkeypatch, [
+        httpx.Response(200, json={"count": 1, "rows": [{"id": 1}]}),
+        httpx.Response(200, json={"count": 1, "rows": [{"id": 9, "phone": "5511900000000"}]}),
+    ], seen)
+    target = {"list_id": 7, "mode": "batch", "phone_format": "digits"}
+    outcome = hook.resolve_fresh_chunk(target, "now#1", [lead(row=1), lead(row=2, phone="+5511900000000")])
+    assert (outcome.accepted, outcome.missing) == (1, [1])
+    assert seen[1].url.params["limit"] == "1000" and seen[1].url.params["fields"] == "id,phone"
+
+
+def test_list_state_sync_and_async(monkeypatch):
+    hook = hook_with(monkeypatch, [httpx.Response(200, json={"count": 4, "rows": []})], [])
+    state = hook.list_state({"list_id": 7, "expected": 5})
+    assert (state.status, state.done, state.failed) == ("4/5 contacts", False, False)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.params["ListId"] == "7"
+        return httpx.Response(200, headers={"Content-Range": "0-1/6"}, json={"rows": []})
+
+    hook = XCallyHook(async_transport=httpx.MockTransport(handler))
+    state = asyncio.run(hook.alist_state({"list_id": 7, "expected": 5}))
+    assert (state.status, state.done) == ("6/5 contacts", True)
+
+
+def test_open_fresh_target_needs_an_existing_list(monkeypatch):
+    hook = hook_with(monkeypatch, [httpx.Response(404, json={"message": "List not found"})], [])
+    with pytest.raises(DialerConfigError, match="no contact list with id 12"):
+        hook.open_fresh_target({"list_id": 12})
+    with pytest.raises(DialerConfigError, match="one of them"):
+        hook.open_fresh_target({})
+
+
+def test_control_sends_dial_active(monkeypatch):
+    from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
+
+    seen: list[httpx.Request] = []
+    hook = hook_with(monkeypatch, [httpx.Response(200, json={"id": 3, "name": "d", "dialActive": False})], seen)
+    assert hook.control("3", "deactivate") == {"id": 3, "name": "d", "dialActive": False}
+    assert (seen[0].method, seen[0].url.path, json.loads(seen[0].content)) == ("PUT", "/api/voice/queues/3", {"dialActive": False})
+    with pytest.raises(UnsupportedCapabilityError):
+        hook.control(3, "start")
+
+
+def test_find_campaign_by_name_is_a_json_dict(monkeypatch):
+    hook = hook_with(monkeypatch, [httpx.Response(200, json={"count": 1, "rows": [
+        {"id": 3, "name": "daily", "TrunkId": 12, "dialActive": True, "createdAt": "2026-01-05T00:00:00Z"}]})], [])
+    found = hook.find_campaign_by_name("daily")
+    assert found["id"] == 3 and found["TrunkId"] == 12 and json.loads(json.dumps(found)) == found

@@ -1,0 +1,130 @@
+"""Example DAGs run end to end with dag.test() against the emulator: deferred sensors, held-back uploads, the demo.
+
+The clock the operators read is frozen at a preparation instant T0 and then jumps two days ahead,
+so leads held back for their calling window become due on resume without the test waiting for
+real hours (the DateTimeTrigger's moment is already past in real time, so it fires at once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+
+import pytest
+
+from airflow_provider_dialer.operators import base as base_module
+
+pytestmark = [pytest.mark.integration, pytest.mark.dagtest]
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 6, 10, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    calls = {"n": 0}
+
+    def fake_now() -> dt.datetime:
+        calls["n"] += 1
+        return T0 if calls["n"] <= 2 else T0 + dt.timedelta(days=2)
+
+    monkeypatch.setattr(base_module, "utcnow", fake_now)
+    return calls
+
+
+@pytest.fixture
+def emu(fresh_dialer_emulator, airflow_db, clock):
+    fresh_dialer_emulator.configure(ujet_rate_limit=0, ujet_job_seconds=0.2, ucontact_list_load_seconds=0.3)
+    return fresh_dialer_emulator
+
+
+def load_dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    folder = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
+    bag = DagBag(dag_folder=folder)
+    dag = bag.dags[dag_id]
+    for task in dag.tasks:  # a failure must fail the test now, not wait out retry delays
+        task.retries = 0
+    return dag
+
+
+def states(run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def test_ujet_launch_import_then_deferred_sensor(emu):
+    run = load_dag("dialer_ujet_launch").test()
+    assert str(run.state) == "success", states(run)
+    counts = emu.leads("ujet", keys=True)["ujet.import"]["counts"]
+    # 12 sample rows: bad phone, unknown zone, duplicate external id, duplicate phone are rejected
+    assert len(counts) == 8 and set(counts.values()) == {1}
+    jobs = emu.state("ujet")["ujet"]["jobs"]
+    assert jobs and all(job["status"] == "completed" for job in (jobs.values() if isinstance(jobs, dict) else jobs))
+
+
+def test_ucontact_hub_launch_waits_for_the_list_then_pushes_fresh_leads(emu):
+    run = load_dag("dialer_ucontact_hub_launch").test()
+    assert str(run.state) == "success", states(run)
+    leads = emu.leads("ucontact", keys=True)
+    assert len(leads["automation.lists"]["counts"]) == 8
+    fresh = leads["automation.freshLeads"]["counts"]
+    assert len(fresh) == 8 and set(fresh.values()) == {1}
+    state = emu.state("ucontact")["ucontact_automation"]
+    scheduled = [lead for lead in str(state).split("scheduleDate")[1:]]
+    assert scheduled, "leads outside their window carry a scheduleDate"
+
+
+def test_rest_triggered_push_with_leads_in_conf(emu):
+    conf = {
+        "campaign": "POWER<-",
+        "leads": [
+            {"phones": ["+59894123456", "+59899111222"], "first_name": "Carmen", "external_id": "C-7",
+             "data": {"idcustomer": "7"}, "timezone": "America/Montevideo"},
+            {"phones": ["+12125550147"], "first_name": "Noah", "timezone": "America/New_York"},
+        ],
+    }
+    run = load_dag("dialer_rest_triggered_push").test(run_conf=conf)
+    assert str(run.state) == "success", states(run)
+    tasks = emu.state("ucontact")["ucontact_integra"]["tasks"]
+    assert [t["campaign"] for t in tasks] == ["POWER<-", "POWER<-"]
+    carmen = tasks[0]
+    assert carmen["destination"] == "59894123456" and carmen["alternatives"] == "59899111222"
+    assert "idcustomer=7" in carmen["data"]
+    assert set(carmen) >= {"calldate", "campaign", "destination", "alternatives", "agent", "data", "source", "bulk", "automatic"}
+
+
+def test_event_asset_push_replayed_by_hand(emu):
+    conf = {"leads": [{"phones": ["+5511912345678"], "first_name": "Ana"},
+                      {"phones": ["+81312345678"], "first_name": "Yui", "timezone": "Asia/Tokyo"}]}
+    run = load_dag("dialer_event_asset_push").test(run_conf=conf)
+    assert str(run.state) == "success", states(run)
+    fresh = emu.leads("ucontact", keys=True)["automation.freshLeads"]["counts"]
+    assert set(fresh) == {"+5511912345678", "+81312345678"}
+
+
+def test_voipex_launch_call_lists_campaign_start(emu):
+    run = load_dag("dialer_voipex_launch").test()
+    assert str(run.state) == "success", states(run)
+    voipex = emu.state("voipex")["voipex"]
+    campaigns = voipex["campaigns"]
+    campaigns = list(campaigns.values()) if isinstance(campaigns, dict) else campaigns
+    assert len(campaigns) == 1 and campaigns[0]["state"] == "running"
+    numbers = emu.leads("voipex", keys=True)["voipex.call-lists"]["counts"]
+    assert len(numbers) == 8 and set(numbers.values()) == {1}
+
+
+def test_large_list_mapped_over_parts(emu):
+    run = load_dag("dialer_large_list_mapped").test()
+    assert str(run.state) == "success", states(run)
+    uploads = [ti for ti in run.get_task_instances() if ti.task_id == "upload"]
+    assert len(uploads) == 3  # 11 distinct phones in parts of 5
+    counts = emu.leads("ujet", keys=True)["ujet.import"]["counts"]
+    assert set(counts.values()) == {1}
