@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,25 +15,6 @@ pytestmark = pytest.mark.integration
 # the Java example of the Integra document, verbatim
 DOC_CALL = ('{"calldate" : null,"campaign" : "POWER<-","destination": "0123456789","alternatives": "",'
             '"agent" : "","data": "idcustomer=7","source": "source","bulk": false,"automatic": true }')
-
-
-@pytest.fixture(scope="module")
-def dialer_emulator() -> Iterator[Any]:
-    """Only the uContact port: these tests must not depend on the other vendors' emulators."""
-    from airflow_provider_dialer.emulator.app import run_emulator
-
-    with run_emulator(vendors=("ucontact",)) as emulator:
-        env = emulator.env()
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
-            yield emulator
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,25 +18,6 @@ from airflow_provider_dialer.hooks.ucontact import UContactHook, automation_cont
 from airflow_provider_dialer.leads.model import PreparedLead
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def dialer_emulator() -> Iterator[Any]:
-    """Only the uContact port: these tests must not depend on the other vendors' emulators."""
-    from airflow_provider_dialer.emulator.app import run_emulator
-
-    with run_emulator(vendors=("ucontact",)) as emulator:
-        env = emulator.env()
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
-            yield emulator
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 @pytest.fixture

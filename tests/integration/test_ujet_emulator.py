@@ -25,30 +25,10 @@ SEED_CONTACT_KEYS = {"id", "name", "campaign_id", "assigned_call_id", "assigned_
                      "priority", "created_at", "updated_at", "status", "user_custom_metadata"}
 
 
-@pytest.fixture(scope="session")
-def ujet_only_emulator():
-    """Fallback while other vendors' emulator modules are missing from the tree (the shared fixture starts all)."""
-    from airflow_provider_dialer.emulator.app import run_emulator
-
-    with run_emulator(vendors=("ujet",)) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emu(request):
-    try:
-        emulator = request.getfixturevalue("fresh_dialer_emulator")
-    except ModuleNotFoundError:
-        from dataclasses import fields
-
-        from airflow_provider_dialer.emulator.state import EmulatorConfig
-
-        emulator = request.getfixturevalue("ujet_only_emulator")
-        emulator.reset()
-        for f in fields(EmulatorConfig):
-            setattr(emulator.config, f.name, getattr(EmulatorConfig(), f.name))
-    emulator.configure(ujet_job_seconds=0.05, ujet_rate_limit=0)
-    return emulator
+def emu(fresh_dialer_emulator):
+    fresh_dialer_emulator.configure(ujet_job_seconds=0.05, ujet_rate_limit=0)
+    return fresh_dialer_emulator
 
 
 @pytest.fixture
