@@ -601,29 +601,32 @@ class DialerHook(BaseHook):
         with self._auth_lock:
             return self._drive(self.auth_flow(scheme))
 
-    def send(self, request: Request) -> httpx.Response:
-        """Send one request with auth, rate limit and retries; raise the family's errors."""
-        self.connection  # noqa: B018 - settings must exist
-        client = self.get_conn()
+    def _exchange(self, request: Request) -> Generator[tuple[str, Any], Any, httpx.Response]:
+        """One request with auth, rate limit and retries, as steps the sync and async drivers perform.
+
+        Yields ``("auth", scheme)`` (answer: headers), ``("sleep", seconds)`` (answer: None) and
+        ``("send", kwargs)`` (answer: the ``httpx.Response``, or the ``httpx.HTTPError`` raised);
+        returns the final response or raises the family's error. Every decision lives here once.
+        """
         started = time.monotonic()
         attempt = 0
         reauthed = False
         while True:
             attempt += 1
-            auth = self._sync_auth(request.auth) if request.authenticated else {}
+            auth = (yield ("auth", request.auth)) if request.authenticated else {}
             if self._limiter is not None:
                 delay = self._limiter.reserve()
                 if delay:
-                    time.sleep(delay)
-            try:
-                response = client.request(**self._build(request, auth))
-            except httpx.HTTPError as exc:
-                wait, error = self._transport_decision(request, exc, attempt, started)
+                    yield ("sleep", delay)
+            outcome = yield ("send", self._build(request, auth))
+            if isinstance(outcome, httpx.HTTPError):
+                wait, error = self._transport_decision(request, outcome, attempt, started)
                 if wait is None:
                     raise error from None
                 self._log_retry(request, str(error), attempt, wait)
-                time.sleep(wait)
+                yield ("sleep", wait)
                 continue
+            response: httpx.Response = outcome
             if response.status_code == 401 and request.authenticated and not reauthed and self.invalidate_auth(request.auth):
                 reauthed = True
                 attempt -= 1
@@ -633,7 +636,29 @@ class DialerHook(BaseHook):
                 self.check_response(request, response)
                 return response
             self._log_retry(request, f"HTTP {response.status_code}", attempt, wait)
-            time.sleep(wait)
+            yield ("sleep", wait)
+
+    def send(self, request: Request) -> httpx.Response:
+        """Send one request with auth, rate limit and retries; raise the family's errors."""
+        self.connection  # noqa: B018 - settings must exist
+        client = self.get_conn()
+        steps = self._exchange(request)
+        answer: Any = None
+        try:
+            while True:
+                kind, arg = steps.send(answer)
+                if kind == "auth":
+                    answer = self._sync_auth(arg)
+                elif kind == "sleep":
+                    time.sleep(arg)
+                    answer = None
+                else:
+                    try:
+                        answer = client.request(**arg)
+                    except httpx.HTTPError as exc:
+                        answer = exc
+        except StopIteration as stop:
+            return stop.value
 
     def _drive(self, flow: Flow[T]) -> T:
         try:
@@ -663,37 +688,26 @@ class DialerHook(BaseHook):
             return await self._adrive(self.auth_flow(scheme))
 
     async def asend(self, request: Request) -> httpx.Response:
+        """Async twin of :meth:`send`: the same steps, awaited."""
         await self.aload_connection()
         client = self._get_async_client()
-        started = time.monotonic()
-        attempt = 0
-        reauthed = False
-        while True:
-            attempt += 1
-            auth = await self._async_auth(request.auth) if request.authenticated else {}
-            if self._limiter is not None:
-                delay = self._limiter.reserve()
-                if delay:
-                    await asyncio.sleep(delay)
-            try:
-                response = await client.request(**self._build(request, auth))
-            except httpx.HTTPError as exc:
-                wait, error = self._transport_decision(request, exc, attempt, started)
-                if wait is None:
-                    raise error from None
-                self._log_retry(request, str(error), attempt, wait)
-                await asyncio.sleep(wait)
-                continue
-            if response.status_code == 401 and request.authenticated and not reauthed and self.invalidate_auth(request.auth):
-                reauthed = True
-                attempt -= 1
-                continue
-            wait = self._status_decision(request, response, attempt, started)
-            if wait is None:
-                self.check_response(request, response)
-                return response
-            self._log_retry(request, f"HTTP {response.status_code}", attempt, wait)
-            await asyncio.sleep(wait)
+        steps = self._exchange(request)
+        answer: Any = None
+        try:
+            while True:
+                kind, arg = steps.send(answer)
+                if kind == "auth":
+                    answer = await self._async_auth(arg)
+                elif kind == "sleep":
+                    await asyncio.sleep(arg)
+                    answer = None
+                else:
+                    try:
+                        answer = await client.request(**arg)
+                    except httpx.HTTPError as exc:
+                        answer = exc
+        except StopIteration as stop:
+            return stop.value
 
     async def _adrive(self, flow: Flow[T]) -> T:
         try:
