@@ -127,3 +127,58 @@ def test_large_list_mapped_over_parts(emu):
     assert len(uploads) == 3  # 11 distinct phones in parts of 5
     counts = emu.leads("ujet", keys=True)["ujet.import"]["counts"]
     assert set(counts.values()) == {1}
+
+
+@pytest.fixture
+def leads_db(tmp_path, monkeypatch):
+    """The day's leads in a SQLite table, as scripts/demo.py builds it for `make demo`."""
+    import csv
+    import pathlib
+    import sqlite3
+
+    sample = pathlib.Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "data" / "leads_sample.csv"
+    rows = list(csv.DictReader(sample.open(encoding="utf-8")))
+    columns = list(rows[0])
+    path = tmp_path / "leads.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE leads ({', '.join(columns)}, due_date TEXT)")
+        db.executemany(f"INSERT INTO leads VALUES ({', '.join('?' * (len(columns) + 1))})",
+                       [[r[c] or None for c in columns] + ["2026-06-10"] for r in rows])
+        db.execute("INSERT INTO leads (id_cliente, nome, tel, due_date) VALUES ('C-X', 'X', '+5511900000000', '2026-06-09')")
+    monkeypatch.setenv("AIRFLOW_CONN_DIALER_LEADS_DB", f"sqlite://{path}")
+    return path
+
+
+def test_demo_launch_all_vendors(emu, leads_db):
+    run = load_dag("dialer_launch_demo").test(logical_date=T0)
+    assert str(run.state) == "success", states(run)
+    xcally = emu.leads("xcally", keys=True)["xcally.csv"]["counts"]
+    assert len(xcally) == 8 and set(xcally.values()) == {1}
+    assert "5511900000000" not in str(xcally)  # another day's lead stays out (data interval)
+    campaigns = emu.state("xcally")["xcally"]["campaigns"]
+    campaigns = list(campaigns.values()) if isinstance(campaigns, dict) else campaigns
+    assert len(campaigns) == 1 and campaigns[0]["dialActive"] is True
+    ujet = emu.leads("ujet", keys=True)["ujet.import"]["counts"]
+    assert set(ujet.values()) == {1}
+    fresh = emu.leads("ucontact", keys=True)["automation.freshLeads"]["counts"]
+    assert len(fresh) == 8 and set(fresh.values()) == {1}
+
+
+def test_multi_timezone_schedules_each_lead_in_its_window(emu):
+    from zoneinfo import ZoneInfo
+
+    run = load_dag("dialer_multi_timezone").test(logical_date=T0)
+    assert str(run.state) == "success", states(run)
+    contacts = emu.state("xcally")["xcally"]["contacts"]
+    contacts = list(contacts.values()) if isinstance(contacts, dict) else contacts
+    assert len(contacts) == 6
+    assert sum(1 for c in contacts if c.get("scheduledat")) == 1  # Lord Howe: 00:00 local at T0
+    zones = {"91": "Asia/Kolkata", "1709": "America/St_Johns", "61": "Australia/Lord_Howe", "1212": "America/New_York",
+             "55": "America/Sao_Paulo"}
+    for contact in contacts:
+        when = contact.get("scheduledat")
+        if not when:
+            continue  # callable at T0: sent without a time
+        zone = next(z for prefix, z in sorted(zones.items(), key=lambda kv: -len(kv[0])) if contact["phone"].lstrip("+").startswith(prefix))
+        local = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+        assert dt.time(8) <= local.time() < dt.time(21) and local.weekday() != 6, (contact["phone"], local)
