@@ -60,3 +60,19 @@ def test_provider_package_import_is_light():
     code = "import sys, airflow_provider_dialer; print(sorted(m for m in ('airflow', 'httpx', 'phonenumbers', 'pydantic') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_airflow_cli_lists_the_provider_and_its_connection_types(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update({"AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    providers = subprocess.run([airflow, "providers", "list", "-o", "json"], env=env, capture_output=True, text=True, timeout=120)
+    assert providers.returncode == 0, providers.stderr[-2000:]
+    assert any(p["package_name"] == "airflow-provider-dialer" for p in json.loads(providers.stdout))
+    hooks = subprocess.run([airflow, "providers", "hooks", "-o", "json"], env=env, capture_output=True, text=True, timeout=120)
+    assert hooks.returncode == 0, hooks.stderr[-2000:]
+    ours = {h["connection_type"]: h for h in json.loads(hooks.stdout) if h["package_name"] == "airflow-provider-dialer"}
+    assert set(ours) == {"ucontact", "xcally", "voipex", "ujet"}
+    assert ours["xcally"]["class"] == "airflow_provider_dialer.hooks.xcally.XCallyHook"
