@@ -105,3 +105,49 @@ def test_probabilistic_faults_are_deterministic_for_a_seed(fresh_dialer_emulator
     first, second = pattern(), pattern()
     assert first == second
     assert 502 in first and any(code != 502 for code in first)
+
+
+def test_every_fault_kind(fresh_dialer_emulator):
+    """status, latency, drop_before, drop_after and trickle, on a real UJET write."""
+    import time as clock
+
+    emu = fresh_dialer_emulator
+    emu.configure(ujet_rate_limit=0)
+    base = emu.base_url("ujet")
+    auth = ("any", emu.credentials.ujet_token)
+    path = "/apps/api/v1/outbound_dialer/campaigns/6/contacts"
+
+    def add(phone: str) -> httpx.Response:
+        return httpx.post(f"{base}{path}", json={"name": "x", "phone_number": phone}, auth=auth, timeout=10)
+
+    def stored() -> set[str]:
+        return set(emu.leads("ujet", keys=True).get("ujet.contacts", {}).get("counts", {}))
+
+    emu.set_faults("ujet", [{"kind": "latency", "delay": 0.3, "times": 1, "path": path}])
+    started = clock.monotonic()
+    assert add("+12025550001").status_code == 200
+    assert clock.monotonic() - started >= 0.3
+
+    emu.set_faults("ujet", [{"kind": "drop_before", "times": 1, "path": path}])
+    with pytest.raises(httpx.RemoteProtocolError):
+        add("+12025550002")
+    assert "+12025550002" not in stored()
+
+    emu.set_faults("ujet", [{"kind": "drop_after", "times": 1, "path": path}])
+    with pytest.raises(httpx.RemoteProtocolError):
+        add("+12025550003")
+    assert "+12025550003" in stored()  # applied, answer lost
+
+    emu.set_faults("ujet", [{"kind": "trickle", "delay": 0.02, "chunk_bytes": 8, "times": 1, "path": path}])
+    started = clock.monotonic()
+    answer = add("+12025550004")
+    assert answer.status_code == 200 and answer.json()["valid_contacts"][0]["phone_number"] == "+12025550004"
+    assert clock.monotonic() - started >= 0.2
+
+    emu.set_faults("ujet", [{"kind": "status", "status": 503, "times": 1, "after": 1, "path": path}])
+    assert add("+12025550005").status_code == 200  # `after` skips the first match
+    assert add("+12025550006").status_code == 503
+    assert "+12025550006" not in stored()
+    kinds = [r.get("fault") for r in emu.requests("ujet", path)]
+    assert kinds.count("latency") == kinds.count("drop_before") == kinds.count("drop_after") == 1
+    assert kinds.count("trickle") == kinds.count("status") == 1
