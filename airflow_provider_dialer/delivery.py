@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
-from airflow_provider_dialer.exceptions import DialerDeliveryUnknownError, DialerError, DialerHTTPError
+from airflow_provider_dialer.exceptions import DialerAuthError, DialerDeliveryUnknownError, DialerError, DialerHTTPError
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
@@ -199,7 +199,8 @@ class ChunkDelivery:
             log.warning("chunk %s: %s; reading the vendor's state to learn what landed", key, exc)
             outcome = self._resolve_or_unknown(key, leads)
         except DialerHTTPError as exc:
-            if exc.status in NOT_APPLIED:
+            if exc.status in NOT_APPLIED or isinstance(exc, DialerAuthError):
+                # refused before anything was applied (an auth failure may come with a 200 body of "0")
                 self._mark(key, "failed")
                 raise
             log.warning("chunk %s: %s; its fate is unknown, reading the vendor's state", key, exc)

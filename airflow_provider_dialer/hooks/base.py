@@ -271,10 +271,17 @@ def _install_log_filter() -> None:
 
 
 def register_secret(value: str | None) -> None:
-    """Redact ``value`` from our errors and logs, and register it with Airflow's masker."""
+    """Redact ``value`` from our errors and logs, and register it with Airflow's masker.
+
+    Its URL-encoded forms are registered too: httpx logs query strings percent-encoded, so an
+    XCALLY api key holding ``+``, ``/`` or ``=`` would otherwise pass the literal match.
+    """
     if not value:
         return
-    SECRETS.add(value)
+    from urllib.parse import quote, quote_plus
+
+    for form in {value, quote(value, safe=""), quote_plus(value), quote(value)}:
+        SECRETS.add(form)
     try:
         from airflow.sdk.log import mask_secret
 

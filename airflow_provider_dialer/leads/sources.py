@@ -186,6 +186,20 @@ def _open_lines(handle: IO[bytes], encoding: str | None) -> tuple[Iterator[str],
     return iter(lines), lines, chosen
 
 
+def _unique(names: list[str]) -> list[str]:
+    """Header names made unique (``phone, phone`` -> ``phone, phone_2``), so no column's cells are lost."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        candidate, k = name, 1
+        while candidate in taken:
+            k += 1
+            candidate = f"{name}_{k}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
 def _detect_delimiter(header_line: str) -> str:
     counts = [(header_line.count(d), -i, d) for i, d in enumerate(_DELIMITERS)]
     best = max(counts)
@@ -247,7 +261,7 @@ class CsvSource:
             header = next(reader)
         except (csv.Error, StopIteration):
             return
-        keys = [h.strip() or f"column_{i}" for i, h in enumerate(header, 1)]
+        keys = _unique([h.strip() or f"column_{i}" for i, h in enumerate(header, 1)])
         yield keys
         width = len(keys)
         last_line = reader.line_num
