@@ -72,6 +72,9 @@ class RejectRatioExceededError(DialerError):
         )
 
 
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 class RejectWriter:
     """Streams rejects to CSV or JSON Lines as they happen (nothing is kept in memory)."""
 
@@ -104,7 +107,9 @@ class RejectWriter:
             self._csv.writerow([getattr(reject, c) if getattr(reject, c) is not None else "" for c in REPORT_COLUMNS])
         else:
             assert self._handle is not None
-            self._handle.write(json.dumps({c: getattr(reject, c) for c in REPORT_COLUMNS}, ensure_ascii=False) + "\n")
+            line = json.dumps({c: getattr(reject, c) for c in REPORT_COLUMNS}, ensure_ascii=False)
+            # characters that str.splitlines() and some JSONL readers treat as line breaks stay escaped
+            self._handle.write(line.translate(_LINE_BREAKS) + "\n")
 
     def close(self) -> None:
         if self._handle is None:

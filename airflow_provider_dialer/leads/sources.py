@@ -186,6 +186,10 @@ def _open_lines(handle: IO[bytes], encoding: str | None) -> tuple[Iterator[str],
     return iter(lines), lines, chosen
 
 
+#: largest CSV cell accepted (bytes); a bigger one makes its row a ``bad_row`` reject
+CSV_FIELD_LIMIT = 16 * 2**20
+
+
 def _unique(names: list[str]) -> list[str]:
     """Header names made unique (``phone, phone`` -> ``phone, phone_2``), so no column's cells are lost."""
     taken: set[str] = set()
@@ -256,6 +260,9 @@ class CsvSource:
         delimiter = self.delimiter or _detect_delimiter(pending[0])
         import itertools
 
+        # Python's csv refuses cells over 128 KiB by default; free-form data fields can be larger
+        if csv.field_size_limit() < CSV_FIELD_LIMIT:
+            csv.field_size_limit(CSV_FIELD_LIMIT)
         reader = csv.reader(itertools.chain(pending, lines), delimiter=delimiter, quotechar=self.quotechar)
         try:
             header = next(reader)

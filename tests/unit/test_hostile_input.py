@@ -106,14 +106,18 @@ def test_one_megabyte_fields_from_memory_and_jsonl_are_kept_whole(tmp_path: Path
         assert leads[0].first_name == "x" * MB and leads[0].data["blob"] == blob and leads[1].data["notes"] == blob
 
 
-def test_one_megabyte_csv_cell_is_rejected_with_the_reason_and_the_next_rows_survive(tmp_path: Path) -> None:
+def test_one_megabyte_csv_cell_is_kept_and_an_oversized_one_is_a_bad_row(tmp_path: Path) -> None:
+    from airflow_provider_dialer.leads.sources import CSV_FIELD_LIMIT
+
     big = "y" * MB
+    huge = "z" * (CSV_FIELD_LIMIT + 1)
     f = tmp_path / "big.csv"
-    f.write_text(f'phone,note\n+12125550001,{big}\n+12125550002,small\n+12125550003,"{big}"\n+12125550004,ok\n',
+    f.write_text(f'phone,note\n+12125550001,{big}\n+12125550002,small\n+12125550003,"{huge}"\n+12125550004,ok\n',
                  encoding="utf-8")
     leads, rep, errors = prepare(str(f), tmp_path / "r.jsonl")
-    assert [lead.row for lead in leads] == [2, 4] and [lead.data["note"] for lead in leads] == ["small", "ok"]
-    assert reasons(errors) == {1: "bad_row", 3: "bad_row"}
+    assert [lead.row for lead in leads] == [1, 2, 4]
+    assert [len(lead.data["note"]) for lead in leads] == [MB, 5, 2]
+    assert reasons(errors) == {3: "bad_row"}
     assert all("field larger than field limit" in r["detail"] for r in errors)
 
 
