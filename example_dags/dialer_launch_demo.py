@@ -8,7 +8,9 @@ Flow (one run = one day's leads, picked with the run's data interval):
 2. ``xcally_campaign``: a queue campaign created or reused by name, with the list and agents attached.
 3. ``xcally_start``: the campaign is activated (``dialActive``).
 4. ``ujet_import``: the same leads imported into a UJET campaign; the task waits (deferred) on the
-   import job and reports contacts the vendor refused.
+   import job and reports contacts the vendor refused. UJET contacts take no per-contact time, so
+   leads outside their calling window at run time are rejected here (``hold_back="reject"``) to
+   let the demo end at any hour; the default, ``"defer"``, pushes them when their window opens.
 5. ``ucontact_fresh``: the priority leads pushed to a uContact hub as fresh leads, each with its own
    ``scheduleDate`` and timezone inside its calling window.
 6. ``report``: one readable summary of the three pushes.
@@ -100,8 +102,10 @@ def dialer_launch_demo():
         settings={"campaign_id": "{{ params.ujet_campaign_id }}"},
         wait_for_completion=True,
         poll_interval=0.2,
+        # UJET contacts carry no time: leads outside their window right now are rejected here so the
+        # demo ends at any hour (a production DAG keeps the default hold_back="defer" and waits)
         hold_back="reject",
-        **common,
+        **{**common, "max_reject_ratio": 1.0},
     )
     fresh = PushFreshLeadsOperator(
         task_id="ucontact_fresh",
