@@ -48,6 +48,9 @@ def main() -> int:
     contacts = "100000" if args.quick else "1000000"
     prepare = run(["bench/bench_prepare.py", "--sizes", *sizes])
     emulator = run(["bench/bench_emulator.py", "--contacts", contacts])
+    upload = run(["bench/bench_upload.py", "--sizes", *sizes])
+    latency = run(["bench/bench_latency.py", *(["--runs", "10"] if args.quick else [])])
+    triggerer = run(["bench/bench_triggerer.py", *(["--triggers", "100", "--job-seconds", "6"] if args.quick else [])])
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Performance
 
@@ -73,12 +76,33 @@ under 2 GB.
 
 {emulator}
 
-## Not measured yet
+## List upload, end to end
 
-The end-to-end `UploadListOperator` runs at 100,000 and 1,000,000 leads against the naive
-one-request-per-lead way and the transport ceiling, fresh-lead latency, the import cost at DAG
-parse (the test suite checks that operators import neither phonenumbers nor the hooks) and the
-triggerer load test are open work.
+`bench/bench_upload.py`: `UploadListOperator.execute` from the same generated CSV to the emulator
+(its own process, one fresh per workload; TCP_NODELAY set on its connections, see
+`bench/emu_process.py`), per list-capable vendor, each workload in a fresh process. Beside it: the
+send stage alone (leads prepared before the clock), the transport ceiling (the hook's wire bodies,
+built before the clock, posted with raw httpx at the same concurrency and chunk size), preparation
+alone, and the naive way (stock `HttpHook`, one request per lead, timed on a sample and
+extrapolated). Client-side rate limits are off. Targets: end to end at 1,000,000 leads at least 20x
+the naive way; send stage at least 80% of the transport ceiling; peak RSS under 300 MB and within 15%
+between 100,000 and 1,000,000 leads.
+
+{upload}
+
+## Fresh-lead latency and import cost
+
+`bench/bench_latency.py`: `PushFreshLeadsOperator.execute` for a 100-lead event batch; the
+provider's import cost at DAG parse over a bare `import airflow.sdk` (target < 100 ms).
+
+{latency}
+
+## Triggerer load
+
+`bench/bench_triggerer.py`: concurrent `ImportJobTrigger`s in one asyncio loop in one process, the
+way the triggerer runs them, against UJET import jobs that stay in progress. Target: under one core.
+
+{triggerer}
 """
     OUT.write_text(text, encoding="utf-8")
     print(text)

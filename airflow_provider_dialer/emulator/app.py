@@ -212,7 +212,7 @@ class Emulator:
         self._sockets: dict[str, socket.socket] = {}
         for vendor in vendors:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, (ports or {}).get(vendor, 0)))
             sock.listen(2048)

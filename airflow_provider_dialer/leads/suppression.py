@@ -22,7 +22,7 @@ from typing import Any
 
 _BATCH = 500  # stays below SQLite's default limit of bound parameters
 TABLES = ("phone", "external_id", "dnc")
-MEMORY_KEYS = 100_000
+MEMORY_KEYS = 50_000
 """Keys per table kept in memory before spilling to SQLite: ~10 MB per table at most, so peak memory
 stays nearly flat between a 100,000-lead and a 10,000,000-lead run."""
 

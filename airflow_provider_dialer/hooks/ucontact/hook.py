@@ -71,7 +71,7 @@ class UContactHook(DialerHook):
     fresh_chunk_size: ClassVar[int] = 500
     fresh_per_lead_schedule: ClassVar[bool] = True
     #: contacts per list upload; each chunk becomes its own hub list
-    list_chunk_size: ClassVar[int] = 100_000
+    list_chunk_size: ClassVar[int] = 20_000
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
