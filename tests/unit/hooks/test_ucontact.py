@@ -444,7 +444,7 @@ def test_open_targets_validate_settings(monkeypatch):
     with pytest.raises(DialerConfigError, match="channel 'fax'"):
         hook.open_fresh_target({"hub": "x", "channel": "fax"})
     target = hook.open_list_target("june", {"hub": "sales"})
-    assert target["channel"] == "telephony" and hook.list_chunk_size_for(target) == 100_000
+    assert target["channel"] == "telephony" and hook.list_chunk_size_for(target) == 20_000
     assert hook.chunk_filename("june", "now#1") == "june"
     assert hook.chunk_filename("june", "now#2") == "june (now#2)"
 
