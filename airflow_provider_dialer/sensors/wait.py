@@ -26,7 +26,65 @@ def _finish(task: BaseSensorOperator, event: dict[str, Any] | None, what: str) -
     raise DialerJobFailedError("dialer", what, str(status), str(event.get("message", "")))
 
 
-class ImportJobSensor(BaseSensorOperator):
+def _as_list(value: Any) -> list[Any]:
+    """A templated value as a list: ``"[1, 2]"`` (rendered text), a list, or one item."""
+    if isinstance(value, str):
+        import ast
+
+        text = value.strip()
+        value = ast.literal_eval(text) if text.startswith("[") else [text]
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class _VendorWaitSensor(BaseSensorOperator):
+    """Waits on items at the vendor: deferred on a trigger by default, or poked from a worker."""
+
+    def __init__(self, *, conn_id: str, poll_interval: float = 5.0, deferrable: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.poll_interval = poll_interval
+        self.deferrable = deferrable
+
+    # subclass interface
+    capability: type
+    item_label: str
+
+    def _items(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _state(self, hook: Any, item: Any) -> Any:
+        raise NotImplementedError
+
+    def _trigger(self) -> Any:
+        raise NotImplementedError
+
+    def _what(self) -> str:
+        raise NotImplementedError
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        self.defer(trigger=self._trigger(), method_name="execute_complete", timeout=timedelta(seconds=float(self.timeout)))
+
+    def poke(self, context: Any) -> bool:
+        from airflow_provider_dialer.capabilities import get_dialer_hook, require
+
+        hook = require(get_dialer_hook(self.conn_id), self.capability)
+        for item in self._items():
+            state = self._state(hook, item)
+            if state.failed:
+                raise DialerJobFailedError(getattr(hook, "vendor", "dialer"), f"{self.item_label} {item}", state.status, state.detail)
+            if not state.done:
+                self.log.info("%s %s is %s", self.item_label, item, state.status)
+                return False
+        return True
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        return _finish(self, event, self._what())
+
+
+class ImportJobSensor(_VendorWaitSensor):
     """Waits until a vendor's bulk import jobs complete (UJET ``in_progress`` until ``completed``).
 
     A ``failed`` job fails the task with the vendor's ``error_message`` and ``error_details``.
@@ -34,7 +92,7 @@ class ImportJobSensor(BaseSensorOperator):
 
     :param conn_id: dialer connection id; its type picks the vendor hook.
     :param campaign_id: the campaign the jobs belong to.
-    :param job_ids: one job id or a list of them (for example ``UploadListOperator``'s ``job_ids``).
+    :param job_ids: one job id or a list of them (``UploadListOperator``'s ``wait.job_ids``).
     :param poll_interval: seconds between polls.
     :param deferrable: wait in the triggerer (default) or poke from a worker.
 
@@ -47,63 +105,35 @@ class ImportJobSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "campaign_id", "job_ids")
+    item_label = "import job"
 
-    def __init__(
-        self,
-        *,
-        conn_id: str,
-        campaign_id: Any,
-        job_ids: Any,
-        poll_interval: float = 5.0,
-        deferrable: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("poke_interval", poll_interval)
+    def __init__(self, *, campaign_id: Any, job_ids: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.campaign_id = campaign_id
         self.job_ids = job_ids
-        self.poll_interval = poll_interval
-        self.deferrable = deferrable
 
-    def _job_ids(self) -> list[Any]:
-        ids = self.job_ids
-        if isinstance(ids, str):
-            import ast
+    @property
+    def capability(self) -> type:  # type: ignore[override]
+        from airflow_provider_dialer.capabilities import ImportJobWatcher
 
-            text = ids.strip()
-            ids = ast.literal_eval(text) if text.startswith("[") else [text]
-        return list(ids) if isinstance(ids, (list, tuple)) else [ids]
+        return ImportJobWatcher
 
-    def execute(self, context: Any) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
+    def _items(self) -> list[Any]:
+        return _as_list(self.job_ids)
+
+    def _state(self, hook: Any, item: Any) -> Any:
+        return hook.import_job_state(self.campaign_id, item)
+
+    def _trigger(self) -> Any:
         from airflow_provider_dialer.triggers.wait import ImportJobTrigger
 
-        self.defer(
-            trigger=ImportJobTrigger(self.conn_id, self.campaign_id, self._job_ids(), self.poll_interval, float(self.timeout)),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout)),
-        )
+        return ImportJobTrigger(self.conn_id, self.campaign_id, self._items(), self.poll_interval, float(self.timeout))
 
-    def poke(self, context: Any) -> bool:
-        from airflow_provider_dialer.capabilities import ImportJobWatcher, get_dialer_hook, require
-
-        hook = require(get_dialer_hook(self.conn_id), ImportJobWatcher)
-        for job_id in self._job_ids():
-            state = hook.import_job_state(self.campaign_id, job_id)
-            if state.failed:
-                raise DialerJobFailedError(getattr(hook, "vendor", "dialer"), f"import job {job_id}", state.status, state.detail)
-            if not state.done:
-                self.log.info("import job %s is %s", job_id, state.status)
-                return False
-        return True
-
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _finish(self, event, f"import jobs {self._job_ids()} of campaign {self.campaign_id}")
+    def _what(self) -> str:
+        return f"import jobs {self._items()} of campaign {self.campaign_id}"
 
 
-class ListLoadedSensor(BaseSensorOperator):
+class ListLoadedSensor(_VendorWaitSensor):
     """Waits until uploaded lists have loaded (uContact Automation ``loading`` until ``inactive``/``active``;
     XCALLY CSV imports until the list holds the expected number of contacts).
 
@@ -122,56 +152,35 @@ class ListLoadedSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "targets")
+    item_label = "list"
 
-    def __init__(
-        self,
-        *,
-        conn_id: str,
-        targets: Any,
-        poll_interval: float = 5.0,
-        deferrable: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("poke_interval", poll_interval)
+    def __init__(self, *, targets: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.targets = targets
-        self.poll_interval = poll_interval
-        self.deferrable = deferrable
 
-    def _targets(self) -> list[dict[str, Any]]:
+    @property
+    def capability(self) -> type:  # type: ignore[override]
+        from airflow_provider_dialer.capabilities import ListStateWatcher
+
+        return ListStateWatcher
+
+    def _items(self) -> list[Any]:
         targets = self.targets
         if isinstance(targets, str):
             import ast
 
             targets = ast.literal_eval(targets)
         if isinstance(targets, dict):
-            targets = [targets]
+            return [targets]
         return list(targets)
 
-    def execute(self, context: Any) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
+    def _state(self, hook: Any, item: Any) -> Any:
+        return hook.list_state(item)
+
+    def _trigger(self) -> Any:
         from airflow_provider_dialer.triggers.wait import ListLoadedTrigger
 
-        self.defer(
-            trigger=ListLoadedTrigger(self.conn_id, self._targets(), self.poll_interval, float(self.timeout)),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout)),
-        )
+        return ListLoadedTrigger(self.conn_id, self._items(), self.poll_interval, float(self.timeout))
 
-    def poke(self, context: Any) -> bool:
-        from airflow_provider_dialer.capabilities import ListStateWatcher, get_dialer_hook, require
-
-        hook = require(get_dialer_hook(self.conn_id), ListStateWatcher)
-        for target in self._targets():
-            state = hook.list_state(target)
-            if state.failed:
-                raise DialerJobFailedError(getattr(hook, "vendor", "dialer"), f"list {target}", state.status, state.detail)
-            if not state.done:
-                self.log.info("list %s is %s", target, state.status)
-                return False
-        return True
-
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _finish(self, event, f"lists {self._targets()}")
+    def _what(self) -> str:
+        return f"lists {self._items()}"
