@@ -79,8 +79,7 @@ under 2 GB.
 ## List upload, end to end
 
 `bench/bench_upload.py`: `UploadListOperator.execute` from the same generated CSV to the emulator
-(its own process, one fresh per workload; TCP_NODELAY set on its connections, see
-`bench/emu_process.py`), per list-capable vendor, each workload in a fresh process. Beside it: the
+(its own process, one fresh per workload, `bench/emu_process.py`), per list-capable vendor, each workload in a fresh process. Beside it: the
 send stage alone (leads prepared before the clock), the transport ceiling (the hook's wire bodies,
 built before the clock, posted with raw httpx at the same concurrency and chunk size), preparation
 alone, and the naive way (stock `HttpHook`, one request per lead, timed on a sample and
