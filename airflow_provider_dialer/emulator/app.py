@@ -314,13 +314,16 @@ def run_emulator(
     vendors: tuple[str, ...] = VENDORS,
     config: EmulatorConfig | None = None,
     seed: int = 0,
+    credentials: Credentials | None = None,
 ) -> Iterator[Emulator]:
     """Start the emulator on free loopback ports in a background thread; stop it on exit.
+
+    ``credentials`` replaces the test credentials it accepts (e.g. sentinels in a secrets audit).
 
     >>> with run_emulator() as emu:
     ...     os.environ.update(emu.env())      # AIRFLOW_CONN_UCONTACT_DEFAULT, ... point at it
     """
-    emulator = Emulator(host=host, vendors=vendors, config=config, seed=seed)
+    emulator = Emulator(host=host, vendors=vendors, config=config, credentials=credentials, seed=seed)
     ready = threading.Event()
     errors: list[BaseException] = []
 

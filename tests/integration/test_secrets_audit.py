@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import logging
 import re
-import threading
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from airflow_provider_dialer.emulator.app import Emulator, connection_for
+from airflow_provider_dialer.emulator.app import Emulator, connection_for, run_emulator
 from airflow_provider_dialer.emulator.state import Credentials
 from airflow_provider_dialer.operators import base as base_module
 
@@ -79,31 +78,9 @@ PASSWORDS = ("ucontact_password", "ucontact_api_token", "xcally_password", "xcal
 # --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def emulator_with(credentials: Credentials) -> Iterator[Emulator]:
+def emulator_with(credentials: Credentials) -> contextlib.AbstractContextManager[Emulator]:
     """``run_emulator`` with the credentials the emulator accepts replaced."""
-    emulator = Emulator(credentials=credentials)
-    ready = threading.Event()
-    errors: list[BaseException] = []
-
-    def runner() -> None:
-        try:
-            asyncio.run(emulator.serve(ready))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=runner, name="dialer-emulator-sentinels", daemon=True)
-    thread.start()
-    if not ready.wait(30) or errors:
-        raise RuntimeError(f"emulator failed to start: {errors[0] if errors else 'timeout'}")
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-        thread.join(10)
-        for sock in emulator._sockets.values():
-            sock.close()
+    return run_emulator(credentials=credentials)
 
 
 class _RecordingDict(dict):
