@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode
 
 import httpx
+from pydantic_core import to_json
 
 from airflow_provider_dialer.exceptions import (
     DialerAuthError,
@@ -19,10 +20,8 @@ from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, as_boo
 from airflow_provider_dialer.hooks.ucontact.wire import (
     CHANNELS,
     DialerTaskCall,
-    FreshLeadsBody,
     FreshLeadsResult,
     ListInfo,
-    UploadListBody,
     automation_contact,
     dialer_task_call,
     hub_path,
@@ -46,6 +45,16 @@ _NO_SUCH_READ = frozenset({404, 405, 501})
 _LIST_SETTINGS = frozenset({"hub", "channel", "zone_aware", "chunk_size", "number_plus"})
 _FRESH_SETTINGS = frozenset({"hub", "channel", "chunk_size", "number_plus"})
 
+
+
+def _json_objects(key: str, items: Iterable[Any], **head: Any) -> bytes:
+    """``{**head, key: [objects]}`` as JSON bytes: the bodies ``UploadListBody`` and ``FreshLeadsBody``
+    describe, encoded once without a model per contact (a list holds up to 20,000 of them)."""
+    objects = list(items)
+    for i, item in enumerate(objects):
+        if not isinstance(item, Mapping):
+            raise DialerConfigError(f"uContact {key}[{i}] must be an object (see automation_contact), got {type(item).__name__}")
+    return to_json({**head, key: objects})
 
 class UContactHook(DialerHook):
     """uContact (net2phone): Integra ``DialerTask`` and the Automation API of outbound hubs, one instance.
@@ -256,7 +265,7 @@ class UContactHook(DialerHook):
         if not filename:
             raise DialerConfigError("a uContact list needs a filename")
         path = f"{hub_path(hub)}/lists"
-        content = UploadListBody(filename=filename, contacts=list(contacts)).model_dump_json(by_alias=True).encode()
+        content = _json_objects("list", contacts, filename=filename)
         response = yield Request(
             "POST", path, content=content, headers={"Content-Type": "application/json"}, auth="automation"
         )
@@ -267,7 +276,7 @@ class UContactHook(DialerHook):
         """Push fresh leads to a hub (``POST /api/dialer/id/<hub>/freshLeads``, synchronous)."""
         path = f"{hub_path(hub)}/freshLeads"
         response = yield Request(
-            "POST", path, content=FreshLeadsBody(leads=list(leads)).model_dump_json(by_alias=True).encode(),
+            "POST", path, content=_json_objects("leads", leads),
             headers={"Content-Type": "application/json"}, auth="automation",
         )
         data = self._json_or_none(response)

@@ -184,30 +184,39 @@ def automation_contact(
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown uContact hub channel {channel!r}; expected one of {', '.join(CHANNELS)}")
-    fields: dict[str, Any] = {}
+    # built in AutomationContact's wire order with its None fields left out: what
+    # ``AutomationContact(...).wire()`` returns, without a model per lead (a unit test pins the equality)
+    wire: dict[str, Any] = {}
     if channel == "telephony":
-        fields["client_ids"] = [automation_number(p, plus=number_plus) for p in (lead.phone, *lead.alternatives)]
+        wire["clientIds"] = [automation_number(p, plus=number_plus) for p in (lead.phone, *lead.alternatives)]
     elif channel == "email":
         if not lead.email:
             raise ValueError(f"row {lead.row}: an email hub needs the lead's email")
-        fields["client_id"] = lead.email
+        wire["clientId"] = lead.email
     else:
-        fields["client_id"] = automation_number(lead.phone, plus=number_plus)
-    fields["timezone"] = lead.timezone or None
-    fields["data"] = dict(lead.data) or None
-    fields["priority"] = lead.priority
-    fields["contact_id"] = lead.external_id or None
-    fields["agent"] = lead.agent or None
+        wire["clientId"] = automation_number(lead.phone, plus=number_plus)
+    if lead.timezone:
+        wire["timezone"] = lead.timezone
+    if lead.data:
+        wire["data"] = dict(lead.data)
+    if lead.priority is not None:
+        wire["priority"] = lead.priority
+    if lead.external_id:
+        wire["contactId"] = lead.external_id
+    if lead.agent:
+        wire["agent"] = lead.agent
     if channel != "telephony":
-        fields["content"] = lead.content or None
-        fields["template"] = lead.template or None
-    if channel == "email":
-        fields["subject"] = lead.subject or None
+        if lead.content:
+            wire["content"] = lead.content
+        if lead.template:
+            wire["template"] = lead.template
+    if channel == "email" and lead.subject:
+        wire["subject"] = lead.subject
     if fresh and lead.call_at is not None:
         local = lead.local_call_at()
         assert local is not None
-        fields["schedule_date"] = local.strftime(WIRE_DATETIME)
-    return AutomationContact(**fields).wire()
+        wire["scheduleDate"] = local.strftime(WIRE_DATETIME)
+    return wire
 
 
 class ListState(str, Enum):
