@@ -11,10 +11,12 @@ fresh subprocess so peak RSS belongs to that run alone:
 
 - ``bare``: a plain loop over the same CSV rows doing phonenumbers parse + is_valid_number +
   format E.164 on every phone of the row (primary and alternative: the floor any preparation pays);
-- ``prepare``: ``prepare_leads`` over the same file, iterating every prepared lead.
+- ``prepare``: ``prepare_leads`` over the same file, iterating every prepared lead;
+- ``prepare, workers=N`` (``--workers``, default 2): the same with the per-row work on N worker
+  processes (same result, checked); RSS is the task process's peak plus the workers' peak sum.
 
 It prints a Markdown table: rows/s, preparation as a percentage of the bare loop, peak RSS.
-Targets: preparation >= 60% of bare throughput; peak RSS < 300 MB and within 15% across sizes.
+Targets: preparation >= 60% of bare throughput (one core); peak RSS < 300 MB and within 15% across sizes.
 """
 
 from __future__ import annotations
@@ -103,6 +105,36 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
+class TreeRss:
+    """Samples the RSS of this process's descendants (preparation workers live under a forkserver)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        import threading
+
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(every):
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
 def worker_bare(path: str) -> dict[str, float]:
     import phonenumbers
 
@@ -129,7 +161,7 @@ def worker_bare(path: str) -> dict[str, float]:
     return {"rows": n, "valid": valid, "seconds": seconds, "rss_mb": _peak_rss_mb()}
 
 
-def worker_prepare(path: str) -> dict[str, float]:
+def worker_prepare(path: str, workers: int = 1) -> dict[str, float]:
     from datetime import datetime
 
     from airflow_provider_dialer.leads import ColumnMapping, prepare_leads
@@ -139,10 +171,12 @@ def worker_prepare(path: str) -> dict[str, float]:
         phones=["tel", "tel2"], external_id="id", first_name="nome", last_name="sobrenome",
         country="pais", timezone="fuso", schedule="agendar",
     )
+    tree = TreeRss()
     t0 = time.perf_counter()
     result = prepare_leads(
         CsvSource(path), mapping=mapping, default_timezone="America/Montevideo",
         now=datetime.fromisoformat(NOW), reject_report=os.path.join(os.path.dirname(path), "rejects.csv"),
+        workers=workers,
     )
     prepared = 0
     for chunk in result.chunks(1000):
@@ -151,7 +185,7 @@ def worker_prepare(path: str) -> dict[str, float]:
     report = result.report
     return {
         "rows": report.rows, "prepared": prepared, "rejected": report.rejected, "seconds": seconds,
-        "rss_mb": _peak_rss_mb(), "counts": dict(report.counts),
+        "rss_mb": _peak_rss_mb(), "workers_rss_mb": tree.stop(), "counts": dict(report.counts),
     }
 
 
@@ -166,12 +200,14 @@ def _run_worker(kind: str, path: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--workers", type=int, default=2, help="prepare_leads(workers=...) for the extra column")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, path = args.worker
         sys.path.insert(0, os.getcwd())
-        print(json.dumps(worker_bare(path) if kind == "bare" else worker_prepare(path)))
+        workers = int(kind[len("prepare"):] or 1) if kind.startswith("prepare") else 0
+        print(json.dumps(worker_bare(path) if kind == "bare" else worker_prepare(path, workers)))
         return
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
@@ -180,16 +216,23 @@ def main() -> None:
             generate(path, size)
             bare = _run_worker("bare", path)
             prep = _run_worker("prepare", path)
-            results.append((size, bare, prep))
+            prep2 = _run_worker(f"prepare{args.workers}", path)
+            results.append((size, bare, prep, prep2))
             print(f"# {size}: rejects by reason {prep['counts']}", file=sys.stderr)
-    print("| leads | bare phonenumbers rows/s | prepare_leads rows/s | prepare / bare | prepared | rejected | peak RSS bare (MB) | peak RSS prepare (MB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for size, bare, prep in results:
+    w = args.workers
+    print(f"| leads | bare phonenumbers rows/s | prepare_leads rows/s | prepare / bare | prepared | rejected "
+          f"| peak RSS bare (MB) | peak RSS prepare (MB) | workers={w} rows/s | workers={w} / bare "
+          f"| workers={w} RSS: task + workers (MB) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, bare, prep, prep2 in results:
         b = bare["rows"] / bare["seconds"]
         p = prep["rows"] / prep["seconds"]
+        p2 = prep2["rows"] / prep2["seconds"]
+        assert prep2["prepared"] == prep["prepared"] and prep2["counts"] == prep["counts"], "workers changed the result"
         print(
             f"| {size:,} | {b:,.0f} | {p:,.0f} | {p / b:.0%} | {prep['prepared']:,} | {prep['rejected']:,} "
-            f"| {bare['rss_mb']:.0f} | {prep['rss_mb']:.0f} |"
+            f"| {bare['rss_mb']:.0f} | {prep['rss_mb']:.0f} | {p2:,.0f} | {p2 / b:.0%} "
+            f"| {prep2['rss_mb']:.0f} + {prep2['workers_rss_mb']:.0f} |"
         )
     if len(results) > 1:
         rss = [r[2]["rss_mb"] for r in results]

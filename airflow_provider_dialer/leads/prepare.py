@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from itertools import islice
 from typing import Any, Literal
@@ -153,6 +153,8 @@ def prepare_leads(
     now: datetime | None = None,
     chunk_rows: int = 1000,
     sample_limit: int = 100,
+    workers: int = 1,
+    parallel_after_rows: int = 20_000,
 ) -> PreparedLeads:
     """Prepare leads from any source for any dialer: phones, zone, schedule, calling window, de-dup, DNC.
 
@@ -178,6 +180,12 @@ def prepare_leads(
         and in operators that must be deterministic.
     :param chunk_rows: rows read and de-duplicated together (bounds memory).
     :param sample_limit: rejects kept in ``report.samples``.
+    :param workers: processes for the per-row work (phones, zone, schedule, window), which is
+        CPU-bound; ``1`` (default) does everything in this process. With more, rows beyond the first
+        ``parallel_after_rows`` go to ``workers`` worker processes in chunks and come back in source
+        order; de-duplication, do-not-call and the report stay here, so the result is the same.
+    :param parallel_after_rows: rows prepared in this process before any worker starts (small
+        inputs never pay for starting processes).
     :return: ``PreparedLeads``; nothing is read until it is iterated.
 
     Example::
@@ -215,6 +223,8 @@ def prepare_leads(
     now = now.astimezone(UTC)
     if chunk_rows < 1:
         raise DialerConfigError("chunk_rows must be at least 1")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise DialerConfigError(f"workers must be a whole number of processes, at least 1, got {workers!r}")
     rows_source = as_source(source)
     dnc_source = None
     if do_not_call is not None:
@@ -240,6 +250,8 @@ def prepare_leads(
         now=now,
         report=report,
         supported_regions=frozenset(phonenumbers.SUPPORTED_REGIONS),
+        workers=workers,
+        parallel_after_rows=max(0, int(parallel_after_rows)),
     )
     return PreparedLeads(run.stream(rows_source, dnc_source, chunk_rows), report, now)
 
@@ -247,9 +259,14 @@ def prepare_leads(
 class _Run:
     """The state of one preparation run: caches, policies, the report."""
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, workers: int = 1, parallel_after_rows: int = 0, **kw: Any) -> None:
         self.__dict__.update(kw)
+        #: what a worker process needs to build its own ``_Run`` (everything row-local; no report)
+        self.config = {k: v for k, v in kw.items() if k != "report"}
+        self.workers = workers
+        self.parallel_after_rows = parallel_after_rows
         self.phones = PhoneNormaliser()
+        self._plans: dict[tuple[str, ...], Any] = {}
         seps = self.mapping.phone_separators
         self._split_phones = re.compile("[" + re.escape(seps) + "]") if seps else None
         self._bound_keys: tuple[Any, ...] | None = None
@@ -274,28 +291,51 @@ class _Run:
                 records = rows_source._records()
                 names = next(records, None)
                 if names is None:
-                    records = iter(())
-                    names = []
-                row, row_values = self.row, self._csv_plan(names)
-                width = len(names)
-                # each chunk is read straight into outcomes (no list of raw rows kept alive meanwhile)
-                while outcomes := [
-                    (row_values(n, v) if len(v) == width else row(n, dict(zip(names, v)))) if type(v) is list else row(n, v)
-                    for n, v in islice(records, chunk_rows)
-                ]:
-                    report.rows += len(outcomes)
-                    yield from settle(outcomes, keys, has_dnc)
+                    records, names = iter(()), []
+                task: tuple[Any, ...] = ("csv", tuple(names))
             else:
-                rows = rows_source.rows()
-                row = self.row
-                while outcomes := [row(n, item) for n, item in islice(rows, chunk_rows)]:
-                    report.rows += len(outcomes)
-                    yield from settle(outcomes, keys, has_dnc)
+                records, task = rows_source.rows(), ("items",)
+            for outcomes in self._chunks_of_outcomes(records, chunk_rows, task):
+                report.rows += len(outcomes)
+                yield from settle(outcomes, keys, has_dnc)
             report.finish()
         finally:
             keys.close()
             if not report.complete and report._writer is not None:
                 report._writer.close()  # a failed or abandoned run still leaves a readable report
+
+    def outcomes(self, task: tuple[Any, ...], rows: Iterable[tuple[int, Any]]) -> list[Any]:
+        """Each row's outcome (see ``_settle``), in order: the row-local part of preparation.
+
+        ``task`` is ``("csv", header names)`` for ``CsvSource._records`` rows, else ``("items",)``.
+        Runs here or in a worker process (``leads/parallel.py``); it must stay free of run-wide state.
+        """
+        if task[0] != "csv":
+            row = self.row
+            return [row(n, item) for n, item in rows]
+        names = task[1]
+        row_values = self._plans.get(names)
+        if row_values is None:
+            row_values = self._plans[names] = self._csv_plan(list(names))
+        row, width = self.row, len(names)
+        return [
+            (row_values(n, v) if len(v) == width else row(n, dict(zip(names, v)))) if type(v) is list else row(n, v)
+            for n, v in rows
+        ]
+
+    def _chunks_of_outcomes(self, records: Iterator[Any], chunk_rows: int, task: tuple[Any, ...]) -> Iterator[list[Any]]:
+        """Outcome lists of ``chunk_rows`` rows in source order: here, or on ``workers`` processes.
+
+        Each chunk is read straight into outcomes when working alone (no list of raw rows kept alive).
+        """
+        outcomes = self.outcomes
+        if self.workers > 1:
+            from airflow_provider_dialer.leads.parallel import parallel_outcomes
+
+            yield from parallel_outcomes(self, records, chunk_rows, task)
+            return
+        while chunk := outcomes(task, islice(records, chunk_rows)):
+            yield chunk
 
     def _load_dnc(self, source: Any, keys: Any) -> None:
         report = self.report

@@ -1,0 +1,152 @@
+"""The row-local part of ``prepare_leads`` on several processes (``workers > 1``).
+
+Phone parsing dominates preparation and is CPU-bound, so a large list is prepared faster on several
+cores. Only row-local work moves (``_Run.outcomes``: phones, zone, schedule, window): the calling
+process reads the source, hands chunks of raw rows to worker processes, and takes their outcomes back
+**in source order**; de-duplication, do-not-call and the report stay in the calling process. A run
+with workers therefore yields exactly what a run without them yields.
+
+- Workers start only after the first ``parallel_after_rows`` rows, so small inputs never pay for them.
+- At most ``2 * workers`` chunks are in flight: memory stays bounded by the chunk size, not the input.
+- Processes come from a ``forkserver`` (``spawn`` where there is none): never ``fork`` of a process
+  that runs threads, and never a re-import of the task's main module.
+- A worker that dies (OOM killer, a crash in a C extension) costs nothing: its chunks and every chunk
+  after it are prepared in this process, with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+import types
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_dialer.leads.prepare import _Run
+
+log = logging.getLogger(__name__)
+
+_PRELOAD = ["airflow_provider_dialer.leads.prepare", "phonenumbers"]
+
+_worker_run: Any = None  # the worker process's own _Run, built once by _init_worker
+
+
+def _init_worker(config: dict[str, Any]) -> None:
+    global _worker_run
+    from airflow_provider_dialer.leads.prepare import _Run
+
+    _worker_run = _Run(**config)
+
+
+def _outcomes_in_worker(task: tuple[Any, ...], rows: list[tuple[int, Any]]) -> list[Any]:
+    return _worker_run.outcomes(task, rows)
+
+
+def _context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)  # no effect when a forkserver already runs: then workers import on use
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """While processes start: a bare ``__main__``, so a worker never imports the task's main module.
+
+    A spawned or forkserver child imports the parent's ``__main__`` (by path or name) before it
+    runs anything; in a task that is the ``airflow`` or ``celery`` script (seconds of imports per
+    worker), and an unguarded script would even run again.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _noop() -> None:
+    return None
+
+
+def start_pool(run: _Run) -> ProcessPoolExecutor:
+    """``run.workers`` started processes, each with a ``_Run`` built from ``run.config``."""
+    pool = ProcessPoolExecutor(
+        max_workers=run.workers, mp_context=_context(), initializer=_init_worker, initargs=(run.config,)
+    )
+    with _bare_main():
+        # a non-fork pool starts one process per submit until it has them all: start them all now
+        for future in [pool.submit(_noop) for _ in range(run.workers)]:
+            future.result()
+    return pool
+
+
+def parallel_outcomes(
+    run: _Run, records: Iterator[Any], chunk_rows: int, task: tuple[Any, ...]
+) -> Iterator[list[Any]]:
+    """Outcome lists of ``chunk_rows`` rows in source order, computed on ``run.workers`` processes."""
+    outcomes = run.outcomes
+    done_here = 0
+    while done_here < run.parallel_after_rows:
+        chunk = outcomes(task, islice(records, chunk_rows))
+        if not chunk:
+            return
+        done_here += len(chunk)
+        yield chunk
+
+    try:
+        pool = start_pool(run)
+    except (OSError, ValueError, RuntimeError) as exc:
+        log.warning("could not start %d preparation workers (%s); preparing in this process", run.workers, exc)
+        while chunk := outcomes(task, islice(records, chunk_rows)):
+            yield chunk
+        return
+
+    pending: deque[tuple[list[tuple[int, Any]], Future[list[Any]] | None]] = deque()
+    broken = False
+    try:
+        while True:
+            while len(pending) < 2 * run.workers:
+                rows = list(islice(records, chunk_rows))
+                if not rows:
+                    break
+                future = None
+                if not broken:
+                    try:
+                        future = pool.submit(_outcomes_in_worker, task, rows)
+                    except RuntimeError as exc:  # BrokenProcessPool, or a pool already shut down
+                        broken = _give_up(exc)
+                pending.append((rows, future))
+            if not pending:
+                return
+            rows, future = pending.popleft()
+            chunk = None
+            if future is not None and not broken:
+                try:
+                    chunk = future.result()
+                except BrokenProcessPool as exc:
+                    broken = _give_up(exc)
+                except Exception as exc:  # e.g. a row value that cannot be pickled: this chunk is done here
+                    log.info("a chunk could not be prepared by a worker (%s); preparing it in this process",
+                             type(exc).__name__)
+            if chunk is None:
+                chunk = outcomes(task, rows)
+            yield chunk
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _give_up(exc: BaseException) -> bool:
+    log.warning("a preparation worker process failed (%s: %s); preparing the remaining rows in this process",
+                type(exc).__name__, exc)
+    return True
