@@ -142,6 +142,25 @@ def test_csv_upload_defers_until_the_list_holds_every_contact(emu, tmp_path):
     assert set(counts) == phones(30) and set(counts.values()) == {1}
 
 
+def test_auto_mode_bulk_adds_small_chunks_and_imports_large_ones(emu, tmp_path):
+    from airflow_provider_dialer.hooks.xcally import XCallyHook
+
+    small = upload(tmp_path, name="small.json", source=leads(30), settings={"mode": "auto"}, chunk_size=None).execute({})
+    assert small["wait"] is None and "pids" not in small["ids"]  # stored at once: nothing to wait for
+    assert len(posts(emu, BULK)) == 1 and not posts(emu, r"^/api/cm/contacts/upload/.+")
+
+    assert XCallyHook.batch_chunk_size == 1000  # the threshold: larger chunks go as CSV imports
+    big = upload(tmp_path, name="big.json", list_name="big", source=leads(1500, start=1000), settings={"mode": "auto"},
+                 chunk_size=1200).execute({})
+    assert big["accepted"] == 1500 and big["chunks"] == 2
+    assert len(big["ids"]["pids"]) == 1 and len(posts(emu, BULK)) == 2  # 1,200 as CSV, the last 300 as a bulk add
+    assert big["wait"] == {"kind": "list_loaded", "targets": [{"list_id": big["ids"]["list_id"], "expected": 1500}]}
+    assert XCallyHook("xcally_default").wait_for_import(big["ids"]["list_id"], 1500, timeout=30, poll_interval=0.05) == 1500
+    assert set(stored(emu)) == phones(30) | phones(300, start=2200)
+    counts = stored(emu, "xcally.csv")
+    assert set(counts) == phones(1200, start=1000) and set(counts.values()) == {1}
+
+
 def test_dropped_answer_after_a_bulk_add_is_resolved_not_resent(emu, tmp_path):
     emu.set_faults("xcally", [{"kind": "drop_after", "path": BULK, "method": "POST", "after": 1, "times": 1}])
     summary = upload(tmp_path, source=leads(10)).execute({})

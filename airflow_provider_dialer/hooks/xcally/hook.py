@@ -520,12 +520,20 @@ class XCallyHook(DialerHook):
             good.append((lead, contact))
         return good, refused
 
+    def _chunk_mode(self, target: Mapping[str, Any], leads: Sequence[PreparedLead]) -> str:
+        """``batch`` or ``csv`` for one chunk; ``auto`` sends a chunk of up to ``batch_chunk_size`` leads
+        as one bulk add and a larger one as a CSV import (decided by the chunk alone, so a retry decides alike)."""
+        mode = target.get("mode") or "batch"
+        if mode == "auto":
+            return "csv" if len(leads) > self.batch_chunk_size else "batch"
+        return str(mode)
+
     def _push(self, target: Mapping[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         good, refused = self._wire_contacts(target, leads)
         if not good:
             return ChunkOutcome(refused=refused)
         list_id = int(target["list_id"])
-        if target.get("mode") == "csv":
+        if self._chunk_mode(target, leads) == "csv":
             csv_bytes = contacts_csv([lead for lead, _ in good], phone_format=target["phone_format"],
                                      first_name_fallback=target.get("first_name_fallback"))
             slug = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-") or "chunk"
@@ -583,8 +591,9 @@ class XCallyHook(DialerHook):
         """Reuse the list named exactly ``list_name`` or create it; add ``agents``; attach it to ``campaign_id``.
 
         ``mode``: ``batch`` (default: bulk adds of 1,000, synchronous), ``csv`` (two-step CSV imports of
-        50,000, loaded in the background), or ``auto``, which means ``csv``: the total is not known when
-        the target opens, so ``auto`` cannot pick by size. ``duplicates`` (CSV only, default ``["phone"]``):
+        50,000, loaded in the background), or ``auto``: chunks of 50,000, each sent as one bulk add when
+        it holds at most 1,000 leads (so a small list is stored at once) and as a CSV import otherwise.
+        ``duplicates`` (CSV only, default ``["phone"]``):
         fields Motion's import uses to skip contacts the list already has. ``baseline`` is the list's
         contact count before the upload: a CSV wait expects ``baseline + accepted``.
         """
@@ -608,7 +617,7 @@ class XCallyHook(DialerHook):
         target: dict[str, Any] = {
             "list_id": lst.id,
             "list_name": lst.name,
-            "mode": "batch" if mode == "batch" else "csv",
+            "mode": mode,
             "baseline": self.count_contacts(lst.id),
             "duplicates": list(duplicates or []),
             **options,
@@ -618,19 +627,22 @@ class XCallyHook(DialerHook):
         return target
 
     def list_chunk_size_for(self, target: dict[str, Any]) -> int:
-        return self.csv_chunk_size if target.get("mode") == "csv" else self.batch_chunk_size
+        return self.batch_chunk_size if target.get("mode", "batch") == "batch" else self.csv_chunk_size
 
     def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        """``batch``: one bulk add (each contact with its ``scheduledat``); ``csv``: one CSV import (its ``pid``)."""
+        """``batch``: one bulk add (each contact with its ``scheduledat``); ``csv``: one CSV import (its ``pid``);
+        ``auto``: whichever fits the chunk's size (see :meth:`open_list_target`)."""
         return self._push(target, key, leads)
 
     def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         """Read the list by phone; a CSV import may still be storing, so wait for the list to settle first."""
-        return self._resolve(target, leads, settle=target.get("mode") == "csv")
+        return self._resolve(target, leads, settle=self._chunk_mode(target, leads) == "csv")
 
     def list_wait(self, target: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
-        """CSV imports load in the background (D5): wait until the list holds ``baseline + accepted``."""
-        if target.get("mode") != "csv":
+        """CSV imports load in the background (D5): wait until the list holds ``baseline + accepted``.
+
+        Nothing to wait for when no chunk went as a CSV import (``batch``, or ``auto`` with a small list)."""
+        if target.get("mode") == "batch" or (target.get("mode") == "auto" and not (summary.get("ids") or {}).get("pids")):
             return None
         expected = int(target.get("baseline") or 0) + int(summary.get("accepted") or 0)
         return {"kind": "list_loaded", "targets": [{"list_id": target["list_id"], "expected": expected}]}

@@ -445,14 +445,26 @@ def test_open_list_target_creates_adds_agents_attaches_and_counts(monkeypatch):
         httpx.Response(200, json={"count": 0, "rows": []}),  # baseline count
     ], seen, extra={"phone_format": "e164", "first_name_fallback": "Cliente"})
     target = hook.open_list_target("leads", {"mode": "auto", "agents": "[24, 26]", "campaign_id": "59"})
-    assert target == {"list_id": 7, "list_name": "leads", "mode": "csv", "baseline": 0, "duplicates": ["phone"],
+    assert target == {"list_id": 7, "list_name": "leads", "mode": "auto", "baseline": 0, "duplicates": ["phone"],
                       "phone_format": "e164", "first_name_fallback": "Cliente", "campaign_id": 59}
     assert [(r.method, r.url.path) for r in seen[1:4]] == [
         ("POST", "/api/cm/lists"), ("POST", "/api/cm/lists/7/users"), ("POST", "/api/voice/queues/59/lists")]
     assert json.loads(seen[2].content) == {"id": 7, "ids": [24, 26]}
     assert hook.list_chunk_size_for(target) == 50_000 and hook.list_chunk_size_for({"mode": "batch"}) == 1000
-    assert hook.list_wait(target, {"accepted": 5}) == {"kind": "list_loaded", "targets": [{"list_id": 7, "expected": 5}]}
+    assert hook.list_chunk_size_for({"mode": "csv"}) == 50_000
+    # auto: a wait only when some chunk went as a CSV import
+    assert hook.list_wait(target, {"accepted": 5, "ids": {"list_id": 7}}) is None
+    wait = {"kind": "list_loaded", "targets": [{"list_id": 7, "expected": 5}]}
+    assert hook.list_wait(target, {"accepted": 5, "ids": {"list_id": 7, "pids": ["p1"]}}) == wait
+    assert hook.list_wait({**target, "mode": "csv"}, {"accepted": 5}) == wait
     assert hook.list_wait({**target, "mode": "batch"}, {"accepted": 5}) is None
+
+
+def test_auto_mode_picks_per_chunk_by_size():
+    hook = XCallyHook.__new__(XCallyHook)
+    small, large = [object()] * 1000, [object()] * 1001
+    assert hook._chunk_mode({"mode": "auto"}, small) == "batch" and hook._chunk_mode({"mode": "auto"}, large) == "csv"
+    assert hook._chunk_mode({"mode": "batch"}, large) == "batch" and hook._chunk_mode({"mode": "csv"}, small) == "csv"
 
 
 @pytest.mark.parametrize(("settings", "message"), [({"mode": "bulk"}, "mode must be"), ({"hub": "x"}, "unknown settings"),
