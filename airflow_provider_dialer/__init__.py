@@ -60,6 +60,35 @@ def _transport_fields(*, verify_help: str = "", rate_default: float | None = Non
     }
 
 
+def _link_fields(*, campaign: str | None, lst: str) -> dict[str, Any]:
+    """The extra fields holding the URL templates of the task links (campaign and list pages in the vendor's UI).
+
+    :param campaign: the placeholders a campaign link may name on this vendor, or None (no campaigns).
+    :param lst: the placeholders a list link may name on this vendor.
+    """
+    note = (
+        " {origin} is the connection's scheme://host[:port]. Copy the page's address from your browser"
+        " and put placeholders where the ids are. Empty: no link. User names, passwords and"
+        " credential-named query parameters are removed from the link."
+    )
+    fields = {
+        "list_link_template": {
+            "label": "List link (URL template)",
+            "description": f"Address of a list in the dialer's web UI, the task's 'Dialer list' link. Placeholders: {lst}."
+            + note,
+            "schema": {"type": ["string", "null"]},
+        },
+    }
+    if campaign:
+        fields["campaign_link_template"] = {
+            "label": "Campaign link (URL template)",
+            "description": f"Address of a campaign in the dialer's web UI, the task's 'Dialer campaign' link. "
+            f"Placeholders: {campaign}." + note,
+            "schema": {"type": ["string", "null"]},
+        }
+    return fields
+
+
 def _connection_types() -> list[dict[str, Any]]:
     return [
         {
@@ -78,6 +107,7 @@ def _connection_types() -> list[dict[str, Any]]:
                     "host": "acme  (expands to https://acme.ucontactcloud.com)",
                     "schema": "https",
                     "login": "supervisor",
+                    "list_link_template": "{origin}/<path of the hub's list page>/{hub}/{list_id}",
                 },
             },
             "conn-fields": {
@@ -111,6 +141,7 @@ def _connection_types() -> list[dict[str, Any]]:
                     "description": "Path template of the list-state read; {hub} and {list_id} are filled in.",
                     "schema": {"type": "string", "default": "/api/dialer/id/{hub}/lists/{list_id}"},
                 },
+                **_link_fields(campaign=None, lst="{hub}, {list_id}, {list_name}, {origin}"),
                 **_transport_fields(),
             },
         },
@@ -121,7 +152,13 @@ def _connection_types() -> list[dict[str, Any]]:
             "ui-field-behaviour": {
                 "hidden-fields": ["extra"],
                 "relabeling": {"host": "Server (host or URL)", "schema": "Scheme", "login": "User", "password": "Password"},
-                "placeholders": {"host": "motion.example.com", "schema": "https", "login": "admin"},
+                "placeholders": {
+                    "host": "motion.example.com",
+                    "schema": "https",
+                    "login": "admin",
+                    "campaign_link_template": "{origin}/<path of the campaign page>/{campaign_id}",
+                    "list_link_template": "{origin}/<path of the list page>/{list_id}",
+                },
             },
             "conn-fields": {
                 "api_key": {
@@ -139,6 +176,8 @@ def _connection_types() -> list[dict[str, Any]]:
                     "description": "Motion requires firstName; empty means the phone is used.",
                     "schema": {"type": ["string", "null"]},
                 },
+                **_link_fields(campaign="{campaign_id}, {campaign_name}, {origin}",
+                               lst="{list_id}, {list_name}, {campaign_id}, {origin}"),
                 **_transport_fields(verify_help="Self-hosted Motion servers often use their own CA: prefer the CA bundle."),
             },
         },
@@ -149,7 +188,13 @@ def _connection_types() -> list[dict[str, Any]]:
             "ui-field-behaviour": {
                 "hidden-fields": ["extra"],
                 "relabeling": {"host": "API host", "schema": "Scheme", "login": "API access e-mail", "password": "Password"},
-                "placeholders": {"host": "ipbxapi.voipex.io", "schema": "https", "login": "api-user@example.com"},
+                "placeholders": {
+                    "host": "ipbxapi.voipex.io",
+                    "schema": "https",
+                    "login": "api-user@example.com",
+                    "campaign_link_template": "https://<portal host>/<path of the campaign page>/{campaign_id}",
+                    "list_link_template": "https://<portal host>/<path of the call-list page>/{list_id}",
+                },
             },
             "conn-fields": {
                 "auth_url": {
@@ -159,6 +204,8 @@ def _connection_types() -> list[dict[str, Any]]:
                 },
                 "client_id": {"label": "OAuth2 client id", "schema": {"type": "string", "default": "api"}},
                 "scope": {"label": "OAuth2 scope", "schema": {"type": ["string", "null"]}},
+                **_link_fields(campaign="{campaign_id}, {campaign_name}, {origin}",
+                               lst="{list_id} (the first call list), {list_name}, {origin}"),
                 **_transport_fields(),
             },
         },
@@ -174,7 +221,12 @@ def _connection_types() -> list[dict[str, Any]]:
                     "login": "API user (subdomain or credential name)",
                     "password": "API token",
                 },
-                "placeholders": {"host": "acme  (expands to https://acme.uc1.ccaiplatform.com)", "schema": "https"},
+                "placeholders": {
+                    "host": "acme  (expands to https://acme.uc1.ccaiplatform.com)",
+                    "schema": "https",
+                    "campaign_link_template": "{origin}/<path of the campaign page>/{campaign_id}",
+                    "list_link_template": "{origin}/<path of the campaign page>/{campaign_id}",
+                },
             },
             "conn-fields": {
                 "domain": {
@@ -182,6 +234,8 @@ def _connection_types() -> list[dict[str, Any]]:
                     "description": "Appended to a bare subdomain in the host field.",
                     "schema": {"type": "string", "default": "uc1.ccaiplatform.com"},
                 },
+                **_link_fields(campaign="{campaign_id}, {origin}",
+                               lst="{campaign_id}, {job_id} (UJET has no lists: an upload is an import job), {origin}"),
                 **_transport_fields(rate_default=10),
             },
         },
@@ -235,4 +289,5 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": "Dialer (vendor-neutral)", "python-modules": [f"{PACKAGE}.sensors.wait"]}],
         "triggers": [{"integration-name": "Dialer (vendor-neutral)", "python-modules": [f"{PACKAGE}.triggers.wait"]}],
         "connection-types": _connection_types(),
+        "extra-links": [f"{PACKAGE}.links.DialerCampaignLink", f"{PACKAGE}.links.DialerListLink"],
     }

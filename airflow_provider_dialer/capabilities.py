@@ -198,6 +198,20 @@ class ListStateWatcher(Protocol):
     async def alist_state(self, target: dict[str, Any]) -> WaitState: ...
 
 
+@runtime_checkable
+class LinkBuilder(Protocol):
+    """Builds the URL of a campaign or list in the vendor's web UI (optional: a hook without it gives no links)."""
+
+    def check_link_templates(self, kinds: Sequence[str]) -> None:
+        """Raise DialerConfigError when a link template names what this vendor cannot fill."""
+
+    def ui_link(self, kind: str, values: dict[str, Any]) -> str | None:
+        """The URL for ``kind`` (``campaign``, ``list``) filled with ``values``, or None. Never raises."""
+
+    def target_link_values(self, target: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
+        """The placeholder values a lead upload knows: from its target and the ids its chunks reported."""
+
+
 #: what to use instead, per verb, when a vendor lacks it
 ALTERNATIVES: dict[str, str] = {
     "ListUploader": "use PushFreshLeadsOperator or AddToDialerTaskOperator for this vendor",

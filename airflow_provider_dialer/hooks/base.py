@@ -22,7 +22,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -732,6 +732,78 @@ class DialerHook(BaseHook):
     async def arun_flow(self, flow: Flow[T]) -> T:
         """Run a flow on the async client (what every ``a<name>`` method does)."""
         return await self._adrive(flow)
+
+    # -- links to the vendor's web UI (LinkBuilder) ------------------------------------------
+
+    #: link kind (``campaign``, ``list``) -> the placeholders its template may name besides ``{origin}``;
+    #: a kind missing here has no link on this vendor
+    link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {}
+    #: link kind -> the template used when the connection sets none. Only for a vendor that documents
+    #: the address of its campaign or list pages; none of the four does, so every hook leaves it empty.
+    default_link_templates: ClassVar[Mapping[str, str]] = {}
+
+    def link_template(self, kind: str) -> str | None:
+        """The connection's template for ``kind`` (extra ``campaign_link_template`` / ``list_link_template``), or the default."""
+        from airflow_provider_dialer.links import TEMPLATE_EXTRAS
+
+        value = self.extras.get(TEMPLATE_EXTRAS[kind])
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        return self.default_link_templates.get(kind)
+
+    def check_link_templates(self, kinds: Iterable[str]) -> None:
+        """Raise :class:`DialerConfigError` when a template for one of ``kinds`` names a placeholder this
+        vendor cannot fill (``{password}`` included: no secret is a placeholder) or makes no http(s) URL."""
+        from airflow_provider_dialer.links import ORIGIN, TEMPLATE_EXTRAS, check_template
+
+        for kind in kinds:
+            template = self.link_template(kind)
+            if template is None:
+                continue
+            where = f"connection {self.conn_id!r} extra {TEMPLATE_EXTRAS[kind]!r}"
+            allowed = self.link_placeholders.get(kind)
+            if allowed is None:
+                raise DialerConfigError(f"{where}: {self.vendor} has no {kind} links; remove the extra")
+            check_template(template, allowed | {ORIGIN}, where)
+
+    def ui_link(self, kind: str, values: Mapping[str, Any]) -> str | None:
+        """The URL of a campaign or list in the vendor's UI, or None: no template, or a placeholder whose
+        value the task does not know. The URL carries no user name, password, credential-named query
+        parameter or secret of the connection. Never raises.
+
+        :param kind: ``campaign`` or ``list``.
+        :param values: placeholder -> value (``campaign_id``, ``list_id``, ``list_name``, ``hub``, ``job_id``, ...).
+        """
+        from airflow_provider_dialer.links import ORIGIN, fill_template
+
+        try:
+            template = self.link_template(kind)
+            allowed = self.link_placeholders.get(kind)
+            if template is None or allowed is None:
+                return None
+            origin = urlsplit(self.settings.base_url)
+            known = {key: value for key, value in values.items() if key in allowed}
+            url = fill_template(template, {**known, ORIGIN: f"{origin.scheme}://{origin.netloc}"})
+        except Exception as exc:  # noqa: BLE001 - a link is never worth failing a task that did its work
+            self.log.warning("no %s link for connection %r: %s", kind, self.conn_id, self.redact(str(exc)))
+            return None
+        if url is not None and self.redact(url) != url:
+            self.log.warning("no %s link for connection %r: the URL would carry a secret of a connection", kind, self.conn_id)
+            return None
+        return url
+
+    def target_link_values(self, target: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
+        """The placeholder values a lead upload knows: the target's ``campaign_id``, ``list_id``,
+        ``list_name``, ``hub``, and the first of each id list its chunks reported (``list_ids`` ->
+        ``list_id``, ``job_ids`` -> ``job_id``). A vendor whose ids are named otherwise overrides this."""
+        from airflow_provider_dialer.links import PLACEHOLDERS, one_id
+
+        values = {key: value for key, value in target.items() if key in PLACEHOLDERS}
+        for key, value in ids.items():
+            single = key[:-4] + "_id" if key.endswith("_ids") else None
+            if single in PLACEHOLDERS and values.get(single) in (None, ""):
+                values[single] = one_id(value)
+        return values
 
     # -- test_connection -----------------------------------------------------------------------
 

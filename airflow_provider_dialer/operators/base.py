@@ -202,12 +202,22 @@ class LeadsOperator(BaseOperator):
 
     def _get_hook(self) -> Any:
         from airflow_provider_dialer.capabilities import get_dialer_hook, require
+        from airflow_provider_dialer.links import check_links
 
         if self._hook is None:
             hook = get_dialer_hook(self.conn_id)
             require(hook, self.capability, self.capability_label or None)
+            check_links(self, hook)
             self._hook = hook
         return self._hook
+
+    def _remember_links(self, hook: Any, target: dict[str, Any], ids: dict[str, Any]) -> None:
+        """Build the task's links (see ``links.py``) from its target and the ids its chunks reported so far."""
+        from airflow_provider_dialer.capabilities import LinkBuilder
+        from airflow_provider_dialer.links import remember_links
+
+        if isinstance(hook, LinkBuilder):
+            remember_links(self, hook, hook.target_link_values(target, ids))
 
     def _store(self, context: Any) -> ProgressStore:
         from airflow_provider_dialer.delivery import FileProgressStore, MemoryProgressStore, VariableProgressStore
@@ -302,6 +312,8 @@ class LeadsOperator(BaseOperator):
             state["target"] = {} if self.dry_run else self.open_target(hook)
             store.save(state)
         target = state["target"]
+        if not self.dry_run:
+            self._remember_links(hook, target, {})
         now = utcnow()
         prepared = self._prepare(prepared_at)
         held: dict[str, int] = {}
@@ -326,6 +338,7 @@ class LeadsOperator(BaseOperator):
             report = delivery.run(chunks)
         finally:
             hook.close()
+        self._remember_links(hook, target, report.ids)
         held_total = sum(held.values())
         if held and self.hold_back == "defer":
             summary = self._summary(prepared, report, held, target, zones)

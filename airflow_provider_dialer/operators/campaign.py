@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_dialer.capabilities import CampaignController, CampaignCreator, get_dialer_hook, require
 from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.links import DialerCampaignLink, check_links, one_id, remember_links
 
 
 class CreateCampaignOperator(BaseOperator):
@@ -30,7 +31,8 @@ class CreateCampaignOperator(BaseOperator):
         ``callerId``, ``ivr`` (id) or ``ivr_name``, ``rescheduleRules``, ``endpoint``.
     :param on_difference: ``"update"`` or ``"fail"``.
 
-    Returns the campaign id.
+    Returns the campaign id. Extra link **Dialer campaign** (when the connection sets
+    ``campaign_link_template``): the campaign created, updated or found.
 
     .. code-block:: python
 
@@ -41,6 +43,7 @@ class CreateCampaignOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "name", "calling_hours", "lists", "agents", "settings")
+    operator_extra_links = (DialerCampaignLink(),)
 
     def __init__(
         self,
@@ -79,6 +82,7 @@ class CreateCampaignOperator(BaseOperator):
 
     def execute(self, context: Any) -> Any:
         hook = require(get_dialer_hook(self.conn_id), CampaignCreator, "campaign creation")
+        check_links(self, hook)
         common = {
             "name": self.name,
             "calling_hours": self.calling_hours,
@@ -90,9 +94,11 @@ class CreateCampaignOperator(BaseOperator):
         existing = hook.find_campaign_by_name(self.name)
         if existing is None:
             campaign_id = hook.create_campaign_from(wanted)
+            remember_links(self, hook, {"campaign_id": campaign_id, "campaign_name": self.name})
             self.log.info("created campaign %r: id %s", self.name, campaign_id)
             return campaign_id
         campaign_id = existing["id"]
+        remember_links(self, hook, {"campaign_id": campaign_id, "campaign_name": self.name})
         differences = hook.campaign_differences(existing, wanted)
         if not differences:
             self.log.info("campaign %r exists (id %s) with the wanted settings", self.name, campaign_id)
@@ -117,6 +123,8 @@ class ControlCampaignOperator(BaseOperator):
     :param campaign_id: the campaign id (templated, e.g. from ``CreateCampaignOperator``'s XCom).
     :param command: the command.
 
+    Extra link **Dialer campaign** (when the connection sets ``campaign_link_template``).
+
     .. code-block:: python
 
         ControlCampaignOperator(task_id="start", conn_id="voipex_default",
@@ -124,6 +132,7 @@ class ControlCampaignOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "campaign_id", "command")
+    operator_extra_links = (DialerCampaignLink(),)
 
     def __init__(self, *, conn_id: str, campaign_id: Any, command: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -135,11 +144,13 @@ class ControlCampaignOperator(BaseOperator):
         from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
 
         hook = require(get_dialer_hook(self.conn_id), CampaignController, "campaign control")
+        check_links(self, hook)
         if self.command not in hook.campaign_commands:
             raise UnsupportedCapabilityError(
                 hook.vendor, f"campaign command {self.command!r}",
                 f"{hook.vendor} accepts {', '.join(sorted(hook.campaign_commands))}",
             )
+        remember_links(self, hook, {"campaign_id": one_id(self.campaign_id)})
         result = hook.control(self.campaign_id, self.command)
         self.log.info("campaign %s: %s -> %s", self.campaign_id, self.command, result)
         return result

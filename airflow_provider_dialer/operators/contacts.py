@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_dialer.capabilities import LeadRemover, get_dialer_hook, require
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError
+from airflow_provider_dialer.links import DialerCampaignLink, check_links, one_id, remember_links
 
 
 class RemoveLeadsOperator(BaseOperator):
@@ -22,10 +23,12 @@ class RemoveLeadsOperator(BaseOperator):
     :param external_ids: external ids to remove.
     :param missing_ok: a contact that is already gone counts as removed (default True).
 
-    Returns ``{"removed": n, "missing": n}``.
+    Returns ``{"removed": n, "missing": n}``. Extra link **Dialer campaign** (when the connection
+    sets ``campaign_link_template``).
     """
 
     template_fields: Sequence[str] = ("conn_id", "campaign_id", "contact_ids", "phones", "external_ids")
+    operator_extra_links = (DialerCampaignLink(),)
 
     def __init__(
         self,
@@ -48,11 +51,13 @@ class RemoveLeadsOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, int]:
         hook = require(get_dialer_hook(self.conn_id), LeadRemover, "contact removal")
+        check_links(self, hook)
         wanted = [("contact_id", v) for v in (self.contact_ids or [])]
         wanted += [("phone", v) for v in (self.phones or [])]
         wanted += [("external_id", v) for v in (self.external_ids or [])]
         if not wanted:
             raise DialerConfigError("give contact_ids, phones or external_ids to remove")
+        remember_links(self, hook, {"campaign_id": one_id(self.campaign_id)})
         removed = missing = 0
         for field, value in wanted:
             try:

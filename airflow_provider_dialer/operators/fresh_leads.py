@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dialer.capabilities import FreshLeadPusher
+from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink
 from airflow_provider_dialer.operators.base import LeadsOperator
 
 if TYPE_CHECKING:
@@ -28,6 +29,9 @@ class PushFreshLeadsOperator(LeadsOperator):
     :param settings: uContact ``{"hub": "sales", "channel": "telephony"}``; UJET ``{"campaign_id": 6}``;
         XCALLY ``{"list_id": 12}`` or ``{"list_name": "fresh"}``.
 
+    Extra links (when the connection sets a template): **Dialer list**, the list the leads went
+    into, and **Dialer campaign**, the campaign they were added to.
+
     .. code-block:: python
 
         PushFreshLeadsOperator(
@@ -39,6 +43,7 @@ class PushFreshLeadsOperator(LeadsOperator):
     """
 
     template_fields: Sequence[str] = (*LeadsOperator.template_fields, "settings")
+    operator_extra_links = (DialerListLink(), DialerCampaignLink())
     capability = FreshLeadPusher
     capability_label = "fresh leads"
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dialer.capabilities import ListUploader
+from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink
 from airflow_provider_dialer.operators.base import LeadsOperator
 
 if TYPE_CHECKING:
@@ -40,6 +41,10 @@ class UploadListOperator(LeadsOperator):
     and ``wait``: what a sensor waits on (``wait.job_ids`` and ``wait.campaign_id`` for
     ``ImportJobSensor``, ``wait.targets`` for ``ListLoadedSensor``), or None. Never the leads.
 
+    Extra links (when the connection sets ``list_link_template`` / ``campaign_link_template``):
+    **Dialer list**, the list (the first one when the vendor makes one per chunk; for UJET, the
+    first import job), and **Dialer campaign**, the campaign the list was loaded into.
+
     .. code-block:: python
 
         UploadListOperator(
@@ -56,6 +61,7 @@ class UploadListOperator(LeadsOperator):
     """
 
     template_fields: Sequence[str] = (*LeadsOperator.template_fields, "list_name", "settings")
+    operator_extra_links = (DialerListLink(), DialerCampaignLink())
     capability = ListUploader
     capability_label = "list upload"
 

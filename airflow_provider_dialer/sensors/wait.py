@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 
 from airflow_provider_dialer.exceptions import DialerJobFailedError
+from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink, link_kinds
 
 
 def _finish(task: BaseSensorOperator, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
@@ -62,7 +63,21 @@ class _VendorWaitSensor(BaseSensorOperator):
     def _what(self) -> str:
         raise NotImplementedError
 
+    def _link_values(self) -> dict[str, Any]:
+        """What the sensor's links are filled with (see ``links.py``)."""
+        return {}
+
+    def _remember_links(self) -> None:
+        from airflow_provider_dialer.capabilities import get_dialer_hook
+        from airflow_provider_dialer.links import check_links, remember_links
+
+        if link_kinds(self):
+            hook = get_dialer_hook(self.conn_id)
+            check_links(self, hook)
+            remember_links(self, hook, self._link_values())
+
     def execute(self, context: Any) -> Any:
+        self._remember_links()
         if not self.deferrable:
             return super().execute(context)
         self.defer(trigger=self._trigger(), method_name="execute_complete", timeout=timedelta(seconds=float(self.timeout)))
@@ -96,7 +111,8 @@ class ImportJobSensor(_VendorWaitSensor):
     :param poll_interval: seconds between polls.
     :param deferrable: wait in the triggerer (default) or poke from a worker.
 
-    BaseSensorOperator's ``timeout`` (seconds) bounds the wait in both modes.
+    BaseSensorOperator's ``timeout`` (seconds) bounds the wait in both modes. Extra links (when the
+    connection sets a template): **Dialer campaign** and **Dialer list** (the first import job).
 
     .. code-block:: python
 
@@ -105,6 +121,7 @@ class ImportJobSensor(_VendorWaitSensor):
     """
 
     template_fields: Sequence[str] = ("conn_id", "campaign_id", "job_ids")
+    operator_extra_links = (DialerCampaignLink(), DialerListLink())
     item_label = "import job"
 
     def __init__(self, *, campaign_id: Any, job_ids: Any, **kwargs: Any) -> None:
@@ -132,12 +149,18 @@ class ImportJobSensor(_VendorWaitSensor):
     def _what(self) -> str:
         return f"import jobs {self._items()} of campaign {self.campaign_id}"
 
+    def _link_values(self) -> dict[str, Any]:
+        from airflow_provider_dialer.links import one_id
+
+        return {"campaign_id": one_id(self.campaign_id), "job_id": one_id(self._items())}
+
 
 class ListLoadedSensor(_VendorWaitSensor):
     """Waits until uploaded lists have loaded (uContact Automation ``loading`` until ``inactive``/``active``;
     XCALLY CSV imports until the list holds the expected number of contacts).
 
-    An error state fails the task. Deferrable by default.
+    An error state fails the task. Deferrable by default. Extra link **Dialer list** (the first
+    target) when the connection sets ``list_link_template``.
 
     :param conn_id: dialer connection id.
     :param targets: what to wait on, as ``UploadListOperator`` returns it under ``wait.targets``
@@ -152,6 +175,7 @@ class ListLoadedSensor(_VendorWaitSensor):
     """
 
     template_fields: Sequence[str] = ("conn_id", "targets")
+    operator_extra_links = (DialerListLink(),)
     item_label = "list"
 
     def __init__(self, *, targets: Any, **kwargs: Any) -> None:
@@ -184,3 +208,8 @@ class ListLoadedSensor(_VendorWaitSensor):
 
     def _what(self) -> str:
         return f"lists {self._items()}"
+
+    def _link_values(self) -> dict[str, Any]:
+        items = self._items()
+        first = items[0] if items and isinstance(items[0], dict) else {}
+        return {key: first.get(key) for key in ("hub", "list_id", "list_name")}

@@ -8,6 +8,7 @@ real hours (the DateTimeTrigger's moment is already past in real time, so it fir
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 
 import pytest
@@ -59,9 +60,39 @@ def states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
-def test_ujet_launch_import_then_deferred_sensor(emu):
+def xcoms(run, task_id: str) -> dict[str, object]:
+    """The XComs a task of the run left, by key (``_link_<class>`` holds an extra link's URL)."""
+    from sqlalchemy import select
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(select(XComModel).where(
+            XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.task_id == task_id))
+        return {row.key: row.value for row in rows}
+
+
+def with_link_templates(emu, monkeypatch, vendor: str, **templates: str) -> str:
+    """Add link templates to the vendor's default connection; returns the links' {origin}."""
+    conn = emu.connection(vendor)
+    conn["extra"] = {**conn["extra"], **templates}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{vendor.upper()}_DEFAULT", json.dumps(conn))
+    return emu.base_url(vendor)
+
+
+def test_ujet_launch_import_then_deferred_sensor(emu, monkeypatch):
+    origin = with_link_templates(emu, monkeypatch, "ujet", campaign_link_template="{origin}/campaigns/{campaign_id}",
+                                 list_link_template="{origin}/campaigns/{campaign_id}/imports/{job_id}")
     run = load_dag("dialer_ujet_launch").test()
     assert str(run.state) == "success", states(run)
+    # the links Airflow stored: the upload's from its run, the sensor's from before its deferral, read back on resume
+    upload = xcoms(run, "import_contacts")
+    first_job = upload["return_value"]["ids"]["job_ids"][0]
+    for task_id in ("import_contacts", "wait_import"):
+        links = xcoms(run, task_id)
+        assert links["_link_DialerCampaignLink"] == f"{origin}/campaigns/6", task_id
+        assert links["_link_DialerListLink"] == f"{origin}/campaigns/6/imports/{first_job}", task_id
     counts = emu.leads("ujet", keys=True)["ujet.import"]["counts"]
     # 12 sample rows: bad phone, unknown zone, duplicate external id, duplicate phone are rejected
     assert len(counts) == 8 and set(counts.values()) == {1}
@@ -109,13 +140,25 @@ def test_event_asset_push_replayed_by_hand(emu):
     assert set(fresh) == {"+5511912345678", "+81312345678"}
 
 
-def test_voipex_launch_call_lists_campaign_start(emu):
+def test_voipex_launch_call_lists_campaign_start(emu, monkeypatch):
+    with_link_templates(emu, monkeypatch, "voipex", campaign_link_template="https://portal.example/campaigns/{campaign_id}",
+                        list_link_template="https://portal.example/call-lists/{list_id}?name={list_name}")
     run = load_dag("dialer_voipex_launch").test()
     assert str(run.state) == "success", states(run)
     voipex = emu.state("voipex")["voipex"]
     campaigns = voipex["campaigns"]
     campaigns = list(campaigns.values()) if isinstance(campaigns, dict) else campaigns
     assert len(campaigns) == 1 and campaigns[0]["state"] == "running"
+    campaign_id = campaigns[0]["id"]
+    for task_id in ("campaign", "start"):
+        assert xcoms(run, task_id)["_link_DialerCampaignLink"] == f"https://portal.example/campaigns/{campaign_id}"
+    upload = xcoms(run, "upload")
+    first_call_list = upload["return_value"]["ids"]["call_list_ids"][0]
+    (first,) = [c for c in voipex["call_lists"] if c["id"] == first_call_list]
+    list_name = first["name"].rsplit(" ", 1)[0].replace(" ", "%20")  # "<list_name> <chunk key>": the DAG's list_name
+    assert list_name.startswith("calls%20")
+    assert upload["_link_DialerListLink"] == f"https://portal.example/call-lists/{first_call_list}?name={list_name}"
+    assert upload["_link_DialerCampaignLink"] == ""  # a Voipex call list belongs to no campaign yet
     numbers = emu.leads("voipex", keys=True)["voipex.call-lists"]["counts"]
     assert len(numbers) == 8 and set(numbers.values()) == {1}
 

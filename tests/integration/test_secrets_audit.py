@@ -471,6 +471,60 @@ def test_xcally_apikey_needing_url_encoding_is_redacted_in_request_logs(caplog, 
         assert form not in text, f"api key leaked as {form!r}"
 
 
+def test_extra_links_carry_no_secret_even_when_the_template_asks_for_one(emu, tmp_path, caplog, capfd, monkeypatch):
+    """Link templates that embed the credentials (user info, ``apikey=``/``password=``/``token=`` parameters, the
+    password in a path) or name them as placeholders: the links keep none, and the refusals name none."""
+    from airflow_provider_dialer.capabilities import get_dialer_hook
+    from airflow_provider_dialer.exceptions import DialerConfigError
+    from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink
+    from airflow_provider_dialer.operators.campaign import CreateCampaignOperator
+    from airflow_provider_dialer.operators.lists import UploadListOperator
+
+    user, pw, key = SENTINELS.xcally_user, SENTINELS.xcally_password, SENTINELS.xcally_api_key
+
+    def conn(conn_id: str, **templates: str) -> str:
+        xc = emu.connection("xcally")
+        xc["extra"] = {**xc["extra"], **templates}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(xc))
+        return conn_id
+
+    class Key:
+        dag_id, task_id, run_id, map_index = "d", "t", "r", -1
+
+    hostile = conn(
+        "xcally_links",
+        campaign_link_template=f"https://{user}:{pw}@ui.example/c/{{campaign_id}}?apikey={key}&password={pw}&tab=1",
+        list_link_template=f"{{origin}}/#/lists/{{list_id}}?token={key}&view=all",
+    )
+    in_path = conn("xcally_link_in_path", list_link_template=f"{{origin}}/{pw}/lists/{{list_id}}")
+    with emitted(caplog, capfd) as capture:
+        canary(capture, get_dialer_hook(hostile))
+        campaign = CreateCampaignOperator(task_id="campaign", conn_id=hostile, name="audit",
+                                          settings={"dialMethod": "progressive", "TrunkId": 12})
+        campaign_id = campaign.execute({})
+        upload = UploadListOperator(task_id="upload", conn_id=hostile, list_name="audit", source=leads(2),
+                                    progress=str(tmp_path / "a.json"))
+        upload.execute({})
+        dropped = UploadListOperator(task_id="dropped", conn_id=in_path, list_name="audit2", source=leads(1),
+                                     progress=str(tmp_path / "b.json"))
+        dropped.execute({})
+        links = {
+            "campaign": DialerCampaignLink().get_link(campaign, ti_key=Key()),
+            "list": DialerListLink().get_link(upload, ti_key=Key()),
+            "dropped": DialerListLink().get_link(dropped, ti_key=Key()),
+        }
+        capture.value(links)
+        for placeholder in ("password", "api_key", "login"):
+            asks = conn("xcally_link_asks", campaign_link_template=f"{{origin}}/c/{{campaign_id}}?x={{{placeholder}}}")
+            op = CreateCampaignOperator(task_id="asks", conn_id=asks, name="audit")
+            raises(capture, DialerConfigError, op.execute, {})
+    assert_clean(capture, emu)
+    # the scan saw real links: the user info and credential parameters are gone, the rest is kept
+    assert links["campaign"] == f"https://ui.example/c/{campaign_id}?tab=1"
+    assert links["list"].startswith(emu.base_url("xcally") + "/#/lists/") and links["list"].endswith("?view=all")
+    assert links["dropped"] == ""
+
+
 # --------------------------------------------------------------------------------------------
 # (b) an example DAG end to end with dag.test()
 # --------------------------------------------------------------------------------------------

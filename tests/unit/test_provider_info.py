@@ -42,6 +42,43 @@ def test_connection_types_match_hook_registry_and_secrets_are_password_fields():
     assert types["ujet"]["conn-fields"]["rate_limit_per_second"]["schema"]["default"] == 10
 
 
+def test_extra_links_are_listed_and_match_the_operators_and_the_connection_forms():
+    from airflow.sdk import BaseOperatorLink
+
+    from airflow_provider_dialer.links import TEMPLATE_EXTRAS, DialerLink
+    from airflow_provider_dialer.operators.campaign import ControlCampaignOperator, CreateCampaignOperator
+    from airflow_provider_dialer.operators.contacts import RemoveLeadsOperator
+    from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
+    from airflow_provider_dialer.operators.lists import UploadListOperator
+    from airflow_provider_dialer.sensors.wait import ImportJobSensor, ListLoadedSensor
+
+    info = get_provider_info()
+    listed = info["extra-links"]
+    assert listed == ["airflow_provider_dialer.links.DialerCampaignLink", "airflow_provider_dialer.links.DialerListLink"]
+    classes = set()
+    for path in listed:
+        module, _, name = path.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        assert issubclass(cls, BaseOperatorLink)
+        classes.add(cls)
+    used = {
+        type(link)
+        for op in (CreateCampaignOperator, ControlCampaignOperator, RemoveLeadsOperator, UploadListOperator,
+                   PushFreshLeadsOperator, ImportJobSensor, ListLoadedSensor)
+        for link in op.operator_extra_links
+    }
+    assert used == classes and all(issubclass(c, DialerLink) for c in used)
+    # each connection form offers exactly the link templates its hook can fill
+    for entry in info["connection-types"]:
+        module, _, name = entry["hook-class-name"].rpartition(".")
+        hook = getattr(importlib.import_module(module), name)
+        offered = {field for field in entry["conn-fields"] if field.endswith("_link_template")}
+        assert offered == {TEMPLATE_EXTRAS[kind] for kind in hook.link_placeholders}, entry["connection-type"]
+        for field in offered:
+            assert entry["conn-fields"][field]["schema"]["type"] == ["string", "null"]
+            assert "{" in entry["ui-field-behaviour"]["placeholders"][field]
+
+
 def test_every_declared_module_imports():
     info = get_provider_info()
     for section in ("hooks", "operators", "sensors", "triggers"):
@@ -76,3 +113,7 @@ def test_airflow_cli_lists_the_provider_and_its_connection_types(tmp_path):
     ours = {h["connection_type"]: h for h in json.loads(hooks.stdout) if h["package_name"] == "airflow-provider-dialer"}
     assert set(ours) == {"ucontact", "xcally", "voipex", "ujet"}
     assert ours["xcally"]["class"] == "airflow_provider_dialer.hooks.xcally.XCallyHook"
+    links = subprocess.run([airflow, "providers", "links", "-o", "json"], env=env, capture_output=True, text=True, timeout=120)
+    assert links.returncode == 0, links.stderr[-2000:]
+    names = {entry["extra_link_class_name"] for entry in json.loads(links.stdout)}
+    assert {"airflow_provider_dialer.links.DialerCampaignLink", "airflow_provider_dialer.links.DialerListLink"} <= names

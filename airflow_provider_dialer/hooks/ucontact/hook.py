@@ -75,6 +75,8 @@ class UContactHook(DialerHook):
     vendor = "uContact"
     secret_extras = ("api_token", "integra_token")
     supports_per_lead_schedule = True
+    #: links: a hub list (``list_id`` once the upload answered with it); no campaign object in these APIs
+    link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {"list": frozenset({"hub", "list_id", "list_name"})}
 
     #: leads per freshLeads request ("fewer than a list", the document says)
     fresh_chunk_size: ClassVar[int] = 500

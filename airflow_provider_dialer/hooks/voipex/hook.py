@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -86,6 +86,11 @@ class VoipexHook(DialerHook):
     secret_extras = ()
     default_rate_limit = None
     supports_per_lead_schedule = False
+    #: links: campaigns and call lists (an upload makes one call list per chunk: the link is the first)
+    link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {
+        "campaign": frozenset({"campaign_id", "campaign_name"}),
+        "list": frozenset({"list_id", "list_name"}),
+    }
     default_host = "ipbxapi.voipex.io"
 
     #: CampaignController: the guide's five commands
@@ -399,6 +404,15 @@ class VoipexHook(DialerHook):
 
     def list_wait(self, target: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
         return None  # a call list is usable once its creation answered
+
+    def target_link_values(self, target: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
+        """The list link points to the first call list (``call_list_ids``), named ``list_name`` as given."""
+        from airflow_provider_dialer.links import one_id
+
+        values = super().target_link_values(target, ids)
+        if ids.get("call_list_ids"):
+            values["list_id"] = one_id(ids["call_list_ids"])
+        return values
 
     def list_chunk_size_for(self, target: dict[str, Any]) -> int:
         return CALL_LIST_CHUNK

@@ -100,6 +100,11 @@ class XCallyHook(DialerHook):
     secret_extras = ("api_key",)
     default_rate_limit = None
     supports_per_lead_schedule = True
+    #: links: queue campaigns and contact lists (a list upload knows the campaign it attached the list to)
+    link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {
+        "campaign": frozenset({"campaign_id", "campaign_name"}),
+        "list": frozenset({"list_id", "list_name", "campaign_id"}),
+    }
 
     #: where the API lives under the server URL (seed: ``https://{domain}/api/...``)
     api_prefix: ClassVar[str] = "/api"
