@@ -340,3 +340,34 @@ async def test_async_twin_matches_sync(monkeypatch):
     await hook.aclose()
     assert sync_result == async_result == {"path": "/things/7", "auth": True}
     assert DemoHook.aget_thing.__name__ == "aget_thing"
+
+
+# -- one SSL context per verify setting ----------------------------------------------------------
+
+
+def test_clients_share_one_ssl_context_per_verify_setting(monkeypatch):
+    import asyncio
+    import ssl
+
+    import certifi
+
+    from airflow_provider_dialer.hooks.base import ssl_context
+
+    set_conn(monkeypatch, host="api.example.com", schema="https", port=None)
+    first, second = DemoHook(), DemoHook()
+    assert first.get_conn()._transport._pool._ssl_context is second.get_conn()._transport._pool._ssl_context
+
+    async def async_context(hook: DemoHook) -> ssl.SSLContext:
+        client = hook._get_async_client()
+        try:
+            return client._transport._pool._ssl_context
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(async_context(first)) is ssl_context(True)
+    insecure, bundle = ssl_context(False), ssl_context(certifi.where())
+    assert insecure.verify_mode == ssl.CERT_NONE and not insecure.check_hostname
+    assert bundle.verify_mode == ssl.CERT_REQUIRED and bundle is not ssl_context(True)
+    assert ssl_context(certifi.where()) is bundle
+    with pytest.raises(FileNotFoundError):
+        ssl_context("/nonexistent/ca.pem")
