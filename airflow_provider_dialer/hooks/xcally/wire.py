@@ -47,6 +47,12 @@ QueueStrategy = Literal["ringall", "leastrecent", "fewestcalls", "random", "rrme
 # --------------------------------------------------------------------------------------------
 
 
+#: rows per page when the hook walks a collection (public client pages at 100)
+PAGE_SIZE = 100
+#: rows per page for bulk reads (contacts of a list, a campaign's agents): Motion's documented maximum
+LIST_READ_PAGE = 1000
+
+
 class ListCreate(BaseModel):
     """``POST /api/cm/lists`` body (seed: ``{"name": "list1", "description": "..."}``)."""
 
