@@ -194,12 +194,31 @@ class ChunkDelivery:
     def _unknown(self, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         return ChunkOutcome(unknown=[lead.row for lead in leads], how="unknown")
 
-    def _resolve_or_unknown(self, key: str, leads: Sequence[PreparedLead], resend: bool = True) -> ChunkOutcome:
+    def _read(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         try:
-            outcome = self.resolve(key, leads)
+            return self.resolve(key, leads)
         except DialerError as exc:
             log.warning("chunk %s: reading the vendor's state failed (%s); its leads are reported unknown", key, exc)
-            outcome = None
+            return None
+
+    @staticmethod
+    def _absorb(outcome: ChunkOutcome, other: ChunkOutcome) -> None:
+        outcome.accepted += other.accepted
+        outcome.refused += other.refused
+        outcome.unknown += other.unknown + other.missing
+        for kind, values in other.ids.items():
+            outcome.ids.setdefault(kind, []).extend(values)
+
+    def _note_resend(self, key: str) -> None:
+        """Record that the chunk's missing leads are being sent again (under ``<key>/resend``)."""
+        with self._lock:
+            self.state["chunks"].setdefault(key, {"status": "sending"})["resending"] = True
+            self.store.save(self.state)
+
+    def _resolve_or_unknown(
+        self, key: str, leads: Sequence[PreparedLead], resend: bool = True, resent_before: bool = False
+    ) -> ChunkOutcome:
+        outcome = self._read(key, leads)
         if outcome is None:
             return self._unknown(leads)
         outcome.how = "resolved"
@@ -207,18 +226,27 @@ class ChunkDelivery:
             # the read proved these leads did not land: sending them once more cannot duplicate them
             rows = set(outcome.missing)
             again = [lead for lead in leads if lead.row in rows]
-            log.warning("chunk %s: %d lead(s) did not land; sending them again", key, len(again))
             outcome.missing = []
+            if resent_before:
+                # the attempt that ended was sending them again: read that resend before sending
+                earlier = self._read(f"{key}/resend", again)
+                if earlier is None:
+                    outcome.unknown += [lead.row for lead in again]
+                    return outcome
+                still = set(earlier.missing)
+                earlier.missing = []
+                self._absorb(outcome, earlier)
+                again = [lead for lead in again if lead.row in still]
+                if not again:
+                    return outcome
+            log.warning("chunk %s: %d lead(s) did not land; sending them again", key, len(again))
+            self._note_resend(key)
             try:
                 retry = self.send(f"{key}/resend", again)
             except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
                 log.warning("chunk %s: resend failed (%s); reading the vendor's state again", key, exc)
                 retry = self._resolve_or_unknown(f"{key}/resend", again, resend=False)
-            outcome.accepted += retry.accepted
-            outcome.refused += retry.refused
-            outcome.unknown += retry.unknown + retry.missing
-            for kind, values in retry.ids.items():
-                outcome.ids.setdefault(kind, []).extend(values)
+            self._absorb(outcome, retry)
         elif outcome.missing:
             outcome.unknown += outcome.missing
             outcome.missing = []
@@ -275,7 +303,8 @@ class ChunkDelivery:
                     leads = [lead for lead in leads if lead.row in pending]
                 if previous and previous["status"] == "sending":
                     log.warning("chunk %s was in flight when the previous attempt ended; reading the vendor's state", key)
-                    outcome = merge_outcomes(prior, self._resolve_or_unknown(key, leads))
+                    resolved = self._resolve_or_unknown(key, leads, resent_before=bool(previous.get("resending")))
+                    outcome = merge_outcomes(prior, resolved)
                     self._mark(key, "done", outcome)
                     self.report.chunks_resolved += 1
                     self.report.add(outcome)

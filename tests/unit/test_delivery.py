@@ -182,3 +182,44 @@ def test_task_dying_while_the_rest_of_a_partial_chunk_is_sent_keeps_what_is_know
     # no read: only the two rows in flight are unknown; row 3 stays accepted; nothing is resent
     assert report.unknown_rows == [4, 5] and report.accepted == 1 + 3 + 6
     assert sorted(vendor.stored) == [0, 1, 2, 3, *range(6, 12)]
+
+
+def test_task_dying_while_resending_missing_leads_reads_that_resend_on_retry():
+    """A vendor resolved by name (one list per key): the resend's own name must be read before sending again."""
+    named: dict[str, list[int]] = {}
+    sends: list[str] = []
+
+    def send(key, chunk):
+        sends.append(key)
+        named[key] = [lead.row for lead in chunk]
+        return ChunkOutcome(accepted=len(chunk))
+
+    def resolve(key, chunk):
+        return ChunkOutcome(accepted=len(chunk)) if key in named else ChunkOutcome(missing=[lead.row for lead in chunk])
+
+    store = MemoryProgressStore()
+    # the attempt that ended: chunk 2 dropped before apply, resent as now#2/resend, died before recording it
+    named.update({"now#1": [0, 1, 2], "now#2/resend": [3, 4, 5]})
+    store.save({"chunks": {"now#1": {"status": "done", "outcome": ChunkOutcome(accepted=3).as_dict()},
+                           "now#2": {"status": "sending", "resending": True}}})
+    report = ChunkDelivery(store, send, resolve, concurrency=1).run(CHUNKS)
+    assert sends == ["now#3", "now#4"]  # now#2's leads were found under the resend's name: not sent again
+    assert report.accepted == 12 and report.unknown == 0
+
+
+def test_the_resend_is_recorded_before_it_is_sent():
+    vendor, store = FakeVendor(), MemoryProgressStore()
+    vendor.fail["now#2"] = DialerDeliveryUnknownError("X", "POST", "/l", "dropped before apply")
+    seen = {}
+
+    def resolve(key, chunk):
+        return ChunkOutcome(missing=[lead.row for lead in chunk if lead.row not in vendor.stored])
+
+    def send(key, chunk):
+        if key.endswith("/resend"):
+            seen["entry"] = dict(store.state["chunks"]["now#2"])
+        return vendor.send(key, chunk)
+
+    ChunkDelivery(store, send, resolve, concurrency=1).run(CHUNKS)
+    assert seen["entry"] == {"status": "sending", "resending": True}
+    assert store.state["chunks"]["now#2"]["status"] == "done"
