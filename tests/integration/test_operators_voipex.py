@@ -140,7 +140,7 @@ def test_lost_answer_without_the_call_list_read_is_reported_unknown(emu, tmp_pat
     assert len(requests(emu, "POST", CALL_LISTS)) == 3
 
 
-@pytest.mark.parametrize("dies", ["after_the_vendor_applied", "before_the_request"])
+@pytest.mark.parametrize("dies", ["after_the_vendor_applied", "before_the_request", "while_resending"])
 def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch, delivery_check, dies):
     from airflow_provider_dialer.hooks.voipex import VoipexHook
 
@@ -149,11 +149,18 @@ def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path
 
     def dying(self, target, key, chunk):
         calls["n"] += 1
-        if calls["n"] == 2:
+        if dies == "while_resending":  # chunk 2 was dropped before apply, and the task died resending it
+            if key.endswith("/resend"):
+                real(self, target, key, chunk)
+                raise SystemExit("worker killed")
+        elif calls["n"] == 2:
             if dies == "after_the_vendor_applied":
                 real(self, target, key, chunk)
             raise SystemExit("worker killed")  # the progress store says the chunk was being sent
         return real(self, target, key, chunk)
+
+    if dies == "while_resending":
+        emu.set_faults("voipex", [{"kind": "drop_before", "path": CALL_LISTS, "method": "POST", "after": 1, "times": 1}])
 
     source = leads(12)
     monkeypatch.setattr(VoipexHook, "push_list_chunk", dying)
