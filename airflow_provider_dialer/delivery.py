@@ -9,7 +9,9 @@ vendor answers it is written as ``done`` with its outcome. On a retry:
   vendor's state is read back through ``resolve``; when the vendor cannot tell, the chunk's leads are
   reported ``unknown``;
 - chunks the vendor refused as a whole with a status that proves it did not apply them (4xx other
-  than 408, 429, 503) are marked ``failed`` and sent again on the next attempt.
+  than 408, 429, 503) are marked ``failed`` and sent again on the next attempt;
+- a chunk sent record by record that stopped part-way (``ChunkInterruptedError``) is kept as
+  ``partial``: what its first records did is recorded, and the next attempt sends only the rest.
 
 XCom is cleared when a task retries, so progress lives in an Airflow Variable by default (one per
 task instance and map index) or in a JSON file for local runs.
@@ -36,6 +38,35 @@ log = logging.getLogger(__name__)
 
 #: statuses that prove the vendor did not apply a write
 NOT_APPLIED = frozenset({400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503})
+
+
+class ChunkInterruptedError(DialerError):
+    """A chunk sent record by record stopped at a record the vendor provably did not apply.
+
+    ``outcome`` covers the records handled before it, ``pending`` the rows not applied (that record
+    and the ones after it), ``cause`` why it stopped. Delivery records both and raises ``cause``; the
+    next attempt sends only ``pending``, so the records that landed are never sent twice.
+    """
+
+    def __init__(self, outcome: ChunkOutcome, pending: Sequence[int], cause: DialerError) -> None:
+        super().__init__(str(cause))
+        self.outcome = outcome
+        self.pending = list(pending)
+        self.cause = cause
+
+
+def merge_outcomes(before: ChunkOutcome | None, after: ChunkOutcome) -> ChunkOutcome:
+    """One chunk's outcome over attempts: what an earlier attempt learnt plus what this one did."""
+    if before is None:
+        return after
+    ids = {kind: list(values) for kind, values in before.ids.items()}
+    for kind, values in after.ids.items():
+        bucket = ids.setdefault(kind, [])
+        bucket.extend(v for v in values if v not in bucket)
+    return ChunkOutcome(
+        accepted=before.accepted + after.accepted, refused=before.refused + after.refused,
+        unknown=before.unknown + after.unknown, missing=after.missing, ids=ids, how=after.how,
+    )
 
 
 class ProgressStore(Protocol):
@@ -150,23 +181,44 @@ class ChunkDelivery:
         self.report = DeliveryReport()
         self._lock = threading.Lock()
 
-    def _mark(self, key: str, status: str, outcome: ChunkOutcome | None = None) -> None:
+    def _mark(self, key: str, status: str, outcome: ChunkOutcome | None = None, pending: list[int] | None = None) -> None:
         with self._lock:
             entry: dict[str, Any] = {"status": status}
             if outcome is not None:
                 entry["outcome"] = outcome.as_dict()
+            if pending is not None:
+                entry["pending"] = pending
             self.state["chunks"][key] = entry
             self.store.save(self.state)
 
     def _unknown(self, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         return ChunkOutcome(unknown=[lead.row for lead in leads], how="unknown")
 
-    def _resolve_or_unknown(self, key: str, leads: Sequence[PreparedLead], resend: bool = True) -> ChunkOutcome:
+    def _read(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         try:
-            outcome = self.resolve(key, leads)
+            return self.resolve(key, leads)
         except DialerError as exc:
             log.warning("chunk %s: reading the vendor's state failed (%s); its leads are reported unknown", key, exc)
-            outcome = None
+            return None
+
+    @staticmethod
+    def _absorb(outcome: ChunkOutcome, other: ChunkOutcome) -> None:
+        outcome.accepted += other.accepted
+        outcome.refused += other.refused
+        outcome.unknown += other.unknown + other.missing
+        for kind, values in other.ids.items():
+            outcome.ids.setdefault(kind, []).extend(values)
+
+    def _note_resend(self, key: str) -> None:
+        """Record that the chunk's missing leads are being sent again (under ``<key>/resend``)."""
+        with self._lock:
+            self.state["chunks"].setdefault(key, {"status": "sending"})["resending"] = True
+            self.store.save(self.state)
+
+    def _resolve_or_unknown(
+        self, key: str, leads: Sequence[PreparedLead], resend: bool = True, resent_before: bool = False
+    ) -> ChunkOutcome:
+        outcome = self._read(key, leads)
         if outcome is None:
             return self._unknown(leads)
         outcome.how = "resolved"
@@ -174,37 +226,61 @@ class ChunkDelivery:
             # the read proved these leads did not land: sending them once more cannot duplicate them
             rows = set(outcome.missing)
             again = [lead for lead in leads if lead.row in rows]
-            log.warning("chunk %s: %d lead(s) did not land; sending them again", key, len(again))
             outcome.missing = []
+            if resent_before:
+                # the attempt that ended was sending them again: read that resend before sending
+                earlier = self._read(f"{key}/resend", again)
+                if earlier is None:
+                    outcome.unknown += [lead.row for lead in again]
+                    return outcome
+                still = set(earlier.missing)
+                earlier.missing = []
+                self._absorb(outcome, earlier)
+                again = [lead for lead in again if lead.row in still]
+                if not again:
+                    return outcome
+            log.warning("chunk %s: %d lead(s) did not land; sending them again", key, len(again))
+            self._note_resend(key)
             try:
                 retry = self.send(f"{key}/resend", again)
             except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
                 log.warning("chunk %s: resend failed (%s); reading the vendor's state again", key, exc)
                 retry = self._resolve_or_unknown(f"{key}/resend", again, resend=False)
-            outcome.accepted += retry.accepted
-            outcome.refused += retry.refused
-            outcome.unknown += retry.unknown + retry.missing
-            for kind, values in retry.ids.items():
-                outcome.ids.setdefault(kind, []).extend(values)
+            self._absorb(outcome, retry)
         elif outcome.missing:
             outcome.unknown += outcome.missing
             outcome.missing = []
         return outcome
 
-    def _deliver_one(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        self._mark(key, "sending")
+    def _stopped(self, key: str, handled: ChunkOutcome | None, pending: list[int]) -> None:
+        """Record a chunk whose ``pending`` rows were not applied: ``failed`` if nothing else was, else ``partial``."""
+        if handled is None or not (handled.accepted or handled.refused or handled.unknown):
+            self._mark(key, "failed")
+        else:
+            self._mark(key, "partial", handled, pending)
+
+    def _deliver_one(self, key: str, leads: Sequence[PreparedLead], prior: ChunkOutcome | None = None) -> ChunkOutcome:
+        rows = [lead.row for lead in leads]
+        # a partial chunk keeps what its first records did while the rest is in flight
+        self._mark(key, "sending", prior, rows if prior is not None else None)
         try:
             outcome = self.send(key, leads)
+        except ChunkInterruptedError as exc:
+            log.warning("chunk %s stopped after some records (%s); the next attempt sends only the %d left",
+                        key, exc.cause, len(exc.pending))
+            self._stopped(key, merge_outcomes(prior, exc.outcome), exc.pending)
+            raise exc.cause from None
         except DialerDeliveryUnknownError as exc:
             log.warning("chunk %s: %s; reading the vendor's state to learn what landed", key, exc)
             outcome = self._resolve_or_unknown(key, leads)
         except DialerHTTPError as exc:
             if exc.status in NOT_APPLIED or isinstance(exc, DialerAuthError):
                 # refused before anything was applied (an auth failure may come with a 200 body of "0")
-                self._mark(key, "failed")
+                self._stopped(key, prior, rows)
                 raise
             log.warning("chunk %s: %s; its fate is unknown, reading the vendor's state", key, exc)
             outcome = self._resolve_or_unknown(key, leads)
+        outcome = merge_outcomes(prior, outcome)
         self._mark(key, "done", outcome)
         return outcome
 
@@ -220,9 +296,15 @@ class ChunkDelivery:
                     self.report.chunks_skipped += 1
                     self.report.add(ChunkOutcome.from_dict(previous["outcome"]))
                     continue
+                prior = ChunkOutcome.from_dict(previous["outcome"]) if previous and previous.get("outcome") else None
+                if previous and "pending" in previous:
+                    # the chunk stopped part-way before: only its records that did not land are left
+                    pending = set(previous["pending"])
+                    leads = [lead for lead in leads if lead.row in pending]
                 if previous and previous["status"] == "sending":
                     log.warning("chunk %s was in flight when the previous attempt ended; reading the vendor's state", key)
-                    outcome = self._resolve_or_unknown(key, leads)
+                    resolved = self._resolve_or_unknown(key, leads, resent_before=bool(previous.get("resending")))
+                    outcome = merge_outcomes(prior, resolved)
                     self._mark(key, "done", outcome)
                     self.report.chunks_resolved += 1
                     self.report.add(outcome)
@@ -231,7 +313,7 @@ class ChunkDelivery:
                     in_flight = self._collect(in_flight, errors)
                 if errors:
                     continue  # after a hard failure nothing new is sent; the retry picks it up
-                in_flight.add(pool.submit(self._deliver_one, key, leads))
+                in_flight.add(pool.submit(self._deliver_one, key, leads, prior))
             while in_flight:
                 in_flight = self._collect(in_flight, errors)
         if errors:

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, DialerTaskAdder
-from airflow_provider_dialer.exceptions import DialerDeliveryUnknownError, DialerRejectedError
+from airflow_provider_dialer.exceptions import (
+    DialerAuthError,
+    DialerDeliveryUnknownError,
+    DialerHTTPError,
+    DialerRejectedError,
+    DialerTransportError,
+)
 from airflow_provider_dialer.operators.base import LeadsOperator
 
 if TYPE_CHECKING:
@@ -18,9 +24,11 @@ class AddToDialerTaskOperator(LeadsOperator):
     alternatives, ``calldate`` (the lead's next permitted time, in the instance's timezone), agent
     and data; every key present; form-encoded exactly as documented; bounded concurrency.
 
-    Integra has no read of queued tasks, so a record whose answer was lost is reported ``unknown``
-    (never resent). Chunks are sent record by record; ``chunk_size`` bounds how many records a task
-    killed mid-chunk can leave ``unknown``.
+    Integra has no read of queued tasks, so a record whose answer was lost (or answered with a 5xx
+    that may have been applied) is reported ``unknown`` (never resent). Chunks are sent record by
+    record; ``chunk_size`` bounds how many records a task killed mid-chunk can leave ``unknown``. A
+    record the vendor provably did not take (429 or 503 after every retry, a refused login) stops
+    the chunk there and fails the task; the retry sends only the records after the last that landed.
 
     All ``LeadsOperator`` parameters apply, plus:
 
@@ -63,9 +71,11 @@ class AddToDialerTaskOperator(LeadsOperator):
         return True  # calldate carries each lead's time
 
     def send_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        from airflow_provider_dialer.delivery import NOT_APPLIED, ChunkInterruptedError
+
         outcome = ChunkOutcome()
         settings = {"campaign": target["campaign"], "source": self.source_label, "bulk": self.bulk, "automatic": self.automatic}
-        for lead in leads:
+        for index, lead in enumerate(leads):
             try:
                 hook.add_dialer_task_lead(lead, settings)
             except DialerRejectedError as exc:
@@ -74,6 +84,14 @@ class AddToDialerTaskOperator(LeadsOperator):
             except DialerDeliveryUnknownError:
                 outcome.unknown.append(lead.row)
                 continue
+            except DialerHTTPError as exc:
+                if exc.status in NOT_APPLIED or isinstance(exc, DialerAuthError):
+                    # this record was not taken, the ones before it were: stop here, resume here on retry
+                    raise ChunkInterruptedError(outcome, [later.row for later in leads[index:]], exc) from None
+                outcome.unknown.append(lead.row)  # a 5xx may have been applied: never resent
+                continue
+            except DialerTransportError as exc:  # never sent (connection refused after every retry)
+                raise ChunkInterruptedError(outcome, [later.row for later in leads[index:]], exc) from None
             outcome.accepted += 1
         return outcome
 

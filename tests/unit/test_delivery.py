@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, ListUploader, require
-from airflow_provider_dialer.delivery import ChunkDelivery, FileProgressStore, MemoryProgressStore
+from airflow_provider_dialer.delivery import ChunkDelivery, ChunkInterruptedError, FileProgressStore, MemoryProgressStore
 from airflow_provider_dialer.exceptions import (
     DialerDeliveryUnknownError,
     DialerHTTPError,
@@ -131,3 +131,95 @@ def test_leads_proved_missing_are_sent_once_more():
     assert sorted(vendor.stored) == list(range(12))
     assert vendor.sends.count("now#2") == 1 and vendor.sends.count("now#2/resend") == 1
     assert report.accepted == 12 and report.unknown == 0
+
+
+class RecordByRecordVendor:
+    """Takes a chunk one record at a time (like Integra DialerTask); can refuse chosen rows, once each."""
+
+    def __init__(self, refuse: set[int] | None = None) -> None:
+        self.stored: list[int] = []
+        self.refuse = set(refuse or ())
+
+    def send(self, key: str, chunk: list[PreparedLead]) -> ChunkOutcome:
+        outcome = ChunkOutcome()
+        for index, lead in enumerate(chunk):
+            if lead.row in self.refuse:
+                self.refuse.discard(lead.row)
+                cause = DialerHTTPError("X", "POST", "/task", 503, "unavailable")
+                raise ChunkInterruptedError(outcome, [later.row for later in chunk[index:]], cause)
+            self.stored.append(lead.row)
+            outcome.accepted += 1
+        return outcome
+
+
+def test_chunk_stopped_part_way_resumes_after_its_last_applied_record():
+    vendor, store = RecordByRecordVendor(refuse={4}), MemoryProgressStore()
+    with pytest.raises(DialerHTTPError, match="503"):
+        ChunkDelivery(store, vendor.send, lambda key, chunk: None, concurrency=1).run(CHUNKS)
+    entry = store.state["chunks"]["now#2"]
+    assert (entry["status"], entry["pending"], entry["outcome"]["accepted"]) == ("partial", [4, 5], 1)
+    report = ChunkDelivery(store, vendor.send, lambda key, chunk: None, concurrency=1).run(CHUNKS)
+    assert sorted(vendor.stored) == list(range(12)) and len(vendor.stored) == 12  # row 3 not sent twice
+    assert report.accepted == 12 and report.unknown == 0
+    assert store.state["chunks"]["now#2"] == {"status": "done", "outcome": {**entry["outcome"], "accepted": 3}}
+
+
+def test_chunk_stopped_at_its_first_record_is_simply_failed():
+    vendor, store = RecordByRecordVendor(refuse={3}), MemoryProgressStore()
+    with pytest.raises(DialerHTTPError):
+        ChunkDelivery(store, vendor.send, lambda key, chunk: None, concurrency=1).run(CHUNKS)
+    assert store.state["chunks"]["now#2"] == {"status": "failed"}
+
+
+def test_task_dying_while_the_rest_of_a_partial_chunk_is_sent_keeps_what_is_known():
+    vendor, store = RecordByRecordVendor(), MemoryProgressStore()
+    vendor.stored.extend([0, 1, 2, 3])  # chunk 1, and row 3 before chunk 2 stopped; the retry died with 4-5 in flight
+    store.save({"chunks": {
+        "now#1": {"status": "done", "outcome": ChunkOutcome(accepted=3).as_dict()},
+        "now#2": {"status": "sending", "outcome": ChunkOutcome(accepted=1).as_dict(), "pending": [4, 5]},
+    }})
+    report = ChunkDelivery(store, vendor.send, lambda key, chunk: None, concurrency=1).run(CHUNKS)
+    # no read: only the two rows in flight are unknown; row 3 stays accepted; nothing is resent
+    assert report.unknown_rows == [4, 5] and report.accepted == 1 + 3 + 6
+    assert sorted(vendor.stored) == [0, 1, 2, 3, *range(6, 12)]
+
+
+def test_task_dying_while_resending_missing_leads_reads_that_resend_on_retry():
+    """A vendor resolved by name (one list per key): the resend's own name must be read before sending again."""
+    named: dict[str, list[int]] = {}
+    sends: list[str] = []
+
+    def send(key, chunk):
+        sends.append(key)
+        named[key] = [lead.row for lead in chunk]
+        return ChunkOutcome(accepted=len(chunk))
+
+    def resolve(key, chunk):
+        return ChunkOutcome(accepted=len(chunk)) if key in named else ChunkOutcome(missing=[lead.row for lead in chunk])
+
+    store = MemoryProgressStore()
+    # the attempt that ended: chunk 2 dropped before apply, resent as now#2/resend, died before recording it
+    named.update({"now#1": [0, 1, 2], "now#2/resend": [3, 4, 5]})
+    store.save({"chunks": {"now#1": {"status": "done", "outcome": ChunkOutcome(accepted=3).as_dict()},
+                           "now#2": {"status": "sending", "resending": True}}})
+    report = ChunkDelivery(store, send, resolve, concurrency=1).run(CHUNKS)
+    assert sends == ["now#3", "now#4"]  # now#2's leads were found under the resend's name: not sent again
+    assert report.accepted == 12 and report.unknown == 0
+
+
+def test_the_resend_is_recorded_before_it_is_sent():
+    vendor, store = FakeVendor(), MemoryProgressStore()
+    vendor.fail["now#2"] = DialerDeliveryUnknownError("X", "POST", "/l", "dropped before apply")
+    seen = {}
+
+    def resolve(key, chunk):
+        return ChunkOutcome(missing=[lead.row for lead in chunk if lead.row not in vendor.stored])
+
+    def send(key, chunk):
+        if key.endswith("/resend"):
+            seen["entry"] = dict(store.state["chunks"]["now#2"])
+        return vendor.send(key, chunk)
+
+    ChunkDelivery(store, send, resolve, concurrency=1).run(CHUNKS)
+    assert seen["entry"] == {"status": "sending", "resending": True}
+    assert store.state["chunks"]["now#2"]["status"] == "done"

@@ -13,10 +13,11 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
-from airflow_provider_dialer.exceptions import DialerAuthError, DialerConfigError, DialerHTTPError
+from airflow_provider_dialer.exceptions import DialerAuthError, DialerConfigError, DialerDeliveryUnknownError, DialerHTTPError
 from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, as_bool, api_call, is_loopback, register_secret
 from airflow_provider_dialer.hooks.voipex.wire import (
     CAMPAIGN_COMMAND_ORDER,
+    CAMPAIGN_COMMAND_STATE,
     CAMPAIGN_COMMANDS,
     ActivePeriod,
     Campaign,
@@ -477,7 +478,22 @@ class VoipexHook(DialerHook):
         self.update_campaign(int(campaign_id), CampaignCreate.model_validate(wanted))
 
     def control(self, campaign_id: Any, command: str) -> dict[str, Any]:
-        return self.control_campaign(int(campaign_id), command).model_dump(exclude_none=True)  # type: ignore[arg-type]
+        """Send the command; when its answer is lost, or it conflicts (409) with the campaign's state,
+        read the campaign: already in the state the command leads to means done (the command was
+        applied, e.g. by an attempt whose answer was lost). Otherwise the error stands; never resent."""
+        campaign_id = int(campaign_id)
+        try:
+            return self.control_campaign(campaign_id, command).model_dump(exclude_none=True)  # type: ignore[arg-type]
+        except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
+            target = CAMPAIGN_COMMAND_STATE.get(command)
+            unsure = isinstance(exc, DialerDeliveryUnknownError) or exc.status == 409 or exc.status >= 500
+            if target is None or not unsure:
+                raise
+            current = self.get_campaign(campaign_id)
+            if current is None or current.state != target:
+                raise
+            self.log.info("Voipex campaign %s is %s: command %r has been applied (%s)", campaign_id, target, command, exc)
+            return {"id": campaign_id, "message": f"Campaign is already {target}", "state": target}
 
 
 def _endpoint_with_defaults(value: dict[str, Any]) -> dict[str, Any]:

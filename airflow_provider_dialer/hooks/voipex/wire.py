@@ -21,6 +21,9 @@ T = TypeVar("T")
 CampaignCommand = Literal["start", "pause", "unpause", "reload", "remove"]
 CAMPAIGN_COMMAND_ORDER: tuple[str, ...] = ("start", "pause", "unpause", "reload", "remove")
 CAMPAIGN_COMMANDS: frozenset[str] = frozenset(CAMPAIGN_COMMAND_ORDER)
+#: [A] the state a command leaves the campaign in, where that state tells the command was applied
+#: (reload changes no state; a removed campaign can no longer be read)
+CAMPAIGN_COMMAND_STATE: dict[str, str] = {"start": "running", "pause": "paused", "unpause": "running"}
 
 #: how a lead's E.164 number is written in a call list: ``digits`` = without "+", as the guide's example
 #: ``"123456789"``; ``e164`` = with the "+"
