@@ -2,7 +2,8 @@
 
 Every chunk has a deterministic key (the same source and settings give the same chunks on every
 attempt). Before a chunk is sent its key is written to the progress store as ``sending``; after the
-vendor answers it is written as ``done`` with its outcome. On a retry:
+vendor answers it is marked ``done`` with its outcome (written with the next save, see
+``ChunkDelivery``). On a retry:
 
 - ``done`` chunks are skipped (their outcome is reused for the summary);
 - ``sending`` chunks (the previous attempt died or lost the answer) are never resent blindly: the
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -162,7 +164,17 @@ class DeliveryReport:
 
 
 class ChunkDelivery:
-    """Sends keyed chunks with bounded concurrency, recording progress before and after each send."""
+    """Sends keyed chunks with bounded concurrency, recording progress before and after each send.
+
+    Every mark that guards against a second send (``sending``, ``partial``, ``failed``, a resend) is
+    saved before the request goes out. A ``done`` mark only saves work on a retry (the chunk is
+    skipped instead of read back), so it is written with the next guarding mark, or at once when the
+    last save is ``flush_seconds`` old, and at the end of the run: a 1,000,000-lead upload writes its
+    progress about once per chunk instead of twice (each write is an Airflow Variable update).
+    """
+
+    #: longest a ``done`` mark waits for the next save
+    flush_seconds: float = 1.0
 
     def __init__(
         self,
@@ -180,6 +192,8 @@ class ChunkDelivery:
         self.state.setdefault("chunks", {})
         self.report = DeliveryReport()
         self._lock = threading.Lock()
+        self._saved_at = time.monotonic()
+        self._unsaved = False
 
     def _mark(self, key: str, status: str, outcome: ChunkOutcome | None = None, pending: list[int] | None = None) -> None:
         with self._lock:
@@ -189,7 +203,22 @@ class ChunkDelivery:
             if pending is not None:
                 entry["pending"] = pending
             self.state["chunks"][key] = entry
-            self.store.save(self.state)
+            if status == "done" and time.monotonic() - self._saved_at < self.flush_seconds:
+                self._unsaved = True  # saved with the next mark (see the class docstring)
+            else:
+                self._save()
+
+    def _save(self) -> None:
+        """Write the state (the caller holds the lock)."""
+        self.store.save(self.state)
+        self._saved_at = time.monotonic()
+        self._unsaved = False
+
+    def flush(self) -> None:
+        """Write ``done`` marks not saved yet."""
+        with self._lock:
+            if self._unsaved:
+                self._save()
 
     def _unknown(self, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         return ChunkOutcome(unknown=[lead.row for lead in leads], how="unknown")
@@ -213,7 +242,7 @@ class ChunkDelivery:
         """Record that the chunk's missing leads are being sent again (under ``<key>/resend``)."""
         with self._lock:
             self.state["chunks"].setdefault(key, {"status": "sending"})["resending"] = True
-            self.store.save(self.state)
+            self._save()
 
     def _resolve_or_unknown(
         self, key: str, leads: Sequence[PreparedLead], resend: bool = True, resent_before: bool = False
@@ -286,6 +315,12 @@ class ChunkDelivery:
 
     def run(self, chunks: Iterable[tuple[str, Sequence[PreparedLead]]]) -> DeliveryReport:
         """Deliver every chunk not yet done; raise the first hard failure after the others finished."""
+        try:
+            return self._run(chunks)
+        finally:
+            self.flush()
+
+    def _run(self, chunks: Iterable[tuple[str, Sequence[PreparedLead]]]) -> DeliveryReport:
         errors: list[BaseException] = []
         in_flight: set[Future[ChunkOutcome]] = set()
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dialer-chunk") as pool:

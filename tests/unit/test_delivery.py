@@ -223,3 +223,50 @@ def test_the_resend_is_recorded_before_it_is_sent():
     ChunkDelivery(store, send, resolve, concurrency=1).run(CHUNKS)
     assert seen["entry"] == {"status": "sending", "resending": True}
     assert store.state["chunks"]["now#2"]["status"] == "done"
+
+
+class SaveLog(MemoryProgressStore):
+    """Remembers every saved state, and what the vendor held at that moment."""
+
+    def __init__(self, vendor: FakeVendor) -> None:
+        super().__init__()
+        self.vendor, self.saves = vendor, []
+
+    def save(self, state):
+        super().save(state)
+        self.saves.append((self.load(), set(self.vendor.stored)))
+
+
+def test_done_marks_ride_with_the_next_save_but_every_send_is_guarded_first():
+    vendor = FakeVendor()
+    store = SaveLog(vendor)
+    chunks = [(f"now#{i + 1}", leads(i * 3, 3)) for i in range(20)]
+    ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(chunks)
+    # one save per chunk (its "sending" mark carries the previous chunk's "done") plus the final flush
+    assert len(store.saves) == 21
+    for key, chunk in chunks:
+        # the chunk was marked before its leads reached the vendor: a crash can never resend it blindly
+        first = next(state for state, _ in store.saves if key in state["chunks"])
+        assert first["chunks"][key]["status"] == "sending"
+        assert not {lead.row for lead in chunk} & next(held for state, held in store.saves if key in state["chunks"])
+    assert {v["status"] for v in store.state["chunks"].values()} == {"done"}
+
+
+def test_an_old_save_makes_a_done_mark_durable_at_once():
+    vendor = FakeVendor()
+    store = SaveLog(vendor)
+    delivery = ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1)
+    delivery.flush_seconds = 0.0
+    delivery.run(CHUNKS)
+    assert len(store.saves) == 2 * len(CHUNKS)  # sending and done, each written at once
+    assert [state["chunks"][key]["status"] for (state, _), (key, _) in zip(store.saves[1::2], CHUNKS)] == ["done"] * 4
+
+
+def test_unsaved_done_marks_are_written_when_a_chunk_fails():
+    vendor = FakeVendor()
+    store = SaveLog(vendor)
+    vendor.fail["now#3"] = DialerHTTPError("Demo", "POST", "/x", 400, "bad", "")
+    with pytest.raises(DialerHTTPError):
+        ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(CHUNKS)
+    statuses = {k: v["status"] for k, v in store.saves[-1][0]["chunks"].items()}
+    assert statuses == {"now#1": "done", "now#2": "done", "now#3": "failed"}
