@@ -1,4 +1,4 @@
-"""Helpers the fault-injection suites share: the delivery invariant checked against the emulator's state."""
+"""Helpers the integration suites share: the delivery invariant checked against the emulator's state, a fake task instance."""
 
 from __future__ import annotations
 
@@ -64,3 +64,51 @@ def check_delivery(
 def delivery_check() -> Callable[..., dict[str, set[int]]]:
     """:func:`check_delivery`, for test modules (which pytest imports without a package)."""
     return check_delivery
+
+
+class FakeTI:
+    """The slice of a task instance the operators use outside Airflow: ``map_index`` and XCom push / pull."""
+
+    map_index = -1
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+    def xcom_pull(self, task_ids: Any = None, key: str | None = None, map_indexes: Any = None) -> Any:
+        return self.pushed.get(key)
+
+
+@pytest.fixture
+def fake_ti() -> Callable[[], FakeTI]:
+    """Makes :class:`FakeTI` instances (one per simulated task attempt)."""
+    return FakeTI
+
+
+def dying_push(real: Callable[..., Any], dies: str) -> Callable[..., Any]:
+    """``push_list_chunk`` of a task killed at its second chunk: ``after_the_vendor_applied`` it,
+    ``before_the_request``, or ``while_resending`` (the chunk was lost before apply and the task died
+    sending it again). The kill is a ``SystemExit``; the progress store then says the chunk was in flight."""
+    calls = {"n": 0}
+
+    def dying(self: Any, target: Any, key: str, chunk: Any) -> Any:
+        calls["n"] += 1
+        if dies == "while_resending":
+            if key.endswith("/resend"):
+                real(self, target, key, chunk)
+                raise SystemExit("worker killed")
+        elif calls["n"] == 2:
+            if dies == "after_the_vendor_applied":
+                real(self, target, key, chunk)
+            raise SystemExit("worker killed")
+        return real(self, target, key, chunk)
+
+    return dying
+
+
+@pytest.fixture
+def task_dies() -> Callable[[Callable[..., Any], str], Callable[..., Any]]:
+    """:func:`dying_push`, for test modules."""
+    return dying_push

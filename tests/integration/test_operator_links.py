@@ -96,20 +96,14 @@ def test_campaign_and_list_links_carry_the_ids_the_server_holds(emu, tmp_path):
     assert link(DialerCampaignLink, control) == f"{origin}/#/campaigns/{campaign_id}"
 
 
-def test_a_deferred_upload_and_sensor_have_their_links_before_they_defer(emu, tmp_path, monkeypatch):
-    class TI:
-        map_index = -1
-
-        def xcom_push(self, key, value):
-            pass
-
+def test_a_deferred_upload_and_sensor_have_their_links_before_they_defer(emu, tmp_path, monkeypatch, fake_ti):
     campaign_id = CreateCampaignOperator(task_id="campaign", conn_id="xcally_default", name="csv",
                                          settings={"dialMethod": "progressive", "TrunkId": 12}).execute({})
     upload = UploadListOperator(task_id="upload", conn_id="xcally_links", list_name="csv leads", source=leads(4),
                                 settings={"mode": "csv", "campaign_id": campaign_id}, wait_for_completion=True,
                                 progress=str(tmp_path / "p.json"))
     with pytest.raises(TaskDeferred) as deferred:
-        upload.execute({"ti": TI()})
+        upload.execute({"ti": fake_ti()})
     (lst,) = state(emu)["lists"]
     # Airflow stores the links when the task defers (finalize runs then too); the resumed task reads them back
     assert link(DialerListLink, upload) == f"{UI}/#/lists/{lst['id']}?campaign={campaign_id}"

@@ -153,23 +153,11 @@ def test_lost_answer_without_the_list_read_is_reported_unknown(emu, tmp_path, de
 
 
 @pytest.mark.parametrize("dies", ["after_the_vendor_applied", "before_the_request", "while_resending"])
-def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch, delivery_check, dies):
+def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch, delivery_check, task_dies, dies):
     from airflow_provider_dialer.hooks.ucontact import UContactHook
 
     real = UContactHook.push_list_chunk
-    calls = {"n": 0}
-
-    def dying(self, target, key, chunk):
-        calls["n"] += 1
-        if dies == "while_resending":  # chunk 2 was dropped before apply, and the task died resending it
-            if key.endswith("/resend"):
-                real(self, target, key, chunk)
-                raise SystemExit("worker killed")
-        elif calls["n"] == 2:
-            if dies == "after_the_vendor_applied":
-                real(self, target, key, chunk)
-            raise SystemExit("worker killed")  # the progress store says the chunk was being sent
-        return real(self, target, key, chunk)
+    dying = task_dies(real, dies)
 
     if dies == "while_resending":
         emu.set_faults("ucontact", [{"kind": "drop_before", "path": LISTS, "method": "POST", "after": 1, "times": 1}])

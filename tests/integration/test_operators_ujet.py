@@ -76,20 +76,11 @@ def test_upload_imports_every_lead_once_and_waits_on_jobs(emu, tmp_path):
     assert len(counts) == 10 and set(counts.values()) == {1}
 
 
-def test_wait_for_completion_defers_on_the_import_trigger(emu, tmp_path):
+def test_wait_for_completion_defers_on_the_import_trigger(emu, tmp_path, fake_ti):
     op = upload(tmp_path, source=leads(3), wait_for_completion=True)
 
-    class TI:
-        map_index = -1
-        pushed: dict = {}
 
-        def xcom_push(self, key, value):
-            self.pushed[key] = value
-
-        def xcom_pull(self, task_ids=None, key=None, map_indexes=None):
-            return self.pushed.get(key)
-
-    ti = TI()
+    ti = fake_ti()
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": ti})
     trigger = deferred.value.trigger

@@ -80,18 +80,6 @@ def first_event(trigger):
     return asyncio.run(run())
 
 
-class TI:
-    map_index = -1
-
-    def __init__(self) -> None:
-        self.pushed: dict = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
-
-    def xcom_pull(self, task_ids=None, key=None, map_indexes=None):
-        return self.pushed.get(key)
-
 
 # -- UploadListOperator -----------------------------------------------------------------------------
 
@@ -116,7 +104,7 @@ def test_batch_upload_stores_each_lead_once_with_agents_and_schedule_and_reuses_
     assert len(posts(emu, r"^/api/cm/lists$")) == 1  # created once
 
 
-def test_csv_upload_defers_until_the_list_holds_every_contact(emu, tmp_path):
+def test_csv_upload_defers_until_the_list_holds_every_contact(emu, tmp_path, fake_ti):
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
     emu.configure(xcally_import_rate=100)  # 100 contacts/s: the list fills while the trigger polls
@@ -125,7 +113,7 @@ def test_csv_upload_defers_until_the_list_holds_every_contact(emu, tmp_path):
     hook.add_contacts(existing.id, [{"ListId": existing.id, "firstName": "Old", "phone": "5511999990000"}])
     op = upload(tmp_path, source=leads(30), settings={"mode": "csv"}, chunk_size=None, wait_for_completion=True,
                 poll_interval=0.05)
-    ti = TI()
+    ti = fake_ti()
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": ti})
     classpath, kwargs = deferred.value.trigger.serialize()

@@ -44,18 +44,6 @@ def emu(fresh_dialer_emulator, monkeypatch):
     return fresh_dialer_emulator
 
 
-class TI:
-    map_index = -1
-
-    def __init__(self) -> None:
-        self.pushed: dict = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
-
-    def xcom_pull(self, task_ids=None, key=None, map_indexes=None):
-        return self.pushed.get(key)
-
 
 def deferred(task, context) -> tuple[str, dict]:
     """Run the task until it defers; return its trigger as the metadata database keeps it (JSON)."""
@@ -114,12 +102,12 @@ def stored_ujet(emu) -> dict[str, int]:
     return emu.leads("ujet", keys=True).get("ujet.import", {}).get("counts", {})
 
 
-def test_import_wait_resumes_after_a_triggerer_restart_and_completes_the_upload(emu, tmp_path):
+def test_import_wait_resumes_after_a_triggerer_restart_and_completes_the_upload(emu, tmp_path, fake_ti):
     emu.configure(ujet_job_seconds=60)  # the import stays in_progress while the first triggerer polls
     op = UploadListOperator(task_id="upload", conn_id="ujet_default", list_name="l", settings={"campaign_id": 6},
                             source=leads(6), progress=str(tmp_path / "p.json"), chunk_size=4,
                             wait_for_completion=True, poll_interval=0.05)
-    ti = TI()
+    ti = fake_ti()
     serialized = deferred(op, {"ti": ti})
     sent = writes(emu, "ujet")
     assert [method for method, _ in sent] == ["POST", "POST"]  # two import chunks, then the task deferred
@@ -164,12 +152,12 @@ def test_failed_import_seen_after_a_triggerer_restart_fails_the_sensor(emu, tmp_
     assert stored_ujet(emu) == {"+12125550000": 1, "+12125550001": 1}  # the failed job stored nothing
 
 
-def test_list_loading_wait_resumes_after_a_triggerer_restart(emu, tmp_path, monkeypatch):
+def test_list_loading_wait_resumes_after_a_triggerer_restart(emu, tmp_path, monkeypatch, fake_ti):
     emu.configure(ucontact_list_load_seconds=0.8)  # lists stay loading while the first triggerer polls
     op = UploadListOperator(task_id="upload", conn_id="ucontact_default", list_name="june", settings={"hub": "sales"},
                             source=leads(8), progress=str(tmp_path / "p.json"), chunk_size=4,
                             wait_for_completion=True, poll_interval=0.05)
-    ti = TI()
+    ti = fake_ti()
     serialized = deferred(op, {"ti": ti})
     assert serialized[0] == "airflow_provider_dialer.triggers.wait.ListLoadedTrigger"
     assert len(serialized[1]["targets"]) == 2
@@ -218,12 +206,12 @@ def triggerer(serialized: tuple[str, dict]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_triggerer_process_killed_mid_poll_then_a_new_process_completes_the_wait(emu, tmp_path):
+def test_triggerer_process_killed_mid_poll_then_a_new_process_completes_the_wait(emu, tmp_path, fake_ti):
     emu.configure(ujet_job_seconds=600)
     op = UploadListOperator(task_id="upload", conn_id="ujet_default", list_name="l", settings={"campaign_id": 6},
                             source=leads(3), progress=str(tmp_path / "p.json"), wait_for_completion=True,
                             poll_interval=0.05)
-    ti = TI()
+    ti = fake_ti()
     serialized = deferred(op, {"ti": ti})
     sent = writes(emu, "ujet")
 
