@@ -133,6 +133,25 @@ def _as_float(value: Any, default: float | None, name: str) -> float | None:
         raise DialerConfigError(f"connection extra {name!r} must be a number, got {value!r}") from None
 
 
+def json_array(encoded: Iterable[bytes]) -> bytes:
+    """A JSON array of items each already encoded on its own (``pydantic_core.to_json``).
+
+    The list paths encode each contact as soon as it is mapped, so its dict dies at once: a list of
+    thousands of nested dicts kept alive for one big encode costs the garbage collector two to three
+    times what the mapping itself costs (bytes are not tracked by the collector).
+    """
+    return b"[" + b",".join(encoded) + b"]"
+
+
+def json_object(head: Mapping[str, Any], key: str, encoded: Iterable[bytes]) -> bytes:
+    """``{**head, key: [items]}`` as JSON bytes, the items already encoded (see :func:`json_array`)."""
+    from pydantic_core import to_json
+
+    parts = [to_json(name) + b":" + to_json(value) for name, value in head.items()]
+    parts.append(to_json(key) + b":" + json_array(encoded))
+    return b"{" + b",".join(parts) + b"}"
+
+
 def ssl_context(verify: bool | str) -> Any:
     """The SSL context for a ``verify`` setting (True, False or a CA bundle path), shared process-wide.
 

@@ -16,7 +16,16 @@ from airflow_provider_dialer.exceptions import (
     DialerHTTPError,
     DialerRejectedError,
 )
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, as_bool, api_call, is_loopback, register_secret
+from airflow_provider_dialer.hooks.base import (
+    DialerHook,
+    Flow,
+    Request,
+    api_call,
+    as_bool,
+    is_loopback,
+    json_object,
+    register_secret,
+)
 from airflow_provider_dialer.hooks.ucontact.wire import (
     CHANNELS,
     DialerTaskCall,
@@ -47,14 +56,25 @@ _FRESH_SETTINGS = frozenset({"hub", "channel", "chunk_size", "number_plus"})
 
 
 
-def _json_objects(key: str, items: Iterable[Any], **head: Any) -> bytes:
-    """``{**head, key: [objects]}`` as JSON bytes: the bodies ``UploadListBody`` and ``FreshLeadsBody``
-    describe, encoded once without a model per contact (a list holds up to 20,000 of them)."""
-    objects = list(items)
-    for i, item in enumerate(objects):
+def _encoded_objects(key: str, items: Iterable[Any]) -> list[bytes]:
+    """Each contact of ``UploadListBody.list`` / ``FreshLeadsBody.leads`` checked to be an object and
+    encoded, without a model per contact (a list holds up to 20,000 of them)."""
+    encoded = []
+    for i, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise DialerConfigError(f"uContact {key}[{i}] must be an object (see automation_contact), got {type(item).__name__}")
-    return to_json({**head, key: objects})
+        encoded.append(to_json(item))
+    return encoded
+
+
+def list_body(filename: str, encoded: Iterable[bytes]) -> bytes:
+    """``POST …/lists`` body (``UploadListBody``): ``{"filename", "list"}`` with contacts already encoded."""
+    return json_object({"filename": filename}, "list", encoded)
+
+
+def fresh_leads_body(encoded: Iterable[bytes]) -> bytes:
+    """``POST …/freshLeads`` body (``FreshLeadsBody``): ``{"leads"}`` with contacts already encoded."""
+    return json_object({}, "leads", encoded)
 
 class UContactHook(DialerHook):
     """uContact (net2phone): Integra ``DialerTask`` and the Automation API of outbound hubs, one instance.
@@ -264,21 +284,27 @@ class UContactHook(DialerHook):
         ``contacts`` are wire dicts as :func:`automation_contact` builds them. The list is
         ``loading`` until every contact is stored, then ``inactive``.
         """
+        return (yield from self._upload_list_flow(hub, filename, _encoded_objects("list", contacts)))
+
+    def _upload_list_flow(self, hub: str, filename: str, encoded: Sequence[bytes]) -> Flow[ListInfo]:
+        """The upload request for contacts already encoded (``upload_list`` and the list path)."""
         if not filename:
             raise DialerConfigError("a uContact list needs a filename")
-        path = f"{hub_path(hub)}/lists"
-        content = _json_objects("list", contacts, filename=filename)
         response = yield Request(
-            "POST", path, content=content, headers={"Content-Type": "application/json"}, auth="automation"
+            "POST", f"{hub_path(hub)}/lists", content=list_body(filename, encoded),
+            headers={"Content-Type": "application/json"}, auth="automation",
         )
         return self._list_info(response, filename=filename)
 
     @api_call
     def push_fresh_leads(self, hub: str, leads: Sequence[Mapping[str, Any]]) -> Flow[FreshLeadsResult]:
         """Push fresh leads to a hub (``POST /api/dialer/id/<hub>/freshLeads``, synchronous)."""
-        path = f"{hub_path(hub)}/freshLeads"
+        return (yield from self._push_fresh_flow(hub, _encoded_objects("leads", leads)))
+
+    def _push_fresh_flow(self, hub: str, encoded: Sequence[bytes]) -> Flow[FreshLeadsResult]:
+        """The fresh-leads request for contacts already encoded (``push_fresh_leads`` and the fresh path)."""
         response = yield Request(
-            "POST", path, content=_json_objects("leads", leads),
+            "POST", f"{hub_path(hub)}/freshLeads", content=fresh_leads_body(encoded),
             headers={"Content-Type": "application/json"}, auth="automation",
         )
         data = self._json_or_none(response)
@@ -371,11 +397,13 @@ class UContactHook(DialerHook):
     @staticmethod
     def _contacts(
         leads: Sequence[PreparedLead], channel: str, fresh: bool, plus: bool
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[list[bytes], list[dict[str, Any]]]:
+        """Each lead's contact, encoded as it is mapped (``automation_contact`` builds exactly what
+        ``AutomationContact`` dumps; a unit test pins it), and the leads the hub cannot take."""
         contacts, refused = [], []
         for lead in leads:
             try:
-                contacts.append(automation_contact(lead, channel=channel, fresh=fresh, number_plus=plus))
+                contacts.append(to_json(automation_contact(lead, channel=channel, fresh=fresh, number_plus=plus)))
             except ValueError as exc:
                 refused.append({"row": lead.row, "reason": "missing_email", "detail": str(exc)})
         return contacts, refused
@@ -386,7 +414,7 @@ class UContactHook(DialerHook):
         contacts, refused = self._contacts(leads, target["channel"], False, target.get("number_plus", True))
         if not contacts:
             return ChunkOutcome(refused=refused)
-        info = self.upload_list(target["hub"], self.chunk_filename(target["list_name"], key), contacts)
+        info = self.run_flow(self._upload_list_flow(target["hub"], self.chunk_filename(target["list_name"], key), contacts))
         ids = {"list_ids": [info.id]} if info.id is not None else {}
         return ChunkOutcome(accepted=len(contacts), refused=refused, ids=ids)
 
@@ -448,7 +476,7 @@ class UContactHook(DialerHook):
 
         contacts, refused = self._contacts(leads, target["channel"], True, target.get("number_plus", True))
         if contacts:
-            self.push_fresh_leads(target["hub"], contacts)
+            self.run_flow(self._push_fresh_flow(target["hub"], contacts))
         return ChunkOutcome(accepted=len(contacts), refused=refused)
 
     def resolve_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:

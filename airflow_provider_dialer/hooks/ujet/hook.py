@@ -19,7 +19,7 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerError
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, is_loopback, register_secret
+from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, is_loopback, json_array, register_secret
 from airflow_provider_dialer.hooks.ujet.wire import (
     JobStatus,
     UjetAddResult,
@@ -66,6 +66,15 @@ def _new_contact(contact: NewContactLike) -> UjetNewContact:
     except ValidationError as exc:
         raise DialerConfigError(f"not a UJET contact: {exc}") from None
 
+
+
+def import_file(leads: Iterable[PreparedLead]) -> bytes:
+    """The import file of a chunk: the JSON array of each lead's :func:`ujet_contact`, encoded one by one.
+
+    ``ujet_contact`` builds exactly what ``UjetNewContact`` accepts and dumps (a unit test pins the
+    bytes), so no model is built per contact.
+    """
+    return json_array(to_json(ujet_contact(lead)) for lead in leads)
 
 class UjetHook(DialerHook):
     """Hook for the UJET / CCAI Platform outbound dialer.
@@ -314,10 +323,7 @@ class UjetHook(DialerHook):
 
     def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         """One import job per chunk (multipart JSON file); contacts are stored when the job completes."""
-        # ujet_contact's output is UjetNewContact-valid by construction (a unit test pins it), so the
-        # chunk is encoded once, without a model per contact
-        payload = to_json([ujet_contact(lead) for lead in leads])
-        job_id = self.run_flow(self._import_flow(target["campaign_id"], payload))
+        job_id = self.run_flow(self._import_flow(target["campaign_id"], import_file(leads)))
         return ChunkOutcome(accepted=len(leads), ids={"job_ids": [job_id]})
 
     def _resolve(self, target: dict[str, Any], leads: Sequence[PreparedLead], settle: float) -> ChunkOutcome:

@@ -14,7 +14,16 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
 from airflow_provider_dialer.exceptions import DialerAuthError, DialerConfigError, DialerDeliveryUnknownError, DialerHTTPError
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, as_bool, api_call, is_loopback, register_secret
+from airflow_provider_dialer.hooks.base import (
+    DialerHook,
+    Flow,
+    Request,
+    api_call,
+    as_bool,
+    is_loopback,
+    json_object,
+    register_secret,
+)
 from airflow_provider_dialer.hooks.voipex.wire import (
     CAMPAIGN_COMMAND_ORDER,
     CAMPAIGN_COMMAND_STATE,
@@ -248,11 +257,11 @@ class VoipexHook(DialerHook):
         body = CallListCreate(
             name=name, numbers=[n if isinstance(n, CallListNumber) else CallListNumber.model_validate(n) for n in numbers]
         )
-        return (yield from self._create_call_list_flow(body.wire()))
+        return (yield from self._create_call_list_flow(to_json(body.wire())))
 
-    def _create_call_list_flow(self, body: dict[str, Any]) -> Flow[CallListCreated]:
-        """The create request for a wire body (``create_call_list`` and the list path)."""
-        request = Request("POST", "/dialer/call-lists", content=to_json(body), headers={"Content-Type": "application/json"})
+    def _create_call_list_flow(self, content: bytes) -> Flow[CallListCreated]:
+        """The create request for an encoded body (``create_call_list`` and the list path)."""
+        request = Request("POST", "/dialer/call-lists", content=content, headers={"Content-Type": "application/json"})
         response = yield request
         return self._parse(CallListCreated, request, response)
 
@@ -360,12 +369,6 @@ class VoipexHook(DialerHook):
 
     # -- capabilities: ListUploader -------------------------------------------------------------
 
-    def numbers_for(self, leads: Iterable[PreparedLead], target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        target = target or {}
-        fmt = target.get("number_format", self.number_format)
-        attributes = bool(target.get("attributes", True))
-        return [voipex_number(lead, number_format=fmt, with_attributes=attributes) for lead in leads]
-
     def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
         """One call list per chunk, named ``<list_name> <chunk key>`` (so a lost answer is resolved by name).
 
@@ -383,10 +386,19 @@ class VoipexHook(DialerHook):
     def call_list_name(target: dict[str, Any], key: str) -> str:
         return f"{target['list_name']} {key}"
 
+    def call_list_body(self, target: dict[str, Any], key: str, leads: Iterable[PreparedLead]) -> bytes:
+        """A chunk's ``POST /dialer/call-lists`` body, each number encoded as it is mapped.
+
+        ``voipex_number`` builds exactly what ``CallListNumber`` accepts and dumps (a unit test pins
+        the bytes against ``CallListCreate``), so no model is built per number.
+        """
+        fmt = target.get("number_format") or self.number_format
+        attributes = bool(target.get("attributes", True))
+        numbers = (to_json(voipex_number(lead, number_format=fmt, with_attributes=attributes)) for lead in leads)
+        return json_object({"name": self.call_list_name(target, key)}, "numbers", numbers)
+
     def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        # voipex_number's output is CallListNumber-valid by construction (a unit test pins it): no model per number
-        body = {"name": self.call_list_name(target, key), "numbers": self.numbers_for(leads, target)}
-        created = self.run_flow(self._create_call_list_flow(body))
+        created = self.run_flow(self._create_call_list_flow(self.call_list_body(target, key, leads)))
         return ChunkOutcome(accepted=len(leads), ids={"call_list_ids": [created.id]})
 
     def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:

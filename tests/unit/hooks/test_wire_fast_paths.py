@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from airflow_provider_dialer.hooks.ucontact.hook import _json_objects
+from airflow_provider_dialer.hooks.ucontact.hook import UContactHook, _encoded_objects, fresh_leads_body, list_body
 from airflow_provider_dialer.hooks.ucontact.wire import CHANNELS, AutomationContact, FreshLeadsBody, UploadListBody, automation_contact
-from airflow_provider_dialer.hooks.ujet.hook import _NEW_CONTACTS
+from airflow_provider_dialer.hooks.ujet.hook import _NEW_CONTACTS, import_file
 from airflow_provider_dialer.hooks.ujet.wire import UjetNewContact, ujet_contact
+from airflow_provider_dialer.hooks.voipex.hook import VoipexHook
 from airflow_provider_dialer.hooks.voipex.wire import CallListCreate, CallListNumber, voipex_number
 from airflow_provider_dialer.hooks.xcally.wire import ContactIn, xcally_contact
 from airflow_provider_dialer.exceptions import DialerConfigError
@@ -44,9 +45,8 @@ def prepared_leads(draw) -> PreparedLead:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(prepared_leads(), min_size=1, max_size=4))
 def test_ujet_import_file_equals_the_models_dump(leads: list[PreparedLead]) -> None:
-    contacts = [ujet_contact(lead) for lead in leads]
-    models = [UjetNewContact.model_validate(c) for c in contacts]
-    assert to_json(contacts) == _NEW_CONTACTS.dump_json(models, by_alias=True, exclude_none=True)
+    models = [UjetNewContact.model_validate(ujet_contact(lead)) for lead in leads]
+    assert import_file(leads) == _NEW_CONTACTS.dump_json(models, by_alias=True, exclude_none=True)
 
 
 @settings(max_examples=100, deadline=None)
@@ -54,7 +54,9 @@ def test_ujet_import_file_equals_the_models_dump(leads: list[PreparedLead]) -> N
 def test_voipex_call_list_body_equals_the_models_wire(leads: list[PreparedLead], fmt: str, attributes: bool) -> None:
     numbers = [voipex_number(lead, number_format=fmt, with_attributes=attributes) for lead in leads]
     model = CallListCreate(name="l now#1", numbers=[CallListNumber.model_validate(n) for n in numbers])
-    assert json.loads(to_json({"name": "l now#1", "numbers": numbers})) == model.wire()
+    hook = VoipexHook.__new__(VoipexHook)
+    body = hook.call_list_body({"list_name": "l", "number_format": fmt, "attributes": attributes}, "now#1", leads)
+    assert body == to_json(model.wire())
 
 
 @settings(max_examples=120, deadline=None)
@@ -84,11 +86,19 @@ def test_automation_contact_equals_the_models_wire(lead: PreparedLead, channel: 
     assert wire == AutomationContact.model_validate(wire).wire()
 
 
-def test_automation_bodies_parse_as_the_documented_models() -> None:
+@settings(max_examples=60, deadline=None)
+@given(st.lists(prepared_leads(), min_size=1, max_size=4), st.booleans())
+def test_automation_bodies_equal_the_documented_models_dump(leads: list[PreparedLead], fresh: bool) -> None:
+    encoded, refused = UContactHook._contacts(leads, "telephony", fresh, True)
+    assert not refused
+    contacts = [automation_contact(lead, fresh=fresh) for lead in leads]
+    assert list_body("leads (now#2)", encoded) == UploadListBody(filename="leads (now#2)", contacts=contacts).model_dump_json(by_alias=True).encode()
+    assert fresh_leads_body(encoded) == FreshLeadsBody(leads=contacts).model_dump_json(by_alias=True).encode()
+
+
+def test_automation_bodies_encode_any_data_value_and_refuse_non_objects() -> None:
     lead = PreparedLead(row=1, phone="+59899123456", timezone="America/Montevideo", data={"when": datetime(2026, 1, 2)})
-    contacts = [automation_contact(lead)]
-    body = json.loads(_json_objects("list", contacts, filename="leads (1)"))
+    body = json.loads(list_body("leads (1)", _encoded_objects("list", [automation_contact(lead)])))
     assert UploadListBody.model_validate(body).contacts[0]["data"] == {"when": "2026-01-02T00:00:00"}
-    assert FreshLeadsBody.model_validate(json.loads(_json_objects("leads", contacts))).leads[0]["clientIds"] == ["+59899123456"]
     with pytest.raises(DialerConfigError, match=r"list\[1\] must be an object"):
-        _json_objects("list", [contacts[0], "not a contact"], filename="x")
+        _encoded_objects("list", [automation_contact(lead), "not a contact"])
