@@ -33,7 +33,11 @@ test-fast: install
 docs: install
 	$(PY) -m mkdocs build --strict --site-dir site
 
-bench: install
+$(VENV)/.installed-bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(PY) bench/run_all.py
 
 clean:
