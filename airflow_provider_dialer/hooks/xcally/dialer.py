@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic_core import to_json
+
 from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
 from airflow_provider_dialer.exceptions import (
     DialerConfigError,
@@ -93,9 +95,11 @@ class XCallyDialer:
 
     def _wire_contacts(
         self, target: Mapping[str, Any], leads: Sequence[PreparedLead]
-    ) -> tuple[list[tuple[PreparedLead, dict[str, Any]]], list[dict[str, Any]]]:
-        """Each lead's Motion contact; a lead Motion would refuse (e.g. priority < 1) is a refusal, not a failed chunk."""
-        good: list[tuple[PreparedLead, dict[str, Any]]] = []
+    ) -> tuple[list[tuple[PreparedLead, str, bytes]], list[dict[str, Any]]]:
+        """Each lead with its phone as sent and its Motion contact, encoded as it is mapped (the dict dies
+        at once, see ``hooks.base.json_array``); a lead Motion would refuse (e.g. priority < 1) is a
+        refusal, not a failed chunk."""
+        good: list[tuple[PreparedLead, str, bytes]] = []
         refused: list[dict[str, Any]] = []
         for lead in leads:
             try:
@@ -105,7 +109,7 @@ class XCallyDialer:
             except ValueError as exc:
                 refused.append({"row": lead.row, "reason": "invalid_contact", "detail": self.redact(str(exc))[:200]})
                 continue
-            good.append((lead, contact))
+            good.append((lead, contact["phone"], to_json(contact)))
         return good, refused
 
     def _chunk_mode(self, target: Mapping[str, Any], leads: Sequence[PreparedLead]) -> str:
@@ -122,13 +126,13 @@ class XCallyDialer:
             return ChunkOutcome(refused=refused)
         list_id = int(target["list_id"])
         if self._chunk_mode(target, leads) == "csv":
-            csv_bytes = contacts_csv([lead for lead, _ in good], phone_format=target["phone_format"],
+            csv_bytes = contacts_csv([lead for lead, _, _ in good], phone_format=target["phone_format"],
                                      first_name_fallback=target.get("first_name_fallback"))
             slug = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-") or "chunk"
             pid = self.upload_csv(list_id, csv_bytes, csv_binding(csv_bytes), duplicates=target.get("duplicates") or None,
                                   filename=f"list-{list_id}-{slug}.csv")
             return ChunkOutcome(accepted=len(good), refused=refused, ids={"pids": [pid]})
-        self.run_flow(self._add_contacts_flow(list_id, [contact for _, contact in good]))
+        self.run_flow(self._add_contacts_flow(list_id, [encoded for _, _, encoded in good]))
         return ChunkOutcome(accepted=len(good), refused=refused)
 
     def _phones_in_list(self, list_id: int, phones: Sequence[str]) -> set[str]:
@@ -164,13 +168,13 @@ class XCallyDialer:
         """
         good, refused = self._wire_contacts(target, leads)
         list_id = int(target["list_id"])
-        phones = [contact["phone"] for _, contact in good]
+        phones = [phone for _, phone, _ in good]
         landed = self._phones_in_list(list_id, phones)
         if settle and len(landed) < len(set(phones)):
             self._wait_until_list_settles(list_id)
             landed = self._phones_in_list(list_id, phones)
-        accepted = [lead.row for lead, contact in good if contact["phone"] in landed]
-        missing = [lead.row for lead, contact in good if contact["phone"] not in landed]
+        accepted = [lead.row for lead, phone, _ in good if phone in landed]
+        missing = [lead.row for lead, phone, _ in good if phone not in landed]
         return ChunkOutcome(accepted=len(accepted), refused=refused, missing=missing, how="resolved")
 
     # -- ListUploader / ListStateWatcher ----------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic_core import to_json
 
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError, DialerJobFailedError
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, register_secret
+from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, json_array, register_secret
 from airflow_provider_dialer.hooks.xcally.dialer import XCallyDialer
 from airflow_provider_dialer.hooks.xcally.wire import (
     LIST_READ_PAGE,
@@ -191,12 +191,12 @@ class XCallyHook(XCallyDialer, DialerHook):
             if wire["ListId"] != int(list_id):
                 raise ValueError(f"contact for list {wire['ListId']} sent to list {list_id}")
             body.append(wire)
-        return (yield from self._add_contacts_flow(list_id, body))
+        return (yield from self._add_contacts_flow(list_id, [to_json(wire) for wire in body]))
 
-    def _add_contacts_flow(self, list_id: int, body: list[dict[str, Any]]) -> Flow[BulkAddResult]:
-        """The bulk add request for wire contacts (``add_contacts`` and the list path)."""
+    def _add_contacts_flow(self, list_id: int, encoded: list[bytes]) -> Flow[BulkAddResult]:
+        """The bulk add request for contacts already encoded (``add_contacts`` and the list path)."""
         response = yield Request("POST", self._path(f"/cm/lists/{int(list_id)}/contacts"),
-                                 content=to_json(body), headers={"Content-Type": "application/json"})
+                                 content=json_array(encoded), headers={"Content-Type": "application/json"})
         ids: list[int] = []
         try:
             answer = response.json() if response.content else None
@@ -204,7 +204,7 @@ class XCallyHook(XCallyDialer, DialerHook):
             answer = None
         if isinstance(answer, list):
             ids = [row["id"] for row in answer if isinstance(row, dict) and isinstance(row.get("id"), int)]
-        return BulkAddResult(sent=len(body), ids=ids)
+        return BulkAddResult(sent=len(encoded), ids=ids)
 
     @api_call
     def count_contacts(self, list_id: int) -> Flow[int]:

@@ -102,3 +102,20 @@ def test_automation_bodies_encode_any_data_value_and_refuse_non_objects() -> Non
     assert UploadListBody.model_validate(body).contacts[0]["data"] == {"when": "2026-01-02T00:00:00"}
     with pytest.raises(DialerConfigError, match=r"list\[1\] must be an object"):
         _encoded_objects("list", [automation_contact(lead), "not a contact"])
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=6), st.floats(allow_nan=False, allow_infinity=False)),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=4), children, max_size=3)),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(json_values, max_size=5), st.dictionaries(st.text(max_size=4), json_values, max_size=2), st.text(max_size=4))
+def test_items_encoded_one_by_one_join_into_the_same_bytes(items, head, key) -> None:
+    from airflow_provider_dialer.hooks.base import json_array, json_object
+
+    assert json_array(to_json(item) for item in items) == to_json(items)
+    if key not in head:
+        assert json_object(head, key, [to_json(item) for item in items]) == to_json({**head, key: items})
