@@ -235,3 +235,32 @@ def require(hook: Any, verb: type[P], what: str | None = None) -> P:
     raise UnsupportedCapabilityError(
         getattr(hook, "vendor", type(hook).__name__), what or name, ALTERNATIVES.get(name, "")
     )
+
+
+class TaskHook:
+    """Mixin for the operators and sensors: one dialer hook (one HTTP client) for the task's life.
+
+    Closed when ``execute`` ends (each operator calls :meth:`close_task_hook` in a ``finally``) and
+    when the task is killed (``on_kill``), which also aborts a request in flight. A sensor in poke
+    mode keeps one client across its pokes instead of opening one per poke.
+    """
+
+    conn_id: str
+    _task_hook: Any = None
+
+    def task_hook(self, capability: type | None = None, label: str | None = None) -> Any:
+        """The connection's hook, created on first use; ``capability`` is checked on every call."""
+        if self._task_hook is None:
+            self._task_hook = get_dialer_hook(self.conn_id)
+        if capability is not None:
+            require(self._task_hook, capability, label)
+        return self._task_hook
+
+    def close_task_hook(self) -> None:
+        hook, self._task_hook = self._task_hook, None
+        if hook is not None:
+            hook.close()
+
+    def on_kill(self) -> None:
+        self.close_task_hook()
+

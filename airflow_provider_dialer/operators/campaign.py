@@ -7,12 +7,12 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_dialer.capabilities import CampaignController, CampaignCreator, get_dialer_hook, require
+from airflow_provider_dialer.capabilities import CampaignController, CampaignCreator, TaskHook
 from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.links import DialerCampaignLink, check_links, one_id, remember_links
 
 
-class CreateCampaignOperator(BaseOperator):
+class CreateCampaignOperator(TaskHook, BaseOperator):
     """Create a campaign, or reuse the one with the same name: XCALLY queue campaigns and Voipex campaigns.
 
     Idempotent by name: a re-run finds the existing campaign; if its settings differ from the wanted
@@ -81,7 +81,12 @@ class CreateCampaignOperator(BaseOperator):
         return list(value) if isinstance(value, (list, tuple)) else [value]
 
     def execute(self, context: Any) -> Any:
-        hook = require(get_dialer_hook(self.conn_id), CampaignCreator, "campaign creation")
+        try:
+            return self._create_or_reuse(self.task_hook(CampaignCreator, "campaign creation"))
+        finally:
+            self.close_task_hook()
+
+    def _create_or_reuse(self, hook: Any) -> Any:
         check_links(self, hook)
         common = {
             "name": self.name,
@@ -113,7 +118,7 @@ class CreateCampaignOperator(BaseOperator):
         return campaign_id
 
 
-class ControlCampaignOperator(BaseOperator):
+class ControlCampaignOperator(TaskHook, BaseOperator):
     """Change a campaign's state: ``start``, ``pause``, ``unpause``, ``reload``, ``remove`` on Voipex;
     ``activate`` and ``deactivate`` (``dialActive``) on XCALLY.
 
@@ -141,9 +146,14 @@ class ControlCampaignOperator(BaseOperator):
         self.command = command
 
     def execute(self, context: Any) -> Any:
+        try:
+            return self._control(self.task_hook(CampaignController, "campaign control"))
+        finally:
+            self.close_task_hook()
+
+    def _control(self, hook: Any) -> Any:
         from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
 
-        hook = require(get_dialer_hook(self.conn_id), CampaignController, "campaign control")
         check_links(self, hook)
         if self.command not in hook.campaign_commands:
             raise UnsupportedCapabilityError(

@@ -7,12 +7,12 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_dialer.capabilities import LeadRemover, get_dialer_hook, require
+from airflow_provider_dialer.capabilities import LeadRemover, TaskHook
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError
 from airflow_provider_dialer.links import DialerCampaignLink, check_links, one_id, remember_links
 
 
-class RemoveLeadsOperator(BaseOperator):
+class RemoveLeadsOperator(TaskHook, BaseOperator):
     """Remove contacts from a campaign. UJET deletes by ``contact_id``, ``phone_number`` or
     ``external_unique_id``; the other vendors' documents give no way, so they raise
     ``UnsupportedCapabilityError`` before any request.
@@ -50,7 +50,12 @@ class RemoveLeadsOperator(BaseOperator):
         self.missing_ok = missing_ok
 
     def execute(self, context: Any) -> dict[str, int]:
-        hook = require(get_dialer_hook(self.conn_id), LeadRemover, "contact removal")
+        try:
+            return self._remove(self.task_hook(LeadRemover, "contact removal"))
+        finally:
+            self.close_task_hook()
+
+    def _remove(self, hook: Any) -> dict[str, int]:
         check_links(self, hook)
         wanted = [("contact_id", v) for v in (self.contact_ids or [])]
         wanted += [("phone", v) for v in (self.phones or [])]

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator
 
+from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerJobFailedError
 from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink, link_kinds
 
@@ -37,7 +38,7 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-class _VendorWaitSensor(BaseSensorOperator):
+class _VendorWaitSensor(TaskHook, BaseSensorOperator):
     """Waits on items at the vendor: deferred on a trigger by default, or poked from a worker."""
 
     def __init__(self, *, conn_id: str, poll_interval: float = 5.0, deferrable: bool = True, **kwargs: Any) -> None:
@@ -68,24 +69,24 @@ class _VendorWaitSensor(BaseSensorOperator):
         return {}
 
     def _remember_links(self) -> None:
-        from airflow_provider_dialer.capabilities import get_dialer_hook
         from airflow_provider_dialer.links import check_links, remember_links
 
         if link_kinds(self):
-            hook = get_dialer_hook(self.conn_id)
+            hook = self.task_hook()
             check_links(self, hook)
             remember_links(self, hook, self._link_values())
 
     def execute(self, context: Any) -> Any:
-        self._remember_links()
-        if not self.deferrable:
-            return super().execute(context)
+        try:
+            self._remember_links()
+            if not self.deferrable:
+                return super().execute(context)
+        finally:
+            self.close_task_hook()  # a deferred wait polls with the trigger's own async client
         self.defer(trigger=self._trigger(), method_name="execute_complete", timeout=timedelta(seconds=float(self.timeout)))
 
     def poke(self, context: Any) -> bool:
-        from airflow_provider_dialer.capabilities import get_dialer_hook, require
-
-        hook = require(get_dialer_hook(self.conn_id), self.capability)
+        hook = self.task_hook(self.capability)  # one client for every poke of this attempt
         for item in self._items():
             state = self._state(hook, item)
             if state.failed:
