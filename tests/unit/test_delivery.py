@@ -270,3 +270,18 @@ def test_unsaved_done_marks_are_written_when_a_chunk_fails():
         ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(CHUNKS)
     statuses = {k: v["status"] for k, v in store.saves[-1][0]["chunks"].items()}
     assert statuses == {"now#1": "done", "now#2": "done", "now#3": "failed"}
+
+
+@pytest.mark.parametrize("outcome", [
+    ChunkOutcome(accepted=1000),
+    ChunkOutcome(accepted=2, refused=[{"row": 3, "reason": "invalid_contact", "detail": "x"}], unknown=[4], missing=[5],
+                 ids={"pids": ["p"]}, how="resolved"),
+    ChunkOutcome(),
+])
+def test_chunk_outcomes_round_trip_and_store_only_what_differs_from_the_defaults(outcome):
+    import json
+
+    stored = json.loads(json.dumps(outcome.as_dict()))
+    assert ChunkOutcome.from_dict(stored) == outcome
+    assert set(stored) == {"accepted"} | {k for k in ("refused", "unknown", "missing", "ids") if getattr(outcome, k)} | (
+        {"how"} if outcome.how != "sent" else set())
