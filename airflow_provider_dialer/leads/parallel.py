@@ -84,10 +84,14 @@ def start_pool(run: _Run) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(
         max_workers=run.workers, mp_context=_context(), initializer=_init_worker, initargs=(run.config,)
     )
-    with _bare_main():
-        # a non-fork pool starts one process per submit until it has them all: start them all now
-        for future in [pool.submit(_noop) for _ in range(run.workers)]:
-            future.result()
+    try:
+        with _bare_main():
+            # a non-fork pool starts one process per submit until it has them all: start them all now
+            for future in [pool.submit(_noop) for _ in range(run.workers)]:
+                future.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     return pool
 
 
@@ -106,8 +110,9 @@ def parallel_outcomes(
 
     try:
         pool = start_pool(run)
-    except (OSError, ValueError, RuntimeError) as exc:
-        log.warning("could not start %d preparation workers (%s); preparing in this process", run.workers, exc)
+    except Exception as exc:  # no processes, a setting that cannot be pickled, a worker dying at start
+        log.warning("could not start %d preparation workers (%s: %s); preparing in this process",
+                    run.workers, type(exc).__name__, exc)
         while chunk := outcomes(task, islice(records, chunk_rows)):
             yield chunk
         return
