@@ -168,9 +168,10 @@ class ChunkDelivery:
 
     Every mark that guards against a second send (``sending``, ``partial``, ``failed``, a resend) is
     saved before the request goes out. A ``done`` mark only saves work on a retry (the chunk is
-    skipped instead of read back), so it is written with the next guarding mark, or at once when the
-    last save is ``flush_seconds`` old, and at the end of the run: a 1,000,000-lead upload writes its
-    progress about once per chunk instead of twice (each write is an Airflow Variable update).
+    skipped instead of read back), so it is written with the next save, at the latest
+    ``flush_seconds`` after it was made (a timer writes it when no other save comes), and at the end
+    of the run: a 1,000,000-lead upload writes its progress about once per chunk instead of twice
+    (each write is an Airflow Variable update).
     """
 
     #: longest a ``done`` mark waits for the next save
@@ -194,6 +195,7 @@ class ChunkDelivery:
         self._lock = threading.Lock()
         self._saved_at = time.monotonic()
         self._unsaved = False
+        self._timer: threading.Timer | None = None
 
     def _mark(self, key: str, status: str, outcome: ChunkOutcome | None = None, pending: list[int] | None = None) -> None:
         with self._lock:
@@ -204,7 +206,11 @@ class ChunkDelivery:
                 entry["pending"] = pending
             self.state["chunks"][key] = entry
             if status == "done" and time.monotonic() - self._saved_at < self.flush_seconds:
-                self._unsaved = True  # saved with the next mark (see the class docstring)
+                self._unsaved = True  # saved with the next mark, or by the timer (see the class docstring)
+                if self._timer is None:
+                    self._timer = threading.Timer(self.flush_seconds, self.flush)
+                    self._timer.daemon = True
+                    self._timer.start()
             else:
                 self._save()
 
@@ -213,10 +219,12 @@ class ChunkDelivery:
         self.store.save(self.state)
         self._saved_at = time.monotonic()
         self._unsaved = False
+        self._timer: threading.Timer | None = None
 
     def flush(self) -> None:
         """Write ``done`` marks not saved yet."""
         with self._lock:
+            self._timer = None
             if self._unsaved:
                 self._save()
 
@@ -318,6 +326,9 @@ class ChunkDelivery:
         try:
             return self._run(chunks)
         finally:
+            timer = self._timer
+            if timer is not None:
+                timer.cancel()
             self.flush()
 
     def _run(self, chunks: Iterable[tuple[str, Sequence[PreparedLead]]]) -> DeliveryReport:

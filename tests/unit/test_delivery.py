@@ -285,3 +285,23 @@ def test_chunk_outcomes_round_trip_and_store_only_what_differs_from_the_defaults
     assert ChunkOutcome.from_dict(stored) == outcome
     assert set(stored) == {"accepted"} | {k for k in ("refused", "unknown", "missing", "ids") if getattr(outcome, k)} | (
         {"how"} if outcome.how != "sent" else set())
+
+
+def test_a_done_mark_is_written_within_flush_seconds_even_when_no_other_save_comes():
+    import time
+
+    vendor = FakeVendor()
+    store = SaveLog(vendor)
+    delivery = ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1)
+    delivery.flush_seconds = 0.05
+
+    def slow_source():
+        yield CHUNKS[0]
+        time.sleep(0.4)  # preparing the next chunk takes a while
+        yield CHUNKS[1]
+
+    delivery.run(slow_source())
+    # chunk 1's done mark reached the store on its own, before chunk 2 was even marked
+    assert any(state["chunks"].get("now#1", {}).get("status") == "done" and "now#2" not in state["chunks"]
+               for state, _ in store.saves)
+    assert {v["status"] for v in store.state["chunks"].values()} == {"done"}
