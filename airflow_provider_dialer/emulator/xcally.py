@@ -18,7 +18,6 @@ import bisect
 import csv
 import io
 import itertools
-import json
 import re
 import secrets
 import time
@@ -35,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from airflow_provider_dialer.emulator.state import VendorAPI, json_response
+from airflow_provider_dialer.emulator.state import VendorAPI, json_response, read_json
 
 #: custom fields the emulated server knows (global custom fields ``cf_1`` .. ``cf_100``)
 CUSTOM_FIELD_IDS = range(1, 101)
@@ -443,13 +442,9 @@ class XCallyAPI(VendorAPI):
             with self.ctx.lock:
                 rows = [dict(r) for r in self.lists.values()]
             return self._collection(request, rows)
-        body, error = await _json(request)
-        if error:
-            return _message(error, 400)
-        try:
-            data = ListCreate.model_validate(body)
-        except ValidationError as exc:
-            return _validation(_pydantic_errors(exc))
+        data, problem = await _parsed(request, ListCreate)
+        if problem is not None:
+            return problem
         with self.ctx.lock:
             if any(lst["name"] == data.name for lst in self.lists.values()):
                 return json_response({"name": "SequelizeUniqueConstraintError", "message": "Validation error",
@@ -484,13 +479,9 @@ class XCallyAPI(VendorAPI):
                     return _message("List not found", 404)
                 rows = [dict(u) for u in SEEDED_USERS if u["id"] in self.list_users[lid]]
             return self._collection(request, rows)
-        body, error = await _json(request)
-        if error:
-            return _message(error, 400)
-        try:
-            data = IdsBody.model_validate(body)
-        except ValidationError as exc:
-            return _validation(_pydantic_errors(exc))
+        data, problem = await _parsed(request, IdsBody)
+        if problem is not None:
+            return problem
         with self.ctx.lock:
             if lid not in self.lists:
                 return _message("List not found", 404)
@@ -550,13 +541,10 @@ class XCallyAPI(VendorAPI):
 
     async def contacts_collection(self, request: Request) -> Response:
         if request.method == "POST":
-            body, error = await _json(request)
-            if error:
-                return _message(error, 400)
-            try:
-                data = ContactCreate.model_validate(body).model_dump(exclude_none=True)
-            except ValidationError as exc:
-                return _validation(_pydantic_errors(exc))
+            data, problem = await _parsed(request, ContactCreate)
+            if problem is not None:
+                return problem
+            data = data.model_dump(exclude_none=True)
             with self.ctx.lock:
                 lid = data["ListId"]
                 if lid not in self.lists:
@@ -624,13 +612,9 @@ class XCallyAPI(VendorAPI):
 
     async def upload_bind(self, request: Request) -> Response:
         name = request.path_params["name"]
-        body, error = await _json(request)
-        if error:
-            return _message(error, 400)
-        try:
-            data = UploadBind.model_validate(body)
-        except ValidationError as exc:
-            return _validation(_pydantic_errors(exc))
+        data, problem = await _parsed(request, UploadBind)
+        if problem is not None:
+            return problem
         errors = [{"message": f"binding target {f!r} is not a contact field", "path": "binding"}
                   for f in data.binding if f not in CONTACT_FIELDS and not _CF.match(f)]
         if "firstName" not in data.binding:
@@ -746,13 +730,10 @@ class XCallyAPI(VendorAPI):
             with self.ctx.lock:
                 rows = [dict(c) for c in self.campaigns.values()]
             return self._collection(request, rows)
-        body, error = await _json(request)
-        if error:
-            return _message(error, 400)
-        try:
-            data = QueueCreate.model_validate(body).model_dump()
-        except ValidationError as exc:
-            return _validation(_pydantic_errors(exc))
+        data, problem = await _parsed(request, QueueCreate)
+        if problem is not None:
+            return problem
+        data = data.model_dump()
         with self.ctx.lock:
             if any(c["name"] == data["name"] for c in self.campaigns.values()):
                 return json_response({"name": "SequelizeUniqueConstraintError", "message": "Validation error",
@@ -769,13 +750,10 @@ class XCallyAPI(VendorAPI):
             with self.ctx.lock:
                 camp = self.campaigns.get(qid)
                 return json_response(dict(camp)) if camp else _message("Queue not found", 404)
-        body, error = await _json(request)
-        if error:
-            return _message(error, 400)
-        try:
-            changes = QueueUpdate.model_validate(body).model_dump(exclude_unset=True)
-        except ValidationError as exc:
-            return _validation(_pydantic_errors(exc))
+        changes, problem = await _parsed(request, QueueUpdate)
+        if problem is not None:
+            return problem
+        changes = changes.model_dump(exclude_unset=True)
         nulls = [k for k, v in changes.items() if v is None and _QUEUE_FIELDS[k][1] is ...]
         if nulls:
             return _validation([{"message": f"{k} cannot be null", "path": k} for k in nulls])
@@ -793,13 +771,9 @@ class XCallyAPI(VendorAPI):
     async def queue_lists(self, request: Request) -> Response:
         qid = request.path_params["qid"]
         if request.method == "POST":
-            body, error = await _json(request)
-            if error:
-                return _message(error, 400)
-            try:
-                data = IdsBody.model_validate(body)
-            except ValidationError as exc:
-                return _validation(_pydantic_errors(exc))
+            data, problem = await _parsed(request, IdsBody)
+            if problem is not None:
+                return problem
             if data.id != qid:
                 return _validation([{"message": f"id {data.id} does not match the URL id {qid}", "path": "id"}])
         with self.ctx.lock:
@@ -838,13 +812,9 @@ class XCallyAPI(VendorAPI):
                 members = self.campaign_users[qid]
                 rows = [{**u, "penalty": members[u["id"]]} for u in SEEDED_USERS if u["id"] in members]
             return self._collection(request, rows)
-        body, error = await _json(request)
-        if error:
-            return _message(error, 400)
-        try:
-            data = AgentsBody.model_validate(body)
-        except ValidationError as exc:
-            return _validation(_pydantic_errors(exc))
+        data, problem = await _parsed(request, AgentsBody)
+        if problem is not None:
+            return problem
         with self.ctx.lock:
             if qid not in self.campaigns:
                 return _message("Queue not found", 404)
@@ -910,11 +880,13 @@ def _search(row: dict[str, Any], text: str | None) -> bool:
     return any(isinstance(v, str) and low in v.lower() for v in row.values())
 
 
-async def _json(request: Request) -> tuple[Any, str | None]:
-    raw = await request.body()
-    if not raw:
-        return None, "empty body"
+async def _parsed(request: Request, model: type[BaseModel]) -> tuple[Any, Response | None]:
+    """The JSON body validated by ``model``, or the answer Motion gives: 400 with a message for a body
+    that is not JSON, a Sequelize-style validation error for one the model refuses."""
+    body, error = await read_json(request)
+    if error:
+        return None, _message(error, 400)
     try:
-        return json.loads(raw), None
-    except ValueError as exc:
-        return None, f"invalid JSON: {exc}"
+        return model.model_validate(body), None
+    except ValidationError as exc:
+        return None, _validation(_pydantic_errors(exc))
