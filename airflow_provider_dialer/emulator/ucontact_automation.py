@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -244,21 +245,27 @@ class AutomationAPI(VendorAPI):
 
     # -- handlers ----------------------------------------------------------------------------------
 
-    async def post_list(self, request: Request) -> Response:
-        """"Subir una lista": 202 with the new list in ``loading``; it turns ``inactive`` once "stored"."""
+    async def _hub_body(self, request: Request, bodies: Mapping[str, Any]) -> tuple[str, Any, Response | None]:
+        """The hub (auth checked) and the body validated by the adapter for the hub's channel kind, or the error answer."""
         hub, error = self._guard(request)
         if error is not None:
-            return error
+            return "", None, error
         assert hub is not None
         raw = await request.body()
-        kind = KINDS[self.hubs[hub]["channel"]]
         try:
-            body = LIST_BODIES[kind].validate_json(raw)
+            return hub, bodies[KINDS[self.hubs[hub]["channel"]]].validate_json(raw), None
         except ValidationError as exc:
-            return json_response(_validation_message(exc), 400)
+            return hub, None, json_response(_validation_message(exc), 400)
+
+    async def post_list(self, request: Request) -> Response:
+        """"Subir una lista": 202 with the new list in ``loading``; it turns ``inactive`` once "stored"."""
+        hub, body, error = await self._hub_body(request, LIST_BODIES)
+        if error is not None:
+            return error
         contacts = body["list"]
         filename, count, keys = body["filename"], len(contacts), list(map(_key, contacts))
         del body, contacts  # the validated dicts are the bulky form; keep the raw JSON instead
+        raw = await request.body()  # Starlette keeps the body it read: no second read
         delay = max(0.0, float(self.config.ucontact_list_load_seconds))
         with self.ctx.lock:
             list_id = self.next_list_id
@@ -302,16 +309,9 @@ class AutomationAPI(VendorAPI):
 
     async def post_fresh(self, request: Request) -> Response:
         """"Fresh leads": synchronous; 200 ``{"count": n}`` once every lead is stored."""
-        hub, error = self._guard(request)
+        hub, body, error = await self._hub_body(request, FRESH_BODIES)
         if error is not None:
             return error
-        assert hub is not None
-        raw = await request.body()
-        kind = KINDS[self.hubs[hub]["channel"]]
-        try:
-            body = FRESH_BODIES[kind].validate_json(raw)
-        except ValidationError as exc:
-            return json_response(_validation_message(exc), 400)
         leads = body["leads"]
         with self.ctx.lock:
             self.fresh[hub].extend(leads)
