@@ -1,4 +1,5 @@
-"""Helpers the integration suites share: the delivery invariant checked against the emulator's state, a fake task instance."""
+"""Helpers the integration suites share: the delivery invariant checked against the emulator's state, a fake task
+instance, a task killed mid-upload, and a trigger run the way the triggerer runs it."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def check_delivery(
 
 @pytest.fixture
 def delivery_check() -> Callable[..., dict[str, set[int]]]:
-    """:func:`check_delivery`, for test modules (which pytest imports without a package)."""
+    """:func:`check_delivery`, as a fixture."""
     return check_delivery
 
 
@@ -110,5 +111,20 @@ def dying_push(real: Callable[..., Any], dies: str) -> Callable[..., Any]:
 
 @pytest.fixture
 def task_dies() -> Callable[[Callable[..., Any], str], Callable[..., Any]]:
-    """:func:`dying_push`, for test modules."""
+    """:func:`dying_push`, as a fixture."""
     return dying_push
+
+
+def first_event(trigger: Any) -> Any:
+    """Run a trigger like the triggerer does: take its first event, then close it in the same loop."""
+    import asyncio
+
+    async def run() -> Any:
+        events = trigger.run()
+        try:
+            return await events.__anext__()
+        finally:
+            await events.aclose()
+
+    return asyncio.run(run())
+

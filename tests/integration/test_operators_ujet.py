@@ -16,6 +16,8 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.sensors.wait import ImportJobSensor
 from airflow_provider_dialer.triggers.wait import ImportJobTrigger
 
+from .conftest import first_event
+
 pytestmark = pytest.mark.integration
 UTC = dt.timezone.utc
 # 16:00 UTC: 12:00 in New York, 09:00 in Los Angeles (both open); 01:00 in Tokyo (closed)
@@ -47,18 +49,6 @@ def stored_phones(emu) -> dict[str, int]:
     return emu.leads("ujet", keys=True).get("ujet.import", {}).get("counts", {})
 
 
-def first_event(trigger):
-    """Run a trigger like the triggerer does: take its first event, then close it in the same loop."""
-    import asyncio
-
-    async def run():
-        events = trigger.run()
-        try:
-            return await events.__anext__()
-        finally:
-            await events.aclose()
-
-    return asyncio.run(run())
 
 
 def wait_jobs(emu, summary, campaign_id=6):
@@ -128,20 +118,12 @@ def test_dropped_connection_before_apply_sends_the_missing_leads_once(emu, tmp_p
     assert len(counts) == 4 and set(counts.values()) == {1}
 
 
-def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch):
+def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch, task_dies):
     from airflow_provider_dialer.hooks.ujet import UjetHook
 
     real = UjetHook.push_list_chunk
-    calls = {"n": 0}
-
-    def dying(self, target, key, chunk):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            real(self, target, key, chunk)  # the vendor got it...
-            raise SystemExit("worker killed")  # ...but the task died before recording it
-        return real(self, target, key, chunk)
-
-    monkeypatch.setattr(UjetHook, "push_list_chunk", dying)
+    # the vendor gets chunk 2, but the task dies before recording it
+    monkeypatch.setattr(UjetHook, "push_list_chunk", task_dies(real, "after_the_vendor_applied"))
     with pytest.raises(SystemExit):
         upload(tmp_path, source=leads(12), concurrency=1).execute({})
     monkeypatch.setattr(UjetHook, "push_list_chunk", real)

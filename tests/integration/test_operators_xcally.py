@@ -17,6 +17,8 @@ from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.triggers.wait import ListLoadedTrigger
 
+from .conftest import first_event
+
 pytestmark = pytest.mark.integration
 UTC = dt.timezone.utc
 # 16:00 UTC: 12:00 in New York (open); 01:00 in Tokyo (closed until 08:00 local = 23:00 UTC)
@@ -66,18 +68,6 @@ def posts(emu, pattern: str) -> list[dict]:
     return [r for r in emu.requests("xcally") if r["method"] == "POST" and re.search(pattern, r["path"])]
 
 
-def first_event(trigger):
-    """Run a trigger like the triggerer does: take its first event, then close it in the same loop."""
-    import asyncio
-
-    async def run():
-        events = trigger.run()
-        try:
-            return await events.__anext__()
-        finally:
-            await events.aclose()
-
-    return asyncio.run(run())
 
 
 
@@ -181,20 +171,12 @@ def test_dropped_csv_import_answer_waits_for_the_import_then_resolves(emu, tmp_p
     assert set(counts) == phones(12) and set(counts.values()) == {1}
 
 
-def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch):
+def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch, task_dies):
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
     real = XCallyHook.push_list_chunk
-    calls = {"n": 0}
-
-    def dying(self, target, key, chunk):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            real(self, target, key, chunk)  # the vendor got it...
-            raise SystemExit("worker killed")  # ...but the task died before recording it
-        return real(self, target, key, chunk)
-
-    monkeypatch.setattr(XCallyHook, "push_list_chunk", dying)
+    # the vendor gets chunk 2, but the task dies before recording it
+    monkeypatch.setattr(XCallyHook, "push_list_chunk", task_dies(real, "after_the_vendor_applied"))
     with pytest.raises(SystemExit):
         upload(tmp_path, source=leads(12), concurrency=1).execute({})
     monkeypatch.setattr(XCallyHook, "push_list_chunk", real)

@@ -15,7 +15,6 @@ shows up in the captured text.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -34,6 +33,8 @@ from airflow_provider_dialer.emulator.app import Emulator, connection_for, run_e
 from airflow_provider_dialer.emulator.state import Credentials
 from airflow_provider_dialer.operators import base as base_module
 
+from .conftest import first_event
+
 pytestmark = pytest.mark.integration
 UTC = dt.timezone.utc
 # 16:00 UTC: 12:00 in New York, so every lead below may be called now
@@ -51,6 +52,7 @@ SENTINELS = Credentials(
     ujet_user="sentinel-ujet",
     ujet_token="SENTINEL-uj-token-2468",
 )
+
 #: what the second ("wrong") connections send: refused, and still secret
 WRONG = Credentials(
     ucontact_user=SENTINELS.ucontact_user,
@@ -70,6 +72,7 @@ AUTH_VALUE = re.compile(
     r"(?i)(authorization\\?['\"]?\s*[:=]\s*\\?['\"]?(?!(?:(?:basic|bearer)\s+)?\*\*\*)[^\s'\",}\\]{4,}"
     r"|\b(?:basic|bearer)\s+(?!\*\*\*)[A-Za-z0-9+/=._~-]{12,})"
 )
+
 PASSWORDS = ("ucontact_password", "ucontact_api_token", "xcally_password", "xcally_api_key", "voipex_password", "ujet_token")
 
 
@@ -226,15 +229,6 @@ def canary(capture: Emitted, hook: Any, op: Any = None) -> None:
     assert text.count(CANARY) >= (3 if op is not None else 2), "the capture misses a log channel"
 
 
-def first_event(trigger: Any) -> Any:
-    async def run() -> Any:
-        events = trigger.run()
-        try:
-            return await events.__anext__()
-        finally:
-            await events.aclose()
-
-    return asyncio.run(run())
 
 
 def leads(n: int, start: int = 0) -> list[dict[str, Any]]:

@@ -29,6 +29,8 @@ from airflow_provider_dialer.hooks.ujet import (
 )
 from airflow_provider_dialer.leads.model import PreparedLead
 
+from .test_base import scripted
+
 TOKEN = "ujet-T0ken-5ecret-abc123"
 BASIC = base64.b64encode(f"bob:{TOKEN}".encode()).decode()
 CONN_ID = "ujet_unit"
@@ -58,19 +60,6 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> None:
     conn.update(fields)
     conn["extra"] = extra
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
-
-
-def scripted(responses: list[Any], seen: list[httpx.Request]) -> httpx.MockTransport:
-    script = list(responses)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        item = script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    return httpx.MockTransport(handler)
 
 
 def hook_with(monkeypatch: pytest.MonkeyPatch, responses: list[Any], seen: list[httpx.Request], **conn: Any) -> UjetHook:

@@ -22,6 +22,8 @@ from airflow_provider_dialer.hooks.xcally import campaign as rules
 from airflow_provider_dialer.hooks.xcally.wire import QueueCampaign
 from airflow_provider_dialer.leads.model import PreparedLead
 
+from .test_base import scripted
+
 PASSWORD = "xc-Secret-Passw0rd-771"
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiYWRtaW4ifQ.unit-apikey-sig-991"
 BASIC = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
@@ -34,19 +36,6 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> None:
     conn.update(fields)
     conn["extra"] = extra
     monkeypatch.setenv("AIRFLOW_CONN_XCALLY_DEFAULT", json.dumps(conn))
-
-
-def scripted(responses: list[Any], seen: list[httpx.Request]) -> httpx.MockTransport:
-    script = list(responses)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        item = script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    return httpx.MockTransport(handler)
 
 
 def hook_with(monkeypatch, responses, seen, **conn) -> XCallyHook:
