@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerConfigError
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
     from airflow_provider_dialer.delivery import DeliveryReport, ProgressStore
-    from airflow_provider_dialer.hooks.base import DialerHook
     from airflow_provider_dialer.leads.model import PreparedLead
 
 NOW_WAVE = "now"
@@ -83,7 +83,7 @@ def parse_wave(wave: str) -> dt.datetime:
     return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
 
 
-class LeadsOperator(BaseOperator):
+class LeadsOperator(TaskHook, BaseOperator):
     """Base of UploadList, PushFreshLeads and AddToDialerTask: the shared lead pipeline.
 
     :param conn_id: dialer connection id; its type (``ucontact``, ``xcally``, ``voipex``, ``ujet``)
@@ -173,7 +173,6 @@ class LeadsOperator(BaseOperator):
             raise DialerConfigError(f"hold_back must be 'defer' or 'reject', got {hold_back!r}")
         if isinstance(prepare_workers, bool) or not isinstance(prepare_workers, int) or prepare_workers < 1:
             raise DialerConfigError(f"prepare_workers must be a whole number of processes, at least 1, got {prepare_workers!r}")
-        self._hook: DialerHook | None = None
 
     # -- subclass interface ------------------------------------------------------------------
 
@@ -201,15 +200,11 @@ class LeadsOperator(BaseOperator):
     # -- plumbing ------------------------------------------------------------------------------
 
     def _get_hook(self) -> Any:
-        from airflow_provider_dialer.capabilities import get_dialer_hook, require
         from airflow_provider_dialer.links import check_links
 
-        if self._hook is None:
-            hook = get_dialer_hook(self.conn_id)
-            require(hook, self.capability, self.capability_label or None)
-            check_links(self, hook)
-            self._hook = hook
-        return self._hook
+        hook = self.task_hook(self.capability, self.capability_label or None)
+        check_links(self, hook)
+        return hook
 
     def _remember_links(self, hook: Any, target: dict[str, Any], ids: dict[str, Any]) -> None:
         """Build the task's links (see ``links.py``) from its target and the ids its chunks reported so far."""
@@ -293,11 +288,17 @@ class LeadsOperator(BaseOperator):
                 yield f"{wave}#{counters[wave]}", buffer
 
     def execute(self, context: Any) -> Any:
-        return self._run(context)
+        try:
+            return self._run(context)
+        finally:
+            self.close_task_hook()
 
     def resume_after_hold(self, context: Any, event: Any = None) -> Any:
         self.log.info("calling window opened; resuming delivery of held-back leads")
-        return self._run(context)
+        try:
+            return self._run(context)
+        finally:
+            self.close_task_hook()
 
     def _run(self, context: Any) -> Any:
         from airflow_provider_dialer.delivery import ChunkDelivery
@@ -334,10 +335,7 @@ class LeadsOperator(BaseOperator):
             concurrency=self.concurrency,
             state=state,
         )
-        try:
-            report = delivery.run(chunks)
-        finally:
-            hook.close()
+        report = delivery.run(chunks)
         self._remember_links(hook, target, report.ids)
         held_total = sum(held.values())
         if held and self.hold_back == "defer":
@@ -436,7 +434,3 @@ class LeadsOperator(BaseOperator):
                 f"{self.max_reject_ratio:.1%}): {summary['rejected_by_reason']}. The valid leads were delivered "
                 f"(accepted: {summary.get('accepted', 0)}); see {where}."
             )
-
-    def on_kill(self) -> None:
-        if self._hook is not None:
-            self._hook.close()

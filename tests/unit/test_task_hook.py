@@ -79,3 +79,27 @@ def test_a_sensor_executed_in_poke_mode_closes_its_client_when_done(hooks):
                              poke_interval=0.01, timeout=10)
     sensor.execute({})
     assert len(hooks) == 1 and hooks[0].polls == 3 and hooks[0].closed == 1
+
+
+def test_a_lead_upload_closes_its_hook_when_it_ends(hooks, monkeypatch, tmp_path):
+    from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
+
+    class Pusher(FakeHook):
+        fresh_chunk_size = 10
+        fresh_per_lead_schedule = True
+
+        def open_fresh_target(self, settings):
+            return {}
+
+        def push_fresh_chunk(self, target, key, leads):
+            return capabilities.ChunkOutcome(accepted=len(leads))
+
+        def resolve_fresh_chunk(self, target, key, leads):
+            return None
+
+    monkeypatch.setattr(capabilities, "get_dialer_hook", lambda conn_id: Pusher())
+    summary = PushFreshLeadsOperator(task_id="p", conn_id="x", source=[{"phones": ["+12125550100"], "timezone": "UTC"}],
+                                     calling_window={"start": "00:00", "end": "24:00"},
+                                     progress=str(tmp_path / "p.json")).execute({})
+    assert summary["accepted"] == 1
+    assert [h.closed for h in hooks] == [1]
