@@ -34,6 +34,23 @@ def mask_phone(value: object) -> str:
     return "*" * (len(text) - 4) + text[-4:]
 
 
+def packed(raw: str) -> str:
+    """``raw`` without its spaces and hyphens when that leaves ``+digits`` or digits, else ``raw``.
+
+    Lists mostly hold numbers like ``+1 212 291-0830``: phonenumbers parses them exactly as it
+    parses ``+12122910830`` (its extension patterns all need a letter, ``#``, ``,`` or ``;``, and
+    it drops separators itself), only ~15% slower. Shorter than three digits, separators can change
+    which error phonenumbers reports, so such text is left alone.
+    """
+    if " " not in raw and "-" not in raw:
+        return raw
+    text = raw.replace(" ", "").replace("-", "")
+    digits = text[1:] if text[:1] == "+" else text
+    if len(digits) >= 3 and digits.isascii() and digits.isdigit():
+        return text
+    return raw
+
+
 def phone_text(value: object) -> str:
     """Raw phone value as text; ints and integral floats (spreadsheets, JSON) lose their ``.0``."""
     if isinstance(value, bool):
@@ -103,7 +120,7 @@ class PhoneNormaliser:
             return PhoneResult(None, f"longer than {MAX_PHONE_TEXT} characters")
         pn = self._pn
         try:
-            number = pn.parse(raw, region)
+            number = pn.parse(packed(raw), region)
         except pn.NumberParseException as exc:
             return PhoneResult(None, _PARSE_ERRORS.get(exc.error_type, "not a phone number"))
         except Exception as exc:  # phonenumbers is not our code; a row must never raise

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_dialer.leads.phones import PhoneNormaliser, mask_phone, phone_text
+from airflow_provider_dialer.leads.phones import PhoneNormaliser, mask_phone, packed, phone_text
 
 normaliser = PhoneNormaliser()
 
@@ -96,3 +96,36 @@ def test_agrees_with_phonenumbers_is_valid_number(cc: str, digits: str, sep: str
         assert result.e164 == phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         # normalisation is idempotent: the E.164 form parses to itself
         assert normaliser.normalise(result.e164, None).e164 == result.e164
+
+
+def _parsed(raw: str, region: str | None) -> object:
+    try:
+        return phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        return exc.error_type
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    raw=st.one_of(
+        st.text(alphabet="0123456789 -+x.()#", max_size=24),
+        st.builds(
+            lambda cc, groups, sep: "+" + cc + sep + sep.join(groups),
+            st.sampled_from(["1", "44", "598", "55", "91", "61", "34", "39", "54", "52", "49", "81", "7"]),
+            st.lists(st.text(alphabet="0123456789", min_size=1, max_size=5), min_size=1, max_size=5),
+            st.sampled_from([" ", "-", " - ", "  "]),
+        ),
+    ),
+    region=regions,
+)
+def test_packed_text_parses_exactly_like_the_original(raw: str, region: str | None) -> None:
+    short = packed(raw)
+    assert short == raw or (len(short) < len(raw) and set(short) <= set("+0123456789"))
+    assert _parsed(short, region) == _parsed(raw, region)
+
+
+def test_packed_leaves_other_text_alone() -> None:
+    assert packed("+1 212 291-0830") == "+12122910830"
+    assert packed("011 598 99-123-456") == "01159899123456"
+    for raw in ("+1 212 291-0830 ext 12", "(212) 291-0830", "+1.212.291.0830", "1 2", "+ -", "+1 ２12 291", "12122910830"):
+        assert packed(raw) == raw
