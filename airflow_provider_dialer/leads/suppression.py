@@ -5,7 +5,7 @@ that alone is ~100 MB per million. Each table (phone, external id, DNC) therefor
 
 1. its first ``memory_keys`` keys in a plain dict: the whole run, for most lists;
 2. the next ones in a preallocated open-addressing table of fixed size (``compact_bits``: 2**20
-   slots, filled to 75%, so 786,432 keys in 12 MB for phones and 16 MB for external ids),
+   slots, filled to 75%: 786,432 keys in two int64 arrays, 16 MB per table),
    allocated when the dict fills, so its memory is the same whatever the number of leads;
 3. the rest in a throwaway SQLite file with a small page cache, created on the first spill.
 
@@ -43,18 +43,26 @@ _HEAD = struct.Struct("<QI")  # an external id's record in the scratch file: row
 _hash = hash  # the text slots' hash; tests swap in a colliding one
 
 
-class _IntSlots:
+class _Slots:
+    """What both fixed-size tables share: ``2**bits`` slots in two int64 arrays, filled to ``_FILL``."""
+
+    def __init__(self, bits: int) -> None:
+        size = 1 << bits
+        self.shift = 64 - bits  # Fibonacci hashing keeps the top ``bits`` bits of the product
+        self.mask = size - 1
+        self.limit = int(size * _FILL)
+        self.count = 0
+        self.first = array("q", [0]) * size
+        self.second = array("q", [0]) * size
+
+
+class _IntSlots(_Slots):
     """Fixed-size linear-probing table of int64 keys to rows; ``0`` marks an empty slot, so a key
     below 1 (never a phone key) is left to the next tier."""
 
     def __init__(self, bits: int) -> None:
-        size = 1 << bits
-        self.shift = 64 - bits
-        self.mask = size - 1
-        self.limit = int(size * _FILL)
-        self.count = 0
-        self.keys = array("q", [0]) * size
-        self.rows = array("q", [0]) * size
+        super().__init__(bits)
+        self.keys, self.rows = self.first, self.second
 
     def found(self, keys: Iterable[int], out: dict[Any, int], rest: list[Any]) -> None:
         """Present keys go to ``out`` with their row, absent ones to ``rest``."""
@@ -95,7 +103,7 @@ class _IntSlots:
         return left
 
 
-class _TextSlots:
+class _TextSlots(_Slots):
     """Fixed-size linear-probing table of text keys: slots hold ``hash(key)`` and a scratch-file offset.
 
     A slot is a match only when the bytes stored at its offset equal the key's; a hash collision
@@ -103,13 +111,9 @@ class _TextSlots:
     """
 
     def __init__(self, bits: int, path: str) -> None:
-        size = 1 << bits
-        self.shift = 64 - bits
-        self.mask = size - 1
-        self.limit = int(size * _FILL)
-        self.count = 0
-        self.hashes = array("q", [0]) * size
-        self.where = array("q", [0]) * size  # offset + 1 of the key's record (0: empty)
+        super().__init__(bits)
+        self.hashes = self.first
+        self.where = self.second  # offset + 1 of the key's record (0: empty)
         self._file = open(path, "w+b")  # noqa: SIM115 - closed in close()
         self._end = 0
         self._flushed = True
