@@ -179,7 +179,6 @@ class _TextSlots(_Slots):
                         self._file.write(b"".join(parts))
                         parts.clear()
                         self._flushed = False
-                    self._end = end
                     i, present = self._lookup(k)
                     if present is not None:
                         i = -1

@@ -295,10 +295,7 @@ class LeadsOperator(TaskHook, BaseOperator):
 
     def resume_after_hold(self, context: Any, event: Any = None) -> Any:
         self.log.info("calling window opened; resuming delivery of held-back leads")
-        try:
-            return self._run(context)
-        finally:
-            self.close_task_hook()
+        return self.execute(context)
 
     def _run(self, context: Any) -> Any:
         from airflow_provider_dialer.delivery import ChunkDelivery

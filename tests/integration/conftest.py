@@ -127,4 +127,3 @@ def first_event(trigger: Any) -> Any:
             await events.aclose()
 
     return asyncio.run(run())
-

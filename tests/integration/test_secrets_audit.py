@@ -52,7 +52,6 @@ SENTINELS = Credentials(
     ujet_user="sentinel-ujet",
     ujet_token="SENTINEL-uj-token-2468",
 )
-
 #: what the second ("wrong") connections send: refused, and still secret
 WRONG = Credentials(
     ucontact_user=SENTINELS.ucontact_user,
@@ -72,7 +71,6 @@ AUTH_VALUE = re.compile(
     r"(?i)(authorization\\?['\"]?\s*[:=]\s*\\?['\"]?(?!(?:(?:basic|bearer)\s+)?\*\*\*)[^\s'\",}\\]{4,}"
     r"|\b(?:basic|bearer)\s+(?!\*\*\*)[A-Za-z0-9+/=._~-]{12,})"
 )
-
 PASSWORDS = ("ucontact_password", "ucontact_api_token", "xcally_password", "xcally_api_key", "voipex_password", "ujet_token")
 
 
@@ -227,8 +225,6 @@ def canary(capture: Emitted, hook: Any, op: Any = None) -> None:
     logging.getLogger("httpx").info("canary httpx %s", CANARY)
     text = capture.text()
     assert text.count(CANARY) >= (3 if op is not None else 2), "the capture misses a log channel"
-
-
 
 
 def leads(n: int, start: int = 0) -> list[dict[str, Any]]:

@@ -98,8 +98,11 @@ def test_a_lead_upload_closes_its_hook_when_it_ends(hooks, monkeypatch, tmp_path
             return None
 
     monkeypatch.setattr(capabilities, "get_dialer_hook", lambda conn_id: Pusher())
-    summary = PushFreshLeadsOperator(task_id="p", conn_id="x", source=[{"phones": ["+12125550100"], "timezone": "UTC"}],
-                                     calling_window={"start": "00:00", "end": "24:00"},
-                                     progress=str(tmp_path / "p.json")).execute({})
+    op = PushFreshLeadsOperator(task_id="p", conn_id="x", source=[{"phones": ["+12125550100"], "timezone": "UTC"}],
+                                calling_window={"start": "00:00", "end": "24:00"}, progress=str(tmp_path / "p.json"))
+    summary = op.execute({})
     assert summary["accepted"] == 1
     assert [h.closed for h in hooks] == [1]
+    # resumed after a hold-back (here: nothing left to send), the task opens and closes its hook again
+    assert op.resume_after_hold({}, None)["accepted"] == 1
+    assert [h.closed for h in hooks] == [1, 1]
