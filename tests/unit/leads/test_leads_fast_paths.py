@@ -73,6 +73,19 @@ def test_run_keys_without_compact_tier_zero_memory_and_big_memory() -> None:
             keys.close()
 
 
+def test_run_keys_close_removes_the_scratch_files(tmp_path: Path) -> None:
+    """External ids written to the scratch file (and the SQLite spill) leave nothing on disk after close."""
+    keys = RunKeys(directory=str(tmp_path), memory_keys=0, compact_bits=1)
+    keys.add("external_id", [("crm-1", 1), ("crm-2", 2), ("crm-3", 3)])
+    keys.add("phone", [(12125550100, 1), (12125550101, 2), (12125550102, 3)])
+    [scratch] = list(tmp_path.iterdir())
+    assert {p.name for p in scratch.iterdir()} == {"external_ids.bin", "keys.sqlite"}
+    assert keys.found("external_id", ["crm-1", "crm-3", "crm-4"]) == {"crm-1": 1, "crm-3": 3}  # reads the file back
+    assert b"crm-1" in (scratch / "external_ids.bin").read_bytes()
+    keys.close()
+    assert list(tmp_path.iterdir()) == []
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     memory_keys=st.integers(0, 6),
