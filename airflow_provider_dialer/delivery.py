@@ -13,6 +13,13 @@ vendor answers it is marked ``done`` with its outcome (written with the next sav
   than 408, 429, 503) are marked ``failed`` and sent again on the next attempt;
 - a chunk sent record by record that stopped part-way (``ChunkInterruptedError``) is kept as
   ``partial``: what its first records did is recorded, and the next attempt sends only the rest.
+- a chunk the vendor refused as a whole with a status that points at its content (400, 413, 422)
+  is split in halves, and the halves again, until the leads the vendor refuses are found one by
+  one: each is reported refused with the vendor's reason, the rest land (see ``_split``).
+
+Progress that exists but cannot be read (corrupt JSON, a value the Fernet key no longer decrypts)
+fails the task with ``DialerProgressError`` instead of starting over: starting over would send
+every lead again. A task that ended successfully removes its progress (``ProgressStore.clear``).
 
 XCom is cleared when a task retries, so progress lives in an Airflow Variable by default (one per
 task instance and map index) or in a JSON file for local runs.
@@ -31,7 +38,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
-from airflow_provider_dialer.exceptions import DialerAuthError, DialerDeliveryUnknownError, DialerError, DialerHTTPError
+from airflow_provider_dialer.exceptions import (
+    DialerAuthError,
+    DialerDeliveryUnknownError,
+    DialerError,
+    DialerHTTPError,
+    DialerProgressError,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
@@ -40,6 +53,37 @@ log = logging.getLogger(__name__)
 
 #: statuses that prove the vendor did not apply a write
 NOT_APPLIED = frozenset({400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503})
+#: statuses of a chunk refused for its content: the chunk is split until the refused leads are found
+SPLIT_ON = frozenset({400, 413, 422})
+#: what the progress of a task instance is called (Variable key prefix; see ``VariableProgressStore``)
+PROGRESS_PREFIX = "dialer_progress:"
+
+
+def vendor_reason(exc: DialerHTTPError) -> tuple[str | None, str]:
+    """The field (when the vendor names one) and the vendor's own words for a refusal, phones masked.
+
+    A JSON body's ``message`` (and the first ``errors[].path``) is preferred to the raw body; the
+    text is cut to 300 characters. ``DialerHTTPError`` masks phone numbers in its body already.
+    """
+    import json as _json
+
+    body = (exc.body or "").strip()
+    field_name: str | None = None
+    detail = body
+    try:
+        data = _json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            path = errors[0].get("path")
+            field_name = str(path) if path else None
+            detail = str(errors[0].get("message") or data.get("message") or body)
+        elif data.get("message"):
+            detail = str(data["message"])
+    detail = f"HTTP {exc.status}: {detail}" if detail else f"HTTP {exc.status}"
+    return field_name, detail[:300]
 
 
 class ChunkInterruptedError(DialerError):
@@ -76,6 +120,9 @@ class ProgressStore(Protocol):
 
     def save(self, state: dict[str, Any]) -> None: ...
 
+    def clear(self) -> None:
+        """Remove the progress (the task ended successfully: nothing is left to protect)."""
+
 
 class MemoryProgressStore:
     """Progress kept in memory (dry runs and tests)."""
@@ -89,6 +136,29 @@ class MemoryProgressStore:
     def save(self, state: dict[str, Any]) -> None:
         self.state = json.loads(json.dumps(state))
 
+    def clear(self) -> None:
+        self.state = None
+
+
+def _parsed_progress(text: str, where: str, way_out: str) -> dict[str, Any]:
+    """The progress in ``text``, or ``DialerProgressError`` naming ``where`` and ``way_out``."""
+    try:
+        state = json.loads(text)
+    except ValueError as exc:
+        raise DialerProgressError(_unreadable(where, f"it is not JSON ({exc.msg} at {exc.pos})", way_out)) from None
+    if not isinstance(state, dict):
+        raise DialerProgressError(_unreadable(where, f"it holds a {type(state).__name__}, not an object", way_out))
+    return state
+
+
+def _unreadable(where: str, why: str, way_out: str) -> str:
+    return (
+        f"delivery progress {where} exists but cannot be read: {why}. It may record chunks the dialer "
+        "already holds, so starting over could call those leads twice; nothing was sent. Way out: check "
+        f"in the dialer what this task already delivered, then {way_out} and clear the task "
+        "(it then sends every lead as a new delivery)."
+    )
+
 
 class FileProgressStore:
     """Progress in a JSON file (a local path)."""
@@ -99,13 +169,21 @@ class FileProgressStore:
     def load(self) -> dict[str, Any] | None:
         if not self.path.exists():
             return None
-        return json.loads(self.path.read_text(encoding="utf-8"))
+        way_out = f"delete the file {str(self.path)!r}"
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DialerProgressError(_unreadable(f"file {str(self.path)!r}", str(exc), way_out)) from None
+        return _parsed_progress(text, f"file {str(self.path)!r}", way_out)
 
     def save(self, state: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state), encoding="utf-8")
         tmp.replace(self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class VariableProgressStore:
@@ -118,18 +196,39 @@ class VariableProgressStore:
     def for_task(cls, context: Any) -> VariableProgressStore:
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
-        key = f"dialer_progress:{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}"
+        key = f"{PROGRESS_PREFIX}{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}"
         return cls(key)
 
     def load(self) -> dict[str, Any] | None:
+        """The progress, ``None`` when there is none; ``DialerProgressError`` when it is there but unreadable.
+
+        Airflow answers "not found" for a Variable its Fernet key cannot decrypt (the server logs
+        the error), so an absent value is told apart from an undecryptable one by the key list,
+        which comes from the metadata database without decrypting anything.
+        """
         from airflow.sdk import Variable
 
-        return Variable.get(self.key, default=None, deserialize_json=True)
+        way_out = f"delete the Airflow Variable {self.key!r} (Admin > Variables, or `airflow variables delete`)"
+        raw = Variable.get(self.key, default=None)
+        if raw is None:
+            if self.key in Variable.keys(prefix=self.key):
+                raise DialerProgressError(_unreadable(
+                    f"Variable {self.key!r}",
+                    "Airflow cannot decrypt its value (was the Fernet key rotated without re-encrypting?)",
+                    way_out,
+                ))
+            return None
+        return _parsed_progress(str(raw), f"Variable {self.key!r}", way_out)
 
     def save(self, state: dict[str, Any]) -> None:
         from airflow.sdk import Variable
 
         Variable.set(self.key, state, serialize_json=True)
+
+    def clear(self) -> None:
+        from airflow.sdk import Variable
+
+        Variable.delete(self.key)
 
 
 @dataclass
@@ -137,27 +236,35 @@ class DeliveryReport:
     """Totals over all chunks of one delivery (this attempt and the ones before it)."""
 
     chunks: int = 0
+    #: chunks a previous attempt had delivered (skipped by this one)
     chunks_skipped: int = 0
+    #: chunks whose outcome was learnt by reading the vendor's state after their answer was lost
+    #: (in this attempt or an earlier one)
     chunks_resolved: int = 0
+    #: chunks refused as a whole for their content and split to find the leads the vendor refuses
+    chunks_split: int = 0
     accepted: int = 0
     refused: dict[str, int] = field(default_factory=dict)
+    #: every refused lead ``{"row", "reason", "detail"[, "field"]}`` (the progress holds them anyway)
     refused_rows: list[dict[str, Any]] = field(default_factory=list)
     unknown: int = 0
+    #: every row whose fate is unknown
     unknown_rows: list[int] = field(default_factory=list)
     ids: dict[str, list[Any]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
-    def add(self, outcome: ChunkOutcome, samples: int = 100) -> None:
+    def add(self, outcome: ChunkOutcome) -> None:
         self.accepted += outcome.accepted
+        if outcome.how == "resolved":
+            self.chunks_resolved += 1
+        elif outcome.how == "split":
+            self.chunks_split += 1
         for entry in outcome.refused:
             reason = entry.get("reason", "refused")
             self.refused[reason] = self.refused.get(reason, 0) + 1
-            if len(self.refused_rows) < samples:
-                self.refused_rows.append(entry)
+            self.refused_rows.append(entry)
         self.unknown += len(outcome.unknown)
-        room = samples - len(self.unknown_rows)
-        if room > 0:
-            self.unknown_rows.extend(outcome.unknown[:room])
+        self.unknown_rows.extend(outcome.unknown)
         for kind, values in outcome.ids.items():
             bucket = self.ids.setdefault(kind, [])
             bucket.extend(v for v in values if v not in bucket)
@@ -197,13 +304,18 @@ class ChunkDelivery:
         self._unsaved = False
         self._timer: threading.Timer | None = None
 
-    def _mark(self, key: str, status: str, outcome: ChunkOutcome | None = None, pending: list[int] | None = None) -> None:
+    def _mark(
+        self, key: str, status: str, outcome: ChunkOutcome | None = None, pending: list[int] | None = None,
+        piece: dict[str, Any] | None = None,
+    ) -> None:
         with self._lock:
             entry: dict[str, Any] = {"status": status}
             if outcome is not None:
                 entry["outcome"] = outcome.as_dict()
             if pending is not None:
                 entry["pending"] = pending
+            if piece is not None:
+                entry["piece"] = piece
             self.state["chunks"][key] = entry
             if status == "done" and time.monotonic() - self._saved_at < self.flush_seconds:
                 self._unsaved = True  # saved with the next mark, or by the timer (see the class docstring)
@@ -311,6 +423,10 @@ class ChunkDelivery:
             log.warning("chunk %s: %s; reading the vendor's state to learn what landed", key, exc)
             outcome = self._resolve_or_unknown(key, leads)
         except DialerHTTPError as exc:
+            if self._splits(exc):
+                outcome = self._split(key, leads, prior, exc)
+                self._mark(key, "done", outcome)
+                return outcome
             if exc.status in NOT_APPLIED or isinstance(exc, DialerAuthError):
                 # refused before anything was applied (an auth failure may come with a 200 body of "0")
                 self._stopped(key, prior, rows)
@@ -318,8 +434,78 @@ class ChunkDelivery:
             log.warning("chunk %s: %s; its fate is unknown, reading the vendor's state", key, exc)
             outcome = self._resolve_or_unknown(key, leads)
         outcome = merge_outcomes(prior, outcome)
+        if prior is not None and prior.how == "split":
+            outcome.how = "split"  # the rest of a chunk whose split an earlier attempt began
         self._mark(key, "done", outcome)
         return outcome
+
+    @staticmethod
+    def _splits(exc: DialerHTTPError) -> bool:
+        """Whether a refusal of a whole chunk points at its content (so at one or more of its leads)."""
+        return exc.status in SPLIT_ON and not isinstance(exc, DialerAuthError)
+
+    def _split(
+        self, key: str, leads: Sequence[PreparedLead], prior: ChunkOutcome | None, refusal: DialerHTTPError
+    ) -> ChunkOutcome:
+        """Find the leads a vendor refuses in a chunk it refused as a whole, and deliver the others.
+
+        The chunk is cut in halves, each half sent under its own key (``<key>/<first row>+<size>``,
+        so a lost answer is read back under the name it was sent with); a half refused for its
+        content is cut again, down to single leads, which are reported refused with the vendor's
+        reason. A chunk with one bad lead among n costs about 2*log2(n) extra requests.
+
+        Before each piece goes out the chunk is saved as ``sending`` with what is done so far, the
+        rows still pending and the piece in flight: a retry reads that piece back and sends only
+        the rest. Any other failure stops the split the way it stops a chunk.
+        """
+        log.warning("chunk %s: the vendor refused it as a whole (%s); splitting it to find the leads it refuses",
+                    key, vendor_reason(refusal)[1])
+        done = merge_outcomes(prior, ChunkOutcome(how="split"))
+        done.how = "split"
+        if len(leads) == 1:
+            stack: list[list[PreparedLead]] = []
+            self._refuse(done, leads[0], refusal)
+        else:
+            half = len(leads) // 2
+            stack = [list(leads[half:]), list(leads[:half])]
+        while stack:
+            piece = stack.pop()
+            piece_key = f"{key}/{piece[0].row}+{len(piece)}"
+            pending = [lead.row for part in (piece, *reversed(stack)) for lead in part]
+            self._mark(key, "sending", done, pending, {"key": piece_key, "rows": [lead.row for lead in piece]})
+            try:
+                got = self.send(piece_key, piece)
+            except ChunkInterruptedError as exc:
+                self._stopped(key, merge_outcomes(done, exc.outcome), [*exc.pending, *pending[len(piece):]])
+                raise exc.cause from None
+            except DialerDeliveryUnknownError as exc:
+                log.warning("chunk %s: %s; reading the vendor's state to learn what landed", piece_key, exc)
+                got = self._resolve_or_unknown(piece_key, piece)
+            except DialerHTTPError as exc:
+                if self._splits(exc):
+                    if len(piece) == 1:
+                        self._refuse(done, piece[0], exc)
+                    else:
+                        half = len(piece) // 2
+                        stack += [piece[half:], piece[:half]]
+                    continue
+                if exc.status in NOT_APPLIED or isinstance(exc, DialerAuthError):
+                    self._stopped(key, done, pending)
+                    raise
+                log.warning("chunk %s: %s; its fate is unknown, reading the vendor's state", piece_key, exc)
+                got = self._resolve_or_unknown(piece_key, piece)
+            self._absorb(done, got)
+            done.missing = []
+        return done
+
+    @staticmethod
+    def _refuse(outcome: ChunkOutcome, lead: PreparedLead, exc: DialerHTTPError) -> None:
+        field_name, detail = vendor_reason(exc)
+        entry: dict[str, Any] = {"row": lead.row, "reason": "vendor_refused", "detail": detail}
+        if field_name:
+            entry["field"] = field_name
+        outcome.refused.append(entry)
+        log.warning("row %d: refused by the vendor: %s", lead.row, detail)
 
     def run(self, chunks: Iterable[tuple[str, Sequence[PreparedLead]]]) -> DeliveryReport:
         """Deliver every chunk not yet done; raise the first hard failure after the others finished."""
@@ -347,12 +533,26 @@ class ChunkDelivery:
                     # the chunk stopped part-way before: only its records that did not land are left
                     pending = set(previous["pending"])
                     leads = [lead for lead in leads if lead.row in pending]
-                if previous and previous["status"] == "sending":
+                if previous and previous["status"] == "sending" and previous.get("piece"):
+                    # the previous attempt died while splitting this chunk: read back the piece in
+                    # flight, then deliver the rows it never sent (splitting again if need be)
+                    piece = previous["piece"]
+                    in_piece = set(piece["rows"])
+                    log.warning("chunk %s: piece %s was in flight when the previous attempt ended; reading the "
+                                "vendor's state", key, piece["key"])
+                    read = self._resolve_or_unknown(piece["key"], [lead for lead in leads if lead.row in in_piece])
+                    prior = merge_outcomes(prior, read)
+                    prior.how, prior.missing = "split", []
+                    leads = [lead for lead in leads if lead.row not in in_piece]
+                    if not leads:
+                        self._mark(key, "done", prior)
+                        self.report.add(prior)
+                        continue
+                elif previous and previous["status"] == "sending":
                     log.warning("chunk %s was in flight when the previous attempt ended; reading the vendor's state", key)
                     resolved = self._resolve_or_unknown(key, leads, resent_before=bool(previous.get("resending")))
                     outcome = merge_outcomes(prior, resolved)
                     self._mark(key, "done", outcome)
-                    self.report.chunks_resolved += 1
                     self.report.add(outcome)
                     continue
                 while len(in_flight) >= self.concurrency:

@@ -7,6 +7,36 @@ reported as paths without their query string (XCALLY's ``apikey`` lives there).
 
 from __future__ import annotations
 
+import re
+
+#: a phone number as it may appear in a vendor's answer: 7+ digits in a row, or ``+`` then digits
+#: with spaces, hyphens or parentheses
+_PHONE_LIKE = re.compile(r"\+\d[\d \-()]{5,}\d|\d{7,}")
+
+
+def mask_phone_numbers(text: str) -> str:
+    """``text`` with every phone-like run reduced to its last four digits (``5511999990000`` ->
+    ``*********0000``): a vendor's error body may repeat the numbers of a whole chunk, and error
+    texts end up in logs and task failure messages. Longer ids are masked alike (the price of
+    never printing a number)."""
+
+    def mask(match: re.Match[str]) -> str:
+        run = match.group(0)
+        digits = sum(ch.isdigit() for ch in run)
+        if digits < 7:
+            return run
+        keep = 4
+        out = []
+        for ch in reversed(run):
+            if ch.isdigit():
+                out.append(ch if keep > 0 else "*")
+                keep -= 1
+            else:
+                out.append(ch)
+        return "".join(reversed(out))
+
+    return _PHONE_LIKE.sub(mask, text)
+
 
 class DialerError(Exception):
     """Base class of every error raised by airflow-provider-dialer."""
@@ -67,6 +97,8 @@ class DialerHTTPError(DialerError):
         self.method = method
         self.path = path
         self.status = status
+        body = mask_phone_numbers(body)
+        hint = mask_phone_numbers(hint)
         self.body = body
         text = body if len(body) <= 2000 else body[:2000] + f"... ({len(body)} chars)"
         msg = f"{vendor} {method} {path} -> HTTP {status}: {text!r}"
@@ -94,8 +126,15 @@ class DialerJobFailedError(DialerError):
         self.vendor = vendor
         self.job = job
         self.status = status
+        detail = mask_phone_numbers(detail)
         self.detail = detail
         msg = f"{vendor} {job} ended {status}"
         if detail:
             msg += f": {detail}"
         super().__init__(msg)
+
+
+class DialerProgressError(DialerError):
+    """The task's delivery progress exists but cannot be read (corrupt JSON, a value the Fernet key
+    cannot decrypt). Starting over could send every lead again, so the task fails instead; the
+    message names the progress and the way out."""

@@ -68,6 +68,19 @@ def _shorten(value: object) -> str | None:
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
 
 
+def _too_long(fields: dict[str, Any], limits: Mapping[str, int], row: int, ext: str | None) -> Reject | None:
+    """A ``field_too_long`` reject for the first field longer than the dialer takes, else None."""
+    for name, limit in limits.items():
+        value = fields.get(name)
+        items = value.items() if isinstance(value, dict) else ((None, value),)
+        for sub, text in items:
+            if isinstance(text, str) and len(text) > limit:
+                where = name if sub is None else f"{name}.{sub}"
+                return Reject(row, _R.FIELD_TOO_LONG.value, where, _shorten(text),
+                              f"{len(text)} characters; the dialer takes at most {limit}", ext)
+    return None
+
+
 def _text(value: Any) -> str | None:
     """A cell as stripped text; ``None`` for empty; raises ``TypeError`` for containers."""
     if value is None:
@@ -155,6 +168,7 @@ def prepare_leads(
     sample_limit: int = 100,
     workers: int = 1,
     parallel_after_rows: int = 20_000,
+    field_limits: Mapping[str, int] | None = None,
 ) -> PreparedLeads:
     """Prepare leads from any source for any dialer: phones, zone, schedule, calling window, de-dup, DNC.
 
@@ -186,6 +200,10 @@ def prepare_leads(
         order; de-duplication, do-not-call and the report stay here, so the result is the same.
     :param parallel_after_rows: rows prepared in this process before any worker starts (small
         inputs never pay for starting processes).
+    :param field_limits: the most characters the dialer takes per lead field, e.g.
+        ``{"first_name": 255, "email": 255}`` (a dict field such as ``custom_fields`` limits each
+        value); a longer value rejects the row as ``field_too_long`` instead of failing its chunk at
+        the vendor. Operators pass their hook's ``lead_field_limits``.
     :return: ``PreparedLeads``; nothing is read until it is iterated.
 
     Example::
@@ -252,6 +270,7 @@ def prepare_leads(
         supported_regions=frozenset(phonenumbers.SUPPORTED_REGIONS),
         workers=workers,
         parallel_after_rows=max(0, int(parallel_after_rows)),
+        field_limits=dict(field_limits or {}),
     )
     return PreparedLeads(run.stream(rows_source, dnc_source, chunk_rows), report, now)
 
@@ -399,6 +418,11 @@ class _Run:
             if dnc and key in dnc:
                 add(Reject(row, _R.DO_NOT_CALL.value, "phones[0]", mask_phone(fields["phone"]), "on the do-not-call list", ext))
                 continue
+            if self.field_limits:
+                too_long = _too_long(fields, self.field_limits, row, ext)
+                if too_long is not None:
+                    add(too_long)
+                    continue
             if dedupe_phone:
                 first = seen_phone.get(key)
                 if first is not None:

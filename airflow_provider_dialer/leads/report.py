@@ -26,6 +26,7 @@ class RejectReason(str, Enum):
     DO_NOT_CALL = "do_not_call"
     BAD_ROW = "bad_row"
     INVALID_FIELD = "invalid_field"
+    FIELD_TOO_LONG = "field_too_long"
     # warnings: the lead survives without the offending alternative number
     INVALID_ALTERNATIVE = "invalid_alternative"
     DO_NOT_CALL_ALTERNATIVE = "do_not_call_alternative"
@@ -42,7 +43,9 @@ class Reject:
     """One rejected row (``level="error"``) or dropped detail of a kept lead (``level="warning"``).
 
     ``row`` is the 1-based data row of the source; ``value`` is the offending value with phones
-    masked to their last four digits; ``reason`` is a ``RejectReason`` value.
+    masked to their last four digits; ``reason`` is a ``RejectReason`` value. After delivery an
+    operator adds the leads the vendor refused (``level="refused"``, the vendor's reason in
+    ``detail``) and those whose fate is unknown (``level="unknown"``).
     """
 
     row: int
@@ -56,6 +59,10 @@ class Reject:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+#: the ``detail`` of a lead whose fate is unknown
+UNKNOWN_DETAIL = ("sent, but the answer was lost and the vendor's state cannot tell whether it landed; "
+                  "not sent again (check the dialer)")
 
 REPORT_COLUMNS = ("row", "level", "reason", "field", "value", "external_id", "detail")
 
@@ -155,10 +162,33 @@ class PreparationReport:
             self._writer.write(reject)
 
     def finish(self) -> None:
-        if self._writer is not None:
+        if self._writer is not None and not self.keep_open:
             self._writer.close()
             self._writer = None
         self.complete = True
+
+    #: set before iterating to leave the report file open after preparation, for the vendor's answers
+    keep_open = False
+
+    def add_vendor_answers(self, refused: list[dict[str, Any]], unknown: list[int]) -> None:
+        """Write the leads the vendor refused and those whose fate is unknown to the report file.
+
+        They are not preparation rejects (``counts`` and ``rejected`` do not change); the file gets
+        one row per lead, ``level`` ``refused`` (the vendor's reason in ``detail``) or ``unknown``.
+        """
+        if self._writer is None:
+            return
+        for entry in refused:
+            self._writer.write(Reject(int(entry["row"]), str(entry.get("reason") or "vendor_refused"), entry.get("field"),
+                                      None, str(entry.get("detail") or ""), level="refused"))
+        for row in unknown:
+            self._writer.write(Reject(int(row), "unknown_fate", None, None, UNKNOWN_DETAIL, level="unknown"))
+
+    def close(self) -> None:
+        """Close the report file if ``keep_open`` left it open (idempotent)."""
+        if self._writer is not None and self.complete:
+            self._writer.close()
+            self._writer = None
 
     @property
     def reject_ratio(self) -> float:

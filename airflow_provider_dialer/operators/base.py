@@ -12,8 +12,10 @@ never names a vendor. The flow of one task:
    the wire; for the others a lead whose time is in the future waits for its wave;
 5. deliver the due waves' chunks with bounded concurrency (``ChunkDelivery``);
 6. defer until the next wave opens (no worker slot held), then resume at step 2;
-7. push a small summary to XCom, write the reject report, and fail only after the valid leads were
-   handled when rejects exceed ``max_reject_ratio``.
+7. push a small summary to XCom, write the reject report (with the leads the vendor refused and
+   those whose fate is unknown), and fail only after the valid leads were handled when the leads
+   not delivered (rejected + refused + unknown) exceed ``max_reject_ratio``;
+8. on success, remove the progress (a failed task keeps it, so a cleared task never sends twice).
 """
 
 from __future__ import annotations
@@ -103,8 +105,10 @@ class LeadsOperator(TaskHook, BaseOperator):
         when their window opens, deferring the task in between; ``"reject"`` rejects them.
     :param dnc_source: a do-not-call source (any source kind) whose phones are suppressed.
     :param reject_report: path or ``ObjectStoragePath`` (``.csv`` or ``.jsonl``) for every reject.
-    :param max_reject_ratio: fail the task (after the valid leads were handled) when rejects exceed
-        this share of the leads read. Default 0: any reject fails the task.
+    :param max_reject_ratio: fail the task (after the valid leads were handled) when the leads not
+        delivered exceed this share of the leads read: rejected at preparation, refused by the vendor,
+        or of unknown fate (sent, answer lost, the vendor's state cannot tell). Default 0: any such
+        lead fails the task.
     :param dry_run: prepare and report what would be sent; send nothing.
     :param concurrency: chunks in flight at once.
     :param prepare_workers: processes preparing leads (phone parsing is CPU-bound): ``1`` (default)
@@ -120,6 +124,9 @@ class LeadsOperator(TaskHook, BaseOperator):
     )
     template_fields_renderers = {"source": "json", "column_mapping": "json"}
     ui_color = "#e8f4ff"
+
+    #: the preparation report of the attempt running, while its file may still be open
+    _open_report: Any = None
 
     #: the capability (a Protocol from capabilities.py) this operator needs
     capability: type
@@ -255,6 +262,8 @@ class LeadsOperator(TaskHook, BaseOperator):
             now=now,
             reject_report=self.reject_report if with_report else None,
             workers=self.prepare_workers,
+            # what the dialer would refuse for its length is rejected here, not by failing a chunk
+            field_limits=getattr(self._task_hook, "lead_field_limits", None),
         )
 
     def _waves(
@@ -291,6 +300,9 @@ class LeadsOperator(TaskHook, BaseOperator):
         try:
             return self._run(context)
         finally:
+            report, self._open_report = self._open_report, None
+            if report is not None:
+                report.close()
             self.close_task_hook()
 
     def resume_after_hold(self, context: Any, event: Any = None) -> Any:
@@ -314,6 +326,8 @@ class LeadsOperator(TaskHook, BaseOperator):
             self._remember_links(hook, target, {})
         now = utcnow()
         prepared = self._prepare(prepared_at)
+        # the vendor's refusals and unknowns join the report after delivery (``execute`` closes it on failure)
+        prepared.report.keep_open, self._open_report = True, prepared.report
         held: dict[str, int] = {}
         zones: dict[str, dict[str, Any]] = {}
         size = self.chunk_size or self.default_chunk_size(hook, target)
@@ -333,6 +347,8 @@ class LeadsOperator(TaskHook, BaseOperator):
             state=state,
         )
         report = delivery.run(chunks)
+        prepared.report.add_vendor_answers(report.refused_rows, report.unknown_rows)
+        prepared.report.close()
         self._remember_links(hook, target, report.ids)
         held_total = sum(held.values())
         if held and self.hold_back == "defer":
@@ -343,7 +359,18 @@ class LeadsOperator(TaskHook, BaseOperator):
         self._log_summary(summary)
         result = self.after_delivery(hook, target, summary, context)
         self._check_rejects(prepared, summary)
+        self._forget_progress(store)
         return result
+
+    def _forget_progress(self, store: ProgressStore | None = None, context: Any = None) -> None:
+        """The task ended successfully: remove its progress (one Variable per task instance otherwise
+        stays forever). A failure to remove it is logged, not raised: the leads are delivered."""
+        from airflow_provider_dialer.exceptions import DialerError
+
+        try:
+            (store if store is not None else self._store(context)).clear()
+        except (DialerError, OSError, RuntimeError) as exc:
+            self.log.warning("could not remove the delivery progress (%s); it is harmless and may be deleted", exc)
 
     def _defer_until(self, wave: str, held: int) -> None:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
@@ -386,6 +413,7 @@ class LeadsOperator(TaskHook, BaseOperator):
                 "chunks": report.chunks,
                 "chunks_already_delivered": report.chunks_skipped,
                 "chunks_resolved_after_unknown_fate": report.chunks_resolved,
+                "chunks_split_after_refusal": report.chunks_split,
                 "ids": {**{k: v for k, v in target.items() if k.endswith("_id")}, **report.ids},
             }
         )
@@ -407,6 +435,8 @@ class LeadsOperator(TaskHook, BaseOperator):
                 *((f"  refused: {k}", v) for k, v in sorted(summary["refused_by_vendor"].items())),
                 ("unknown fate", summary["unknown"]),
                 ("chunks (already delivered)", f"{summary['chunks']} ({summary['chunks_already_delivered']})"),
+                ("chunks resolved / split", f"{summary['chunks_resolved_after_unknown_fate']} / "
+                                            f"{summary.get('chunks_split_after_refusal', 0)}"),
             ]
         width = max(len(r[0]) for r in rows)
         self.log.info("delivery summary (%s):\n%s", self.conn_id, "\n".join(f"  {k:<{width}}  {v}" for k, v in rows))
@@ -418,16 +448,47 @@ class LeadsOperator(TaskHook, BaseOperator):
                 for zone, info in schedule.items()
             ]
             self.log.info("who is called when (local times):\n%s", "\n".join(lines))
+        samples = self._samples(summary)
+        if samples:
+            self.log.warning("leads not delivered (samples; phones masked):\n%s", samples)
+
+    @staticmethod
+    def _samples(summary: dict[str, Any], limit: int = 10) -> str:
+        """Up to ``limit`` rejected, refused and unknown leads, one line each (values are masked
+        where they are made: preparation masks phones, vendor texts pass through the error masking)."""
+        lines = []
+        for entry in [r for r in summary.get("reject_samples") or () if r.get("level") == "error"][:limit]:
+            lines.append(f"  row {entry['row']}: rejected, {entry['reason']}"
+                         f"{' (' + str(entry['field']) + ')' if entry.get('field') else ''}: {entry.get('detail') or ''}"
+                         f"{' value ' + repr(entry['value']) if entry.get('value') else ''}")
+        for entry in list(summary.get("refused_samples") or ())[:limit]:
+            lines.append(f"  row {entry['row']}: refused by the vendor, {entry.get('reason', 'refused')}"
+                         f"{' (' + str(entry['field']) + ')' if entry.get('field') else ''}: {entry.get('detail') or ''}")
+        unknown = list(summary.get("unknown_rows") or ())[:limit]
+        if unknown:
+            more = summary.get("unknown", 0) - len(unknown)
+            lines.append(f"  rows of unknown fate: {', '.join(map(str, unknown))}{f' (+{more} more)' if more > 0 else ''}")
+        return "\n".join(lines)
 
     def _check_rejects(self, prepared: Any, summary: dict[str, Any]) -> None:
+        """Fail (no retry: a retry would not change the answer) when the leads not delivered exceed
+        ``max_reject_ratio`` of the leads read. Not delivered: rejected at preparation, refused by the
+        vendor, or of unknown fate. One threshold for the three, because each is a lead the caller
+        cannot count on being dialed, and its default 0 keeps a run with any of them red."""
         read = summary["read"] or 0
         rejected = summary["rejected"]
-        if read and rejected / read > self.max_reject_ratio:
+        refused = sum((summary.get("refused_by_vendor") or {}).values())
+        unknown = summary.get("unknown", 0)
+        missed = rejected + refused + unknown
+        if read and missed / read > self.max_reject_ratio:
             from airflow.sdk.exceptions import AirflowFailException
 
-            where = f"the reject report at {self.reject_report}" if self.reject_report else "the reject samples in the log"
+            where = f"the reject report at {self.reject_report}" if self.reject_report else "the samples above in the log"
+            samples = self._samples(summary, limit=5)
             raise AirflowFailException(
-                f"{rejected} of {read} leads rejected ({rejected / read:.1%} > max_reject_ratio "
-                f"{self.max_reject_ratio:.1%}): {summary['rejected_by_reason']}. The valid leads were delivered "
-                f"(accepted: {summary.get('accepted', 0)}); see {where}."
+                f"{missed} of {read} leads not delivered ({missed / read:.1%} > max_reject_ratio "
+                f"{self.max_reject_ratio:.1%}): rejected {rejected} {summary['rejected_by_reason']}, refused by the "
+                f"vendor {refused} {summary.get('refused_by_vendor') or {}}, unknown fate {unknown}. The other leads "
+                f"were handled (accepted: {summary.get('accepted', 0)}); every one not delivered is in {where}."
+                + (f" Samples (phones masked):\n{samples}" if samples else "")
             )

@@ -265,7 +265,7 @@ def test_an_old_save_makes_a_done_mark_durable_at_once():
 def test_unsaved_done_marks_are_written_when_a_chunk_fails():
     vendor = FakeVendor()
     store = SaveLog(vendor)
-    vendor.fail["now#3"] = DialerHTTPError("Demo", "POST", "/x", 400, "bad", "")
+    vendor.fail["now#3"] = DialerHTTPError("Demo", "POST", "/x", 409, "conflict", "")
     with pytest.raises(DialerHTTPError):
         ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(CHUNKS)
     statuses = {k: v["status"] for k, v in store.saves[-1][0]["chunks"].items()}

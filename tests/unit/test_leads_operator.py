@@ -117,18 +117,30 @@ def test_dry_run_sends_nothing(tmp_path, monkeypatch, fake_hook):
 
 def test_reject_ratio_fails_only_after_valid_leads_went_out(tmp_path, monkeypatch, fake_hook):
     at(monkeypatch, NOON)
-    with pytest.raises(AirflowFailException, match="2 of 4 leads rejected"):
+    with pytest.raises(AirflowFailException, match="2 of 4 leads not delivered"):
         make(tmp_path, max_reject_ratio=0.0, hold_back="reject").execute({})
     assert len(fake_hook.pushed) == 1 and len(fake_hook.pushed[0][1]) == 2
 
 
-def test_retry_after_success_pushes_nothing_again(tmp_path, monkeypatch, fake_hook):
+def test_success_removes_the_progress_so_a_cleared_task_is_a_new_delivery(tmp_path, monkeypatch, fake_hook):
     at(monkeypatch, NOON)
-    make(tmp_path, hold_back="reject").execute({})
+    make(tmp_path, hold_back="reject", max_reject_ratio=1).execute({})
     first = len(fake_hook.pushed)
-    summary = make(tmp_path, hold_back="reject").execute({})
+    assert first and not (tmp_path / "p.json").exists()  # nothing left behind by a task that succeeded
+    summary = make(tmp_path, hold_back="reject", max_reject_ratio=1).execute({})
+    assert len(fake_hook.pushed) == 2 * first  # documented: clearing a successful task sends again
+    assert summary["accepted"] == 2 and summary["chunks_already_delivered"] == 0
+
+
+def test_a_failed_task_keeps_its_progress_so_a_retry_sends_nothing_twice(tmp_path, monkeypatch, fake_hook):
+    at(monkeypatch, NOON)
+    with pytest.raises(AirflowFailException):
+        make(tmp_path, hold_back="reject", max_reject_ratio=0).execute({})  # red: 2 of 4 rejected
+    first = len(fake_hook.pushed)
+    assert (tmp_path / "p.json").exists()
+    with pytest.raises(AirflowFailException):
+        make(tmp_path, hold_back="reject", max_reject_ratio=0).execute({})
     assert len(fake_hook.pushed) == first
-    assert summary["accepted"] == 2 and summary["chunks_already_delivered"] == 1
 
 
 def test_missing_capability_fails_before_reading_the_source(tmp_path, monkeypatch, fake_hook):

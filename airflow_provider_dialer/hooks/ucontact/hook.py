@@ -174,10 +174,20 @@ class UContactHook(DialerHook):
     def _login_flow(self, user: str, password: str) -> Flow[str]:
         """``getUserToken``: the token is the last element of the JSON array; a ``0`` body means refused."""
         # a lost answer only leaves an orphan session behind, so the login may be resent
-        response = yield Request(
-            "POST", GET_USER_TOKEN, data={"user": user, "password": password},
-            authenticated=False, idempotent=True, auth="integra",
-        )
+        try:
+            response = yield Request(
+                "POST", GET_USER_TOKEN, data={"user": user, "password": password},
+                authenticated=False, idempotent=True, auth="integra",
+            )
+        except DialerAuthError:
+            raise
+        except DialerHTTPError as exc:
+            # any failed login (a 5xx after every retry included) means the record was never sent:
+            # an auth error stops the task (it fails and retries), it never makes records "unknown"
+            raise DialerAuthError(
+                self.vendor, exc.method, exc.path, exc.status, exc.body,
+                f"getUserToken failed for connection {self.conn_id!r}, so nothing was sent; the task fails and retries",
+            ) from None
         token = parse_user_token(response.text)
         if token is None:
             raise DialerAuthError(

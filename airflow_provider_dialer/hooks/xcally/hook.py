@@ -14,6 +14,7 @@ from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPErro
 from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, json_array, register_secret
 from airflow_provider_dialer.hooks.xcally.dialer import XCallyDialer
 from airflow_provider_dialer.hooks.xcally.wire import (
+    LEAD_FIELD_LIMITS,
     LIST_READ_PAGE,
     PAGE_SIZE,
     AttachLists,
@@ -75,6 +76,8 @@ class XCallyHook(XCallyDialer, DialerHook):
     secret_extras = ("api_key",)
     default_rate_limit = None
     supports_per_lead_schedule = True
+    #: lead field -> most characters Motion stores (see ``wire.LEAD_FIELD_LIMITS``); checked at preparation
+    lead_field_limits: ClassVar[Mapping[str, int]] = LEAD_FIELD_LIMITS
     #: links: queue campaigns and contact lists (a list upload knows the campaign it attached the list to)
     link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {
         "campaign": frozenset({"campaign_id", "campaign_name"}),

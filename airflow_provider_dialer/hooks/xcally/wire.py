@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -33,6 +34,12 @@ CONTACT_FIELDS = (
     "phone", "mobile", "fax", "email", "url", "facebook", "twitter", "skype", "teams", "viber", "line",
     "wechat", "telegram", "tags", "priority", "scheduledat", "UserId", "CompanyId", "ListId",
 )
+
+#: the most characters Motion stores in the contact columns a lead fills (lead field -> limit): its
+#: contact columns are Sequelize ``STRING``, a ``VARCHAR(255)``, and a longer value fails the whole
+#: bulk add with a 400. Preparation rejects such a lead as ``field_too_long`` instead. ``phone`` and
+#: ``mobile`` hold at most 15 digits; custom fields (``cf_<id>``) are left to the server.
+LEAD_FIELD_LIMITS: Mapping[str, int] = MappingProxyType({"first_name": 255, "last_name": 255, "email": 255})
 
 PhoneFormat = Literal["digits", "e164"]
 YesNo = Literal["yes", "no"]
