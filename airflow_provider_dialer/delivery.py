@@ -44,6 +44,7 @@ from airflow_provider_dialer.exceptions import (
     DialerError,
     DialerHTTPError,
     DialerProgressError,
+    mask_phone_numbers,
 )
 
 if TYPE_CHECKING:
@@ -262,6 +263,9 @@ class DeliveryReport:
         for entry in outcome.refused:
             reason = entry.get("reason", "refused")
             self.refused[reason] = self.refused.get(reason, 0) + 1
+            if entry.get("detail"):
+                # a hook may quote the vendor, and the vendor may quote the phone: these rows reach logs
+                entry = {**entry, "detail": mask_phone_numbers(str(entry["detail"]))}
             self.refused_rows.append(entry)
         self.unknown += len(outcome.unknown)
         self.unknown_rows.extend(outcome.unknown)

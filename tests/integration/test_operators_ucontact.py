@@ -106,7 +106,7 @@ def test_random_5xx_on_chunks_never_duplicates_or_loses_a_lead(emu, tmp_path, de
         {"kind": "status", "status": 502, "probability": 0.2, "path": LISTS, "method": "POST"},
     ], seed=8)
     source = leads(40)
-    summary = upload(tmp_path, source).execute({})
+    summary = upload(tmp_path, source, max_reject_ratio=1).execute({})
     checked = delivery_check(summary, source, stored(emu, "automation.lists"))
     statuses = [r["status"] for r in posts(emu, LISTS)]
     assert {500, 502, 503} <= set(statuses), statuses  # the seed makes every kind fire
@@ -145,7 +145,7 @@ def test_lost_answer_without_the_list_read_is_reported_unknown(emu, tmp_path, de
         {"kind": "status", "status": 404, "path": LISTS, "method": "GET", "body": {"message": "Not Found"}},
     ])
     source = leads(12)
-    summary = upload(tmp_path, source, concurrency=1).execute({})
+    summary = upload(tmp_path, source, concurrency=1, max_reject_ratio=1).execute({})
     checked = delivery_check(summary, source, stored(emu, "automation.lists"))
     assert checked["unknown"] == rows(5, 8) and summary["unknown_rows"] == [5, 6, 7, 8]
     assert checked["landed_unknown"] == (rows(5, 8) if kind == "drop_after" else set())
@@ -211,7 +211,7 @@ def test_fresh_leads_lost_answer_is_reported_unknown_never_resent(emu, tmp_path,
         rule.update(kind="status", status=500)
     emu.set_faults("ucontact", [rule])
     source = leads(12)
-    summary = fresh(tmp_path, source, concurrency=1).execute({})
+    summary = fresh(tmp_path, source, concurrency=1, max_reject_ratio=1).execute({})
     checked = delivery_check(summary, source, stored(emu, "automation.freshLeads"))
     assert checked["unknown"] == rows(5, 8)
     assert checked["landed_unknown"] == (rows(5, 8) if kind == "drop_after" else set())
@@ -221,7 +221,7 @@ def test_fresh_leads_lost_answer_is_reported_unknown_never_resent(emu, tmp_path,
 def test_fresh_leads_refused_rows_do_not_land(emu, tmp_path, delivery_check):
     source = [dict(lead, email=f"l{i}@example.com") for i, lead in enumerate(leads(6))]
     del source[1]["email"], source[4]["email"]  # rows 2 and 5: an email hub cannot take them
-    summary = fresh(tmp_path, source, settings={"hub": "mail", "channel": "email"}).execute({})
+    summary = fresh(tmp_path, source, settings={"hub": "mail", "channel": "email"}, max_reject_ratio=1).execute({})
     keys = emu.leads("ucontact", keys=True)["automation.freshLeads"]["counts"]
     assert set(keys) == {f"l{i}@example.com" for i in (0, 2, 3, 5)}  # email hubs are keyed by address
     phones = {source[i]["phones"][0]: 1 for i in (0, 2, 3, 5)}
@@ -245,7 +245,7 @@ def test_dialer_task_429_storm_lands_every_record_once(emu, tmp_path, delivery_c
 def test_dialer_task_lost_answer_is_reported_unknown_never_resent(emu, tmp_path, delivery_check, kind):
     emu.set_faults("ucontact", [{"kind": kind, "path": TASK, "after": 2, "times": 1}])
     source = leads(8)
-    summary = dialer_task(tmp_path, source, concurrency=1).execute({})
+    summary = dialer_task(tmp_path, source, concurrency=1, max_reject_ratio=1).execute({})
     checked = delivery_check(summary, source, stored(emu, "integra.dialertask"))
     assert checked["unknown"] == {3}
     assert checked["landed_unknown"] == ({3} if kind == "drop_after" else set())
@@ -258,7 +258,7 @@ def test_dialer_task_random_5xx_never_duplicates_or_loses_a_lead(emu, tmp_path, 
         {"kind": "status", "status": 502, "probability": 0.15, "path": TASK},
     ], seed=5)
     source = leads(16)
-    summary = dialer_task(tmp_path, source).execute({})
+    summary = dialer_task(tmp_path, source, max_reject_ratio=1).execute({})
     checked = delivery_check(summary, source, stored(emu, "integra.dialertask"))
     statuses = [r["status"] for r in posts(emu, TASK)]
     assert {502, 503} <= set(statuses), statuses
@@ -287,7 +287,7 @@ def test_dialer_task_killed_mid_chunk_reports_the_chunk_unknown_and_sends_the_re
     with pytest.raises(SystemExit):
         dialer_task(tmp_path, source, concurrency=1).execute({})
     monkeypatch.setattr(UContactHook, "add_dialer_task_lead", real)
-    summary = dialer_task(tmp_path, source, concurrency=1).execute({})
+    summary = dialer_task(tmp_path, source, concurrency=1, max_reject_ratio=1).execute({})
     checked = delivery_check(summary, source, stored(emu, "integra.dialertask"))
     # Integra cannot be asked which records of the interrupted chunk landed: all four are unknown, none resent
     assert checked["unknown"] == rows(1, 4) and checked["landed_unknown"] == rows(1, 3)
