@@ -544,7 +544,9 @@ class ChunkDelivery:
                     in_piece = set(piece["rows"])
                     log.warning("chunk %s: piece %s was in flight when the previous attempt ended; reading the "
                                 "vendor's state", key, piece["key"])
-                    read = self._resolve_or_unknown(piece["key"], [lead for lead in leads if lead.row in in_piece])
+                    resent = bool(self.state["chunks"].get(piece["key"], {}).get("resending"))
+                    read = self._resolve_or_unknown(piece["key"], [lead for lead in leads if lead.row in in_piece],
+                                                    resent_before=resent)
                     prior = merge_outcomes(prior, read)
                     prior.how, prior.missing = "split", []
                     leads = [lead for lead in leads if lead.row not in in_piece]

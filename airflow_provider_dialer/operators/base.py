@@ -454,20 +454,25 @@ class LeadsOperator(TaskHook, BaseOperator):
 
     @staticmethod
     def _samples(summary: dict[str, Any], limit: int = 10) -> str:
-        """Up to ``limit`` rejected, refused and unknown leads, one line each (values are masked
-        where they are made: preparation masks phones, vendor texts pass through the error masking)."""
+        """Up to ``limit`` rejected, refused and unknown leads, one line each. Values are masked where
+        they are made: preparation masks phones, vendor texts pass through the error masking."""
+
+        def where(entry: dict[str, Any]) -> str:
+            return f" ({entry['field']})" if entry.get("field") else ""
+
         lines = []
-        for entry in [r for r in summary.get("reject_samples") or () if r.get("level") == "error"][:limit]:
-            lines.append(f"  row {entry['row']}: rejected, {entry['reason']}"
-                         f"{' (' + str(entry['field']) + ')' if entry.get('field') else ''}: {entry.get('detail') or ''}"
-                         f"{' value ' + repr(entry['value']) if entry.get('value') else ''}")
+        rejected = [r for r in summary.get("reject_samples") or () if r.get("level") == "error"]
+        for entry in rejected[:limit]:
+            value = f" value {entry['value']!r}" if entry.get("value") else ""
+            lines.append(f"  row {entry['row']}: rejected, {entry['reason']}{where(entry)}: {entry.get('detail') or ''}{value}")
         for entry in list(summary.get("refused_samples") or ())[:limit]:
-            lines.append(f"  row {entry['row']}: refused by the vendor, {entry.get('reason', 'refused')}"
-                         f"{' (' + str(entry['field']) + ')' if entry.get('field') else ''}: {entry.get('detail') or ''}")
+            lines.append(f"  row {entry['row']}: refused by the vendor, {entry.get('reason', 'refused')}{where(entry)}: "
+                         f"{entry.get('detail') or ''}")
         unknown = list(summary.get("unknown_rows") or ())[:limit]
         if unknown:
             more = summary.get("unknown", 0) - len(unknown)
-            lines.append(f"  rows of unknown fate: {', '.join(map(str, unknown))}{f' (+{more} more)' if more > 0 else ''}")
+            tail = f" (+{more} more)" if more > 0 else ""
+            lines.append(f"  rows of unknown fate: {', '.join(map(str, unknown))}{tail}")
         return "\n".join(lines)
 
     def _check_rejects(self, prepared: Any, summary: dict[str, Any]) -> None:
@@ -483,12 +488,13 @@ class LeadsOperator(TaskHook, BaseOperator):
         if read and missed / read > self.max_reject_ratio:
             from airflow.sdk.exceptions import AirflowFailException
 
-            where = f"the reject report at {self.reject_report}" if self.reject_report else "the samples above in the log"
+            where = (f"every one of them is in the reject report at {self.reject_report}" if self.reject_report
+                     else "set reject_report for the full list (the log and XCom hold samples)")
             samples = self._samples(summary, limit=5)
             raise AirflowFailException(
                 f"{missed} of {read} leads not delivered ({missed / read:.1%} > max_reject_ratio "
                 f"{self.max_reject_ratio:.1%}): rejected {rejected} {summary['rejected_by_reason']}, refused by the "
                 f"vendor {refused} {summary.get('refused_by_vendor') or {}}, unknown fate {unknown}. The other leads "
-                f"were handled (accepted: {summary.get('accepted', 0)}); every one not delivered is in {where}."
+                f"were handled (accepted: {summary.get('accepted', 0)}); {where}."
                 + (f" Samples (phones masked):\n{samples}" if samples else "")
             )

@@ -21,12 +21,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
 from airflow_provider_dialer.delivery import ChunkDelivery, FileProgressStore, MemoryProgressStore
-from airflow_provider_dialer.exceptions import (
-    DialerDeliveryUnknownError,
-    DialerHTTPError,
-    DialerProgressError,
-    mask_phone_numbers,
-)
+from airflow_provider_dialer.exceptions import DialerDeliveryUnknownError, DialerHTTPError
 from airflow_provider_dialer.leads.model import PreparedLead
 from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.lists import UploadListOperator
@@ -140,6 +135,8 @@ def test_a_status_that_does_not_point_at_the_content_is_not_split():
     "+55 11 99999-0000", "5511999990000", '{"phone":"12125550001"}', "+1 (212) 555-0147",
 ])
 def test_http_errors_never_carry_a_full_phone_number(text):
+    from airflow_provider_dialer.exceptions import mask_phone_numbers
+
     exc = DialerHTTPError("X", "POST", "/l", 400, f"duplicate: {text}", f"hint {text}")
     digits = re.sub(r"\D", "", text)
     assert digits not in re.sub(r"\D", "", str(exc)) and digits[-4:] in str(exc)
@@ -315,6 +312,8 @@ def test_chunks_already_delivered_counts_the_chunks_a_failed_attempt_delivered(t
 
 @pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b"\xff\xfe garbage", b""])
 def test_unreadable_progress_file_fails_the_task_and_sends_nothing(tmp_path, monkeypatch, content):
+    from airflow_provider_dialer.exceptions import DialerProgressError
+
     monkeypatch.setattr(base_module, "utcnow", lambda: NOON)
     hook = PlannedHook({})
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
