@@ -212,7 +212,10 @@ class VariableProgressStore:
         way_out = f"delete the Airflow Variable {self.key!r} (Admin > Variables, or `airflow variables delete`)"
         raw = Variable.get(self.key, default=None)
         if raw is None:
-            if self.key in Variable.keys(prefix=self.key):
+            # Variable.keys (the Task SDK's key listing) is in Airflow 3.3; where it is missing an
+            # undecryptable value cannot be told from an absent one
+            keys = getattr(Variable, "keys", None)
+            if keys is not None and self.key in keys(prefix=self.key):
                 raise DialerProgressError(_unreadable(
                     f"Variable {self.key!r}",
                     "Airflow cannot decrypt its value (was the Fernet key rotated without re-encrypting?)",
