@@ -1,0 +1,348 @@
+"""The sync ledger: what each dialer target already holds, per lead key, kept in a real database across runs.
+
+A daily launch runs over a table in which most of today's leads were there yesterday. The ledger
+remembers, per dialer connection and target (a list, a hub, a campaign) and per lead key, what was
+last delivered (a content hash), the vendor's ids where the vendor gives them, the last outcome and
+when. It lives in any database reached through an Airflow connection whose hook is a common.sql
+``DbApiHook``: PostgreSQL in production (every worker reaches it), SQLite for the demo and tests.
+
+Schema (created on first use; ``table`` defaults to ``dialer_sync_ledger``)::
+
+    dialer_conn_id  TEXT     NOT NULL  the dialer connection the target belongs to
+    target          TEXT     NOT NULL  the target, e.g. "list:42", "hub:Ventas", "campaign:7"
+    key_kind        TEXT     NOT NULL  "external_id" or "phone": what lead_key holds
+    lead_key        TEXT     NOT NULL  the lead's external id, else its E.164 primary phone
+    content_hash    TEXT               hash of what was last delivered (see content_hash())
+    vendor_ids      TEXT               JSON object of the vendor's ids for the lead, when it gives them
+    outcome         TEXT     NOT NULL  last outcome: added, updated, unchanged, removed, refused, unknown
+    reason          TEXT               why, for refused and unknown
+    attempts        INTEGER  NOT NULL  consecutive runs that ended refused or unknown (0 after a delivery)
+    run_id          TEXT               the Airflow run that wrote the row
+    updated_at      TIMESTAMPTZ (PostgreSQL) / TEXT ISO-8601 UTC (SQLite)  NOT NULL
+    PRIMARY KEY (dialer_conn_id, target, key_kind, lead_key)
+
+Writes are batched: one multi-row ``INSERT ... ON CONFLICT DO UPDATE`` per batch of up to
+``batch_size`` leads, never one statement per lead. Two tasks writing the same target at once do
+not corrupt it: each row is written by an atomic upsert (PostgreSQL at READ COMMITTED locks the
+conflicting row; SQLite serialises writers on the database lock), rows are written in key order so
+two PostgreSQL writers cannot deadlock on each other, and a deadlock or a busy database is retried.
+For a key written by both, the later commit wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_dialer.exceptions import DialerConfigError
+
+if TYPE_CHECKING:
+    from airflow_provider_dialer.leads.model import PreparedLead
+
+#: outcomes that mean the target holds what ``content_hash`` describes
+DELIVERED = frozenset({"added", "updated", "unchanged"})
+#: outcomes that leave the lead to be tried again on a later run
+RETRYABLE = frozenset({"refused", "unknown"})
+OUTCOMES = DELIVERED | RETRYABLE | {"removed"}
+KEY_KINDS = ("external_id", "phone")
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_COLUMNS = (
+    "dialer_conn_id", "target", "key_kind", "lead_key", "content_hash", "vendor_ids", "outcome", "reason",
+    "attempts", "run_id", "updated_at",
+)
+#: what a lead's content hash covers: what a vendor is sent about the person, not when they are called
+_HASHED = (
+    "phone", "alternatives", "first_name", "last_name", "email", "external_id", "priority", "agent", "timezone",
+    "data", "custom_fields", "content", "template", "subject", "outbound_number",
+)
+
+
+def lead_key(lead: PreparedLead, key: str = "external_id") -> tuple[str, str]:
+    """``(key_kind, lead_key)`` of a lead: its external id when it has one, else its E.164 phone.
+
+    ``key="phone"`` keys every lead by its primary phone, even when it has an external id.
+    """
+    if key not in KEY_KINDS:
+        raise DialerConfigError(f"ledger key must be one of {KEY_KINDS}, got {key!r}")
+    if key == "external_id" and lead.external_id:
+        return "external_id", lead.external_id
+    return "phone", lead.phone
+
+
+def content_hash(lead: PreparedLead) -> str:
+    """A stable hash of what is sent about the lead (its schedule and source row are not part of it)."""
+    data = [getattr(lead, name) for name in _HASHED]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One lead key's row in the ledger."""
+
+    key_kind: str
+    lead_key: str
+    outcome: str
+    content_hash: str | None = None
+    reason: str | None = None
+    vendor_ids: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    run_id: str | None = None
+    updated_at: dt.datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.key_kind, self.lead_key
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A deadlock, a serialisation failure or a busy SQLite file: the batch can simply be written again."""
+    code = getattr(exc, "pgcode", None) or getattr(exc, "sqlstate", None)
+    if code in {"40001", "40P01"}:
+        return True
+    text = str(exc).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+class SyncLedger:
+    """The ledger in the database of ``conn_id`` (any common.sql connection: PostgreSQL or SQLite).
+
+    Use it as a context manager, or call ``close()``: it keeps one database connection open. It is
+    meant for one thread at a time (SQLite connections are bound to the thread that opened them).
+
+    :param conn_id: an Airflow connection whose hook is a common.sql ``DbApiHook``.
+    :param table: table name, optionally schema-qualified (``dialer.sync_ledger``).
+    :param batch_size: leads per statement when reading or writing.
+    """
+
+    def __init__(self, conn_id: str, table: str = "dialer_sync_ledger", batch_size: int = 500) -> None:
+        if not _IDENTIFIER.match(table):
+            raise DialerConfigError(f"ledger table must be a plain (optionally schema-qualified) name, got {table!r}")
+        if batch_size < 1:
+            raise DialerConfigError(f"ledger batch_size must be at least 1, got {batch_size!r}")
+        self.conn_id = conn_id
+        self.table = table
+        self.batch_size = batch_size
+        self._conn: Any = None
+        self._flavour = ""
+        self._ph = "?"
+
+    # -- connection ------------------------------------------------------------------------------
+
+    def _open(self) -> Any:
+        if self._conn is not None:
+            return self._conn
+        from airflow.sdk import BaseHook
+
+        try:
+            from airflow.providers.common.sql.hooks.sql import DbApiHook
+        except ImportError:
+            raise DialerConfigError("the sync ledger needs apache-airflow-providers-common-sql") from None
+        try:
+            hook = BaseHook.get_hook(self.conn_id)
+        except Exception as exc:  # unknown connection or hook type: the user's setting is wrong
+            raise DialerConfigError(f"ledger connection {self.conn_id!r} cannot be used: {exc}") from None
+        if not isinstance(hook, DbApiHook):
+            raise DialerConfigError(
+                f"ledger connection {self.conn_id!r} has hook {type(hook).__name__}, not a common.sql DbApiHook"
+            )
+        conn_type = (getattr(hook, "conn_type", "") or "").lower()
+        if conn_type in {"postgres", "postgresql"}:
+            self._flavour = "postgresql"
+        elif conn_type == "sqlite":
+            self._flavour = "sqlite"
+        else:
+            raise DialerConfigError(
+                f"ledger connection {self.conn_id!r} is of type {conn_type!r}; the ledger supports postgres and sqlite"
+            )
+        self._ph = hook.placeholder
+        self._conn = hook.get_conn()
+        self._create()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def __enter__(self) -> SyncLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, statements: Sequence[tuple[str, Sequence[Any]]], fetch: bool = False) -> list[Any]:
+        """Run statements in one transaction, again from the start after a transient failure."""
+        conn = self._open() if self._conn is None else self._conn
+        delay = 0.05
+        for attempt in range(8):
+            cursor = conn.cursor()
+            try:
+                rows: list[Any] = []
+                for sql, params in statements:
+                    cursor.execute(sql, tuple(params))
+                    if fetch:
+                        rows.extend(cursor.fetchall())
+                conn.commit()
+                return rows
+            except Exception as exc:
+                conn.rollback()
+                if attempt == 7 or not _is_transient(exc):
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                cursor.close()
+        raise AssertionError("unreachable")
+
+    def _create(self) -> None:
+        stamp = "TIMESTAMPTZ" if self._flavour == "postgresql" else "TEXT"
+        ddl = (
+            f"CREATE TABLE IF NOT EXISTS {self.table} ("
+            "dialer_conn_id TEXT NOT NULL, target TEXT NOT NULL, key_kind TEXT NOT NULL, lead_key TEXT NOT NULL, "
+            "content_hash TEXT, vendor_ids TEXT, outcome TEXT NOT NULL, reason TEXT, "
+            "attempts INTEGER NOT NULL DEFAULT 0, run_id TEXT, "
+            f"updated_at {stamp} NOT NULL, "
+            "PRIMARY KEY (dialer_conn_id, target, key_kind, lead_key))"
+        )
+        try:
+            self._run([(ddl, ())])
+        except Exception:
+            # two first uses at once on PostgreSQL can race on the catalog; the table exists afterwards
+            self._run([(ddl, ())])
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _entry(self, row: Sequence[Any]) -> LedgerEntry:
+        kind, key, chash, vendor_ids, outcome, reason, attempts, run_id, updated_at = row
+        return LedgerEntry(
+            key_kind=kind, lead_key=key, outcome=outcome, content_hash=chash, reason=reason,
+            vendor_ids=json.loads(vendor_ids) if vendor_ids else {}, attempts=int(attempts), run_id=run_id,
+            updated_at=_utc(updated_at),
+        )
+
+    _SELECT = "key_kind, lead_key, content_hash, vendor_ids, outcome, reason, attempts, run_id, updated_at"
+
+    def lookup(self, dialer_conn_id: str, target: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LedgerEntry]:
+        """The ledger rows of ``keys`` (``(key_kind, lead_key)`` pairs) that exist, read in batches."""
+        self._open()
+        by_kind: dict[str, list[str]] = {}
+        for kind, key in keys:
+            by_kind.setdefault(kind, []).append(key)
+        found: dict[tuple[str, str], LedgerEntry] = {}
+        ph = self._ph
+        for kind, values in by_kind.items():
+            unique = list(dict.fromkeys(values))
+            for start in range(0, len(unique), self.batch_size):
+                part = unique[start : start + self.batch_size]
+                sql = (
+                    f"SELECT {self._SELECT} FROM {self.table} WHERE dialer_conn_id = {ph} AND target = {ph} "
+                    f"AND key_kind = {ph} AND lead_key IN ({', '.join([ph] * len(part))})"
+                )
+                for row in self._run([(sql, [dialer_conn_id, target, kind, *part])], fetch=True):
+                    entry = self._entry(row)
+                    found[entry.key] = entry
+        return found
+
+    def entries(self, dialer_conn_id: str, target: str) -> Iterator[LedgerEntry]:
+        """Every row of a target, in key order, read in pages."""
+        self._open()
+        ph = self._ph
+        after: tuple[str, str] = ("", "")
+        while True:
+            sql = (
+                f"SELECT {self._SELECT} FROM {self.table} WHERE dialer_conn_id = {ph} AND target = {ph} "
+                f"AND (key_kind > {ph} OR (key_kind = {ph} AND lead_key > {ph})) "
+                f"ORDER BY key_kind, lead_key LIMIT {int(self.batch_size)}"
+            )
+            rows = self._run([(sql, [dialer_conn_id, target, after[0], after[0], after[1]])], fetch=True)
+            if not rows:
+                return
+            for row in rows:
+                yield self._entry(row)
+            after = (rows[-1][0], rows[-1][1])
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def record(self, dialer_conn_id: str, target: str, entries: Iterable[LedgerEntry], run_id: str | None = None) -> int:
+        """Upsert entries: one statement per batch, rows in key order, one transaction per call.
+
+        Delivered outcomes replace the content hash; refused and unknown ones keep the hash of what
+        was delivered before and count one more attempt. Vendor ids are kept when an entry has none.
+        Returns how many rows were written.
+        """
+        self._open()
+        latest: dict[tuple[str, str], LedgerEntry] = {}
+        for entry in entries:
+            if entry.outcome not in OUTCOMES:
+                raise DialerConfigError(f"unknown ledger outcome {entry.outcome!r}; one of {sorted(OUTCOMES)}")
+            if entry.key_kind not in KEY_KINDS:
+                raise DialerConfigError(f"unknown ledger key kind {entry.key_kind!r}")
+            latest[entry.key] = entry  # a key written twice in one call: the last entry wins
+        if not latest:
+            return 0
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        ordered = [latest[k] for k in sorted(latest)]
+        ph = self._ph
+        row_ph = "(" + ", ".join([ph] * len(_COLUMNS)) + ")"
+        delivered = ", ".join(f"'{o}'" for o in sorted(DELIVERED))
+        retryable = ", ".join(f"'{o}'" for o in sorted(RETRYABLE))
+        statements = []
+        for start in range(0, len(ordered), self.batch_size):
+            part = ordered[start : start + self.batch_size]
+            params: list[Any] = []
+            for e in part:
+                params += [
+                    dialer_conn_id, target, e.key_kind, e.lead_key, e.content_hash if e.outcome in DELIVERED else None,
+                    json.dumps(e.vendor_ids, sort_keys=True, default=str) if e.vendor_ids else None,
+                    e.outcome, e.reason, 1 if e.outcome in RETRYABLE else 0, e.run_id or run_id,
+                    (e.updated_at.isoformat() if e.updated_at else now),
+                ]
+            sql = (
+                f"INSERT INTO {self.table} AS l ({', '.join(_COLUMNS)}) VALUES {', '.join([row_ph] * len(part))} "
+                "ON CONFLICT (dialer_conn_id, target, key_kind, lead_key) DO UPDATE SET "
+                f"content_hash = CASE WHEN excluded.outcome IN ({delivered}) THEN excluded.content_hash "
+                "ELSE l.content_hash END, "
+                "vendor_ids = COALESCE(excluded.vendor_ids, l.vendor_ids), "
+                "outcome = excluded.outcome, reason = excluded.reason, "
+                f"attempts = CASE WHEN excluded.outcome IN ({retryable}) THEN l.attempts + 1 ELSE 0 END, "
+                "run_id = excluded.run_id, updated_at = excluded.updated_at"
+            )
+            statements.append((sql, params))
+        self._run(statements)
+        return len(ordered)
+
+    def reset(self, dialer_conn_id: str, target: str | None = None) -> int:
+        """Forget a target (or every target of a connection): the next run treats the dialer as empty there."""
+        self._open()
+        ph = self._ph
+        if target is None:
+            sql, params = f"DELETE FROM {self.table} WHERE dialer_conn_id = {ph}", [dialer_conn_id]
+        else:
+            sql, params = f"DELETE FROM {self.table} WHERE dialer_conn_id = {ph} AND target = {ph}", [dialer_conn_id, target]
+        conn = self._conn
+        cursor = conn.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            count = cursor.rowcount
+            conn.commit()
+        finally:
+            cursor.close()
+        return int(count)
