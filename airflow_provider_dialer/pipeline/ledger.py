@@ -34,13 +34,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.pipeline.database import Database, check_table_name
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
@@ -52,7 +51,6 @@ RETRYABLE = frozenset({"refused", "unknown"})
 OUTCOMES = DELIVERED | RETRYABLE | {"removed"}
 KEY_KINDS = ("external_id", "phone")
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _COLUMNS = (
     "dialer_conn_id", "target", "key_kind", "lead_key", "content_hash", "vendor_ids", "outcome", "reason",
     "attempts", "run_id", "updated_at",
@@ -110,15 +108,6 @@ def _utc(value: Any) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def _is_transient(exc: BaseException) -> bool:
-    """A deadlock, a serialisation failure or a busy SQLite file: the batch can simply be written again."""
-    code = getattr(exc, "pgcode", None) or getattr(exc, "sqlstate", None)
-    if code in {"40001", "40P01"}:
-        return True
-    text = str(exc).lower()
-    return "database is locked" in text or "database table is locked" in text
-
-
 class SyncLedger:
     """The ledger in the database of ``conn_id`` (any common.sql connection: PostgreSQL or SQLite).
 
@@ -131,102 +120,38 @@ class SyncLedger:
     """
 
     def __init__(self, conn_id: str, table: str = "dialer_sync_ledger", batch_size: int = 500) -> None:
-        if not _IDENTIFIER.match(table):
-            raise DialerConfigError(f"ledger table must be a plain (optionally schema-qualified) name, got {table!r}")
+        check_table_name(table, "ledger")
         if batch_size < 1:
             raise DialerConfigError(f"ledger batch_size must be at least 1, got {batch_size!r}")
         self.conn_id = conn_id
         self.table = table
         self.batch_size = batch_size
-        self._conn: Any = None
-        self._flavour = ""
-        self._ph = "?"
+        self.db = Database(conn_id, "ledger")
+        self._ready = False
 
-    # -- connection ------------------------------------------------------------------------------
-
-    def _open(self) -> Any:
-        if self._conn is not None:
-            return self._conn
-        from airflow.sdk import BaseHook
-
-        try:
-            from airflow.providers.common.sql.hooks.sql import DbApiHook
-        except ImportError:
-            raise DialerConfigError("the sync ledger needs apache-airflow-providers-common-sql") from None
-        try:
-            hook = BaseHook.get_hook(self.conn_id)
-        except Exception as exc:  # unknown connection or hook type: the user's setting is wrong
-            raise DialerConfigError(f"ledger connection {self.conn_id!r} cannot be used: {exc}") from None
-        if not isinstance(hook, DbApiHook):
-            raise DialerConfigError(
-                f"ledger connection {self.conn_id!r} has hook {type(hook).__name__}, not a common.sql DbApiHook"
+    def _open(self) -> Database:
+        if not self._ready:
+            stamp = self.db.timestamp_type()
+            self.db.create_table(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "dialer_conn_id TEXT NOT NULL, target TEXT NOT NULL, key_kind TEXT NOT NULL, lead_key TEXT NOT NULL, "
+                "content_hash TEXT, vendor_ids TEXT, outcome TEXT NOT NULL, reason TEXT, "
+                "attempts INTEGER NOT NULL DEFAULT 0, run_id TEXT, "
+                f"updated_at {stamp} NOT NULL, "
+                "PRIMARY KEY (dialer_conn_id, target, key_kind, lead_key))"
             )
-        conn_type = (getattr(hook, "conn_type", "") or "").lower()
-        if conn_type in {"postgres", "postgresql"}:
-            self._flavour = "postgresql"
-        elif conn_type == "sqlite":
-            self._flavour = "sqlite"
-        else:
-            raise DialerConfigError(
-                f"ledger connection {self.conn_id!r} is of type {conn_type!r}; the ledger supports postgres and sqlite"
-            )
-        self._ph = hook.placeholder
-        self._conn = hook.get_conn()
-        self._create()
-        return self._conn
+            self._ready = True
+        return self.db
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
+        self.db.close()
+        self._ready = False
 
     def __enter__(self) -> SyncLedger:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _run(self, statements: Sequence[tuple[str, Sequence[Any]]], fetch: bool = False) -> list[Any]:
-        """Run statements in one transaction, again from the start after a transient failure."""
-        conn = self._open() if self._conn is None else self._conn
-        delay = 0.05
-        for attempt in range(8):
-            cursor = conn.cursor()
-            try:
-                rows: list[Any] = []
-                for sql, params in statements:
-                    cursor.execute(sql, tuple(params))
-                    if fetch:
-                        rows.extend(cursor.fetchall())
-                conn.commit()
-                return rows
-            except Exception as exc:
-                conn.rollback()
-                if attempt == 7 or not _is_transient(exc):
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            finally:
-                cursor.close()
-        raise AssertionError("unreachable")
-
-    def _create(self) -> None:
-        stamp = "TIMESTAMPTZ" if self._flavour == "postgresql" else "TEXT"
-        ddl = (
-            f"CREATE TABLE IF NOT EXISTS {self.table} ("
-            "dialer_conn_id TEXT NOT NULL, target TEXT NOT NULL, key_kind TEXT NOT NULL, lead_key TEXT NOT NULL, "
-            "content_hash TEXT, vendor_ids TEXT, outcome TEXT NOT NULL, reason TEXT, "
-            "attempts INTEGER NOT NULL DEFAULT 0, run_id TEXT, "
-            f"updated_at {stamp} NOT NULL, "
-            "PRIMARY KEY (dialer_conn_id, target, key_kind, lead_key))"
-        )
-        try:
-            self._run([(ddl, ())])
-        except Exception:
-            # two first uses at once on PostgreSQL can race on the catalog; the table exists afterwards
-            self._run([(ddl, ())])
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -242,12 +167,12 @@ class SyncLedger:
 
     def lookup(self, dialer_conn_id: str, target: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LedgerEntry]:
         """The ledger rows of ``keys`` (``(key_kind, lead_key)`` pairs) that exist, read in batches."""
-        self._open()
+        db = self._open()
         by_kind: dict[str, list[str]] = {}
         for kind, key in keys:
             by_kind.setdefault(kind, []).append(key)
         found: dict[tuple[str, str], LedgerEntry] = {}
-        ph = self._ph
+        ph = db.ph
         for kind, values in by_kind.items():
             unique = list(dict.fromkeys(values))
             for start in range(0, len(unique), self.batch_size):
@@ -256,15 +181,15 @@ class SyncLedger:
                     f"SELECT {self._SELECT} FROM {self.table} WHERE dialer_conn_id = {ph} AND target = {ph} "
                     f"AND key_kind = {ph} AND lead_key IN ({', '.join([ph] * len(part))})"
                 )
-                for row in self._run([(sql, [dialer_conn_id, target, kind, *part])], fetch=True):
+                for row in db.run([(sql, [dialer_conn_id, target, kind, *part])], fetch=True):
                     entry = self._entry(row)
                     found[entry.key] = entry
         return found
 
     def entries(self, dialer_conn_id: str, target: str) -> Iterator[LedgerEntry]:
         """Every row of a target, in key order, read in pages."""
-        self._open()
-        ph = self._ph
+        db = self._open()
+        ph = db.ph
         after: tuple[str, str] = ("", "")
         while True:
             sql = (
@@ -272,7 +197,7 @@ class SyncLedger:
                 f"AND (key_kind > {ph} OR (key_kind = {ph} AND lead_key > {ph})) "
                 f"ORDER BY key_kind, lead_key LIMIT {int(self.batch_size)}"
             )
-            rows = self._run([(sql, [dialer_conn_id, target, after[0], after[0], after[1]])], fetch=True)
+            rows = db.run([(sql, [dialer_conn_id, target, after[0], after[0], after[1]])], fetch=True)
             if not rows:
                 return
             for row in rows:
@@ -288,7 +213,7 @@ class SyncLedger:
         was delivered before and count one more attempt. Vendor ids are kept when an entry has none.
         Returns how many rows were written.
         """
-        self._open()
+        db = self._open()
         latest: dict[tuple[str, str], LedgerEntry] = {}
         for entry in entries:
             if entry.outcome not in OUTCOMES:
@@ -300,7 +225,7 @@ class SyncLedger:
             return 0
         now = dt.datetime.now(dt.timezone.utc).isoformat()
         ordered = [latest[k] for k in sorted(latest)]
-        ph = self._ph
+        ph = db.ph
         row_ph = "(" + ", ".join([ph] * len(_COLUMNS)) + ")"
         delivered = ", ".join(f"'{o}'" for o in sorted(DELIVERED))
         retryable = ", ".join(f"'{o}'" for o in sorted(RETRYABLE))
@@ -326,23 +251,15 @@ class SyncLedger:
                 "run_id = excluded.run_id, updated_at = excluded.updated_at"
             )
             statements.append((sql, params))
-        self._run(statements)
+        db.run(statements)
         return len(ordered)
 
     def reset(self, dialer_conn_id: str, target: str | None = None) -> int:
         """Forget a target (or every target of a connection): the next run treats the dialer as empty there."""
-        self._open()
-        ph = self._ph
+        db = self._open()
+        ph = db.ph
         if target is None:
             sql, params = f"DELETE FROM {self.table} WHERE dialer_conn_id = {ph}", [dialer_conn_id]
         else:
             sql, params = f"DELETE FROM {self.table} WHERE dialer_conn_id = {ph} AND target = {ph}", [dialer_conn_id, target]
-        conn = self._conn
-        cursor = conn.cursor()
-        try:
-            cursor.execute(sql, tuple(params))
-            count = cursor.rowcount
-            conn.commit()
-        finally:
-            cursor.close()
-        return int(count)
+        return db.run_count(sql, params)

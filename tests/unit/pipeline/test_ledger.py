@@ -103,7 +103,7 @@ def test_writes_are_one_statement_per_batch(tmp_path, monkeypatch):
     with SyncLedger("ledger_count", batch_size=500) as ledger:
         ledger.lookup("d", "t", [])  # opens the connection and creates the table
         statements: list[str] = []
-        ledger._conn.set_trace_callback(statements.append)
+        ledger.db.connection.set_trace_callback(statements.append)
         ledger.record("d", "t", [LedgerEntry("phone", f"+1{i:09d}", "added", content_hash="h") for i in range(1201)])
         inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
         assert len(inserts) == 3  # 500 + 500 + 201 leads
