@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,12 @@ class SyncPlan:
     #: leads not sent, as ``(row, key_kind, lead_key, action, reason)``; at most ``sample_limit``
     skipped: list[tuple[int, str, str, str, str]] = field(default_factory=list)
     sample_limit: int = 100
+    #: called with every lead not sent: ``(lead, (key_kind, lead_key), action, reason)``
+    on_skip: Callable[[PreparedLead, tuple[str, str], str, str], None] | None = None
+
+    #: rows of leads whose earlier fate is unknown: they may have landed, so the vendor's state is read
+    #: before they are sent again (see ``LeadsOperator``); only as many as there are unknown keys
+    recheck_rows: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -110,15 +116,20 @@ class SyncPlan:
             act = self.action(entry, lead)
             self.counts[act] += 1
             if act in (SEND_NEW, SEND_RETRY):
+                if act == SEND_RETRY and entry is not None and entry.outcome == "unknown":
+                    self.recheck_rows.add(lead.row)
                 yield lead
-            elif len(self.skipped) < self.sample_limit:
-                reason = {
-                    SKIP_UNCHANGED: "the target holds this key with the same content",
-                    SKIP_HELD: "the target holds this key (insert mode does not update it)",
-                    SKIP_EXHAUSTED: f"refused or unknown on {entry.attempts if entry else 0} run(s); "
-                                    f"max_sync_retries={self.max_retries}",
-                }[act]
+                continue
+            reason = {
+                SKIP_UNCHANGED: "the target holds this key with the same content",
+                SKIP_HELD: "the target holds this key (insert mode does not update it)",
+                SKIP_EXHAUSTED: f"refused or unknown on {entry.attempts if entry else 0} run(s); "
+                                f"max_sync_retries={self.max_retries}",
+            }[act]
+            if len(self.skipped) < self.sample_limit:
                 self.skipped.append((lead.row, k[0], k[1], act, reason))
+            if self.on_skip is not None:
+                self.on_skip(lead, k, act, reason)
 
     def summary(self) -> dict[str, Any]:
         c = self.counts
@@ -155,9 +166,124 @@ def outcome_entries(
     return entries
 
 
+#: the target keys that name what a vendor dials from, most encompassing first: a uContact hub (every
+#: list in it is dialed), a campaign (UJET; an XCALLY list attached to one), a list, a call-list name
+_TARGET_KEYS = (("hub", "channel"), ("campaign_id",), ("list_id",), ("list_name",))
+
+
 def target_name(target: dict[str, Any]) -> str:
-    """The ledger name of an operator's target: its vendor ids, in a stable order (``list_id=7``)."""
-    ids = sorted((k, v) for k, v in target.items() if k.endswith(("_id", "_name")) and isinstance(v, (str, int)))
-    if not ids:
-        raise DialerConfigError(f"the target {sorted(target)} has no id to key the ledger by")
-    return ",".join(f"{k}={v}" for k, v in ids)
+    """The ledger name of an operator's target: ``hub=Ventas,channel=telephony``, ``campaign_id=6``, ``list_id=7``."""
+    for keys in _TARGET_KEYS:
+        if target.get(keys[0]) not in (None, ""):
+            return ",".join(f"{k}={target[k]}" for k in keys if target.get(k) not in (None, ""))
+    raise DialerConfigError(
+        f"the target {sorted(target)} has no hub, campaign, list id or list name to key the ledger by; pass sync_target"
+    )
+
+
+class SyncRun:
+    """One task attempt's sync: the plan over the ledger, the ledger writes, and the outcome log.
+
+    The operator hands it the prepared leads (``leads``), every chunk's final outcome
+    (``on_outcome``, from ``ChunkDelivery``) and every reject (``on_reject``); it keeps nothing per
+    lead in memory. ``close`` writes what is buffered; call it when the attempt ends, also when it
+    defers (each attempt walks every chunk again, so the log it leaves is the whole run's).
+    """
+
+    def __init__(
+        self,
+        *,
+        dialer_conn_id: str,
+        target: str,
+        mode: str,
+        writer: str,
+        prepared_at: dt.datetime,
+        ledger_conn_id: str | None,
+        ledger_table: str = "dialer_sync_ledger",
+        key: str = "external_id",
+        max_retries: int = 3,
+        outcome_log: Any = None,
+        outcome_log_conn_id: str | None = None,
+    ) -> None:
+        from airflow_provider_dialer.pipeline.outcome_log import OutcomeLog
+
+        check_mode(mode)
+        if mode != "append" and not ledger_conn_id:
+            raise DialerConfigError(f"sync_mode={mode!r} needs ledger_conn_id: the database that remembers the target")
+        self.dialer_conn_id, self.target, self.mode, self.writer, self.key = dialer_conn_id, target, mode, writer, key
+        self.ledger = SyncLedger(ledger_conn_id, ledger_table, batch_size=1000) if ledger_conn_id else None
+        self.plan = (
+            SyncPlan(self.ledger, dialer_conn_id, target, mode, writer=writer, prepared_at=prepared_at, key=key,
+                     max_retries=max_retries, on_skip=self._skipped)
+            if self.ledger is not None else None
+        )
+        self.log = OutcomeLog(outcome_log, outcome_log_conn_id) if outcome_log is not None else None
+        self.recorded: Counter[str] = Counter()
+
+    def _row(self, row: int | None, key: tuple[str, str] | None, outcome: str, reason: str | None = None,
+             vendor_ids: dict[str, Any] | None = None) -> Any:
+        import json
+
+        from airflow_provider_dialer.pipeline.outcome_log import OutcomeRow
+
+        return OutcomeRow(self.writer, self.dialer_conn_id, self.target, row, key[0] if key else None,
+                          key[1] if key else None, outcome, reason, json.dumps(vendor_ids) if vendor_ids else None)
+
+    def leads(self, prepared: Iterable[PreparedLead]) -> Iterator[PreparedLead]:
+        return self.plan.filter(prepared) if self.plan is not None else iter(prepared)
+
+    def split_rechecks(
+        self, chunks: Iterable[tuple[str, list[PreparedLead]]], progress: dict[str, Any],
+    ) -> Iterator[tuple[str, list[PreparedLead]]]:
+        """Leads whose fate an earlier run left unknown go in a chunk of their own, ``<key>/recheck``,
+        marked in ``progress`` as in flight: delivery then reads the vendor's state before sending any
+        of them (those that landed are not sent again; where the vendor cannot tell, they stay unknown)."""
+        rows = self.plan.recheck_rows if self.plan is not None else set()
+        for key, leads in chunks:
+            again = [lead for lead in leads if lead.row in rows] if rows else []
+            if not again:
+                yield key, leads
+                continue
+            rest = [lead for lead in leads if lead.row not in rows]
+            if rest:
+                yield key, rest
+            recheck = f"{key}/recheck"
+            progress.setdefault("chunks", {}).setdefault(recheck, {"status": "sending"})
+            yield recheck, again
+
+    def _skipped(self, lead: PreparedLead, key: tuple[str, str], action: str, reason: str) -> None:
+        if self.log is not None:
+            self.log.add(self._row(lead.row, key, "unchanged" if action == SKIP_UNCHANGED else "skipped", reason))
+
+    def on_outcome(self, chunk_key: str, leads: Sequence[PreparedLead], outcome: ChunkOutcome) -> None:
+        entries = outcome_entries(leads, outcome, self.key, self.writer)
+        if self.ledger is not None:
+            self.ledger.record(self.dialer_conn_id, self.target, entries, run_id=self.writer)
+        for lead, entry in zip(leads, entries):
+            self.recorded[entry.outcome] += 1
+            if self.log is not None:
+                self.log.add(self._row(lead.row, entry.key, entry.outcome, entry.reason))
+
+    def on_reject(self, reject: Any) -> None:
+        if self.log is not None and reject.level == "error":
+            key = ("external_id", reject.external_id) if reject.external_id else None
+            self.log.add(self._row(reject.row, key, "rejected", f"{reject.reason}: {reject.detail}".rstrip(": ")))
+
+    def on_held(self, lead: PreparedLead, until: str) -> None:
+        if self.log is not None:
+            self.log.add(self._row(lead.row, lead_key(lead, self.key), "held", f"until {until}"))
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.plan.summary() if self.plan is not None else {"mode": self.mode, "target": self.target}
+        out["recorded"] = dict(sorted(self.recorded.items()))
+        if self.log is not None:
+            out["outcome_log"] = self.log.where
+        return out
+
+    def close(self) -> None:
+        try:
+            if self.log is not None:
+                self.log.close()
+        finally:
+            if self.ledger is not None:
+                self.ledger.close()

@@ -116,6 +116,9 @@ def test_settings_are_checked():
         SyncPlan(None, "d", "t", "merge", writer="w", prepared_at=T0)  # type: ignore[arg-type]
     with pytest.raises(DialerConfigError, match="max_sync_retries"):
         SyncPlan(None, "d", "t", "insert", writer="w", prepared_at=T0, max_retries=-1)  # type: ignore[arg-type]
-    assert target_name({"list_id": 7, "list_name": "Daily", "pids": [1]}) == "list_id=7,list_name=Daily"
+    assert target_name({"list_id": 7, "list_name": "Daily", "pids": [1]}) == "list_id=7"
+    assert target_name({"list_id": 7, "campaign_id": 3}) == "campaign_id=3"
+    assert target_name({"hub": "Ventas", "channel": "telephony", "list_name": "x"}) == "hub=Ventas,channel=telephony"
+    assert target_name({"list_name": "Daily", "number_format": "e164"}) == "list_name=Daily"
     with pytest.raises(DialerConfigError, match="no id"):
         target_name({"pids": [1]})
