@@ -175,3 +175,18 @@ def test_modes_that_need_vendor_verbs_fail_before_any_request(emu, tmp_path, led
     assert emu.requests("xcally") == []
     with pytest.raises(DialerConfigError, match="ledger_conn_id"):
         UploadListOperator(task_id="u", conn_id="xcally_default", list_name="x", source=[], sync_mode="insert")
+
+
+def test_a_dry_run_reports_the_planned_difference_and_sends_nothing(emu, tmp_path, monkeypatch, ledger_conn):
+    day1 = run_day(monkeypatch, tmp_path, "xcally", 1, people(range(5)), ledger_conn)
+    before = len(emu.requests("xcally"))
+    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="daily", source=people(range(8)),
+                            dry_run=True, sync_mode="insert", ledger_conn_id=ledger_conn,
+                            sync_target=f"list_id={day1['ids']['list_id']}")
+    summary = op.execute({"ti": TI(2)})
+    assert summary["dry_run"] and summary["would_send"] == 3
+    assert (summary["sync"]["to_add"], summary["sync"]["unchanged"]) == (3, 5)
+    assert emu.requests("xcally")[before:] == []
+    with pytest.raises(DialerConfigError, match="sync_target"):
+        UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="daily", source=people(range(8)),
+                           dry_run=True, sync_mode="insert", ledger_conn_id=ledger_conn).execute({"ti": TI(2)})
