@@ -55,11 +55,6 @@ _COLUMNS = (
     "dialer_conn_id", "target", "key_kind", "lead_key", "content_hash", "vendor_ids", "outcome", "reason",
     "attempts", "run_id", "updated_at",
 )
-#: what a lead's content hash covers: what a vendor is sent about the person, not when they are called
-_HASHED = (
-    "phone", "alternatives", "first_name", "last_name", "email", "external_id", "priority", "agent", "timezone",
-    "data", "custom_fields", "content", "template", "subject", "outbound_number",
-)
 
 
 def lead_key(lead: PreparedLead, key: str = "external_id") -> tuple[str, str]:
@@ -75,10 +70,18 @@ def lead_key(lead: PreparedLead, key: str = "external_id") -> tuple[str, str]:
 
 
 def content_hash(lead: PreparedLead) -> str:
-    """A stable hash of what is sent about the lead (its schedule and source row are not part of it)."""
-    data = [getattr(lead, name) for name in _HASHED]
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    """A stable hash of what is sent about the lead (its schedule and source row are not part of it).
+
+    The fields are hashed as one JSON array (keys of ``data`` and ``custom_fields`` sorted), so two
+    different leads never give the same text; ``json.dumps`` runs in C, faster than joining by hand.
+    """
+    fields = [
+        lead.phone, lead.alternatives, lead.first_name, lead.last_name, lead.email, lead.external_id, lead.priority,
+        lead.agent, lead.timezone, lead.data, lead.custom_fields, lead.content, lead.template, lead.subject,
+        lead.outbound_number,
+    ]
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
