@@ -298,8 +298,13 @@ class ChunkDelivery:
         resolve: Callable[[str, Sequence[PreparedLead]], ChunkOutcome | None],
         concurrency: int = 4,
         state: dict[str, Any] | None = None,
+        on_outcome: Callable[[str, Sequence[PreparedLead], ChunkOutcome], None] | None = None,
     ) -> None:
         self.store = store
+        #: called in the calling thread with every chunk's final outcome (delivered, resolved, or done
+        #: in an earlier attempt), with all of the chunk's leads: the sync ledger records from it
+        self.on_outcome = on_outcome
+        self._chunk_of: dict[Future[ChunkOutcome], tuple[str, Sequence[PreparedLead]]] = {}
         self.send = send
         self.resolve = resolve
         self.concurrency = max(1, concurrency)
@@ -531,9 +536,12 @@ class ChunkDelivery:
             for key, leads in chunks:
                 self.report.chunks += 1
                 previous = self.state["chunks"].get(key)
+                chunk = leads
                 if previous and previous["status"] == "done":
                     self.report.chunks_skipped += 1
-                    self.report.add(ChunkOutcome.from_dict(previous["outcome"]))
+                    done = ChunkOutcome.from_dict(previous["outcome"])
+                    self.report.add(done)
+                    self._notify(key, chunk, done)
                     continue
                 prior = ChunkOutcome.from_dict(previous["outcome"]) if previous and previous.get("outcome") else None
                 if previous and "pending" in previous:
@@ -556,6 +564,7 @@ class ChunkDelivery:
                     if not leads:
                         self._mark(key, "done", prior)
                         self.report.add(prior)
+                        self._notify(key, chunk, prior)
                         continue
                 elif previous and previous["status"] == "sending":
                     log.warning("chunk %s was in flight when the previous attempt ended; reading the vendor's state", key)
@@ -563,12 +572,15 @@ class ChunkDelivery:
                     outcome = merge_outcomes(prior, resolved)
                     self._mark(key, "done", outcome)
                     self.report.add(outcome)
+                    self._notify(key, chunk, outcome)
                     continue
                 while len(in_flight) >= self.concurrency:
                     in_flight = self._collect(in_flight, errors)
                 if errors:
                     continue  # after a hard failure nothing new is sent; the retry picks it up
-                in_flight.add(pool.submit(self._deliver_one, key, leads, prior))
+                future = pool.submit(self._deliver_one, key, leads, prior)
+                self._chunk_of[future] = (key, chunk)
+                in_flight.add(future)
             while in_flight:
                 in_flight = self._collect(in_flight, errors)
         if errors:
@@ -579,9 +591,15 @@ class ChunkDelivery:
     def _collect(self, in_flight: set[Future[ChunkOutcome]], errors: list[BaseException]) -> set[Future[ChunkOutcome]]:
         done, pending = wait(in_flight, return_when=FIRST_COMPLETED)
         for future in done:
+            key, chunk = self._chunk_of.pop(future)
             exc = future.exception()
             if exc is not None:
                 errors.append(exc)
             else:
                 self.report.add(future.result())
+                self._notify(key, chunk, future.result())
         return pending
+
+    def _notify(self, key: str, leads: Sequence[PreparedLead], outcome: ChunkOutcome) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(key, leads, outcome)

@@ -50,6 +50,7 @@ def main() -> int:
     emulator = run(["bench/bench_emulator.py", "--contacts", contacts])
     upload = run(["bench/bench_upload.py", "--sizes", *sizes])
     latency = run(["bench/bench_latency.py", *(["--runs", "10"] if args.quick else [])])
+    sync = run(["bench/bench_sync.py", "--sizes", *sizes])
     triggerer = run(["bench/bench_triggerer.py", *(["--triggers", "100", "--job-seconds", "6"] if args.quick else [])])
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Performance
@@ -90,6 +91,16 @@ least 20x the naive way; send stage at least 80% of the transport ceiling; peak 
 within 15% between 100,000 and 1,000,000 leads.
 
 {upload}
+
+## Sync ledger: an unchanged daily run
+
+`bench/bench_sync.py`: a daily `insert` run whose source is unchanged since the last run (so every
+lead is found in the ledger and nothing is sent): `prepare_leads` and the sync plan (one ledger read
+per 500 leads), against `prepare_leads` alone, on SQLite and on PostgreSQL (a cluster the benchmark
+starts). The first run's ledger writes (one statement per 1,000 leads) are timed beside it. Targets:
+unchanged run under 2x preparation alone at 1,000,000 leads; peak RSS under 300 MB and flat.
+
+{sync}
 
 ## Fresh-lead latency and import cost
 

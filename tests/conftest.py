@@ -14,3 +14,25 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "example_dags")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+
+
+# -- a real PostgreSQL server for the tests that need one (the sync ledger) ---------------------------------------
+
+import sys  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_uri():
+    """A throwaway PostgreSQL cluster on a free loopback port (scripts/local_postgres.py; apt-get when missing)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from local_postgres import PostgresUnavailable, local_postgres
+    finally:
+        sys.path.pop(0)
+    try:
+        with local_postgres() as uri:
+            yield uri
+    except PostgresUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server for these tests: {exc}")

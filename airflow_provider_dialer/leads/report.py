@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import IO, Any
@@ -149,6 +150,8 @@ class PreparationReport:
         self.complete = False
         self.report_path: str | None = str(writer.target) if writer is not None else None
         self._writer = writer
+        #: called with every reject and warning as it happens (the outcome log listens here)
+        self.listeners: list[Callable[[Reject], None]] = []
 
     def add(self, reject: Reject) -> None:
         if reject.level == "error":
@@ -160,6 +163,8 @@ class PreparationReport:
             self.samples.append(reject)
         if self._writer is not None:
             self._writer.write(reject)
+        for listener in self.listeners:
+            listener(reject)
 
     def finish(self) -> None:
         if self._writer is not None and not self.keep_open:

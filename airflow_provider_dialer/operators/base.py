@@ -117,10 +117,24 @@ class LeadsOperator(TaskHook, BaseOperator):
     :param chunk_size: leads per request; default per vendor.
     :param progress: ``"variable"`` (default: an Airflow Variable per task instance) or a local JSON
         file path, where delivery progress survives task retries.
+    :param sync_mode: ``"append"`` (default: send every prepared lead, as a run without memory does),
+        ``"insert"`` (send only the keys the target does not hold yet, and the keys an earlier run left
+        refused or unknown, at most ``max_sync_retries`` times), ``"upsert"`` / ``"mirror"`` (also
+        update changed keys / remove keys that left the source: only where the vendor has the verbs).
+        Every mode but ``append`` needs ``ledger_conn_id``. See "Sync modes and the ledger".
+    :param ledger_conn_id: a common.sql connection (PostgreSQL, SQLite) holding the sync ledger; with
+        ``append`` too, the ledger then records what was sent, so a later run can switch to ``insert``.
+    :param ledger_table: the ledger's table (created on first use).
+    :param sync_key: ``"external_id"`` (default: the external id, else the E.164 phone) or ``"phone"``.
+    :param sync_target: the ledger's name for the target; default from the target (hub, campaign, list).
+    :param max_sync_retries: later runs that send a key again after it was refused or left unknown.
+    :param outcome_log: every lead key of the run with its outcome: a ``.csv`` / ``.jsonl`` path or
+        ``ObjectStoragePath``, or ``{"conn_id": ..., "table": ...}`` for a table.
     """
 
     template_fields: Sequence[str] = (
         "conn_id", "source", "column_mapping", "default_region", "default_timezone", "reject_report", "dnc_source",
+        "sync_target", "outcome_log",
     )
     template_fields_renderers = {"source": "json", "column_mapping": "json"}
     ui_color = "#e8f4ff"
@@ -152,6 +166,13 @@ class LeadsOperator(TaskHook, BaseOperator):
         chunk_size: int | None = None,
         progress: str = "variable",
         prepare_workers: int = 1,
+        sync_mode: str = "append",
+        ledger_conn_id: str | None = None,
+        ledger_table: str = "dialer_sync_ledger",
+        sync_key: str = "external_id",
+        sync_target: str | None = None,
+        max_sync_retries: int = 3,
+        outcome_log: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -172,6 +193,21 @@ class LeadsOperator(TaskHook, BaseOperator):
         self.chunk_size = chunk_size
         self.progress = progress
         self.prepare_workers = prepare_workers
+        self.sync_mode = sync_mode
+        self.ledger_conn_id = ledger_conn_id
+        self.ledger_table = ledger_table
+        self.sync_key = sync_key
+        self.sync_target = sync_target
+        self.max_sync_retries = max_sync_retries
+        self.outcome_log = outcome_log
+        from airflow_provider_dialer.pipeline.sync import SYNC_MODES
+
+        if sync_mode not in SYNC_MODES:
+            raise DialerConfigError(f"sync_mode must be one of {', '.join(SYNC_MODES)}, got {sync_mode!r}")
+        if sync_mode != "append" and not ledger_conn_id:
+            raise DialerConfigError(f"sync_mode={sync_mode!r} needs ledger_conn_id: the database that remembers the target")
+        if sync_key not in ("external_id", "phone"):
+            raise DialerConfigError(f"sync_key must be 'external_id' or 'phone', got {sync_key!r}")
         if outside_window not in {"defer", "reject"}:
             raise DialerConfigError(f"outside_window must be 'defer' or 'reject', got {outside_window!r}")
         if past_schedule not in {"send_now", "reject"}:
@@ -211,7 +247,38 @@ class LeadsOperator(TaskHook, BaseOperator):
 
         hook = self.task_hook(self.capability, self.capability_label or None)
         check_links(self, hook)
+        self._check_sync_mode(hook)
         return hook
+
+    def _check_sync_mode(self, hook: Any) -> None:
+        """``upsert`` and ``mirror`` change or remove contacts the target holds: no vendor hook offers that
+        through this operator yet, so they fail here, before any request."""
+        if self.sync_mode in ("upsert", "mirror"):
+            from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
+
+            what = "update contacts in place" if self.sync_mode == "upsert" else "update and remove contacts"
+            raise UnsupportedCapabilityError(
+                getattr(hook, "vendor", type(hook).__name__),
+                f"sync_mode={self.sync_mode!r} with {type(self).__name__} (it would {what})",
+                "use sync_mode='insert' (only keys the target does not hold are sent) and RemoveLeadsOperator "
+                "where the vendor can remove contacts",
+            )
+
+    def _sync_run(self, context: Any, target: dict[str, Any], prepared_at: dt.datetime) -> Any:
+        """The attempt's sync (plan, ledger writes, outcome log), or None when neither a ledger nor a log is set."""
+        if not self.ledger_conn_id and self.outcome_log is None:
+            return None
+        from airflow_provider_dialer.pipeline.sync import SyncRun, target_name
+
+        if not target and not self.sync_target:
+            raise DialerConfigError("a dry run with a ledger needs sync_target: it opens no target to name it by")
+        ti = context["ti"]
+        writer = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
+        return SyncRun(
+            dialer_conn_id=self.conn_id, target=self.sync_target or target_name(target), mode=self.sync_mode,
+            writer=writer, prepared_at=prepared_at, ledger_conn_id=self.ledger_conn_id, ledger_table=self.ledger_table,
+            key=self.sync_key, max_retries=self.max_sync_retries, outcome_log=self.outcome_log,
+        )
 
     def _remember_links(self, hook: Any, target: dict[str, Any], ids: dict[str, Any]) -> None:
         """Build the task's links (see ``links.py``) from its target and the ids its chunks reported so far."""
@@ -269,6 +336,7 @@ class LeadsOperator(TaskHook, BaseOperator):
     def _waves(
         self, prepared: Any, hook: Any, target: dict[str, Any], prepared_at: dt.datetime, now: dt.datetime,
         size: int, held: dict[str, int], zones: dict[str, dict[str, Any]] | None = None,
+        on_held: Any = None,
     ) -> Iterator[tuple[str, list[PreparedLead]]]:
         """Chunks of the waves due now, in source order, with deterministic keys; counts held leads.
 
@@ -284,6 +352,8 @@ class LeadsOperator(TaskHook, BaseOperator):
             wave = wave_of(lead, per_lead, prepared_at)
             if wave != NOW_WAVE and parse_wave(wave) > now:
                 held[wave] = held.get(wave, 0) + 1
+                if on_held is not None:
+                    on_held(lead, wave)
                 continue
             buffer = buffers.setdefault(wave, [])
             buffer.append(lead)
@@ -325,30 +395,50 @@ class LeadsOperator(TaskHook, BaseOperator):
         if not self.dry_run:
             self._remember_links(hook, target, {})
         now = utcnow()
-        prepared = self._prepare(prepared_at)
-        # the vendor's refusals and unknowns join the report after delivery (``execute`` closes it on failure)
-        prepared.report.keep_open, self._open_report = True, prepared.report
-        held: dict[str, int] = {}
-        zones: dict[str, dict[str, Any]] = {}
-        size = self.chunk_size or self.default_chunk_size(hook, target)
-        chunks = self._waves(prepared, hook, target, prepared_at, max(now, prepared_at), size, held, zones)
+        sync = self._sync_run(context, target, prepared_at) if not self.dry_run or self.ledger_conn_id else None
+        try:
+            prepared = self._prepare(prepared_at)
+            # the vendor's refusals and unknowns join the report after delivery (``execute`` closes it on failure)
+            prepared.report.keep_open, self._open_report = True, prepared.report
+            if sync is not None:
+                prepared.report.listeners.append(sync.on_reject)
+            held: dict[str, int] = {}
+            zones: dict[str, dict[str, Any]] = {}
+            size = self.chunk_size or self.default_chunk_size(hook, target)
+            leads = sync.leads(prepared) if sync is not None else prepared
+            chunks = self._waves(leads, hook, target, prepared_at, max(now, prepared_at), size, held, zones,
+                                 on_held=sync.on_held if sync is not None else None)
+            if sync is not None:
+                chunks = sync.split_rechecks(chunks, state)
 
-        if self.dry_run:
-            would_send = sum(len(chunk) for _, chunk in chunks)
-            summary = self._summary(prepared, None, held, target, zones, dry_run_sent=would_send)
-            self._log_summary(summary)
-            return summary
+            if self.dry_run:
+                would_send = sum(len(chunk) for _, chunk in chunks)
+                summary = self._summary(prepared, None, held, target, zones, dry_run_sent=would_send)
+                if sync is not None:
+                    summary["sync"] = sync.summary()
+                self._log_summary(summary)
+                return summary
 
-        delivery = ChunkDelivery(
-            store,
-            send=lambda key, leads: self.send_chunk(hook, target, key, leads),
-            resolve=lambda key, leads: self.resolve_chunk(hook, target, key, leads),
-            concurrency=self.concurrency,
-            state=state,
-        )
-        report = delivery.run(chunks)
+            delivery = ChunkDelivery(
+                store,
+                send=lambda key, leads: self.send_chunk(hook, target, key, leads),
+                resolve=lambda key, leads: self.resolve_chunk(hook, target, key, leads),
+                concurrency=self.concurrency,
+                state=state,
+                on_outcome=sync.on_outcome if sync is not None else None,
+            )
+            report = delivery.run(chunks)
+        finally:
+            if sync is not None:
+                sync.close()
         prepared.report.add_vendor_answers(report.refused_rows, report.unknown_rows)
         prepared.report.close()
+        return self._finish(context, hook, store, target, prepared, report, held, zones, sync)
+
+    def _finish(
+        self, context: Any, hook: Any, store: Any, target: dict[str, Any], prepared: Any, report: Any,
+        held: dict[str, int], zones: dict[str, dict[str, Any]], sync: Any,
+    ) -> Any:
         self._remember_links(hook, target, report.ids)
         held_total = sum(held.values())
         if held and self.hold_back == "defer":
@@ -356,6 +446,8 @@ class LeadsOperator(TaskHook, BaseOperator):
             self._log_summary(summary)
             self._defer_until(min(held), held_total)
         summary = self._summary(prepared, report, held, target, zones)
+        if sync is not None:
+            summary["sync"] = sync.summary()
         self._log_summary(summary)
         result = self.after_delivery(hook, target, summary, context)
         self._check_rejects(prepared, summary)
@@ -437,6 +529,12 @@ class LeadsOperator(TaskHook, BaseOperator):
                 ("chunks (already delivered)", f"{summary['chunks']} ({summary['chunks_already_delivered']})"),
                 ("chunks resolved / split", f"{summary['chunks_resolved_after_unknown_fate']} / "
                                             f"{summary.get('chunks_split_after_refusal', 0)}"),
+            ]
+        sync = summary.get("sync")
+        if sync and "to_add" in sync:
+            rows += [
+                (f"sync ({sync['mode']})", f"sent new {sync['to_add']}, retried {sync['retried']}, unchanged "
+                 f"{sync['unchanged']}, held by target {sync['held_by_target']}, retries exhausted {sync['retries_exhausted']}"),
             ]
         width = max(len(r[0]) for r in rows)
         self.log.info("delivery summary (%s):\n%s", self.conn_id, "\n".join(f"  {k:<{width}}  {v}" for k, v in rows))

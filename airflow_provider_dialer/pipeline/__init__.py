@@ -1,0 +1,1 @@
+"""What happens to prepared leads between preparation and the vendor hook, beyond one task attempt."""
