@@ -19,7 +19,8 @@ vendor answers it is marked ``done`` with its outcome (written with the next sav
 
 Progress that exists but cannot be read (corrupt JSON, a value the Fernet key no longer decrypts)
 fails the task with ``DialerProgressError`` instead of starting over: starting over would send
-every lead again. A task that ended successfully removes its progress (``ProgressStore.clear``).
+every lead again. A task that ended successfully marks its progress complete; completed progress
+of the same DAG older than ``PROGRESS_RETENTION`` (7 days) is removed then (``ProgressStore.complete``).
 
 XCom is cleared when a task retries, so progress lives in an Airflow Variable by default (one per
 task instance and map index) or in a JSON file for local runs.
@@ -27,6 +28,7 @@ task instance and map index) or in a JSON file for local runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -58,6 +60,12 @@ NOT_APPLIED = frozenset({400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503})
 SPLIT_ON = frozenset({400, 413, 422})
 #: what the progress of a task instance is called (Variable key prefix; see ``VariableProgressStore``)
 PROGRESS_PREFIX = "dialer_progress:"
+#: how long the progress of a task that succeeded is kept: within it a cleared task sends nothing twice
+PROGRESS_RETENTION = dt.timedelta(days=7)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def vendor_reason(exc: DialerHTTPError) -> tuple[str | None, str]:
@@ -121,8 +129,9 @@ class ProgressStore(Protocol):
 
     def save(self, state: dict[str, Any]) -> None: ...
 
-    def clear(self) -> None:
-        """Remove the progress (the task ended successfully: nothing is left to protect)."""
+    def complete(self, retention: dt.timedelta) -> None:
+        """The task ended successfully: mark the progress complete (a cleared task then sends nothing
+        twice) and remove this DAG's progress that was completed more than ``retention`` ago."""
 
 
 class MemoryProgressStore:
@@ -137,8 +146,9 @@ class MemoryProgressStore:
     def save(self, state: dict[str, Any]) -> None:
         self.state = json.loads(json.dumps(state))
 
-    def clear(self) -> None:
-        self.state = None
+    def complete(self, retention: dt.timedelta) -> None:
+        if self.state is not None:
+            self.state["completed_at"] = _utcnow().isoformat()
 
 
 def _parsed_progress(text: str, where: str, way_out: str) -> dict[str, Any]:
@@ -183,7 +193,8 @@ class FileProgressStore:
         tmp.write_text(json.dumps(state), encoding="utf-8")
         tmp.replace(self.path)
 
-    def clear(self) -> None:
+    def complete(self, retention: dt.timedelta) -> None:
+        """Remove the file: a local path is usually reused by the next run, which must start afresh."""
         self.path.unlink(missing_ok=True)
 
 
@@ -229,10 +240,28 @@ class VariableProgressStore:
 
         Variable.set(self.key, state, serialize_json=True)
 
-    def clear(self) -> None:
+    def complete(self, retention: dt.timedelta) -> None:
         from airflow.sdk import Variable
 
-        Variable.delete(self.key)
+        state = self.load()
+        if state is not None:
+            state["completed_at"] = _utcnow().isoformat()
+            self.save(state)
+        keys = getattr(Variable, "keys", None)
+        if keys is None:  # an Airflow without the key listing: nothing older can be found
+            return
+        dag_prefix = ":".join(self.key.split(":")[:2]) + ":"
+        cutoff = _utcnow() - retention
+        for key in list(keys(prefix=dag_prefix)):
+            if key == self.key:
+                continue
+            raw = Variable.get(key, default=None)
+            try:
+                done = dt.datetime.fromisoformat(json.loads(raw)["completed_at"]) if raw else None
+            except (ValueError, TypeError, KeyError):
+                continue  # unreadable, or a task still running or failed: kept
+            if done is not None and done < cutoff:
+                Variable.delete(key)
 
 
 @dataclass

@@ -15,7 +15,8 @@ never names a vendor. The flow of one task:
 7. push a small summary to XCom, write the reject report (with the leads the vendor refused and
    those whose fate is unknown), and fail only after the valid leads were handled when the leads
    not delivered (rejected + refused + unknown) exceed ``max_reject_ratio``;
-8. on success, remove the progress (a failed task keeps it, so a cleared task never sends twice).
+8. on success, mark the progress complete; this DAG's progress completed more than
+   ``progress_retention_days`` ago is removed (a cleared task sends nothing twice within that time).
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ class LeadsOperator(TaskHook, BaseOperator):
     :param chunk_size: leads per request; default per vendor.
     :param progress: ``"variable"`` (default: an Airflow Variable per task instance) or a local JSON
         file path, where delivery progress survives task retries.
+    :param progress_retention_days: how long the progress of a task that succeeded is kept (default 7):
+        clearing the task within that time sends nothing twice. Older completed progress of the same
+        DAG is removed when one of its tasks succeeds.
     :param sync_mode: ``"append"`` (default: send every prepared lead, as a run without memory does),
         ``"insert"`` (send only the keys the target does not hold yet, and the keys an earlier run left
         refused or unknown, at most ``max_sync_retries`` times), ``"upsert"`` / ``"mirror"`` (also
@@ -165,6 +169,7 @@ class LeadsOperator(TaskHook, BaseOperator):
         concurrency: int = 4,
         chunk_size: int | None = None,
         progress: str = "variable",
+        progress_retention_days: float = 7.0,
         prepare_workers: int = 1,
         sync_mode: str = "append",
         ledger_conn_id: str | None = None,
@@ -192,6 +197,7 @@ class LeadsOperator(TaskHook, BaseOperator):
         self.concurrency = concurrency
         self.chunk_size = chunk_size
         self.progress = progress
+        self.progress_retention_days = progress_retention_days
         self.prepare_workers = prepare_workers
         self.sync_mode = sync_mode
         self.ledger_conn_id = ledger_conn_id
@@ -451,18 +457,19 @@ class LeadsOperator(TaskHook, BaseOperator):
         self._log_summary(summary)
         result = self.after_delivery(hook, target, summary, context)
         self._check_rejects(prepared, summary)
-        self._forget_progress(store)
+        self._complete_progress(store)
         return result
 
-    def _forget_progress(self, store: ProgressStore | None = None, context: Any = None) -> None:
-        """The task ended successfully: remove its progress (one Variable per task instance otherwise
-        stays forever). A failure to remove it is logged, not raised: the leads are delivered."""
+    def _complete_progress(self, store: ProgressStore | None = None, context: Any = None) -> None:
+        """The task ended successfully: mark its progress complete and remove this DAG's progress completed
+        more than ``progress_retention_days`` ago. A failure here is logged, not raised: the leads are delivered."""
         from airflow_provider_dialer.exceptions import DialerError
 
         try:
-            (store if store is not None else self._store(context)).clear()
+            (store if store is not None else self._store(context)).complete(
+                dt.timedelta(days=self.progress_retention_days))
         except (DialerError, OSError, RuntimeError) as exc:
-            self.log.warning("could not remove the delivery progress (%s); it is harmless and may be deleted", exc)
+            self.log.warning("could not mark the delivery progress complete or remove old progress (%s)", exc)
 
     def _defer_until(self, wave: str, held: int) -> None:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger

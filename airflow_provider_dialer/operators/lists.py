@@ -122,5 +122,5 @@ class UploadListOperator(LeadsOperator):
         summary = context["ti"].xcom_pull(task_ids=self.task_id, key="pre_wait_summary", map_indexes=context["ti"].map_index) or {}
         summary["wait_result"] = _finish(self, event, f"loading of {self.list_name!r}")
         self._check_rejects(None, summary)
-        self._forget_progress(context=context)
+        self._complete_progress(context=context)
         return summary

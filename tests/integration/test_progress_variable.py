@@ -1,6 +1,7 @@
 """Progress in an Airflow Variable, with a real metadata database (``dag.test()``): progress that exists but
 cannot be read (corrupt JSON, a value the Fernet key no longer decrypts) fails the task and sends nothing;
-a task that succeeds removes its Variable."""
+a task that succeeds keeps its Variable, marked complete, and removes its DAG's progress completed
+more than the retention ago."""
 
 from __future__ import annotations
 
@@ -66,11 +67,33 @@ def variable_row(key: str):
         return None if row is None else (row._val, row.is_encrypted)
 
 
-def test_a_successful_task_removes_its_progress_variable(emu):
+def test_a_successful_task_keeps_its_progress_for_the_retention_and_removes_older_progress(emu):
+    import json
+
+    from airflow.models.variable import Variable  # the metadata DB's model: the test runs outside a task
+
+    now = dt.datetime.now(UTC)
+    others = {
+        f"dialer_progress:{DAG_ID}:old_run:{TASK_ID}:-1": {"chunks": {}, "completed_at": (now - dt.timedelta(days=8)).isoformat()},
+        f"dialer_progress:{DAG_ID}:recent_run:{TASK_ID}:-1": {"chunks": {}, "completed_at": (now - dt.timedelta(days=1)).isoformat()},
+        f"dialer_progress:{DAG_ID}:failed_run:{TASK_ID}:-1": {"chunks": {"now#1": {"status": "sending"}}},
+        f"dialer_progress:other_dag:old_run:{TASK_ID}:-1": {"chunks": {}, "completed_at": (now - dt.timedelta(days=30)).isoformat()},
+    }
+    for key, value in others.items():
+        Variable.set(key, value, serialize_json=True)
     when = RUN_AT + dt.timedelta(minutes=1)
     assert run_dag(when) == {TASK_ID: "success"}
     assert len(stored(emu)) == 5
-    assert variable_row(progress_key(when)) is None
+    own = variable_row(progress_key(when))
+    assert own is not None and "completed_at" in json.loads(Variable.get(progress_key(when)))
+    assert variable_row(f"dialer_progress:{DAG_ID}:old_run:{TASK_ID}:-1") is None  # past the 7-day retention
+    for kept in list(others)[1:]:
+        assert variable_row(kept) is not None, kept  # recent, failed, or another DAG's
+    # clearing the task that succeeded: nothing is sent twice
+    assert run_dag(when) == {TASK_ID: "success"}
+    assert len(stored(emu)) == 5
+    for key in others:
+        Variable.delete(key)
 
 
 def test_corrupt_progress_json_fails_the_task_and_sends_nothing(emu, capfd):
