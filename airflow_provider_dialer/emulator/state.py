@@ -31,6 +31,9 @@ class EmulatorConfig:
     ujet_link_header: bool = True
     #: XCALLY CSV import: contacts made visible per second after step 2 (they appear progressively)
     xcally_import_rate: float = 200_000.0
+    #: XCALLY global custom fields (``cf_1``, ``cf_2``, .. in this order) the fields endpoint lists: names
+    #: separated by commas, or a JSON list; set your CSV's extra headers here so a binding by alias works
+    xcally_custom_fields: str = "customer_code,segment,notes"
     #: timezone the uContact Integra instance reads ``calldate`` in
     ucontact_instance_timezone: str = "America/Montevideo"
 
