@@ -328,7 +328,7 @@ class XCallyAPI(VendorAPI):
         self.contacts.extend(rows)
         ids = range(first, first + len(rows))
         self.by_list[list_id].extend(ids)
-        self.ctx.recorder.leads_received(endpoint, [p for p in (r.get("phone") for r in rows) if p])
+        self.ctx.recorder.leads_received(endpoint, [p for p in (r.get("phone") for r in rows) if p], f"list {list_id}")
         self._feed_hopper(list_id, first, len(rows))
         return ids
 
