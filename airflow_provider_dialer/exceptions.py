@@ -99,3 +99,8 @@ class DialerJobFailedError(DialerError):
         if detail:
             msg += f": {detail}"
         super().__init__(msg)
+
+
+class DialerNotFoundError(DialerError):
+    """What a task names is not on the dialer, found by reading it (not by an error status): e.g. no
+    contact of the campaign has the phone a removal was asked for."""

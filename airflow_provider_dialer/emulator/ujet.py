@@ -177,6 +177,8 @@ class UjetAPI(VendorAPI):
         with self.ctx.lock:
             self.campaigns: dict[int, Campaign] = {}
             self.jobs: dict[int, ImportJob] = {}
+            #: each contact removed: campaign, contact id and which identifiers the request named
+            self.removals: list[dict[str, Any]] = []
             self.next_contact_id = 1
             self.next_job_id = 500
             self._tokens = -1.0
@@ -206,7 +208,7 @@ class UjetAPI(VendorAPI):
                     "contacts_truncated": len(contacts) > DUMP_CONTACTS_LIMIT,
                 }
             jobs = {str(j.id): {**j.public(), "campaign_id": j.campaign_id, "stored": j.stored} for j in self.jobs.values()}
-            return {"campaigns": campaigns, "jobs": jobs}
+            return {"campaigns": campaigns, "jobs": jobs, "removals": list(self.removals)}
 
     # -- wire shapes ----------------------------------------------------------------------------
 
@@ -573,6 +575,8 @@ class UjetAPI(VendorAPI):
         if key is not None and campaign.by_phone.get(key) == contact_id:
             del campaign.by_phone[key]
         campaign.statuses[removed[STATUS]] -= 1
+        named = [f for f in ("contact_id", "phone_number", "external_unique_id") if getattr(selector, f) is not None]
+        self.removals.append({"campaign_id": cid, "contact_id": contact_id, "by": named})
         return json_response(self._contact_body(removed, cid))
 
     @staticmethod
