@@ -8,6 +8,7 @@ real hours (the DateTimeTrigger's moment is already past in real time, so it fir
 from __future__ import annotations
 
 import datetime as dt
+import re
 import json
 import os
 
@@ -155,8 +156,8 @@ def test_voipex_launch_call_lists_campaign_start(emu, monkeypatch):
     upload = xcoms(run, "upload")
     first_call_list = upload["return_value"]["ids"]["call_list_ids"][0]
     (first,) = [c for c in voipex["call_lists"] if c["id"] == first_call_list]
-    list_name = first["name"].rsplit(" ", 1)[0].replace(" ", "%20")  # "<list_name> <chunk key>": the DAG's list_name
-    assert list_name.startswith("calls%20")
+    assert re.fullmatch(r"calls \d{4}-\d{2}-\d{2}", first["name"])  # the first call list keeps the DAG's list_name
+    list_name = first["name"].replace(" ", "%20")
     assert upload["_link_DialerListLink"] == f"https://portal.example/call-lists/{first_call_list}?name={list_name}"
     assert upload["_link_DialerCampaignLink"] == ""  # a Voipex call list belongs to no campaign yet
     numbers = emu.leads("voipex", keys=True)["voipex.call-lists"]["counts"]
