@@ -8,9 +8,9 @@ real hours (the DateTimeTrigger's moment is already past in real time, so it fir
 from __future__ import annotations
 
 import datetime as dt
-import re
 import json
 import os
+import re
 
 import pytest
 
