@@ -105,9 +105,12 @@ def test_ucontact_hub_launch_waits_for_the_list_then_pushes_fresh_leads(emu):
     run = load_dag("dialer_ucontact_hub_launch").test()
     assert str(run.state) == "success", states(run)
     leads = emu.leads("ucontact", keys=True)
-    assert len(leads["automation.lists"]["counts"]) == 8
+    listed = leads["automation.lists"]["scopes"]["hub sales"]
+    assert listed["distinct"] == 8 and listed["duplicates"] == {}
     fresh = leads["automation.freshLeads"]["counts"]
-    assert len(fresh) == 8 and set(fresh.values()) == {1}
+    assert len(fresh) == 3 and set(fresh.values()) == {1}
+    # no lead is queued twice in the hub: none of the fresh leads is in the hub's list
+    assert set(fresh).isdisjoint(leads["automation.lists"]["counts"])
     state = emu.state("ucontact")["ucontact_automation"]
     scheduled = [lead for lead in str(state).split("scheduleDate")[1:]]
     assert scheduled, "leads outside their window carry a scheduleDate"
