@@ -736,12 +736,10 @@ class XCallyAPI(VendorAPI):
         list_id = job.list_id
         for record in job.reader:
             job.read += 1
+            if record is not None and len(record) < width:
+                record += [""] * (width - len(record))
             if record is None:  # a row the CSV reader refused (see _records)
                 job.invalid += 1
-            elif len(record) < width:
-                record += [""] * (width - len(record))
-            if record is None:
-                pass
             elif not record[i_first].strip() or (i_prio is not None and not _positive(record[i_prio])):
                 job.invalid += 1
             else:
