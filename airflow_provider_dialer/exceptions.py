@@ -138,3 +138,8 @@ class DialerProgressError(DialerError):
     """The task's delivery progress exists but cannot be read (corrupt JSON, a value the Fernet key
     cannot decrypt). Starting over could send every lead again, so the task fails instead; the
     message names the progress and the way out."""
+
+
+class DialerNotFoundError(DialerError):
+    """What a task names is not on the dialer, found by reading it (not by an error status): e.g. no
+    contact of the campaign has the phone a removal was asked for."""

@@ -3,8 +3,12 @@
 1. ``upload_list``: the day's leads (JSON Lines) as a hub list (``POST /api/dialer/id/<hub>/lists``);
    each contact carries its timezone, so the hub dials within its hours in the contact's zone.
 2. ``wait_loaded``: deferrable ``ListLoadedSensor`` until the list leaves ``loading`` (decision D3).
-3. ``priority``: the day's priority leads as fresh leads, each with its own ``scheduleDate`` and
-   ``timezone``: the next permitted time inside 08:00-21:00 local, Monday to Saturday.
+3. ``priority``: the day's priority leads (a separate file, ``priority_path``) as fresh leads, each
+   with its own ``scheduleDate`` and ``timezone``: the next permitted time inside 08:00-21:00 local,
+   Monday to Saturday.
+
+The two sources hold different leads: a lead in the hub list and again in fresh leads would be queued
+twice in the same hub.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from airflow_provider_dialer.sensors.wait import ListLoadedSensor
 
 #: the sample leads shipped with the examples (use your own file, table or object-storage path)
 SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
+#: the day's priority leads, none of them in the list above (same columns)
+SAMPLE_PRIORITY_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_priority_sample.csv")
 
 WINDOW = {"weekly": {"mon-sat": "08:00-21:00", "sun": None}}
 
@@ -30,7 +36,8 @@ WINDOW = {"weekly": {"mon-sat": "08:00-21:00", "sun": None}}
     start_date=pendulum.datetime(2026, 1, 5, tz="America/Montevideo"),
     catchup=False,
     default_args={"owner": "data-eng", "retries": 2},
-    params={"conn_id": "ucontact_default", "hub": "sales", "leads_path": SAMPLE_LEADS},
+    params={"conn_id": "ucontact_default", "hub": "sales", "leads_path": SAMPLE_LEADS,
+            "priority_path": SAMPLE_PRIORITY_LEADS},
     render_template_as_native_obj=True,
     tags=["dialer", "example", "ucontact"],
 )
@@ -59,7 +66,7 @@ def dialer_ucontact_hub_launch():
     priority = PushFreshLeadsOperator(
         task_id="priority",
         conn_id="{{ params.conn_id }}",
-        source="{{ params.leads_path }}",
+        source="{{ params.priority_path }}",
         settings={"hub": "{{ params.hub }}"},
         column_mapping=mapping,
         default_region="UY",

@@ -31,6 +31,9 @@ class EmulatorConfig:
     ujet_link_header: bool = True
     #: XCALLY CSV import: contacts made visible per second after step 2 (they appear progressively)
     xcally_import_rate: float = 200_000.0
+    #: XCALLY global custom fields (``cf_1``, ``cf_2``, .. in this order) the fields endpoint lists: names
+    #: separated by commas, or a JSON list; set your CSV's extra headers here so a binding by alias works
+    xcally_custom_fields: str = "customer_code,segment,notes"
     #: timezone the uContact Integra instance reads ``calldate`` in
     ucontact_instance_timezone: str = "America/Montevideo"
 
@@ -69,21 +72,30 @@ class Credentials:
 
 
 class Recorder:
-    """What one vendor API received: requests (compact) and each lead, so tests can count it exactly once."""
+    """What one vendor API received: requests (compact) and each lead, so tests can count it exactly once.
+
+    Leads are counted per endpoint and per *scope*: the campaign, list or hub that received them. A lead
+    is a duplicate only when one scope received it twice; the same phone in two campaigns is two leads.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
-        self.leads: dict[str, Counter[str]] = defaultdict(Counter)
+        #: endpoint -> scope -> key -> times received
+        self.leads: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
 
     def request(self, method: str, path: str, status: int, **info: Any) -> None:
         with self._lock:
             self.requests.append({"ts": time.time(), "method": method, "path": path, "status": status, **info})
 
-    def leads_received(self, endpoint: str, keys: Iterable[str]) -> None:
-        """Count each lead (by phone, or email for email hubs) that an endpoint accepted and stored."""
+    def leads_received(self, endpoint: str, keys: Iterable[str], scope: Any = None) -> None:
+        """Count each lead (by phone, or email for email hubs) that an endpoint accepted and stored.
+
+        ``scope`` names where it went (``"campaign 6"``, ``"list 12"``, ``"hub sales"``); None is the
+        endpoint's single, shared scope.
+        """
         with self._lock:
-            self.leads[endpoint].update(keys)
+            self.leads[endpoint]["" if scope is None else str(scope)].update(keys)
 
     def reset(self) -> None:
         with self._lock:
@@ -91,16 +103,36 @@ class Recorder:
             self.leads.clear()
 
     def leads_summary(self, with_keys: bool = False) -> dict[str, Any]:
+        """Per endpoint: ``total`` received, ``distinct`` keys, and ``duplicates``: each key some scope
+        received more than once, with how many times the scopes that repeated it received it.
+
+        ``with_keys`` adds ``counts`` (key -> times received, all scopes together), ``scopes`` (scope ->
+        the same three figures for that scope alone) and ``cross_scope`` (key -> number of scopes, for
+        the keys more than one scope received: allowed, but worth a look).
+        """
         with self._lock:
             out: dict[str, Any] = {}
-            for endpoint, counter in self.leads.items():
+            for endpoint, scopes in self.leads.items():
+                counts: Counter[str] = Counter()
+                duplicates: Counter[str] = Counter()
+                spread: Counter[str] = Counter()
+                for counter in scopes.values():
+                    counts.update(counter)
+                    spread.update(counter.keys())
+                    duplicates.update({k: c for k, c in counter.items() if c > 1})
                 entry: dict[str, Any] = {
-                    "total": sum(counter.values()),
-                    "distinct": len(counter),
-                    "duplicates": {k: c for k, c in counter.items() if c > 1},
+                    "total": sum(counts.values()),
+                    "distinct": len(counts),
+                    "duplicates": dict(duplicates),
                 }
                 if with_keys:
-                    entry["counts"] = dict(counter)
+                    entry["counts"] = dict(counts)
+                    entry["scopes"] = {
+                        scope: {"total": sum(c.values()), "distinct": len(c),
+                                "duplicates": {k: n for k, n in c.items() if n > 1}}
+                        for scope, c in scopes.items()
+                    }
+                    entry["cross_scope"] = {k: n for k, n in spread.items() if n > 1}
                 out[endpoint] = entry
             return out
 

@@ -235,7 +235,7 @@ class AutomationAPI(VendorAPI):
             entry["status"] = "inactive"
             entry["loaded_at"] = time.time()
             keys, entry["keys"] = entry["keys"], None
-            self.ctx.recorder.leads_received("automation.lists", keys)
+            self.ctx.recorder.leads_received("automation.lists", keys, f"hub {entry['hub']}")
 
     def _settle_all(self) -> None:
         now = time.monotonic()
@@ -315,5 +315,5 @@ class AutomationAPI(VendorAPI):
         leads = body["leads"]
         with self.ctx.lock:
             self.fresh[hub].extend(leads)
-            self.ctx.recorder.leads_received("automation.freshLeads", map(_key, leads))
+            self.ctx.recorder.leads_received("automation.freshLeads", map(_key, leads), f"hub {hub}")
         return json_response({"count": len(leads)})

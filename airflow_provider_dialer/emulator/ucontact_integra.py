@@ -43,6 +43,19 @@ class _Call(BaseModel):
     automatic: StrictBool
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of two texts of any script (compared as UTF-8 bytes)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
+def _basic_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Basic <token>`` header, or None when there is none."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
+        return None
+    return token.strip()
+
+
 def _text(body: str, status: int = 200) -> Response:
     return PlainTextResponse(body, status_code=status)
 
@@ -81,6 +94,8 @@ class IntegraAPI(VendorAPI):
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/Integra/resources/auth/getUserToken", self.get_user_token, methods=["POST"]),
+            # not in the DialerTask document: public clients log in here and take the token at index 2
+            Route("/Integra/resources/auth/UserLogin", self.get_user_token, methods=["POST"]),
             Route("/Integra/resources/auth/EndSession", self.end_session, methods=["POST"]),
             Route("/Integra/resources/Dialers/DialerTask", self.dialer_task, methods=["POST"]),
         ]
@@ -88,11 +103,16 @@ class IntegraAPI(VendorAPI):
     # -- auth ---------------------------------------------------------------------------------
 
     async def get_user_token(self, request: Request) -> Response:
-        """Form ``user``/``password`` -> JSON array whose last element is base64("user:uuid"); bad creds -> ``0``."""
+        """Form ``user``/``password`` -> JSON array whose last element is base64("user:uuid"); bad creds -> ``0``.
+
+        Served at ``getUserToken`` and ``UserLogin`` alike (``["Supervisor", user, token]``: the token is
+        both the last element and index 2). Credentials are compared as UTF-8 bytes, so a non-ASCII
+        password is checked like any other (``hmac.compare_digest`` refuses non-ASCII ``str``).
+        """
         form = await request.form()
         user, password = str(form.get("user") or ""), str(form.get("password") or "")
         creds = self.credentials
-        good = hmac.compare_digest(user, creds.ucontact_user) and hmac.compare_digest(password, creds.ucontact_password)
+        good = _same(user, creds.ucontact_user) & _same(password, creds.ucontact_password)
         with self.ctx.lock:
             if not good:
                 self.failed_logins += 1
@@ -103,9 +123,19 @@ class IntegraAPI(VendorAPI):
         return JSONResponse(["Supervisor", user, token])
 
     async def end_session(self, request: Request) -> Response:
-        """Form ``user``/``token``: invalidates the token (``1``); an unknown pair answers ``0``."""
+        """Form ``user``/``token``: invalidates the token (``1``); an unknown pair answers ``0``.
+
+        Public clients also send ``Authorization: Basic <token>``. When they do, it must name the same
+        session as the form's ``token`` (a header for another session answers ``0``); a request with no
+        form ``token`` ends the session the header names.
+        """
         form = await request.form()
         user, token = str(form.get("user") or ""), str(form.get("token") or "")
+        header = _basic_token(request)
+        if header is not None:
+            if token and not _same(token, header):
+                return _text("0")
+            token = header
         with self.ctx.lock:
             if self.sessions.get(token) != user:
                 return _text("0")
@@ -114,12 +144,11 @@ class IntegraAPI(VendorAPI):
         return _text("1")
 
     def _session_user(self, request: Request) -> str | None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "basic" or not token:
+        token = _basic_token(request)
+        if token is None:
             return None
         with self.ctx.lock:
-            return self.sessions.get(token.strip())
+            return self.sessions.get(token)
 
     # -- DialerTask -----------------------------------------------------------------------------
 
@@ -173,5 +202,5 @@ class IntegraAPI(VendorAPI):
             record = call.model_dump()
             record.update({"id": len(self.tasks) + 1, "user": user, "calldate_utc": calldate_utc, "received_at": time.time()})
             self.tasks.append(record)
-            self.ctx.recorder.leads_received("integra.dialertask", [call.destination])
+            self.ctx.recorder.leads_received("integra.dialertask", [call.destination], f"campaign {call.campaign}")
         return _text("1")

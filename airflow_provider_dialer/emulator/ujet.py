@@ -8,6 +8,7 @@ in ``docs/vendors/ujet.md``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ctypes
@@ -176,6 +177,8 @@ class UjetAPI(VendorAPI):
         with self.ctx.lock:
             self.campaigns: dict[int, Campaign] = {}
             self.jobs: dict[int, ImportJob] = {}
+            #: each contact removed: campaign, contact id and which identifiers the request named
+            self.removals: list[dict[str, Any]] = []
             self.next_contact_id = 1
             self.next_job_id = 500
             self._tokens = -1.0
@@ -205,7 +208,7 @@ class UjetAPI(VendorAPI):
                     "contacts_truncated": len(contacts) > DUMP_CONTACTS_LIMIT,
                 }
             jobs = {str(j.id): {**j.public(), "campaign_id": j.campaign_id, "stored": j.stored} for j in self.jobs.values()}
-            return {"campaigns": campaigns, "jobs": jobs}
+            return {"campaigns": campaigns, "jobs": jobs, "removals": list(self.removals)}
 
     # -- wire shapes ----------------------------------------------------------------------------
 
@@ -354,7 +357,7 @@ class UjetAPI(VendorAPI):
             stamp = _now_iso()
             self._store(campaign, [(contact.name, contact.email, contact.phone_number, contact.outbound_number,
                                     contact.external_unique_id, key)], stamp)
-        self.ctx.recorder.leads_received("ujet.contacts", [contact.phone_number])
+        self.ctx.recorder.leads_received("ujet.contacts", [contact.phone_number], f"campaign {cid}")
         return json_response({"valid_contacts": [echoed], "invalid_contacts": []})
 
     def _store(self, campaign: Campaign, rows: list[tuple[Any, ...]], stamp: str) -> None:
@@ -401,6 +404,7 @@ class UjetAPI(VendorAPI):
             job = ImportJob(self.next_job_id, cid, time.monotonic(), rows, invalid)
             self.next_job_id += 1
             self.jobs[job.id] = job
+        self._finish_on_time(job)
         location = f"{APPS}/{cid}/contacts/jobs/{job.id}"
         headers = {"Location": location}
         if self.config.ujet_link_header:
@@ -435,6 +439,25 @@ class UjetAPI(VendorAPI):
             _release_memory()
         return rows, invalid
 
+    def _finish_on_time(self, job: ImportJob) -> None:
+        """Finish ``job`` on its own clock, ``config.ujet_job_seconds`` after it was created, whether or not
+        anything polls it (a real server imports in the background; reads only settle it earlier)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - handlers always run in the server's loop
+            return
+
+        def finish() -> None:
+            with self.ctx.lock:
+                if job.pending is None or self.jobs.get(job.id) is not job:
+                    return  # settled by a read, or the emulator was reset
+                self._advance_jobs()
+                due = job.pending is not None
+            if due:  # the loop's timer fired a hair early: try again shortly
+                loop.call_later(0.01, finish)
+
+        loop.call_later(max(0.0, float(self.config.ujet_job_seconds)), finish)
+
     def _advance_jobs(self) -> None:
         """Finish the import jobs whose ``config.ujet_job_seconds`` have passed (caller holds the lock).
 
@@ -458,7 +481,7 @@ class UjetAPI(VendorAPI):
             del keys
             self._store(campaign, rows, _now_iso())
             job.status, job.stored = "completed", len(rows)
-            self.ctx.recorder.leads_received("ujet.import", (row[2] for row in rows))
+            self.ctx.recorder.leads_received("ujet.import", (row[2] for row in rows), f"campaign {job.campaign_id}")
             if len(rows) > 100_000:
                 del rows
                 _release_memory()
@@ -552,6 +575,8 @@ class UjetAPI(VendorAPI):
         if key is not None and campaign.by_phone.get(key) == contact_id:
             del campaign.by_phone[key]
         campaign.statuses[removed[STATUS]] -= 1
+        named = [f for f in ("contact_id", "phone_number", "external_unique_id") if getattr(selector, f) is not None]
+        self.removals.append({"campaign_id": cid, "contact_id": contact_id, "by": named})
         return json_response(self._contact_body(removed, cid))
 
     @staticmethod

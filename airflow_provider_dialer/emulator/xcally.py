@@ -23,6 +23,7 @@ import secrets
 import time
 from array import array
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
@@ -38,12 +39,6 @@ from airflow_provider_dialer.emulator.state import VendorAPI, json_response, rea
 
 #: custom fields the emulated server knows (global custom fields ``cf_1`` .. ``cf_100``)
 CUSTOM_FIELD_IDS = range(1, 101)
-#: the global custom fields the fields endpoint lists (a real server lists what its admin defined)
-SEEDED_CUSTOM_FIELDS = (
-    {"id": 1, "name": "customer_code", "alias": "customer_code", "type": "text"},
-    {"id": 2, "name": "segment", "alias": "segment", "type": "text"},
-    {"id": 3, "name": "notes", "alias": "notes", "type": "textarea"},
-)
 #: seeded users: the seed adds agents 24, 26, 31 to a campaign
 SEEDED_USERS = (
     {"id": 1, "name": "admin", "fullname": "Administrator", "role": "admin"},
@@ -181,6 +176,11 @@ QueueUpdate = create_model(
     **{name: (spec[0] | None, None) for name, spec in _QUEUE_FIELDS.items()},
 )
 
+#: what Sequelize (over MySQL/MariaDB, Motion's database) reads as a boolean in an equality filter; any
+#: other text on a boolean column answers 400 instead of an empty page
+_BOOL_TRUE = frozenset({"true", "1"})
+_BOOL_FALSE = frozenset({"false", "0"})
+
 _RESERVED_QUERY = frozenset({"limit", "offset", "page", "fields", "filter", "sort", "nolimit", "apikey",
                              "includeGlobals", "channel"})
 
@@ -217,6 +217,19 @@ def _pydantic_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, A
     return out
 
 
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | None]:
+    """The CSV's rows, ``None`` for a row the reader refuses (a cell over the csv module's 128 KiB field
+    limit, a stray quote): that row is counted invalid and the import goes on at the next line, as a
+    server would, instead of the error ending the import loop (the import then never finishes)."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield None
+
+
 class _Import:
     """A CSV import in progress: its rows are read and stored progressively (``config.xcally_import_rate``/s)."""
 
@@ -224,8 +237,9 @@ class _Import:
                  header_len: int) -> None:
         self.pid = pid
         self.list_id = list_id
-        self.reader = csv.reader(io.StringIO(text))
-        next(self.reader, None)  # header
+        reader = csv.reader(io.StringIO(text))
+        next(reader, None)  # header (bind already read it)
+        self.reader: Iterator[list[str] | None] = _records(reader)
         self.columns = columns
         self.duplicates = duplicates
         self.header_len = header_len
@@ -314,7 +328,7 @@ class XCallyAPI(VendorAPI):
         self.contacts.extend(rows)
         ids = range(first, first + len(rows))
         self.by_list[list_id].extend(ids)
-        self.ctx.recorder.leads_received(endpoint, [p for p in (r.get("phone") for r in rows) if p])
+        self.ctx.recorder.leads_received(endpoint, [p for p in (r.get("phone") for r in rows) if p], f"list {list_id}")
         self._feed_hopper(list_id, first, len(rows))
         return ids
 
@@ -337,6 +351,17 @@ class XCallyAPI(VendorAPI):
                 continue
             hopper.append((contact_id, phone, c["ListId"], c.get("scheduledat"), c.get("priority") or 2))
             phones.add(phone)
+
+    def custom_fields(self) -> list[dict[str, Any]]:
+        """The global custom fields, ``cf_1`` .. in the order ``config.xcally_custom_fields`` names them.
+
+        The setting is a comma-separated text (``--set xcally_custom_fields=code,region``) or a JSON list
+        (``PATCH /_emulator/config``); each name is both the field's ``name`` and its ``alias``.
+        """
+        raw = self.config.xcally_custom_fields
+        names = raw.split(",") if isinstance(raw, str) else list(raw)
+        names = [str(n).strip() for n in names if str(n).strip()][:len(CUSTOM_FIELD_IDS)]
+        return [{"id": i, "name": n, "alias": n, "type": "text"} for i, n in enumerate(names, 1)]
 
     # -- auth ----------------------------------------------------------------------------------
 
@@ -396,7 +421,11 @@ class XCallyAPI(VendorAPI):
         for key in q.keys():
             if key in _RESERVED_QUERY or key not in known:
                 continue
-            wanted = q.getlist(key)
+            boolean = any(isinstance(r.get(key), bool) for r in rows)
+            try:
+                wanted = _filter_values(q.getlist(key), boolean)
+            except ValueError as exc:
+                return _message(f"{key}: {exc}", 400)
             rows = [r for r in rows if _text(r.get(key)) in wanted]
         text = q.get("filter")
         if text:
@@ -428,6 +457,7 @@ class XCallyAPI(VendorAPI):
             Route("/api/voice/queues/{qid:int}", g(self.queue_item), methods=["GET", "PUT"]),
             Route("/api/voice/queues/{qid:int}/lists", g(self.queue_lists), methods=["GET", "POST", "DELETE"]),
             Route("/api/voice/queues/{qid:int}/users", g(self.queue_users), methods=["GET", "POST"]),
+            Route("/api/voice/queues/{qid:int}/teams", g(self.queue_teams), methods=["GET"]),
             Route("/api/voice/queues/{qid:int}/hopper", g(self.queue_hopper), methods=["GET"]),
             Route("/api/voice/queues/{qid:int}/hopper_histories", g(self.queue_histories), methods=["GET"]),
             Route("/api/voice/queues/{qid:int}/hopper_finals", g(self.queue_finals), methods=["GET"]),
@@ -466,7 +496,7 @@ class XCallyAPI(VendorAPI):
         with self.ctx.lock:
             if lid not in self.lists:
                 return _message("List not found", 404)
-        rows = [{**f, "ListId": None} for f in SEEDED_CUSTOM_FIELDS]
+        rows = [{**f, "ListId": None} for f in self.custom_fields()]
         if request.query_params.get("includeGlobals") == "false":
             rows = []
         return json_response({"count": len(rows), "rows": rows})
@@ -626,14 +656,20 @@ class XCallyAPI(VendorAPI):
         with self.ctx.lock:
             content = self.staged.get(name)
             if content is None:
-                return _message(f"File not found: {name}", 404)
+                # e.g. the document's literal step 2 (upload/mylist.csv): the name to bind is the
+                # ``file.name`` step 1 answered, not the name of the file on the client's disk. The body's
+                # ``id`` is not compared with it: the document's own example sends "file.csv" there
+                return _message(f"File not found: {name} (bind the file.name the upload answered)", 404)
             if data.ListId not in self.lists:
                 return _message("List not found", 404)
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError:
             return _message("the CSV file is not UTF-8", 400)
-        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+        try:
+            header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+        except csv.Error as exc:
+            return _message(f"the CSV header cannot be read: {exc}", 400)
         positions = {col.strip(): i for i, col in enumerate(header)}
         columns: dict[str, int] = {}
         for field, column in data.binding.items():
@@ -662,12 +698,17 @@ class XCallyAPI(VendorAPI):
 
         def tick() -> None:
             with self.ctx.lock:
-                self._advance()
-                running = any(not job.done for job in self.imports.values())
-                if running:
-                    loop.call_later(IMPORT_TICK, tick)
-                else:
-                    self._ticking = False
+                running = False
+                try:
+                    self._advance()
+                    running = any(not job.done for job in self.imports.values())
+                finally:
+                    # an unexpected error must not leave _ticking set with no tick scheduled (the
+                    # import would then advance only when something reads)
+                    if running:
+                        loop.call_later(IMPORT_TICK, tick)
+                    else:
+                        self._ticking = False
 
         loop.call_later(IMPORT_TICK, tick)
 
@@ -695,9 +736,11 @@ class XCallyAPI(VendorAPI):
         list_id = job.list_id
         for record in job.reader:
             job.read += 1
-            if len(record) < width:
+            if record is not None and len(record) < width:
                 record += [""] * (width - len(record))
-            if not record[i_first].strip() or (i_prio is not None and not _positive(record[i_prio])):
+            if record is None:  # a row the CSV reader refused (see _records)
+                job.invalid += 1
+            elif not record[i_first].strip() or (i_prio is not None and not _positive(record[i_prio])):
                 job.invalid += 1
             else:
                 row: dict[str, Any] = {f: record[i] for f, i in bound if record[i]}
@@ -717,7 +760,7 @@ class XCallyAPI(VendorAPI):
                 break
         else:
             job.done = True
-            job.reader = iter(())  # type: ignore[assignment]
+            job.reader = iter(())
             job.dup_keys = None
         if rows:
             self._store(job.list_id, rows, "xcally.csv")
@@ -770,6 +813,12 @@ class XCallyAPI(VendorAPI):
 
     async def queue_lists(self, request: Request) -> Response:
         qid = request.path_params["qid"]
+        window: tuple[int, int | None] = (0, None)
+        if request.method == "GET":
+            try:
+                window = self._association_window(request)
+            except ValueError as exc:
+                return _message(str(exc), 400)
         if request.method == "POST":
             data, problem = await _parsed(request, IdsBody)
             if problem is not None:
@@ -801,7 +850,27 @@ class XCallyAPI(VendorAPI):
                 self.hopper[qid] = kept
                 self.hopper_phones[qid] = {h[1] for h in kept}
             rows = [dict(self.lists[lid]) for lid in attached]
+        if request.method == "GET":
+            return self._bare_page(rows, *window)
         return json_response(rows, 201 if request.method == "POST" else 200)
+
+    @staticmethod
+    def _association_window(request: Request) -> tuple[int, int | None]:
+        """``offset``/``limit`` of an association read; no ``limit`` means every row (Sequelize's default)."""
+        q = request.query_params
+        try:
+            offset = max(0, int(q.get("offset", 0)))
+            limit = None if q.get("nolimit") == "true" or "limit" not in q else max(0, int(q["limit"]))
+        except ValueError:
+            raise ValueError("limit and offset must be integers") from None
+        return offset, limit
+
+    @staticmethod
+    def _bare_page(rows: list[dict[str, Any]], offset: int, limit: int | None) -> Response:
+        """An association read: a bare JSON array (as Motion answers it), paged, the total in ``Content-Range``."""
+        total = len(rows)
+        page = rows[offset:] if limit is None else rows[offset:offset + limit]
+        return json_response(page, headers={"Content-Range": f"{offset}-{offset + len(page)}/{total}"})
 
     async def queue_users(self, request: Request) -> Response:
         qid = request.path_params["qid"]
@@ -825,6 +894,15 @@ class XCallyAPI(VendorAPI):
                 self.campaign_users[qid][uid] = str(data.penalty)
             members = self.campaign_users[qid]
             return json_response([{**u, "penalty": members[u["id"]]} for u in SEEDED_USERS if u["id"] in members], 201)
+
+    async def queue_teams(self, request: Request) -> Response:
+        """``GET /api/voice/queues/{id}/teams``: the teams sharing the queue. The emulator has no teams, so
+        the page is always empty; public clients read it to check a campaign is not shared."""
+        qid = request.path_params["qid"]
+        with self.ctx.lock:
+            if qid not in self.campaigns:
+                return _message("Queue not found", 404)
+        return self._collection(request, [])
 
     async def queue_hopper(self, request: Request) -> Response:
         return self._hopper_rows(request, self.hopper)
@@ -864,6 +942,24 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+def _filter_values(values: list[str], boolean: bool) -> set[str]:
+    """The texts an equality filter matches. On a boolean column ``true``/``1`` and ``false``/``0`` (any
+    case: ``True``, ``TRUE``) mean what Sequelize over MySQL makes of them; any other text raises
+    ValueError (a 400), never an empty page for a filter the server did not understand."""
+    if not boolean:
+        return set(values)
+    out = set()
+    for value in values:
+        low = value.strip().lower()
+        if low in _BOOL_TRUE:
+            out.add("true")
+        elif low in _BOOL_FALSE:
+            out.add("false")
+        else:
+            raise ValueError(f"{value!r} is not a boolean (true, false, 1 or 0)")
+    return out
 
 
 def _positive(text: str) -> bool:

@@ -8,13 +8,14 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_dialer.capabilities import LeadRemover, TaskHook
-from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError, DialerNotFoundError
 from airflow_provider_dialer.links import DialerCampaignLink, check_links, one_id, remember_links
 
 
 class RemoveLeadsOperator(TaskHook, BaseOperator):
-    """Remove contacts from a campaign. UJET deletes by ``contact_id``, ``phone_number`` or
-    ``external_unique_id``; the other vendors' documents give no way, so they raise
+    """Remove contacts from a campaign. UJET removes a contact by its ``contact_id`` (the request its
+    document gives); a phone or external id is first resolved to the contact ids by reading the
+    campaign's contacts. The other vendors' documents give no way, so they raise
     ``UnsupportedCapabilityError`` before any request.
 
     :param conn_id: dialer connection id.
@@ -68,6 +69,11 @@ class RemoveLeadsOperator(TaskHook, BaseOperator):
             try:
                 hook.remove_lead(self.campaign_id, **{field: value})
                 removed += 1
+            except DialerNotFoundError:
+                if self.missing_ok:  # resolved by reading: no contact has it
+                    missing += 1
+                    continue
+                raise
             except DialerHTTPError as exc:
                 if exc.status == 404 and self.missing_ok:
                     missing += 1

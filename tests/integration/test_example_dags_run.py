@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 
 import pytest
 
@@ -104,9 +105,12 @@ def test_ucontact_hub_launch_waits_for_the_list_then_pushes_fresh_leads(emu):
     run = load_dag("dialer_ucontact_hub_launch").test()
     assert str(run.state) == "success", states(run)
     leads = emu.leads("ucontact", keys=True)
-    assert len(leads["automation.lists"]["counts"]) == 8
+    listed = leads["automation.lists"]["scopes"]["hub sales"]
+    assert listed["distinct"] == 8 and listed["duplicates"] == {}
     fresh = leads["automation.freshLeads"]["counts"]
-    assert len(fresh) == 8 and set(fresh.values()) == {1}
+    assert len(fresh) == 3 and set(fresh.values()) == {1}
+    # no lead is queued twice in the hub: none of the fresh leads is in the hub's list
+    assert set(fresh).isdisjoint(leads["automation.lists"]["counts"])
     state = emu.state("ucontact")["ucontact_automation"]
     scheduled = [lead for lead in str(state).split("scheduleDate")[1:]]
     assert scheduled, "leads outside their window carry a scheduleDate"
@@ -155,8 +159,8 @@ def test_voipex_launch_call_lists_campaign_start(emu, monkeypatch):
     upload = xcoms(run, "upload")
     first_call_list = upload["return_value"]["ids"]["call_list_ids"][0]
     (first,) = [c for c in voipex["call_lists"] if c["id"] == first_call_list]
-    list_name = first["name"].rsplit(" ", 1)[0].replace(" ", "%20")  # "<list_name> <chunk key>": the DAG's list_name
-    assert list_name.startswith("calls%20")
+    assert re.fullmatch(r"calls \d{4}-\d{2}-\d{2}", first["name"])  # the first call list keeps the DAG's list_name
+    list_name = first["name"].replace(" ", "%20")
     assert upload["_link_DialerListLink"] == f"https://portal.example/call-lists/{first_call_list}?name={list_name}"
     assert upload["_link_DialerCampaignLink"] == ""  # a Voipex call list belongs to no campaign yet
     numbers = emu.leads("voipex", keys=True)["voipex.call-lists"]["counts"]

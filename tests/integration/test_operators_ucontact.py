@@ -229,6 +229,19 @@ def test_fresh_leads_refused_rows_do_not_land(emu, tmp_path, delivery_check):
     assert checked["refused"] == {2, 5} and summary["refused_by_vendor"] == {"missing_email": 2}
 
 
+@pytest.mark.parametrize(("hub", "channel"), [("sms", "sms"), ("wa", "whatsapp"), ("mail", "email"), ("preview_sales", "telephony")])
+def test_agent_goes_only_to_preview_telephony_hubs(emu, tmp_path, hub, channel):
+    """The document lists ``agent`` only under the preview properties: a text hub's contact never has it."""
+    source = [dict(lead, email=f"l{i}@example.com", agent="my_best_agent") for i, lead in enumerate(leads(3))]
+    summary = fresh(tmp_path, source, settings={"hub": hub, "channel": channel}).execute({})
+    assert summary["accepted"] == 3
+    sent = emu.state("ucontact")["ucontact_automation"]["fresh_leads"][hub]
+    assert len(sent) == 3
+    assert all(("agent" in c) == (channel == "telephony") for c in sent)
+    if channel == "telephony":
+        assert {c["agent"] for c in sent} == {"my_best_agent"}
+
+
 # -- Integra DialerTask: one record per request, no read ------------------------------------------------
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_dialer.exceptions import DialerJobFailedError, UnsupportedCapabilityError
@@ -170,6 +172,42 @@ def test_remove_leads_by_external_id_and_phone(emu, tmp_path):
     assert result == {"removed": 2, "missing": 1}
     remaining = emu.state("ujet")["ujet"]
     assert "EXT-2" in str(remaining) and "EXT-0" not in str(remaining)
+    # the document's request is "remove a contact by ID": the phone and the external id were resolved first
+    assert [r["by"] for r in remaining["removals"]] == [["contact_id"], ["contact_id"]]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_remove_leads_by_any_selector_deletes_by_contact_id_only(emu, tmp_path_factory, data):
+    """Whatever mix of ids, phones (any punctuation) and external ids is asked for, each DELETE names
+    a contact id, exactly the contacts asked for are gone, and the rest stay (read through the admin API)."""
+    emu.reset()
+    tmp_path = tmp_path_factory.mktemp("rm")
+    PushFreshLeadsOperator(task_id="push", conn_id="ujet_default", settings={"campaign_id": 6},
+                           source=leads(6), progress=str(tmp_path / "p.json")).execute({})
+    before = {c["id"]: c for c in emu.state("ujet")["ujet"]["campaigns"]["6"]["contacts"]}
+    chosen = data.draw(st.lists(st.sampled_from(sorted(before)), unique=True, max_size=4))
+    selectors = {"contact_ids": [], "phones": [], "external_ids": []}
+    for cid in chosen:
+        how = data.draw(st.sampled_from(["contact_ids", "phones", "external_ids"]))
+        c = before[cid]
+        if how == "contact_ids":
+            selectors[how].append(data.draw(st.sampled_from([cid, str(cid)])))
+        elif how == "phones":
+            digits = c["phone_number"].lstrip("+")
+            selectors[how].append(data.draw(st.sampled_from([f"+{digits}", f"+{digits[:1]} {digits[1:4]}-{digits[4:]}"])))
+        else:
+            selectors[how].append(c["external_unique_id"])
+    absent = data.draw(st.booleans())
+    if absent or not chosen:
+        selectors["phones"].append("+19999999999")
+    result = RemoveLeadsOperator(task_id="rm", conn_id="ujet_default", campaign_id=6,
+                                 **{k: v for k, v in selectors.items() if v}).execute({})
+    after = emu.state("ujet")["ujet"]
+    left = {c["id"] for c in after["campaigns"]["6"]["contacts"]}
+    assert left == set(before) - set(chosen)
+    assert result == {"removed": len(chosen), "missing": 1 if (absent or not chosen) else 0}
+    assert all(r["by"] == ["contact_id"] for r in after["removals"])
 
 
 def test_unsupported_capabilities_fail_before_any_request(emu):

@@ -262,6 +262,24 @@ def test_changed_campaign_settings_are_updated_or_fail(emu, tmp_path):
     assert put["path"] == f"/api/voice/queues/{campaign_id}"
 
 
+@pytest.mark.parametrize("missing", [405, 404])
+def test_campaign_rerun_against_a_server_without_the_agents_read_resends_them(emu, tmp_path, capfd, missing):
+    """The document gives POST .../users, not its GET: a server without the read must not fail a re-run."""
+    list_id = upload(tmp_path, source=leads(2)).execute({})["ids"]["list_id"]
+    campaign_id = campaign_op(lists=[list_id]).execute({})
+    emu.set_faults("xcally", [{"kind": "status", "status": missing, "method": "GET",
+                               "path": r"^/api/voice/queues/\d+/(users|lists)$"}])
+    agent_posts = len(posts(emu, r"/users$"))
+    assert campaign_op(lists=[list_id], agents=[24, 26, 31]).execute({}) == campaign_id
+    assert "does not serve GET /api/voice/queues/%d/users" % campaign_id in "".join(capfd.readouterr())
+    (camp,) = state(emu)["campaigns"]
+    assert set(camp["agents"]) == {"24", "26", "31"} and camp["lists"] == [list_id]
+    assert camp["hopper_count"] == 2  # the list attached again is not loaded twice
+    assert len(posts(emu, r"/users$")) == agent_posts + 1
+    with pytest.raises(DialerConfigError, match=r"'agents': \(None, \[24, 26, 31\]\)"):
+        campaign_op(lists=[list_id], agents=[24, 26, 31], on_difference="fail").execute({})
+
+
 def test_bad_campaign_setting_is_named_before_any_request(emu):
     with pytest.raises(DialerConfigError, match="'dialMethod'"):
         campaign_op(settings={"dialMethod": "robocall", "TrunkId": 12}).execute({})

@@ -178,8 +178,8 @@ def automation_contact(
 ) -> dict[str, Any]:
     """Map a prepared lead to an Automation API contact dict (keys with no value omitted).
 
-    Telephony: ``clientIds`` = [phone, *alternatives]. Email: ``clientId`` = the email.
-    SMS/WhatsApp: ``clientId`` = the phone. ``scheduleDate`` (fresh leads only) is ``lead.call_at``
+    Telephony: ``clientIds`` = [phone, *alternatives], and ``agent`` (a preview-hub property). Email:
+    ``clientId`` = the email. SMS/WhatsApp: ``clientId`` = the phone. Text hubs never get ``agent``. ``scheduleDate`` (fresh leads only) is ``lead.call_at``
     as wall-clock time in the lead's zone, which is sent as ``timezone`` beside it.
     """
     if channel not in CHANNELS:
@@ -203,7 +203,9 @@ def automation_contact(
         wire["priority"] = lead.priority
     if lead.external_id:
         wire["contactId"] = lead.external_id
-    if lead.agent:
+    if lead.agent and channel == "telephony":
+        # "agent" is a preview property, and preview hubs are telephony hubs: the contact tables of the
+        # SMS, WhatsApp and e-mail hubs have no agent, so it is never sent to them
         wire["agent"] = lead.agent
     if channel != "telephony":
         if lead.content:

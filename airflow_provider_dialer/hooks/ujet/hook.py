@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
-from airflow_provider_dialer.exceptions import DialerConfigError, DialerError
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerError, DialerNotFoundError
 from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, is_loopback, json_array, register_secret
 from airflow_provider_dialer.hooks.ujet.wire import (
     JobStatus,
@@ -56,6 +56,14 @@ def _campaign_path(campaign_id: int | str) -> str:
     if not text or "/" in text or "?" in text or "#" in text:
         raise DialerConfigError(f"UJET campaign id must be a plain id, got {campaign_id!r}")
     return f"{APPS_API}/outbound_dialer/campaigns/{text}"
+
+
+def _contact_id(value: Any) -> int:
+    """A contact id as the document types it (an integer); ``"7"`` from a template becomes 7."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not text.isascii():
+        raise DialerConfigError(f"UJET contact ids are integers, got {value!r}")
+    return int(text)
 
 
 def _new_contact(contact: NewContactLike) -> UjetNewContact:
@@ -388,8 +396,35 @@ class UjetHook(DialerHook):
 
     def remove_lead(self, campaign_id: Any, *, contact_id: Any = None, phone: str | None = None,
                     external_id: str | None = None) -> dict[str, Any]:
-        removed = self.delete_contact(campaign_id, contact_id=contact_id, phone_number=phone, external_unique_id=external_id)
-        return removed.model_dump(mode="json", exclude_none=True)
+        """Remove one contact, always with the document's "remove a contact by ID" request.
+
+        By phone or external id the id is resolved first by reading the campaign's contacts (phones
+        match on ``+`` and digits); every contact with that external id is removed. Nothing matching
+        raises :class:`~airflow_provider_dialer.exceptions.DialerNotFoundError`.
+        """
+        given = [v for v in (contact_id, phone, external_id) if v not in (None, "")]
+        if len(given) != 1:
+            raise DialerConfigError("remove_lead needs exactly one of contact_id, phone or external_id")
+        if contact_id not in (None, ""):
+            removed = self.delete_contact(campaign_id, contact_id=_contact_id(contact_id))
+            return removed.model_dump(mode="json", exclude_none=True)
+        ids = self.contact_ids_for(campaign_id, phone=phone, external_id=external_id)
+        if not ids:
+            from airflow_provider_dialer.leads.phones import mask_phone
+
+            what = f"phone {mask_phone(phone)}" if phone else f"external id {external_id!r}"
+            raise DialerNotFoundError(f"UJET campaign {campaign_id} has no contact with {what}")
+        removed = [self.delete_contact(campaign_id, contact_id=i) for i in ids]
+        return {**removed[0].model_dump(mode="json", exclude_none=True), "removed_ids": ids}
+
+    def contact_ids_for(self, campaign_id: Any, *, phone: str | None = None,
+                        external_id: str | None = None) -> list[int]:
+        """The ids of the campaign's contacts with this phone (``+`` and digits) or this external id."""
+        wanted_phone = phone_digits(phone) if phone else None
+        wanted_external = None if external_id in (None, "") else str(external_id)
+        return [c.id for c in self.list_contacts(campaign_id) if c.id is not None and (
+            (wanted_phone is not None and phone_digits(c.phone) == wanted_phone)
+            or (wanted_external is not None and c.external_unique_id == wanted_external))]
 
     def _job_state(self, job: UjetJob) -> WaitState:
         return WaitState(status=job.status.value, done=job.status is JobStatus.COMPLETED, failed=job.failed, detail=job.detail)

@@ -62,6 +62,9 @@ REFRESH_SKEW_SECONDS = 30.0
 PAGE_SIZE = 100
 #: numbers per call list when the list upload operator splits leads into chunks
 CALL_LIST_CHUNK = 5000
+#: the key of a run's first chunk of leads due now (the operators' ``<wave>#<n>`` keys): its call list
+#: keeps the name the user gave
+FIRST_CHUNK_KEY = "now#1"
 
 
 @dataclass
@@ -370,7 +373,10 @@ class VoipexHook(DialerHook):
     # -- capabilities: ListUploader -------------------------------------------------------------
 
     def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
-        """One call list per chunk, named ``<list_name> <chunk key>`` (so a lost answer is resolved by name).
+        """One call list per chunk. The first chunk of the leads due now (key ``now#1``) is named
+        ``list_name`` exactly; every other chunk ``<list_name> <chunk key>`` (``june now#2``, or
+        ``june 2026-06-02T13:00Z#1`` for a later wave), so each name is unique within a run and a lost
+        answer is resolved by name.
 
         ``settings``: ``number_format`` (``digits``/``e164``), ``attributes`` (bool, default true).
         """
@@ -384,7 +390,8 @@ class VoipexHook(DialerHook):
 
     @staticmethod
     def call_list_name(target: dict[str, Any], key: str) -> str:
-        return f"{target['list_name']} {key}"
+        """The user's name for the first list of the run (``now#1``), ``<name> <key>`` for the others."""
+        return target["list_name"] if key == FIRST_CHUNK_KEY else f"{target['list_name']} {key}"
 
     def call_list_body(self, target: dict[str, Any], key: str, leads: Iterable[PreparedLead]) -> bytes:
         """A chunk's ``POST /dialer/call-lists`` body, each number encoded as it is mapped.

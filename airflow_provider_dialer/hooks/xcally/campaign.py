@@ -169,15 +169,23 @@ def _same(have: Any, want: Any) -> bool:
 
 def campaign_differences(
     existing: Mapping[str, Any], wanted: Mapping[str, Any], attached_lists: Iterable[int] = (),
-    attached_agents: Iterable[int] = (),
+    attached_agents: Iterable[int] | None = (),
 ) -> dict[str, tuple[Any, Any]]:
-    """Field -> (existing, wanted) for the owned fields that differ; ``lists`` / ``agents`` when some are missing."""
+    """Field -> (existing, wanted) for the owned fields that differ; ``lists`` / ``agents`` when some are missing.
+
+    ``attached_agents`` None means the server would not say which agents are attached: wanted agents
+    then differ as ``(None, wanted)``, and :func:`missing_ids` counts them all as missing.
+    """
     differences: dict[str, tuple[Any, Any]] = {}
     for field in wanted.get(OWNED_KEY, ()):
         have, want = existing.get(field), wanted.get(field)
         if not _same(have, want):
             differences[field] = (have, want)
     for key, label, attached in ((LISTS_KEY, "lists", attached_lists), (AGENTS_KEY, "agents", attached_agents)):
+        if attached is None:
+            if wanted.get(key):
+                differences[label] = (None, sorted(wanted[key]))
+            continue
         have_ids = sorted(int(i) for i in attached)
         if any(i not in have_ids for i in wanted.get(key, ())):
             differences[label] = (have_ids, sorted(wanted[key]))
@@ -189,4 +197,4 @@ def missing_ids(differences: Mapping[str, tuple[Any, Any]], label: str) -> list[
     if label not in differences:
         return []
     have, want = differences[label]
-    return [i for i in want if i not in have]
+    return [i for i in want if have is None or i not in have]

@@ -290,13 +290,38 @@ class XCallyDialer:
         """See :func:`~airflow_provider_dialer.hooks.xcally.campaign.build_campaign_wanted` (no request)."""
         return build_campaign_wanted(common, settings)
 
-    def _campaign_now(self, campaign_id: int, wanted: Mapping[str, Any]) -> tuple[dict[str, Any], list[int], list[int]]:
+    def _campaign_now(
+        self, campaign_id: int, wanted: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], list[int] | None, list[int] | None]:
+        """The campaign, its attached list ids and agent ids (None: this server does not serve that read)."""
         campaign = self.get_campaign(campaign_id)
         if campaign is None:
             raise DialerConfigError(f"XCALLY queue campaign {campaign_id} no longer exists")
-        lists = [lst.id for lst in self.campaign_lists(campaign_id)] if wanted.get(LISTS_KEY) else []
-        agents = [user.id for user in self.campaign_agents(campaign_id)] if wanted.get(AGENTS_KEY) else []
+        lists: list[int] | None = []
+        agents: list[int] | None = []
+        if wanted.get(LISTS_KEY):
+            try:
+                lists = [lst.id for lst in self.campaign_lists(campaign_id)]
+            except DialerHTTPError as exc:
+                if exc.status not in (404, 405):
+                    raise
+                lists = None
+                self._unreadable(campaign_id, "lists", wanted[LISTS_KEY])
+        if wanted.get(AGENTS_KEY):
+            attached = self.campaign_agents(campaign_id)
+            if attached is None:
+                self._unreadable(campaign_id, "users", wanted[AGENTS_KEY])
+            agents = None if attached is None else [user.id for user in attached]
         return campaign.model_dump(mode="json", by_alias=True), lists, agents
+
+    def _unreadable(self, campaign_id: int, what: str, wanted: Sequence[int]) -> None:
+        # the document gives only the POST of .../lists and .../users (set-like: resending attaches
+        # nothing twice), not their reads; without the read every wanted id counts as missing, so an
+        # update sends them all again and on_difference="fail" shows (None, wanted)
+        self.log.warning(
+            "XCALLY campaign %s: this server does not serve GET /api/voice/queues/%s/%s (the document gives only "
+            "its POST), so what is attached cannot be read; the wanted ids %s are sent again (attaching is set-like)",
+            campaign_id, campaign_id, what, sorted(wanted))
 
     def campaign_differences(self, existing: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
         """Field -> (existing, wanted) for the fields the DAG set that differ, plus missing ``lists`` / ``agents``."""

@@ -393,12 +393,19 @@ class XCallyHook(XCallyDialer, DialerHook):
         yield Request("POST", self._path(f"/voice/queues/{int(campaign_id)}/users"), json=body, idempotent=True)
 
     @api_call
-    def campaign_agents(self, campaign_id: int) -> Flow[list[User]]:
-        """``GET /api/voice/queues/{id}/users``: the agents attached to a queue campaign (every page)."""
+    def campaign_agents(self, campaign_id: int) -> Flow[list[User] | None]:
+        """``GET /api/voice/queues/{id}/users``: the agents attached to a queue campaign (every page).
+
+        The XCALLY document gives only the ``POST`` of this path, so a server may not serve the read: a
+        404 or 405 returns None ("cannot tell"), never an empty list.
+        """
         agents: list[User] = []
         while True:
             response = yield Request("GET", self._path(f"/voice/queues/{int(campaign_id)}/users"), params={
-                "fields": "id,name,fullname,role", "limit": LIST_READ_PAGE, "offset": len(agents), "sort": "id"})
+                "fields": "id,name,fullname,role", "limit": LIST_READ_PAGE, "offset": len(agents), "sort": "id"},
+                accept_statuses=frozenset({404, 405}))
+            if response.status_code in (404, 405):
+                return None
             page = Page[User].model_validate(response.json())
             agents.extend(page.rows)
             if not page.rows or len(agents) >= page.count:

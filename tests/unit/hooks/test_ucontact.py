@@ -412,8 +412,11 @@ def test_automation_contact_per_channel():
     }
     assert automation_contact(full, channel="email") == {
         "clientId": "john@x.io", "timezone": "America/Montevideo", "data": {"name": "John Smith"}, "priority": 2,
-        "contactId": "1365", "agent": "my_best_agent", "content": "Hola", "template": "t1", "subject": "S",
+        "contactId": "1365", "content": "Hola", "template": "t1", "subject": "S",
     }
+    # "agent" is listed only under the preview (telephony) properties: never sent to a text hub
+    for channel in ("sms", "whatsapp", "email"):
+        assert "agent" not in automation_contact(full, channel=channel)
     assert automation_contact(lead(), channel="whatsapp") == {"clientId": "+59899123456", "timezone": "America/Montevideo"}
     assert automation_contact(lead(), channel="sms", number_plus=False)["clientId"] == "59899123456"
     with pytest.raises(ValueError, match="email hub needs"):

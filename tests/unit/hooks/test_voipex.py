@@ -508,7 +508,7 @@ def test_hook_number_format_option(monkeypatch, fake):
     target = hook.open_list_target("daily", {})
     outcome = hook.push_list_chunk(target, "now#1", [lead(), lead(row=2, phone="+420228881234")])
     body = json.loads(fake.of("POST", "/dialer/call-lists")[0].content)
-    assert body == {"name": "daily now#1", "numbers": [{"number": "+123456789", "attributes": []},
+    assert body == {"name": "daily", "numbers": [{"number": "+123456789", "attributes": []},
                                                        {"number": "+420228881234", "attributes": []}]}
     assert outcome.accepted == 2 and outcome.ids == {"call_list_ids": [7]}
 

@@ -53,9 +53,9 @@ def test_ujet_import_file_equals_the_models_dump(leads: list[PreparedLead]) -> N
 @given(st.lists(prepared_leads(), min_size=1, max_size=4), st.sampled_from(["digits", "e164"]), st.booleans())
 def test_voipex_call_list_body_equals_the_models_wire(leads: list[PreparedLead], fmt: str, attributes: bool) -> None:
     numbers = [voipex_number(lead, number_format=fmt, with_attributes=attributes) for lead in leads]
-    model = CallListCreate(name="l now#1", numbers=[CallListNumber.model_validate(n) for n in numbers])
+    model = CallListCreate(name="l now#2", numbers=[CallListNumber.model_validate(n) for n in numbers])
     hook = VoipexHook.__new__(VoipexHook)
-    body = hook.call_list_body({"list_name": "l", "number_format": fmt, "attributes": attributes}, "now#1", leads)
+    body = hook.call_list_body({"list_name": "l", "number_format": fmt, "attributes": attributes}, "now#2", leads)
     assert body == to_json(model.wire())
 
 
