@@ -331,6 +331,7 @@ class LeadsOperator(TaskHook, BaseOperator):
             resolve=lambda key, leads: self.resolve_chunk(hook, target, key, leads),
             concurrency=self.concurrency,
             state=state,
+            settle_seconds=hook.settings.late_write_seconds,
         )
         report = delivery.run(chunks)
         self._remember_links(hook, target, report.ids)
