@@ -233,3 +233,30 @@ def test_ujet_campaign_refuses_a_phone_twice_even_beyond_the_settle_window(emu, 
     make_operator(path, tmp_path, source, chunk_size=3, concurrency=1).execute({})
     counts = stored(emu, path)
     assert set(counts.values()) == {1} and len(counts) == 6
+
+
+def test_xcally_csv_import_landing_after_the_bound_is_skipped_by_the_phone_duplicate_check(emu, tmp_path):
+    """An import applied later than ``late_write_seconds``, after its resend: Motion's phone check (the
+    default) skips what the resend stored, so each lead is still stored once."""
+    path = PATHS["xcally-csv"]
+    source = leads(6)
+    emu.set_faults("xcally", [{"kind": "late_apply", "path": path.write, "method": "POST", "delay": 3 * SETTLE,
+                               "after": 0, "times": 1}])
+    summary = make_operator(path, tmp_path, source, chunk_size=6, concurrency=1).execute({})
+    counts = stored(emu, path)
+    assert set(counts.values()) == {1} and len(counts) == 6, counts
+    assert summary["accepted"] == 6 and summary["unknown"] == 0
+    imports = emu.state("xcally")["xcally"]["imports"]
+    assert len(imports) == 2 and imports[1]["skipped_duplicates"] == 6  # the late one came second and stored nothing
+
+
+def test_xcally_csv_resend_checks_phones_even_when_the_chunk_did_not(emu, tmp_path):
+    """``duplicates=[]`` turns Motion's check off for the chunks; a resend still asks for it on the phone."""
+    path = PATHS["xcally-csv"]
+    emu.set_faults("xcally", [{"kind": "drop_before", "path": path.write, "method": "POST", "after": 0, "times": 1}])
+    op = make_operator(path, tmp_path, leads(4), chunk_size=4, concurrency=1)
+    op.settings = {"mode": "csv", "duplicates": []}
+    summary = op.execute({})
+    assert summary["accepted"] == 4 and set(stored(emu, path).values()) == {1}
+    imports = emu.state("xcally")["xcally"]["imports"]
+    assert [job["duplicates"] for job in imports] == [["phone"]]  # the dropped one never ran; the resend checked
