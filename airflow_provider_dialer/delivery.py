@@ -8,7 +8,9 @@ vendor answers it is marked ``done`` with its outcome (written with the next sav
 - ``done`` chunks are skipped (their outcome is reused for the summary);
 - ``sending`` chunks (the previous attempt died or lost the answer) are never resent blindly: the
   vendor's state is read back through ``resolve``; when the vendor cannot tell, the chunk's leads are
-  reported ``unknown``;
+  reported ``unknown``; a read that finds leads missing is settled first (read again
+  ``settle_seconds`` later, see ``ChunkDelivery._settled``), as the vendor may still apply a write
+  it received, and only the leads the settled read proves absent are sent again;
 - chunks the vendor refused as a whole with a status that proves it did not apply them (4xx other
   than 408, 429, 503) are marked ``failed`` and sent again on the next attempt;
 - a chunk sent record by record that stopped part-way (``ChunkInterruptedError``) is kept as
