@@ -260,3 +260,27 @@ def test_xcally_csv_resend_checks_phones_even_when_the_chunk_did_not(emu, tmp_pa
     assert summary["accepted"] == 4 and set(stored(emu, path).values()) == {1}
     imports = emu.state("xcally")["xcally"]["imports"]
     assert [job["duplicates"] for job in imports] == [["phone"]]  # the dropped one never ran; the resend checked
+
+
+def test_late_apply_fault_applies_after_the_client_gave_up_and_a_reset_cancels_it(emu):
+    """The fault itself: nothing stored when the client gives up, stored ``delay`` later; a reset drops what is due."""
+    from airflow_provider_dialer.exceptions import DialerDeliveryUnknownError
+    from airflow_provider_dialer.hooks.xcally import XCallyHook
+
+    hook = XCallyHook("xcally_default")
+    lst = hook.create_list("late")
+    rule = {"kind": "late_apply", "path": PATHS["xcally-bulk"].write, "method": "POST", "delay": 0.3, "times": 2}
+    emu.set_faults("xcally", [rule])
+    contact = {"ListId": lst.id, "firstName": "A", "phone": "12125550001"}
+    with pytest.raises(DialerDeliveryUnknownError):
+        hook.add_contacts(lst.id, [contact])
+    assert emu.admin("xcally", "GET", "faults")["late_pending"] == 1 and hook.count_contacts(lst.id) == 0
+    assert stored(emu, PATHS["xcally-bulk"]) == {"12125550001": 1}  # waits for the apply that was due
+
+    with pytest.raises(DialerDeliveryUnknownError):
+        hook.add_contacts(lst.id, [{**contact, "phone": "12125550002"}])
+    emu.reset()
+    assert emu.admin("xcally", "GET", "faults")["late_pending"] == 0
+    assert hook.create_list("late").id == lst.id  # the list the cancelled apply was aimed at exists again
+    time.sleep(0.5)
+    assert emu.leads("xcally", keys=True).get("xcally.contacts", {}).get("counts", {}) == {}
