@@ -194,6 +194,28 @@ def test_fuzz_late_applied_writes_are_stored_once_and_none_left_unknown(emu, tmp
     assert summary["accepted"] == s["n"] == len(counts), described
 
 
+#: paths whose vendor refuses a lead it already holds: guarded even when a write lands later than the bound
+GUARDED = ("xcally-csv", "ujet-import", "ujet-fresh")
+
+
+@pytest.mark.parametrize("seed", range(9))
+def test_fuzz_guarded_paths_hold_even_beyond_the_settle_window(emu, tmp_path, monkeypatch, seed):
+    """The same draw, but every late apply lands after the second read (1.05 to 2.5 times the bound)."""
+    s = scenario(seed)
+    path = PATHS[GUARDED[seed % len(GUARDED)]]
+    rng = random.Random(seed)
+    faults = [dict(f, path=path.write, delay=round(rng.uniform(1.05, 2.5) * SETTLE, 3)) for f in s["faults"]]
+    source = leads(s["n"], s["start"])
+    emu.set_faults(path.vendor, faults, seed=seed)
+    summary = run_with_kill(monkeypatch, path, lambda: make_operator(path, tmp_path, source, s["size"], s["concurrency"]),
+                            Killer(s["kill"], s["after_call"]))
+    counts = stored(emu, path)
+    described = f"seed {seed}: {path.name}, {s['n']} leads in chunks of {s['size']}, faults {faults}, kill {s['kill']}"
+    assert not {phone: k for phone, k in counts.items() if k > 1}, f"{described}: stored twice"
+    check_delivery(summary, source, counts)
+    assert len(counts) == s["n"], f"{described}: {s['n'] - len(counts)} lead(s) lost"
+
+
 def test_late_bulk_adds_of_5000_leads_are_not_doubled(emu, tmp_path):
     """The reported case: three bulk adds of 500 applied after the client gave up; none may land twice.
 
