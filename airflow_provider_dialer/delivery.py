@@ -8,7 +8,9 @@ vendor answers it is marked ``done`` with its outcome (written with the next sav
 - ``done`` chunks are skipped (their outcome is reused for the summary);
 - ``sending`` chunks (the previous attempt died or lost the answer) are never resent blindly: the
   vendor's state is read back through ``resolve``; when the vendor cannot tell, the chunk's leads are
-  reported ``unknown``;
+  reported ``unknown``; a read that finds leads missing is settled first (read again
+  ``settle_seconds`` later, see ``ChunkDelivery._settled``), as the vendor may still apply a write
+  it received, and only the leads the settled read proves absent are sent again;
 - chunks the vendor refused as a whole with a status that proves it did not apply them (4xx other
   than 408, 429, 503) are marked ``failed`` and sent again on the next attempt;
 - a chunk sent record by record that stopped part-way (``ChunkInterruptedError``) is kept as
@@ -93,6 +95,12 @@ def vendor_reason(exc: DialerHTTPError) -> tuple[str | None, str]:
             detail = str(data["message"])
     detail = f"HTTP {exc.status}: {detail}" if detail else f"HTTP {exc.status}"
     return field_name, detail[:300]
+
+
+#: reads, ``settle_seconds`` apart, after the first one before leads still changing are reported unknown
+SETTLE_ROUNDS = 6
+#: times the leads a settled read proved absent are sent again for one chunk
+RESEND_ROUNDS = 3
 
 
 class ChunkInterruptedError(DialerError):
@@ -328,6 +336,7 @@ class ChunkDelivery:
         concurrency: int = 4,
         state: dict[str, Any] | None = None,
         on_outcome: Callable[[str, Sequence[PreparedLead], ChunkOutcome], None] | None = None,
+        settle_seconds: float = 0.0,
     ) -> None:
         self.store = store
         #: called in the calling thread with every chunk's final outcome (delivered, resolved, or done
@@ -337,6 +346,7 @@ class ChunkDelivery:
         self.send = send
         self.resolve = resolve
         self.concurrency = max(1, concurrency)
+        self.settle_seconds = max(0.0, float(settle_seconds))
         self.state = state if state is not None else (store.load() or {})
         self.state.setdefault("chunks", {})
         self.report = DeliveryReport()
@@ -385,11 +395,45 @@ class ChunkDelivery:
         return ChunkOutcome(unknown=[lead.row for lead in leads], how="unknown")
 
     def _read(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+        """The vendor's state for a chunk whose fate is unknown, settled (see :meth:`_settled`)."""
         try:
-            return self.resolve(key, leads)
+            return self._settled(key, leads)
         except DialerError as exc:
             log.warning("chunk %s: reading the vendor's state failed (%s); its leads are reported unknown", key, exc)
             return None
+
+    def _settled(self, key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+        """Read until the leads found missing stay missing over ``settle_seconds``: only then are they absent.
+
+        A server may still apply a request after its client stopped waiting (a late write). A read
+        taken at once would call such leads missing, they would be sent again, and the late write
+        would then store them twice. So a read that finds every lead returns at once (nothing is
+        resent), and a read that misses some is repeated ``settle_seconds`` later: the missing leads
+        count as absent (and are resent) only when two reads that far apart agree. Reads keep going,
+        ``settle_seconds`` apart, while they change (an import still storing), at most
+        ``SETTLE_ROUNDS`` times; leads still changing then are reported ``unknown``.
+
+        The guarantee rests on one assumption, stated in ``docs/reliability.md``: the vendor applies
+        a request no later than ``settle_seconds`` after the client gave up on it. Every call comes
+        after the client gave up (the send raised, or the attempt that sent it ended), so the second
+        read is at least that long after. ``settle_seconds`` of 0 reads once (no settling).
+        """
+        first = self.resolve(key, leads)
+        if first is None or not first.missing or self.settle_seconds <= 0:
+            return first
+        for _ in range(SETTLE_ROUNDS):
+            log.info("chunk %s: %d lead(s) not found; reading again in %.1fs in case a late write lands",
+                     key, len(first.missing), self.settle_seconds)
+            time.sleep(self.settle_seconds)
+            again = self.resolve(key, leads)
+            if again is None or not again.missing or set(again.missing) == set(first.missing):
+                return again
+            first = again
+        log.warning("chunk %s: the vendor's state kept changing over %d reads; %d lead(s) reported unknown",
+                    key, SETTLE_ROUNDS + 1, len(first.missing))
+        first.unknown += first.missing
+        first.missing = []
+        return first
 
     @staticmethod
     def _absorb(outcome: ChunkOutcome, other: ChunkOutcome) -> None:
@@ -408,39 +452,52 @@ class ChunkDelivery:
     def _resolve_or_unknown(
         self, key: str, leads: Sequence[PreparedLead], resend: bool = True, resent_before: bool = False
     ) -> ChunkOutcome:
+        """Learn a chunk's fate from a settled read (see :meth:`_settled`); send what it proved absent again.
+
+        The leads are resent under ``<key>/resend``; when that answer is lost too, its own settled
+        read decides, and what it proves absent is sent once more, at most ``RESEND_ROUNDS`` sends
+        in all. Leads no read could settle are reported ``unknown``, never sent blindly.
+        """
         outcome = self._read(key, leads)
         if outcome is None:
             return self._unknown(leads)
         outcome.how = "resolved"
-        if outcome.missing and resend:
-            # the read proved these leads did not land: sending them once more cannot duplicate them
-            rows = set(outcome.missing)
-            again = [lead for lead in leads if lead.row in rows]
-            outcome.missing = []
-            if resent_before:
-                # the attempt that ended was sending them again: read that resend before sending
-                earlier = self._read(f"{key}/resend", again)
-                if earlier is None:
-                    outcome.unknown += [lead.row for lead in again]
-                    return outcome
-                still = set(earlier.missing)
-                earlier.missing = []
-                self._absorb(outcome, earlier)
-                again = [lead for lead in again if lead.row in still]
-                if not again:
-                    return outcome
+        if not outcome.missing:
+            return outcome
+        rows = set(outcome.missing)
+        outcome.missing = []
+        again = [lead for lead in leads if lead.row in rows]
+        if not resend:
+            outcome.unknown += [lead.row for lead in again]
+            return outcome
+        if resent_before:
+            # the attempt that ended was sending them again: read that resend before sending
+            again = self._settle_resend(key, again, outcome)
+        for _ in range(RESEND_ROUNDS):
+            if not again:
+                return outcome
+            # a settled read proved these leads absent: sending them once more cannot duplicate them
             log.warning("chunk %s: %d lead(s) did not land; sending them again", key, len(again))
             self._note_resend(key)
             try:
-                retry = self.send(f"{key}/resend", again)
+                self._absorb(outcome, self.send(f"{key}/resend", again))
+                return outcome
             except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
                 log.warning("chunk %s: resend failed (%s); reading the vendor's state again", key, exc)
-                retry = self._resolve_or_unknown(f"{key}/resend", again, resend=False)
-            self._absorb(outcome, retry)
-        elif outcome.missing:
-            outcome.unknown += outcome.missing
-            outcome.missing = []
+                again = self._settle_resend(key, again, outcome)
+        outcome.unknown += [lead.row for lead in again]
         return outcome
+
+    def _settle_resend(self, key: str, again: list[PreparedLead], outcome: ChunkOutcome) -> list[PreparedLead]:
+        """Read the resend of ``again`` into ``outcome``; return the leads it proved absent (or [] when unreadable)."""
+        earlier = self._read(f"{key}/resend", again)
+        if earlier is None:
+            outcome.unknown += [lead.row for lead in again]
+            return []
+        still = set(earlier.missing)
+        earlier.missing = []
+        self._absorb(outcome, earlier)
+        return [lead for lead in again if lead.row in still]
 
     def _stopped(self, key: str, handled: ChunkOutcome | None, pending: list[int]) -> None:
         """Record a chunk whose ``pending`` rows were not applied: ``failed`` if nothing else was, else ``partial``."""

@@ -7,6 +7,10 @@ Kinds:
 - ``drop_before``: abort the TCP connection before the request is applied (nothing stored).
 - ``drop_after``: apply the request, then abort the connection instead of answering.
 - ``trickle``: apply the request, then send the answer in ``chunk_bytes`` pieces ``delay`` seconds apart.
+- ``late_apply``: read the request, abort the connection (the client gives up: its fate is unknown),
+  then apply it ``delay`` seconds later, as a server does that finishes a request its client stopped
+  waiting for. ``GET /_emulator/faults`` counts the applies still due (``late_pending``); a reset
+  cancels them.
 
 A rule matches on ``method`` (or ``*``) and a ``path`` regular expression (searched); it fires with
 ``probability`` (decided by a ``random.Random`` seeded once, so a run is reproducible), skips its
@@ -27,7 +31,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-KINDS = ("status", "latency", "drop_before", "drop_after", "trickle")
+KINDS = ("status", "latency", "drop_before", "drop_after", "trickle", "late_apply")
 
 
 @dataclass
@@ -72,6 +76,8 @@ class FaultInjector:
         self.rules: list[FaultRule] = []
         self.seed = seed
         self._rng = random.Random(seed)
+        #: late applies still due: their tasks and the loop they run on (a reset cancels them)
+        self.late: set[tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]] = set()
 
     def set(self, rules: list[dict[str, Any]], seed: int | None = None) -> None:
         parsed = [FaultRule(**{k: v for k, v in r.items() if k not in {"matched", "fired"}}) for r in rules]
@@ -90,6 +96,9 @@ class FaultInjector:
         with self._lock:
             self.rules = []
             self._rng = random.Random(self.seed)
+            late, self.late = self.late, set()
+        for loop, task in late:  # a late write of one test must not land in the next one's state
+            loop.call_soon_threadsafe(task.cancel)
 
     def pick(self, method: str, path: str) -> FaultRule | None:
         if not self.rules:
@@ -111,7 +120,7 @@ class FaultInjector:
 
     def public(self) -> dict[str, Any]:
         with self._lock:
-            return {"seed": self.seed, "rules": [r.public() for r in self.rules]}
+            return {"seed": self.seed, "rules": [r.public() for r in self.rules], "late_pending": len(self.late)}
 
 
 # Connections by client address, so a fault can abort the socket an ASGI request came on.
@@ -205,6 +214,42 @@ class FaultMiddleware:
             _abort(scope)
         elif rule.kind == "trickle":
             await self.app(scope, receive, self._trickling(send, rule))
+        elif rule.kind == "late_apply":
+            body = await self._body(receive)
+            _abort(scope)
+            loop = asyncio.get_running_loop()
+            task = loop.create_task(self._apply_later(scope, body, rule.delay))
+            with self.injector._lock:
+                self.injector.late.add((loop, task))
+
+    async def _apply_later(self, scope: Scope, body: bytes, delay: float) -> None:
+        """Apply a request whose client is gone: its body replayed, its answer swallowed."""
+        try:
+            await asyncio.sleep(delay)
+            replayed = [{"type": "http.request", "body": body, "more_body": False}]
+
+            async def receive() -> Message:
+                return replayed.pop() if replayed else {"type": "http.disconnect"}
+
+            async def swallow(message: Message) -> None:
+                return None
+
+            await self.app(dict(scope), receive, swallow)
+        finally:
+            with self.injector._lock:
+                self.injector.late.discard((asyncio.get_running_loop(), asyncio.current_task()))  # type: ignore[arg-type]
+
+    @staticmethod
+    async def _body(receive: Receive) -> bytes:
+        parts: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            parts.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        return b"".join(parts)
 
     @staticmethod
     async def _drain(receive: Receive) -> None:

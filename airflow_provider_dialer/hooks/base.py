@@ -262,6 +262,9 @@ class ConnectionSettings:
     read_timeout: float
     retry: RetryPolicy
     rate_limit_per_second: float | None
+    #: longest the vendor may still apply a request after the client gave up on it (a late write);
+    #: a read that resolves an unknown fate settles this long before it calls leads absent
+    late_write_seconds: float = 60.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -485,13 +488,17 @@ class DialerHook(BaseHook):
             backoff_base=_as_float(extras.get("retry_backoff_seconds"), 0.5, "retry_backoff_seconds") or 0.0,
         )
         rate = _as_float(extras.get("rate_limit_per_second"), self.default_rate_limit, "rate_limit_per_second")
+        read_timeout = _as_float(extras.get("read_timeout"), 60.0, "read_timeout") or 60.0
+        # by default a server is assumed to give up on a request within the client's own read timeout
+        late_write = _as_float(extras.get("late_write_seconds"), read_timeout, "late_write_seconds")
         return ConnectionSettings(
             base_url=base_url,
             verify=verify,
             connect_timeout=_as_float(extras.get("connect_timeout"), 10.0, "connect_timeout") or 10.0,
-            read_timeout=_as_float(extras.get("read_timeout"), 60.0, "read_timeout") or 60.0,
+            read_timeout=read_timeout,
             retry=retry,
             rate_limit_per_second=rate if rate and rate > 0 else None,
+            late_write_seconds=max(0.0, late_write if late_write is not None else read_timeout),
         )
 
     # -- clients ------------------------------------------------------------------------------

@@ -385,6 +385,15 @@ class LeadsOperator(TaskHook, BaseOperator):
         self.log.info("calling window opened; resuming delivery of held-back leads")
         return self.execute(context)
 
+    @staticmethod
+    def _late_write_seconds(hook: Any) -> float:
+        """How long a read that finds leads missing settles (the connection's ``late_write_seconds``);
+        a hook without connection settings gets the default, never no settling."""
+        from airflow_provider_dialer.hooks.base import ConnectionSettings
+
+        settings = getattr(hook, "settings", None)
+        return float(getattr(settings, "late_write_seconds", ConnectionSettings.late_write_seconds))
+
     def _run(self, context: Any) -> Any:
         from airflow_provider_dialer.delivery import ChunkDelivery
 
@@ -432,6 +441,7 @@ class LeadsOperator(TaskHook, BaseOperator):
                 concurrency=self.concurrency,
                 state=state,
                 on_outcome=sync.on_outcome if sync is not None else None,
+                settle_seconds=self._late_write_seconds(hook),
             )
             report = delivery.run(chunks)
         finally:

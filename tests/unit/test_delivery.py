@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, ListUploader, require
 from airflow_provider_dialer.delivery import ChunkDelivery, ChunkInterruptedError, FileProgressStore, MemoryProgressStore
@@ -305,3 +307,101 @@ def test_a_done_mark_is_written_within_flush_seconds_even_when_no_other_save_com
     assert any(state["chunks"].get("now#1", {}).get("status") == "done" and "now#2" not in state["chunks"]
                for state, _ in store.saves)
     assert {v["status"] for v in store.state["chunks"].values()} == {"done"}
+
+
+# -- late writes: the settling rule on a virtual clock ---------------------------------------------
+
+
+class LateVendor:
+    """A vendor that may apply a write whose answer was lost ``delay`` (virtual) seconds later.
+
+    ``fates[chunk]`` lists, send by send (the chunk, then its resends), ``("late", delay)``,
+    ``("never",)`` or ``("ok",)``. Time is virtual: it moves only when delivery sleeps.
+    """
+
+    def __init__(self, fates: dict[str, list[tuple]]) -> None:
+        self.now = 0.0
+        self.fates = {key: list(value) for key, value in fates.items()}
+        self.stored: list[int] = []
+        self.due: list[tuple[float, list[int]]] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self._land()
+
+    def _land(self, until: float | None = None) -> None:
+        until = self.now if until is None else until
+        for entry in [d for d in self.due if d[0] <= until]:
+            self.due.remove(entry)
+            self.stored.extend(entry[1])
+
+    def send(self, key: str, chunk: list[PreparedLead]) -> ChunkOutcome:
+        self._land()
+        pending = self.fates.get(key.split("/")[0])
+        fate = pending.pop(0) if pending else ("ok",)
+        rows = [lead.row for lead in chunk]
+        if fate[0] == "ok":
+            self.stored.extend(rows)
+            return ChunkOutcome(accepted=len(rows))
+        if fate[0] == "late":
+            self.due.append((self.now + fate[1], rows))
+        raise DialerDeliveryUnknownError("X", "POST", "/l", "no answer came back")
+
+    def resolve(self, key: str, chunk: list[PreparedLead]) -> ChunkOutcome:
+        self._land()
+        present = [lead.row for lead in chunk if lead.row in self.stored]
+        return ChunkOutcome(accepted=len(present), missing=[lead.row for lead in chunk if lead.row not in self.stored])
+
+
+SETTLE = 5.0
+FATE = st.one_of(st.just(("never",)), st.tuples(st.just("late"), st.floats(0.0, SETTLE * 0.999)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(fates=st.dictionaries(st.sampled_from([key for key, _ in CHUNKS]), st.lists(FATE, min_size=1, max_size=3)))
+def test_a_write_applied_within_the_settle_window_is_never_doubled_nor_left_unknown(fates):
+    """Lost answers whose writes land up to ``settle_seconds`` later (or never), on the chunk and its resends."""
+    from airflow_provider_dialer import delivery as delivery_module
+
+    vendor = LateVendor(fates)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(delivery_module, "time", type("T", (), {"sleep": staticmethod(vendor.sleep),
+                                                              "monotonic": staticmethod(lambda: vendor.now)}))
+        report = ChunkDelivery(MemoryProgressStore(), vendor.send, vendor.resolve, concurrency=1,
+                               settle_seconds=SETTLE).run(CHUNKS)
+    vendor._land(until=float("inf"))  # every late write lands, however late
+    assert sorted(vendor.stored) == list(range(12)), f"stored: {sorted(vendor.stored)}"
+    assert report.accepted == 12 and report.unknown == 0
+
+
+def test_without_settling_a_late_write_is_resent_and_doubled(monkeypatch):
+    """The failure the settling rule removes: read at once, resend, and the late write lands too."""
+    from airflow_provider_dialer import delivery as delivery_module
+
+    vendor = LateVendor({"now#2": [("late", 1.0)]})
+    monkeypatch.setattr(delivery_module, "time", type("T", (), {"sleep": staticmethod(vendor.sleep),
+                                                               "monotonic": staticmethod(lambda: vendor.now)}))
+    ChunkDelivery(MemoryProgressStore(), vendor.send, vendor.resolve, concurrency=1, settle_seconds=0).run(CHUNKS)
+    vendor._land(until=float("inf"))
+    assert sorted(vendor.stored).count(3) == 2  # row 3 (chunk 2) stored twice
+
+
+def test_reads_that_keep_changing_leave_the_leads_unknown(monkeypatch):
+    """A vendor whose state changes at every read never settles: its missing leads are reported unknown, not resent."""
+    from airflow_provider_dialer import delivery as delivery_module
+
+    sends: list[str] = []
+    reads = iter(range(100))
+
+    def send(key, chunk):
+        sends.append(key)
+        raise DialerDeliveryUnknownError("X", "POST", "/l", "no answer came back")
+
+    def resolve(key, chunk):
+        n = next(reads) % len(chunk)  # a different lead missing at every read
+        return ChunkOutcome(accepted=len(chunk) - 1, missing=[chunk[n].row])
+
+    monkeypatch.setattr(delivery_module, "time", type("T", (), {"sleep": staticmethod(lambda s: None),
+                                                               "monotonic": staticmethod(lambda: 0.0)}))
+    report = ChunkDelivery(MemoryProgressStore(), send, resolve, concurrency=1, settle_seconds=1.0).run(CHUNKS[:1])
+    assert sends == ["now#1"] and report.unknown == 1 and report.accepted == 2

@@ -363,33 +363,61 @@ class UjetHook(DialerHook):
     def open_fresh_target(self, settings: dict[str, Any]) -> dict[str, Any]:
         return self._campaign_target(settings)
 
+    #: rounds of "settle, then send the leads proved absent again" for single adds whose answer was lost
+    fresh_resend_rounds: ClassVar[int] = 3
+
     def push_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         """Single-contact adds; UJET's ``invalid_contacts`` become refusals with the vendor's reason.
 
-        A lead whose answer is lost is read back at once (single adds are synchronous).
+        A lead whose answer is lost is read back once the others are sent, and again after the
+        connection's ``late_write_seconds`` (the add may still be applied late); only a lead both
+        reads miss is added again. A resend the campaign refuses because the lead is there by now
+        (the late add landed first) is read back and counts as accepted.
         """
+        outcome = ChunkOutcome()
+        lost = self._add_each(target, leads, outcome, resent=False)
+        for _ in range(self.fresh_resend_rounds):
+            if not lost:
+                break
+            lost = self._add_each(target, self._settled_absent(target, lost, outcome), outcome, resent=True)
+        outcome.unknown += [lead.row for lead in lost]
+        return outcome
+
+    def _add_each(self, target: dict[str, Any], leads: Sequence[PreparedLead], outcome: ChunkOutcome,
+                  resent: bool) -> list[PreparedLead]:
+        """Add each lead, counting it into ``outcome``; return the leads whose answer was lost."""
         from airflow_provider_dialer.exceptions import DialerDeliveryUnknownError
 
-        outcome = ChunkOutcome()
+        lost: list[PreparedLead] = []
         for lead in leads:
             try:
                 result = self.add_contact(target["campaign_id"], ujet_contact(lead))
             except DialerDeliveryUnknownError:
-                if self._resolve(target, [lead], 0.0).accepted:
-                    outcome.accepted += 1
-                    continue
-                # a single add is synchronous: not in the campaign means not applied, so one resend is safe
-                try:
-                    result = self.add_contact(target["campaign_id"], ujet_contact(lead))
-                except DialerDeliveryUnknownError:
-                    outcome.unknown.append(lead.row)
-                    continue
-            if result.invalid_contacts:
+                lost.append(lead)
+                continue
+            if not result.invalid_contacts:
+                outcome.accepted += 1
+            elif resent and self._resolve(target, [lead], 0.0).accepted:
+                outcome.accepted += 1  # refused as already there: the add whose answer was lost landed
+            else:
                 detail = "; ".join(str(c.model_dump(exclude_none=True)) for c in result.invalid_contacts)[:200]
                 outcome.refused.append({"row": lead.row, "reason": "invalid_contact", "detail": self.redact(detail)})
-            else:
-                outcome.accepted += 1
-        return outcome
+        return lost
+
+    def _settled_absent(self, target: dict[str, Any], leads: Sequence[PreparedLead], outcome: ChunkOutcome) -> list[PreparedLead]:
+        """The leads two reads ``late_write_seconds`` apart both miss (counting the found ones as accepted)."""
+        import time
+
+        absent = list(leads)
+        for settle in (0.0, self.settings.late_write_seconds):
+            if not absent:
+                break
+            time.sleep(settle)
+            read = self._resolve(target, absent, 0.0)
+            outcome.accepted += read.accepted
+            missing = set(read.missing)
+            absent = [lead for lead in absent if lead.row in missing]
+        return absent
 
     def resolve_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         return self._resolve(target, leads, 0.0)

@@ -129,7 +129,12 @@ class XCallyDialer:
             csv_bytes = contacts_csv([lead for lead, _, _ in good], phone_format=target["phone_format"],
                                      first_name_fallback=target.get("first_name_fallback"))
             slug = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-") or "chunk"
-            pid = self.upload_csv(list_id, csv_bytes, csv_binding(csv_bytes), duplicates=target.get("duplicates") or None,
+            duplicates = list(target.get("duplicates") or ())
+            if key.endswith("/resend") and "phone" not in duplicates:
+                # Motion's duplicate check skips a phone the list holds when the import runs: a resend is
+                # guarded even when the import it replaces lands later than the settled read allowed for
+                duplicates.append("phone")
+            pid = self.upload_csv(list_id, csv_bytes, csv_binding(csv_bytes), duplicates=duplicates or None,
                                   filename=f"list-{list_id}-{slug}.csv")
             return ChunkOutcome(accepted=len(good), refused=refused, ids={"pids": [pid]})
         self.run_flow(self._add_contacts_flow(list_id, [encoded for _, _, encoded in good]))

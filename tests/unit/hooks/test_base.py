@@ -108,6 +108,24 @@ def test_base_url_is_built_from_the_connection(monkeypatch, fields, expected):
     assert DemoHook().base_url == expected
 
 
+@pytest.mark.parametrize("extra, expected", [
+    ({}, 60.0),  # the client's read timeout: the server is assumed to give up no later than the client
+    ({"read_timeout": "15"}, 15.0),
+    ({"read_timeout": 15, "late_write_seconds": "90"}, 90.0),
+    ({"late_write_seconds": 0}, 0.0),  # settling off, on purpose
+    ({"late_write_seconds": -3}, 0.0),
+])
+def test_late_write_seconds_defaults_to_the_read_timeout(monkeypatch, extra, expected):
+    set_conn(monkeypatch, extra=extra)
+    assert DemoHook().settings.late_write_seconds == expected
+
+
+def test_late_write_seconds_must_be_a_number(monkeypatch):
+    set_conn(monkeypatch, extra={"late_write_seconds": "soon"})
+    with pytest.raises(DialerConfigError, match="late_write_seconds"):
+        DemoHook().settings
+
+
 def test_plain_http_off_loopback_is_refused(monkeypatch):
     set_conn(monkeypatch, host="dialer.example.com", schema="http")
     with pytest.raises(DialerConfigError, match="refusing plain http://"):
