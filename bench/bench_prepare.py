@@ -14,9 +14,9 @@ fresh subprocess so peak RSS belongs to that run alone:
 - ``prepare``: ``prepare_leads`` over the same file, iterating every prepared lead;
 - ``prepare, workers=N`` (``--workers``, default 2): the same with the per-row work on N worker
   processes (same result, checked); RSS is the task process's peak plus the workers' peak sum.
-- ``prepare, fast`` (``--fast``): one core again, phones parsed by rphonenumbers (the ``fast``
-  extra, forced whatever its metadata release; same counts checked), and the bare loop again
-  with rphonenumbers in place of phonenumbers.
+- ``prepare, fast`` (``--fast``, the default when rphonenumbers is installed): one core again,
+  phones parsed by rphonenumbers (the ``fast`` extra, forced whatever its metadata release; same
+  counts checked), and the bare loop again with rphonenumbers in place of phonenumbers.
 
 ``prepare`` and ``workers=N`` force phonenumbers (``DIALER_PHONE_BACKEND=phonenumbers``), so the
 columns keep measuring the reference whether or not the extra is installed.
@@ -211,9 +211,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--workers", type=int, default=2, help="prepare_leads(workers=...) for the extra column")
-    parser.add_argument("--fast", action="store_true", help="add a one-core column parsing with rphonenumbers")
+    parser.add_argument(
+        "--fast", action=argparse.BooleanOptionalAction, default=None,
+        help="add one-core columns parsing with rphonenumbers (default: when it is installed)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fast is None:
+        import importlib.util
+
+        args.fast = importlib.util.find_spec("rphonenumbers") is not None
     if args.worker:
         kind, path = args.worker
         sys.path.insert(0, os.getcwd())

@@ -102,4 +102,5 @@ def select_backend(choice: str | None = None) -> PhoneBackend:
             REFERENCE, phonenumbers,
             f"rphonenumbers metadata {fast_meta or '?'} differs from phonenumbers {phonenumbers.__version__}",
         )
-    return PhoneBackend(FAST, fast, f"rphonenumbers metadata {fast_meta} matches phonenumbers {phonenumbers.__version__}")
+    how = "matches" if lag == 0 else f"trails by {lag} release(s)"
+    return PhoneBackend(FAST, fast, f"rphonenumbers metadata {fast_meta} {how} phonenumbers {phonenumbers.__version__}")
