@@ -75,10 +75,10 @@ class PhoneNormaliser:
 
     def __init__(self, cache_size: int = 8192, backend: str | None = None) -> None:
         import phonenumbers
-
-        from airflow_provider_dialer.leads.phone_backend import FAST, select_backend
         from phonenumbers import PhoneNumberFormat, PhoneNumberType, is_number_type_geographical
         from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+
+        from airflow_provider_dialer.leads.phone_backend import FAST, select_backend
 
         self._pn = phonenumbers
         self._e164 = PhoneNumberFormat.E164
@@ -92,7 +92,6 @@ class PhoneNormaliser:
             fast = self.backend.module
             self._fast_parse = fast.parse
             self._fast_type = fast.number_type
-            self._fast_error = fast.NumberParseException
             self.normalise = lru_cache(maxsize=cache_size)(self._normalise_fast)
         else:
             self.normalise = lru_cache(maxsize=cache_size)(self._normalise)
@@ -138,9 +137,7 @@ class PhoneNormaliser:
             try:
                 number = self._fast_parse(packed(raw), region)
                 ntype = self._fast_type(number)
-            except self._fast_error:
-                pass
-            except Exception:  # not our code either: let the reference have its say
+            except Exception:  # its NumberParseException, or anything else: not our code, the reference decides
                 pass
             else:
                 if ntype != self._unknown:
