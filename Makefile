@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,docs]"
+	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,docs,fast]"
 	touch $(STAMP)
 
 install: $(STAMP)

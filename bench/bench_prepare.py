@@ -14,6 +14,12 @@ fresh subprocess so peak RSS belongs to that run alone:
 - ``prepare``: ``prepare_leads`` over the same file, iterating every prepared lead;
 - ``prepare, workers=N`` (``--workers``, default 2): the same with the per-row work on N worker
   processes (same result, checked); RSS is the task process's peak plus the workers' peak sum.
+- ``prepare, fast`` (``--fast``, the default when rphonenumbers is installed): one core again,
+  phones parsed by rphonenumbers (the ``fast`` extra, forced whatever its metadata release; same
+  counts checked), and the bare loop again with rphonenumbers in place of phonenumbers.
+
+``prepare`` and ``workers=N`` force phonenumbers (``DIALER_PHONE_BACKEND=phonenumbers``), so the
+columns keep measuring the reference whether or not the extra is installed.
 
 It prints a Markdown table: rows/s, preparation as a percentage of the bare loop, peak RSS.
 Targets: preparation >= 60% of bare throughput (one core); peak RSS < 300 MB and within 15% across sizes.
@@ -135,8 +141,10 @@ class TreeRss:
         return self.peak_mb
 
 
-def worker_bare(path: str) -> dict[str, float]:
-    import phonenumbers
+def worker_bare(path: str, library: str = "phonenumbers") -> dict[str, float]:
+    import importlib
+
+    phonenumbers = importlib.import_module(library)
 
     e164 = phonenumbers.PhoneNumberFormat.E164
     t0 = time.perf_counter()
@@ -190,10 +198,11 @@ def worker_prepare(path: str, workers: int = 1) -> dict[str, float]:
     }
 
 
-def _run_worker(kind: str, path: str) -> dict[str, float]:
+def _run_worker(kind: str, path: str, backend: str = "phonenumbers") -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", kind, path], check=True, capture_output=True, text=True,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env={**os.environ, "DIALER_PHONE_BACKEND": backend},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -202,13 +211,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--workers", type=int, default=2, help="prepare_leads(workers=...) for the extra column")
+    parser.add_argument(
+        "--fast", action=argparse.BooleanOptionalAction, default=None,
+        help="add one-core columns parsing with rphonenumbers (default: when it is installed)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fast is None:
+        import importlib.util
+
+        args.fast = importlib.util.find_spec("rphonenumbers") is not None
     if args.worker:
         kind, path = args.worker
         sys.path.insert(0, os.getcwd())
         workers = int(kind[len("prepare"):] or 1) if kind.startswith("prepare") else 0
-        print(json.dumps(worker_bare(path) if kind == "bare" else worker_prepare(path, workers)))
+        if kind.startswith("bare"):
+            print(json.dumps(worker_bare(path, "rphonenumbers" if kind == "bare-fast" else "phonenumbers")))
+        else:
+            print(json.dumps(worker_prepare(path, workers)))
         return
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
@@ -218,14 +238,17 @@ def main() -> None:
             bare = _run_worker("bare", path)
             prep = _run_worker("prepare", path)
             prep2 = _run_worker(f"prepare{args.workers}", path)
-            results.append((size, bare, prep, prep2))
+            fast = _run_worker("prepare", path, backend="rphonenumbers") if args.fast else None
+            if fast is not None:
+                fast["bare_fast"] = _run_worker("bare-fast", path)
+            results.append((size, bare, prep, prep2, fast))
             print(f"# {size}: rejects by reason {prep['counts']}", file=sys.stderr)
     w = args.workers
     print(f"| leads | bare phonenumbers rows/s | prepare_leads rows/s | prepare / bare | prepared | rejected "
           f"| peak RSS bare (MB) | peak RSS prepare (MB) | workers={w} rows/s | workers={w} / bare "
-          f"| workers={w} RSS: task + workers (MB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for size, bare, prep, prep2 in results:
+          f"| workers={w} RSS: task + workers (MB) |" + (" fast rows/s | fast / bare | fast / prepare | bare rphonenumbers rows/s |" if args.fast else ""))
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if args.fast else ""))
+    for size, bare, prep, prep2, fast in results:
         b = bare["rows"] / bare["seconds"]
         p = prep["rows"] / prep["seconds"]
         p2 = prep2["rows"] / prep2["seconds"]
@@ -233,8 +256,15 @@ def main() -> None:
         print(
             f"| {size:,} | {b:,.0f} | {p:,.0f} | {p / b:.0%} | {prep['prepared']:,} | {prep['rejected']:,} "
             f"| {bare['rss_mb']:.0f} | {prep['rss_mb']:.0f} | {p2:,.0f} | {p2 / b:.0%} "
-            f"| {prep2['rss_mb']:.0f} + {prep2['workers_rss_mb']:.0f} |"
+            f"| {prep2['rss_mb']:.0f} + {prep2['workers_rss_mb']:.0f} |", end="",
         )
+        if fast is not None:
+            assert fast["prepared"] == prep["prepared"] and fast["counts"] == prep["counts"], "rphonenumbers changed the result"
+            f = fast["rows"] / fast["seconds"]
+            bf = fast["bare_fast"]
+            assert bf["valid"] == bare["valid"], "rphonenumbers and phonenumbers disagree on the bare loop"
+            print(f" {f:,.0f} | {f / b:.0%} | {f / p:.2f}x | {bf['rows'] / bf['seconds']:,.0f} |", end="")
+        print()
     if len(results) > 1:
         rss = [r[2]["rss_mb"] for r in results]
         print(f"\npeak RSS spread across sizes: {(max(rss) - min(rss)) / min(rss):.1%} (target <= 15%)")

@@ -1,5 +1,8 @@
 """Phone numbers: parse, validate and normalise to E.164 with phonenumbers, cached per (raw, region).
 
+With the ``fast`` extra installed (and its metadata matching, see ``phone_backend``) valid numbers
+are accepted by rphonenumbers; phonenumbers still decides every number it does not accept.
+
 Imported on first use only: phonenumbers loads its metadata lazily but its package import alone is
 tens of milliseconds, too much for DAG parsing.
 """
@@ -65,12 +68,17 @@ class PhoneNormaliser:
 
     Leads lists repeat numbers (several rows per household, DNC lists, re-runs), and the cache makes
     each distinct ``(raw, region)`` cost one phonenumbers parse.
+
+    :param backend: ``"auto"``, ``"phonenumbers"`` or ``"rphonenumbers"``; default
+        ``$DIALER_PHONE_BACKEND``, else ``auto`` (see ``phone_backend.select_backend``).
     """
 
-    def __init__(self, cache_size: int = 8192) -> None:
+    def __init__(self, cache_size: int = 8192, backend: str | None = None) -> None:
         import phonenumbers
         from phonenumbers import PhoneNumberFormat, PhoneNumberType, is_number_type_geographical
         from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+
+        from airflow_provider_dialer.leads.phone_backend import FAST, select_backend
 
         self._pn = phonenumbers
         self._e164 = PhoneNumberFormat.E164
@@ -79,7 +87,14 @@ class PhoneNormaliser:
         self._tzdata = TIMEZONE_DATA
         self._tz_longest = TIMEZONE_LONGEST_PREFIX
         self._nsn = phonenumbers.national_significant_number
-        self.normalise = lru_cache(maxsize=cache_size)(self._normalise)
+        self.backend = select_backend(backend)
+        if self.backend.name == FAST:
+            fast = self.backend.module
+            self._fast_parse = fast.parse
+            self._fast_type = fast.number_type
+            self.normalise = lru_cache(maxsize=cache_size)(self._normalise_fast)
+        else:
+            self.normalise = lru_cache(maxsize=cache_size)(self._normalise)
         self._zone_cache: dict[str, tuple[str, ...]] = {}
 
     def zones(self, result: PhoneResult) -> tuple[str, ...]:
@@ -112,6 +127,24 @@ class PhoneNormaliser:
                         zones.append(z)
                 return tuple(sorted(zones))
         return ()
+
+    def _normalise_fast(self, raw: str, region: str | None) -> PhoneResult:
+        # the fast library only ever *accepts*: over the equivalence corpus it parsed some garbage
+        # ("12;4") that phonenumbers refuses as not a number, and a lagging metadata release can
+        # miss a range phonenumbers now has; so whatever it does not accept as valid, and every
+        # reject reason, comes from phonenumbers
+        if raw and len(raw) <= MAX_PHONE_TEXT:
+            try:
+                number = self._fast_parse(packed(raw), region)
+                ntype = self._fast_type(number)
+            except Exception:  # its NumberParseException, or anything else: not our code, the reference decides
+                pass
+            else:
+                if ntype != self._unknown:
+                    cc = number.country_code
+                    digits = f"{cc}{self._nsn(number)}"
+                    return PhoneResult("+" + digits, None, digits if self._is_geo(ntype, cc) else str(cc))
+        return self._normalise(raw, region)
 
     def _normalise(self, raw: str, region: str | None) -> PhoneResult:
         if not raw:

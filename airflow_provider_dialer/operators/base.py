@@ -180,6 +180,14 @@ class LeadsOperator(TaskHook, BaseOperator):
         outcome_log: Any = None,
         **kwargs: Any,
     ) -> None:
+        # the connection's pool when the deployment names one (operators/pools.py); Airflow hands a
+        # DAG's default_args down whole, so a pool there is the user's choice too
+        if "pool" not in kwargs and "pool" not in (kwargs.get("default_args") or {}):
+            from airflow_provider_dialer.operators.pools import connection_pool
+
+            pool = connection_pool(conn_id)
+            if pool is not None:
+                kwargs["pool"] = pool
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.source = source
