@@ -97,7 +97,9 @@ def test_batch_upload_stores_each_lead_once_with_agents_and_schedule_and_reuses_
 def test_csv_upload_defers_until_the_list_holds_every_contact(emu, tmp_path, fake_ti):
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
-    emu.configure(xcally_import_rate=100)  # 100 contacts/s: the list fills while the trigger polls
+    # 8 contacts/s: the list fills over ~4 s while the trigger polls, so it is still loading when the task
+    # defers even on a loaded machine (at 100/s a slow execute could see the import finish first)
+    emu.configure(xcally_import_rate=8)
     hook = XCallyHook("xcally_default")
     existing = hook.create_list("leads")
     hook.add_contacts(existing.id, [{"ListId": existing.id, "firstName": "Old", "phone": "5511999990000"}])
