@@ -184,10 +184,14 @@ class ChunkDelivery:
         resolve: Callable[[str, Sequence[PreparedLead]], ChunkOutcome | None],
         concurrency: int = 4,
         state: dict[str, Any] | None = None,
+        screen: Callable[[str, Sequence[PreparedLead]], Sequence[PreparedLead]] | None = None,
     ) -> None:
         self.store = store
         self.send = send
         self.resolve = resolve
+        #: called just before leads go out (a chunk, its pending rest, or a resend): returns the leads
+        #: that may go out now; what it keeps back it records with ``record`` (saved with the next mark)
+        self.screen = screen
         self.concurrency = max(1, concurrency)
         self.state = state if state is not None else (store.load() or {})
         self.state.setdefault("chunks", {})
@@ -213,6 +217,12 @@ class ChunkDelivery:
                     self._timer.start()
             else:
                 self._save()
+
+    def record(self, section: str, entries: dict[str, Any]) -> None:
+        """Add ``entries`` to a section of the progress state; they are written with the next save
+        (the ``sending`` mark that follows a screen, before its request goes out)."""
+        with self._lock:
+            self.state.setdefault(section, {}).update(entries)
 
     def _save(self) -> None:
         """Write the state (the caller holds the lock)."""
@@ -276,6 +286,10 @@ class ChunkDelivery:
                 again = [lead for lead in again if lead.row in still]
                 if not again:
                     return outcome
+            if self.screen is not None:
+                again = list(self.screen(f"{key}/resend", again))
+                if not again:
+                    return outcome
             log.warning("chunk %s: %d lead(s) did not land; sending them again", key, len(again))
             self._note_resend(key)
             try:
@@ -297,6 +311,12 @@ class ChunkDelivery:
             self._mark(key, "partial", handled, pending)
 
     def _deliver_one(self, key: str, leads: Sequence[PreparedLead], prior: ChunkOutcome | None = None) -> ChunkOutcome:
+        if self.screen is not None:
+            leads = self.screen(key, leads)
+            if not leads:  # every lead kept back: nothing goes out
+                outcome = prior or ChunkOutcome()
+                self._mark(key, "done", outcome)
+                return outcome
         rows = [lead.row for lead in leads]
         # a partial chunk keeps what its first records did while the rest is in flight
         self._mark(key, "sending", prior, rows if prior is not None else None)
