@@ -335,20 +335,44 @@ def test_every_release_on_the_grid_is_strictly_inside_the_window(zones, day, sta
         assert inside(wave, zone, start * 60, end * 60, None), (zone, wave.astimezone(ZoneInfo(zone)))
 
 
-@settings(max_examples=300, deadline=None)
-@given(zone=st.sampled_from(ZONES), day=st.data(), start=st.integers(0, 23 * 4), length=st.integers(1, 24 * 4),
-       offset=st.integers(0, 2 * 86400))
-def test_window_open_means_the_wall_clock_reads_inside_on_dst_days(zone, day, start, length, offset) -> None:
-    days = dst_days(zone) or (dt.date(2027, 3, 14),)
-    chosen = day.draw(st.sampled_from(days))
-    end = min(start + length, 24 * 4)
-    window = CallingWindow(start=hhmmss(start * 900), end=hhmmss(end * 900) if end < 96 else "24:00")
-    at = dt.datetime(chosen.year, chosen.month, chosen.day, tzinfo=UTC) - dt.timedelta(days=1) + dt.timedelta(seconds=offset)
+def transition(zone: str, day: dt.date) -> dt.datetime:
+    """The UTC instant on local ``day`` at which ``zone``'s offset changes (bisection with zoneinfo)."""
+    tz = ZoneInfo(zone)
+    lo = dt.datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC) - dt.timedelta(hours=2)
+    hi = lo + dt.timedelta(hours=30)
+    offset = lo.astimezone(tz).utcoffset()
+    while hi - lo > dt.timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        lo, hi = (mid, hi) if mid.astimezone(tz).utcoffset() == offset else (lo, mid)
+    return hi.replace(microsecond=0)
+
+
+DST_ZONES = [z for z in ZONES if dst_days(z)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), zone=st.sampled_from(DST_ZONES))
+def test_window_open_means_the_wall_clock_reads_inside_on_dst_days(data, zone) -> None:
+    """Window boundaries placed around the wall-clock readings of a real DST transition of 2027-2028."""
+    day = data.draw(st.sampled_from(dst_days(zone)))
+    jump = transition(zone, day)
+    tz = ZoneInfo(zone)
+    readings = [(jump - dt.timedelta(seconds=1)).astimezone(tz), jump.astimezone(tz)]
+    marks = sorted({r.hour * 3600 + r.minute * 60 + (60 if r.second else 0) for r in readings})
+
+    def boundary() -> int:
+        return min(86400, max(0, data.draw(st.sampled_from(marks)) + data.draw(st.integers(-8, 8)) * 900))
+
+    start, end = sorted((boundary(), boundary()))
+    if start == end or start == 86400:
+        return
+    window = CallingWindow(start=hhmmss(start), end=hhmmss(end) if end < 86400 else "24:00")
+    at = jump + dt.timedelta(seconds=data.draw(st.integers(-4 * 3600, 4 * 3600)))
     if window.is_open(at, [zone]):
-        assert inside(at, zone, start * 900, end * 900, None), at.astimezone(ZoneInfo(zone))
+        assert inside(at, zone, start, end, None), (hhmmss(start), hhmmss(end), at.astimezone(tz).isoformat())
     opening = window.next_open(at, [zone])
     if opening is not None:
-        assert inside(opening, zone, start * 900, end * 900, None), opening.astimezone(ZoneInfo(zone))
+        assert inside(opening, zone, start, end, None), (hhmmss(start), hhmmss(end), opening.astimezone(tz).isoformat())
 
 
 # -- the zone a number is called in ----------------------------------------------------------------
