@@ -384,10 +384,18 @@ class LeadsOperator(TaskHook, BaseOperator):
         clock = utcnow()
         send: list[PreparedLead] = []
         moves: dict[str, dict[str, Any]] = {}
+        open_now: dict[tuple[str, ...], bool] = {}  # one answer per zone set for the leads dialed at the send
         for lead in leads:
-            dial_at = lead.call_at if lead.call_at is not None and lead.call_at > clock else clock
             zones = lead.zones
-            if window.is_open(dial_at, zones):
+            # _open_in, not is_open: preparation validated the zones, and this runs for every lead sent
+            if lead.call_at is not None and lead.call_at > clock:
+                dial_at = lead.call_at
+                inside = all(window._open_in(dial_at, z) for z in zones)
+            else:
+                dial_at = clock
+                found = open_now.get(zones)
+                inside = open_now[zones] = all(window._open_in(clock, z) for z in zones) if found is None else found
+            if inside:
                 send.append(lead)
                 continue
             opening = window.next_open(dial_at, zones) if self.outside_window == "defer" else None
@@ -399,7 +407,7 @@ class LeadsOperator(TaskHook, BaseOperator):
                 moves[str(lead.row)] = {"hold": release_wave(opening, zones, window)}
             else:
                 why = (f"no calling window open in all of {', '.join(zones)} within {window.horizon_days} days"
-                       if self.outside_window == "defer" and self.hold_back == "defer"
+                       if self.outside_window == "defer" and opening is None
                        else f"outside the calling window in {', '.join(zones)} when sent")
                 moves[str(lead.row)] = {"reject": why, "at": clock.isoformat(), "external_id": lead.external_id}
         if moves:
@@ -464,10 +472,13 @@ class LeadsOperator(TaskHook, BaseOperator):
             resolve=lambda key, leads: self.resolve_chunk(hook, target, key, leads),
             concurrency=self.concurrency,
             state=state,
-            screen=lambda key, leads: self._screen(window, per_lead, delivery, held, lock, key, leads),
+            screen=lambda key, leads: self._screen(window, per_lead, delivery, held_at_send, lock, key, leads),
         )
         per_lead, lock = self.per_lead_schedule(hook, target), threading.Lock()
+        held_at_send: dict[str, int] = {}  # filled by the chunk threads, under ``lock``
         report = delivery.run(chunks)
+        for wave, count in held_at_send.items():
+            held[wave] = held.get(wave, 0) + count
         self._remember_links(hook, target, report.ids)
         held_total = sum(held.values())
         if held and self.hold_back == "defer":
