@@ -64,6 +64,7 @@ class RecordingHook:
         self.sent: list[dict[str, Any]] = []
         self.stored: Counter[int] = Counter()
         self.kill_at: int | None = None  # the n-th push dies after the vendor applied it
+        self.kill_before_at: int | None = None  # the n-th push dies before its request (a read finds it missing)
         self.refuse_at: int | None = None  # the n-th push is refused with 503 (not applied)
         self.pushes = 0
 
@@ -74,6 +75,8 @@ class RecordingHook:
         self.pushes += 1
         if self.pushes == self.refuse_at:
             raise DialerHTTPError("FakeDialer", "POST", "/contacts", 503, "busy")
+        if self.pushes == self.kill_before_at:
+            raise Killed(f"killed before chunk {key} went out")
         for lead in leads:
             self.sent.append({"row": lead.row, "zones": lead.zones, "timezone": lead.timezone,
                               "call_at": lead.call_at, "sent_at": self.clock.last, "key": key})
@@ -161,7 +164,7 @@ def scenarios(draw: Any) -> dict[str, Any]:
         "step": dt.timedelta(seconds=draw(st.integers(0, 120))),
         "latency": dt.timedelta(seconds=draw(st.integers(0, 600))),
         "per_lead": draw(st.booleans()),
-        "fault": draw(st.sampled_from(["kill_after_apply", "refuse", "none"])),
+        "fault": draw(st.sampled_from(["kill_after_apply", "kill_before_request", "refuse", "none"])),
         "fault_at": draw(st.integers(1, 3)),
         "outside_window": draw(st.sampled_from(["defer", "defer", "reject"])),
         "hold_back": draw(st.sampled_from(["defer", "defer", "reject"])),
@@ -173,6 +176,8 @@ def run_to_the_end(sc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, progress
     hook = RecordingHook(clock, sc["per_lead"])
     if sc["fault"] == "kill_after_apply":
         hook.kill_at = sc["fault_at"]
+    elif sc["fault"] == "kill_before_request":
+        hook.kill_before_at = sc["fault_at"]
     elif sc["fault"] == "refuse":
         hook.refuse_at = sc["fault_at"]
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
