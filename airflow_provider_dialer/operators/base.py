@@ -10,7 +10,9 @@ never names a vendor. The flow of one task:
 3. prepare the leads (streamed): phones, zones, schedules, the calling-hours guard, de-dup, DNC;
 4. split them into *waves*: vendors that take a per-lead time get every lead now, with its time on
    the wire; for the others a lead whose time is in the future waits for its wave;
-5. deliver the due waves' chunks with bounded concurrency (``ChunkDelivery``);
+5. deliver the due waves' chunks with bounded concurrency (``ChunkDelivery``), checking each lead's
+   calling window again against the clock of the moment its chunk goes out (``_screen``): a lead
+   outside it gets the next opening on the wire, waits for a later wave, or is rejected, by policy;
 6. defer until the next wave opens (no worker slot held), then resume at step 2;
 7. push a small summary to XCom, write the reject report, and fail only after the valid leads were
    handled when rejects exceed ``max_reject_ratio``.
