@@ -386,20 +386,24 @@ class LeadsOperator(TaskHook, BaseOperator):
         clock = utcnow()
         send: list[PreparedLead] = []
         moves: dict[str, dict[str, Any]] = {}
-        open_now: dict[tuple[str, ...], bool] = {}  # one answer per zone set for the leads dialed at the send
+        # one answer per zone set for the leads dialed at the send (this runs for every lead sent);
+        # _open_in, not is_open: preparation validated the zones
+        open_now: dict[Any, bool] = {}
         for lead in leads:
-            zones = lead.zones
-            # _open_in, not is_open: preparation validated the zones, and this runs for every lead sent
-            if lead.call_at is not None and lead.call_at > clock:
-                dial_at = lead.call_at
-                inside = all(window._open_in(dial_at, z) for z in zones)
-            else:
+            call_at = lead.call_at
+            if call_at is None or call_at <= clock:
                 dial_at = clock
-                found = open_now.get(zones)
-                inside = open_now[zones] = all(window._open_in(clock, z) for z in zones) if found is None else found
+                zone_key = lead.window_zones or lead.timezone
+                inside = open_now.get(zone_key)
+                if inside is None:
+                    inside = open_now[zone_key] = all(window._open_in(clock, z) for z in lead.zones)
+            else:
+                dial_at = call_at
+                inside = all(window._open_in(call_at, z) for z in lead.zones)
             if inside:
                 send.append(lead)
                 continue
+            zones = lead.zones
             opening = window.next_open(dial_at, zones) if self.outside_window == "defer" else None
             if opening is not None and per_lead:
                 # model_construct, not model_copy: preparation builds leads with a frozen fields set
