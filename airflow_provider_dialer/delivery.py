@@ -337,6 +337,7 @@ class ChunkDelivery:
         state: dict[str, Any] | None = None,
         on_outcome: Callable[[str, Sequence[PreparedLead], ChunkOutcome], None] | None = None,
         settle_seconds: float = 0.0,
+        screen: Callable[[str, Sequence[PreparedLead]], Sequence[PreparedLead]] | None = None,
     ) -> None:
         self.store = store
         #: called in the calling thread with every chunk's final outcome (delivered, resolved, or done
@@ -345,6 +346,9 @@ class ChunkDelivery:
         self._chunk_of: dict[Future[ChunkOutcome], tuple[str, Sequence[PreparedLead]]] = {}
         self.send = send
         self.resolve = resolve
+        #: called just before leads go out (a chunk, its pending rest, or a resend): returns the leads
+        #: that may go out now; what it keeps back it records with ``record`` (saved with the next mark)
+        self.screen = screen
         self.concurrency = max(1, concurrency)
         self.settle_seconds = max(0.0, float(settle_seconds))
         self.state = state if state is not None else (store.load() or {})
@@ -376,6 +380,12 @@ class ChunkDelivery:
                     self._timer.start()
             else:
                 self._save()
+
+    def record(self, section: str, entries: dict[str, Any]) -> None:
+        """Add ``entries`` to a section of the progress state; they are written with the next save
+        (the ``sending`` mark that follows a screen, before its request goes out)."""
+        with self._lock:
+            self.state.setdefault(section, {}).update(entries)
 
     def _save(self) -> None:
         """Write the state (the caller holds the lock)."""
@@ -474,6 +484,9 @@ class ChunkDelivery:
             # the attempt that ended was sending them again: read that resend before sending
             again = self._settle_resend(key, again, outcome)
         for _ in range(RESEND_ROUNDS):
+            if again and self.screen is not None:
+                # the calling window is checked again against the clock of this send
+                again = list(self.screen(f"{key}/resend", again))
             if not again:
                 return outcome
             # a settled read proved these leads absent: sending them once more cannot duplicate them
@@ -507,6 +520,12 @@ class ChunkDelivery:
             self._mark(key, "partial", handled, pending)
 
     def _deliver_one(self, key: str, leads: Sequence[PreparedLead], prior: ChunkOutcome | None = None) -> ChunkOutcome:
+        if self.screen is not None:
+            leads = self.screen(key, leads)
+            if not leads:  # every lead kept back: nothing goes out
+                outcome = prior or ChunkOutcome()
+                self._mark(key, "done", outcome)
+                return outcome
         rows = [lead.row for lead in leads]
         # a partial chunk keeps what its first records did while the rest is in flight
         self._mark(key, "sending", prior, rows if prior is not None else None)

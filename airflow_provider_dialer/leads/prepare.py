@@ -684,8 +684,10 @@ class _Run:
             if len(candidates) == 1:
                 zone = candidates[0]
             elif candidates:
-                # the number may be in several zones: call only when the window is open in all of them
-                zone = self.default_timezone or candidates[0]
+                # the number may be in several zones: call only when the window is open in all of them.
+                # The lead is called in one of its own zones (uContact gets it on the wire): the campaign
+                # default only when it is one of them, else the first candidate
+                zone = self.default_timezone if self.default_timezone in candidates else candidates[0]
                 window_zones = candidates
             elif self.default_timezone is not None:
                 zone = self.default_timezone

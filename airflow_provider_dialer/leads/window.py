@@ -2,10 +2,13 @@
 
 Windows are wall-clock intervals per weekday, ``[start, end)`` (the end is exclusive: with the
 default 08:00-21:00 a lead at 20:59 local is inside, at 21:00 it is not). An interval never crosses
-midnight; write ``22:00-24:00`` and ``00:00-02:00`` for a night shift. Wall-clock boundaries that fall
-in a DST gap or overlap are resolved like every other local time in this package (see
-``schedule.local_to_utc``): a gap is shifted forward by its length, an overlap takes its first
-occurrence. Holidays (a date list and/or the ``holidays`` package by country) close the whole local day.
+midnight; write ``22:00-24:00`` and ``00:00-02:00`` for a night shift. A boundary that falls in a DST
+gap or overlap is resolved on the safe side, so that every instant the window calls open reads a
+wall-clock time inside ``[start, end)`` on an open day: an opening takes the later of its two
+possible instants (a gap shifts it forward by the gap's length, an overlap takes its second
+occurrence), a closing the earlier (a gap pulls it back by the gap's length, an overlap takes its
+first occurrence). Holidays (a date list and/or the ``holidays`` package by country) close the whole
+local day.
 """
 
 from __future__ import annotations
@@ -113,6 +116,21 @@ def local_to_utc(day: date, seconds: int, zone: str) -> datetime:
         day, seconds = day + timedelta(days=seconds // _DAY), seconds % _DAY
     local = datetime(day.year, day.month, day.day, seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=zone_info(zone))
     return local.astimezone(UTC)
+
+
+def window_bound(day: date, seconds: int, zone: str, *, opening: bool) -> datetime:
+    """The UTC instant of a window boundary, on the safe side when the wall-clock time is not unique.
+
+    A wall-clock time in a DST gap or overlap maps to two instants (``fold=0`` and ``fold=1``). An
+    opening takes the later one and a closing the earlier one: an opening in an overlap then does
+    not let the repeated hour (whose clock reads before the opening) in, and a closing in a gap
+    does not let the hour after the jump (whose clock reads past the closing) in.
+    """
+    if seconds >= _DAY:
+        day, seconds = day + timedelta(days=seconds // _DAY), seconds % _DAY
+    local = datetime(day.year, day.month, day.day, seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=zone_info(zone))
+    first, second = local.astimezone(UTC), local.replace(fold=1).astimezone(UTC)
+    return max(first, second) if opening else min(first, second)
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,8 +262,10 @@ class CallingWindow:
         found = self._bounds.get(key)
         if found is None:
             found = tuple(
-                (local_to_utc(day, s, zone), local_to_utc(day, e, zone)) for s, e in self.intervals_for(day)
+                (window_bound(day, s, zone, opening=True), window_bound(day, e, zone, opening=False))
+                for s, e in self.intervals_for(day)
             )
+            found = tuple((s, e) for s, e in found if s < e)  # a short interval inside a DST jump is empty
             if len(self._bounds) > 65536:  # bounded: a run touches few (zone, day) pairs
                 self._bounds.clear()
             self._bounds[key] = found

@@ -10,7 +10,9 @@ never names a vendor. The flow of one task:
 3. prepare the leads (streamed): phones, zones, schedules, the calling-hours guard, de-dup, DNC;
 4. split them into *waves*: vendors that take a per-lead time get every lead now, with its time on
    the wire; for the others a lead whose time is in the future waits for its wave;
-5. deliver the due waves' chunks with bounded concurrency (``ChunkDelivery``);
+5. deliver the due waves' chunks with bounded concurrency (``ChunkDelivery``), checking each lead's
+   calling window again against the clock of the moment its chunk goes out (``_screen``): a lead
+   outside it gets the next opening on the wire, waits for a later wave, or is rejected, by policy;
 6. defer until the next wave opens (no worker slot held), then resume at step 2;
 7. push a small summary to XCom, write the reject report (with the leads the vendor refused and
    those whose fate is unknown), and fail only after the valid leads were handled when the leads
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,25 +36,47 @@ from airflow_provider_dialer.exceptions import DialerConfigError
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
-    from airflow_provider_dialer.delivery import DeliveryReport, ProgressStore
+    from airflow_provider_dialer.delivery import ChunkDelivery, DeliveryReport, ProgressStore
     from airflow_provider_dialer.leads.model import PreparedLead
+    from airflow_provider_dialer.leads.window import CallingWindow
 
 NOW_WAVE = "now"
 WAVE_GRANULARITY = dt.timedelta(minutes=5)
+#: the progress-state section recording leads re-planned at send time, by row
+WINDOW_MOVES = "window"
 
 
 def utcnow() -> dt.datetime:
+    """The clock: read when a task starts and again as each chunk goes out (tests replace it)."""
     return dt.datetime.now(dt.timezone.utc)
 
 
-def wave_of(lead: PreparedLead, per_lead_schedule: bool, now: dt.datetime) -> str:
-    """The wave a lead belongs to: ``now`` or the (rounded-up) instant its window opens."""
+def wave_of(lead: PreparedLead, per_lead_schedule: bool, now: dt.datetime, window: CallingWindow | None = None) -> str:
+    """The wave a lead belongs to: ``now`` or the instant it is released (see ``release_wave``)."""
     if per_lead_schedule or lead.call_at is None or lead.call_at <= now:
         return NOW_WAVE
-    epoch = lead.call_at.timestamp()
+    return release_wave(lead.call_at, lead.zones, window)
+
+
+def release_wave(at: dt.datetime, zones: Sequence[str], window: CallingWindow | None = None) -> str:
+    """The wave (a UTC instant, as text) releasing a lead that may be called from ``at``.
+
+    Waves sit on a ``WAVE_GRANULARITY`` grid so that leads released close together share a wake-up.
+    Rounding ``at`` up to the grid can leave the window (a lead allowed from 20:58 would be released
+    at 21:00, when the window has closed), so the grid instant is taken only when ``window`` is open
+    at it in every zone; otherwise ``at`` to the whole second (up, else down), the first of these
+    that is inside. Without a window, the grid instant.
+    """
+    epoch = at.timestamp()
     step = WAVE_GRANULARITY.total_seconds()
-    rounded = math.ceil(epoch / step) * step
-    return dt.datetime.fromtimestamp(rounded, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    grid = math.ceil(epoch / step) * step
+    for candidate in (grid, math.ceil(epoch), math.floor(epoch)):
+        moment = dt.datetime.fromtimestamp(candidate, dt.timezone.utc)
+        if window is None or window.is_open(moment, zones):
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # not reached for a window-derived instant (boundaries are whole seconds); the send-time check
+    # re-plans the lead should it ever be released outside its window
+    return dt.datetime.fromtimestamp(grid, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
@@ -84,6 +109,57 @@ def zones_summary(zones: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]
 
 def parse_wave(wave: str) -> dt.datetime:
     return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+
+
+def _apply_moves(
+    key: str, leads: list[PreparedLead], moves: dict[str, dict[str, Any]], now: dt.datetime, held: dict[str, int],
+) -> Iterator[tuple[str, list[PreparedLead]]]:
+    """Chunk ``key`` without the leads an earlier send moved out of it, then those held for a wave now due.
+
+    A lead moved to a later wave is counted as held until that wave is due. A rejected lead is dropped
+    here (the summary counts it from the progress); a lead re-scheduled in place stays.
+    """
+    if not moves:
+        yield key, leads
+        return
+    stay: list[PreparedLead] = []
+    later: dict[str, list[PreparedLead]] = {}
+    for lead in leads:
+        move = moves.get(str(lead.row))
+        if move is None or "schedule" in move:
+            stay.append(lead)
+        elif "hold" in move:
+            later.setdefault(move["hold"], []).append(lead)
+    if stay:
+        yield key, stay
+    for wave, group in sorted(later.items()):
+        if parse_wave(wave) > now:
+            held[wave] = held.get(wave, 0) + len(group)
+        else:
+            yield f"{wave}<{key}", group
+
+
+def _with_moves(summary: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """Add the send-time guard's decisions (from the progress, so over every attempt) to a summary.
+
+    Leads rejected at send time count as rejected (``outside_window``), not prepared, so that read =
+    prepared + rejected still holds; leads given a schedule at send time are counted apart.
+    """
+    moves = state.get(WINDOW_MOVES) or {}
+    rejects = [
+        {"row": int(row), "level": "error", "reason": "outside_window", "field": None, "value": move["at"],
+         "external_id": move.get("external_id"), "detail": move["reject"]}
+        for row, move in sorted(moves.items(), key=lambda kv: int(kv[0])) if "reject" in move
+    ]
+    summary["rescheduled_at_send"] = sum(1 for move in moves.values() if "schedule" in move)
+    if rejects:
+        by_reason = dict(summary["rejected_by_reason"])
+        by_reason["outside_window"] = by_reason.get("outside_window", 0) + len(rejects)
+        summary["rejected_by_reason"] = dict(sorted(by_reason.items()))
+        summary["rejected"] += len(rejects)
+        summary["prepared"] -= len(rejects)
+        summary["reject_samples"] = summary["reject_samples"] + rejects[:20]
+    return summary
 
 
 class LeadsOperator(TaskHook, BaseOperator):
@@ -350,20 +426,25 @@ class LeadsOperator(TaskHook, BaseOperator):
     def _waves(
         self, prepared: Any, hook: Any, target: dict[str, Any], prepared_at: dt.datetime, now: dt.datetime,
         size: int, held: dict[str, int], zones: dict[str, dict[str, Any]] | None = None,
+        window: CallingWindow | None = None, moves: dict[str, dict[str, Any]] | None = None,
         on_held: Any = None,
     ) -> Iterator[tuple[str, list[PreparedLead]]]:
         """Chunks of the waves due now, in source order, with deterministic keys; counts held leads.
 
         A lead's wave depends only on the preparation instant, never on the current time, so every
-        attempt cuts the same chunks; the current time only decides which waves are due.
+        attempt cuts the same chunks; the current time only decides which waves are due. ``moves``
+        (from the progress) are the leads an earlier send found outside their window: each is taken
+        out of its chunk after the chunk is cut (so the cut stays the same) and goes, if held, into
+        the chunk ``<wave><<chunk key>`` of the wave it was moved to, and nowhere else.
         """
         per_lead = self.per_lead_schedule(hook, target)
+        moves = moves or {}
         buffers: dict[str, list[PreparedLead]] = {}
         counters: dict[str, int] = {}
         for lead in prepared:
             if zones is not None:
                 _count_zone(zones, lead)
-            wave = wave_of(lead, per_lead, prepared_at)
+            wave = wave_of(lead, per_lead, prepared_at, window)
             if wave != NOW_WAVE and parse_wave(wave) > now:
                 held[wave] = held.get(wave, 0) + 1
                 if on_held is not None:
@@ -373,12 +454,75 @@ class LeadsOperator(TaskHook, BaseOperator):
             buffer.append(lead)
             if len(buffer) >= size:
                 counters[wave] = counters.get(wave, 0) + 1
-                yield f"{wave}#{counters[wave]}", buffer
+                yield from _apply_moves(f"{wave}#{counters[wave]}", buffer, moves, now, held)
                 buffers[wave] = []
         for wave, buffer in buffers.items():
             if buffer:
                 counters[wave] = counters.get(wave, 0) + 1
-                yield f"{wave}#{counters[wave]}", buffer
+                yield from _apply_moves(f"{wave}#{counters[wave]}", buffer, moves, now, held)
+
+    def _screen(
+        self, window: CallingWindow, per_lead: bool, delivery: ChunkDelivery, held: dict[str, int],
+        lock: threading.Lock, key: str, leads: Sequence[PreparedLead],
+    ) -> list[PreparedLead]:
+        """The calling-hours guard at the moment a chunk goes out: the leads to send, re-planning the rest.
+
+        Preparation checked each lead against the clock of the first attempt; a retry, a late resume
+        or a slow chunk sends later. A lead goes out as it is when the window is open, in all its
+        zones, at the instant it would be dialed (its ``call_at`` when still ahead, else now). Otherwise,
+        by policy: a vendor that carries a per-lead time gets it with ``call_at`` at the window's next
+        opening; for the others it is held until that opening (a later wave); with
+        ``outside_window="reject"`` or ``hold_back="reject"``, or no opening within the horizon, it is
+        rejected as ``outside_window``. Each decision is recorded in the progress (``WINDOW_MOVES``,
+        written with the chunk's ``sending`` mark, before the request) so later attempts cut it the same way.
+        """
+        clock = utcnow()
+        send: list[PreparedLead] = []
+        moves: dict[str, dict[str, Any]] = {}
+        # one answer per zone set for the leads dialed at the send (this runs for every lead sent);
+        # _open_in, not is_open: preparation validated the zones
+        open_now: dict[Any, bool] = {}
+        for lead in leads:
+            call_at = lead.call_at
+            if call_at is None or call_at <= clock:
+                dial_at = clock
+                zone_key = lead.window_zones or lead.timezone
+                inside = open_now.get(zone_key)
+                if inside is None:
+                    inside = open_now[zone_key] = all(window._open_in(clock, z) for z in lead.zones)
+            else:
+                dial_at = call_at
+                inside = all(window._open_in(call_at, z) for z in lead.zones)
+            if inside:
+                send.append(lead)
+                continue
+            zones = lead.zones
+            opening = window.next_open(dial_at, zones) if self.outside_window == "defer" else None
+            if opening is not None and per_lead:
+                # model_construct, not model_copy: preparation builds leads with a frozen fields set
+                send.append(type(lead).model_construct(**{**lead.__dict__, "call_at": opening}))
+                moves[str(lead.row)] = {"schedule": opening.isoformat()}
+            elif opening is not None and self.hold_back == "defer":
+                moves[str(lead.row)] = {"hold": release_wave(opening, zones, window)}
+            else:
+                why = (f"no calling window open in all of {', '.join(zones)} within {window.horizon_days} days"
+                       if self.outside_window == "defer" and opening is None
+                       else f"outside the calling window in {', '.join(zones)} when sent")
+                moves[str(lead.row)] = {"reject": why, "at": clock.isoformat(), "external_id": lead.external_id}
+        if moves:
+            delivery.record(WINDOW_MOVES, moves)
+            kinds: dict[str, int] = {}
+            with lock:
+                for move in moves.values():
+                    kind = next(iter(move))
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                    if kind == "hold":
+                        held[move["hold"]] = held.get(move["hold"], 0) + 1
+            self.log.warning(
+                "chunk %s: %d lead(s) outside their calling window at %s: %s",
+                key, len(moves), clock.isoformat(), ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())),
+            )
+        return send
 
     def execute(self, context: Any) -> Any:
         try:
@@ -404,6 +548,7 @@ class LeadsOperator(TaskHook, BaseOperator):
 
     def _run(self, context: Any) -> Any:
         from airflow_provider_dialer.delivery import ChunkDelivery
+        from airflow_provider_dialer.leads.window import CallingWindow
 
         hook = self._get_hook()
         store = self._store(context)
@@ -428,9 +573,11 @@ class LeadsOperator(TaskHook, BaseOperator):
             held: dict[str, int] = {}
             zones: dict[str, dict[str, Any]] = {}
             size = self.chunk_size or self.default_chunk_size(hook, target)
+            window = CallingWindow.from_spec(self.calling_window)
+            moves = dict(state.get(WINDOW_MOVES) or {})  # a snapshot: this attempt's sends add to the state's
             leads = sync.leads(prepared) if sync is not None else prepared
-            chunks = self._waves(leads, hook, target, prepared_at, max(now, prepared_at), size, held, zones,
-                                 on_held=sync.on_held if sync is not None else None)
+            chunks = self._waves(leads, hook, target, prepared_at, max(now, prepared_at), size, held, zones, window,
+                                 moves, on_held=sync.on_held if sync is not None else None)
             if sync is not None:
                 chunks = sync.split_rechecks(chunks, state)
 
@@ -442,6 +589,8 @@ class LeadsOperator(TaskHook, BaseOperator):
                 self._log_summary(summary)
                 return summary
 
+            per_lead, lock = self.per_lead_schedule(hook, target), threading.Lock()
+            held_at_send: dict[str, int] = {}  # filled by the chunk threads, under ``lock``
             delivery = ChunkDelivery(
                 store,
                 send=lambda key, leads: self.send_chunk(hook, target, key, leads),
@@ -450,26 +599,29 @@ class LeadsOperator(TaskHook, BaseOperator):
                 state=state,
                 on_outcome=sync.on_outcome if sync is not None else None,
                 settle_seconds=self._late_write_seconds(hook),
+                screen=lambda key, leads: self._screen(window, per_lead, delivery, held_at_send, lock, key, leads),
             )
             report = delivery.run(chunks)
+            for wave, count in held_at_send.items():
+                held[wave] = held.get(wave, 0) + count
         finally:
             if sync is not None:
                 sync.close()
         prepared.report.add_vendor_answers(report.refused_rows, report.unknown_rows)
         prepared.report.close()
-        return self._finish(context, hook, store, target, prepared, report, held, zones, sync)
+        return self._finish(context, hook, store, target, prepared, report, held, zones, sync, state)
 
     def _finish(
         self, context: Any, hook: Any, store: Any, target: dict[str, Any], prepared: Any, report: Any,
-        held: dict[str, int], zones: dict[str, dict[str, Any]], sync: Any,
+        held: dict[str, int], zones: dict[str, dict[str, Any]], sync: Any, state: dict[str, Any],
     ) -> Any:
         self._remember_links(hook, target, report.ids)
         held_total = sum(held.values())
         if held and self.hold_back == "defer":
-            summary = self._summary(prepared, report, held, target, zones)
+            summary = _with_moves(self._summary(prepared, report, held, target, zones), state)
             self._log_summary(summary)
             self._defer_until(min(held), held_total)
-        summary = self._summary(prepared, report, held, target, zones)
+        summary = _with_moves(self._summary(prepared, report, held, target, zones), state)
         if sync is not None:
             summary["sync"] = sync.summary()
         self._log_summary(summary)

@@ -1,8 +1,10 @@
 """Example DAGs run end to end with dag.test() against the emulator: deferred sensors, held-back uploads, the demo.
 
-The clock the operators read is frozen at a preparation instant T0 and then jumps two days ahead,
-so leads held back for their calling window become due on resume without the test waiting for
-real hours (the DateTimeTrigger's moment is already past in real time, so it fires at once).
+The clock the operators read is frozen at a preparation instant T0 until a task defers for leads held
+back for their calling window; it then jumps to a minute past the instant they are released, as a
+triggerer would resume the task, so they become due on resume without the test waiting for real
+hours (the DateTimeTrigger's moment is already past in real time, so it fires at once). The clock
+must follow the release instant: the operators check each lead's window again as it is sent.
 """
 
 from __future__ import annotations
@@ -30,13 +32,20 @@ def airflow_db():
 
 @pytest.fixture
 def clock(monkeypatch):
-    calls = {"n": 0}
+    calls: dict = {"n": 0, "now": T0}
 
     def fake_now() -> dt.datetime:
         calls["n"] += 1
-        return T0 if calls["n"] <= 2 else T0 + dt.timedelta(days=2)
+        return calls["now"]
+
+    real_defer = base_module.LeadsOperator._defer_until
+
+    def defer_until(self, wave: str, held: int) -> None:
+        calls["now"] = max(calls["now"], base_module.parse_wave(wave) + dt.timedelta(minutes=1))
+        real_defer(self, wave, held)
 
     monkeypatch.setattr(base_module, "utcnow", fake_now)
+    monkeypatch.setattr(base_module.LeadsOperator, "_defer_until", defer_until)
     return calls
 
 
