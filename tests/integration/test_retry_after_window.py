@@ -118,8 +118,9 @@ def test_ucontact_fresh_leads_retry_at_2105_carry_a_schedule_in_the_leads_own_zo
     conn["extra"] = {**conn["extra"], "retry_backoff_seconds": 0.01}
     monkeypatch.setenv("AIRFLOW_CONN_UCONTACT_DEFAULT", json.dumps(conn))
     fresh_path = r"^/api/dialer/id/sales/freshLeads$"
-    # the second chunk is refused (not applied): the task fails and its retry sends that chunk again
-    emu.set_faults("ucontact", [{"kind": "status", "status": 400, "path": fresh_path, "method": "POST", "after": 1, "times": 1}])
+    # the second chunk is refused (not applied; 409, which is not split): the task fails and its retry
+    # sends that chunk again
+    emu.set_faults("ucontact", [{"kind": "status", "status": 409, "path": fresh_path, "method": "POST", "after": 1, "times": 1}])
 
     def stored() -> dict[str, dt.datetime | None]:
         out = {}
@@ -179,11 +180,11 @@ def test_ujet_retry_at_2105_holds_new_york_leads_until_0800_then_sends_each_once
     at_2105 = stored()
     assert deferred.value.trigger.moment == NEXT_0800  # released on the grid, inside the window
     assert {ZONE_OF[p] for p in set(at_2105) - set(first)} == {LA}  # New York waits
+    state = json.loads((tmp_path / "p.json").read_text())  # read while deferred: success removes the file
+    assert sorted(state["window"], key=int) == ["5", "6", "7", "9", "10", "11"]
     clock.now = NEXT_0800 + dt.timedelta(seconds=30)
     summary = op().resume_after_hold({}, None)
     after = stored()
     assert check_dialed_inside([(AT_2050, first), (AT_2105, at_2105), (clock.now, after)]) == 12
-    state = json.loads((tmp_path / "p.json").read_text())
-    assert sorted(state["window"], key=int) == ["5", "6", "7", "9", "10", "11"]
     delivery_check(summary, SOURCE, emu.leads("ujet", keys=True)["ujet.import"]["counts"])
     assert summary["accepted"] == 12 and summary["held_back"] == 0
