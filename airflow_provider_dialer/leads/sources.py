@@ -148,7 +148,7 @@ def _ascii_compatible(codec: str) -> bool:
 def _wide_guess(head: bytes, family: str = "utf-") -> str | None:
     """The UTF-16/32 variant the NUL-heavy ``head`` reads as best, or ``None``.
 
-    A candidate must decode the head without error, give no NUL character, and give mostly ASCII
+    A candidate must decode the head without error, give few NUL characters, and give mostly ASCII
     text (a lead file holds digits, delimiters and line breaks whatever its alphabet).
     """
     best, best_share = None, 0.5
@@ -156,10 +156,10 @@ def _wide_guess(head: bytes, family: str = "utf-") -> str | None:
         if not codec.startswith(family):
             continue
         try:
-            text = codecs.getincrementaldecoder(codec)().decode(head[: len(head) - len(head) % 4], final=False)
+            text = codecs.getincrementaldecoder(codec)().decode(head, final=False)  # a cut last character waits
         except UnicodeDecodeError:
             continue
-        if not text or "\x00" in text:
+        if not text or text.count("\x00") >= len(text) * _NUL_SHARE:  # UTF-32 read as UTF-16 is half NUL
             continue
         share = sum(1 for c in text if c < "\x80") / len(text)
         if share > best_share:
