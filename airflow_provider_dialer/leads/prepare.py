@@ -304,7 +304,11 @@ class _Run:
                 task: tuple[Any, ...] = ("csv", tuple(names))
             else:
                 records, task = rows_source.rows(), ("items",)
-                if type(rows_source) is SqlSource:
+                if isinstance(rows_source, CsvSource):  # a subclass: its rows() reads the file as the fast path does
+                    names = rows_source.header()
+                    if names:
+                        self.mapping.check_columns(names, f"the header of {rows_source.path}")
+                elif type(rows_source) is SqlSource:
                     records = _checked_first(records, self.mapping, "the query result")
             for outcomes in self._chunks_of_outcomes(records, chunk_rows, task):
                 report.rows += len(outcomes)
