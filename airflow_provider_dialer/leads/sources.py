@@ -112,9 +112,12 @@ def _mark(exc: UnicodeError) -> tuple[str, int]:
     """
     if not isinstance(exc, UnicodeDecodeError):
         raise exc
+    _MARKS_MADE[0] += 1
     return "".join(chr(0xDC00 + b) for b in exc.object[exc.start : exc.end]), exc.end
 
 
+#: decode errors marked so far in this process: while it has not moved, no line can hold a mark
+_MARKS_MADE = [0]
 codecs.register_error("dialer.mark", _mark)
 
 
@@ -260,38 +263,43 @@ class _Lines:
         raw = io.BufferedReader(_Prefixed(head[bom:], handle), buffer_size=1 << 20)
         self._text = io.TextIOWrapper(raw, encoding=codec, errors="dialer.mark", newline="")
         self.limit = limit
+        self._marks_at = _MARKS_MADE[0]
         self.number = 0
         self.problems: dict[int, tuple[str, str]] = {}
 
     def __iter__(self) -> Iterator[str]:
-        readline = self._text.readline
-        limit = self.limit
-        cap = limit + 1
-        problems = self.problems
-        check = self._check
-        n = 0
-        while True:
-            line = readline(cap)
-            if not line:
-                return
-            n += 1
-            self.number = n
-            if len(line) == cap and line[-1] not in "\r\n":
-                while (more := readline(cap)) and len(more) == cap and more[-1] not in "\r\n":
-                    pass
-                problems[n] = (MALFORMED, f"line {n} is longer than {limit} characters")
-                line = "\n"
-            elif not line.isascii():
-                line = check(n, line)
-            elif "\x00" in line:
-                problems[n] = (MALFORMED, f"NUL byte in line {n}")
+        read = self.read
+        while line := read():
             yield line
+
+    def read(self) -> str:
+        """The next line, checked (``""`` at the end). ``_Feed`` has the same code inline."""
+        line = self._text.readline(self.limit + 1)
+        if line:
+            self.number = n = self.number + 1
+            if len(line) > self.limit and line[-1] not in "\r\n":
+                line = self._long(n)
+            elif not line.isascii():
+                line = self._check(n, line)
+            elif "\x00" in line:
+                self.problems[n] = (MALFORMED, f"NUL byte in line {n}")
+        return line
+
+    def _long(self, n: int) -> str:
+        """Read past the rest of an over-long line ``n``; it stands as an empty line with a problem."""
+        readline, cap = self._text.readline, self.limit + 1
+        while (more := readline(cap)) and len(more) == cap and more[-1] not in "\r\n":
+            pass
+        self.problems[n] = (MALFORMED, f"line {n} is longer than {self.limit} characters")
+        return "\n"
 
     def _check(self, n: int, line: str) -> str:
         """A non-ASCII line: its decode problem if any, transcoded when the file is read as cp1252/latin-1."""
         if "\x00" in line:
             self.problems[n] = (MALFORMED, f"NUL byte in line {n}")
-        marked = _MARK.search(line) is not None
+        # searching every non-ASCII line would cost more than the rest of reading it; a file (and
+        # every other one read meanwhile) without a decode error has no mark to find
+        marked = _MARKS_MADE[0] != self._marks_at and _MARK.search(line) is not None
         mode = self.mode
         if mode is None:  # a declared or byte-order-marked encoding: bad bytes are bad bytes
             if marked:
@@ -389,13 +397,12 @@ class _Feed:
     record's first line and feeds the lines after it again (``held``, then ``pending``).
     """
 
-    __slots__ = ("lines", "source", "pending", "held", "start", "last", "size", "stopped", "first_line", "max_lines", "max_size")
+    __slots__ = ("lines", "pending", "held", "start", "last", "size", "stopped", "first_line", "max_lines", "max_size")
 
     def __init__(self, lines: _Lines, max_lines: int, max_size: int) -> None:
         from collections import deque
 
         self.lines = lines
-        self.source = iter(lines)
         self.pending: Any = deque()
         self.held: list[tuple[int, str]] = []
         self.start, self.last, self.size = 1, 0, 0
@@ -404,18 +411,26 @@ class _Feed:
         self.max_lines, self.max_size = max_lines, max_size
 
     def __iter__(self) -> Iterator[str]:
-        source, pending, held, lines = self.source, self.pending, self.held, self.lines
+        pending, held, lines = self.pending, self.held, self.lines
         max_lines, max_size = self.max_lines, self.max_size
+        # _Lines.read inline: one call less per line on the path every row takes
+        readline, cap, problems, check = lines._text.readline, lines.limit + 1, lines.problems, lines._check
         while True:
             if pending:
                 num, line = pending.popleft()
             else:
-                line = next(source, None)
-                if line is None:
+                line = readline(cap)
+                if not line:
                     if self.last >= self.start:
                         self.stopped = "a quoted cell is still open at the end of the file"
                     return
-                num = lines.number
+                lines.number = num = lines.number + 1
+                if len(line) == cap and line[-1] not in "\r\n":
+                    line = lines._long(num)
+                elif not line.isascii():
+                    line = check(num, line)
+                elif "\x00" in line:
+                    problems[num] = (MALFORMED, f"NUL byte in line {num}")
             if num == self.start:
                 self.size = len(line)
                 self.first_line = line
@@ -517,7 +532,7 @@ class CsvSource:
         feed = _Feed(lines, self.max_record_lines, self.max_record_size)
         # peek at the first non-blank line for the delimiter; the lines go back to the feed
         peeked = feed.pending
-        for line in feed.source:
+        while line := lines.read():
             peeked.append((lines.number, line))
             if line.strip():
                 break

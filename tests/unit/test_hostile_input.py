@@ -76,13 +76,14 @@ def test_rtl_and_unicode_names_survive_every_file_format(tmp_path: Path) -> None
             for i, name in enumerate(RTL_NAMES)]
     jsonl = tmp_path / "l.jsonl"
     jsonl.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
-    csv_ok = [r for r in rows if "\u0000" not in r["first_name"]]  # csv cannot carry NUL: tested below
+    csv_ok = [r for r in rows if "\u0000" not in r["first_name"]]  # a raw NUL in CSV: tested below
     csv_path = tmp_path / "l.csv"
     csv_path.write_bytes(b"\xef\xbb\xbf" + ("phone,first_name,last_name,city\n" + "".join(
         f'{r["phone"]},"{r["first_name"]}","{r["last_name"]}","{r["city"]}"\n' for r in csv_ok)).encode("utf-8"))
-    for source, expected in ((rows, rows), (str(jsonl), rows), (str(csv_path), csv_ok)):
-        leads, rep, _ = prepare(source, tmp_path / "r.jsonl")
-        assert rep.rejected == 0
+    for source, written, expected in ((rows, rows, csv_ok), (str(jsonl), rows, csv_ok), (str(csv_path), csv_ok, csv_ok)):
+        leads, rep, errors = prepare(source, tmp_path / "r.jsonl")
+        # a NUL (escaped in JSON, or in memory) never reaches a name: that row is rejected, the rest kept
+        assert [(r["reason"], r["field"]) for r in errors] == [("invalid_field", "first_name")] * (len(written) - len(expected))
         got = [(lead.first_name, lead.last_name, lead.data["city"]) for lead in leads]
         assert got == [(r["first_name"].strip(), r["last_name"].strip(), r["city"]) for r in expected]
 
