@@ -263,6 +263,27 @@ def prepare_leads(
     return PreparedLeads(run.stream(rows_source, dnc_source, chunk_rows), report, now)
 
 
+def check_source(source: Any, mapping: ColumnMapping | Mapping[str, Any] | None = None) -> None:
+    """Check, before anything is written anywhere, what a file source can tell up front.
+
+    A CSV file's encoding and header are read and the mapping is checked against the header; a JSON
+    Lines file's encoding is detected. Either raises ``DialerConfigError`` as ``prepare_leads``
+    would at its first row. Other sources are left alone: reading a generator or a query twice
+    would consume or repeat it (a query's columns are checked at its first row, before any lead
+    is handed on).
+    """
+    from airflow_provider_dialer.leads.sources import JsonLinesSource, _Lines, open_binary
+
+    spec = as_source(source)
+    if isinstance(spec, CsvSource):
+        names = spec.header()
+        if names:
+            ColumnMapping.from_spec(mapping).check_columns(names, f"the header of {spec.path}")
+    elif isinstance(spec, JsonLinesSource):
+        with open_binary(spec.path, spec.conn_id) as handle:
+            _Lines(handle, spec.encoding, spec.max_record_size, str(spec.path))
+
+
 class _Run:
     """The state of one preparation run: caches, policies, the report."""
 
