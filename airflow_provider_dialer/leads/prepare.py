@@ -672,11 +672,16 @@ class _Run:
                 except TypeError as exc:
                     return Reject(n, _R.INVALID_FIELD.value, name, _shorten(v), str(exc), ext)
         first_name, last_name, email, agent, content, template, subject = texts
-        for name, value in (("first_name", first_name), ("last_name", last_name), ("email", email)):
-            # isprintable() is one C pass and true for nearly every name; only the rest are searched
-            if value is not None and not value.isprintable() and _BREAK_OR_NUL.search(value):
-                # a name never spans lines: a line break is what a stray quote makes of the rows after it
-                return Reject(n, _R.INVALID_FIELD.value, name, mask_phones_in(_shorten(value)), "line break or NUL in a one-line field (a stray quote in the source?)", ext)
+        # isprintable() is one C pass and true for nearly every name; only the rest are searched
+        if not (
+            (first_name is None or first_name.isprintable())
+            and (last_name is None or last_name.isprintable())
+            and (email is None or email.isprintable())
+        ):
+            for name, value in (("first_name", first_name), ("last_name", last_name), ("email", email)):
+                if value is not None and _BREAK_OR_NUL.search(value):
+                    # a name never spans lines: a line break is what a stray quote makes of the rows after it
+                    return Reject(n, _R.INVALID_FIELD.value, name, mask_phones_in(_shorten(value)), "line break or NUL in a one-line field (a stray quote in the source?)", ext)
         v = get("priority")
         if v is None:
             priority = None
