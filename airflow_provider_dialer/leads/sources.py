@@ -3,7 +3,9 @@
 Every source streams: it yields ``(row_number, item)`` one row at a time, where ``row_number`` is the
 1-based data row (for CSV the data row after the header; blank lines are not rows) and ``item`` is a
 mapping, a ``Lead``, or a ``BadRow`` saying why the row could not be read. A source never raises on
-row content; it raises only when the source itself cannot be opened or read (missing file, SQL error).
+row content; it raises only when the source itself cannot be opened or read (missing file, SQL error)
+or cannot be understood at all (an encoding it cannot tell, a header that is a lead), and then
+before its first row.
 """
 
 from __future__ import annotations
