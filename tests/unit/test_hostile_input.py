@@ -380,3 +380,18 @@ def test_integra_data_escaping_round_trips_colons_equals_and_percent(data: dict[
     assert parse_integra_data(rendered) == data
     if data:
         assert rendered.count(":") == len(data) - 1 and rendered.count("=") == len(data)
+
+
+def test_sql_mapping_naming_a_column_the_query_lacks_is_refused_before_any_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "crm.sqlite"
+    with sqlite3.connect(db) as c:
+        c.execute("create table leads (tel text, nome text)")
+        c.execute("insert into leads values ('+12125550001', 'Ana')")
+    monkeypatch.setenv("AIRFLOW_CONN_HOSTILE_DB", f"sqlite://{db}")
+    source = SqlSource("hostile_db", "select tel, nome from leads")
+    # a misspelled time zone column must not send the lead to be called in the default zone
+    result = prepare_leads(source, mapping={"phones": ["tel"], "first_name": "nome", "timezone": "fuso"}, now=NOW,
+                           default_timezone="America/New_York")
+    with pytest.raises(DialerConfigError, match="names 'fuso', which the query result does not have; its columns are: 'tel', 'nome'"):
+        list(result)
+    assert result.report.prepared == 0
