@@ -15,6 +15,7 @@ _EXPORTS = {
     "CallingWindow": "window",
     "CallingWindowError": "window",
     "prepare_leads": "prepare",
+    "check_source": "prepare",
     "PreparedLeads": "prepare",
     "PreparationReport": "report",
     "Reject": "report",
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from airflow_provider_dialer.leads.columns import ColumnMapping
     from airflow_provider_dialer.leads.model import Lead, PreparedLead
     from airflow_provider_dialer.leads.phones import mask_phone
-    from airflow_provider_dialer.leads.prepare import PreparedLeads, prepare_leads
+    from airflow_provider_dialer.leads.prepare import PreparedLeads, check_source, prepare_leads
     from airflow_provider_dialer.leads.report import PreparationReport, Reject, RejectRatioExceededError, RejectReason
     from airflow_provider_dialer.leads.sources import (
         BadRow,

@@ -26,6 +26,9 @@ SCALAR_FIELDS = (
 )
 
 
+_DEFAULT_PHONES = ("phones", "phone")
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """Source column names for each ``Lead`` field; every default is the field's own name.
@@ -89,6 +92,46 @@ class ColumnMapping:
                 raise DialerConfigError(f"unknown ColumnMapping keys {sorted(unknown)}; known: {sorted(known)}")
             return cls(**dict(spec))
         raise DialerConfigError(f"a column mapping is a ColumnMapping or a dict, not {type(spec).__name__}")
+
+    def missing_columns(self, keys: Sequence[str]) -> list[str]:
+        """Columns this mapping names that ``keys`` (a header) lacks, matched as ``bind`` matches.
+
+        A column named explicitly (anything but the field's own name, which is the default) must
+        exist, and so must at least one phone column: without it every row would be rejected for a
+        missing phone, or a mapped time zone or schedule would be ignored and the lead called at
+        another hour than meant. The default names of optional fields may be absent.
+        """
+        exact = set(keys)
+        lower = {k.lower() for k in keys if isinstance(k, str)}
+
+        def present(column: str) -> bool:
+            return column in exact or column.lower() in lower
+
+        missing: list[str] = []
+        default_phones = _DEFAULT_PHONES
+        if self.phones == default_phones:
+            if not any(present(c) for c in self.phones):
+                missing.append(" or ".join(self.phones))
+        else:
+            missing += [c for c in self.phones if not present(c)]
+        for name in SCALAR_FIELDS + ("data",):
+            column = getattr(self, name)
+            if column is not None and column != name and not present(column):
+                missing.append(column)
+        missing += [c for c in self.custom_fields.values() if not present(c)]
+        return list(dict.fromkeys(missing))
+
+    def check_columns(self, keys: Sequence[str], where: str) -> None:
+        """Raise ``DialerConfigError`` naming the missing columns and the ones ``where`` has."""
+        missing = self.missing_columns(keys)
+        if missing:
+            from airflow_provider_dialer.leads.sources import masked_names
+
+            raise DialerConfigError(
+                f"the column mapping names {', '.join(repr(m) for m in missing)}, which {where} does not have; "
+                f"its columns are: {masked_names(keys)}"
+                + (" (one column: is the delimiter right?)" if len(keys) == 1 and any(d in keys[0] for d in ",;\t|") else "")
+            )
 
     def bind(self, keys: Sequence[str]) -> BoundColumns:
         """Resolve the mapping against one row shape (a CSV header, a cursor description, a dict's keys)."""

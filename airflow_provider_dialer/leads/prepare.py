@@ -19,9 +19,9 @@ from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.leads.columns import SCALAR_FIELDS, ColumnMapping
 from airflow_provider_dialer.leads.model import Lead, PreparedLead
 from airflow_provider_dialer.leads.phones import PhoneNormaliser, mask_phone, phone_text
-from airflow_provider_dialer.leads.report import PreparationReport, Reject, RejectReason, RejectWriter
+from airflow_provider_dialer.leads.report import PreparationReport, Reject, RejectReason, RejectWriter, mask_phones_in
 from airflow_provider_dialer.leads.schedule import ScheduleError, parse_schedule
-from airflow_provider_dialer.leads.sources import BadRow, CsvSource, IterableSource, as_source
+from airflow_provider_dialer.leads.sources import BadRow, CsvSource, IterableSource, SqlSource, as_source
 from airflow_provider_dialer.leads.window import CallingWindow
 from airflow_provider_dialer.leads.zones import canonical_zone
 
@@ -30,6 +30,7 @@ OutsideWindowPolicy = Literal["defer", "reject"]
 PastSchedulePolicy = Literal["send_now", "reject"]
 _R = RejectReason
 _TEXT_LIMIT = 200
+_BREAK_OR_NUL = re.compile("[\r\n\x00]")
 _TEXT_FIELDS = ("first_name", "last_name", "email", "agent", "content", "template", "subject")
 
 
@@ -160,6 +161,7 @@ def prepare_leads(
     do_not_call: Any = None,
     do_not_call_mapping: ColumnMapping | Mapping[str, Any] | None = None,
     dedupe_by: tuple[str, ...] = ("phone", "external_id"),
+    external_id_ignore_case: bool = False,
     reject_report: Any = None,
     reject_format: str | None = None,
     reject_report_conn_id: str | None = None,
@@ -188,6 +190,10 @@ def prepare_leads(
     :param do_not_call: phones never to call, from any source kind (iterables may hold bare strings).
     :param do_not_call_mapping: column mapping for the DNC source (default: ``phone``/``phones``).
     :param dedupe_by: ``"phone"`` (normalised primary) and/or ``"external_id"``; ``()`` turns it off.
+        External ids are compared (and sent) in NFC form, without zero-width characters and
+        surrounding spaces; see ``same_id``.
+    :param external_id_ignore_case: ``True`` makes ``ABC-1`` and ``abc-1`` one id for de-duplication
+        (the first row's spelling is sent); by default case is significant.
     :param reject_report: path / URL / ``ObjectStoragePath`` receiving every reject as it happens.
     :param reject_format: ``"csv"`` or ``"jsonl"``; from the report's suffix when ``None``.
     :param now: the preparation instant (aware); default: the time of this call. Inject it in tests
@@ -265,6 +271,7 @@ def prepare_leads(
         reject_past=past_schedule == "reject",
         dedupe_phone="phone" in dedupe_by,
         dedupe_external_id="external_id" in dedupe_by,
+        external_id_ignore_case=bool(external_id_ignore_case),
         now=now,
         report=report,
         supported_regions=frozenset(phonenumbers.SUPPORTED_REGIONS),
@@ -273,6 +280,27 @@ def prepare_leads(
         field_limits=dict(field_limits or {}),
     )
     return PreparedLeads(run.stream(rows_source, dnc_source, chunk_rows), report, now)
+
+
+def check_source(source: Any, mapping: ColumnMapping | Mapping[str, Any] | None = None) -> None:
+    """Check, before anything is written anywhere, what a file source can tell up front.
+
+    A CSV file's encoding and header are read and the mapping is checked against the header; a JSON
+    Lines file's encoding is detected. Either raises ``DialerConfigError`` as ``prepare_leads``
+    would at its first row. Other sources are left alone: reading a generator or a query twice
+    would consume or repeat it (a query's columns are checked at its first row, before any lead
+    is handed on).
+    """
+    from airflow_provider_dialer.leads.sources import JsonLinesSource, _Lines, open_binary
+
+    spec = as_source(source)
+    if isinstance(spec, CsvSource):
+        names = spec.header()
+        if names:
+            ColumnMapping.from_spec(mapping).check_columns(names, f"the header of {spec.path}")
+    elif isinstance(spec, JsonLinesSource):
+        with open_binary(spec.path, spec.conn_id) as handle:
+            _Lines(handle, spec.encoding, spec.max_record_size, str(spec.path))
 
 
 class _Run:
@@ -311,9 +339,17 @@ class _Run:
                 names = next(records, None)
                 if names is None:
                     records, names = iter(()), []
+                else:  # before the first row: a column the file lacks is a configuration error
+                    self.mapping.check_columns(names, f"the header of {rows_source.path}")
                 task: tuple[Any, ...] = ("csv", tuple(names))
             else:
                 records, task = rows_source.rows(), ("items",)
+                if isinstance(rows_source, CsvSource):  # a subclass: its rows() reads the file as the fast path does
+                    names = rows_source.header()
+                    if names:
+                        self.mapping.check_columns(names, f"the header of {rows_source.path}")
+                elif type(rows_source) is SqlSource:
+                    records = _checked_first(records, self.mapping, "the query result")
             for outcomes in self._chunks_of_outcomes(records, chunk_rows, task):
                 report.rows += len(outcomes)
                 yield from settle(outcomes, keys, has_dnc)
@@ -397,12 +433,13 @@ class _Run:
         add = report.add
         candidates = [o for o in outcomes if type(o) is tuple]
         dedupe_phone, dedupe_ext = self.dedupe_phone, self.dedupe_external_id
+        fold = self.external_id_ignore_case
         dnc: dict[int, int] = {}
         if has_dnc and candidates:
             dnc = keys.found("dnc", (k for c in candidates for k in (c[1], *c[2])))
         seen_phone = keys.found("phone", [c[1] for c in candidates]) if dedupe_phone and candidates else {}
         seen_ext = (
-            keys.found("external_id", [e for c in candidates if (e := c[0]["external_id"]) is not None])
+            keys.found("external_id", [e.casefold() if fold else e for c in candidates if (e := c[0]["external_id"]) is not None])
             if dedupe_ext and candidates
             else {}
         )
@@ -429,7 +466,8 @@ class _Run:
                     add(Reject(row, _R.DUPLICATE_PHONE.value, "phones[0]", mask_phone(fields["phone"]), f"same phone as row {first}", ext))
                     continue
             if ext is not None and dedupe_ext:
-                first = seen_ext.get(ext)
+                ext_key = ext.casefold() if fold else ext
+                first = seen_ext.get(ext_key)
                 if first is not None:
                     add(Reject(row, _R.DUPLICATE_EXTERNAL_ID.value, "external_id", _shorten(ext), f"same external_id as row {first}", ext))
                     continue
@@ -447,8 +485,8 @@ class _Run:
                 seen_phone[key] = row
                 new_phone.append((key, row))
             if ext is not None and dedupe_ext:
-                seen_ext[ext] = row
-                new_ext.append((ext, row))
+                seen_ext[ext_key] = row
+                new_ext.append((ext_key, row))
             report.prepared += 1
             yield construct(fields)
         keys.add("phone", new_phone)
@@ -568,9 +606,9 @@ class _Run:
 
     def _row(self, n: int, item: Any) -> Any:
         if isinstance(item, BadRow):
-            return Reject(n, _R.BAD_ROW.value, None, item.preview or None, item.detail)
+            return Reject(n, item.reason, None, mask_phones_in(item.preview) or None, item.detail)
         if not isinstance(item, (dict, Mapping, Lead)):
-            return Reject(n, _R.BAD_ROW.value, None, _shorten(item), f"not an object ({type(item).__name__})")
+            return Reject(n, _R.BAD_ROW.value, None, mask_phones_in(_shorten(item)), f"not an object ({type(item).__name__})")
         try:
             raw = self._extract(item)
         except _RowProblem as problem:
@@ -592,6 +630,8 @@ class _Run:
                 ext = _text(v)
             except TypeError as exc:
                 return Reject(n, _R.INVALID_FIELD.value, "external_id", _shorten(v), str(exc))
+        if ext is not None and not ext.isascii():  # isascii is O(1): ASCII ids skip this
+            ext = same_id(ext)
 
         # region: the row's country, else the run default
         region = self.default_region
@@ -656,6 +696,16 @@ class _Run:
                 except TypeError as exc:
                     return Reject(n, _R.INVALID_FIELD.value, name, _shorten(v), str(exc), ext)
         first_name, last_name, email, agent, content, template, subject = texts
+        # isprintable() is one C pass and true for nearly every name; only the rest are searched
+        if not (
+            (first_name is None or first_name.isprintable())
+            and (last_name is None or last_name.isprintable())
+            and (email is None or email.isprintable())
+        ):
+            for name, value in (("first_name", first_name), ("last_name", last_name), ("email", email)):
+                if value is not None and _BREAK_OR_NUL.search(value):
+                    # a name never spans lines: a line break is what a stray quote makes of the rows after it
+                    return Reject(n, _R.INVALID_FIELD.value, name, mask_phones_in(_shorten(value)), "line break or NUL in a one-line field (a stray quote in the source?)", ext)
         v = get("priority")
         if v is None:
             priority = None
@@ -746,6 +796,29 @@ class _Run:
             "content": content, "template": template, "subject": subject, "outbound_number": outbound,
         }
         return (fields, int(e164[1:]), alt_keys, warnings)
+
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"))
+
+
+def same_id(text: str) -> str | None:
+    """An external id in the form de-duplication compares and the dialer receives: NFC, without
+    zero-width characters (``U+200B-U+200F``, ``U+2060``, ``U+FEFF``), without surrounding spaces
+    of any kind; ``None`` when nothing is left. Case is kept."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", text.translate(_INVISIBLE)).strip() or None
+
+
+def _checked_first(records: Iterator[Any], mapping: ColumnMapping, where: str) -> Iterator[Any]:
+    """``records`` after checking the mapping against the first row's keys (a result's columns)."""
+    first = next(records, None)
+    if first is None:
+        return
+    if isinstance(first[1], Mapping):
+        mapping.check_columns(list(first[1]), where)
+    yield first
+    yield from records
 
 
 def _data_cell(d: Any, data: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ class RejectReason(str, Enum):
     DUPLICATE_EXTERNAL_ID = "duplicate_external_id"
     DO_NOT_CALL = "do_not_call"
     BAD_ROW = "bad_row"
+    MALFORMED_RECORD = "malformed_record"
     INVALID_FIELD = "invalid_field"
     FIELD_TOO_LONG = "field_too_long"
     # warnings: the lead survives without the offending alternative number
@@ -80,6 +82,31 @@ class RejectRatioExceededError(DialerError):
         )
 
 
+#: first characters that make a spreadsheet read a cell as a formula (or a command, via DDE)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PHONE_RUN = re.compile(r"\+?\d[\d ().\-/]{5,}\d")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` with an apostrophe in front when it is text a spreadsheet would run as a formula.
+
+    Cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return are written as
+    ``'=...``: spreadsheets show the text and run nothing. Numbers and other text are unchanged.
+    """
+    if type(value) is str and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def mask_phones_in(text: str | None) -> str | None:
+    """Free text (a raw row) with every phone-like run of digits masked to its last four digits."""
+    if not text:
+        return text
+    from airflow_provider_dialer.leads.phones import mask_phone
+
+    return _PHONE_RUN.sub(lambda m: mask_phone(m.group()), text)
+
+
 _LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
@@ -112,7 +139,8 @@ class RejectWriter:
         if self._handle is None:
             self.open()
         if self._csv is not None:
-            self._csv.writerow([getattr(reject, c) if getattr(reject, c) is not None else "" for c in REPORT_COLUMNS])
+            # a spreadsheet opening the report must not run a cell: hostile rows put formulas in any cell
+            self._csv.writerow([spreadsheet_safe(v) if (v := getattr(reject, c)) is not None else "" for c in REPORT_COLUMNS])
         else:
             assert self._handle is not None
             line = json.dumps({c: getattr(reject, c) for c in REPORT_COLUMNS}, ensure_ascii=False)

@@ -3,14 +3,19 @@
 Every source streams: it yields ``(row_number, item)`` one row at a time, where ``row_number`` is the
 1-based data row (for CSV the data row after the header; blank lines are not rows) and ``item`` is a
 mapping, a ``Lead``, or a ``BadRow`` saying why the row could not be read. A source never raises on
-row content; it raises only when the source itself cannot be opened or read (missing file, SQL error).
+row content; it raises only when the source itself cannot be opened or read (missing file, SQL error)
+or cannot be understood at all (an encoding it cannot tell, a header that is a lead), and then
+before its first row.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple, Protocol, runtime_checkable
@@ -18,20 +23,26 @@ from typing import IO, Any, NamedTuple, Protocol, runtime_checkable
 from airflow_provider_dialer.exceptions import DialerConfigError
 
 SourceRow = tuple[int, Any]
-_SNIFF_BYTES = 65536
 _DELIMITERS = (",", ";", "\t", "|")
+# longest first: a UTF-32 LE mark starts with the UTF-16 LE one
 _BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
     (b"\xef\xbb\xbf", "utf-8"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
 )
+#: reject reason of a record the reader could not delimit or hold (see ``CsvSource``)
+MALFORMED = "malformed_record"
 
 
 class BadRow(NamedTuple):
-    """A row that could not be read as an object; ``preview`` is a short, shortened view of it."""
+    """A row that could not be read as an object: why (``detail``), a short view of it (``preview``,
+    phones masked in the reject) and the reject reason it becomes (``bad_row`` or ``malformed_record``)."""
 
     detail: str
     preview: str = ""
+    reason: str = "bad_row"
 
 
 @runtime_checkable
@@ -83,111 +94,261 @@ def open_binary(path: Any, conn_id: str | None = None, mode: str = "rb") -> IO[A
     return handle
 
 
-class _DecodedLines:
-    """Binary lines decoded one by one, remembering which physical lines had undecodable bytes.
+#: bytes read to detect the encoding before anything else is read
+_SNIFF_BYTES = 65536
+#: share of NUL bytes in the first bytes above which the file is taken for UTF-16/32 text
+_NUL_SHARE = 0.1
+_WIDE = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
+#: characters the ``dialer.mark`` error handler puts where bytes could not be decoded
+_MARK = re.compile("[\udc00-\udcff]")
+#: in a line decoded as UTF-8 with marks, a real non-ASCII character: a valid UTF-8 sequence
+_BAD_BYTES = "bad_row"
+_REAL_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
 
-    Decoding per line (instead of a TextIOWrapper) lets one bad line become one rejected row
-    instead of an exception that ends the whole run.
+
+def _mark(exc: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: each undecodable byte ``b`` becomes the lone surrogate ``U+DC00+b``.
+
+    For bytes from 0x80 up this is ``surrogateescape`` (so the bytes can be recovered); unlike it,
+    it also takes bytes below 0x80 (UTF-16/32 errors), so a decode never stops a run.
+    """
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _MARKS_MADE[0] += 1
+    return "".join(chr(0xDC00 + b) for b in exc.object[exc.start : exc.end]), exc.end
+
+
+#: decode errors marked so far in this process: while it has not moved, no line can hold a mark
+_MARKS_MADE = [0]
+codecs.register_error("dialer.mark", _mark)
+
+
+class _Prefixed(io.RawIOBase):
+    """The sniffed first bytes, then the rest of the handle: a raw stream for ``BufferedReader``."""
+
+    def __init__(self, head: bytes, handle: IO[bytes]) -> None:
+        self._head, self._handle = head, handle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._handle.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+
+def _ascii_compatible(codec: str) -> bool:
+    try:
+        return "a,\n".encode(codec) == b"a,\n"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _wide_guess(head: bytes, family: str = "utf-") -> str | None:
+    """The UTF-16/32 variant the NUL-heavy ``head`` reads as best, or ``None``.
+
+    A candidate must decode the head without error, give few NUL characters, and give mostly ASCII
+    text (a lead file holds digits, delimiters and line breaks whatever its alphabet).
+    """
+    best, best_share = None, 0.5
+    for codec in _WIDE:
+        if not codec.startswith(family):
+            continue
+        try:
+            text = codecs.getincrementaldecoder(codec)().decode(head, final=False)  # a cut last character waits
+        except UnicodeDecodeError:
+            continue
+        if not text or text.count("\x00") >= len(text) * _NUL_SHARE:  # UTF-32 read as UTF-16 is half NUL
+            continue
+        share = sum(1 for c in text if c < "\x80") / len(text)
+        if share > best_share:
+            best, best_share = codec, share
+    return best
+
+
+def _detect(head: bytes, exhausted: bool, declared: str | None, name: str) -> tuple[str, int, str | None]:
+    """``(codec, BOM length, adaptive mode)`` for a file starting with ``head``.
+
+    ``adaptive`` is ``None`` when ``codec`` is trusted as is, else the first guess of an
+    ASCII-compatible file read line by line: ``"undecided"`` (ASCII so far), ``"utf-8"``,
+    ``"cp1252"`` or ``"latin-1"``. Raises ``DialerConfigError`` when the encoding cannot be told.
+    """
+    wanted = declared.lower().replace("_", "-") if declared else None
+    if wanted is not None:
+        try:
+            wanted = codecs.lookup(wanted).name
+        except LookupError:
+            raise DialerConfigError(f"unknown encoding {declared!r} for {name}") from None
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            family = codec[:6]
+            if codec == "utf-8":
+                if wanted in (None, "utf-8", "utf-8-sig"):
+                    return "utf-8", len(bom), None
+                return wanted, len(bom), None  # type: ignore[return-value]  # the declared encoding wins
+            if wanted is not None and not wanted.startswith(family):
+                raise DialerConfigError(
+                    f"{name} starts with a {codec.upper()} byte-order mark but encoding={declared!r} was declared"
+                )
+            return codec, len(bom), None
+    nul_share = head.count(0) / len(head) if head else 0.0
+    if wanted is not None:
+        if wanted in ("utf-16", "utf-32"):
+            guess = _wide_guess(head, wanted)
+            if guess is None:
+                raise DialerConfigError(f"{name}: declared {declared!r} without a byte-order mark, and neither byte order reads as text")
+            return guess, 0, None
+        if nul_share >= _NUL_SHARE and _ascii_compatible(wanted):
+            guess = _wide_guess(head)
+            if guess is not None:
+                raise DialerConfigError(f"{name}: encoding={declared!r} was declared but the file reads as {guess.upper()}")
+        if wanted in ("utf-8", "utf-8-sig"):
+            return "utf-8", 0, None
+        return wanted, 0, None
+    if nul_share >= _NUL_SHARE:
+        guess = _wide_guess(head)
+        if guess is None:
+            raise DialerConfigError(
+                f"cannot tell the encoding of {name}: {nul_share:.0%} of its first bytes are NUL but it reads "
+                "neither as UTF-16 nor as UTF-32; declare encoding=... or re-export it as UTF-8"
+            )
+        return guess, 0, None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=exhausted)
+        return "utf-8", 0, "utf-8" if not head.isascii() else "undecided"
+    except UnicodeDecodeError:
+        pass
+    # not UTF-8 as a whole: refuse a head whose lines disagree (some UTF-8, some not)
+    lines = head.splitlines()
+    if not exhausted:
+        lines = lines[:-1]  # may be cut in the middle of a character
+    utf8_line = other_line = 0
+    for number, raw in enumerate(lines, 1):
+        if raw.isascii():
+            continue
+        try:
+            raw.decode("utf-8")
+            utf8_line = utf8_line or number
+        except UnicodeDecodeError:
+            other_line = other_line or number
+    if utf8_line and other_line:
+        raise DialerConfigError(
+            f"{name} mixes encodings: line {utf8_line} is UTF-8, line {other_line} is not; "
+            "re-export it in one encoding (or declare encoding=... to read every line in that one)"
+        )
+    try:
+        codecs.getincrementaldecoder("cp1252")().decode(head, final=exhausted)
+        return "utf-8", 0, "cp1252"
+    except UnicodeDecodeError:
+        return "utf-8", 0, "latin-1"
+
+
+class _Lines:
+    """A file's physical lines as text, numbered from 1, each checked on the way.
+
+    A line ends at CR, LF or CRLF, whatever the file uses (several kinds in one file too). A line
+    that cannot be part of a good record (undecodable bytes, a mix of encodings, a NUL byte, more
+    than ``limit`` characters) gets an entry in ``problems``; the record holding it is rejected.
+    Lines longer than ``limit`` are never held in memory: they are read past and yield ``"\n"``.
     """
 
-    def __init__(self, raw_lines: Iterable[bytes], encoding: str) -> None:
-        self._raw = raw_lines
-        self.encoding = encoding
-        self.line = 0
-        self.bad: dict[int, str] = {}
+    def __init__(self, handle: IO[bytes], declared: str | None, limit: int, name: str) -> None:
+        head = handle.read(_SNIFF_BYTES)
+        codec, bom, self.mode = _detect(head, len(head) < _SNIFF_BYTES, declared, name)
+        self.encoding = codec if self.mode in (None, "undecided", "utf-8") else self.mode
+        raw = io.BufferedReader(_Prefixed(head[bom:], handle), buffer_size=1 << 20)
+        self._text = io.TextIOWrapper(raw, encoding=codec, errors="dialer.mark", newline="")
+        self.limit = limit
+        self._marks_at = _MARKS_MADE[0]
+        self.number = 0
+        self.problems: dict[int, tuple[str, str]] = {}
 
     def __iter__(self) -> Iterator[str]:
-        enc = self.encoding
-        for raw in self._raw:
-            self.line += 1
-            try:
-                yield raw.decode(enc)
-            except UnicodeDecodeError as exc:
-                self.bad[self.line] = f"bytes not valid {enc} at offset {exc.start}; declare the file's encoding"
-                yield raw.decode(enc, "replace")
+        read = self.read
+        while line := read():
+            yield line
 
-    def bad_between(self, first: int, last: int) -> str | None:
-        """The decode problem of any line in ``[first, last]``, forgetting lines up to ``last``."""
-        if not self.bad:
-            return None
-        found = next((self.bad[n] for n in range(first, last + 1) if n in self.bad), None)
-        for n in [n for n in self.bad if n <= last]:
-            del self.bad[n]
+    def read(self) -> str:
+        """The next line, checked (``""`` at the end). ``_Feed`` has the same code inline."""
+        line = self._text.readline(self.limit + 1)
+        if line:
+            self.number = n = self.number + 1
+            if len(line) > self.limit and line[-1] not in "\r\n":
+                line = self._long(n)
+            elif not line.isascii():
+                line = self._check(n, line)
+            elif "\x00" in line:
+                self.problems[n] = (MALFORMED, f"NUL byte in line {n}")
+        return line
+
+    def _long(self, n: int) -> str:
+        """Read past the rest of an over-long line ``n``; it stands as an empty line with a problem."""
+        readline, cap = self._text.readline, self.limit + 1
+        while (more := readline(cap)) and len(more) == cap and more[-1] not in "\r\n":
+            pass
+        self.problems[n] = (MALFORMED, f"line {n} is longer than {self.limit} characters")
+        return "\n"
+
+    def _check(self, n: int, line: str) -> str:
+        """A non-ASCII line: its decode problem if any, transcoded when the file is read as cp1252/latin-1."""
+        if "\x00" in line:
+            self.problems[n] = (MALFORMED, f"NUL byte in line {n}")
+        # searching every non-ASCII line would cost more than the rest of reading it; a file (and
+        # every other one read meanwhile) without a decode error has no mark to find
+        marked = _MARKS_MADE[0] != self._marks_at and _MARK.search(line) is not None
+        mode = self.mode
+        if mode is None:  # a declared or byte-order-marked encoding: bad bytes are bad bytes
+            if marked:
+                self.problems[n] = _BAD_BYTES, f"bytes not valid {self.encoding} in line {n}; declare the file's encoding"
+            return line
+        if mode == "undecided":  # ASCII until here: the first non-ASCII line decides, once
+            if marked:
+                raw = line.encode("utf-8", "surrogateescape")
+                try:
+                    raw.decode("cp1252")
+                    mode = "cp1252"
+                except UnicodeDecodeError:
+                    mode = "latin-1"
+            else:
+                mode = "utf-8"
+            self.mode = self.encoding = mode
+        if mode == "utf-8":
+            if marked:
+                self.problems[n] = _BAD_BYTES, f"bytes not valid utf-8 in line {n}; declare the file's encoding"
+            return line
+        if _REAL_NON_ASCII.search(line):
+            self.problems[n] = (
+                "bad_row",
+                f"line {n} is UTF-8 but the file reads as {mode} (mixed encodings); re-export it in one encoding"
+            )
+            return line
+        try:
+            return line.encode("utf-8", "surrogateescape").decode(mode)
+        except UnicodeDecodeError:
+            self.problems[n] = _BAD_BYTES, f"bytes not valid {mode} in line {n}; declare the file's encoding"
+            return line
+
+    def problem_in(self, first: int, last: int) -> tuple[str, str] | None:
+        """The first problem of a line in ``[first, last]``; problems up to ``last`` are forgotten."""
+        problems = self.problems
+        found = None
+        for n in sorted(k for k in problems if k <= last):
+            detail = problems.pop(n)
+            if found is None and n >= first:
+                found = detail
         return found
 
 
-def _open_lines(handle: IO[bytes], encoding: str | None) -> tuple[Iterator[str], _DecodedLines | None, str]:
-    """Detect BOM and encoding from the first bytes, then stream decoded lines."""
-    head: list[bytes] = []
-    size = 0
-    raw_iter = iter(handle)
-    for line in raw_iter:
-        head.append(line)
-        size += len(line)
-        if size >= _SNIFF_BYTES:
-            break
-    exhausted = size < _SNIFF_BYTES
-    first = head[0] if head else b""
-    bom_encoding = next((enc for bom, enc in _BOMS if first.startswith(bom)), None)
-    declared = encoding.lower().replace("_", "-") if encoding else None
-    if bom_encoding == "utf-16" or (declared and declared.startswith("utf-16")):
-        # UTF-16 lines cannot be split on b"\n"; decode the stream as a whole (bad bytes -> U+FFFD)
-        import io
-        import itertools
-
-        class _Chain(io.RawIOBase):
-            def __init__(self, chunks: Iterator[bytes]) -> None:
-                self._chunks, self._buf = chunks, b""
-
-            def readable(self) -> bool:
-                return True
-
-            def readinto(self, b: Any) -> int:
-                while not self._buf:
-                    try:
-                        self._buf = next(self._chunks)
-                    except StopIteration:
-                        return 0
-                n = min(len(b), len(self._buf))
-                b[:n], self._buf = self._buf[:n], self._buf[n:]
-                return n
-
-        stream = io.TextIOWrapper(
-            io.BufferedReader(_Chain(itertools.chain(head, raw_iter))),
-            encoding=encoding or "utf-16", errors="replace", newline="",
-        )
-        return iter(stream), None, encoding or "utf-16"
-    if bom_encoding == "utf-8":
-        head[0] = first[3:]
-        chosen = "utf-8" if not declared or declared in ("utf-8", "utf8", "utf-8-sig") else encoding  # type: ignore[assignment]
-    elif encoding:
-        chosen = "utf-8" if declared == "utf-8-sig" else encoding
-    else:
-        import codecs
-
-        sample = b"".join(head)
-        chosen = "latin-1"
-        for candidate in ("utf-8", "cp1252"):
-            try:
-                codecs.getincrementaldecoder(candidate)().decode(sample, final=exhausted)
-                chosen = candidate
-                break
-            except UnicodeDecodeError:
-                continue
-    try:
-        import codecs
-
-        codecs.lookup(chosen)
-    except LookupError:
-        raise DialerConfigError(f"unknown encoding {chosen!r}") from None
-    import itertools
-
-    lines = _DecodedLines(itertools.chain(head, raw_iter), chosen)
-    return iter(lines), lines, chosen
-
-
-#: largest CSV cell accepted (bytes); a bigger one makes its row a ``bad_row`` reject
-CSV_FIELD_LIMIT = 16 * 2**20
+#: characters one record may hold (every cell and line break of it); also bounds every cell
+MAX_RECORD_SIZE = 16 * 2**20
+#: physical lines one CSV record may span (a quoted cell may hold line breaks)
+MAX_RECORD_LINES = 100
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -210,15 +371,115 @@ def _detect_delimiter(header_line: str) -> str:
     return best[2] if best[0] > 0 else ","
 
 
+def _data_like(cell: str) -> str | None:
+    """What a header cell holds when it is lead data rather than a column name, else ``None``."""
+    text = cell.strip()
+    if sum(c.isdigit() for c in text) >= 7 and all(c.isdigit() or c in "+-(). " for c in text):
+        return "a phone number"
+    if "@" in text and "." in text.rpartition("@")[2] and " " not in text:
+        return "an e-mail address"
+    return None
+
+
+def masked_names(names: Iterable[str], limit: int = 40) -> str:
+    """Column names for an error message: phone-like ones masked, long lists shortened."""
+    from airflow_provider_dialer.leads.phones import mask_phone
+
+    shown = [mask_phone(n) if _data_like(n) == "a phone number" else n for n in list(names)[:limit]]
+    return ", ".join(repr(n) for n in shown) + (", ..." if len(shown) == limit else "")
+
+
+class _Feed:
+    """Physical lines handed to ``csv.reader`` one record at a time.
+
+    The reader of ``CsvSource`` moves ``start`` to the line after each record it gets back, so a
+    line numbered ``start`` opens a record and any other line continues one (a quoted cell holding
+    a line break). A record still open after ``max_lines`` lines, past ``max_size`` characters or
+    at the end of the file makes the feed stop (``stopped`` says why); the reader then rejects the
+    record's first line and feeds the lines after it again (``held``, then ``pending``).
+    """
+
+    __slots__ = ("lines", "pending", "held", "start", "last", "size", "stopped", "first_line", "max_lines", "max_size")
+
+    def __init__(self, lines: _Lines, max_lines: int, max_size: int) -> None:
+        from collections import deque
+
+        self.lines = lines
+        self.pending: Any = deque()
+        self.held: list[tuple[int, str]] = []
+        self.start, self.last, self.size = 1, 0, 0
+        self.stopped: str | None = None
+        self.first_line = ""
+        self.max_lines, self.max_size = max_lines, max_size
+
+    def __iter__(self) -> Iterator[str]:
+        pending, held, lines = self.pending, self.held, self.lines
+        max_lines, max_size = self.max_lines, self.max_size
+        # _Lines.read inline: one call less per line on the path every row takes
+        readline, cap, problems, check = lines._text.readline, lines.limit + 1, lines.problems, lines._check
+        while True:
+            if pending:
+                num, line = pending.popleft()
+            else:
+                line = readline(cap)
+                if not line:
+                    if self.last >= self.start:
+                        self.stopped = "a quoted cell is still open at the end of the file"
+                    return
+                lines.number = num = lines.number + 1
+                if len(line) == cap and line[-1] not in "\r\n":
+                    line = lines._long(num)
+                elif not line.isascii():
+                    line = check(num, line)
+                elif "\x00" in line:
+                    problems[num] = (MALFORMED, f"NUL byte in line {num}")
+            if num == self.start:
+                self.size = len(line)
+                self.first_line = line
+                if held:
+                    held.clear()
+            else:
+                size = self.size + len(line)
+                if num - self.start >= max_lines or size > max_size:
+                    pending.appendleft((num, line))
+                    self.stopped = (
+                        f"a quoted cell is still open after {max_lines} lines"
+                        if num - self.start >= max_lines
+                        else f"the record is longer than {max_size} characters"
+                    )
+                    return
+                self.size = size
+                held.append((num, line))
+            self.last = num
+            yield line
+
+
 @dataclass(frozen=True)
 class CsvSource:
-    """A CSV file with a header row, local or on object storage (``file://``, ``s3://``, ``gs://`` ...).
+    """A CSV file, local or on object storage (``file://``, ``s3://``, ``gs://`` ...).
+
+    Lines may end in LF, CRLF or a bare CR (mixed in one file too). A quoted cell may hold line
+    breaks, so one record may span several lines, but at most ``max_record_lines`` of them and
+    ``max_record_size`` characters: a record still open past either bound, or at the end of the
+    file (an unbalanced quote), has its first line rejected as ``malformed_record`` with the line
+    range, and reading resumes on the next line. A record holding a NUL byte or an over-long line
+    is rejected whole (``malformed_record``); one holding undecodable bytes is a ``bad_row``.
 
     :param path: a local path, a URL, or an ``ObjectStoragePath``.
-    :param delimiter: one character; detected from the header line (``,`` ``;`` tab ``|``) when ``None``.
-    :param encoding: declared encoding; when ``None`` a BOM decides, else UTF-8 if the first 64 KiB
-        decode as UTF-8, else cp1252, else latin-1. A UTF-8 BOM is always stripped.
+    :param delimiter: one character; detected from the first line (``,`` ``;`` tab ``|``) when ``None``.
+    :param encoding: declared encoding, trusted (a UTF-16/32 byte-order mark must agree with it).
+        When ``None``: a byte-order mark decides (UTF-8, UTF-16/32 LE/BE); else a NUL-heavy start
+        is UTF-16/32 without a mark, its byte order read from the text; else UTF-8, unless the lines
+        are not UTF-8, then cp1252 (latin-1 for bytes cp1252 lacks). A file whose first 64 KiB mix
+        UTF-8 and other lines, or that reads as nothing, raises ``DialerConfigError`` before any row;
+        later lines that break the choice are rejected one by one.
     :param conn_id: Airflow connection for the object store (``ObjectStoragePath(..., conn_id=...)``).
+    :param fieldnames: column names for a file without a header row (its first line is then a lead).
+        Without them the first line is the header, and a header that holds a phone number or an
+        e-mail address raises ``DialerConfigError`` (a file without header would turn its first
+        lead into column names).
+    :param max_record_lines: physical lines one record may span.
+    :param max_record_size: characters one record (so every cell) may hold.
     """
 
     path: Any
@@ -226,6 +487,17 @@ class CsvSource:
     encoding: str | None = None
     conn_id: str | None = None
     quotechar: str = '"'
+    fieldnames: tuple[str, ...] | None = None
+    max_record_lines: int = MAX_RECORD_LINES
+    max_record_size: int = MAX_RECORD_SIZE
+
+    def __post_init__(self) -> None:
+        if self.fieldnames is not None:
+            if isinstance(self.fieldnames, str) or not all(isinstance(f, str) for f in self.fieldnames):
+                raise DialerConfigError("CsvSource.fieldnames is a list of column names")
+            object.__setattr__(self, "fieldnames", tuple(self.fieldnames))
+        if self.max_record_lines < 1 or self.max_record_size < 1:
+            raise DialerConfigError("CsvSource.max_record_lines and max_record_size must be at least 1")
 
     def rows(self) -> Iterator[SourceRow]:
         with open_binary(self.path, self.conn_id) as handle:
@@ -243,92 +515,141 @@ class CsvSource:
         """Internal fast path for ``prepare_leads``: first the header's column names (a list), then
         ``(row_number, values)`` with ``values`` a list of at most as many cells as the header (the
         row ``rows()`` turns into ``dict(zip(names, values))``) or a ``BadRow``. Nothing when the
-        file has no header."""
+        file has no line at all."""
         with open_binary(self.path, self.conn_id) as handle:
             yield from self._values(handle)
 
-    def _values(self, handle: IO[bytes]) -> Iterator[Any]:
-        lines, decoded, _ = _open_lines(handle, self.encoding)
-        # find the header: the first non-blank line, peeked to detect the delimiter
-        pending: list[str] = []
-        for line in lines:
-            if line.strip():
-                pending.append(line)
-                break
-        if not pending:
-            return
-        delimiter = self.delimiter or _detect_delimiter(pending[0])
-        import itertools
-
-        # Python's csv refuses cells over 128 KiB by default; free-form data fields can be larger
-        if csv.field_size_limit() < CSV_FIELD_LIMIT:
-            csv.field_size_limit(CSV_FIELD_LIMIT)
-        reader = csv.reader(itertools.chain(pending, lines), delimiter=delimiter, quotechar=self.quotechar)
+    def header(self) -> list[str] | None:
+        """The column names (read from the file's first record unless ``fieldnames`` are given);
+        ``None`` for an empty file. Raises ``DialerConfigError`` as reading would (encoding, header)."""
+        records = self._records()
         try:
-            header = next(reader)
-        except (csv.Error, StopIteration):
+            return next(records, None)
+        finally:
+            records.close()
+
+    def _values(self, handle: IO[bytes]) -> Iterator[Any]:
+        name = str(self.path)
+        lines = _Lines(handle, self.encoding, self.max_record_size, name)
+        feed = _Feed(lines, self.max_record_lines, self.max_record_size)
+        # peek at the first non-blank line for the delimiter; the lines go back to the feed
+        peeked = feed.pending
+        while line := lines.read():
+            peeked.append((lines.number, line))
+            if line.strip():
+                break
+        if not peeked:
             return
-        keys = _unique([h.strip() or f"column_{i}" for i, h in enumerate(header, 1)])
-        yield keys
-        width = len(keys)
-        last_line = reader.line_num
+        delimiter = self.delimiter or _detect_delimiter(peeked[-1][1])
+        # Python's csv refuses cells over 128 KiB by default; the record bound here is the one that holds
+        if csv.field_size_limit() <= self.max_record_size:
+            csv.field_size_limit(self.max_record_size + 1)
+        keys: list[str] | None = None
+        if self.fieldnames is not None:
+            keys = _unique([h.strip() or f"column_{i}" for i, h in enumerate(self.fieldnames, 1)])
+            yield keys
+        width = len(keys) if keys is not None else 0
+        problems = lines.problems
         n = 0
+        quotechar = self.quotechar
         while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
+            reader = csv.reader(feed, delimiter=delimiter, quotechar=quotechar)
+            while True:
+                try:
+                    values: Any = next(reader)
+                except StopIteration:
+                    if feed.stopped is None:
+                        return
+                    values = None
+                except csv.Error as exc:
+                    first, last = feed.start, feed.last
+                    feed.start = last + 1
+                    found = lines.problem_in(first, last) if problems else None
+                    bad = BadRow(found[1], "", found[0]) if found else BadRow(f"CSV error in lines {first}-{last}: {exc}")
+                    if keys is None:
+                        raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}")
+                    n += 1
+                    yield n, bad
+                    continue
+                first, last = feed.start, feed.last
+                if feed.stopped is not None:
+                    bad = BadRow(
+                        f"{feed.stopped} (lines {first}-{last}): an unbalanced quote; line {first} rejected, "
+                        f"reading resumes at line {first + 1}",
+                        _preview(feed.first_line.rstrip("\r\n")),
+                        MALFORMED,
+                    )
+                    if keys is None:
+                        raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}")
+                    feed.pending.extendleft(reversed(feed.held))
+                    feed.held.clear()
+                    if problems:
+                        lines.problem_in(first, first)
+                    feed.stopped = None
+                    feed.start, feed.last = first + 1, first
+                    n += 1
+                    yield n, bad
+                    break  # a new reader: the old one is in the middle of the runaway cell
+                feed.start = last + 1
+                if problems:
+                    found = lines.problem_in(first, last)
+                    if found is not None:
+                        if keys is None:
+                            raise DialerConfigError(f"the header of {name} cannot be read: {found[1]}")
+                        n += 1
+                        yield n, BadRow(found[1], "", found[0])
+                        continue
+                if not values or (len(values) == 1 and not values[0].strip()):
+                    continue  # blank line: not a record
+                if keys is None:
+                    for i, cell in enumerate(values, 1):
+                        what = _data_like(cell)
+                        if what is not None:
+                            raise DialerConfigError(
+                                f"the first line of {name} looks like a lead, not a header: column {i} holds {what} "
+                                f"({masked_names([cell])}); add a header row, or pass CsvSource(..., fieldnames=[...])"
+                            )
+                    keys = _unique([h.strip() or f"column_{i}" for i, h in enumerate(values, 1)])
+                    width = len(keys)
+                    yield keys
+                    continue
                 n += 1
-                problem = decoded.bad_between(last_line + 1, reader.line_num) if decoded else None
-                last_line = reader.line_num
-                yield n, BadRow(f"CSV error: {exc}" if problem is None else problem)
-                continue
-            first, last_line = last_line + 1, reader.line_num
-            if not values or (len(values) == 1 and not values[0].strip()):
-                continue  # blank line: not a data row
-            n += 1
-            if decoded is not None and decoded.bad:
-                problem = decoded.bad_between(first, last_line)
-                if problem is not None:
-                    yield n, BadRow(problem)
-                    continue
-            if len(values) > width:
-                if any(v.strip() for v in values[width:]):
-                    yield n, BadRow(f"row has {len(values)} fields, the header has {width}", _preview(delimiter.join(values)))
-                    continue
-                values = values[:width]
-            yield n, values
+                if len(values) > width:
+                    if any(v.strip() for v in values[width:]):
+                        yield n, BadRow(f"row has {len(values)} fields, the header has {width}", _preview(delimiter.join(values)))
+                        continue
+                    values = values[:width]
+                yield n, values
 
 
 @dataclass(frozen=True)
 class JsonLinesSource:
     """A JSON Lines file (one JSON object per line), local or on object storage.
 
-    Blank lines are skipped and are not rows; a line that is not JSON, or is JSON but not an
-    object, is a ``bad_row`` reject. Encoding: declared, else BOM, else UTF-8 (as for CSV).
+    Lines end in LF, CRLF or a bare CR. Blank lines are skipped and are not rows; a line that is not
+    JSON, or is JSON but not an object, is a ``bad_row`` reject; a line with a NUL byte or more than
+    ``max_record_size`` characters is a ``malformed_record``. Encoding: as for ``CsvSource``.
     """
 
     path: Any
     encoding: str | None = None
     conn_id: str | None = None
+    max_record_size: int = MAX_RECORD_SIZE
 
     def rows(self) -> Iterator[SourceRow]:
         with open_binary(self.path, self.conn_id) as handle:
-            lines, decoded, _ = _open_lines(handle, self.encoding)
+            lines = _Lines(handle, self.encoding, self.max_record_size, str(self.path))
+            problems = lines.problems
             n = 0
             loads = json.loads
             for text in lines:
-                if not text.strip():
-                    if decoded is not None:
-                        decoded.bad.pop(decoded.line, None)
+                found = problems.pop(lines.number, None) if problems else None
+                if found is None and not text.strip():
                     continue
                 n += 1
-                if decoded is not None and decoded.bad:
-                    problem = decoded.bad.pop(decoded.line, None)
-                    if problem is not None:
-                        yield n, BadRow(problem)
-                        continue
+                if found is not None:
+                    yield n, BadRow(found[1], "", found[0])
+                    continue
                 try:
                     item = loads(text)
                 except (ValueError, RecursionError) as exc:

@@ -550,7 +550,11 @@ class LeadsOperator(TaskHook, BaseOperator):
         from airflow_provider_dialer.delivery import ChunkDelivery
         from airflow_provider_dialer.leads.window import CallingWindow
 
+
+        from airflow_provider_dialer.leads import check_source
+
         hook = self._get_hook()
+        check_source(self._as_source(self.source), self.column_mapping)  # encoding, header, mapping: before any write
         store = self._store(context)
         state = store.load() or {}
         if "prepared_at" not in state:

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.leads import CsvSource, SqlSource, prepare_leads
 from airflow_provider_dialer.leads.report import RejectReason
 
@@ -28,7 +29,7 @@ from airflow_provider_dialer.leads.report import RejectReason
 NOW = datetime(2026, 3, 6, 15, 0, tzinfo=timezone.utc)
 REASONS = {r.value for r in RejectReason}
 #: rejects about the whole row carry no field
-ROW_LEVEL = {"bad_row", "outside_window", "duplicate_phone", "duplicate_external_id", "do_not_call"}
+ROW_LEVEL = {"bad_row", "malformed_record", "outside_window", "duplicate_phone", "duplicate_external_id", "do_not_call"}
 RTL_NAMES = [
     "\u05e9\u05dc\u05d5\u05dd \u05e2\u05dc\u05d9\u05db\u05dd",  # Hebrew
     "\u0645\u062d\u0645\u062f \u0627\u0644\u0639\u0644\u064a",  # Arabic
@@ -75,13 +76,14 @@ def test_rtl_and_unicode_names_survive_every_file_format(tmp_path: Path) -> None
             for i, name in enumerate(RTL_NAMES)]
     jsonl = tmp_path / "l.jsonl"
     jsonl.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
-    csv_ok = [r for r in rows if "\u0000" not in r["first_name"]]  # csv cannot carry NUL: tested below
+    csv_ok = [r for r in rows if "\u0000" not in r["first_name"]]  # a raw NUL in CSV: tested below
     csv_path = tmp_path / "l.csv"
     csv_path.write_bytes(b"\xef\xbb\xbf" + ("phone,first_name,last_name,city\n" + "".join(
         f'{r["phone"]},"{r["first_name"]}","{r["last_name"]}","{r["city"]}"\n' for r in csv_ok)).encode("utf-8"))
-    for source, expected in ((rows, rows), (str(jsonl), rows), (str(csv_path), csv_ok)):
-        leads, rep, _ = prepare(source, tmp_path / "r.jsonl")
-        assert rep.rejected == 0
+    for source, written, expected in ((rows, rows, csv_ok), (str(jsonl), rows, csv_ok), (str(csv_path), csv_ok, csv_ok)):
+        leads, rep, errors = prepare(source, tmp_path / "r.jsonl")
+        # a NUL (escaped in JSON, or in memory) never reaches a name: that row is rejected, the rest kept
+        assert [(r["reason"], r["field"]) for r in errors] == [("invalid_field", "first_name")] * (len(written) - len(expected))
         got = [(lead.first_name, lead.last_name, lead.data["city"]) for lead in leads]
         assert got == [(r["first_name"].strip(), r["last_name"].strip(), r["city"]) for r in expected]
 
@@ -90,8 +92,9 @@ def test_nul_byte_in_a_csv_row_is_one_reject_not_a_crash(tmp_path: Path) -> None
     f = tmp_path / "nul.csv"
     f.write_bytes(b"phone,first_name\n+12125550001,a\x00b\n+12125550002,ok\n")
     leads, rep, errors = prepare(str(f), tmp_path / "r.jsonl")
-    # Python's csv module reads NUL since 3.11; either way the row is accounted for
-    assert rep.rows == 2 and {lead.row for lead in leads} | set(reasons(errors)) == {1, 2}
+    # a NUL never reaches a name: its record is rejected whole, the next one is read
+    assert reasons(errors) == {1: "malformed_record"} and "NUL byte in line 2" in errors[0]["detail"]
+    assert [(lead.row, lead.first_name) for lead in leads] == [(2, "ok")]
 
 
 def test_one_megabyte_fields_from_memory_and_jsonl_are_kept_whole(tmp_path: Path) -> None:
@@ -106,19 +109,19 @@ def test_one_megabyte_fields_from_memory_and_jsonl_are_kept_whole(tmp_path: Path
         assert leads[0].first_name == "x" * MB and leads[0].data["blob"] == blob and leads[1].data["notes"] == blob
 
 
-def test_one_megabyte_csv_cell_is_kept_and_an_oversized_one_is_a_bad_row(tmp_path: Path) -> None:
-    from airflow_provider_dialer.leads.sources import CSV_FIELD_LIMIT
+def test_one_megabyte_csv_cell_is_kept_and_an_oversized_one_is_a_malformed_record(tmp_path: Path) -> None:
+    from airflow_provider_dialer.leads.sources import MAX_RECORD_SIZE
 
     big = "y" * MB
-    huge = "z" * (CSV_FIELD_LIMIT + 1)
+    huge = "z" * (MAX_RECORD_SIZE + 1)
     f = tmp_path / "big.csv"
     f.write_text(f'phone,note\n+12125550001,{big}\n+12125550002,small\n+12125550003,"{huge}"\n+12125550004,ok\n',
                  encoding="utf-8")
     leads, rep, errors = prepare(str(f), tmp_path / "r.jsonl")
     assert [lead.row for lead in leads] == [1, 2, 4]
     assert [len(lead.data["note"]) for lead in leads] == [MB, 5, 2]
-    assert reasons(errors) == {3: "bad_row"}
-    assert all("field larger than field limit" in r["detail"] for r in errors)
+    assert reasons(errors) == {3: "malformed_record"}
+    assert all(f"longer than {MAX_RECORD_SIZE} characters" in r["detail"] for r in errors)
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,11 +129,11 @@ def test_one_megabyte_csv_cell_is_kept_and_an_oversized_one_is_a_bad_row(tmp_pat
 # --------------------------------------------------------------------------------------------
 
 
-def test_wrong_declared_delimiter_rejects_every_row_as_missing_phone(tmp_path: Path) -> None:
+def test_wrong_declared_delimiter_is_a_config_error_before_the_first_row(tmp_path: Path) -> None:
     f = tmp_path / "semi.csv"
     f.write_text("phone;first_name\n+12125550001;Ana\n+12125550002;Bo\n", encoding="utf-8")
-    _, rep, errors = prepare(CsvSource(f, delimiter=","), tmp_path / "r.jsonl")
-    assert reasons(errors) == {1: "missing_phone", 2: "missing_phone"}
+    with pytest.raises(DialerConfigError, match="its columns are: 'phone;first_name' .one column: is the delimiter right"):
+        prepare(CsvSource(f, delimiter=","), tmp_path / "r.jsonl")
     leads, rep, _ = prepare(CsvSource(f), tmp_path / "r2.jsonl")  # detected: all accepted
     assert [lead.first_name for lead in leads] == ["Ana", "Bo"]
 
@@ -170,8 +173,9 @@ def test_missing_extra_and_ragged_columns(tmp_path: Path) -> None:
     assert reasons(errors) == {3: "bad_row", 4: "missing_phone"}
     no_phone_column = tmp_path / "nophone.csv"
     no_phone_column.write_text("name,tel_typo\nAna,+12125550001\n", encoding="utf-8")
-    _, _, errors = prepare(str(no_phone_column), tmp_path / "r2.jsonl")
-    assert reasons(errors) == {1: "missing_phone"}
+    # no phone column at all is a configuration error before the first row, not a missing_phone per row
+    with pytest.raises(DialerConfigError, match="'phones or phone'.*'name', 'tel_typo'"):
+        prepare(str(no_phone_column), tmp_path / "r2.jsonl")
 
 
 def test_duplicate_header_names_do_not_silently_drop_a_phone(tmp_path: Path) -> None:
@@ -196,7 +200,7 @@ def test_jsonl_non_objects_deep_nesting_and_bad_bytes_are_one_reject_each(tmp_pa
         b"[" * 100_000 + b"]" * 100_000,  # RecursionError inside json
         b"null", b"42", b"true", b'"text"', b"[1, 2]",
         b'{"phone": null, "first_name": "no phone"}',
-        b'{"phone": "+12125550002", "first_name": "Bego\xf1a"}',  # not UTF-8
+        b'{"phone": "+12125550002", "first_name": "Bego\xf1a"}',  # the only non-ASCII line: cp1252 decides
         b"{\"phone\": \"+12125550003\", \"data\": \"not an object\"}",
         b'{"phone": "+12125550004", "data": {"k": [1, {"deep": null}]}}',
         b"",
@@ -206,9 +210,10 @@ def test_jsonl_non_objects_deep_nesting_and_bad_bytes_are_one_reject_each(tmp_pa
     f.write_bytes(b"\n".join(lines) + b"\n")
     leads, rep, errors = prepare(str(f), tmp_path / "r.jsonl")
     assert rep.rows == 12  # blank lines are not rows
-    assert [lead.row for lead in leads] == [1, 11] and leads[1].data == {"k": [1, {"deep": None}]}
+    assert [lead.row for lead in leads] == [1, 9, 11] and leads[2].data == {"k": [1, {"deep": None}]}
+    assert leads[1].first_name == "Bego\u00f1a"
     assert reasons(errors) == {2: "bad_row", 3: "bad_row", 4: "bad_row", 5: "bad_row", 6: "bad_row", 7: "bad_row",
-                               8: "missing_phone", 9: "bad_row", 10: "invalid_field", 12: "bad_row"}
+                               8: "missing_phone", 10: "invalid_field", 12: "bad_row"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,3 +380,18 @@ def test_integra_data_escaping_round_trips_colons_equals_and_percent(data: dict[
     assert parse_integra_data(rendered) == data
     if data:
         assert rendered.count(":") == len(data) - 1 and rendered.count("=") == len(data)
+
+
+def test_sql_mapping_naming_a_column_the_query_lacks_is_refused_before_any_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "crm.sqlite"
+    with sqlite3.connect(db) as c:
+        c.execute("create table leads (tel text, nome text)")
+        c.execute("insert into leads values ('+12125550001', 'Ana')")
+    monkeypatch.setenv("AIRFLOW_CONN_HOSTILE_DB", f"sqlite://{db}")
+    source = SqlSource("hostile_db", "select tel, nome from leads")
+    # a misspelled time zone column must not send the lead to be called in the default zone
+    result = prepare_leads(source, mapping={"phones": ["tel"], "first_name": "nome", "timezone": "fuso"}, now=NOW,
+                           default_timezone="America/New_York")
+    with pytest.raises(DialerConfigError, match="names 'fuso', which the query result does not have; its columns are: 'tel', 'nome'"):
+        list(result)
+    assert result.report.prepared == 0

@@ -155,3 +155,21 @@ def test_bad_policy_names_fail_at_definition():
 
     with pytest.raises(DialerConfigError, match="hold_back"):
         UploadListOperator(task_id="x", conn_id="c", source=[], list_name="l", hold_back="later")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"tel,first_name\n+12125550147,Noah\n", "'phones or phone'"),  # no phone column
+    (b"+12125550147,Noah\n", "looks like a lead, not a header"),  # no header row
+    (b"\x00\xd8" * 100, "cannot tell the encoding"),
+])
+def test_a_source_that_cannot_be_read_fails_before_the_target_is_opened(tmp_path, monkeypatch, fake_hook, content, message):
+    from airflow_provider_dialer.exceptions import DialerConfigError
+
+    at(monkeypatch, NOON)
+    f = tmp_path / "leads.csv"
+    f.write_bytes(content)
+    opened: list[str] = []
+    monkeypatch.setattr(fake_hook, "open_list_target", lambda name, settings: opened.append(name) or {"list_id": 5})
+    with pytest.raises(DialerConfigError, match=message):
+        make(tmp_path, source=str(f)).execute({})
+    assert opened == [] and fake_hook.pushed == []  # nothing was created or sent at the vendor

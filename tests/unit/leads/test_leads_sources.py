@@ -42,15 +42,36 @@ def test_csv_declared_latin1_and_detected_cp1252(tmp_path: Path) -> None:
 
 
 def test_csv_undecodable_row_is_one_bad_row(tmp_path: Path) -> None:
-    # the first 64 KiB are UTF-8, so UTF-8 is chosen; a later Latin-1 row is rejected alone
+    # the first 64 KiB are UTF-8 (not only ASCII), so UTF-8 is chosen; a later Latin-1 row is rejected alone
     good = "".join(f"+5989912{i:04d},Ana\n" for i in range(5000))
     f = tmp_path / "mixed.csv"
-    f.write_bytes(b"phone,first_name\n" + good.encode() + "+59899000001,Begoña\n".encode("latin-1") + b"+59899000002,Eve\n")
+    f.write_bytes(b"phone,first_name\n+59899000000,Jos\xc3\xa9\n" + good.encode()
+                  + "+59899000001,Begoña\n".encode("latin-1") + b"+59899000002,Eve\n")
     out = rows(CsvSource(f))
-    assert len(out) == 5002
-    assert out[5000][0] == 5001 and isinstance(out[5000][1], BadRow)
-    assert out[5000][1].detail.startswith("bytes not valid utf-8")
-    assert out[5001] == (5002, {"phone": "+59899000002", "first_name": "Eve"})
+    assert len(out) == 5003 and out[0][1]["first_name"] == "José"
+    assert out[5001][0] == 5002 and isinstance(out[5001][1], BadRow)
+    assert out[5001][1].detail.startswith("bytes not valid utf-8")
+    assert out[5002] == (5003, {"phone": "+59899000002", "first_name": "Eve"})
+
+
+def test_csv_ascii_head_then_the_first_non_ascii_line_decides_and_a_mix_is_rejected(tmp_path: Path) -> None:
+    # 64 KiB of ASCII say nothing: the first non-ASCII line (cp1252 here) decides; a UTF-8 line after it
+    # would be garbled as cp1252, so it is rejected instead
+    good = "".join(f"+5989912{i:04d},Ana\n" for i in range(5000))
+    f = tmp_path / "late.csv"
+    f.write_bytes(b"phone,first_name\n" + good.encode() + "+59899000001,Begoña\n".encode("cp1252")
+                  + "+59899000002,Begoña\n".encode("utf-8") + b"+59899000003,Eve\n")
+    out = rows(CsvSource(f))
+    assert out[5000] == (5001, {"phone": "+59899000001", "first_name": "Begoña"})
+    assert isinstance(out[5001][1], BadRow) and "mixed encodings" in out[5001][1].detail
+    assert out[5002] == (5003, {"phone": "+59899000003", "first_name": "Eve"})
+
+
+def test_csv_mixed_encodings_in_the_first_bytes_are_refused(tmp_path: Path) -> None:
+    f = tmp_path / "mix.csv"
+    f.write_bytes(b"phone,first_name\n" + "+59899000001,Begoña\n".encode("cp1252") + "+59899000002,José\n".encode())
+    with pytest.raises(DialerConfigError, match="mixes encodings: line 3 is UTF-8, line 2 is not"):
+        rows(CsvSource(f))
 
 
 def test_csv_extra_fields_and_quoted_newlines(tmp_path: Path) -> None:
