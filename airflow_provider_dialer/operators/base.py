@@ -548,10 +548,8 @@ class LeadsOperator(TaskHook, BaseOperator):
 
     def _run(self, context: Any) -> Any:
         from airflow_provider_dialer.delivery import ChunkDelivery
-        from airflow_provider_dialer.leads.window import CallingWindow
-
-
         from airflow_provider_dialer.leads import check_source
+        from airflow_provider_dialer.leads.window import CallingWindow
 
         hook = self._get_hook()
         check_source(self._as_source(self.source), self.column_mapping)  # encoding, header, mapping: before any write
