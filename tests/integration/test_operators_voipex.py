@@ -218,11 +218,13 @@ def test_refresh_token_expired_mid_upload_forces_a_new_login(emu, tmp_path, deli
     checked = delivery_check(summary, source, stored(emu))
     assert checked["accepted"] == rows(1, 12)
     tokens = state(emu)["tokens"]
-    assert tokens["grants"]["password"] == 2  # logged in again...
+    # on a loaded machine a chunk may outlast the 0.3 s token and log in once more: bounds, and exact refusals
+    assert tokens["grants"]["password"] >= 2  # logged in again...
     assert tokens["refused_grants"] == 0  # ...without first sending the expired refresh token
-    assert tokens["refused_api_calls"] == 1
     assert len(token_requests(emu)) == sum(tokens["grants"].values())
-    assert [r["status"] for r in requests(emu, "POST", CALL_LISTS)] == [200, 401, 200, 200]
+    posts = [r["status"] for r in requests(emu, "POST", CALL_LISTS)]
+    assert posts[:2] == [200, 401] and posts.count(200) == 3
+    assert tokens["refused_api_calls"] == posts.count(401)  # each refused call was sent again once
 
 
 # -- CreateCampaignOperator / ControlCampaignOperator across a lost answer ---------------------------------

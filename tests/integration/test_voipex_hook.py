@@ -144,12 +144,16 @@ def test_token_refreshed_before_expiry_then_relogin(emu):
     hook.list_ivrs()
     time.sleep(0.5)  # past 0.5 - 10% skew: refreshed before the server refuses it
     hook.list_ivrs()
-    assert voipex_state(emu)["tokens"]["grants"] == {"password": 1, "refresh_token": 1}
-    time.sleep(1.2)  # the refresh token too is past its lifetime: log in again
+    # a loaded machine may take longer than the 0.45 s a token is used for, and refresh once more: the
+    # counts below are bounds, the refusals exact
+    grants = voipex_state(emu)["tokens"]["grants"]
+    assert grants["password"] == 1 and grants["refresh_token"] >= 1
+    time.sleep(1.2)  # every refresh token issued so far is past its lifetime: log in again
     hook.list_ivrs()
     tokens = voipex_state(emu)["tokens"]
-    assert tokens["grants"] == {"password": 2, "refresh_token": 1}
+    assert tokens["grants"]["password"] == 2
     assert tokens["refused_api_calls"] == 0  # never sent an expired token
+    assert tokens["refused_grants"] == 0  # never sent an expired refresh token
 
 
 def test_revoked_token_401_then_relogin(emu, hook):
