@@ -270,7 +270,8 @@ class RateLimiter:
             now = self._clock()
             resume_at = self._resume_at if self._resume_at > waited_until else -math.inf
             ready = max(self._next_start, resume_at)
-            if now >= ready:
+            # a nanosecond short is due: the float sum of a clock and a wait can land just below `ready`
+            if now >= ready - 1e-9:
                 # spacing counts from the real start, so a late waker never earns a shorter gap
                 self._next_start = now + self.interval
                 return 0.0
@@ -606,8 +607,6 @@ class DialerHook(BaseHook):
         e.g. ``xcally_conn_id``, which is what ``BaseHook.get_hook`` passes).
     :param transport: an ``httpx.BaseTransport`` to use instead of the network (tests).
     :param async_transport: an ``httpx.AsyncBaseTransport`` for the async twin (tests).
-    :param clock: the monotonic clock the rate limit and retry budget read (tests; default ``time.monotonic``).
-    :param sleep: how the sync calls wait (tests; default ``time.sleep``). Async calls use ``asyncio.sleep``.
     """
 
     conn_name_attr: ClassVar[str] = "dialer_conn_id"
@@ -629,8 +628,6 @@ class DialerHook(BaseHook):
         *,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
         **kwargs: Any,
     ) -> None:
         named = kwargs.pop(self.conn_name_attr, None)
@@ -650,8 +647,6 @@ class DialerHook(BaseHook):
         self._aauth_lock: asyncio.Lock | None = None
         self._aauth_lock_loop: asyncio.AbstractEventLoop | None = None
         self._rng = random.Random()
-        self._clock: Callable[[], float] = clock or time.monotonic
-        self._sleep: Callable[[float], None] = sleep or time.sleep
         _install_log_filter()
 
     # -- connection ------------------------------------------------------------------------
@@ -667,7 +662,8 @@ class DialerHook(BaseHook):
             register_secret(secret_text(self._extras.get(key), f"connection {self.conn_id!r} extra {key!r}"))
         self._settings = self._build_settings(conn, self._extras)
         # always a limiter: without a rate it still holds every request through a server's Retry-After
-        self._limiter = RateLimiter(self._settings.rate_limit_per_second, self._clock)
+        # the clock is looked up on each call, so a test that swaps this module's clock drives the limiter too
+        self._limiter = RateLimiter(self._settings.rate_limit_per_second, lambda: time.monotonic())
 
     @property
     def connection(self) -> Connection:
@@ -942,7 +938,7 @@ class DialerHook(BaseHook):
         if attempt >= policy.max_attempts:
             return None
         wait = retry_after if retry_after is not None else policy.backoff(attempt, self._rng)
-        if self._clock() - started + wait > policy.total_seconds:
+        if time.monotonic() - started + wait > policy.total_seconds:
             return None
         return wait
 
@@ -965,7 +961,7 @@ class DialerHook(BaseHook):
         ``("send", kwargs)`` (answer: the ``httpx.Response``, or the ``httpx.HTTPError`` raised);
         returns the final response or raises the family's error. Every decision lives here once.
         """
-        started = self._clock()
+        started = time.monotonic()
         attempt = 0
         reauthed = False
         sat_out = -math.inf
@@ -1002,7 +998,7 @@ class DialerHook(BaseHook):
         policy = self.settings.retry
         while delay := self._limiter.acquire(sat_out):
             paused = self._limiter.pause_left(sat_out)
-            if paused and self._clock() - started + paused > policy.total_seconds:
+            if paused and time.monotonic() - started + paused > policy.total_seconds:
                 raise DialerRateLimitError(
                     self.vendor, request.method, request.path, 429, "",
                     f"the server asked every request of this connection to wait {paused:.1f}s more (Retry-After), "
@@ -1022,7 +1018,7 @@ class DialerHook(BaseHook):
                 if kind == "auth":
                     answer = self._sync_auth(arg)
                 elif kind == "sleep":
-                    self._sleep(arg)
+                    time.sleep(arg)
                     answer = None
                 else:
                     running = _DEADLINE.set(self._deadline())
