@@ -10,8 +10,9 @@ Kinds:
   (``chunk_bytes: 1`` sends it a byte at a time); it stops when the client hangs up.
 - ``rate_limit``: a quota of ``rate`` requests/s (a token bucket holding ``burst``, full at start). A request
   over it is answered 429 without being applied, with ``Retry-After: retry_after`` (default: until the
-  next token), and for that long every matching request is answered 429 too and counted in ``early``:
-  a client that honours Retry-After sends none then, except what was already on its way.
+  next token), and for that long every matching request is answered 429 too, counted in ``early`` with
+  its delay after that 429 in ``early_after``: a client that honours Retry-After sends none then, except
+  what was already on its way (within milliseconds).
 
 A rule matches on ``method`` (or ``*``) and a ``path`` regular expression (searched); it fires with
 ``probability`` (decided by a ``random.Random`` seeded once, so a run is reproducible), skips its
@@ -56,8 +57,10 @@ class FaultRule:
     # bookkeeping
     matched: int = 0
     fired: int = 0
-    #: rate_limit: requests that came while a Retry-After it had sent was still running
+    #: rate_limit: requests that came while a Retry-After it had sent was still running, and how many
+    #: seconds after that 429 each came (arrival times: a client's in-flight requests come within milliseconds)
     early: int = 0
+    early_after: list[float] = field(default_factory=list)
     _pattern: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
     _bucket: list[float] | None = field(default=None, repr=False, compare=False)
     #: rate_limit: the Retry-After of the request just refused
@@ -75,20 +78,22 @@ class FaultRule:
     def over_quota(self, now: float) -> bool:
         """rate_limit: whether this request is refused; sets ``announced`` to the Retry-After its 429 carries."""
         if self._bucket is None:
-            self._bucket = [self.burst, now, -1.0]  # tokens, last refill, end of the announced pause
-        tokens, stamp, quiet_until = self._bucket
+            # tokens, last refill, start and end of the announced pause
+            self._bucket = [self.burst, now, -1.0, -1.0]
+        tokens, stamp, quiet_from, quiet_until = self._bucket
         tokens = min(self.burst, tokens + (now - stamp) * self.rate)
         if now < quiet_until:
             self.early += 1
-            self._bucket = [tokens, now, quiet_until]
+            self.early_after.append(round(now - quiet_from, 4))
+            self._bucket = [tokens, now, quiet_from, quiet_until]
             self.announced = quiet_until - now
             return True
         if tokens >= 1.0:
-            self._bucket = [tokens - 1.0, now, quiet_until]
+            self._bucket = [tokens - 1.0, now, quiet_from, quiet_until]
             return False
         wait = self.retry_after if self.retry_after is not None else (1.0 - tokens) / self.rate
         self.announced = math.ceil(wait * 1000) / 1000
-        self._bucket = [tokens, now, now + self.announced]
+        self._bucket = [tokens, now, now, now + self.announced]
         return True
 
     def matches(self, method: str, path: str) -> bool:
@@ -112,7 +117,7 @@ class FaultInjector:
         self._rng = random.Random(seed)
 
     def set(self, rules: list[dict[str, Any]], seed: int | None = None) -> None:
-        parsed = [FaultRule(**{k: v for k, v in r.items() if k not in {"matched", "fired", "early"}}) for r in rules]
+        parsed = [FaultRule(**{k: v for k, v in r.items() if k not in {"matched", "fired", "early", "early_after"}}) for r in rules]
         with self._lock:
             self.rules = parsed
             if seed is not None:
