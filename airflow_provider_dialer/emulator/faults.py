@@ -6,11 +6,17 @@ Kinds:
 - ``latency``: wait ``delay`` seconds, then handle the request normally.
 - ``drop_before``: abort the TCP connection before the request is applied (nothing stored).
 - ``drop_after``: apply the request, then abort the connection instead of answering.
-- ``trickle``: apply the request, then send the answer in ``chunk_bytes`` pieces ``delay`` seconds apart.
+- ``trickle``: apply the request, then send the answer in ``chunk_bytes`` pieces ``delay`` seconds apart
+  (``chunk_bytes: 1`` sends it a byte at a time); it stops when the client hangs up.
 - ``late_apply``: read the request, abort the connection (the client gives up: its fate is unknown),
   then apply it ``delay`` seconds later, as a server does that finishes a request its client stopped
   waiting for. ``GET /_emulator/faults`` counts the applies still due (``late_pending``); a reset
   cancels them.
+- ``rate_limit``: a quota of ``rate`` requests/s (a token bucket holding ``burst``, full at start). A request
+  over it is answered 429 without being applied, with ``Retry-After: retry_after`` (default: until the
+  next token), and for that long every matching request is answered 429 too, counted in ``early`` with
+  its delay after that 429 in ``early_after``: a client that honours Retry-After sends none then, except
+  what was already on its way (within milliseconds).
 
 A rule matches on ``method`` (or ``*``) and a ``path`` regular expression (searched); it fires with
 ``probability`` (decided by a ``random.Random`` seeded once, so a run is reproducible), skips its
@@ -22,16 +28,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import re
 import socket
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-KINDS = ("status", "latency", "drop_before", "drop_after", "trickle", "late_apply")
+KINDS = ("status", "latency", "drop_before", "drop_after", "trickle", "late_apply", "rate_limit")
 
 
 @dataclass
@@ -47,16 +55,50 @@ class FaultRule:
     after: int = 0
     times: int | None = None
     body: Any = None
+    #: rate_limit: requests per second, and how many the bucket holds
+    rate: float = 1.0
+    burst: float = 1.0
     # bookkeeping
     matched: int = 0
     fired: int = 0
+    #: rate_limit: requests that came while a Retry-After it had sent was still running, and how many
+    #: seconds after that 429 each came (arrival times: a client's in-flight requests come within milliseconds)
+    early: int = 0
+    early_after: list[float] = field(default_factory=list)
     _pattern: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    _bucket: list[float] | None = field(default=None, repr=False, compare=False)
+    #: rate_limit: the Retry-After of the request just refused
+    announced: float | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(KINDS)}")
         self.method = self.method.upper()
         self._pattern = re.compile(self.path)
+        if self.kind == "rate_limit" and not (self.rate > 0 and self.burst >= 1):
+            raise ValueError("a rate_limit fault needs rate > 0 and burst >= 1")
+        self.status = 429 if self.kind == "rate_limit" else self.status
+
+    def over_quota(self, now: float) -> bool:
+        """rate_limit: whether this request is refused; sets ``announced`` to the Retry-After its 429 carries."""
+        if self._bucket is None:
+            # tokens, last refill, start and end of the announced pause
+            self._bucket = [self.burst, now, -1.0, -1.0]
+        tokens, stamp, quiet_from, quiet_until = self._bucket
+        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        if now < quiet_until:
+            self.early += 1
+            self.early_after.append(round(now - quiet_from, 4))
+            self._bucket = [tokens, now, quiet_from, quiet_until]
+            self.announced = quiet_until - now
+            return True
+        if tokens >= 1.0:
+            self._bucket = [tokens - 1.0, now, quiet_from, quiet_until]
+            return False
+        wait = self.retry_after if self.retry_after is not None else (1.0 - tokens) / self.rate
+        self.announced = math.ceil(wait * 1000) / 1000
+        self._bucket = [tokens, now, now, now + self.announced]
+        return True
 
     def matches(self, method: str, path: str) -> bool:
         assert self._pattern is not None
@@ -64,7 +106,8 @@ class FaultRule:
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("_pattern", None)
+        for private in [key for key in data if key.startswith("_") or key == "announced"]:
+            data.pop(private)
         return data
 
 
@@ -80,7 +123,7 @@ class FaultInjector:
         self.late: set[tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]] = set()
 
     def set(self, rules: list[dict[str, Any]], seed: int | None = None) -> None:
-        parsed = [FaultRule(**{k: v for k, v in r.items() if k not in {"matched", "fired"}}) for r in rules]
+        parsed = [FaultRule(**{k: v for k, v in r.items() if k not in {"matched", "fired", "early", "early_after"}}) for r in rules]
         with self._lock:
             self.rules = parsed
             if seed is not None:
@@ -113,6 +156,8 @@ class FaultInjector:
                 if rule.times is not None and rule.fired >= rule.times:
                     continue
                 if rule.probability < 1.0 and self._rng.random() >= rule.probability:
+                    continue
+                if rule.kind == "rate_limit" and not rule.over_quota(time.monotonic()):
                     continue
                 rule.fired += 1
                 return rule
@@ -174,6 +219,12 @@ def _abort(scope: Scope) -> None:
         transport.abort()
 
 
+def _hung_up(scope: Scope) -> bool:
+    client = scope.get("client")
+    transport = TRANSPORTS.get((client[0], client[1])) if client else None
+    return transport is not None and transport.is_closing()
+
+
 class FaultMiddleware:
     """Applies the injector's rules to every request except the admin API."""
 
@@ -190,16 +241,20 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         scope["dialer_fault"] = rule.kind
+        # read before the first await: another request may move the rate_limit rule's pause meanwhile
+        retry_after = rule.announced if rule.kind == "rate_limit" else rule.retry_after
         if rule.kind == "latency":
             await asyncio.sleep(rule.delay)
             await self.app(scope, receive, send)
-        elif rule.kind == "status":
+        elif rule.kind in ("status", "rate_limit"):
             await self._drain(receive)
             body = rule.body if rule.body is not None else {"message": f"injected fault: HTTP {rule.status}"}
             payload = json.dumps(body).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-            if rule.retry_after is not None:
-                headers.append((b"retry-after", str(rule.retry_after).rstrip("0").rstrip(".").encode() or b"0"))
+            if retry_after is not None:
+                # whole milliseconds, rounded up: a client waiting what it is told is never early
+                text = f"{math.ceil(retry_after * 1000 - 1e-6) / 1000:.3f}".rstrip("0").rstrip(".")
+                headers.append((b"retry-after", text.encode() or b"0"))
             await send({"type": "http.response.start", "status": rule.status, "headers": headers})
             await send({"type": "http.response.body", "body": payload})
         elif rule.kind == "drop_before":
@@ -213,7 +268,7 @@ class FaultMiddleware:
             await self.app(scope, receive, swallow)
             _abort(scope)
         elif rule.kind == "trickle":
-            await self.app(scope, receive, self._trickling(send, rule))
+            await self.app(scope, receive, self._trickling(send, rule, scope))
         elif rule.kind == "late_apply":
             body = await self._body(receive)
             _abort(scope)
@@ -259,7 +314,7 @@ class FaultMiddleware:
             more = message.get("more_body", False) and message["type"] == "http.request"
 
     @staticmethod
-    def _trickling(send: Send, rule: FaultRule) -> Send:
+    def _trickling(send: Send, rule: FaultRule, scope: Scope) -> Send:
         async def trickle(message: Message) -> None:
             if message["type"] != "http.response.body":
                 await send(message)
@@ -269,6 +324,8 @@ class FaultMiddleware:
             step = max(1, rule.chunk_bytes)
             for start in range(0, len(body), step):
                 last = start + step >= len(body)
+                if _hung_up(scope):
+                    return  # the client gave up (its deadline): stop instead of trickling into the void
                 await send({"type": "http.response.body", "body": body[start : start + step], "more_body": more or not last})
                 if not last:
                     await asyncio.sleep(rule.delay)

@@ -15,10 +15,13 @@ unknown, the exception family, and secret redaction.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextvars
 import email.utils
 import functools
 import ipaddress
 import logging
+import math
 import random
 import threading
 import time
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from airflow.sdk import BaseHook
 
@@ -231,25 +235,62 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 class RateLimiter:
-    """Token bucket shared by the sync and async paths of one hook (thread-safe)."""
+    """When the requests of one hook may start: spaced to the rate, and held during a server's pause.
 
-    def __init__(self, per_second: float, burst: float | None = None) -> None:
-        self.rate = per_second
-        self.capacity = burst if burst is not None else max(1.0, per_second)
-        self._tokens = self.capacity
-        self._stamp = time.monotonic()
+    Thread-safe; one instance is shared by the sync and async calls of a hook, whatever thread or
+    event loop they run on.
+
+    - **Spacing.** Two requests start at least ``1 / per_second`` apart, from the first request of a
+      fresh hook on: there is no burst allowance, so in any half-open window of ``k / per_second``
+      seconds at most ``k`` requests start. (A token bucket that starts full lets a fresh hook send
+      a second's worth at once, which a vendor counting requests per second answers with 429s.)
+    - **Pause.** :meth:`pause` (called on a 429) holds every request of the hook until the server's
+      ``Retry-After`` has passed, including requests already waiting for their turn.
+
+    ``per_second`` None or 0 means no spacing (the pause still applies). ``clock`` is injectable so
+    tests can check the schedule without waiting.
+    """
+
+    def __init__(self, per_second: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_second if per_second and per_second > 0 else None
+        self.interval = 1.0 / self.rate if self.rate else 0.0
+        self._clock = clock
+        self._next_start = -math.inf
+        self._resume_at = -math.inf
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take one token; return how long the caller must wait before sending."""
+    def acquire(self, waited_until: float = -math.inf) -> float:
+        """Take the next start if it is due: return 0.0 (send now), else the seconds to wait before asking again.
+
+        A caller that waited must ask again rather than send: a pause may have begun meanwhile.
+        ``waited_until`` is the end of a pause the caller has already sat out itself (the request that
+        got the 429 slept its Retry-After); a pause ending no later than that does not hold it twice.
+        """
         with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            self._tokens -= 1.0
-            if self._tokens >= 0:
+            now = self._clock()
+            resume_at = self._resume_at if self._resume_at > waited_until else -math.inf
+            ready = max(self._next_start, resume_at)
+            # a nanosecond short is due: the float sum of a clock and a wait can land just below `ready`
+            if now >= ready - 1e-9:
+                # spacing counts from the real start, so a late waker never earns a shorter gap
+                self._next_start = now + self.interval
                 return 0.0
-            return -self._tokens / self.rate
+            return ready - now
+
+    def pause(self, seconds: float) -> float:
+        """Hold every request of the hook for ``seconds`` from now (a longer pause already running wins);
+        return when this pause ends."""
+        with self._lock:
+            until = self._clock() + max(0.0, seconds)
+            self._resume_at = max(self._resume_at, until)
+            return until
+
+    def pause_left(self, waited_until: float = -math.inf) -> float:
+        """Seconds until a running pause ends (0.0 when none runs, or it ends by ``waited_until``)."""
+        with self._lock:
+            if self._resume_at <= waited_until:
+                return 0.0
+            return max(0.0, self._resume_at - self._clock())
 
 
 @dataclass(frozen=True)
@@ -265,6 +306,170 @@ class ConnectionSettings:
     #: longest the vendor may still apply a request after the client gave up on it (a late write);
     #: a read that resolves an unknown fate settles this long before it calls leads absent
     late_write_seconds: float = 60.0
+
+
+    #: the most one HTTP exchange may take, connect to the last byte of the answer (extra ``request_timeout``)
+    request_timeout: float = 300.0
+
+
+# --------------------------------------------------------------------------------------------
+# Whole-request deadline
+# --------------------------------------------------------------------------------------------
+
+#: (monotonic instant, configured seconds) of the exchange running in this thread or task, if any
+_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("dialer_deadline", default=None)
+
+
+def _deadline_message(seconds: float) -> str:
+    """The reason an operation cut by the exchange's deadline (not its own timeout) reports."""
+    return f"no complete answer within request_timeout={seconds:g}s"
+
+
+def _time_left(timeout: float | None, error: type[Exception]) -> tuple[float | None, float | None]:
+    """``timeout`` cut to what is left of the running exchange's deadline; and the deadline's seconds if it cut it.
+
+    Raises ``error`` at once when the deadline has passed.
+    """
+    running = _DEADLINE.get()
+    if running is None:
+        return timeout, None
+    deadline, seconds = running
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error(_deadline_message(seconds))
+    if timeout is None or left < timeout:
+        return left, seconds
+    return timeout, None
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write waits no longer than the running exchange's deadline.
+
+    httpx's timeouts apply to each socket operation: an answer that trickles a byte at a time never
+    trips them. Cutting each operation to the time left bounds the whole exchange instead.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        cut, seconds = _time_left(timeout, httpcore.ReadTimeout)
+        try:
+            return self._inner.read(max_bytes, cut)
+        except httpcore.ReadTimeout:
+            if seconds is None:
+                raise
+            raise httpcore.ReadTimeout(_deadline_message(seconds)) from None
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        cut, seconds = _time_left(timeout, httpcore.WriteTimeout)
+        try:
+            self._inner.write(buffer, cut)
+        except httpcore.WriteTimeout:
+            if seconds is None:
+                raise
+            raise httpcore.WriteTimeout(_deadline_message(seconds)) from None
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, cut))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_tcp(host, port, cut, local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, cut, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
+    """Async twin of :class:`_DeadlineStream`."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        cut, seconds = _time_left(timeout, httpcore.ReadTimeout)
+        try:
+            return await self._inner.read(max_bytes, cut)
+        except httpcore.ReadTimeout:
+            if seconds is None:
+                raise
+            raise httpcore.ReadTimeout(_deadline_message(seconds)) from None
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        cut, seconds = _time_left(timeout, httpcore.WriteTimeout)
+        try:
+            await self._inner.write(buffer, cut)
+        except httpcore.WriteTimeout:
+            if seconds is None:
+                raise
+            raise httpcore.WriteTimeout(_deadline_message(seconds)) from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
+        return _AsyncDeadlineStream(await self._inner.start_tls(ssl_context, server_hostname, cut))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
+        return _AsyncDeadlineStream(await self._inner.connect_tcp(host, port, cut, local_address, socket_options))
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
+        return _AsyncDeadlineStream(await self._inner.connect_unix_socket(path, cut, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def guard_deadlines(client: httpx.Client | httpx.AsyncClient) -> int:
+    """Put every connection pool of ``client`` (proxies from the environment included) under the deadline.
+
+    httpx offers no public way to hand its default transport a network backend, so this swaps the
+    backend of the pools httpx built; connections made afterwards use it. Returns how many pools it
+    guarded (0 for a client on a test transport, which has no network). A test pins these names,
+    so an httpx release that moves them fails the suite instead of silently dropping the deadline.
+    """
+    guarded = 0
+    for transport in [client._transport, *client._mounts.values()]:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is None:
+            continue
+        if not isinstance(backend, (_DeadlineBackend, _AsyncDeadlineBackend)):
+            wrapper = _AsyncDeadlineBackend if isinstance(client, httpx.AsyncClient) else _DeadlineBackend
+            pool._network_backend = wrapper(backend)  # type: ignore[union-attr]
+        guarded += 1
+    return guarded
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,24 +524,80 @@ def _install_log_filter() -> None:
         _FILTER_INSTALLED = True
 
 
-def register_secret(value: str | None) -> None:
-    """Redact ``value`` from our errors and logs, and register it with Airflow's masker.
+def secret_forms(value: str) -> set[str]:
+    """Every spelling of ``value`` that may reach a log line, an error or a vendor's echo.
 
-    Its URL-encoded forms are registered too: httpx logs query strings percent-encoded, so an
-    XCALLY api key holding ``+``, ``/`` or ``=`` would otherwise pass the literal match.
+    Raw; JSON-escaped with and without ``ensure_ascii`` (``\\u00e9`` in lower- and upper-case hex,
+    ``/`` also as ``\\/`` as PHP writes it, and escaped twice for JSON inside a JSON string);
+    URL-encoded (``quote`` with and without ``/`` safe, ``quote_plus``; hex in both cases); HTML-escaped;
+    and Python's ``repr``/``ascii`` spellings (a dict of headers formatted into a message).
+    """
+    import html
+    import json
+    import re
+    from urllib.parse import quote, quote_plus
+
+    forms = {value, repr(value)[1:-1], ascii(value)[1:-1], html.escape(value), html.escape(value, quote=False)}
+    escaped = {json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value, ensure_ascii=True)[1:-1]}
+    escaped |= {re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), form) for form in escaped}
+    escaped |= {form.replace("/", "\\/") for form in escaped}
+    escaped |= {json.dumps(form, ensure_ascii=ascii_only)[1:-1] for form in escaped for ascii_only in (True, False)}
+    forms |= escaped
+    urls = {quote(value, safe=""), quote(value), quote_plus(value), quote_plus(value, safe="/")}
+    forms |= urls | {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), form) for form in urls}
+    return forms
+
+
+def secret_text(value: Any, where: str) -> str | None:
+    """The text a secret from a connection's extras is sent as: a string as is, a JSON number as written.
+
+    A number is a secret too (``{"api_key": 12345678}`` is sent as ``12345678``); a boolean, object or
+    list is no credential any vendor issues, and registering ``True`` would mask every ``True`` in
+    the logs, so those raise :class:`DialerConfigError` (naming the extra, not its value).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    kind = {bool: "boolean", dict: "object", list: "array"}.get(type(value), type(value).__name__)
+    raise DialerConfigError(f"{where} must be a string, got a JSON {kind}")
+
+
+def register_secret(value: str | None) -> None:
+    """Redact ``value``, in every spelling :func:`secret_forms` lists, from our errors, logs and XCom
+    values, and register those spellings with Airflow's masker (one call: one message to the supervisor).
+
+    httpx logs query strings percent-encoded, vendors echo request bodies JSON-escaped: matching the
+    raw value alone lets an XCALLY api key holding ``+``, ``/`` or ``=`` or a password holding ``é``
+    or ``"`` through.
     """
     if not value:
         return
-    from urllib.parse import quote, quote_plus
-
-    for form in {value, quote(value, safe=""), quote_plus(value), quote(value)}:
+    forms = secret_forms(value)
+    for form in forms:
         SECRETS.add(form)
     try:
         from airflow.sdk.log import mask_secret
 
-        mask_secret(value)
+        mask_secret(sorted(forms))
     except Exception:  # noqa: BLE001 - masking is best effort outside a task (plain scripts)
         pass
+
+
+def redact_value(value: Any) -> Any:
+    """``value`` with every registered secret replaced by ``***`` in its strings (dict keys included),
+    for what leaves the task as XCom. Lists, tuples and dicts are rebuilt; other values are returned as is."""
+    if isinstance(value, str):
+        return SECRETS.redact(value)
+    if isinstance(value, dict):
+        return {redact_value(key): redact_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_value(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(item) for item in value)
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,13 +660,15 @@ class DialerHook(BaseHook):
         self._conn = conn
         self._extras = dict(extras or {})
         register_secret(conn.password)
+        if conn.login and conn.password:
+            # the HTTP Basic value of login:password, whichever vendor builds it
+            register_secret(base64.b64encode(f"{conn.login}:{conn.password}".encode()).decode("ascii"))
         for key in self.secret_extras:
-            value = self._extras.get(key)
-            if isinstance(value, str):
-                register_secret(value)
+            register_secret(secret_text(self._extras.get(key), f"connection {self.conn_id!r} extra {key!r}"))
         self._settings = self._build_settings(conn, self._extras)
-        rate = self._settings.rate_limit_per_second
-        self._limiter = RateLimiter(rate) if rate else None
+        # always a limiter: without a rate it still holds every request through a server's Retry-After
+        # the clock is looked up on each call, so a test that swaps this module's clock drives the limiter too
+        self._limiter = RateLimiter(self._settings.rate_limit_per_second, lambda: time.monotonic())
 
     @property
     def connection(self) -> Connection:
@@ -491,6 +754,13 @@ class DialerHook(BaseHook):
         read_timeout = _as_float(extras.get("read_timeout"), 60.0, "read_timeout") or 60.0
         # by default a server is assumed to give up on a request within the client's own read timeout
         late_write = _as_float(extras.get("late_write_seconds"), read_timeout, "late_write_seconds")
+
+
+        request_timeout = _as_float(extras.get("request_timeout"), 300.0, "request_timeout")
+        if request_timeout is None or request_timeout <= 0:
+            raise DialerConfigError(
+                f"connection {self.conn_id!r}: request_timeout must be a positive number of seconds, got {request_timeout!r}"
+            )
         return ConnectionSettings(
             base_url=base_url,
             verify=verify,
@@ -499,6 +769,9 @@ class DialerHook(BaseHook):
             retry=retry,
             rate_limit_per_second=rate if rate and rate > 0 else None,
             late_write_seconds=max(0.0, late_write if late_write is not None else read_timeout),
+
+
+            request_timeout=request_timeout,
         )
 
     # -- clients ------------------------------------------------------------------------------
@@ -507,6 +780,19 @@ class DialerHook(BaseHook):
         s = self.settings
         return httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
 
+    def _exchange_timeout(self) -> httpx.Timeout:
+        """Per-operation timeouts of one exchange, none longer than its deadline (this also bounds the
+        wait for a pooled connection, which no socket operation covers)."""
+        s = self.settings
+        cap = s.request_timeout
+        return httpx.Timeout(
+            min(s.read_timeout, cap), connect=min(s.connect_timeout, cap), pool=min(s.read_timeout, cap)
+        )
+
+    def _deadline(self) -> tuple[float, float]:
+        seconds = self.settings.request_timeout
+        return time.monotonic() + seconds, seconds
+
     def get_conn(self) -> httpx.Client:
         """The sync httpx client (created on first use, reused for the hook's life)."""
         if self._client is None:
@@ -514,6 +800,7 @@ class DialerHook(BaseHook):
             self._client = httpx.Client(
                 verify=ssl_context(s.verify), timeout=self._timeout(), transport=self._transport, follow_redirects=False
             )
+            guard_deadlines(self._client)
         return self._client
 
     def _get_async_client(self) -> httpx.AsyncClient:
@@ -527,6 +814,7 @@ class DialerHook(BaseHook):
                 follow_redirects=False,
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
             )
+            guard_deadlines(self._aclient)
             self._aclient_loop = loop
         return self._aclient
 
@@ -632,12 +920,30 @@ class DialerHook(BaseHook):
 
     def _status_decision(
         self, request: Request, response: httpx.Response, attempt: int, started: float
-    ) -> float | None:
+    ) -> tuple[float | None, float]:
+        """(seconds to wait before retrying, or None to stop; the end of a hook-wide pause this answer began
+        that the retry wait sits out, or -inf)."""
         policy = self.settings.retry
-        if not policy.status_is_retryable(response.status_code, bool(request.idempotent)):
-            return None
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return self._wait_or_stop(attempt, started, retry_after, policy)
+        wait: float | None = None
+        if policy.status_is_retryable(response.status_code, bool(request.idempotent)):
+            wait = self._wait_or_stop(attempt, started, retry_after, policy)
+        pause = self._server_pause(response.status_code, retry_after, wait)
+        if not pause or self._limiter is None:
+            return wait, -math.inf
+        # the quota is the server's, not this request's: every request of the hook waits it out
+        paused_until = self._limiter.pause(pause)
+        return wait, (paused_until if wait is not None and wait >= pause else -math.inf)
+
+    @staticmethod
+    def _server_pause(status: int, retry_after: float | None, wait: float | None) -> float:
+        """How long a server's answer holds every request of the hook: a 429 for its ``Retry-After``
+        (or this request's backoff when it names none), a 503 only when it names a ``Retry-After``."""
+        if status == 429:
+            return retry_after if retry_after is not None else (wait or 0.0)
+        if status == 503 and retry_after is not None:
+            return retry_after
+        return 0.0
 
     def _wait_or_stop(
         self, attempt: int, started: float, retry_after: float | None, policy: RetryPolicy
@@ -671,13 +977,11 @@ class DialerHook(BaseHook):
         started = time.monotonic()
         attempt = 0
         reauthed = False
+        sat_out = -math.inf
         while True:
             attempt += 1
             auth = (yield ("auth", request.auth)) if request.authenticated else {}
-            if self._limiter is not None:
-                delay = self._limiter.reserve()
-                if delay:
-                    yield ("sleep", delay)
+            yield from self._wait_turn(request, started, sat_out)
             outcome = yield ("send", self._build(request, auth))
             if isinstance(outcome, httpx.HTTPError):
                 wait, error = self._transport_decision(request, outcome, attempt, started)
@@ -691,12 +995,29 @@ class DialerHook(BaseHook):
                 reauthed = True
                 attempt -= 1
                 continue
-            wait = self._status_decision(request, response, attempt, started)
+            wait, sat_out = self._status_decision(request, response, attempt, started)
             if wait is None:
                 self.check_response(request, response)
                 return response
             self._log_retry(request, f"HTTP {response.status_code}", attempt, wait)
             yield ("sleep", wait)
+
+    def _wait_turn(self, request: Request, started: float, sat_out: float) -> Generator[tuple[str, Any], Any, None]:
+        """Wait until the limiter lets this request start (asked again after every wait: a pause may
+        have begun meanwhile). A server's pause that would outlast the retry budget fails at once.
+        ``sat_out``: the end of the pause this request's own retry wait already covered."""
+        if self._limiter is None:
+            return
+        policy = self.settings.retry
+        while delay := self._limiter.acquire(sat_out):
+            paused = self._limiter.pause_left(sat_out)
+            if paused and time.monotonic() - started + paused > policy.total_seconds:
+                raise DialerRateLimitError(
+                    self.vendor, request.method, request.path, 429, "",
+                    f"the server asked every request of this connection to wait {paused:.1f}s more (Retry-After), "
+                    f"beyond retry_max_seconds={policy.total_seconds:g}; not sent",
+                )
+            yield ("sleep", delay)
 
     def send(self, request: Request) -> httpx.Response:
         """Send one request with auth, rate limit and retries; raise the family's errors."""
@@ -713,10 +1034,13 @@ class DialerHook(BaseHook):
                     time.sleep(arg)
                     answer = None
                 else:
+                    running = _DEADLINE.set(self._deadline())
                     try:
-                        answer = client.request(**arg)
+                        answer = client.request(**arg, timeout=self._exchange_timeout())
                     except httpx.HTTPError as exc:
                         answer = exc
+                    finally:
+                        _DEADLINE.reset(running)
         except StopIteration as stop:
             return stop.value
 
@@ -762,10 +1086,13 @@ class DialerHook(BaseHook):
                     await asyncio.sleep(arg)
                     answer = None
                 else:
+                    running = _DEADLINE.set(self._deadline())
                     try:
-                        answer = await client.request(**arg)
+                        answer = await client.request(**arg, timeout=self._exchange_timeout())
                     except httpx.HTTPError as exc:
                         answer = exc
+                    finally:
+                        _DEADLINE.reset(running)
         except StopIteration as stop:
             return stop.value
 

@@ -525,8 +525,11 @@ class LeadsOperator(TaskHook, BaseOperator):
         return send
 
     def execute(self, context: Any) -> Any:
+        from airflow_provider_dialer.hooks.base import redact_value
+
         try:
-            return self._run(context)
+            # XCom is stored as returned (Airflow masks logs, not XCom): the same redaction as errors and logs
+            return redact_value(self._run(context))
         finally:
             report, self._open_report = self._open_report, None
             if report is not None:

@@ -329,11 +329,13 @@ def test_test_connection_against_a_closed_port(monkeypatch):
 # -- rate limit and async twin ---------------------------------------------------------------
 
 
-def test_rate_limiter_spaces_requests():
-    limiter = RateLimiter(per_second=20, burst=1)
-    waits = [limiter.reserve() for _ in range(5)]
-    assert waits[0] == 0.0
-    assert waits[-1] == pytest.approx(0.2, abs=0.02)
+def test_rate_limiter_spaces_requests_from_the_first_one():
+    clock = {"now": 0.0}
+    limiter = RateLimiter(per_second=20, clock=lambda: clock["now"])
+    assert limiter.acquire() == 0.0
+    assert limiter.acquire() == pytest.approx(0.05)  # no burst: the second waits its turn
+    clock["now"] = 0.05
+    assert limiter.acquire() == 0.0
 
 
 def test_rate_limit_from_connection_slows_requests(monkeypatch):
