@@ -252,3 +252,31 @@ def test_link_classes_are_plain_operator_links():
     assert issubclass(DialerCampaignLink, BaseOperatorLink) and issubclass(DialerListLink, BaseOperatorLink)
     assert DialerCampaignLink().name == "Dialer campaign" and DialerListLink().name == "Dialer list"
     assert DialerCampaignLink().xcom_key == "_link_DialerCampaignLink"
+
+
+def test_no_template_means_no_xcom_lookup(monkeypatch):
+    """A connection without link templates: get_link answers "" without reading XCom (a missing XCom is an
+    error-level log line in Airflow); a kind with a template still falls back to what a deferral stored."""
+    from airflow.sdk.execution_time import xcom
+
+    seen: list[str] = []
+
+    def get_value(*, ti_key, key):
+        seen.append(key)
+        return "https://ui.example/stored"
+
+    monkeypatch.setattr(xcom.XCom, "get_value", staticmethod(get_value))
+    for conn_type in ("ucontact", "xcally", "voipex", "ujet"):
+        set_conn(monkeypatch, "plain", conn_type, "acme", {})
+        op = Op()
+        check_links(op, get_dialer_hook("plain"))
+        assert DialerListLink().get_link(op, ti_key=Key()) == ""
+        assert DialerCampaignLink().get_link(op, ti_key=Key()) == ""
+    assert seen == []
+
+    set_conn(monkeypatch, "xc", "xcally", "motion.example.com", {"list_link_template": "{origin}/lists/{list_id}"})
+    op = Op()
+    check_links(op, get_dialer_hook("xc"))
+    assert DialerListLink().get_link(op, ti_key=Key()) == "https://ui.example/stored"  # template set, id not known here
+    assert DialerCampaignLink().get_link(op, ti_key=Key()) == ""
+    assert seen == ["_link_DialerListLink"]
