@@ -89,14 +89,43 @@ def _link_fields(*, campaign: str | None, lst: str) -> dict[str, Any]:
     return fields
 
 
+def _for_the_form(entry: dict[str, Any]) -> dict[str, Any]:
+    """Adapt one connection type to what the 3.3 connection form does with it.
+
+    - The form shows ``placeholders`` for the standard fields only: an example meant for an extra
+      field moves to the end of that field's description, where the form shows it.
+    - The form marks every extra whose JSON schema does not allow null as required (a red
+      asterisk) although an empty field means "the default": every extra's type allows null, and
+      the hooks read null as the default.
+    """
+    # The Port field is hidden: the form's Test button posts an empty Port as 0, which Airflow's
+    # test endpoint refuses for a stored connection without a port ("The host or port to test
+    # differs from the stored connection"). A hidden Port is posted empty and matches. A port
+    # other than the scheme's default goes in the host as a URL: https://motion.example.com:8443.
+    placeholders = entry["ui-field-behaviour"]["placeholders"]
+    for name, field in entry["conn-fields"].items():
+        example = placeholders.pop(name, None)
+        if example:
+            field["description"] = f"{field.get('description', '').rstrip()} Example: {example}".strip()
+        kind = field["schema"]["type"]
+        kinds = kind if isinstance(kind, list) else [kind]
+        if "null" not in kinds:
+            field["schema"]["type"] = [*kinds, "null"]
+    return entry
+
+
 def _connection_types() -> list[dict[str, Any]]:
+    return [_for_the_form(entry) for entry in _declared_connection_types()]
+
+
+def _declared_connection_types() -> list[dict[str, Any]]:
     return [
         {
             "connection-type": "ucontact",
             "hook-class-name": f"{PACKAGE}.hooks.ucontact.UContactHook",
             "hook-name": "uContact (Integra + Automation API)",
             "ui-field-behaviour": {
-                "hidden-fields": ["extra"],
+                "hidden-fields": ["port"],
                 "relabeling": {
                     "host": "Instance (name or URL)",
                     "schema": "Scheme",
@@ -150,10 +179,10 @@ def _connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.xcally.XCallyHook",
             "hook-name": "XCALLY Motion",
             "ui-field-behaviour": {
-                "hidden-fields": ["extra"],
-                "relabeling": {"host": "Server (host or URL)", "schema": "Scheme", "login": "User", "password": "Password"},
+                "hidden-fields": ["port"],
+                "relabeling": {"host": "Server (host or URL with port)", "schema": "Scheme", "login": "User", "password": "Password"},
                 "placeholders": {
-                    "host": "motion.example.com",
+                    "host": "motion.example.com  (or https://motion.example.com:8443 for another port)",
                     "schema": "https",
                     "login": "admin",
                     "campaign_link_template": "{origin}/<path of the campaign page>/{campaign_id}",
@@ -186,7 +215,7 @@ def _connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.voipex.VoipexHook",
             "hook-name": "Voipex IPBX",
             "ui-field-behaviour": {
-                "hidden-fields": ["extra"],
+                "hidden-fields": ["port"],
                 "relabeling": {"host": "API host", "schema": "Scheme", "login": "API access e-mail", "password": "Password"},
                 "placeholders": {
                     "host": "ipbxapi.voipex.io",
@@ -214,7 +243,7 @@ def _connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.ujet.UjetHook",
             "hook-name": "UJET / CCAI Platform",
             "ui-field-behaviour": {
-                "hidden-fields": ["extra"],
+                "hidden-fields": ["port"],
                 "relabeling": {
                     "host": "Instance (subdomain or URL)",
                     "schema": "Scheme",
