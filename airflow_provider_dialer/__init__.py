@@ -98,11 +98,12 @@ def _for_the_form(entry: dict[str, Any]) -> dict[str, Any]:
       asterisk) although an empty field means "the default": every extra's type allows null, and
       the hooks read null as the default.
     """
-    # The Port field is hidden: the form's Test button posts an empty Port as 0, which Airflow's
-    # test endpoint refuses for a stored connection without a port ("The host or port to test
-    # differs from the stored connection"). A hidden Port is posted empty and matches. A port
-    # other than the scheme's default goes in the host as a URL: https://motion.example.com:8443.
     placeholders = entry["ui-field-behaviour"]["placeholders"]
+    # The connection list's Test button posts an empty Port as 0, and Airflow's test endpoint then
+    # answers a bare "Bad Request" ("The host or port to test differs from the stored connection")
+    # for a connection stored without a port. With the port filled in (443 for https) it tests.
+    entry["ui-field-behaviour"]["relabeling"].setdefault("port", "Port (fill in: the Test button needs it)")
+    placeholders.setdefault("port", "443")
     for name, field in entry["conn-fields"].items():
         example = placeholders.pop(name, None)
         if example:
@@ -125,7 +126,7 @@ def _declared_connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.ucontact.UContactHook",
             "hook-name": "uContact (Integra + Automation API)",
             "ui-field-behaviour": {
-                "hidden-fields": ["port"],
+                "hidden-fields": [],
                 "relabeling": {
                     "host": "Instance (name or URL)",
                     "schema": "Scheme",
@@ -179,10 +180,10 @@ def _declared_connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.xcally.XCallyHook",
             "hook-name": "XCALLY Motion",
             "ui-field-behaviour": {
-                "hidden-fields": ["port"],
-                "relabeling": {"host": "Server (host or URL with port)", "schema": "Scheme", "login": "User", "password": "Password"},
+                "hidden-fields": [],
+                "relabeling": {"host": "Server (host or URL)", "schema": "Scheme", "login": "User", "password": "Password"},
                 "placeholders": {
-                    "host": "motion.example.com  (or https://motion.example.com:8443 for another port)",
+                    "host": "motion.example.com",
                     "schema": "https",
                     "login": "admin",
                     "campaign_link_template": "{origin}/<path of the campaign page>/{campaign_id}",
@@ -215,7 +216,7 @@ def _declared_connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.voipex.VoipexHook",
             "hook-name": "Voipex IPBX",
             "ui-field-behaviour": {
-                "hidden-fields": ["port"],
+                "hidden-fields": [],
                 "relabeling": {"host": "API host", "schema": "Scheme", "login": "API access e-mail", "password": "Password"},
                 "placeholders": {
                     "host": "ipbxapi.voipex.io",
@@ -243,7 +244,7 @@ def _declared_connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.ujet.UjetHook",
             "hook-name": "UJET / CCAI Platform",
             "ui-field-behaviour": {
-                "hidden-fields": ["port"],
+                "hidden-fields": [],
                 "relabeling": {
                     "host": "Instance (subdomain or URL)",
                     "schema": "Scheme",

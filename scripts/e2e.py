@@ -489,8 +489,8 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     api.unpause("dialer_event_asset_push")
     asset = wait_for("the asset dialer_hot_leads", lambda: api.get("/assets", name_pattern="dialer_hot_leads")["assets"], 120,
                      stack, every=2)[0]
-    hot = [{"phones": ["+5511912345678"], "first_name": "Ana", "external_id": "HOT-1"},
-           {"phones": ["+81312345678"], "first_name": "Yui", "timezone": "Asia/Tokyo", "external_id": "HOT-2"}]
+    hot = [{"phones": ["+5531988887777"], "first_name": "Ana", "external_id": "HOT-1"},
+           {"phones": ["+81398765432"], "first_name": "Yui", "timezone": "Asia/Tokyo", "external_id": "HOT-2"}]
     api.send("POST", "/assets/events", {"asset_id": asset["id"], "extra": {"leads": hot}})
     event_run = wait_for("the asset-triggered run", lambda: api.get("/dags/dialer_event_asset_push/dagRuns")["dag_runs"],
                          120, stack, every=2)[0]
@@ -510,7 +510,17 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     n = callable_now_leads(leads_file, first=40)
     check(callable_now_leads(parts_file, first=60, per_region=4) >= 8, "too few regions inside their window now")
     say(f"{n} leads inside their calling window now for the UJET launch")
-    runs += [("dialer_launch_demo", api.trigger("dialer_launch_demo")),
+    # the demo's XCALLY tasks use a connection stored in the metadata DB (encrypted with the Fernet
+    # key) that sets link templates, so the browser tests can follow the tasks' extra links
+    xcally = config["xcally"]
+    origin = xcally["base_url"]
+    host, port = origin.rsplit(":", 1)
+    api.send("POST", "/connections", {
+        "connection_id": "xcally_links", "conn_type": "xcally", "host": origin, "port": int(port),
+        "login": xcally["credentials"]["user"], "password": xcally["credentials"]["password"],
+        "extra": json.dumps({"campaign_link_template": "{origin}/campaigns/{campaign_id}",
+                             "list_link_template": "{origin}/lists/{list_id}?name={list_name}"})})
+    runs += [("dialer_launch_demo", api.trigger("dialer_launch_demo", {"xcally_conn_id": "xcally_links"})),
              ("dialer_ujet_launch", api.trigger("dialer_ujet_launch", {"leads_path": str(leads_file)})),
              ("dialer_large_list_mapped", api.trigger("dialer_large_list_mapped", {"leads_path": str(parts_file)}))]
     # the CLI: `airflow dags trigger` makes a run without a logical date too
@@ -527,6 +537,20 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
         run = api.wait_run(dag_id, run_id, stack)
         check(run.get("logical_date") is None, f"{dag_id} {run_id} has a logical date; it should be a manual run without one")
     assert_deferred_in_triggerer(home, "dialer_ujet_launch", runs[2][1], "wait_import")
+    demo_run = runs[1][1]
+    xcom = "/dags/dialer_launch_demo/dagRuns/{}/taskInstances/{}/xcomEntries/return_value"
+    def value(task_id: str) -> Any:
+        got = api.get(xcom.format(demo_run, task_id))["value"]
+        return json.loads(got) if isinstance(got, str) and got[:1] in "[{\"" else got
+
+    campaign_id, upload = value("xcally_campaign"), value("xcally_upload")
+    from urllib.parse import quote
+
+    day = api.get(f"/dags/dialer_launch_demo/dagRuns/{demo_run}")["run_after"][:10]  # the DAG's list name
+    expected = {"xcally_campaign": {"Dialer campaign": f"{origin}/campaigns/{campaign_id}"},
+                "xcally_upload": {"Dialer list": f"{origin}/lists/{upload['ids']['list_id']}?name={quote('leads ' + day)}"}}
+    (stack.work / "links.json").write_text(json.dumps({"dag_id": "dialer_launch_demo", "run_id": demo_run,
+                                                       "expected": expected}))
     stored = assert_no_duplicates(config)
     say(f"the emulator holds each lead once: {stored}")
     assert_no_error_lines(home, runs)
