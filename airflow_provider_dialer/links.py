@@ -217,8 +217,17 @@ class DialerLink(BaseOperatorLink):
             return ""
 
     def _stored(self, ti_key: TaskInstanceKey) -> str:
-        """What an earlier finalisation of this try stored (a deferral, before the task resumed)."""
+        """What an earlier finalisation of this try stored (a deferral, before the task resumed).
+
+        Airflow's finalisation passes the running task instance as ``ti_key``; unless it resumed
+        from a deferral (``next_method`` set) no finalisation of this try has run yet, so there is
+        nothing to read, and a read would log "XCom not found" at error level.
+        """
         from airflow.sdk.execution_time.xcom import XCom
+
+        server_context = getattr(ti_key, "_ti_context_from_server", None)
+        if server_context is not None and not getattr(server_context, "next_method", None):
+            return ""
 
         value = XCom.get_value(ti_key=ti_key, key=self.xcom_key)
         return value if isinstance(value, str) else ""

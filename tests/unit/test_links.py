@@ -280,3 +280,32 @@ def test_no_template_means_no_xcom_lookup(monkeypatch):
     assert DialerListLink().get_link(op, ti_key=Key()) == "https://ui.example/stored"  # template set, id not known here
     assert DialerCampaignLink().get_link(op, ti_key=Key()) == ""
     assert seen == ["_link_DialerListLink"]
+
+
+def test_a_try_that_never_deferred_reads_no_stored_link(monkeypatch):
+    """Finalisation passes the running task instance: before any deferral of this try nothing can be
+    stored, so the link reads no XCom; after a resume it reads what the deferral stored."""
+    from airflow.sdk.execution_time import xcom
+
+    seen: list[str] = []
+
+    def get_value(*, ti_key, key):
+        seen.append(key)
+        return "https://ui.example/stored"
+
+    monkeypatch.setattr(xcom.XCom, "get_value", staticmethod(get_value))
+    set_conn(monkeypatch, "xc", "xcally", "motion.example.com", {"campaign_link_template": "{origin}/c/{campaign_id}"})
+
+    class ServerContext:
+        next_method: str | None = None
+
+    class RunningTI(Key):
+        _ti_context_from_server = ServerContext()
+
+    op = Op()
+    check_links(op, get_dialer_hook("xc"))  # a template, but no campaign id known to an upload
+    assert DialerCampaignLink().get_link(op, ti_key=RunningTI()) == ""
+    assert seen == []
+    RunningTI._ti_context_from_server.next_method = "execute_complete"
+    assert DialerCampaignLink().get_link(op, ti_key=RunningTI()) == "https://ui.example/stored"
+    assert seen == ["_link_DialerCampaignLink"]
