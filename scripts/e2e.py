@@ -615,7 +615,7 @@ def main() -> int:
         leads_db(work / "leads.db", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
         start_airflow(stack, env, mode)
         if "--serve" in sys.argv:  # a developer's look at the deployment: runs until .e2e/<mode>/stop exists
-            if mode == "local":
+            if mode == "local" and "--no-runs" not in sys.argv:
                 run_local(stack, env, config, ports["pg"])
             say(f"serving on {env['AIRFLOW__API__BASE_URL']} (admin / {ADMIN_PASSWORD}); touch {work / 'stop'} to stop")
             (work / "env.json").write_text(json.dumps({"DIALER_E2E_API": env["AIRFLOW__API__BASE_URL"],

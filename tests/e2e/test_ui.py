@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import re
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ SHOTS = pathlib.Path(os.environ.get("DIALER_E2E_SCREENSHOTS", "."))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 VENDORS = ("ucontact", "xcally", "voipex", "ujet")
+RUN = secrets.token_hex(2)  # connection ids of this session (a rerun against the same server adds new ones)
 #: each vendor's password-like extras, and what the emulator's credentials call them
 SECRET_EXTRAS = {"ucontact": {"api_token": "api_token"}, "xcally": {"api_key": "api_key"}, "voipex": {}, "ujet": {}}
 
@@ -107,13 +109,18 @@ def fill_connection(page: Any, dialog: Any, vendor: str, conn_id: str, emulator:
 
 def save(page: Any, dialog: Any, conn_id: str) -> None:
     dialog.get_by_role("button", name="Save").click()
-    page.locator("tr", has_text=conn_id).first.wait_for()
+    row_of(page, conn_id).wait_for()
+
+
+def row_of(page: Any, conn_id: str) -> Any:
+    """The connection list's row whose Connection ID cell is exactly ``conn_id``."""
+    return page.locator("tr").filter(has=page.locator("td", has_text=re.compile("^" + re.escape(conn_id) + "$"))).first
 
 
 def run_test(page: Any, conn_id: str) -> tuple[int, dict[str, Any], str]:
     """Click the row's Test button; returns the endpoint's status, its JSON and the toast's text."""
     page.goto(f"{API}/connections")
-    row = page.locator("tr", has_text=re.compile(rf"\b{re.escape(conn_id)}\b")).first
+    row = row_of(page, conn_id)
     with page.expect_response(lambda r: r.url.endswith("/api/v2/connections/test")) as answer:
         row.get_by_role("button", name="Test Connection").click()
     response = answer.value
@@ -136,7 +143,9 @@ def test_add_form_shows_the_providers_fields_and_no_secret(page, vendor, emulato
         if placeholder:
             assert group.locator(f"input[name={field}]").get_attribute("placeholder") == placeholder
     assert dialog.locator("input[name=password]").get_attribute("type") == "password"
-    # the extra fields: label, description, password inputs for secrets, no red "required" mark
+    secret = "Typed-Secret-" + vendor
+    dialog.locator("input[name=password]").fill(secret)
+    # the extra fields (their section opens, the standard one closes): label, description, password inputs for secrets, no red "required" mark
     dialog.get_by_role("button", name="Extra Fields", exact=True).click()
     shot(page, f"add-{vendor}-extras")
     for name, field in entry["conn-fields"].items():
@@ -151,8 +160,6 @@ def test_add_form_shows_the_providers_fields_and_no_secret(page, vendor, emulato
             assert dialog.locator(f"input[name=element_{name}]").get_attribute("type") == "password", (vendor, name)
     # typed secrets stay out of sight: password inputs, and the Extra Fields JSON editor (which shows
     # extras in clear in Airflow 3.3) stays collapsed
-    secret = "Typed-Secret-" + vendor
-    dialog.locator("input[name=password]").fill(secret)
     for name in SECRET_EXTRAS[vendor]:
         dialog.locator(f"input[name=element_{name}]").fill(secret)
     visible_text = dialog.evaluate("d => d.innerText")
@@ -163,7 +170,7 @@ def test_add_form_shows_the_providers_fields_and_no_secret(page, vendor, emulato
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_save_then_test_good_and_bad_password_names_the_connection(page, vendor, emulator):
-    good_id, bad_id = f"e2e_{vendor}_good", f"e2e_{vendor}_bad"
+    good_id, bad_id = f"e2e_{vendor}_good_{RUN}", f"e2e_{vendor}_bad_{RUN}"
     dialog = open_add_form(page, vendor)
     fill_connection(page, dialog, vendor, good_id, emulator)
     save(page, dialog, good_id)
@@ -189,7 +196,7 @@ def test_a_connection_without_a_port(page, emulator):
     """Airflow 3.3's Test button posts an empty Port as 0 and its endpoint refuses that for a stored
     connection without a port (a bare "Bad Request"). The form asks for the port; with it the same
     connection tests. This test pins both halves of what docs/deploy.md says."""
-    conn_id = "e2e_xcally_no_port"
+    conn_id = f"e2e_xcally_no_port_{RUN}"
     dialog = open_add_form(page, "xcally")
     assert "Test button" in field_group(dialog, "Port").first.locator("label").first.inner_text()
     fill_connection(page, dialog, "xcally", conn_id, emulator, port=False)
@@ -199,7 +206,7 @@ def test_a_connection_without_a_port(page, emulator):
     assert status == 400 and "differs from the stored connection" in body["detail"], body
     # the workaround: fill in the port, test again
     page.goto(f"{API}/connections")
-    page.locator("tr", has_text=conn_id).first.get_by_role("button", name="Edit Connection").click()
+    row_of(page, conn_id).get_by_role("button", name="Edit Connection").click()
     dialog = page.locator("[role=dialog]")
     dialog.locator("input[name=port]").fill(emulator["xcally"]["base_url"].rsplit(":", 1)[1])
     dialog.get_by_role("button", name="Save").click()
@@ -214,8 +221,9 @@ def test_finished_tasks_show_their_extra_links(page):
     links = json.loads((WORK / "links.json").read_text())
     for task_id, expected in links["expected"].items():
         page.goto(f"{API}/dags/{links['dag_id']}/runs/{links['run_id']}/tasks/{task_id}")
+        page.get_by_role("tab", name="Details").or_(page.get_by_role("link", name="Details", exact=True)).first.click()
         for name, url in expected.items():
-            link = page.get_by_role("link", name=name)
+            link = page.locator("a", has_text=name)
             link.first.wait_for()
             assert link.first.get_attribute("href") == url, (task_id, name)
         shot(page, f"links-{task_id}")
