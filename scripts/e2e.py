@@ -125,16 +125,15 @@ class Stack:
             check(proc.poll() is None, f"{name} exited with {proc.returncode}; see {self.logs / (name + '.log')}")
 
     def stop(self) -> None:
+        # one at a time, newest first: the workers finish before the broker and the database go
         for name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)  # the component and the children it forked
-                except ProcessLookupError:
-                    continue
-        deadline = time.monotonic() + 30
-        for name, proc in reversed(self.procs):
+            if proc.poll() is not None:
+                continue
             try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
+                os.killpg(proc.pid, signal.SIGTERM)  # the component and the children it forked
+                proc.wait(30)
+            except ProcessLookupError:
+                continue
             except subprocess.TimeoutExpired:
                 say(f"{name} did not stop on SIGTERM; killing it")
                 try:
@@ -578,8 +577,11 @@ def browser_tests(env: dict[str, str], work: pathlib.Path) -> None:
 def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any]]) -> None:
     api = Api(env["AIRFLOW__API__BASE_URL"])
     api.unpause("dialer_large_list_mapped")  # the scheduler runs with use_job_schedule=False: no scheduled run
-    # more, smaller parts than the default so both workers get some
-    run_id = api.trigger("dialer_large_list_mapped", {"rows_per_part": 2})
+    # leads callable now (the mapped uploads reject the others), in small parts so both workers get some
+    parts_file = stack.work / "callable_now_parts.csv"
+    n = callable_now_leads(parts_file, first=60, per_region=4)
+    check(n >= 8, "too few regions inside their window now")
+    run_id = api.trigger("dialer_large_list_mapped", {"rows_per_part": 2, "leads_path": str(parts_file)})
     api.wait_run("dialer_large_list_mapped", run_id, stack)
     mapped = [ti for ti in api.task_instances("dialer_large_list_mapped", run_id) if ti["task_id"] == "upload"]
     hosts = {ti["map_index"]: ti["hostname"] for ti in mapped}
@@ -587,7 +589,8 @@ def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, An
     workers = {h.rsplit("-", 1)[-1] for h in hosts.values()}
     check(len(mapped) >= 4 and workers == {"w1", "w2"}, f"the map indexes did not run on both workers: {hosts}")
     stored = assert_no_duplicates(config)
-    say(f"the emulator holds each lead once: {stored}")
+    check(stored.get("ujet ujet.import") == n, f"the emulator holds {stored} of the {n} leads sent")
+    say(f"the emulator holds each of the {n} leads once: {stored}")
 
 
 def main() -> int:
