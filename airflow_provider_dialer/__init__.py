@@ -89,14 +89,44 @@ def _link_fields(*, campaign: str | None, lst: str) -> dict[str, Any]:
     return fields
 
 
+def _for_the_form(entry: dict[str, Any]) -> dict[str, Any]:
+    """Adapt one connection type to what the 3.3 connection form does with it.
+
+    - The form shows ``placeholders`` for the standard fields only: an example meant for an extra
+      field moves to the end of that field's description, where the form shows it.
+    - The form marks every extra whose JSON schema does not allow null as required (a red
+      asterisk) although an empty field means "the default": every extra's type allows null, and
+      the hooks read null as the default.
+    """
+    placeholders = entry["ui-field-behaviour"]["placeholders"]
+    # The connection list's Test button posts an empty Port as 0, and Airflow's test endpoint then
+    # answers a bare "Bad Request" ("The host or port to test differs from the stored connection")
+    # for a connection stored without a port. With the port filled in (443 for https) it tests.
+    entry["ui-field-behaviour"]["relabeling"].setdefault("port", "Port (fill in: the Test button needs it)")
+    placeholders.setdefault("port", "443")
+    for name, field in entry["conn-fields"].items():
+        example = placeholders.pop(name, None)
+        if example:
+            field["description"] = f"{field.get('description', '').rstrip()} Example: {example}".strip()
+        kind = field["schema"]["type"]
+        kinds = kind if isinstance(kind, list) else [kind]
+        if "null" not in kinds:
+            field["schema"]["type"] = [*kinds, "null"]
+    return entry
+
+
 def _connection_types() -> list[dict[str, Any]]:
+    return [_for_the_form(entry) for entry in _declared_connection_types()]
+
+
+def _declared_connection_types() -> list[dict[str, Any]]:
     return [
         {
             "connection-type": "ucontact",
             "hook-class-name": f"{PACKAGE}.hooks.ucontact.UContactHook",
             "hook-name": "uContact (Integra + Automation API)",
             "ui-field-behaviour": {
-                "hidden-fields": ["extra"],
+                "hidden-fields": [],
                 "relabeling": {
                     "host": "Instance (name or URL)",
                     "schema": "Scheme",
@@ -150,7 +180,7 @@ def _connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.xcally.XCallyHook",
             "hook-name": "XCALLY Motion",
             "ui-field-behaviour": {
-                "hidden-fields": ["extra"],
+                "hidden-fields": [],
                 "relabeling": {"host": "Server (host or URL)", "schema": "Scheme", "login": "User", "password": "Password"},
                 "placeholders": {
                     "host": "motion.example.com",
@@ -186,7 +216,7 @@ def _connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.voipex.VoipexHook",
             "hook-name": "Voipex IPBX",
             "ui-field-behaviour": {
-                "hidden-fields": ["extra"],
+                "hidden-fields": [],
                 "relabeling": {"host": "API host", "schema": "Scheme", "login": "API access e-mail", "password": "Password"},
                 "placeholders": {
                     "host": "ipbxapi.voipex.io",
@@ -214,7 +244,7 @@ def _connection_types() -> list[dict[str, Any]]:
             "hook-class-name": f"{PACKAGE}.hooks.ujet.UjetHook",
             "hook-name": "UJET / CCAI Platform",
             "ui-field-behaviour": {
-                "hidden-fields": ["extra"],
+                "hidden-fields": [],
                 "relabeling": {
                     "host": "Instance (subdomain or URL)",
                     "schema": "Scheme",

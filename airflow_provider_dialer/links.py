@@ -10,7 +10,8 @@ The URL is built on the worker while the task runs (the hook holds the connectio
 on the operator; Airflow calls :meth:`DialerLink.get_link` in the task's finalisation and stores
 the URL in XCom (``_link_<class name>``), which is all the web UI reads. A task that deferred
 resumes in a fresh process without the URL in memory; the link then returns the URL its deferral
-already stored.
+already stored. A kind of link the connection has no template for is answered with no link without
+reading XCom, so a connection without templates adds no lookup (and no "XCom not found" line) to a task.
 
 What never reaches a link: a placeholder outside the vendor's list (the task fails before any
 request, naming it), a user name or password in the address, a query parameter named like a
@@ -168,8 +169,14 @@ def check_links(operator: Any, hook: Any) -> None:
     from airflow_provider_dialer.capabilities import LinkBuilder
 
     operator.dialer_links = {}
+    kinds = link_kinds(operator)
     if isinstance(hook, LinkBuilder):
-        hook.check_link_templates(link_kinds(operator))
+        hook.check_link_templates(kinds)
+    # kinds the connection sets no template for have no link in this try, nor in an earlier
+    # finalisation of it: get_link answers "" without asking for an XCom that cannot exist
+    # (Airflow logs every missing XCom at error level)
+    template_of = getattr(hook, "link_template", None) if isinstance(hook, LinkBuilder) else None
+    operator.dialer_links_without_template = {kind for kind in kinds if template_of is None or template_of(kind) is None}
 
 
 def remember_links(operator: Any, hook: Any, values: Mapping[str, Any]) -> None:
@@ -203,13 +210,24 @@ class DialerLink(BaseOperatorLink):
             url = (getattr(operator, "dialer_links", None) or {}).get(self.kind)
             if url:
                 return str(url)
+            if self.kind in (getattr(operator, "dialer_links_without_template", None) or ()):
+                return ""
             return self._stored(ti_key)
         except Exception:  # noqa: BLE001 - a link must never fail a task's finalisation
             return ""
 
     def _stored(self, ti_key: TaskInstanceKey) -> str:
-        """What an earlier finalisation of this try stored (a deferral, before the task resumed)."""
+        """What an earlier finalisation of this try stored (a deferral, before the task resumed).
+
+        Airflow's finalisation passes the running task instance as ``ti_key``; unless it resumed
+        from a deferral (``next_method`` set) no finalisation of this try has run yet, so there is
+        nothing to read, and a read would log "XCom not found" at error level.
+        """
         from airflow.sdk.execution_time.xcom import XCom
+
+        server_context = getattr(ti_key, "_ti_context_from_server", None)
+        if server_context is not None and not getattr(server_context, "next_method", None):
+            return ""
 
         value = XCom.get_value(ti_key=ti_key, key=self.xcom_key)
         return value if isinstance(value, str) else ""

@@ -31,7 +31,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 
 DAY_LEADS_SQL = """
 SELECT id_cliente, nome, sobrenome, tel, tel_alt, email, fuso, agendar, pais, prioridade
-FROM leads WHERE due_date = '{{ data_interval_end | ds }}' ORDER BY id_cliente
+FROM leads WHERE due_date = '{{ (data_interval_end if data_interval_end is defined else dag_run.run_after) | ds }}' ORDER BY id_cliente
 """
 MAPPING = {
     "phones": ["tel", "tel_alt"],
@@ -73,7 +73,7 @@ def dialer_launch_demo():
     upload = UploadListOperator(
         task_id="xcally_upload",
         conn_id="{{ params.xcally_conn_id }}",
-        list_name="leads {{ data_interval_end | ds }}",
+        list_name="leads {{ (data_interval_end if data_interval_end is defined else dag_run.run_after) | ds }}",
         settings={"mode": "csv"},
         wait_for_completion=True,
         poll_interval=0.2,
@@ -98,7 +98,7 @@ def dialer_launch_demo():
     ujet = UploadListOperator(
         task_id="ujet_import",
         conn_id="{{ params.ujet_conn_id }}",
-        list_name="leads {{ data_interval_end | ds }}",
+        list_name="leads {{ (data_interval_end if data_interval_end is defined else dag_run.run_after) | ds }}",
         settings={"campaign_id": "{{ params.ujet_campaign_id }}"},
         wait_for_completion=True,
         poll_interval=0.2,

@@ -44,7 +44,7 @@ def dialer_multi_timezone():
         task_id="upload",
         conn_id="{{ params.conn_id }}",
         source=todays_leads(),
-        list_name="multi-zone {{ data_interval_end | ds }}",
+        list_name="multi-zone {{ (data_interval_end if data_interval_end is defined else dag_run.run_after) | ds }}",
         settings={"mode": "batch"},
         calling_window={"weekly": {"mon-sat": "08:00-21:00", "sun": None}},
     )

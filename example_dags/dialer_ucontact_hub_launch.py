@@ -48,7 +48,7 @@ def dialer_ucontact_hub_launch():
         task_id="upload_list",
         conn_id="{{ params.conn_id }}",
         source="{{ params.leads_path }}",
-        list_name="leads {{ data_interval_end | ds }}",
+        list_name="leads {{ (data_interval_end if data_interval_end is defined else dag_run.run_after) | ds }}",
         settings={"hub": "{{ params.hub }}"},
         column_mapping=mapping,
         default_region="UY",

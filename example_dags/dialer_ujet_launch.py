@@ -37,7 +37,7 @@ def dialer_ujet_launch():
         task_id="import_contacts",
         conn_id="{{ params.conn_id }}",
         source="{{ params.leads_path }}",
-        list_name="contacts {{ data_interval_end | ds }}",
+        list_name="contacts {{ (data_interval_end if data_interval_end is defined else dag_run.run_after) | ds }}",
         settings={"campaign_id": "{{ params.campaign_id }}"},
         column_mapping={"phones": ["tel", "tel_alt"], "first_name": "nome", "last_name": "sobrenome",
                         "timezone": "fuso", "country": "pais", "external_id": "id_cliente"},

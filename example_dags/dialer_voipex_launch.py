@@ -42,7 +42,7 @@ def dialer_voipex_launch():
         task_id="upload",
         conn_id="{{ params.conn_id }}",
         source="{{ params.leads_path }}",
-        list_name="calls {{ data_interval_end | ds }}",
+        list_name="calls {{ (data_interval_end if data_interval_end is defined else dag_run.run_after) | ds }}",
         column_mapping={"phones": ["tel", "tel_alt"], "first_name": "nome", "last_name": "sobrenome",
                         "timezone": "fuso", "country": "pais", "external_id": "id_cliente"},
         default_region="CZ",

@@ -137,6 +137,31 @@ def _as_float(value: Any, default: float | None, name: str) -> float | None:
         raise DialerConfigError(f"connection extra {name!r} must be a number, got {value!r}") from None
 
 
+def tested_connection_id(conn_id: str) -> str:
+    """The connection id a user asked to test, when ``conn_id`` is the temporary id Airflow's test
+    endpoint gave a copy of it; else ``conn_id``.
+
+    Airflow 3.3's ``POST /api/v2/connections/test`` (the UI's Test button) exports the connection under
+    a random id (its local ``transient_conn_id``) and keeps the user's in ``test_body.connection_id``;
+    neither reaches the hook. They are read from that function's frame, and only when its temporary
+    id is exactly ``conn_id``; anything else (the CLI's ``airflow connections test``, a task) keeps
+    ``conn_id``.
+    """
+    import sys
+
+    frame = sys._getframe(1)
+    for _ in range(60):
+        if frame is None:
+            break
+        local = frame.f_locals
+        if local.get("transient_conn_id") == conn_id:
+            asked = getattr(local.get("test_body"), "connection_id", None)
+            if isinstance(asked, str) and asked:
+                return asked
+        frame = frame.f_back
+    return conn_id
+
+
 def json_array(encoded: Iterable[bytes]) -> bytes:
     """A JSON array of items each already encoded on its own (``pydantic_core.to_json``).
 
@@ -1192,7 +1217,19 @@ class DialerHook(BaseHook):
         raise NotImplementedError
 
     def test_connection(self) -> tuple[bool, str]:
-        """Airflow's connection test: a cheap authenticated call, with a message a user can act on."""
+        """Airflow's connection test: a cheap authenticated call, with a message a user can act on.
+
+        The message names the connection the user typed. The web UI's Test button and
+        ``POST /api/v2/connections/test`` test a copy under a random temporary id, which would mean
+        nothing to the user; that id is replaced by the one in the request.
+        """
+        ok, message = self._test_connection()
+        shown = tested_connection_id(self.conn_id)
+        if shown != self.conn_id:
+            message = message.replace(repr(self.conn_id), repr(shown))
+        return ok, message
+
+    def _test_connection(self) -> tuple[bool, str]:
         try:
             what = self.run_flow(self.probe())
         except DialerConfigError as exc:
@@ -1210,7 +1247,7 @@ class DialerHook(BaseHook):
             return False, self.redact(f"Unexpected error: {type(exc).__name__}: {exc}")
         finally:
             self.close()
-        return True, f"Connected to {self.vendor} at {self._safe_base_url()}: {what}"
+        return True, f"Connection {self.conn_id!r}: connected to {self.vendor} at {self._safe_base_url()}: {what}"
 
     def _safe_base_url(self) -> str:
         try:

@@ -125,8 +125,10 @@ class ImportJobSensor(_VendorWaitSensor):
     operator_extra_links = (DialerCampaignLink(), DialerListLink())
     item_label = "import job"
 
-    def __init__(self, *, campaign_id: Any, job_ids: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, conn_id: str, campaign_id: Any, job_ids: Any, poll_interval: float = 5.0,
+                 deferrable: bool = True, **kwargs: Any) -> None:
+        # the shared arguments are spelled out so the signature matches the parameters documented above
+        super().__init__(conn_id=conn_id, poll_interval=poll_interval, deferrable=deferrable, **kwargs)
         self.campaign_id = campaign_id
         self.job_ids = job_ids
 
@@ -179,8 +181,9 @@ class ListLoadedSensor(_VendorWaitSensor):
     operator_extra_links = (DialerListLink(),)
     item_label = "list"
 
-    def __init__(self, *, targets: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, conn_id: str, targets: Any, poll_interval: float = 5.0, deferrable: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(conn_id=conn_id, poll_interval=poll_interval, deferrable=deferrable, **kwargs)
         self.targets = targets
 
     @property

@@ -252,3 +252,60 @@ def test_link_classes_are_plain_operator_links():
     assert issubclass(DialerCampaignLink, BaseOperatorLink) and issubclass(DialerListLink, BaseOperatorLink)
     assert DialerCampaignLink().name == "Dialer campaign" and DialerListLink().name == "Dialer list"
     assert DialerCampaignLink().xcom_key == "_link_DialerCampaignLink"
+
+
+def test_no_template_means_no_xcom_lookup(monkeypatch):
+    """A connection without link templates: get_link answers "" without reading XCom (a missing XCom is an
+    error-level log line in Airflow); a kind with a template still falls back to what a deferral stored."""
+    from airflow.sdk.execution_time import xcom
+
+    seen: list[str] = []
+
+    def get_value(*, ti_key, key):
+        seen.append(key)
+        return "https://ui.example/stored"
+
+    monkeypatch.setattr(xcom.XCom, "get_value", staticmethod(get_value))
+    for conn_type in ("ucontact", "xcally", "voipex", "ujet"):
+        set_conn(monkeypatch, "plain", conn_type, "acme", {})
+        op = Op()
+        check_links(op, get_dialer_hook("plain"))
+        assert DialerListLink().get_link(op, ti_key=Key()) == ""
+        assert DialerCampaignLink().get_link(op, ti_key=Key()) == ""
+    assert seen == []
+
+    set_conn(monkeypatch, "xc", "xcally", "motion.example.com", {"list_link_template": "{origin}/lists/{list_id}"})
+    op = Op()
+    check_links(op, get_dialer_hook("xc"))
+    assert DialerListLink().get_link(op, ti_key=Key()) == "https://ui.example/stored"  # template set, id not known here
+    assert DialerCampaignLink().get_link(op, ti_key=Key()) == ""
+    assert seen == ["_link_DialerListLink"]
+
+
+def test_a_try_that_never_deferred_reads_no_stored_link(monkeypatch):
+    """Finalisation passes the running task instance: before any deferral of this try nothing can be
+    stored, so the link reads no XCom; after a resume it reads what the deferral stored."""
+    from airflow.sdk.execution_time import xcom
+
+    seen: list[str] = []
+
+    def get_value(*, ti_key, key):
+        seen.append(key)
+        return "https://ui.example/stored"
+
+    monkeypatch.setattr(xcom.XCom, "get_value", staticmethod(get_value))
+    set_conn(monkeypatch, "xc", "xcally", "motion.example.com", {"campaign_link_template": "{origin}/c/{campaign_id}"})
+
+    class ServerContext:
+        next_method: str | None = None
+
+    class RunningTI(Key):
+        _ti_context_from_server = ServerContext()
+
+    op = Op()
+    check_links(op, get_dialer_hook("xc"))  # a template, but no campaign id known to an upload
+    assert DialerCampaignLink().get_link(op, ti_key=RunningTI()) == ""
+    assert seen == []
+    RunningTI._ti_context_from_server.next_method = "execute_complete"
+    assert DialerCampaignLink().get_link(op, ti_key=RunningTI()) == "https://ui.example/stored"
+    assert seen == ["_link_DialerCampaignLink"]

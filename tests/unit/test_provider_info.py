@@ -76,7 +76,20 @@ def test_extra_links_are_listed_and_match_the_operators_and_the_connection_forms
         assert offered == {TEMPLATE_EXTRAS[kind] for kind in hook.link_placeholders}, entry["connection-type"]
         for field in offered:
             assert entry["conn-fields"][field]["schema"]["type"] == ["string", "null"]
-            assert "{" in entry["ui-field-behaviour"]["placeholders"][field]
+            # the 3.3 form drops placeholders of extra fields: the example lives in the description
+            assert "Example: " in entry["conn-fields"][field]["description"]
+            assert "{" in entry["conn-fields"][field]["description"].split("Example: ")[1]
+
+
+def test_the_connection_form_marks_no_extra_required_and_drops_no_placeholder():
+    """The 3.3 form shows a red 'required' mark on an extra whose schema refuses null, and silently
+    drops placeholders given for extra fields; an empty extra means the hook's default."""
+    for entry in get_provider_info()["connection-types"]:
+        placeholders = entry["ui-field-behaviour"]["placeholders"]
+        assert set(placeholders) <= {"host", "schema", "login", "password", "port", "description"}, entry["connection-type"]
+        for name, field in entry["conn-fields"].items():
+            kinds = field["schema"]["type"]
+            assert isinstance(kinds, list) and "null" in kinds, (entry["connection-type"], name)
 
 
 def test_every_declared_module_imports():

@@ -1,0 +1,645 @@
+"""`make e2e`: the provider in a real Airflow deployment, as a user would run it.
+
+``python scripts/e2e.py local``
+    PostgreSQL (Debian's ``postgresql``) as the metadata DB; ``airflow api-server``, ``scheduler``,
+    ``dag-processor`` and ``triggerer`` as separate processes with the LocalExecutor; the bundled
+    emulator as the dialers. Triggers through the REST API (``logical_date: null``, as a manual run
+    is made): the demo DAG, the UJET launch (its sensor defers to the triggerer), the asset-driven
+    push (``POST /api/v2/assets/events``) and the mapped DAG; one more run through ``airflow dags
+    trigger``. Then asserts: every run succeeded; the deferred tasks ran in the triggerer; the emulator
+    holds each lead once; no credential in any log file, XCom, rendered field or ``pg_dump`` of the
+    metadata DB. Then the browser tests (``tests/e2e``, Playwright driving Debian's ``chromium``) run
+    against the same api-server.
+``python scripts/e2e.py celery``
+    The same metadata DB and components with the CeleryExecutor on ``redis-server`` and two workers;
+    runs the mapped DAG and asserts that its map indexes ran on both workers.
+
+Everything lives under ``.e2e/<mode>/`` (logs, screenshots, the pg_dump), kept for a failed run to
+be read. Every process started here is stopped at the end, whatever happened. Missing Debian
+packages are installed with apt-get (root) or ``sudo apt-get``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "example_dags" / "data" / "leads_sample.csv"
+PY = sys.executable
+AIRFLOW = str(pathlib.Path(PY).parent / "airflow")
+
+# fixed ports, away from Airflow's defaults so a developer's own Airflow keeps running beside it
+PORTS = {
+    "local": {"api": 28080, "pg": 28432, "logs": 28793, "trigger_logs": 28794},
+    "celery": {"api": 28180, "pg": 28532, "logs": 28893, "trigger_logs": 28894, "redis": 28379,
+               "worker_logs": [28895, 28896]},
+}
+ADMIN_PASSWORD = "e2e-admin-" + secrets.token_hex(6)
+
+
+def say(msg: str) -> None:
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Failed(Exception):
+    """An assertion of the end-to-end run failed."""
+
+
+def check(ok: Any, msg: str) -> None:
+    if not ok:
+        raise Failed(msg)
+
+
+# ----------------------------------------------------------------------------------------------
+# Debian packages
+# ----------------------------------------------------------------------------------------------
+
+
+def pg_bin() -> pathlib.Path | None:
+    found = sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+def ensure_debian(packages: dict[str, bool]) -> None:
+    """apt-get install the packages whose check is False (once, after apt-get update)."""
+    missing = [name for name, present in packages.items() if not present]
+    if not missing:
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    say(f"installing Debian packages: {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+# ----------------------------------------------------------------------------------------------
+# Processes
+# ----------------------------------------------------------------------------------------------
+
+
+class Stack:
+    """The processes this run started, stopped in reverse order."""
+
+    def __init__(self, work: pathlib.Path) -> None:
+        self.work = work
+        self.logs = work / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.stops: list[Any] = []
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str], **kw: Any) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=kw.pop("cwd", ROOT),
+                                start_new_session=True, **kw)
+        self.procs.append((name, proc))
+        return proc
+
+    def stop_one(self, name: str) -> None:
+        for i, (each, proc) in enumerate(self.procs):
+            if each == name and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
+                del self.procs[i]
+                return
+
+    def alive(self) -> None:
+        for name, proc in self.procs:
+            check(proc.poll() is None, f"{name} exited with {proc.returncode}; see {self.logs / (name + '.log')}")
+
+    def stop(self) -> None:
+        # one at a time, newest first: the workers finish before the broker and the database go
+        for name, proc in reversed(self.procs):
+            if proc.poll() is not None:
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)  # the component and the children it forked
+                proc.wait(30)
+            except ProcessLookupError:
+                continue
+            except subprocess.TimeoutExpired:
+                say(f"{name} did not stop on SIGTERM; killing it")
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(5)
+        for stop in reversed(self.stops):
+            try:
+                stop()
+            except Exception as exc:  # noqa: BLE001 - stop the rest anyway
+                say(f"stopping failed: {exc}")
+
+
+def wait_for(what: str, probe: Any, timeout: float, stack: Stack | None = None, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        if stack:
+            stack.alive()
+        try:
+            value = probe()
+            if value:
+                return value
+        except Exception:  # noqa: BLE001 - not there yet
+            pass
+        if time.monotonic() > deadline:
+            raise Failed(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+# ----------------------------------------------------------------------------------------------
+# PostgreSQL, Redis, the emulator
+# ----------------------------------------------------------------------------------------------
+
+
+def start_postgres(stack: Stack, port: int) -> str:
+    """A throw-away cluster on ``port`` (trust auth on loopback); returns the SQLAlchemy URL."""
+    bindir = pg_bin()
+    assert bindir
+    data = pathlib.Path(f"/tmp/dialer-e2e-pg-{port}")
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    as_pg: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as Debian's postgres user
+        shutil.chown(data, "postgres", "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_pg, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, stdout=subprocess.DEVNULL)
+    proc = stack.start("postgres", [*as_pg, str(bindir / "postgres"), "-D", str(data / "db"), "-p", str(port),
+                                    "-k", str(data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+                       env=dict(os.environ))
+    stack.stops.append(lambda: shutil.rmtree(data, ignore_errors=True))
+
+    def ready() -> bool:
+        return subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL).returncode == 0
+
+    wait_for("PostgreSQL", ready, 30, stack)
+    subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"], check=True)
+    say(f"PostgreSQL {bindir.parent.name} on 127.0.0.1:{port} (pid {proc.pid})")
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/airflow"
+
+
+def pg_dump(port: int, out: pathlib.Path) -> str:
+    bindir = pg_bin()
+    assert bindir
+    dump = subprocess.run([str(bindir / "pg_dump"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"],
+                          check=True, capture_output=True, text=True).stdout
+    out.write_text(dump)
+    return dump
+
+
+def start_redis(stack: Stack, port: int) -> str:
+    stack.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                env=dict(os.environ))
+
+    def ping() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    wait_for("redis-server", ping, 20, stack)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def start_emulator(stack: Stack) -> dict[str, dict[str, Any]]:
+    import httpx
+
+    config_path = stack.work / "emulator.json"
+    stack.start("emulator", [PY, "-m", "airflow_provider_dialer.emulator", "--config-out", str(config_path),
+                             "--set", "ujet_rate_limit=0", "--set", "ujet_job_seconds=0.5"], env=dict(os.environ))
+    wait_for("the emulator", lambda: config_path.read_text().strip().endswith("}"), 30, stack, every=0.1)
+    config = json.loads(config_path.read_text())
+    for info in config.values():
+        wait_for("the emulator", lambda: httpx.get(f"{info['base_url']}/_emulator/health", timeout=2).is_success, 30, stack)
+    return config
+
+
+def secrets_of(config: dict[str, dict[str, Any]]) -> set[str]:
+    """Every credential the emulator's connections hold (passwords, tokens, keys)."""
+    found: set[str] = set()
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, str) and len(value) >= 6 and any(
+                word in key.lower() for word in ("pass", "token", "key", "secret")):
+            found.add(value)
+
+    for info in config.values():
+        walk(info.get("credentials", {}))
+    return found
+
+
+# ----------------------------------------------------------------------------------------------
+# Airflow
+# ----------------------------------------------------------------------------------------------
+
+
+def airflow_env(work: pathlib.Path, mode: str, db_url: str, config: dict[str, dict[str, Any]]) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    ports = PORTS[mode]
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({"admin": ADMIN_PASSWORD}))
+    api = f"http://127.0.0.1:{ports['api']}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if mode == "celery" else "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        # connections saved in the UI are encrypted at rest with this key
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__API__BASE_URL": api,
+        "AIRFLOW__API__PORT": str(ports["api"]),
+        # every component signs and checks the same tokens: one secret for all of them
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["logs"]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+        "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{work / 'leads.db'}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "scripts"), os.environ.get("PYTHONPATH")])),
+    })
+    for vendor, info in config.items():  # the dialers' connections come from the environment (a secrets backend would do)
+        env[f"AIRFLOW_CONN_{vendor.upper()}_DEFAULT"] = info["conn_uri"]
+    return env
+
+
+def leads_db(path: pathlib.Path, day: str) -> None:
+    """The demo's source table: the sample leads due ``day``, plus one lead of another day."""
+    rows = list(csv.DictReader(SAMPLE.open(newline="", encoding="utf-8")))
+    columns = list(rows[0])
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE leads ({', '.join(columns)}, due_date TEXT)")
+        db.executemany(f"INSERT INTO leads VALUES ({', '.join('?' * (len(columns) + 1))})",
+                       [[row[c] or None for c in columns] + [day] for row in rows])
+        db.execute("INSERT INTO leads (id_cliente, nome, tel, due_date) VALUES ('C-OTHER', 'Other', '+5511900000000', '2000-01-01')")
+
+
+def callable_now_leads(path: pathlib.Path, first: int = 40, per_region: int = 3) -> int:
+    """A leads CSV whose leads are all inside their 09:00-20:00 window now (the UJET launch holds back
+    the others until their window opens, which a few-minute run cannot wait for)."""
+    from zoneinfo import ZoneInfo
+
+    import phonenumbers
+
+    zones = {"US": "America/New_York", "BR": "America/Sao_Paulo", "GB": "Europe/London", "DE": "Europe/Berlin",
+             "IN": "Asia/Kolkata", "JP": "Asia/Tokyo", "AU": "Australia/Sydney", "MX": "America/Mexico_City",
+             "AE": "Asia/Dubai", "NZ": "Pacific/Auckland", "CL": "America/Santiago", "TH": "Asia/Bangkok"}
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for region, zone in zones.items():
+        local = now.astimezone(ZoneInfo(zone))
+        if not (9 <= local.hour < 20) or local.weekday() == 6:
+            continue
+        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        national = str(example.national_number)
+        for i in range(first, first + per_region):
+            number = phonenumbers.parse(f"+{example.country_code}{national[:-2]}{i:02d}")
+            if phonenumbers.is_valid_number(number):
+                rows.append({"id_cliente": f"E2E-{region}-{i}", "nome": f"Lead {region} {i}", "sobrenome": "E2E",
+                             "tel": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                             "tel_alt": "", "email": "", "fuso": zone, "agendar": "", "pais": region, "prioridade": ""})
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["id_cliente"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def start_airflow(stack: Stack, env: dict[str, str], mode: str) -> None:
+    say("airflow db migrate")
+    result = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, cwd=ROOT)
+    (stack.logs / "db-migrate.log").write_text(result.stdout + result.stderr)
+    check(result.returncode == 0, f"airflow db migrate failed; see {stack.logs / 'db-migrate.log'}")
+    port = PORTS[mode]["api"]
+    stack.start("api-server", [AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(port), "--workers", "1"], env)
+    stack.start("scheduler", [AIRFLOW, "scheduler"], env)
+    stack.start("dag-processor", [AIRFLOW, "dag-processor"], env)
+    stack.start("triggerer", [AIRFLOW, "triggerer"], env)
+    if mode == "celery":
+        for i, log_port in enumerate(PORTS["celery"]["worker_logs"], start=1):
+            worker_env = {**env, "DIALER_E2E_WORKER": f"w{i}",
+                          "AIRFLOW__CORE__HOSTNAME_CALLABLE": "e2e_hostname.worker_hostname",
+                          # two workers on one host: each serves its logs on its own port
+                          "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
+            stack.start(f"celery-worker-{i}", [AIRFLOW, "celery", "worker", "--concurrency", "2",
+                                               "--celery-hostname", f"w{i}@%h"], worker_env)
+    import httpx
+
+    wait_for("the api-server", lambda: httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2).is_success,
+             120, stack)
+
+
+class Api:
+    """The REST API v2 with a bearer token of the simple auth manager's admin."""
+
+    def __init__(self, base: str) -> None:
+        import httpx
+
+        self.base = base
+        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30)
+        token.raise_for_status()
+        self.client = httpx.Client(base_url=f"{base}/api/v2", timeout=60,
+                                   headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+
+    def get(self, path: str, **params: Any) -> Any:
+        resp = self.client.get(path, params=params)
+        resp.raise_for_status()
+        return resp.json()
+
+    def send(self, method: str, path: str, body: Any) -> Any:
+        resp = self.client.request(method, path, json=body)
+        check(resp.is_success, f"{method} {path} answered {resp.status_code}: {resp.text[:500]}")
+        return resp.json()
+
+    def unpause(self, dag_id: str) -> None:
+        wait_for(f"DAG {dag_id} to be parsed", lambda: self.client.get(f"/dags/{dag_id}").is_success, 180, every=2)
+        self.send("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        run = self.send("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        say(f"triggered {dag_id}: {run['dag_run_id']} (logical_date {run.get('logical_date')})")
+        return run["dag_run_id"]
+
+    def wait_run(self, dag_id: str, run_id: str, stack: Stack, timeout: float = 300) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            run = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
+            return run if run["state"] in ("success", "failed") else None
+
+        run = wait_for(f"{dag_id} {run_id}", finished, timeout, stack, every=2)
+        tis = self.task_instances(dag_id, run_id)
+        check(run["state"] == "success", f"{dag_id} {run_id} ended {run['state']}: "
+              + ", ".join(f"{t['task_id']}[{t['map_index']}]={t['state']}" for t in tis))
+        say(f"{dag_id} {run_id}: success ({len(tis)} task instances)")
+        return run
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Assertions
+# ----------------------------------------------------------------------------------------------
+
+
+def assert_no_duplicates(config: dict[str, dict[str, Any]]) -> dict[str, int]:
+    import httpx
+
+    stored = {}
+    for vendor, info in config.items():
+        leads = httpx.get(f"{info['base_url']}/_emulator/leads", timeout=10).json()
+        for endpoint, entry in leads.items():
+            check(not entry["duplicates"], f"the emulator holds leads twice at {vendor} {endpoint}: {entry['duplicates']}")
+            stored[f"{vendor} {endpoint}"] = entry.get("total", entry.get("unique", 0))
+    return stored
+
+
+def assert_no_secret(api: Api, runs: list[tuple[str, str]], secret_values: set[str], work: pathlib.Path,
+                     pg_port: int, home: pathlib.Path) -> None:
+    def scan(where: str, text: str) -> None:
+        for value in secret_values:
+            check(value not in text, f"a credential (…{value[-3:]}) appears in {where}")
+
+    files = 0
+    for path in list(home.rglob("*")) + list((work / "logs").rglob("*.log")):
+        if path.is_file() and path.suffix in (".log", ".json", ".txt", "") and "passwords.json" not in path.name:
+            scan(str(path), path.read_text(errors="replace"))
+            files += 1
+    xcoms = rendered = 0
+    for dag_id, run_id in runs:
+        for ti in api.task_instances(dag_id, run_id):
+            scan(f"rendered fields of {dag_id}.{ti['task_id']}", json.dumps(ti.get("rendered_fields")))
+            rendered += 1
+            path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/xcomEntries"
+            for entry in api.get(path, map_index=ti["map_index"], limit=100)["xcom_entries"]:
+                value = api.get(f"{path}/{entry['key']}", map_index=ti["map_index"], deserialize=True)
+                scan(f"XCom {entry['key']} of {dag_id}.{ti['task_id']}", json.dumps(value, default=str))
+                xcoms += 1
+    dump = pg_dump(pg_port, work / "metadata.sql")
+    scan("pg_dump of the metadata DB", dump)
+    check(files > 5 and xcoms > 5 and rendered > 5, f"too little scanned: {files} files, {xcoms} XComs, {rendered} TIs")
+    say(f"no credential in {files} log files, {xcoms} XComs, {rendered} rendered task instances, "
+        f"pg_dump ({len(dump) // 1024} KiB)")
+
+
+def assert_deferred_in_triggerer(home: pathlib.Path, dag_id: str, run_id: str, task_id: str) -> None:
+    folder = home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    trigger_logs = [p for p in folder.rglob("*.log.trigger.*.log") if p.stat().st_size]
+    check(trigger_logs, f"{dag_id}.{task_id} left no triggerer log under {folder}: it did not defer")
+    text = "".join(p.read_text() for p in trigger_logs)
+    check("Trigger fired event" in text or "fired" in text.lower(), f"no trigger event in {trigger_logs}")
+    say(f"{dag_id}.{task_id} deferred and its trigger ran in the triggerer ({trigger_logs[0].name})")
+
+
+def assert_no_error_lines(home: pathlib.Path, runs: list[tuple[str, str]]) -> None:
+    """A normal run logs nothing at error level in its tasks' logs."""
+    bad = []
+    for dag_id, run_id in runs:
+        for path in (home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if '"level":"error"' in line.replace(" ", "") or "[error" in line:
+                    bad.append(f"{path.relative_to(home)}: {line[:200]}")
+    # the executor's own log carries what its task supervisors logged (a missing XCom, for one)
+    for path in (home.parent / "logs").glob("*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if "XCom not found" in line:
+                bad.append(f"{path.name}: {line[:200]}")
+    check(not bad, "error-level lines in a normal run:\n" + "\n".join(bad[:20]))
+
+
+# ----------------------------------------------------------------------------------------------
+# The two scenarios
+# ----------------------------------------------------------------------------------------------
+
+
+def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any]], pg_port: int) -> None:
+    home = pathlib.Path(env["AIRFLOW_HOME"])
+    api = Api(env["AIRFLOW__API__BASE_URL"])
+    runs: list[tuple[str, str]] = []
+
+    # 1. the asset-driven push: the upstream system posts an asset event. Only this DAG is unpaused
+    # now: unpausing a cron-scheduled DAG makes the scheduler run its latest tick at once
+    # (catchup=False still runs the last one), which would push the same leads a second time
+    api.unpause("dialer_event_asset_push")
+    asset = wait_for("the asset dialer_hot_leads", lambda: api.get("/assets", name_pattern="dialer_hot_leads")["assets"], 120,
+                     stack, every=2)[0]
+    hot = [{"phones": ["+5531988887777"], "first_name": "Ana", "external_id": "HOT-1"},
+           {"phones": ["+81398765432"], "first_name": "Yui", "timezone": "Asia/Tokyo", "external_id": "HOT-2"}]
+    api.send("POST", "/assets/events", {"asset_id": asset["id"], "extra": {"leads": hot}})
+    event_run = wait_for("the asset-triggered run", lambda: api.get("/dags/dialer_event_asset_push/dagRuns")["dag_runs"],
+                         120, stack, every=2)[0]
+    runs.append(("dialer_event_asset_push", event_run["dag_run_id"]))
+    api.wait_run(*runs[-1], stack)
+
+    # 2. manual runs of the scheduled DAGs: the scheduler restarts without creating scheduled runs
+    # ([scheduler] use_job_schedule=False), so unpausing them starts only what is triggered here
+    stack.stop_one("scheduler")
+    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
+    stack.start("scheduler", [AIRFLOW, "scheduler"], env)
+    for dag_id in ("dialer_launch_demo", "dialer_ujet_launch", "dialer_large_list_mapped", "dialer_rest_triggered_push"):
+        api.unpause(dag_id)
+    # the demo imports the sample leads into UJET campaign 6; the UJET launch and the mapped DAG get
+    # leads of their own (UJET refuses a phone already in the campaign), all callable now
+    leads_file, parts_file = stack.work / "callable_now.csv", stack.work / "callable_now_parts.csv"
+    n = callable_now_leads(leads_file, first=40)
+    check(callable_now_leads(parts_file, first=60, per_region=4) >= 8, "too few regions inside their window now")
+    say(f"{n} leads inside their calling window now for the UJET launch")
+    # the demo's XCALLY tasks use a connection stored in the metadata DB (encrypted with the Fernet
+    # key) that sets link templates, so the browser tests can follow the tasks' extra links
+    xcally = config["xcally"]
+    origin = xcally["base_url"]
+    host, port = origin.rsplit(":", 1)
+    api.send("POST", "/connections", {
+        "connection_id": "xcally_links", "conn_type": "xcally", "host": origin, "port": int(port),
+        "login": xcally["credentials"]["user"], "password": xcally["credentials"]["password"],
+        "extra": json.dumps({"campaign_link_template": "{origin}/campaigns/{campaign_id}",
+                             "list_link_template": "{origin}/lists/{list_id}?name={list_name}"})})
+    runs += [("dialer_launch_demo", api.trigger("dialer_launch_demo", {"xcally_conn_id": "xcally_links"})),
+             ("dialer_ujet_launch", api.trigger("dialer_ujet_launch", {"leads_path": str(leads_file)})),
+             ("dialer_large_list_mapped", api.trigger("dialer_large_list_mapped", {"leads_path": str(parts_file)}))]
+    # the CLI: `airflow dags trigger` makes a run without a logical date too
+    conf = {"campaign": "POWER<-", "leads": [{"phones": ["+59894123456"], "first_name": "Carmen", "external_id": "CLI-1",
+                                              "timezone": "America/Montevideo"}]}
+    cli = subprocess.run([AIRFLOW, "dags", "trigger", "dialer_rest_triggered_push", "-c", json.dumps(conf), "-o", "json"],
+                         env=env, capture_output=True, text=True, cwd=ROOT)
+    (stack.logs / "dags-trigger.log").write_text(cli.stdout + cli.stderr)
+    check(cli.returncode == 0, f"airflow dags trigger failed; see {stack.logs / 'dags-trigger.log'}")
+    cli_run = wait_for("the CLI-triggered run", lambda: api.get("/dags/dialer_rest_triggered_push/dagRuns")["dag_runs"],
+                       60, stack, every=1)[0]
+    runs.append(("dialer_rest_triggered_push", cli_run["dag_run_id"]))
+    for dag_id, run_id in runs:
+        run = api.wait_run(dag_id, run_id, stack)
+        check(run.get("logical_date") is None, f"{dag_id} {run_id} has a logical date; it should be a manual run without one")
+    assert_deferred_in_triggerer(home, "dialer_ujet_launch", runs[2][1], "wait_import")
+    demo_run = runs[1][1]
+    xcom = "/dags/dialer_launch_demo/dagRuns/{}/taskInstances/{}/xcomEntries/return_value"
+    def value(task_id: str) -> Any:
+        got = api.get(xcom.format(demo_run, task_id))["value"]
+        return json.loads(got) if isinstance(got, str) and got[:1] in "[{\"" else got
+
+    campaign_id, upload = value("xcally_campaign"), value("xcally_upload")
+    from urllib.parse import quote
+
+    day = api.get(f"/dags/dialer_launch_demo/dagRuns/{demo_run}")["run_after"][:10]  # the DAG's list name
+    expected = {"xcally_campaign": {"Dialer campaign": f"{origin}/campaigns/{campaign_id}"},
+                "xcally_upload": {"Dialer list": f"{origin}/lists/{upload['ids']['list_id']}?name={quote('leads ' + day)}"}}
+    (stack.work / "links.json").write_text(json.dumps({"dag_id": "dialer_launch_demo", "run_id": demo_run,
+                                                       "expected": expected}))
+    stored = assert_no_duplicates(config)
+    say(f"the emulator holds each lead once: {stored}")
+    assert_no_error_lines(home, runs)
+    (stack.work / "runs.json").write_text(json.dumps(runs))
+    typed = set()
+    assert_no_secret(api, runs, secrets_of(config) | typed, stack.work, pg_port, home)
+
+
+def browser_tests(env: dict[str, str], work: pathlib.Path) -> None:
+    say("browser tests (tests/e2e, Playwright on Debian's chromium)")
+    shots = work / "screenshots"
+    shots.mkdir(exist_ok=True)
+    test_env = {**env, "DIALER_E2E_API": env["AIRFLOW__API__BASE_URL"], "DIALER_E2E_PASSWORD": ADMIN_PASSWORD,
+                "DIALER_E2E_SCREENSHOTS": str(shots), "DIALER_E2E_WORK": str(work)}
+    result = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dialer_emulator",
+                             str(ROOT / "tests" / "e2e")], env=test_env, cwd=ROOT)
+    check(result.returncode == 0, f"browser tests failed; screenshots in {shots}")
+
+
+def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any]]) -> None:
+    api = Api(env["AIRFLOW__API__BASE_URL"])
+    api.unpause("dialer_large_list_mapped")  # the scheduler runs with use_job_schedule=False: no scheduled run
+    # leads callable now (the mapped uploads reject the others), in small parts so both workers get some
+    parts_file = stack.work / "callable_now_parts.csv"
+    n = callable_now_leads(parts_file, first=60, per_region=4)
+    check(n >= 8, "too few regions inside their window now")
+    run_id = api.trigger("dialer_large_list_mapped", {"rows_per_part": 2, "leads_path": str(parts_file)})
+    api.wait_run("dialer_large_list_mapped", run_id, stack)
+    mapped = [ti for ti in api.task_instances("dialer_large_list_mapped", run_id) if ti["task_id"] == "upload"]
+    hosts = {ti["map_index"]: ti["hostname"] for ti in mapped}
+    say(f"map index -> worker: {hosts}")
+    workers = {h.rsplit("-", 1)[-1] for h in hosts.values()}
+    check(len(mapped) >= 4 and workers == {"w1", "w2"}, f"the map indexes did not run on both workers: {hosts}")
+    stored = assert_no_duplicates(config)
+    check(stored.get("ujet ujet.import") == n, f"the emulator holds {stored} of the {n} leads sent")
+    say(f"the emulator holds each of the {n} leads once: {stored}")
+
+
+def main() -> int:
+    mode = sys.argv[1] if len(sys.argv) > 1 else "local"
+    check(mode in PORTS, f"usage: e2e.py local|celery (got {mode})")
+    work = ROOT / ".e2e" / mode
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    ensure_debian({"postgresql": pg_bin() is not None,
+                   "redis-server": mode != "celery" or shutil.which("redis-server") is not None,
+                   "chromium": mode != "local" or pathlib.Path("/usr/bin/chromium").exists()})
+    started = time.monotonic()
+    stack = Stack(work)
+    try:
+        ports = PORTS[mode]
+        db_url = start_postgres(stack, ports["pg"])
+        if mode == "celery":
+            broker = start_redis(stack, ports["redis"])
+        config = start_emulator(stack)
+        env = airflow_env(work, mode, db_url, config)
+        if mode == "celery":
+            env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
+            env["AIRFLOW__CELERY__BROKER_URL"] = broker
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + db_url.replace("+psycopg2", "")
+        leads_db(work / "leads.db", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
+        start_airflow(stack, env, mode)
+        if "--serve" in sys.argv:  # a developer's look at the deployment: runs until .e2e/<mode>/stop exists
+            if mode == "local" and "--no-runs" not in sys.argv:
+                run_local(stack, env, config, ports["pg"])
+            say(f"serving on {env['AIRFLOW__API__BASE_URL']} (admin / {ADMIN_PASSWORD}); touch {work / 'stop'} to stop")
+            (work / "env.json").write_text(json.dumps({"DIALER_E2E_API": env["AIRFLOW__API__BASE_URL"],
+                                                       "DIALER_E2E_PASSWORD": ADMIN_PASSWORD,
+                                                       "DIALER_E2E_WORK": str(work),
+                                                       "DIALER_E2E_SCREENSHOTS": str(work / "screenshots")}))
+            wait_for("the stop file", lambda: (work / "stop").exists(), 7200, stack, every=1)
+            return 0
+        if mode == "local":
+            run_local(stack, env, config, ports["pg"])
+            browser_tests(env, work)
+        else:
+            run_celery(stack, env, config)
+        say(f"{mode}: passed in {time.monotonic() - started:.0f}s; logs in {work}")
+        return 0
+    except Failed as exc:
+        say(f"FAILED: {exc}")
+        return 1
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
