@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_ujet_launch_import_then_deferred_sensor(emu, monkeypatch):
     assert jobs and all(job["status"] == "completed" for job in (jobs.values() if isinstance(jobs, dict) else jobs))
 
 
-def test_ucontact_hub_launch_waits_for_the_list_then_pushes_fresh_leads(emu, capfd):
+def test_ucontact_hub_launch_waits_for_the_list_then_pushes_fresh_leads(emu, capfd, clock):
     run = load_dag("dialer_ucontact_hub_launch").test(logical_date=None)
     assert str(run.state) == "success", states(run)
     # the default connection sets no link templates: no task asks for a link XCom that cannot exist
@@ -128,8 +129,20 @@ def test_ucontact_hub_launch_waits_for_the_list_then_pushes_fresh_leads(emu, cap
     assert len(fresh) == 3 and set(fresh.values()) == {1}
     # no lead is queued twice in the hub: none of the fresh leads is in the hub's list
     assert set(fresh).isdisjoint(leads["automation.lists"]["counts"])
-    # (the fake clock now follows the hub list's hold-back to its release, so whether a fresh lead still
-    # needs a scheduleDate depends on that instant; the send-time window tests check the schedule itself)
+    # every fresh lead is dialed inside Mon-Sat 08:00-21:00 of its own zone, computed here with zoneinfo: a
+    # scheduleDate (local wall time in the lead's zone) inside the window and not before the send, or, with
+    # none, the clock of the send (the fake clock's last instant: the push is the DAG's last task) inside it
+    sent_at = clock["now"]
+    pushed = emu.state("ucontact")["ucontact_automation"]["fresh_leads"]["sales"]
+    assert len(pushed) == 3
+    for lead in pushed:
+        zone = ZoneInfo(lead["timezone"])
+        if "scheduleDate" in lead:
+            local = dt.datetime.strptime(lead["scheduleDate"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
+            assert local >= sent_at.astimezone(zone).replace(second=0, microsecond=0), lead
+        else:
+            local = sent_at.astimezone(zone)
+        assert local.weekday() != 6 and dt.time(8) <= local.time() < dt.time(21), (lead, local)
 
 
 def test_rest_triggered_push_with_leads_in_conf(emu):
