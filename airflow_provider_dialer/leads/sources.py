@@ -150,18 +150,20 @@ def _ascii_compatible(codec: str) -> bool:
         return False
 
 
-def _wide_guess(head: bytes, family: str = "utf-") -> str | None:
+def _wide_guess(head: bytes, family: str = "utf-", exhausted: bool = False) -> str | None:
     """The UTF-16/32 variant the NUL-heavy ``head`` reads as best, or ``None``.
 
     A candidate must decode the head without error, give few NUL characters, and give mostly ASCII
-    text (a lead file holds digits, delimiters and line breaks whatever its alphabet).
+    text (a lead file holds digits, delimiters and line breaks whatever its alphabet). When ``head``
+    is the whole file, it must also end on a whole character (a 3-byte file is not UTF-16).
     """
     best, best_share = None, 0.5
     for codec in _WIDE:
         if not codec.startswith(family):
             continue
         try:
-            text = codecs.getincrementaldecoder(codec)().decode(head, final=False)  # a cut last character waits
+            # a cut last character waits, unless the file ends there
+            text = codecs.getincrementaldecoder(codec)().decode(head, final=exhausted)
         except UnicodeDecodeError:
             continue
         if not text or text.count("\x00") >= len(text) * _NUL_SHARE:  # UTF-32 read as UTF-16 is half NUL
@@ -200,19 +202,19 @@ def _detect(head: bytes, exhausted: bool, declared: str | None, name: str) -> tu
     nul_share = head.count(0) / len(head) if head else 0.0
     if wanted is not None:
         if wanted in ("utf-16", "utf-32"):
-            guess = _wide_guess(head, wanted)
+            guess = _wide_guess(head, wanted, exhausted)
             if guess is None:
                 raise DialerConfigError(f"{name}: declared {declared!r} without a byte-order mark, and neither byte order reads as text")
             return guess, 0, None
         if nul_share >= _NUL_SHARE and _ascii_compatible(wanted):
-            guess = _wide_guess(head)
+            guess = _wide_guess(head, exhausted=exhausted)
             if guess is not None:
                 raise DialerConfigError(f"{name}: encoding={declared!r} was declared but the file reads as {guess.upper()}")
         if wanted in ("utf-8", "utf-8-sig"):
             return "utf-8", 0, None
         return wanted, 0, None
     if nul_share >= _NUL_SHARE:
-        guess = _wide_guess(head)
+        guess = _wide_guess(head, exhausted=exhausted)
         if guess is None:
             raise DialerConfigError(
                 f"cannot tell the encoding of {name}: {nul_share:.0%} of its first bytes are NUL but it reads "
