@@ -158,7 +158,13 @@ class VoipexHook(DialerHook):
             form["scope"] = str(scope)
         return form
 
-    def _keep(self, response: httpx.Response) -> dict[str, str]:
+    def _keep(self, response: httpx.Response, asked_at: float) -> dict[str, str]:
+        """Cache the token answered; its lifetimes count from ``asked_at``, the instant before the request went out.
+
+        The server starts a token's lifetime when it issues it, somewhere between our request and its
+        answer: counting from the request keeps our expiry at or before the server's, however slow
+        the answer (a slow answer counted from its arrival would have the hook send an expired token).
+        """
         try:
             token = TokenResponse.model_validate_json(response.content)
         except ValidationError:
@@ -168,7 +174,7 @@ class VoipexHook(DialerHook):
             ) from None
         register_secret(token.access_token)
         register_secret(token.refresh_token)
-        now = time.monotonic()
+        now = asked_at
         refresh_until = None
         if token.refresh_expires_in:  # 0 / absent: no stated expiry (Keycloak offline tokens)
             refresh_until = now + token.refresh_expires_in - _skew(token.refresh_expires_in)
@@ -193,14 +199,16 @@ class VoipexHook(DialerHook):
                 "refresh_token": token.refresh,
             }
             try:
+                asked_at = time.monotonic()
                 response = yield self._token_request(form)
-                return self._keep(response)
+                return self._keep(response, asked_at)
             except DialerHTTPError as exc:
                 if exc.status not in (400, 401):
                     raise
                 self.log.info("Voipex refused the refresh token (HTTP %s); logging in again", exc.status)
             self._token = None
         try:
+            asked_at = time.monotonic()
             response = yield self._token_request(self._password_form())
         except DialerHTTPError as exc:
             if exc.status in (400, 401, 403):
@@ -210,7 +218,7 @@ class VoipexHook(DialerHook):
                     "e-mail, password and client_id",
                 ) from None
             raise
-        return self._keep(response)
+        return self._keep(response, asked_at)
 
     def invalidate_auth(self, scheme: str = "default") -> bool:
         """After a 401 the access token is dropped (expired or revoked); the next request refreshes it."""

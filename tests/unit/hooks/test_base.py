@@ -223,7 +223,8 @@ def test_retry_after_beyond_budget_stops_early(monkeypatch):
     started = time.monotonic()
     with pytest.raises(DialerRateLimitError):
         hook.get_thing(1)
-    assert time.monotonic() - started < 1
+    # it gave up at once instead of waiting out the 30 s (bound loose enough for a loaded machine)
+    assert time.monotonic() - started < 15
     assert len(seen) == 1
 
 
