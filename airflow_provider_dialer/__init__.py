@@ -167,7 +167,7 @@ def _declared_connection_types() -> list[dict[str, Any]]:
                     "schema": {"type": "boolean", "default": False},
                 },
                 "list_state_path": {
-                    "label": "List state path (assumption D3)",
+                    "label": "List state path (assumed read)",
                     "description": "Path template of the list-state read; {hub} and {list_id} are filled in.",
                     "schema": {"type": "string", "default": "/api/dialer/id/{hub}/lists/{list_id}"},
                 },

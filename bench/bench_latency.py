@@ -5,8 +5,8 @@
    process (``emu_process.BenchEmulator``): p50 / p95 / max over N warm runs in one process (each
    run a new operator and a new progress file), and the first ``execute`` of a fresh process (cold:
    the imports the task pays once), median over a few processes. UJET runs twice: with the
-   connection's client-side limit off, and with the hook's default 10 requests/s (the vendor's D7
-   limit, which a 100-lead batch of single adds cannot beat: >= 9 s).
+   connection's client-side limit off, and with the hook's default 10 requests/s (the vendor's
+   limit, docs/vendors/ujet.md#decision-rate-limit-10-per-second, which a 100-lead batch of single adds cannot beat: >= 9 s).
 2. Import cost at DAG parse: importing the provider's operators and sensors in a fresh interpreter
    after a bare ``import airflow.sdk`` (median of several processes; target < 100 ms), and which
    heavy modules that import drags in.

@@ -2,7 +2,8 @@
 
 1. ``upload_list``: the day's leads (JSON Lines) as a hub list (``POST /api/dialer/id/<hub>/lists``);
    each contact carries its timezone, so the hub dials within its hours in the contact's zone.
-2. ``wait_loaded``: deferrable ``ListLoadedSensor`` until the list leaves ``loading`` (decision D3).
+2. ``wait_loaded``: deferrable ``ListLoadedSensor`` until the list leaves ``loading``
+   (docs/vendors/ucontact.md#decision-assumed-list-state-read).
 3. ``priority``: the day's priority leads (a separate file, ``priority_path``) as fresh leads, each
    with its own ``scheduleDate`` and ``timezone``: the next permitted time inside 08:00-21:00 local,
    Monday to Saturday.

@@ -27,7 +27,8 @@ class EmulatorConfig:
     ujet_job_seconds: float = 0.3
     #: UJET requests per second per customer before 429 (vendor: 10); 0 turns the limit off
     ujet_rate_limit: float = 10.0
-    #: also send a ``Link`` header on UJET import answers (D4), besides ``Location``
+    #: also send a ``Link`` header on UJET import answers, besides ``Location``
+    #: (docs/vendors/ujet.md#decision-import-job-id-discovery)
     ujet_link_header: bool = True
     #: XCALLY CSV import: contacts made visible per second after step 2 (they appear progressively)
     xcally_import_rate: float = 200_000.0

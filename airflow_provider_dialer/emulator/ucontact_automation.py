@@ -1,6 +1,7 @@
-"""Emulated uContact Automation API (outbound hubs): list uploads that load asynchronously, fresh leads, and the D3 list reads.
+"""Emulated uContact Automation API (outbound hubs): list uploads that load asynchronously, fresh leads, and the assumed list reads.
 
-Written from the Spanish Automation API document and vendors.md section 3 alone; it never imports
+Written from the Spanish Automation API document and the wire reference
+(docs/vendors/ucontact.md#wire-reference) alone; it never imports
 the provider's hooks. Bodies are validated with one ``TypeAdapter.validate_json`` over TypedDicts
 (no model instance per contact) so a 1,000,000-contact list is ingested in seconds.
 """
@@ -168,7 +169,7 @@ def _key(contact: dict[str, Any]) -> str:
 
 
 class AutomationAPI(VendorAPI):
-    """``/api/dialer/id/<hub>/lists`` (POST, and the D3 GETs) and ``/api/dialer/id/<hub>/freshLeads``."""
+    """``/api/dialer/id/<hub>/lists`` (POST, and the assumed GETs) and ``/api/dialer/id/<hub>/freshLeads``."""
 
     name = "ucontact_automation"
 
@@ -282,7 +283,7 @@ class AutomationAPI(VendorAPI):
         return json_response(public, 202)
 
     async def get_lists(self, request: Request) -> Response:
-        """D3 (emulator-only read): the hub's lists with their states."""
+        """Emulator-only read (docs/vendors/ucontact.md#decision-assumed-list-state-read): the hub's lists with their states."""
         hub, error = self._guard(request)
         if error is not None:
             return error
@@ -292,7 +293,7 @@ class AutomationAPI(VendorAPI):
         return json_response(rows)
 
     async def get_list(self, request: Request) -> Response:
-        """D3 (emulator-only read): one list's state."""
+        """Emulator-only read (docs/vendors/ucontact.md#decision-assumed-list-state-read): one list's state."""
         hub, error = self._guard(request)
         if error is not None:
             return error

@@ -1,6 +1,6 @@
-"""Emulated uContact Integra API: getUserToken / EndSession sessions and Dialers/DialerTask (vendors.md section 1, D1, D2).
+"""Emulated uContact Integra API: getUserToken / EndSession sessions and Dialers/DialerTask.
 
-Written from the Integra document and vendors.md alone; it never imports the provider's hooks.
+Written from the Integra document and the wire reference (docs/vendors/ucontact.md#wire-reference) alone; it never imports the provider's hooks.
 """
 
 from __future__ import annotations
@@ -160,7 +160,8 @@ class IntegraAPI(VendorAPI):
     async def dialer_task(self, request: Request) -> Response:
         """Adds a record when ``call`` holds all nine keys with the documented types and a known campaign.
 
-        Success -> 200 ``1``; anything wrong with the record -> 200 ``0`` (D2); no session -> 401, empty.
+        Success -> 200 ``1``; anything wrong with the record -> 200 ``0``
+        (docs/vendors/ucontact.md#decision-dialertask-success-is-the-text-1); no session -> 401, empty.
         """
         user = self._session_user(request)
         if user is None:

@@ -1,6 +1,6 @@
 """Emulated UJET / Google Cloud CCAI Platform outbound dialer: Apps API campaign contacts and jobs, manager API campaigns.
 
-Written from ``seeds/ujet-ccai-outbound-dialer.pt.txt`` and vendors.md §5 (decisions D4, D7, D8, D9),
+Written from the vendor's outbound dialer document and the wire reference (docs/vendors/ujet.md#wire-reference),
 never from the provider's hook: request bodies are validated with this module's own models, so a
 misreading on either side fails a test. Behaviour the documents leave open is marked [A] here and
 in ``docs/vendors/ujet.md``.
@@ -36,7 +36,7 @@ JOB_PARENT = "Jobs::Bulk::Campaign::ParentJob"
 JOB_START_IMPORT = "Jobs::Bulk::Campaign::StartImport"
 DUPLICATE_PHONE = "NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign"
 
-#: manager API ``contact_stats`` keys (vendors.md §5.2, manager-api-campaign model)
+#: manager API ``contact_stats`` keys (CCAI's manager-api-campaign model)
 CONTACT_STATS_KEYS = (
     "Abandoned by Contact", "Abandoned by Dialer", "Average Redials per Number", "Carrier Error", "Completed",
     "Connected", "Contacts", "Dialer General Error", "Dialing", "Do Not Call", "Finished", "Invalid Number or Name",
@@ -245,7 +245,7 @@ class UjetAPI(VendorAPI):
     # -- request plumbing -----------------------------------------------------------------------
 
     def _refuse(self, request: Request) -> Response | None:
-        """401 unless Basic credentials carry the configured token (any username); then the rate limit (D7)."""
+        """401 unless Basic credentials carry the configured token (any username); then the rate limit (docs/vendors/ujet.md#decision-rate-limit-10-per-second)."""
         header = request.headers.get("authorization", "")
         scheme, _, encoded = header.partition(" ")
         ok = False
@@ -372,7 +372,7 @@ class UjetAPI(VendorAPI):
         self.next_contact_id = next_id
 
     async def import_contacts(self, request: Request) -> Response:
-        """Multipart ``file`` holding a JSON array (seed "Importar vários contatos"): 202, empty body, Location (D4)."""
+        """Multipart ``file`` holding a JSON array (seed "Importar vários contatos"): 202, empty body, Location (docs/vendors/ujet.md#decision-import-job-id-discovery)."""
         refused = self._refuse(request)
         if refused is not None:
             return refused

@@ -1,6 +1,6 @@
-"""Emulated Voipex IPBX dialer API: the OAuth2 token endpoint (D6), call lists, IVR applications, campaigns and their control.
+"""Emulated Voipex IPBX dialer API: the OAuth2 token endpoint, call lists, IVR applications, campaigns and their control.
 
-Written from ``seeds/voipex-ipbx-dialer.txt`` (the dialer guide) and vendors.md §4 (D6, D8, D9), never
+Written from the vendor's dialer guide and the wire reference (docs/vendors/voipex.md#wire-reference), never
 from the provider's hook: bodies are validated with this module's own models. What the guide leaves
 open is marked [A] here and listed in ``docs/vendors/voipex.md``. Errors are Boom/Hapi-shaped
 (``{"statusCode", "error", "message"}``) on the API and Keycloak-shaped
@@ -30,7 +30,7 @@ from airflow_provider_dialer.emulator.state import EmulatorContext, VendorAPI, j
 DUMP_NUMBERS_LIMIT = 10_000
 #: the OAuth2 client the guide's auth section names
 CLIENT_ID = "api"
-#: pagination (vendors.md §4.4: page default 1, pageSize default 100, max 5000)
+#: pagination (the rest of the Voipex API: page default 1, pageSize default 100, max 5000)
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 100, 5000
 COMMANDS = ("start", "pause", "unpause", "reload", "remove")
 #: [A] state machine of the control commands: command -> {state it applies in: state after}
@@ -159,7 +159,7 @@ def _joi_path(loc: tuple[Any, ...]) -> str:
 
 
 def boom(status: int, error: str, message: str, **extra: Any) -> Response:
-    """A Hapi/Boom error body (vendors.md §4.4 [A])."""
+    """A Hapi/Boom error body [A] (docs/vendors/voipex.md#decision-error-bodies-kept-verbatim)."""
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
     return json_response({"statusCode": status, "error": error, "message": message, **extra}, status, headers)
 
@@ -230,7 +230,7 @@ class VoipexAPI(VendorAPI):
                 "campaigns": [{**c, **self.campaign_log[cid]} for cid, c in self.campaigns.items()],
             }
 
-    # -- token endpoint (D6) ---------------------------------------------------------------------
+    # -- token endpoint (docs/vendors/voipex.md#decision-oauth2-password-grant-with-refresh) -------
 
     def _issue(self, grant: str) -> dict[str, Any]:
         now = time.monotonic()
@@ -252,7 +252,7 @@ class VoipexAPI(VendorAPI):
         }
 
     async def token(self, request: Request) -> Response:
-        """Keycloak-shaped password and refresh-token grants (vendors.md §4.1)."""
+        """Keycloak-shaped password and refresh-token grants (Voipex's auth guide)."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             return oauth_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
@@ -316,7 +316,7 @@ class VoipexAPI(VendorAPI):
 
     @staticmethod
     def _page(request: Request, items: list[dict[str, Any]]) -> Response:
-        """The API's pagination envelope (vendors.md §4.4) [A for the dialer's lists]."""
+        """The API's pagination envelope [A for the dialer's lists] (docs/vendors/voipex.md#decision-assumed-reads-and-pagination)."""
         try:
             page = int(request.query_params.get("page", 1))
             size = int(request.query_params.get("pageSize", PAGE_SIZE_DEFAULT))

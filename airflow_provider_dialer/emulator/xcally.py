@@ -1,8 +1,8 @@
 """Emulated XCALLY Motion API: contact lists, contacts (single, bulk, two-step CSV), queue campaigns, hopper, agents.
 
-Written from the vendor document (seeds/xcally-motion-api.txt) and vendors.md section 2 on its own:
+Written from the vendor document and the wire reference (docs/vendors/xcally.md#wire-reference) on its own:
 nothing here imports the provider's hooks. Motion is an Express + Sequelize server, so errors look
-like Express/Sequelize ones (vendors.md 2.7 [A]): ``{"message": ...}``, and validation failures
+like Express/Sequelize ones [A]: ``{"message": ...}``, and validation failures
 ``400 {"name": "SequelizeValidationError", "message": ..., "errors": [{"message", "path"}]}``.
 
 The emulator is stricter than Motion on one point, on purpose: unknown attributes are refused with a
@@ -58,7 +58,7 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 DateTimeText = Annotated[str, StringConstraints(pattern=_DATETIME)]
 Positive = Annotated[int, Field(gt=0)]
 
-# cm_contacts columns (vendors.md 2.5); ``firstName`` is NOT NULL
+# cm_contacts columns (the contact fields Motion documents); ``firstName`` is NOT NULL
 _CONTACT_STRINGS = ("lastName", "street", "postalCode", "city", "country", "dateOfBirth", "description", "phone",
                     "mobile", "fax", "email", "url", "facebook", "twitter", "skype", "teams", "viber", "line",
                     "wechat", "telegram", "tags")

@@ -141,7 +141,7 @@ def test_drop_after_apply_is_resolved_by_list_name_not_resent(emu, tmp_path, del
 
 @pytest.mark.parametrize("kind", ["drop_after", "drop_before"])
 def test_lost_answer_without_the_list_read_is_reported_unknown(emu, tmp_path, delivery_check, kind):
-    # a tenant without the assumed list read (D3): the chunk's fate cannot be learnt, so it is not resent
+    # a tenant without the assumed list read (docs/vendors/ucontact.md#decision-assumed-list-state-read): the chunk's fate cannot be learnt, so it is not resent
     emu.set_faults("ucontact", [
         {"kind": kind, "path": LISTS, "method": "POST", "after": 1, "times": 1},
         {"kind": "status", "status": 404, "path": LISTS, "method": "GET", "body": {"message": "Not Found"}},

@@ -219,7 +219,7 @@ def test_invalid_json_is_400(client, bearer):
     assert response.status_code == 400 and response.json()["message"].startswith("Invalid request: body: Invalid JSON")
 
 
-# -- Automation API: asynchronous loading and the D3 reads ------------------------------------------------
+# -- Automation API: asynchronous loading and the assumed reads -----------------------------------------
 
 
 def test_list_turns_inactive_after_the_configured_delay(emu, client, bearer):

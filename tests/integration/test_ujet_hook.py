@@ -165,7 +165,7 @@ def test_campaigns_from_the_manager_api(emu, hook):
 
 
 def test_default_rate_limits_meet_and_every_lead_lands_once(emu, hook):
-    emu.configure(ujet_rate_limit=10)  # the vendor's 10/s against the hook's default 10/s (D7)
+    emu.configure(ujet_rate_limit=10)  # the vendor's 10/s against the hook's default 10/s (docs/vendors/ujet.md#decision-rate-limit-10-per-second)
     for i in range(15):
         hook.add_contact(6, {"phone_number": f"+5989900{i:04d}"})
     assert emu.leads("ujet")["ujet.contacts"] == {"total": 15, "distinct": 15, "duplicates": {}}

@@ -1,4 +1,4 @@
-"""VoipexHook over real HTTP against the emulator: every method, test_connection, tokens (D6), faults, delivery."""
+"""VoipexHook over real HTTP against the emulator: every method, test_connection, tokens (docs/vendors/voipex.md#decision-oauth2-password-grant-with-refresh), faults, delivery."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""UContactHook: one connection per uContact instance, serving both the Integra API and the Automation API (D1)."""
+"""UContactHook: one connection per uContact instance, serving both the Integra API and the Automation API (docs/vendors/ucontact.md#decision-one-connection-for-both-apis)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ DEFAULT_LIST_STATE_PATH = "/api/dialer/id/{hub}/lists/{list_id}"
 FORM = "application/x-www-form-urlencoded; charset=UTF-8"
 #: statuses whose ``0`` body is Integra refusing the record (not an outage, not our credentials)
 _REFUSAL_STATUSES = frozenset(range(400, 500)) - {401, 403, 408, 429}
-#: statuses that say "this read does not exist here" (the D3 reads are assumptions)
+#: statuses that say "this read does not exist here" (the list reads are assumptions:
+#: docs/vendors/ucontact.md#decision-assumed-list-state-read)
 _NO_SUCH_READ = frozenset({404, 405, 501})
 _LIST_SETTINGS = frozenset({"hub", "channel", "zone_aware", "chunk_size", "number_plus"})
 _FRESH_SETTINGS = frozenset({"hub", "channel", "chunk_size", "number_plus"})
@@ -83,7 +84,7 @@ class UContactHook(DialerHook):
     login/password = an Integra SuperUser (``getUserToken``), or extra ``integra_token`` (used as
     is); extra ``api_token`` = the portal API Token (Bearer) for the Automation API; extra
     ``instance_timezone`` (IANA, default UTC) = the zone Integra reads ``calldate`` in; extra
-    ``list_state_path`` = the assumed list-state read (D3).
+    ``list_state_path`` = the assumed list-state read (docs/vendors/ucontact.md#decision-assumed-list-state-read).
 
     :param ucontact_conn_id: the Airflow connection id (default ``ucontact_default``).
     """
@@ -243,7 +244,7 @@ class UContactHook(DialerHook):
 
     @api_call
     def dialer_task(self, call: DialerTaskCall | Mapping[str, Any]) -> Flow[bool]:
-        """Add one record to a dialer (``POST Dialers/DialerTask``, form ``call=<json>``, D2).
+        """Add one record to a dialer (``POST Dialers/DialerTask``, form ``call=<json>``, docs/vendors/ucontact.md#decision-dialertask-success-is-the-text-1).
 
         Returns True on the plain-text answer ``1``; raises DialerRejectedError with the body on
         ``0`` or anything else.
@@ -289,7 +290,7 @@ class UContactHook(DialerHook):
 
     @api_call
     def upload_list(self, hub: str, filename: str, contacts: Sequence[Mapping[str, Any]]) -> Flow[ListInfo]:
-        """Upload a list to a hub (``POST /api/dialer/id/<hub>/lists``); returns its id and status (D3).
+        """Upload a list to a hub (``POST /api/dialer/id/<hub>/lists``); returns its id and status (docs/vendors/ucontact.md#decision-assumed-list-state-read).
 
         ``contacts`` are wire dicts as :func:`automation_contact` builds them. The list is
         ``loading`` until every contact is stored, then ``inactive``.
@@ -331,7 +332,7 @@ class UContactHook(DialerHook):
 
     @api_call
     def get_list(self, hub: str, list_id: Any) -> Flow[ListInfo]:
-        """Read one list's state (assumption D3: ``GET`` at the connection's ``list_state_path``)."""
+        """Read one list's state (an assumed ``GET`` at the connection's ``list_state_path``, docs/vendors/ucontact.md#decision-assumed-list-state-read)."""
         response = yield Request("GET", self.list_state_path(hub, list_id), auth="automation")
         return self._list_info(response)
 
@@ -461,7 +462,7 @@ class UContactHook(DialerHook):
         if info.is_failed:
             detail = (
                 f"list {target.get('list_id')} of hub {target.get('hub')!r} is {status!r}; only loading "
-                "(waiting), inactive and active (loaded) are expected (D3)"
+                "(waiting), inactive and active (loaded) are expected (see docs/vendors/ucontact.md#decision-assumed-list-state-read)"
             )
         return WaitState(status=status, done=info.is_loaded, failed=info.is_failed, detail=detail)
 

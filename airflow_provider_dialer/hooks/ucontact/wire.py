@@ -2,7 +2,7 @@
 
 Field names are spelled exactly as the vendor documents spell them (``calldate``, ``clientIds``,
 ``scheduleDate``). Request models forbid unknown keys (a typo fails a test, not a customer);
-response models ignore them (D8).
+response models ignore them (docs/vendors/ucontact.md#decision-unknown-keys-ignored-unknown-states-fail).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ CHANNELS: tuple[str, ...] = ("telephony", "email", "sms", "whatsapp")
 
 
 class DialerTaskCall(BaseModel):
-    """The JSON object sent in the ``call`` form field of ``Dialers/DialerTask``; every key is always present (D2)."""
+    """The JSON object sent in the ``call`` form field of ``Dialers/DialerTask``; every key is always present (docs/vendors/ucontact.md#decision-dialertask-sends-every-key-form-encoded)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -222,7 +222,7 @@ def automation_contact(
 
 
 class ListState(str, Enum):
-    """Automation list states (D3): ``loading`` waits; ``inactive``/``active`` are loaded; anything else failed."""
+    """Automation list states (docs/vendors/ucontact.md#decision-assumed-list-state-read): ``loading`` waits; ``inactive``/``active`` are loaded; anything else failed."""
 
     LOADING = "loading"
     INACTIVE = "inactive"
@@ -246,7 +246,7 @@ class ListState(str, Enum):
 
 
 class ListInfo(BaseModel):
-    """A hub list as the upload answer and the (assumed, D3) list reads describe it."""
+    """A hub list as the upload answer and the assumed list reads describe it (docs/vendors/ucontact.md#decision-assumed-list-state-read)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 

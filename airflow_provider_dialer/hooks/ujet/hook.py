@@ -3,7 +3,7 @@
 Base URL: the connection's host; a bare subdomain ``acme`` becomes ``acme.<domain>`` (extra
 ``domain``, default ``uc1.ccaiplatform.com``). The hook adds ``/apps/api/v1`` and
 ``/manager/api/v1`` itself. Auth: HTTP Basic ``login:password`` where the password is the API token
-(Settings > Developer Settings > API Credentials). Client-side rate limit: 10 requests/s (D7).
+(Settings > Developer Settings > API Credentials). Client-side rate limit: 10 requests/s (docs/vendors/ujet.md#decision-rate-limit-10-per-second).
 """
 
 from __future__ import annotations
@@ -198,7 +198,8 @@ class UjetHook(DialerHook):
     def import_contacts(self, campaign_id: int | str, contacts: Iterable[NewContactLike]) -> Flow[int | str]:
         """``POST …/contacts/import``: multipart field ``file`` = a JSON file holding the array; returns the job id.
 
-        The vendor answers 202 with no body; the job id is found per D4 (body ``job_id``/``id``, then
+        The vendor answers 202 with no body; the job id is found as docs/vendors/ujet.md#decision-import-job-id-discovery
+        says (body ``job_id``/``id``, then
         ``Location``, then ``Link``). When none carries it, a DialerError says so: the import may be
         running, so do not resend blindly.
         """
@@ -215,7 +216,7 @@ class UjetHook(DialerHook):
         if job_id is None:
             raise DialerError(
                 f"UJET POST {path} -> HTTP {response.status_code}: the import was accepted but neither the body "
-                "(job_id/id) nor the Location or Link header gave a job id (D4), so its progress cannot be "
+                "(job_id/id) nor the Location or Link header gave a job id (see docs/vendors/ujet.md#decision-import-job-id-discovery), so its progress cannot be "
                 "followed; check the campaign's contacts before sending these contacts again"
             )
         return job_id
@@ -230,7 +231,7 @@ class UjetHook(DialerHook):
         if status not in {s.value for s in JobStatus}:
             raise DialerError(
                 f"UJET GET {path}: job status {status!r} is not one the documents list "
-                f"({', '.join(s.value for s in JobStatus)}); refusing to guess whether the import finished (D8)"
+                f"({', '.join(s.value for s in JobStatus)}); refusing to guess whether the import finished (see docs/vendors/ujet.md#decision-job-states)"
             )
         return UjetJob.model_validate(body)
 

@@ -1,7 +1,7 @@
 """UJET / CCAI Platform wire contract: request and response models, status enums, job-id discovery, lead mapping.
 
-Field names are the vendor's, as the seed document (``seeds/ujet-ccai-outbound-dialer.pt.txt``) and
-vendors.md §5 spell them. Requests forbid unknown keys (a typo fails a test, not a customer);
+Field names are the vendor's, as its outbound dialer document spells them (the wire reference:
+docs/vendors/ujet.md#wire-reference). Requests forbid unknown keys (a typo fails a test, not a customer);
 responses ignore them (CCAI: "expect unrecognized JSON keys").
 """
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class ContactStatus(str, Enum):
-    """Campaign contact ``status`` (English strings of vendors.md §5.3, in the seed's order)."""
+    """Campaign contact ``status`` (the English strings, in the order of the vendor document's list)."""
 
     UPCOMING = "Upcoming"
     DIALING = "Dialing"
@@ -56,11 +56,11 @@ class ContactStatus(str, Enum):
 
     @classmethod
     def parse(cls, value: str) -> ContactStatus:
-        """The status for ``value`` (case-insensitive); raises DialerError naming an unknown value (D8)."""
+        """The status for ``value`` (case-insensitive); raises DialerError naming an unknown value (docs/vendors/ujet.md#decision-unknown-keys-ignored-unknown-statuses-fail)."""
         for member in cls:
             if member.value.lower() == value.strip().lower():
                 return member
-        raise DialerError(f"UJET contact status {value!r} is not one the documents list (D8)")
+        raise DialerError(f"UJET contact status {value!r} is not one the documents list (see docs/vendors/ujet.md#decision-unknown-keys-ignored-unknown-statuses-fail)")
 
 
 class JobStatus(str, Enum):
@@ -128,7 +128,7 @@ class UjetContactSelector(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
-# Responses (what we read): unknown keys ignored (D8)
+# Responses (what we read): unknown keys ignored (docs/vendors/ujet.md#decision-unknown-keys-ignored-unknown-statuses-fail)
 # --------------------------------------------------------------------------------------------
 
 PHONE_METADATA_KEY = "PHONE (REQUIRED)"
@@ -225,7 +225,7 @@ class UjetQueue(BaseModel):
 
 
 class UjetCampaign(BaseModel):
-    """A campaign as the manager API returns it (vendors.md §5.2); ``contact_stats`` maps stat names to counts."""
+    """A campaign as the manager API returns it (CCAI's manager campaign model); ``contact_stats`` maps stat names to counts."""
 
     model_config = _RESPONSE
 
@@ -249,7 +249,7 @@ class UjetCampaign(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
-# D4: where the import's job id comes from
+# Where the import's job id comes from: docs/vendors/ujet.md#decision-import-job-id-discovery
 # --------------------------------------------------------------------------------------------
 
 _JOB_IN_URL = re.compile(r"/jobs/([A-Za-z0-9_-]+)/?$")
@@ -272,7 +272,7 @@ def _job_id_in_url(url: str) -> int | str | None:
 
 
 def discover_job_id(response: httpx.Response) -> int | str | None:
-    """D4, in order: body ``job_id`` or ``id``, then the ``Location`` header, then a ``Link`` header ending in ``/jobs/<id>``."""
+    """The job id (docs/vendors/ujet.md#decision-import-job-id-discovery), in order: body ``job_id`` or ``id``, then the ``Location`` header, then a ``Link`` header ending in ``/jobs/<id>``."""
     if response.content.strip():
         try:
             body = response.json()

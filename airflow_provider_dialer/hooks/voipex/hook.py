@@ -1,4 +1,4 @@
-"""VoipexHook: the Voipex IPBX dialer API (call lists, IVR applications, campaigns, campaign control) with OAuth2 tokens (D6)."""
+"""VoipexHook: the Voipex IPBX dialer API (call lists, IVR applications, campaigns, campaign control) with OAuth2 tokens (docs/vendors/voipex.md#decision-oauth2-password-grant-with-refresh)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ class VoipexHook(DialerHook):
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
 
-    # -- auth (D6) --------------------------------------------------------------------------------
+    # -- auth (docs/vendors/voipex.md#decision-oauth2-password-grant-with-refresh) ----------------
 
     @property
     def auth_url(self) -> str:

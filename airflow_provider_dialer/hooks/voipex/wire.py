@@ -1,8 +1,8 @@
 """Voipex IPBX wire contract: the request and response models, with the names the dialer guide spells, and the lead mapping.
 
-Source: ``seeds/voipex-ipbx-dialer.txt`` (the dialer guide) and vendors.md §4. Shapes the guide does
-not give (campaign list/get/edit, call-list reads, the control answer) are assumptions, marked [A]
-and listed in ``docs/vendors/voipex.md``.
+Source: the vendor's dialer guide and Voipex's auth guide, as the wire reference states them
+(docs/vendors/voipex.md#wire-reference). Shapes the guide does not give (campaign list/get/edit, call-list
+reads, the control answer) are assumptions, marked [A] and listed in ``docs/vendors/voipex.md``.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ class _Request(BaseModel):
 
 
 class _Response(BaseModel):
-    """Vendor answers: unknown keys are ignored (D8)."""
+    """Vendor answers: unknown keys are ignored (docs/vendors/voipex.md#decision-unknown-keys-ignored)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 # --------------------------------------------------------------------------------------------
-# Token endpoint (D6; Keycloak-shaped, vendors.md §4.1)
+# Token endpoint (Keycloak-shaped; docs/vendors/voipex.md#decision-oauth2-password-grant-with-refresh)
 # --------------------------------------------------------------------------------------------
 
 
@@ -185,7 +185,7 @@ class CampaignState(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | None) -> CampaignState | None:
-        """The state, or None for a value the hook does not know (D8: surfaced, not guessed)."""
+        """The state, or None for a value the hook does not know (surfaced, not guessed: docs/vendors/voipex.md#decision-campaign-states)."""
         try:
             return cls(value) if value is not None else None
         except ValueError:
@@ -229,7 +229,7 @@ class PageLink(_Response):
 
 
 class Page(_Response, Generic[T]):
-    """The API's pagination envelope (vendors.md §4.4), assumed for the dialer's GET lists [A]."""
+    """The API's pagination envelope, assumed for the dialer's GET lists [A] (docs/vendors/voipex.md#decision-assumed-reads-and-pagination)."""
 
     items: list[T] = Field(default_factory=list)
     links: list[PageLink] = Field(default_factory=list)

@@ -1,7 +1,8 @@
 """XCALLY Motion's side of the vendor-neutral capabilities (``capabilities.py``), mixed into :class:`XCallyHook`.
 
 ListUploader, ListStateWatcher, FreshLeadPusher, CampaignCreator, CampaignController. Motion has no
-DialerTask, its documents give no contact removal, and a CSV import has no job to read (D5):
+DialerTask, its documents give no contact removal, and a CSV import has no job to read
+(docs/vendors/xcally.md#decision-csv-import-completion-by-contact-count):
 DialerTaskAdder, LeadRemover and ImportJobWatcher stay absent on purpose, so the operators raise
 UnsupportedCapabilityError before any request. The endpoint methods these call live in ``hook.py``.
 """
@@ -236,7 +237,7 @@ class XCallyDialer:
         return self._resolve(target, leads, settle=self._chunk_mode(target, leads) == "csv")
 
     def list_wait(self, target: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
-        """CSV imports load in the background (D5): wait until the list holds ``baseline + accepted``.
+        """CSV imports load in the background (docs/vendors/xcally.md#decision-csv-import-completion-by-contact-count): wait until the list holds ``baseline + accepted``.
 
         Nothing to wait for when no chunk went as a CSV import (``batch``, or ``auto`` with a small list)."""
         if target.get("mode") == "batch" or (target.get("mode") == "auto" and not (summary.get("ids") or {}).get("pids")):

@@ -248,7 +248,7 @@ class XCallyHook(XCallyDialer, DialerHook):
             if not page.rows or offset >= page.count:
                 return phones
 
-    # -- CSV upload (D5) ----------------------------------------------------------------------
+    # -- CSV upload (docs/vendors/xcally.md#decision-csv-upload-as-flowjs-multipart) ----------
 
     def _stage(self, csv_bytes: bytes, filename: str) -> Request:
         identifier = f"{len(csv_bytes)}-{uuid.uuid4().hex}"
@@ -280,7 +280,7 @@ class XCallyHook(XCallyDialer, DialerHook):
     @api_call
     def upload_csv(self, list_id: int, csv_bytes: bytes, binding: dict[str, str],
                    duplicates: Sequence[str] | None = ("phone",), filename: str | None = None) -> Flow[int]:
-        """Both steps of D5: stage the file, then bind its columns into ``list_id``; returns the import ``pid``.
+        """Both steps of the CSV upload (docs/vendors/xcally.md#decision-csv-upload-as-flowjs-multipart): stage the file, then bind its columns into ``list_id``; returns the import ``pid``.
 
         Completion is not signalled by Motion: poll :meth:`import_progress` (or :meth:`wait_for_import`).
         """
@@ -294,7 +294,7 @@ class XCallyHook(XCallyDialer, DialerHook):
 
     @api_call
     def import_progress(self, list_id: int, expected: int) -> Flow[ImportProgress]:
-        """D5: how far a CSV import is, read as the list's contact count against the expected total."""
+        """How far a CSV import is, read as the list's contact count against the expected total (docs/vendors/xcally.md#decision-csv-import-completion-by-contact-count)."""
         count = yield from self.count_contacts.flow(self, list_id)  # type: ignore[attr-defined]
         return ImportProgress(list_id=int(list_id), count=count, expected=int(expected))
 

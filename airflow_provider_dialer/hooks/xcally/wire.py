@@ -28,7 +28,7 @@ _RESPONSE = ConfigDict(extra="ignore", populate_by_name=True)
 #: ``cf_<id>``: a list custom field (seed: "you can assign the value using the sintax cf_{your customfield id}")
 CUSTOM_FIELD = re.compile(r"^cf_[1-9][0-9]*$")
 
-#: contact columns of Motion's ``cm_contacts`` table a client may set (vendors.md 2.5)
+#: contact columns of Motion's ``cm_contacts`` table a client may set (the contact fields Motion documents)
 CONTACT_FIELDS = (
     "firstName", "lastName", "street", "postalCode", "city", "country", "dateOfBirth", "description",
     "phone", "mobile", "fax", "email", "url", "facebook", "twitter", "skype", "teams", "viber", "line",
@@ -196,7 +196,7 @@ class QueueCampaign(BaseModel):
     dial_busy_retry_frequency: int = Field(default=150, ge=0, alias="dialBusyRetryFrequency")
     dial_no_answer_max_retry: int = Field(default=3, ge=0, alias="dialNoAnswerMaxRetry")
     dial_no_answer_retry_frequency: int = Field(default=150, ge=0, alias="dialNoAnswerRetryFrequency")
-    # Motion columns outside the document's example (vendors.md 2.4): sent only when given
+    # Motion columns outside the document's example (Motion's campaign settings): sent only when given
     description: str | None = None
     dial_timezone: str | None = Field(default=None, alias="dialTimezone")
     dial_prefix: str | None = Field(default=None, alias="dialPrefix")
@@ -365,7 +365,7 @@ class ImportStarted(BaseModel):
 
 
 class ImportProgress(BaseModel):
-    """D5: a CSV import is done when the list holds the expected number of contacts."""
+    """A CSV import is done when the list holds the expected number of contacts (docs/vendors/xcally.md#decision-csv-import-completion-by-contact-count)."""
 
     list_id: int
     count: int
@@ -452,7 +452,7 @@ def contacts_csv(
     phone_format: PhoneFormat = "digits",
     first_name_fallback: str | None = None,
 ) -> bytes:
-    """The CSV file for the two-step upload (D5): a header of Motion field names, then one row per lead.
+    """The CSV file for the two-step upload (docs/vendors/xcally.md#decision-csv-upload-as-flowjs-multipart): a header of Motion field names, then one row per lead.
 
     Columns are named after the Motion fields they bind to (see :func:`csv_binding`), so the binding
     is the identity. Quoting is RFC 4180 (``csv.QUOTE_MINIMAL``), UTF-8, ``\\r\\n`` line ends.

@@ -115,7 +115,7 @@ def test_hook_identity():
     assert UContactHook(ucontact_conn_id="other").conn_id == "other"
 
 
-# -- Integra: login, DialerTask wire, D2 -----------------------------------------------------------
+# -- Integra: login, DialerTask wire (docs/vendors/ucontact.md#decision-dialertask-success-is-the-text-1) --
 
 SPECIAL = lead(
     phone="+59899123456", alternatives=("+59824001122", "+59899000111"), agent="1001",

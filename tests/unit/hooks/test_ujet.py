@@ -1,4 +1,4 @@
-"""UjetHook without a server: URL rule, Basic auth, exact wire bodies, D4 job-id discovery, D8 statuses, retries, redaction, mapping."""
+"""UjetHook without a server: URL rule, Basic auth, exact wire bodies, job-id discovery and statuses (docs/vendors/ujet.md#wire-reference), retries, redaction, mapping."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""VoipexHook without a server: URL and https rules, OAuth2 token handling (D6), exact wire bodies, retries, redaction, mapping."""
+"""VoipexHook without a server: URL and https rules, OAuth2 token handling (docs/vendors/voipex.md#decision-oauth2-password-grant-with-refresh), exact wire bodies, retries, redaction, mapping."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def test_plain_http_allowed_to_loopback_and_when_allowed(monkeypatch, fake):
 
 
 # --------------------------------------------------------------------------------------------
-# OAuth2 password grant, refresh, re-login (D6)
+# OAuth2 password grant, refresh, re-login (docs/vendors/voipex.md#decision-oauth2-password-grant-with-refresh)
 # --------------------------------------------------------------------------------------------
 
 
