@@ -219,14 +219,16 @@ def test_campaign_capabilities_create_then_update_by_name(emu, hook):
 
 
 def test_token_lifetime_counts_from_the_request_not_from_a_slow_answer(emu):
-    # the token is issued, then its answer trickles for about 0.3 s: a lifetime counted from the
-    # answer's arrival outlasts the server's by that much, and a call in that gap carries an expired token
-    emu.configure(voipex_token_lifetime=1.0, voipex_refresh_lifetime=30)
+    # the token is issued, then its answer trickles for about 0.6 s (longer on a loaded machine): a lifetime
+    # counted from the answer's arrival outlasts the server's by that much, and a call in that gap carries
+    # an expired token. The 3 s lifetime leaves the first call room however slow the answer gets.
+    emu.configure(voipex_token_lifetime=3.0, voipex_refresh_lifetime=30)
     emu.set_faults(VENDOR, [{"kind": "trickle", "path": "^/token$", "method": "POST", "chunk_bytes": 16,
-                             "delay": 0.02, "times": 1}])
+                             "delay": 0.035, "times": 1}])
     hook = VoipexHook()
     hook.list_ivrs()
-    time.sleep(0.8)  # past the server's 1.0 s since it issued the token, within 0.9 s of the answer's arrival
+    # now at least 0.6 + 2.55 s after the token was issued: past the server's 3 s, within 2.7 s of the answer
+    time.sleep(2.55)
     hook.list_ivrs()
     tokens = voipex_state(emu)["tokens"]
     assert tokens["refused_api_calls"] == 0  # refreshed before use instead of sending the expired token
