@@ -226,6 +226,29 @@ class LeadsOperator(TaskHook, BaseOperator):
     capability: type
     capability_label: str = ""
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """Airflow's ``partial``, with the connection's default pool (see ``__init__``) for every mapped index.
+
+        The scheduler places a mapped task's indexes from the partial's arguments, before any
+        constructor runs, so the default pool must be chosen here. A ``conn_id`` given per index
+        (in ``expand``) or templated gets none, as in ``__init__``.
+        """
+        from airflow.sdk.bases.operator import partial as airflow_partial
+        from airflow.sdk.definitions._internal.contextmanager import DagContext, TaskGroupContext
+
+        dag = kwargs.get("dag") or DagContext.get_current()
+        group = kwargs.get("task_group") or (TaskGroupContext.get_current(dag) if dag else None)
+        inherited = {**((dag.default_args or {}) if dag else {}), **((group.default_args or {}) if group else {}),
+                     **(kwargs.get("default_args") or {})}
+        if "pool" not in kwargs and "pool" not in inherited and "conn_id" in kwargs:
+            from airflow_provider_dialer.operators.pools import connection_pool
+
+            pool = connection_pool(kwargs["conn_id"])
+            if pool is not None:
+                kwargs["pool"] = pool
+        return airflow_partial(cls, **kwargs)
+
     def __init__(
         self,
         *,

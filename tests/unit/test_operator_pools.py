@@ -58,3 +58,31 @@ def test_a_setting_without_conn_id_is_refused(monkeypatch: pytest.MonkeyPatch) -
         build(PushFreshLeadsOperator, {})
     monkeypatch.setenv(ENV, "  ")
     assert connection_pool("ujet_prod") is None
+
+
+@pytest.mark.parametrize(("cls", "extra"), OPERATORS)
+def test_a_mapped_task_is_put_in_its_connections_pool(monkeypatch: pytest.MonkeyPatch, cls, extra) -> None:
+    # the scheduler places every mapped index from the partial's arguments, before any __init__ runs
+    monkeypatch.setenv(ENV, "dialer_{conn_id}")
+    with DAG("mapped_pools", schedule=None):
+        mapped = cls.partial(task_id="m", conn_id="ujet_prod", **extra).expand(source=[[], []])
+        own = cls.partial(task_id="own", conn_id="ujet_prod", pool="vip", **extra).expand(source=[[]])
+        templated = cls.partial(task_id="tpl", conn_id="{{ params.c }}", **extra).expand(source=[[]])
+    assert mapped.pool == "dialer_ujet_prod"
+    assert own.pool == "vip"
+    assert templated.pool == AIRFLOW_DEFAULT_POOL
+    with DAG("mapped_default_args", schedule=None, default_args={"pool": "from_default_args"}):
+        inherited = cls.partial(task_id="d", conn_id="ujet_prod", **extra).expand(source=[[]])
+    assert inherited.pool == "from_default_args"
+    monkeypatch.delenv(ENV)
+    with DAG("mapped_unset", schedule=None):
+        unset = cls.partial(task_id="u", conn_id="ujet_prod", **extra).expand(source=[[]])
+    assert unset.pool == AIRFLOW_DEFAULT_POOL
+
+
+def test_a_mapped_conn_id_gets_no_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the connection of each index is only known when it runs: no pool can be chosen for it up front
+    monkeypatch.setenv(ENV, "dialer_{conn_id}")
+    with DAG("mapped_conn", schedule=None):
+        mapped = PushFreshLeadsOperator.partial(task_id="m", source=[]).expand(conn_id=["a", "b"])
+    assert mapped.pool == AIRFLOW_DEFAULT_POOL
