@@ -644,9 +644,7 @@ class ChunkDelivery:
                 chunk = leads
                 if previous and previous["status"] == "done":
                     self.report.chunks_skipped += 1
-                    done = ChunkOutcome.from_dict(previous["outcome"])
-                    self.report.add(done)
-                    self._notify(key, chunk, done)
+                    self._count(key, chunk, ChunkOutcome.from_dict(previous["outcome"]))
                     continue
                 prior = ChunkOutcome.from_dict(previous["outcome"]) if previous and previous.get("outcome") else None
                 if previous and "pending" in previous:
@@ -668,16 +666,14 @@ class ChunkDelivery:
                     leads = [lead for lead in leads if lead.row not in in_piece]
                     if not leads:
                         self._mark(key, "done", prior)
-                        self.report.add(prior)
-                        self._notify(key, chunk, prior)
+                        self._count(key, chunk, prior)
                         continue
                 elif previous and previous["status"] == "sending":
                     log.warning("chunk %s was in flight when the previous attempt ended; reading the vendor's state", key)
                     resolved = self._resolve_or_unknown(key, leads, resent_before=bool(previous.get("resending")))
                     outcome = merge_outcomes(prior, resolved)
                     self._mark(key, "done", outcome)
-                    self.report.add(outcome)
-                    self._notify(key, chunk, outcome)
+                    self._count(key, chunk, outcome)
                     continue
                 while len(in_flight) >= self.concurrency:
                     in_flight = self._collect(in_flight, errors)
@@ -701,10 +697,11 @@ class ChunkDelivery:
             if exc is not None:
                 errors.append(exc)
             else:
-                self.report.add(future.result())
-                self._notify(key, chunk, future.result())
+                self._count(key, chunk, future.result())
         return pending
 
-    def _notify(self, key: str, leads: Sequence[PreparedLead], outcome: ChunkOutcome) -> None:
+    def _count(self, key: str, leads: Sequence[PreparedLead], outcome: ChunkOutcome) -> None:
+        """A chunk's final outcome: into the report, and to the listener (the sync ledger) if any."""
+        self.report.add(outcome)
         if self.on_outcome is not None:
             self.on_outcome(key, leads, outcome)
