@@ -33,6 +33,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.operators.observe import ObservedRun
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
@@ -162,8 +163,11 @@ def _with_moves(summary: dict[str, Any], state: dict[str, Any]) -> dict[str, Any
     return summary
 
 
-class LeadsOperator(TaskHook, BaseOperator):
+class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     """Base of UploadList, PushFreshLeads and AddToDialerTask: the shared lead pipeline.
+
+    Progress lines, the HTML run report, asset events and OpenLineage facets come from
+    ``ObservedRun`` (its parameters: ``progress_log_seconds``, ``run_report``, ``run_report_url``).
 
     :param conn_id: dialer connection id; its type (``ucontact``, ``xcally``, ``voipex``, ``ujet``)
         picks the vendor.
@@ -214,7 +218,7 @@ class LeadsOperator(TaskHook, BaseOperator):
 
     template_fields: Sequence[str] = (
         "conn_id", "source", "column_mapping", "default_region", "default_timezone", "reject_report", "dnc_source",
-        "sync_target", "outcome_log",
+        "sync_target", "outcome_log", "run_report", "run_report_url",
     )
     template_fields_renderers = {"source": "json", "column_mapping": "json"}
     ui_color = "#e8f4ff"
@@ -581,6 +585,7 @@ class LeadsOperator(TaskHook, BaseOperator):
             window = CallingWindow.from_spec(self.calling_window)
             moves = dict(state.get(WINDOW_MOVES) or {})  # a snapshot: this attempt's sends add to the state's
             leads = sync.leads(prepared) if sync is not None else prepared
+            leads = self._observe_leads(prepared, leads, prepared_at)
             chunks = self._waves(leads, hook, target, prepared_at, max(now, prepared_at), size, held, zones, window,
                                  moves, on_held=sync.on_held if sync is not None else None)
             if sync is not None:
@@ -592,6 +597,7 @@ class LeadsOperator(TaskHook, BaseOperator):
                 if sync is not None:
                     summary["sync"] = sync.summary()
                 self._log_summary(summary)
+                self._observed(context, target, summary)
                 return summary
 
             per_lead, lock = self.per_lead_schedule(hook, target), threading.Lock()
@@ -602,7 +608,7 @@ class LeadsOperator(TaskHook, BaseOperator):
                 resolve=lambda key, leads: self.resolve_chunk(hook, target, key, leads),
                 concurrency=self.concurrency,
                 state=state,
-                on_outcome=sync.on_outcome if sync is not None else None,
+                on_outcome=self._observe_outcome(sync.on_outcome if sync is not None else None),
                 settle_seconds=self._late_write_seconds(hook),
                 screen=lambda key, leads: self._screen(window, per_lead, delivery, held_at_send, lock, key, leads),
             )
@@ -630,6 +636,7 @@ class LeadsOperator(TaskHook, BaseOperator):
         if sync is not None:
             summary["sync"] = sync.summary()
         self._log_summary(summary)
+        self._observed(context, target, summary)
         result = self.after_delivery(hook, target, summary, context)
         self._check_rejects(prepared, summary)
         self._complete_progress(store)
