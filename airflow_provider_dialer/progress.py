@@ -1,16 +1,17 @@
 """Progress of a running upload in the task log, at a steady cadence.
 
 A million-lead upload takes a minute or more; without this its log says nothing between "started"
-and the summary. :class:`ProgressLog` watches the prepared-lead stream (the dialer pulls it chunk by
-chunk, so the rows read are the pace of the whole run) and every chunk answer, and logs one line at
-most every ``every`` seconds, whenever there is something new::
+and the summary. :class:`ProgressLog` watches the prepared-lead stream and every chunk answer, and
+logs one line at most every ``every`` seconds, whenever there is something new::
 
     progress: read 240000 of 1000000 (24.0%), prepared 239100, rejected 900, chunks sent 239 (accepted 238600,
     refused 12, unknown 0), 4000 leads/s, ETA 3m10s
 
-``leads/s`` is rows read per second since the start of the attempt; the ETA is the rows still to
-read at that pace, given only when the source's size is known (a list: an XCom, ``dag_run.conf``).
-The clock is injectable, so the cadence is tested without waiting.
+``read`` / ``prepared`` / ``rejected`` are the preparation's counts (it may read ahead of the
+sending); ``leads/s`` is the leads handed on to be sent per second since the attempt started (the
+dialer pulls the stream chunk by chunk, so this is the pace of the whole run); the ETA is the rows
+not yet handed on or rejected at that pace, given only when the source's size is known (a list: an
+XCom, ``dag_run.conf``). The clock is injectable, so the cadence is tested without waiting.
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ class ProgressLog:
         self.log = log
         self.every = float(every or 0)
         self.report = report
-        self.total = total
+        self.total = total or None  # an empty source has nothing to estimate
         self.clock = clock or monotonic
         self.started = self.clock()
         self._last = self.started
         self._last_state: tuple[int, ...] | None = None
         self._lock = threading.Lock()
+        self.passed = 0
         self.chunks = 0
         self.accepted = 0
         self.refused = 0
@@ -85,6 +87,7 @@ class ProgressLog:
             return
         tick = self.tick
         for lead in leads:
+            self.passed += 1
             yield lead
             tick()
 
@@ -105,7 +108,8 @@ class ProgressLog:
 
     def state(self) -> tuple[int, ...]:
         report = self.report
-        return (report.rows, report.prepared, report.rejected, self.chunks, self.accepted, self.refused, self.unknown)
+        return (report.rows, report.prepared, report.rejected, self.chunks, self.accepted, self.refused, self.unknown,
+                self.passed)
 
     def tick(self) -> None:
         """Log a line when ``every`` seconds passed since the last one and something changed."""
@@ -128,12 +132,12 @@ class ProgressLog:
     def line(self, now: float | None = None) -> str:
         """The progress line at ``now`` (default: the clock)."""
         now = self.clock() if now is None else now
-        read, prepared, rejected, chunks, accepted, refused, unknown = self.state()
+        read, prepared, rejected, chunks, accepted, refused, unknown, passed = self.state()
         elapsed = max(now - self.started, 1e-9)
-        rate = read / elapsed
+        rate = passed / elapsed
         share = f" of {self.total} ({read / self.total:.1%})" if self.total else ""
         text = (f"read {read}{share}, prepared {prepared}, rejected {rejected}, chunks sent {chunks} "
                 f"(accepted {accepted}, refused {refused}, unknown {unknown}), {rate:.0f} leads/s")
         if self.total is not None and rate > 0:
-            text += f", ETA {duration(max(self.total - read, 0) / rate)}"
+            text += f", ETA {duration(max(self.total - passed - rejected, 0) / rate)}"
         return text

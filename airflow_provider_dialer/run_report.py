@@ -106,7 +106,7 @@ def outcome_rows(summary: dict[str, Any]) -> list[tuple[str, str, int]]:
 def _hours_chart(zone: str, row: list[int], peak: int) -> str:
     width = _LEFT + 24 * _BAR_W + 8
     height = _TOP + _CHART_H + 30
-    parts = [f'<svg class="hours" data-zone="{_e(zone)}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+    parts = [f'<svg class="hours" data-zone="{_e(zone)}" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="leads by local hour in {_e(zone)}">',
              f'<line x1="{_LEFT}" y1="{_TOP + _CHART_H}" x2="{width - 8}" y2="{_TOP + _CHART_H}" stroke="#888"/>',
              f'<text x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end" class="axis">{peak}</text>',
