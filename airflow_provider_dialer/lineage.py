@@ -139,11 +139,17 @@ def _path_dataset(path: Any, conn_id: str | None = None) -> DatasetName:
 
 def _sql_datasets(conn_id: str, sql: str) -> list[DatasetName]:
     """The tables a SQL source reads, in the database's namespace (as common.sql names them when the
-    hook can say, else ``<conn type>://<host>``); the query itself when no table can be parsed."""
+    hook can say, else ``<conn type>://<host>[:<port>]``, ``sqlite:///<file>``); the connection's
+    ``<conn_id>.query`` when no table can be parsed."""
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
-    namespace = f"{conn.conn_type}://{conn.host or conn_id}{':' + str(conn.port) if conn.port else ''}"
+    if conn.host:
+        namespace = f"{conn.conn_type}://{conn.host}{':' + str(conn.port) if conn.port else ''}"
+    elif conn.schema:  # a file database (SQLite): the file is its identity
+        namespace = f"{conn.conn_type}:///{conn.schema.lstrip('/')}"
+    else:
+        namespace = f"{conn.conn_type}://{conn_id}"
     database = None
     dialect = None
     try:
