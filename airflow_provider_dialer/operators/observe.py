@@ -101,7 +101,8 @@ class ObservedRun:
 
         ti = context.get("ti") if hasattr(context, "get") else None
         meta = {
-            "dag_id": getattr(ti, "dag_id", None), "task_id": getattr(ti, "task_id", None) or self.task_id,  # type: ignore[attr-defined]
+            "dag_id": getattr(ti, "dag_id", None) or self.dag_id,  # type: ignore[attr-defined]
+            "task_id": getattr(ti, "task_id", None) or self.task_id,  # type: ignore[attr-defined]
             "run_id": getattr(ti, "run_id", None), "conn_id": self.conn_id,  # type: ignore[attr-defined]
             "target": target_label(target) if target else "(dry run: no target opened)",
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
