@@ -150,8 +150,7 @@ def _sql_datasets(conn_id: str, sql: str) -> list[DatasetName]:
         namespace = f"{conn.conn_type}:///{conn.schema.lstrip('/')}"
     else:
         namespace = f"{conn.conn_type}://{conn_id}"
-    database = None
-    dialect = None
+    database = dialect = default_schema = None
     try:
         hook = conn.get_hook()
         info = hook.get_openlineage_database_info(conn)
@@ -159,13 +158,14 @@ def _sql_datasets(conn_id: str, sql: str) -> list[DatasetName]:
             namespace = f"{info.scheme}://{info.authority}" if info.authority else info.scheme
             database = info.database
         dialect = hook.get_openlineage_database_dialect(conn)
+        default_schema = hook.get_openlineage_default_schema()
     except Exception:  # noqa: BLE001 - lineage is best effort; the hook may not offer OpenLineage helpers
         pass
     tables: list[str] = []
     try:
         from airflow.providers.openlineage.sqlparser import SQLParser
 
-        meta = SQLParser(dialect=dialect).parse(sql)
+        meta = SQLParser(dialect=dialect, default_schema=default_schema).parse(sql)
         for table in (meta.in_tables if meta else ()):
             parts = [p for p in (table.database or database, table.schema, table.name) if p]
             tables.append(".".join(parts))
