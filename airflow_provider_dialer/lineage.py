@@ -154,11 +154,11 @@ def _sql_datasets(conn_id: str, sql: str) -> list[DatasetName]:
     try:
         hook = conn.get_hook()
         info = hook.get_openlineage_database_info(conn)
-        if info is not None:
+        dialect = hook.get_openlineage_database_dialect(conn)
+        if info is not None:  # a hook that names its database for OpenLineage names its default schema too
             namespace = f"{info.scheme}://{info.authority}" if info.authority else info.scheme
             database = info.database
-        dialect = hook.get_openlineage_database_dialect(conn)
-        default_schema = hook.get_openlineage_default_schema()
+            default_schema = hook.get_openlineage_default_schema()
     except Exception:  # noqa: BLE001 - lineage is best effort; the hook may not offer OpenLineage helpers
         pass
     tables: list[str] = []

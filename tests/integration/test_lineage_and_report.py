@@ -109,6 +109,28 @@ def test_sql_source_names_its_table_and_a_dry_run_names_no_target(emu, tmp_path,
     assert extracted(dry).outputs == []  # nothing was loaded anywhere
 
 
+def test_postgres_source_is_named_as_the_postgres_provider_names_its_tables(emu, tmp_path, monkeypatch, postgres_uri):
+    import uuid
+    from urllib.parse import urlsplit
+
+    from airflow.sdk import BaseHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_PG", postgres_uri)
+    table = f"leads_{uuid.uuid4().hex[:8]}"
+    hook = BaseHook.get_hook("crm_pg")
+    hook.run(f"CREATE TABLE {table} (tel TEXT, nome TEXT, fuso TEXT)")
+    hook.insert_rows(table, [(f"+1212555{i:04d}", f"L{i}", "America/New_York") for i in range(5)])
+    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="leads", column_mapping=MAPPING,
+                            source={"sql": f"SELECT tel, nome, fuso FROM {table}", "conn_id": "crm_pg"},
+                            progress=str(tmp_path / "p.json"))
+    op.execute({})
+    where = urlsplit(postgres_uri)
+    database = where.path.lstrip("/")
+    meta = extracted(op)
+    assert [(d.namespace, d.name) for d in meta.inputs] == [(f"postgres://{where.hostname}:{where.port}", f"{database}.public.{table}")]
+    assert facets(meta.inputs[0])["inputStatistics"].rowCount == 5 and facets(meta.outputs[0])["outputStatistics"].rowCount == 5
+
+
 def test_leads_from_an_upstream_task_or_the_run_conf_name_where_they_came_from(emu, tmp_path):
     from airflow.sdk import DAG, task
 
