@@ -166,8 +166,7 @@ def _with_moves(summary: dict[str, Any], state: dict[str, Any]) -> dict[str, Any
 class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     """Base of UploadList, PushFreshLeads and AddToDialerTask: the shared lead pipeline.
 
-    Progress lines, the HTML run report, asset events and OpenLineage facets come from
-    ``ObservedRun`` (its parameters: ``progress_log_seconds``, ``run_report``, ``run_report_url``).
+    Progress lines, the HTML run report, asset events and OpenLineage facets come from ``ObservedRun``.
 
     :param conn_id: dialer connection id; its type (``ucontact``, ``xcally``, ``voipex``, ``ujet``)
         picks the vendor.
@@ -214,6 +213,11 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     :param max_sync_retries: later runs that send a key again after it was refused or left unknown.
     :param outcome_log: every lead key of the run with its outcome: a ``.csv`` / ``.jsonl`` path or
         ``ObjectStoragePath``, or ``{"conn_id": ..., "table": ...}`` for a table.
+    :param progress_log_seconds: seconds between two progress lines in the task log while leads are
+        prepared and sent (default 30; 0 turns them off).
+    :param run_report: path or ``ObjectStoragePath`` for a self-contained HTML report of the run,
+        linked from the task as **Run report**.
+    :param run_report_url: the address the **Run report** link opens instead of the report's own.
     """
 
     template_fields: Sequence[str] = (
@@ -258,6 +262,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         sync_target: str | None = None,
         max_sync_retries: int = 3,
         outcome_log: Any = None,
+        progress_log_seconds: float = 30.0,
+        run_report: Any = None,
+        run_report_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         # the connection's pool when the deployment names one (operators/pools.py); Airflow hands a
@@ -294,6 +301,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         self.sync_target = sync_target
         self.max_sync_retries = max_sync_retries
         self.outcome_log = outcome_log
+        self.progress_log_seconds = progress_log_seconds
+        self.run_report = run_report
+        self.run_report_url = run_report_url
         from airflow_provider_dialer.pipeline.sync import SYNC_MODES
 
         if sync_mode not in SYNC_MODES:

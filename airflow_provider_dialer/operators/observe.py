@@ -17,15 +17,18 @@ from typing import Any
 class ObservedRun:
     """Progress logging, the run report, asset events and lineage of a lead operator.
 
-    :param progress_log_seconds: seconds between two progress lines in the task log while leads are
-        prepared and sent (rows read, prepared, rejected, chunks sent, accepted, leads/s, ETA when the
-        source's size is known); 0 turns them off. Default 30.
-    :param run_report: a path or ``ObjectStoragePath`` (templated) for a self-contained HTML report of
-        the run: counts by outcome, rejects by reason with masked samples, and a chart of when leads
-        will be called per time zone in local hours. Linked from the task as **Run report**.
-    :param run_report_url: the address the **Run report** link opens (templated), when the report is
-        published elsewhere than where it is written (a bucket behind a web server); default: the
-        report's own address (``file://...``, ``s3://bucket/key``).
+    It reads three of the operator's parameters (``LeadsOperator`` takes them, so that ``partial``,
+    ``expand`` and ``default_args`` know them):
+
+    - ``progress_log_seconds``: seconds between two progress lines in the task log while leads are
+      prepared and sent (rows read, prepared, rejected, chunks sent, accepted, leads/s, ETA when the
+      source's size is known); 0 turns them off. Default 30.
+    - ``run_report``: a path or ``ObjectStoragePath`` (templated) for a self-contained HTML report of
+      the run: counts by outcome, rejects by reason with masked samples, and a chart of when leads
+      will be called per time zone in local hours. Linked from the task as **Run report**.
+    - ``run_report_url``: the address the **Run report** link opens (templated), when the report is
+      published elsewhere than where it is written (a bucket behind a web server); default: the
+      report's own address (``file://...``, ``s3://bucket/key``).
     """
 
     #: set by the run: what ``get_openlineage_facets_on_complete`` reports
@@ -33,14 +36,9 @@ class ObservedRun:
     #: set when the report was written in this process: the **Run report** link's address
     run_report_link: str = ""
 
-    def __init__(
-        self, *, progress_log_seconds: float = 30.0, run_report: Any = None, run_report_url: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.progress_log_seconds = progress_log_seconds
-        self.run_report = run_report
-        self.run_report_url = run_report_url
+    progress_log_seconds: float = 30.0
+    run_report: Any = None
+    run_report_url: str | None = None
 
     # -- during the run -------------------------------------------------------------------------
 

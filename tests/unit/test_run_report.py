@@ -206,3 +206,18 @@ def test_write_makes_the_folders_and_takes_object_storage(tmp_path):
     assert (tmp_path / "a" / "b" / "r.html").read_text() == "<p>x</p>"
     run_report.write(ObjectStoragePath(f"file://{tmp_path}/o.html"), "<p>y</p>")
     assert (tmp_path / "o.html").read_text() == "<p>y</p>"
+
+
+def test_the_parameters_map_and_take_default_args():
+    """``partial``/``expand`` check names against the operators' own signatures: the report's must be there."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_dialer.operators.lists import UploadListOperator
+
+    with DAG("report_params", schedule=None, default_args={"progress_log_seconds": 7, "run_report": "/r/{{ run_id }}.html"}):
+        plain = UploadListOperator(task_id="plain", conn_id="c", list_name="l", source=[])
+        mapped = UploadListOperator.partial(task_id="mapped", conn_id="c", list_name="l", progress_log_seconds=5).expand(
+            run_report=["/a.html", "/b.html"], source=[[], []])
+    assert (plain.progress_log_seconds, plain.run_report) == (7, "/r/{{ run_id }}.html")
+    assert "run_report" in plain.template_fields and "run_report_url" in plain.template_fields
+    assert mapped.partial_kwargs["progress_log_seconds"] == 5 and set(mapped.expand_input.value) == {"run_report", "source"}
