@@ -319,5 +319,6 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": "Dialer (vendor-neutral)", "python-modules": [f"{PACKAGE}.sensors.wait"]}],
         "triggers": [{"integration-name": "Dialer (vendor-neutral)", "python-modules": [f"{PACKAGE}.triggers.wait"]}],
         "connection-types": _connection_types(),
-        "extra-links": [f"{PACKAGE}.links.DialerCampaignLink", f"{PACKAGE}.links.DialerListLink"],
+        "extra-links": [f"{PACKAGE}.links.DialerCampaignLink", f"{PACKAGE}.links.DialerListLink",
+                        f"{PACKAGE}.run_report.RunReportLink"],
     }

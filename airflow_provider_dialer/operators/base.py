@@ -33,6 +33,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.operators.observe import ObservedRun
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
@@ -162,8 +163,10 @@ def _with_moves(summary: dict[str, Any], state: dict[str, Any]) -> dict[str, Any
     return summary
 
 
-class LeadsOperator(TaskHook, BaseOperator):
+class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     """Base of UploadList, PushFreshLeads and AddToDialerTask: the shared lead pipeline.
+
+    Progress lines, the HTML run report, asset events and OpenLineage facets come from ``ObservedRun``.
 
     :param conn_id: dialer connection id; its type (``ucontact``, ``xcally``, ``voipex``, ``ujet``)
         picks the vendor.
@@ -210,11 +213,16 @@ class LeadsOperator(TaskHook, BaseOperator):
     :param max_sync_retries: later runs that send a key again after it was refused or left unknown.
     :param outcome_log: every lead key of the run with its outcome: a ``.csv`` / ``.jsonl`` path or
         ``ObjectStoragePath``, or ``{"conn_id": ..., "table": ...}`` for a table.
+    :param progress_log_seconds: seconds between two progress lines in the task log while leads are
+        prepared and sent (default 30; 0 turns them off).
+    :param run_report: path or ``ObjectStoragePath`` for a self-contained HTML report of the run,
+        linked from the task as **Run report**.
+    :param run_report_url: the address the **Run report** link opens instead of the report's own.
     """
 
     template_fields: Sequence[str] = (
         "conn_id", "source", "column_mapping", "default_region", "default_timezone", "reject_report", "dnc_source",
-        "sync_target", "outcome_log",
+        "sync_target", "outcome_log", "run_report", "run_report_url",
     )
     template_fields_renderers = {"source": "json", "column_mapping": "json"}
     ui_color = "#e8f4ff"
@@ -277,6 +285,9 @@ class LeadsOperator(TaskHook, BaseOperator):
         sync_target: str | None = None,
         max_sync_retries: int = 3,
         outcome_log: Any = None,
+        progress_log_seconds: float = 30.0,
+        run_report: Any = None,
+        run_report_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         # the connection's pool when the deployment names one (operators/pools.py); Airflow hands a
@@ -313,6 +324,9 @@ class LeadsOperator(TaskHook, BaseOperator):
         self.sync_target = sync_target
         self.max_sync_retries = max_sync_retries
         self.outcome_log = outcome_log
+        self.progress_log_seconds = progress_log_seconds
+        self.run_report = run_report
+        self.run_report_url = run_report_url
         from airflow_provider_dialer.pipeline.sync import SYNC_MODES
 
         if sync_mode not in SYNC_MODES:
@@ -604,6 +618,7 @@ class LeadsOperator(TaskHook, BaseOperator):
             window = CallingWindow.from_spec(self.calling_window)
             moves = dict(state.get(WINDOW_MOVES) or {})  # a snapshot: this attempt's sends add to the state's
             leads = sync.leads(prepared) if sync is not None else prepared
+            leads = self._observe_leads(prepared, leads, prepared_at)
             chunks = self._waves(leads, hook, target, prepared_at, max(now, prepared_at), size, held, zones, window,
                                  moves, on_held=sync.on_held if sync is not None else None)
             if sync is not None:
@@ -615,6 +630,7 @@ class LeadsOperator(TaskHook, BaseOperator):
                 if sync is not None:
                     summary["sync"] = sync.summary()
                 self._log_summary(summary)
+                self._observed(context, target, summary)
                 return summary
 
             per_lead, lock = self.per_lead_schedule(hook, target), threading.Lock()
@@ -625,7 +641,7 @@ class LeadsOperator(TaskHook, BaseOperator):
                 resolve=lambda key, leads: self.resolve_chunk(hook, target, key, leads),
                 concurrency=self.concurrency,
                 state=state,
-                on_outcome=sync.on_outcome if sync is not None else None,
+                on_outcome=self._observe_outcome(sync.on_outcome if sync is not None else None),
                 settle_seconds=self._late_write_seconds(hook),
                 screen=lambda key, leads: self._screen(window, per_lead, delivery, held_at_send, lock, key, leads),
             )
@@ -653,6 +669,7 @@ class LeadsOperator(TaskHook, BaseOperator):
         if sync is not None:
             summary["sync"] = sync.summary()
         self._log_summary(summary)
+        self._observed(context, target, summary)
         result = self.after_delivery(hook, target, summary, context)
         self._check_rejects(prepared, summary)
         self._complete_progress(store)

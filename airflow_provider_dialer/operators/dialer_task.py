@@ -14,6 +14,7 @@ from airflow_provider_dialer.exceptions import (
     DialerTransportError,
 )
 from airflow_provider_dialer.operators.base import LeadsOperator
+from airflow_provider_dialer.run_report import RunReportLink
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
@@ -43,6 +44,7 @@ class AddToDialerTaskOperator(LeadsOperator):
     """
 
     template_fields: Sequence[str] = (*LeadsOperator.template_fields, "campaign", "source_label")
+    operator_extra_links = (RunReportLink(),)
     capability = DialerTaskAdder
     capability_label = "DialerTask (Integra)"
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_dialer.capabilities import FreshLeadPusher
 from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink
 from airflow_provider_dialer.operators.base import LeadsOperator
+from airflow_provider_dialer.run_report import RunReportLink
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
@@ -43,7 +44,7 @@ class PushFreshLeadsOperator(LeadsOperator):
     """
 
     template_fields: Sequence[str] = (*LeadsOperator.template_fields, "settings")
-    operator_extra_links = (DialerListLink(), DialerCampaignLink())
+    operator_extra_links = (DialerListLink(), DialerCampaignLink(), RunReportLink())
     capability = FreshLeadPusher
     capability_label = "fresh leads"
 

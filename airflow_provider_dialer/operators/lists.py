@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_dialer.capabilities import ListUploader
 from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink
 from airflow_provider_dialer.operators.base import LeadsOperator
+from airflow_provider_dialer.run_report import RunReportLink
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
@@ -61,7 +62,7 @@ class UploadListOperator(LeadsOperator):
     """
 
     template_fields: Sequence[str] = (*LeadsOperator.template_fields, "list_name", "settings")
-    operator_extra_links = (DialerListLink(), DialerCampaignLink())
+    operator_extra_links = (DialerListLink(), DialerCampaignLink(), RunReportLink())
     capability = ListUploader
     capability_label = "list upload"
 
@@ -121,6 +122,7 @@ class UploadListOperator(LeadsOperator):
 
         summary = context["ti"].xcom_pull(task_ids=self.task_id, key="pre_wait_summary", map_indexes=context["ti"].map_index) or {}
         summary["wait_result"] = _finish(self, event, f"loading of {self.list_name!r}")
+        self._observed_after_wait(context, summary)
         self._check_rejects(None, summary)
         self._complete_progress(context=context)
         return summary

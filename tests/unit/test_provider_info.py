@@ -54,20 +54,24 @@ def test_extra_links_are_listed_and_match_the_operators_and_the_connection_forms
 
     info = get_provider_info()
     listed = info["extra-links"]
-    assert listed == ["airflow_provider_dialer.links.DialerCampaignLink", "airflow_provider_dialer.links.DialerListLink"]
+    assert listed == ["airflow_provider_dialer.links.DialerCampaignLink", "airflow_provider_dialer.links.DialerListLink",
+                      "airflow_provider_dialer.run_report.RunReportLink"]
     classes = set()
     for path in listed:
         module, _, name = path.rpartition(".")
         cls = getattr(importlib.import_module(module), name)
         assert issubclass(cls, BaseOperatorLink)
         classes.add(cls)
+    from airflow_provider_dialer.operators.dialer_task import AddToDialerTaskOperator
+    from airflow_provider_dialer.run_report import RunReportLink
+
     used = {
         type(link)
         for op in (CreateCampaignOperator, ControlCampaignOperator, RemoveLeadsOperator, UploadListOperator,
-                   PushFreshLeadsOperator, ImportJobSensor, ListLoadedSensor)
+                   PushFreshLeadsOperator, AddToDialerTaskOperator, ImportJobSensor, ListLoadedSensor)
         for link in op.operator_extra_links
     }
-    assert used == classes and all(issubclass(c, DialerLink) for c in used)
+    assert used == classes and all(issubclass(c, DialerLink) for c in used - {RunReportLink})
     # each connection form offers exactly the link templates its hook can fill
     for entry in info["connection-types"]:
         module, _, name = entry["hook-class-name"].rpartition(".")
