@@ -78,12 +78,16 @@ class ChunkOutcome:
     ids: dict[str, list[Any]] = field(default_factory=dict)
     #: how the outcome was learnt: ``sent`` or ``resolved`` (read back after an unknown fate)
     how: str = "sent"
+    #: rows of ``accepted`` leads the target already held (the same phone): the vendor's duplicate
+    #: check skipped them or the hook did not send them, so nothing new was stored for them and a
+    #: wait on the target's count must not expect them
+    already_held: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The fields that differ from their defaults: progress holds one per chunk (900 for a million
         XCALLY leads) and is rewritten as a whole, so most chunks store just ``{"accepted": n}``."""
         out: dict[str, Any] = {"accepted": self.accepted}
-        for name in ("refused", "unknown", "missing", "ids"):
+        for name in ("refused", "unknown", "missing", "ids", "already_held"):
             value = getattr(self, name)
             if value:
                 out[name] = value

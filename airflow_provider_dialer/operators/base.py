@@ -612,7 +612,7 @@ class LeadsOperator(TaskHook, BaseOperator):
         finally:
             if sync is not None:
                 sync.close()
-        prepared.report.add_vendor_answers(report.refused_rows, report.unknown_rows)
+        prepared.report.add_vendor_answers(report.refused_rows, report.unknown_rows, report.already_held)
         prepared.report.close()
         return self._finish(context, hook, store, target, prepared, report, held, zones, sync, state)
 
@@ -680,6 +680,7 @@ class LeadsOperator(TaskHook, BaseOperator):
         summary.update(
             {
                 "accepted": report.accepted,
+                "already_held": len(report.already_held),
                 "refused_by_vendor": report.refused,
                 "refused_samples": report.refused_rows[:20],
                 "unknown": report.unknown,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -49,6 +50,10 @@ _CAMPAIGNS = TypeAdapter(list[UjetCampaign])
 _NEW_CONTACTS = TypeAdapter(list[UjetNewContact])
 
 NewContactLike = UjetNewContact | Mapping[str, Any]
+
+
+#: guards each hook's read-once cache of a campaign's phones (chunks are sent from several threads)
+_CAMPAIGN_PHONES_LOCK = threading.Lock()
 
 
 def _campaign_path(campaign_id: int | str) -> str:
@@ -329,10 +334,41 @@ class UjetHook(DialerHook):
         """UJET has no lists: the target is the campaign (``settings["campaign_id"]``)."""
         return self._campaign_target(settings)
 
+    def _campaign_phones(self, campaign_id: Any) -> set[str]:
+        """The phones (``+`` and digits) the campaign held when this hook first sent to it: one read of
+        its contacts per task attempt, shared by the chunks (they run on several threads)."""
+        with _CAMPAIGN_PHONES_LOCK:
+            cache: dict[str, set[str]] = self.__dict__.setdefault("_held_phones", {})
+            phones = cache.get(str(campaign_id))
+            if phones is None:
+                phones = {phone_digits(c.phone) for c in self.list_contacts(campaign_id) if c.phone}
+                cache[str(campaign_id)] = phones
+            return phones
+
     def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        """One import job per chunk (multipart JSON file); contacts are stored when the job completes."""
-        job_id = self.run_flow(self._import_flow(target["campaign_id"], import_file(leads)))
-        return ChunkOutcome(accepted=len(leads), ids={"job_ids": [job_id]})
+        """One import job per chunk (multipart JSON file); contacts are stored when the job completes.
+
+        An import job is all or nothing: one phone the campaign already holds fails it as a whole
+        (``DuplicateContactPhoneOnCampaign``). So the leads whose phone the campaign held when the
+        run began (read once, the way a lost answer is resolved) or that repeat a phone earlier in the
+        chunk are not sent: they count as accepted and already held (reject report level ``held``),
+        and only the rest is imported. Nothing left to send: no import at all.
+        """
+        held_phones = self._campaign_phones(target["campaign_id"])
+        send: list[PreparedLead] = []
+        held: list[int] = []
+        seen: set[str] = set()
+        for lead in leads:
+            digits = phone_digits(lead.phone)
+            if digits in held_phones or digits in seen:
+                held.append(lead.row)
+            else:
+                seen.add(digits)
+                send.append(lead)
+        if not send:
+            return ChunkOutcome(accepted=len(held), already_held=held)
+        job_id = self.run_flow(self._import_flow(target["campaign_id"], import_file(send)))
+        return ChunkOutcome(accepted=len(leads), ids={"job_ids": [job_id]}, already_held=held)
 
     def _resolve(self, target: dict[str, Any], leads: Sequence[PreparedLead], settle: float) -> ChunkOutcome:
         """Which leads the campaign holds (by external id, else phone); the rest are missing."""
