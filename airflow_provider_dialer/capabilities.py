@@ -193,6 +193,26 @@ class LeadRemover(Protocol):
 
 
 @runtime_checkable
+class ContactSyncer(Protocol):
+    """Change contacts a target already holds, by the vendor's id: what ``sync_mode`` ``upsert`` and
+    ``mirror`` need beyond sending new leads. Keys are ``(key_kind, lead_key)`` as in the sync ledger."""
+
+    #: the sync modes the vendor's verbs carry out faithfully (``upsert``, ``mirror``)
+    sync_modes: frozenset[str]
+
+    def sync_contact_ids(self, target: dict[str, Any], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The vendor's ids of the keys the target holds, read from the vendor (keys it lacks are left out)."""
+
+    def sync_update(self, target: dict[str, Any], lead: PreparedLead, ids: dict[str, Any]) -> dict[str, Any]:
+        """Update the contact ``ids`` names to what ``lead`` says; returns its ids. Idempotent.
+
+        Raises ``DialerHTTPError`` when the vendor refuses the change (e.g. the contact is gone)."""
+
+    def sync_remove(self, target: dict[str, Any], ids: dict[str, Any]) -> bool:
+        """Remove the contact ``ids`` names; False when the target no longer held it. Idempotent."""
+
+
+@runtime_checkable
 class ImportJobWatcher(Protocol):
     """Reads a bulk import job's state (async, for triggers; sync, for poke mode)."""
 

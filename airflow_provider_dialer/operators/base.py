@@ -341,11 +341,14 @@ class LeadsOperator(TaskHook, BaseOperator):
         return hook
 
     def _check_sync_mode(self, hook: Any) -> None:
-        """``upsert`` and ``mirror`` change or remove contacts the target holds: no vendor hook offers that
-        through this operator yet, so they fail here, before any request."""
+        """``upsert`` and ``mirror`` change or remove contacts the target holds: only a hook whose vendor
+        has the verbs for it (``ContactSyncer``) takes them; otherwise they fail here, before any request."""
         if self.sync_mode in ("upsert", "mirror"):
+            from airflow_provider_dialer.capabilities import ContactSyncer
             from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
 
+            if isinstance(hook, ContactSyncer) and self.sync_mode in hook.sync_modes:
+                return
             what = "update contacts in place" if self.sync_mode == "upsert" else "update and remove contacts"
             raise UnsupportedCapabilityError(
                 getattr(hook, "vendor", type(hook).__name__),
@@ -607,6 +610,8 @@ class LeadsOperator(TaskHook, BaseOperator):
                 screen=lambda key, leads: self._screen(window, per_lead, delivery, held_at_send, lock, key, leads),
             )
             report = delivery.run(chunks)
+            if sync is not None:
+                sync.apply_changes(hook, target)  # upsert / mirror: updates and removals, after the adds
             for wave, count in held_at_send.items():
                 held[wave] = held.get(wave, 0) + count
         finally:
@@ -717,7 +722,9 @@ class LeadsOperator(TaskHook, BaseOperator):
         if sync and "to_add" in sync:
             rows += [
                 (f"sync ({sync['mode']})", f"sent new {sync['to_add']}, retried {sync['retried']}, unchanged "
-                 f"{sync['unchanged']}, held by target {sync['held_by_target']}, retries exhausted {sync['retries_exhausted']}"),
+                 f"{sync['unchanged']}, held by target {sync['held_by_target']}, retries exhausted {sync['retries_exhausted']}"
+                 + (f", to update {sync['to_update']}" if sync.get("to_update") else "")
+                 + (f", to remove {sync['to_remove']}" if sync.get("to_remove") else "")),
             ]
         width = max(len(r[0]) for r in rows)
         self.log.info("delivery summary (%s):\n%s", self.conn_id, "\n".join(f"  {k:<{width}}  {v}" for k, v in rows))

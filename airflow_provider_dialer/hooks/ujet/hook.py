@@ -490,6 +490,50 @@ class UjetHook(DialerHook):
             (wanted_phone is not None and phone_digits(c.phone) == wanted_phone)
             or (wanted_external is not None and c.external_unique_id == wanted_external))]
 
+    # -- ContactSyncer: sync_mode upsert (PATCH a contact by id) and mirror (DELETE by id) -------------
+
+    sync_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "mirror"})
+
+    def sync_contact_ids(self, target: dict[str, Any], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """One read of the campaign's contacts: ``{key: {"contact_id": id}}`` for the keys it holds, an
+        ``external_id`` key matched on ``external_unique_id``, a ``phone`` key on ``+`` and digits."""
+        wanted_external = {value for kind, value in keys if kind == "external_id"}
+        wanted_phone = {phone_digits(value): value for kind, value in keys if kind == "phone"}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        if not wanted_external and not wanted_phone:
+            return found
+        for contact in self.list_contacts(target["campaign_id"]):
+            if contact.id is None:
+                continue
+            if contact.external_unique_id is not None and contact.external_unique_id in wanted_external:
+                found.setdefault(("external_id", contact.external_unique_id), {"contact_id": contact.id})
+            given = wanted_phone.get(phone_digits(contact.phone))
+            if given is not None:
+                found.setdefault(("phone", given), {"contact_id": contact.id})
+        return found
+
+    def sync_update(self, target: dict[str, Any], lead: PreparedLead, ids: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH …/contact`` with the lead's name, e-mail, phone and external id (the fields the document
+        lets a PATCH set; the outbound number is not one of them)."""
+        wire = ujet_contact(lead)
+        updated = self.update_contact(
+            target["campaign_id"], _contact_id(ids["contact_id"]), name=wire.get("name"), email=wire.get("email"),
+            phone_number=wire.get("phone_number"), external_unique_id=wire.get("external_unique_id"),
+        )
+        return {"contact_id": updated.id if updated.id is not None else _contact_id(ids["contact_id"])}
+
+    def sync_remove(self, target: dict[str, Any], ids: dict[str, Any]) -> bool:
+        """``DELETE …/contact`` by id; a 404 (already gone, e.g. a resend after a lost answer) is False."""
+        from airflow_provider_dialer.exceptions import DialerHTTPError
+
+        try:
+            self.delete_contact(target["campaign_id"], contact_id=_contact_id(ids["contact_id"]))
+        except DialerHTTPError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def _job_state(self, job: UjetJob) -> WaitState:
         return WaitState(status=job.status.value, done=job.status is JobStatus.COMPLETED, failed=job.failed, detail=job.detail)
 
