@@ -253,3 +253,66 @@ def test_mirror_dry_run_plans_the_difference_and_an_empty_source_removes_nothing
         run_day(monkeypatch, tmp_path, ledger, "mirror", 2, [])
     assert set(held(emu)) == {f"L-{i}" for i in range(5)}
     assert [r for r in emu.requests("ujet")[before:] if r["method"] == "DELETE"] == []
+
+
+INSERT_VENDORS = {
+    "xcally": ("xcally_default", {"mode": "batch"}),
+    "ujet": ("ujet_default", {"campaign_id": CAMPAIGN}),
+    "voipex": ("voipex_default", {}),
+    "ucontact": ("ucontact_default", {"hub": "sales"}),
+}
+
+
+def stored_phones(emu, vendor: str) -> Counter:
+    """Every phone (digits) the vendor stored, over all its write endpoints, with how many times."""
+    emu.configure(ujet_rate_limit=0, ujet_job_seconds=0.0, ucontact_list_load_seconds=0.0)
+    emu.state(vendor)  # settles what loads in the background
+    counts: Counter = Counter()
+    for entry in emu.leads(vendor, keys=True).values():
+        for key, n in entry.get("counts", {}).items():
+            counts["".join(ch for ch in key if ch.isdigit())] += n
+    return counts
+
+
+@pytest.mark.parametrize("vendor", sorted(INSERT_VENDORS))
+@pytest.mark.parametrize("seed", [3, 99])
+def test_insert_days_of_source_changes_store_each_key_once_per_vendor(emu, tmp_path, monkeypatch, ledger, vendor, seed):
+    """``insert`` on every vendor: a key is sent the first day it appears and never again (a renamed
+    or re-phoned key stays as first sent; a key that left stays too); an unchanged day writes nothing."""
+    emu.configure(ujet_rate_limit=0, ujet_job_seconds=0.0, ucontact_list_load_seconds=0.0)
+    conn_id, settings = INSERT_VENDORS[vendor]
+    source = Source(seed)
+    source.add(10)
+    first_phone: dict[str, str] = {}
+    first_content: dict[str, tuple[str, str]] = {}
+
+    def run(day: int) -> dict:
+        monkeypatch.setattr(base_module, "utcnow", lambda: DAY1 + dt.timedelta(days=day - 1))
+        op = UploadListOperator(
+            task_id="upload", conn_id=conn_id, list_name="daily", settings=dict(settings), source=source.rows(),
+            progress=str(tmp_path / f"progress-{day}.json"), chunk_size=4, sync_mode="insert",
+            ledger_conn_id=ledger[0], ledger_table=ledger[1], outcome_log=str(tmp_path / f"outcomes-{day}.csv"),
+        )
+        return op.execute({"ti": TI(day)})
+
+    for day in (1, 2, 3):
+        if day > 1:
+            source.evolve(day)
+        new = [key for key in source.people if key not in first_phone]
+        summary = run(day)
+        for key in new:
+            first_phone[key] = source.people[key][0]
+            first_content[key] = source.people[key]
+        differs = sum(1 for key, content in source.people.items() if first_content[key] != content)
+        assert summary["accepted"] == len(new)
+        expected = Counter("".join(ch for ch in p if ch.isdigit()) for p in first_phone.values())
+        assert stored_phones(emu, vendor) == expected, f"day {day}"
+        log = outcomes(tmp_path, day)
+        assert log["added"] == len(new) and log["skipped"] == differs  # held by the target with other content
+        assert log["unchanged"] == len(source.people) - len(new) - differs
+
+    before = len(emu.requests(vendor))
+    summary = run(4)
+    assert summary["accepted"] == 0 and summary["chunks"] == 0
+    writes = [r for r in emu.requests(vendor)[before:] if r["method"] in WRITES]
+    assert all(any(w in r["path"].lower() for w in ("login", "token", "auth")) for r in writes), writes
