@@ -188,7 +188,11 @@ def _status(exc: BaseException) -> int | None:
 def _refusal(exc: BaseException) -> str | None:
     """Why the vendor refused one contact change (a 4xx other than auth and rate limit), masked; None
     when the error is not about the contact (it then fails the task, and a retry does the change again)."""
-    from airflow_provider_dialer.exceptions import DialerAuthError, DialerHTTPError, DialerRateLimitError
+    from airflow_provider_dialer.exceptions import (
+        DialerAuthError,
+        DialerHTTPError,
+        DialerRateLimitError,
+    )
 
     if isinstance(exc, DialerHTTPError) and not isinstance(exc, (DialerAuthError, DialerRateLimitError)) \
             and 400 <= exc.status < 500:
@@ -376,12 +380,12 @@ class SyncRun:
                 if ids:
                     try:
                         ids = hook.sync_update(target, lead, ids)
-                    except Exception as exc:  # noqa: BLE001 - retried by reading only when the id is gone
+                    except Exception as exc:  # retried by reading only when the ledger's id is gone
                         if not (entry.vendor_ids and _status(exc) == 404):
                             raise
                         ids = reread(entry.key)
                         ids = hook.sync_update(target, lead, ids) if ids else None
-            except Exception as exc:  # noqa: BLE001 - a refusal of this one lead is kept; others propagate
+            except Exception as exc:  # a refusal of this one lead is kept; anything else propagates
                 why = _refusal(exc)
                 if why is None:
                     raise

@@ -200,6 +200,7 @@ def test_a_refused_update_succeeds_the_next_day_and_an_unknown_fate_is_resolved(
     day3_rows = [lead("L-0", outsider, "Lead 0")] + base[1:5] + [lead("L-new", "+14155560100", "New")]
     before = len(emu.requests("ujet", "/contacts/import"))
     day3 = run_day(monkeypatch, tmp_path, ledger, mode, 3, day3_rows, max_reject_ratio=1.0)
+    assert day3["sync"]["retried"] == 1 and day3["unknown"] == 0  # the unknown lead, read back
     assert len(emu.requests("ujet", "/contacts/import")) == before  # nothing imported again
     log = outcomes(tmp_path, 3)
     assert log["added"] == 1 and log["refused"] == 1 and log["removed"] == (1 if mode == "mirror" else 0)
