@@ -78,12 +78,16 @@ class ChunkOutcome:
     ids: dict[str, list[Any]] = field(default_factory=dict)
     #: how the outcome was learnt: ``sent`` or ``resolved`` (read back after an unknown fate)
     how: str = "sent"
+    #: rows of ``accepted`` leads the target already held (the same phone): the vendor's duplicate
+    #: check skipped them or the hook did not send them, so nothing new was stored for them and a
+    #: wait on the target's count must not expect them
+    already_held: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The fields that differ from their defaults: progress holds one per chunk (900 for a million
         XCALLY leads) and is rewritten as a whole, so most chunks store just ``{"accepted": n}``."""
         out: dict[str, Any] = {"accepted": self.accepted}
-        for name in ("refused", "unknown", "missing", "ids"):
+        for name in ("refused", "unknown", "missing", "ids", "already_held"):
             value = getattr(self, name)
             if value:
                 out[name] = value
@@ -186,6 +190,26 @@ class LeadRemover(Protocol):
 
     def remove_lead(self, campaign_id: Any, *, contact_id: Any = None, phone: str | None = None,
                     external_id: str | None = None) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class ContactSyncer(Protocol):
+    """Change contacts a target already holds, by the vendor's id: what ``sync_mode`` ``upsert`` and
+    ``mirror`` need beyond sending new leads. Keys are ``(key_kind, lead_key)`` as in the sync ledger."""
+
+    #: the sync modes the vendor's verbs carry out faithfully (``upsert``, ``mirror``)
+    sync_modes: frozenset[str]
+
+    def sync_contact_ids(self, target: dict[str, Any], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The vendor's ids of the keys the target holds, read from the vendor (keys it lacks are left out)."""
+
+    def sync_update(self, target: dict[str, Any], lead: PreparedLead, ids: dict[str, Any]) -> dict[str, Any]:
+        """Update the contact ``ids`` names to what ``lead`` says; returns its ids. Idempotent.
+
+        Raises ``DialerHTTPError`` when the vendor refuses the change (e.g. the contact is gone)."""
+
+    def sync_remove(self, target: dict[str, Any], ids: dict[str, Any]) -> bool:
+        """Remove the contact ``ids`` names; False when the target no longer held it. Idempotent."""
 
 
 @runtime_checkable

@@ -129,6 +129,7 @@ def merge_outcomes(before: ChunkOutcome | None, after: ChunkOutcome) -> ChunkOut
     return ChunkOutcome(
         accepted=before.accepted + after.accepted, refused=before.refused + after.refused,
         unknown=before.unknown + after.unknown, missing=after.missing, ids=ids, how=after.how,
+        already_held=before.already_held + after.already_held,
     )
 
 
@@ -285,6 +286,8 @@ class DeliveryReport:
     #: chunks refused as a whole for their content and split to find the leads the vendor refuses
     chunks_split: int = 0
     accepted: int = 0
+    #: rows of ``accepted`` leads the target already held (nothing new stored for them)
+    already_held: list[int] = field(default_factory=list)
     refused: dict[str, int] = field(default_factory=dict)
     #: every refused lead ``{"row", "reason", "detail"[, "field"]}`` (the progress holds them anyway)
     refused_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -296,6 +299,7 @@ class DeliveryReport:
 
     def add(self, outcome: ChunkOutcome) -> None:
         self.accepted += outcome.accepted
+        self.already_held.extend(outcome.already_held)
         if outcome.how == "resolved":
             self.chunks_resolved += 1
         elif outcome.how == "split":
@@ -448,6 +452,7 @@ class ChunkDelivery:
     @staticmethod
     def _absorb(outcome: ChunkOutcome, other: ChunkOutcome) -> None:
         outcome.accepted += other.accepted
+        outcome.already_held += other.already_held
         outcome.refused += other.refused
         outcome.unknown += other.unknown + other.missing
         for kind, values in other.ids.items():

@@ -7,8 +7,10 @@ For each size, in fresh processes on the same generated CSV (bench_prepare's gen
 - ``prepare``: ``prepare_leads`` alone, every lead consumed in chunks of 1,000 (the baseline);
 - ``seed`` (not timed in the table): a first run's ledger, every prepared lead recorded ``added`` in
   chunks of 1,000 through ``SyncRun.on_outcome``, as delivery does;
-- ``unchanged``: the next day's ``insert`` run over the same source: ``prepare_leads`` and the sync plan
-  (one ledger read per 500 leads); every lead is found unchanged, so nothing would be sent.
+- ``unchanged``: the next day's run over the same source in ``--mode`` (``upsert`` by default; ``insert``
+  and ``mirror`` too): ``prepare_leads`` and the sync plan (one ledger read per 500 leads); every lead is
+  found unchanged, so nothing would be sent, updated or (``mirror``, which also keeps the run's keys and
+  reads the whole ledger to find the keys that left) removed.
 
 Both on SQLite (a file) and on PostgreSQL (a cluster this benchmark starts, installed with apt-get when
 missing). Target: unchanged / prepare < 2 at 1,000,000 leads; peak RSS < 300 MB and flat across sizes.
@@ -48,17 +50,17 @@ def _prepared(path: str):
                          now=datetime.fromisoformat(NOW))
 
 
-def _sync(uri: str, writer: str):
+def _sync(uri: str, writer: str, mode: str = "insert"):
     import datetime as dt
 
     from airflow_provider_dialer.pipeline.sync import SyncRun
 
     os.environ["AIRFLOW_CONN_BENCH_LEDGER"] = uri
-    return SyncRun(dialer_conn_id="bench", target="list_id=1", mode="insert", writer=writer,
+    return SyncRun(dialer_conn_id="bench", target="list_id=1", mode=mode, writer=writer,
                    prepared_at=dt.datetime.now(dt.timezone.utc), ledger_conn_id="bench_ledger")
 
 
-def worker(kind: str, path: str, uri: str) -> dict[str, float]:
+def worker(kind: str, path: str, uri: str, mode: str = "upsert") -> dict[str, float]:
     from airflow_provider_dialer.capabilities import ChunkOutcome
 
     t0 = time.perf_counter()
@@ -79,17 +81,19 @@ def worker(kind: str, path: str, uri: str) -> dict[str, float]:
             seen += len(batch)
         sync.close()
     else:
-        sync = _sync(uri, "day2")
+        sync = _sync(uri, "day2", mode)
         prepared = _prepared(path)
         for _lead in sync.leads(prepared):
             sent += 1
         seen = prepared.report.prepared
+        # what upsert and mirror would change after the adds: nothing on an unchanged day
+        sent += len(sync.plan.updates) + len(sync.removals())
         sync.close()
     return {"seconds": time.perf_counter() - t0, "leads": seen, "sent": sent, "rss_mb": _rss_mb()}
 
 
-def _run(kind: str, path: str, uri: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--worker", kind, path, uri], check=True, capture_output=True,
+def _run(kind: str, path: str, uri: str, mode: str = "upsert") -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--worker", kind, path, uri, mode], check=True, capture_output=True,
                          text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -98,7 +102,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
-    parser.add_argument("--worker", nargs=3, metavar=("KIND", "PATH", "URI"), help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["insert", "upsert", "mirror"], default="upsert")
+    parser.add_argument("--worker", nargs=4, metavar=("KIND", "PATH", "URI", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         sys.path.insert(0, ROOT)
@@ -118,14 +123,14 @@ def main() -> None:
             for backend in args.backends:
                 if backend == "sqlite":
                     uri = f"sqlite://{tmp}/ledger_{size}.db"
-                    seed, unchanged = _run("seed", path, uri), _run("unchanged", path, uri)
+                    seed, unchanged = _run("seed", path, uri), _run("unchanged", path, uri, args.mode)
                 else:
                     with local_postgres() as uri:
-                        seed, unchanged = _run("seed", path, uri), _run("unchanged", path, uri)
+                        seed, unchanged = _run("seed", path, uri), _run("unchanged", path, uri, args.mode)
                 assert unchanged["sent"] == 0, f"an unchanged source sent {unchanged['sent']} lead(s)"
                 assert seed["leads"] == unchanged["leads"] == base["leads"]
                 rows.append((size, backend, base, seed, unchanged))
-    print("| leads | ledger | prepare alone (s) | first run's ledger writes + prepare (s) | unchanged insert run (s) "
+    print(f"| leads | ledger | prepare alone (s) | first run's ledger writes + prepare (s) | unchanged {args.mode} run (s) "
           "| unchanged / prepare | sent | peak RSS prepare / unchanged (MB) |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for size, backend, base, seed, unchanged in rows:

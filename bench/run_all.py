@@ -94,9 +94,9 @@ within 15% between 100,000 and 1,000,000 leads.
 
 ## Sync ledger: an unchanged daily run
 
-`bench/bench_sync.py`: a daily `insert` run whose source is unchanged since the last run (so every
-lead is found in the ledger and nothing is sent): `prepare_leads` and the sync plan (one ledger read
-per 500 leads), against `prepare_leads` alone, on SQLite and on PostgreSQL (a cluster the benchmark
+`bench/bench_sync.py`: a daily `upsert` run whose source is unchanged since the last run (so every
+lead is found in the ledger unchanged and nothing is sent or updated): `prepare_leads` and the sync
+plan (one ledger read per 500 leads), against `prepare_leads` alone, on SQLite and on PostgreSQL (a cluster the benchmark
 starts). The first run's ledger writes (one statement per 1,000 leads) are timed beside it. Targets:
 unchanged run under 2x preparation alone at 1,000,000 leads; peak RSS under 300 MB and flat.
 

@@ -28,7 +28,7 @@ HOT_LEADS = Asset("dialer_hot_leads", uri="dialer://hot-leads")
     catchup=False,
     max_active_runs=4,
     default_args={"owner": "data-eng", "retries": 3, "retry_delay": pendulum.duration(seconds=5)},
-    params={"conn_id": "ucontact_default", "hub": "sales"},
+    params={"conn_id": "ucontact_default", "hub": "hot_leads"},
     render_template_as_native_obj=True,
     tags=["dialer", "example", "event-driven"],
 )

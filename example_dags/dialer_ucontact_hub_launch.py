@@ -24,7 +24,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.sensors.wait import ListLoadedSensor
 
 #: the sample leads shipped with the examples (use your own file, table or object-storage path)
-SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
+SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "ucontact_hub_sample.csv")
 #: the day's priority leads, none of them in the list above (same columns)
 SAMPLE_PRIORITY_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_priority_sample.csv")
 
@@ -37,7 +37,7 @@ WINDOW = {"weekly": {"mon-sat": "08:00-21:00", "sun": None}}
     start_date=pendulum.datetime(2026, 1, 5, tz="America/Montevideo"),
     catchup=False,
     default_args={"owner": "data-eng", "retries": 2},
-    params={"conn_id": "ucontact_default", "hub": "sales", "leads_path": SAMPLE_LEADS,
+    params={"conn_id": "ucontact_default", "hub": "renewals", "leads_path": SAMPLE_LEADS,
             "priority_path": SAMPLE_PRIORITY_LEADS},
     render_template_as_native_obj=True,
     tags=["dialer", "example", "ucontact"],

@@ -19,7 +19,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.sensors.wait import ImportJobSensor
 
 #: the sample leads shipped with the examples (use your own file, table or object-storage path)
-SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
+SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "ujet_launch_sample.csv")
 
 
 @dag(
@@ -28,7 +28,7 @@ SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
     start_date=pendulum.datetime(2026, 1, 5, tz="America/Los_Angeles"),
     catchup=False,
     default_args={"owner": "data-eng", "retries": 2},
-    params={"conn_id": "ujet_default", "campaign_id": 6, "leads_path": SAMPLE_LEADS},
+    params={"conn_id": "ujet_default", "campaign_id": 7, "leads_path": SAMPLE_LEADS},
     render_template_as_native_obj=True,
     tags=["dialer", "example", "ujet"],
 )

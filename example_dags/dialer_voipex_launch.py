@@ -19,7 +19,7 @@ from airflow_provider_dialer.operators.campaign import ControlCampaignOperator, 
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
 #: the sample leads shipped with the examples (use your own file, table or object-storage path)
-SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "leads_sample.csv")
+SAMPLE_LEADS = str(pathlib.Path(__file__).parent / "data" / "voipex_launch_sample.csv")
 
 
 @dag(

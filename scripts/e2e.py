@@ -508,8 +508,8 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     stack.start("scheduler", [AIRFLOW, "scheduler"], env)
     for dag_id in ("dialer_launch_demo", "dialer_ujet_launch", "dialer_large_list_mapped", "dialer_rest_triggered_push"):
         api.unpause(dag_id)
-    # the demo imports the sample leads into UJET campaign 6; the UJET launch and the mapped DAG get
-    # leads of their own (UJET refuses a phone already in the campaign), all callable now
+    # each example has its UJET campaign (the demo 6, the UJET launch 7); the UJET launch and the mapped
+    # DAG get leads of their own here, all callable now
     leads_file, parts_file = stack.work / "callable_now.csv", stack.work / "callable_now_parts.csv"
     n = callable_now_leads(leads_file, first=40)
     check(callable_now_leads(parts_file, first=60, per_region=4) >= 8, "too few regions inside their window now")

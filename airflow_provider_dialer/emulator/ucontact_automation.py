@@ -37,6 +37,8 @@ from airflow_provider_dialer.emulator.state import VendorAPI, json_response
 #: hub name -> (channel, preview). Channels as the document lists them: telephony, email, SMS, WhatsApp.
 SEED_HUBS: dict[str, tuple[str, bool]] = {
     "sales": ("telephony", False),
+    "renewals": ("telephony", False),
+    "hot_leads": ("telephony", False),
     "preview_sales": ("telephony", True),
     "mail": ("email", False),
     "sms": ("sms", False),

@@ -184,8 +184,12 @@ class UjetAPI(VendorAPI):
             self._tokens = -1.0
             self._stamp = time.monotonic()
             created = "2024-08-01T12:00:00.000Z"
+            # one campaign per example DAG that imports contacts, so examples enabled together never share one
             for cid, name, mode, status in ((1, "Emulator campaign", "predictive", "created"),
-                                            (6, "Renewals", "preview", "dialing")):
+                                            (6, "Renewals", "preview", "dialing"),
+                                            (7, "Contacts launch", "progressive", "dialing"),
+                                            (8, "Daily sync", "preview", "dialing"),
+                                            (9, "Large list", "progressive", "dialing")):
                 self.campaigns[cid] = Campaign(meta={
                     "id": cid, "name": name, "campaign_type": "default", "external_campaign_id": None, "mode": mode,
                     "max_abandonment_percent": 3, "max_redial_count": 2, "redial_interval_minutes": 60,

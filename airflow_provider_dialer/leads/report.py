@@ -6,7 +6,7 @@ import csv
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import IO, Any
@@ -66,6 +66,10 @@ class Reject:
 #: the ``detail`` of a lead whose fate is unknown
 UNKNOWN_DETAIL = ("sent, but the answer was lost and the vendor's state cannot tell whether it landed; "
                   "not sent again (check the dialer)")
+
+#: the ``detail`` of a lead the target already held
+HELD_DETAIL = ("the dialer already holds this phone in the target (an earlier run, or another source): "
+               "not stored again; it is dialed as the contact already there")
 
 REPORT_COLUMNS = ("row", "level", "reason", "field", "value", "external_id", "detail")
 
@@ -203,14 +207,18 @@ class PreparationReport:
     #: set before iterating to leave the report file open after preparation, for the vendor's answers
     keep_open = False
 
-    def add_vendor_answers(self, refused: list[dict[str, Any]], unknown: list[int]) -> None:
+    def add_vendor_answers(self, refused: list[dict[str, Any]], unknown: list[int], held: Sequence[int] = ()) -> None:
         """Write the leads the vendor refused and those whose fate is unknown to the report file.
 
         They are not preparation rejects (``counts`` and ``rejected`` do not change); the file gets
-        one row per lead, ``level`` ``refused`` (the vendor's reason in ``detail``) or ``unknown``.
+        one row per lead, ``level`` ``refused`` (the vendor's reason in ``detail``) or ``unknown``;
+        ``held`` rows (the target already held the lead's phone: nothing new stored) get ``level``
+        ``held``, reason ``already_in_target``.
         """
         if self._writer is None:
             return
+        for row in held:
+            self._writer.write(Reject(int(row), "already_in_target", "phone", None, HELD_DETAIL, level="held"))
         for entry in refused:
             self._writer.write(Reject(int(entry["row"]), str(entry.get("reason") or "vendor_refused"), entry.get("field"),
                                       None, str(entry.get("detail") or ""), level="refused"))

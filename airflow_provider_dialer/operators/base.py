@@ -378,11 +378,14 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         return hook
 
     def _check_sync_mode(self, hook: Any) -> None:
-        """``upsert`` and ``mirror`` change or remove contacts the target holds: no vendor hook offers that
-        through this operator yet, so they fail here, before any request."""
+        """``upsert`` and ``mirror`` change or remove contacts the target holds: only a hook whose vendor
+        has the verbs for it (``ContactSyncer``) takes them; otherwise they fail here, before any request."""
         if self.sync_mode in ("upsert", "mirror"):
+            from airflow_provider_dialer.capabilities import ContactSyncer
             from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
 
+            if isinstance(hook, ContactSyncer) and self.sync_mode in hook.sync_modes:
+                return
             what = "update contacts in place" if self.sync_mode == "upsert" else "update and remove contacts"
             raise UnsupportedCapabilityError(
                 getattr(hook, "vendor", type(hook).__name__),
@@ -646,12 +649,14 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
                 screen=lambda key, leads: self._screen(window, per_lead, delivery, held_at_send, lock, key, leads),
             )
             report = delivery.run(chunks)
+            if sync is not None:
+                sync.apply_changes(hook, target)  # upsert / mirror: updates and removals, after the adds
             for wave, count in held_at_send.items():
                 held[wave] = held.get(wave, 0) + count
         finally:
             if sync is not None:
                 sync.close()
-        prepared.report.add_vendor_answers(report.refused_rows, report.unknown_rows)
+        prepared.report.add_vendor_answers(report.refused_rows, report.unknown_rows, report.already_held)
         prepared.report.close()
         return self._finish(context, hook, store, target, prepared, report, held, zones, sync, state)
 
@@ -720,6 +725,7 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         summary.update(
             {
                 "accepted": report.accepted,
+                "already_held": len(report.already_held),
                 "refused_by_vendor": report.refused,
                 "refused_samples": report.refused_rows[:20],
                 "unknown": report.unknown,
@@ -756,7 +762,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         if sync and "to_add" in sync:
             rows += [
                 (f"sync ({sync['mode']})", f"sent new {sync['to_add']}, retried {sync['retried']}, unchanged "
-                 f"{sync['unchanged']}, held by target {sync['held_by_target']}, retries exhausted {sync['retries_exhausted']}"),
+                 f"{sync['unchanged']}, held by target {sync['held_by_target']}, retries exhausted {sync['retries_exhausted']}"
+                 + (f", to update {sync['to_update']}" if sync.get("to_update") else "")
+                 + (f", to remove {sync['to_remove']}" if sync.get("to_remove") else "")),
             ]
         width = max(len(r[0]) for r in rows)
         self.log.info("delivery summary (%s):\n%s", self.conn_id, "\n".join(f"  {k:<{width}}  {v}" for k, v in rows))

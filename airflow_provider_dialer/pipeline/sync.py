@@ -2,8 +2,9 @@
 
 A run in ``insert`` mode sends only the keys the target does not hold yet (plus the keys an earlier
 run left refused or unknown, a bounded number of times); ``append`` sends everything, as a run
-without a ledger does. ``upsert`` and ``mirror`` also need a vendor verb to update or remove a
-contact; the operator checks for it before any request.
+without a ledger does. ``upsert`` also updates the keys whose content changed, and ``mirror``
+removes the keys that left the source; both need the vendor's verbs to change a contact by its id
+(``ContactSyncer``), which the operator checks before any request.
 
 The plan is frozen at the task's preparation instant: a retry of the same task sees the ledger as
 its first attempt did (rows this task wrote since are treated as still to send), so every attempt
@@ -30,9 +31,16 @@ SYNC_MODES = ("append", "insert", "upsert", "mirror")
 #: what the plan does with a lead
 SEND_NEW = "add"
 SEND_RETRY = "retry"
+SEND_UPDATE = "update"
 SKIP_UNCHANGED = "unchanged"
 SKIP_HELD = "held_by_target"
 SKIP_EXHAUSTED = "retries_exhausted"
+
+#: the reason a failed update is recorded with: a retry of the same task updates that key again
+#: (it was in that attempt's update stream, not in its chunks)
+UPDATE_REFUSED = "update refused"
+#: the reason an update finds its contact gone from the target with: the next run sends the key as new
+UPDATE_GONE = "the target no longer holds this key; sent as new next run"
 
 
 def check_mode(mode: str) -> str:
@@ -76,9 +84,15 @@ class SyncPlan:
     #: rows of leads whose earlier fate is unknown: they may have landed, so the vendor's state is read
     #: before they are sent again (see ``LeadsOperator``); only as many as there are unknown keys
     recheck_rows: set[int] = field(default_factory=set)
+    #: upsert/mirror: the leads whose content changed, with their ledger row (updated after the adds)
+    updates: list[tuple[PreparedLead, LedgerEntry]] = field(default_factory=list)
+    #: mirror: every key of the source this run (what is not in it is removed from the target)
+    seen: set[tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
+        if self.mode == "mirror" and self.seen is None:
+            self.seen = set()
         if self.max_retries < 0:
             raise DialerConfigError(f"max_sync_retries must be 0 or more, got {self.max_retries!r}")
 
@@ -86,16 +100,26 @@ class SyncPlan:
         """What to do with one lead, from its ledger row as of ``prepared_at``."""
         if self.mode == "append" or entry is None:
             return SEND_NEW
+        updates = self.mode in ("upsert", "mirror")
         if entry.run_id == self.writer and entry.updated_at is not None and entry.updated_at >= self.prepared_at:
-            # written by an earlier attempt of this task: it was in the plan, so it stays in it
+            # written by an earlier attempt of this task: it was in the plan, so it stays in it (an
+            # update stays an update: moving it into the chunks would shift what each chunk holds)
+            if updates and (entry.outcome == "updated" or (entry.reason or "").startswith((UPDATE_REFUSED, UPDATE_GONE))):
+                return SEND_UPDATE
             return SEND_RETRY if entry.outcome in RETRYABLE else SEND_NEW
         if entry.outcome in RETRYABLE:
-            return SEND_RETRY if entry.attempts <= self.max_retries else SKIP_EXHAUSTED
+            if entry.attempts > self.max_retries:
+                return SKIP_EXHAUSTED
+            if (entry.reason or "").startswith(UPDATE_REFUSED):
+                # the target holds the contact, the vendor refused to change it: try the update again
+                # (sending it as new would give the key a second contact)
+                return SEND_UPDATE if updates else SKIP_HELD
+            return SEND_RETRY
         if entry.outcome == "removed":
             return SEND_NEW
         if entry.outcome in DELIVERED and entry.content_hash == content_hash(lead):
             return SKIP_UNCHANGED
-        return SKIP_HELD
+        return SEND_UPDATE if updates and entry.outcome in DELIVERED else SKIP_HELD
 
     def filter(self, leads: Iterable[PreparedLead]) -> Iterator[PreparedLead]:
         """The leads to send, in source order; one ledger read per ``batch`` leads."""
@@ -111,10 +135,16 @@ class SyncPlan:
     def _decide(self, leads: Sequence[PreparedLead]) -> Iterator[PreparedLead]:
         keys = [lead_key(lead, self.key) for lead in leads]
         known = {} if self.mode == "append" else self.ledger.lookup(self.dialer_conn_id, self.target, keys)
+        if self.seen is not None:
+            self.seen.update(keys)
         for lead, k in zip(leads, keys):
             entry = known.get(k)
             act = self.action(entry, lead)
             self.counts[act] += 1
+            if act == SEND_UPDATE:
+                assert entry is not None
+                self.updates.append((lead, entry))
+                continue
             if act in (SEND_NEW, SEND_RETRY):
                 if act == SEND_RETRY and entry is not None and entry.outcome == "unknown":
                     self.recheck_rows.add(lead.row)
@@ -137,6 +167,7 @@ class SyncPlan:
             "mode": self.mode,
             "target": self.target,
             "to_add": c[SEND_NEW],
+            "to_update": c[SEND_UPDATE],
             "retried": c[SEND_RETRY],
             "unchanged": c[SKIP_UNCHANGED],
             "held_by_target": c[SKIP_HELD],
@@ -146,6 +177,27 @@ class SyncPlan:
                 for r, kk, kv, a, why in self.skipped[:20]
             ],
         }
+
+
+def _status(exc: BaseException) -> int | None:
+    from airflow_provider_dialer.exceptions import DialerHTTPError
+
+    return exc.status if isinstance(exc, DialerHTTPError) else None
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """Why the vendor refused one contact change (a 4xx other than auth and rate limit), masked; None
+    when the error is not about the contact (it then fails the task, and a retry does the change again)."""
+    from airflow_provider_dialer.exceptions import (
+        DialerAuthError,
+        DialerHTTPError,
+        DialerRateLimitError,
+    )
+
+    if isinstance(exc, DialerHTTPError) and not isinstance(exc, (DialerAuthError, DialerRateLimitError)) \
+            and 400 <= exc.status < 500:
+        return f"HTTP {exc.status}: {exc.body[:200]}"
+    return None
 
 
 def outcome_entries(
@@ -219,6 +271,8 @@ class SyncRun:
         )
         self.log = OutcomeLog(outcome_log, outcome_log_conn_id) if outcome_log is not None else None
         self.recorded: Counter[str] = Counter()
+        self._removals: list[LedgerEntry] | None = None
+        self._closed = False
 
     def _row(self, row: int | None, key: tuple[str, str] | None, outcome: str, reason: str | None = None,
              vendor_ids: dict[str, Any] | None = None) -> Any:
@@ -273,14 +327,114 @@ class SyncRun:
         if self.log is not None:
             self.log.add(self._row(lead.row, lead_key(lead, self.key), "held", f"until {until}"))
 
+    # -- upsert and mirror: updates and removals through the vendor's verbs -----------------------
+
+    def removals(self) -> list[LedgerEntry]:
+        """``mirror``: the ledger rows of keys the target holds (or may hold) that this run's source
+        lacks. Call it once every prepared lead went through ``leads``; read once, then kept."""
+        if self.plan is None or self.mode != "mirror" or self.ledger is None:
+            return []
+        if self._removals is None:
+            seen = self.plan.seen or set()
+            self._removals = [e for e in self.ledger.entries(self.dialer_conn_id, self.target)
+                              if e.outcome != "removed" and e.key not in seen]
+        return self._removals
+
+    def apply_changes(self, hook: Any, target: dict[str, Any]) -> None:
+        """After the adds: update the keys whose content changed (``upsert``, ``mirror``), then remove
+        the keys that left the source (``mirror``), by the vendor's ids.
+
+        Ids come from the ledger where an earlier run stored them; the others are read from the
+        vendor in one read (``sync_contact_ids``). An update the vendor refuses (the contact is gone,
+        the new phone belongs to another contact) is recorded ``refused``: the next run sends the key
+        again as new. A key to remove that the target does not hold is recorded ``removed`` without a
+        request. Updates and removals are idempotent, so a retry of the task simply does them again.
+        Every result goes to the ledger (batched) and the outcome log.
+        """
+        if self.plan is None or self.mode not in ("upsert", "mirror"):
+            return
+        updates = self.plan.updates
+        removals = self.removals()
+        if removals and self.plan.seen is not None and not self.plan.seen:
+            from airflow_provider_dialer.exceptions import DialerError
+
+            raise DialerError(
+                f"sync_mode='mirror': the source gave no lead at all, and mirroring it would remove all "
+                f"{len(removals)} key(s) the target {self.target!r} holds; refusing. If that is meant, "
+                "remove them with RemoveLeadsOperator or reset the ledger's target"
+            )
+        if not updates and not removals:
+            return
+        need = [entry.key for _, entry in updates if not entry.vendor_ids]
+        need += [entry.key for entry in removals if not entry.vendor_ids]
+        resolved = hook.sync_contact_ids(target, need) if need else {}
+
+        def reread(key: tuple[str, str]) -> dict[str, Any] | None:
+            # the ledger's ids are stale (the contact was removed and added again outside this ledger)
+            return hook.sync_contact_ids(target, [key]).get(key)
+
+        entries: list[LedgerEntry] = []
+        for lead, entry in updates:
+            ids = entry.vendor_ids or resolved.get(entry.key)
+            try:
+                if ids:
+                    try:
+                        ids = hook.sync_update(target, lead, ids)
+                    except Exception as exc:  # retried by reading only when the ledger's id is gone
+                        if not (entry.vendor_ids and _status(exc) == 404):
+                            raise
+                        ids = reread(entry.key)
+                        ids = hook.sync_update(target, lead, ids) if ids else None
+            except Exception as exc:  # a refusal of this one lead is kept; anything else propagates
+                why = _refusal(exc)
+                if why is None:
+                    raise
+                entries.append(self._refused(lead, entry, f"{UPDATE_REFUSED}: {why}"))
+                continue
+            if not ids:
+                # gone from the target: the next run sends it again as new
+                entries.append(self._refused(lead, entry, UPDATE_GONE))
+                continue
+            entries.append(LedgerEntry(entry.key_kind, entry.lead_key, "updated", content_hash=content_hash(lead),
+                                       vendor_ids=ids, run_id=self.writer))
+            self._log_outcome(lead.row, entry.key, "updated", None, ids)
+        for entry in removals:
+            ids = entry.vendor_ids or resolved.get(entry.key)
+            held = bool(ids) and hook.sync_remove(target, ids)
+            if not held and entry.vendor_ids:
+                ids = reread(entry.key)
+                held = bool(ids) and hook.sync_remove(target, ids)
+            why = None if held else "the target no longer held this key"
+            entries.append(LedgerEntry(entry.key_kind, entry.lead_key, "removed", reason=why, vendor_ids=ids or {},
+                                       run_id=self.writer))
+            self._log_outcome(None, entry.key, "removed", why, ids or None)
+        assert self.ledger is not None
+        for start in range(0, len(entries), self.ledger.batch_size):
+            self.ledger.record(self.dialer_conn_id, self.target, entries[start : start + self.ledger.batch_size],
+                               run_id=self.writer)
+
+    def _refused(self, lead: PreparedLead, entry: LedgerEntry, reason: str) -> LedgerEntry:
+        self._log_outcome(lead.row, entry.key, "refused", reason, entry.vendor_ids or None)
+        return LedgerEntry(entry.key_kind, entry.lead_key, "refused", reason=reason, run_id=self.writer)
+
+    def _log_outcome(self, row: int | None, key: tuple[str, str], outcome: str, reason: str | None,
+                     ids: dict[str, Any] | None) -> None:
+        self.recorded[outcome] += 1
+        if self.log is not None:
+            self.log.add(self._row(row, key, outcome, reason, ids))
+
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = self.plan.summary() if self.plan is not None else {"mode": self.mode, "target": self.target}
+        if self.mode == "mirror" and self.plan is not None:
+            out["to_remove"] = len(self._removals) if self._removals is not None else (
+                len(self.removals()) if not self._closed else None)
         out["recorded"] = dict(sorted(self.recorded.items()))
         if self.log is not None:
             out["outcome_log"] = self.log.where
         return out
 
     def close(self) -> None:
+        self._closed = True
         try:
             if self.log is not None:
                 self.log.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import pathlib
 import re
 from zoneinfo import ZoneInfo
 
@@ -105,8 +106,8 @@ def test_ujet_launch_import_then_deferred_sensor(emu, monkeypatch):
     first_job = upload["return_value"]["ids"]["job_ids"][0]
     for task_id in ("import_contacts", "wait_import"):
         links = xcoms(run, task_id)
-        assert links["_link_DialerCampaignLink"] == f"{origin}/campaigns/6", task_id
-        assert links["_link_DialerListLink"] == f"{origin}/campaigns/6/imports/{first_job}", task_id
+        assert links["_link_DialerCampaignLink"] == f"{origin}/campaigns/7", task_id
+        assert links["_link_DialerListLink"] == f"{origin}/campaigns/7/imports/{first_job}", task_id
     counts = emu.leads("ujet", keys=True)["ujet.import"]["counts"]
     # 12 sample rows: bad phone, unknown zone, duplicate external id, duplicate phone are rejected
     assert len(counts) == 8 and set(counts.values()) == {1}
@@ -123,7 +124,7 @@ def test_ucontact_hub_launch_waits_for_the_list_then_pushes_fresh_leads(emu, cap
     assert "XCom not found" not in logged.out + logged.err
     assert xcoms(run, "upload_list").get("_link_DialerListLink", "") == ""
     leads = emu.leads("ucontact", keys=True)
-    listed = leads["automation.lists"]["scopes"]["hub sales"]
+    listed = leads["automation.lists"]["scopes"]["hub renewals"]
     assert listed["distinct"] == 8 and listed["duplicates"] == {}
     fresh = leads["automation.freshLeads"]["counts"]
     assert len(fresh) == 3 and set(fresh.values()) == {1}
@@ -262,3 +263,58 @@ def test_multi_timezone_schedules_each_lead_in_its_window(emu, logical_date):
         zone = next(z for prefix, z in sorted(zones.items(), key=lambda kv: -len(kv[0])) if contact["phone"].lstrip("+").startswith(prefix))
         local = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
         assert dt.time(8) <= local.time() < dt.time(21) and local.weekday() != 6, (contact["phone"], local)
+
+
+def test_daily_sync_day_two_sends_only_the_difference(emu, tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("AIRFLOW_CONN_DIALER_SYNC_LEDGER", f"sqlite://{tmp_path}/ledger.db")
+    dag = load_dag("dialer_daily_sync")
+    run = dag.test(logical_date=None, run_conf={"outcome_dir": str(tmp_path)})
+    assert str(run.state) == "success", states(run)
+    report = json.loads(capfd.readouterr().out.split("DIALER-SYNC-REPORT ", 1)[1].splitlines()[0])
+    assert report["day_1"]["sent"] == {"added": 8, "updated": 0, "removed": 0}
+    # day 2: two new, two changed (a last name, a phone), two gone, four unchanged and not sent
+    assert report["day_2"]["sent"] == {"added": 2, "updated": 2, "removed": 2} and report["day_2"]["unchanged"] == 4
+    # the campaign holds exactly the day-2 export, each contact once (read through the admin API)
+    contacts = emu.state("ujet")["ujet"]["campaigns"]["8"]["contacts"]
+    held = {c["external_unique_id"]: (c["phone_number"], c["name"]) for c in contacts}
+    assert len(held) == len(contacts) == 8
+    assert set(held) == {"R-3001", "R-3002", "R-3003", "R-3005", "R-3006", "R-3008", "R-3009", "R-3010"}
+    assert held["R-3002"][1] == "Henry Wilson-Park" and held["R-3003"][0] == "+16465550313"
+    imported = emu.leads("ujet", keys=True)["ujet.import"]["scopes"]["campaign 8"]
+    assert imported["total"] == 10  # 8 on day 1, only the 2 new ones on day 2
+    assert len(list(tmp_path.glob("dialer_daily_sync_*_day_2.csv"))) == 1
+
+
+def test_examples_do_not_share_a_campaign_hub_or_sample_phones():
+    """Examples enabled together in one deployment must not load the same phones into one target."""
+    folder = pathlib.Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    # dialer_large_list_mapped.py is rewritten on another branch: it is to move to UJET campaign 9 and a
+    # sample file of its own; until then it is left out of this check
+    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py"))
+               if p.name != "dialer_large_list_mapped.py"}
+    ujet = {}
+    for name, text in sources.items():
+        for match in re.finditer(r'"(?:ujet_)?campaign_id": (\d+)', text):
+            if "ujet" in text:
+                ujet.setdefault(match.group(1), set()).add(name)
+    assert all(len(users) == 1 for users in ujet.values()), ujet
+    hubs = {}
+    for name, text in sources.items():
+        for match in re.finditer(r'"(?:ucontact_)?hub": "(\w+)"', text):
+            hubs.setdefault(match.group(1), set()).add(name)
+    assert all(len(users) == 1 for users in hubs.values()), hubs
+    files = {}
+    for name, text in sources.items():
+        for match in re.finditer(r'"([\w.]+\.csv)"', text):
+            files.setdefault(match.group(1), set()).add(name)
+    assert all(len(users) == 1 for users in files.values()), files
+    # the phones of each example's sample files (one example may own several, e.g. two days of one export;
+    # a file no example names is the demo's, loaded by scripts/demo.py)
+    phones = {}
+    for csv_file in folder.glob("data/*.csv"):
+        owners = files.get(csv_file.name, {csv_file.name})
+        for line in csv_file.read_text(encoding="utf-8").splitlines()[1:]:
+            for value in re.findall(r"\+[\d ()-]{8,}", line):
+                phones.setdefault(re.sub(r"\D", "", value), set()).update(owners)
+    shared = {p: f for p, f in phones.items() if len(f) > 1}
+    assert shared == {}, shared

@@ -89,12 +89,15 @@ def test_failed_import_job_fails_the_sensor_with_the_vendor_error(emu, tmp_path)
     first = upload(tmp_path, source=rows, chunk_size=10, max_reject_ratio=0.5).execute({})
     assert first["rejected_by_reason"] == {"duplicate_phone": 1}  # preparation drops the repeat in the file
     assert wait_jobs(emu, first)["status"] == "success"
-    # a phone already in the campaign fails the next import (DuplicateContactPhoneOnCampaign)
-    summary = upload(tmp_path, source=leads(1), progress=str(tmp_path / "other.json")).execute({})
-    event = wait_jobs(emu, summary)
+    # a phone already in the campaign fails a whole import (DuplicateContactPhoneOnCampaign); the operator
+    # skips such leads (see test_rerun_append.py), so the hook's own import verb makes the failing job here
+    from airflow_provider_dialer.hooks.ujet import UjetHook
+
+    job_id = UjetHook("ujet_default").import_contacts(6, [{"name": "Again", "phone_number": "+12125550000"}])
+    event = wait_jobs(emu, {"wait": {"job_ids": [job_id]}})
     assert event["status"] == "failed"
     assert "DuplicateContactPhoneOnCampaign" in event["message"]
-    sensor = ImportJobSensor(task_id="s", conn_id="ujet_default", campaign_id=6, job_ids=summary["wait"]["job_ids"],
+    sensor = ImportJobSensor(task_id="s", conn_id="ujet_default", campaign_id=6, job_ids=[job_id],
                              deferrable=False, poke_interval=0.05, timeout=5)
     with pytest.raises(DialerJobFailedError, match="Internal Error: NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign"):
         sensor.poke({})

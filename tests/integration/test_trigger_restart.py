@@ -134,9 +134,11 @@ def test_failed_import_seen_after_a_triggerer_restart_fails_the_sensor(emu, tmp_
     op.execute({})
     emu.state("ujet")  # the first import completes: its phones are now in the campaign
     emu.configure(ujet_job_seconds=60)
-    again = UploadListOperator(task_id="again", conn_id="ujet_default", list_name="l", settings={"campaign_id": 6},
-                               source=leads(1), progress=str(tmp_path / "again.json")).execute({})
-    sensor = ImportJobSensor(task_id="wait", conn_id="ujet_default", campaign_id=6, job_ids=again["wait"]["job_ids"],
+    # the operator skips leads the campaign holds; the hook's own import verb makes the job that fails
+    from airflow_provider_dialer.hooks.ujet import UjetHook
+
+    job_id = UjetHook("ujet_default").import_contacts(6, [{"name": "Again", "phone_number": "+12125550000"}])
+    sensor = ImportJobSensor(task_id="wait", conn_id="ujet_default", campaign_id=6, job_ids=[job_id],
                              poll_interval=0.05, timeout=60)
     serialized = deferred(sensor, {})
     sent = writes(emu, "ujet")

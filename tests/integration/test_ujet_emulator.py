@@ -114,7 +114,10 @@ def test_delete_example_by_contact_id_seven(emu, client):
 def test_manager_campaigns_with_contact_stats(emu, client):
     client.post(f"{APPS}/6/contacts", json=DOC_CONTACT)
     campaigns = client.get(MANAGER).json()
-    assert [(c["id"], c["mode"], c["status"]) for c in campaigns] == [(1, "predictive", "created"), (6, "preview", "dialing")]
+    assert [(c["id"], c["mode"], c["status"]) for c in campaigns] == [
+        (1, "predictive", "created"), (6, "preview", "dialing"),
+        (7, "progressive", "dialing"), (8, "preview", "dialing"), (9, "progressive", "dialing"),  # one per example DAG
+    ]
     six = client.get(f"{MANAGER}/6").json()
     assert six["contact_stats"]["Contacts"] == 1 and six["contact_stats"]["Upcoming"] == 1
     assert six["contact_stats"]["Finished"] == 0 and len(six["contact_stats"]) == 29

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -49,6 +50,10 @@ _CAMPAIGNS = TypeAdapter(list[UjetCampaign])
 _NEW_CONTACTS = TypeAdapter(list[UjetNewContact])
 
 NewContactLike = UjetNewContact | Mapping[str, Any]
+
+
+#: guards each hook's read-once cache of a campaign's phones (chunks are sent from several threads)
+_CAMPAIGN_PHONES_LOCK = threading.Lock()
 
 
 def _campaign_path(campaign_id: int | str) -> str:
@@ -330,10 +335,41 @@ class UjetHook(DialerHook):
         """UJET has no lists: the target is the campaign (``settings["campaign_id"]``)."""
         return self._campaign_target(settings)
 
+    def _campaign_phones(self, campaign_id: Any) -> set[str]:
+        """The phones (``+`` and digits) the campaign held when this hook first sent to it: one read of
+        its contacts per task attempt, shared by the chunks (they run on several threads)."""
+        with _CAMPAIGN_PHONES_LOCK:
+            cache: dict[str, set[str]] = self.__dict__.setdefault("_held_phones", {})
+            phones = cache.get(str(campaign_id))
+            if phones is None:
+                phones = {phone_digits(c.phone) for c in self.list_contacts(campaign_id) if c.phone}
+                cache[str(campaign_id)] = phones
+            return phones
+
     def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        """One import job per chunk (multipart JSON file); contacts are stored when the job completes."""
-        job_id = self.run_flow(self._import_flow(target["campaign_id"], import_file(leads)))
-        return ChunkOutcome(accepted=len(leads), ids={"job_ids": [job_id]})
+        """One import job per chunk (multipart JSON file); contacts are stored when the job completes.
+
+        An import job is all or nothing: one phone the campaign already holds fails it as a whole
+        (``DuplicateContactPhoneOnCampaign``). So the leads whose phone the campaign held when the
+        run began (read once, the way a lost answer is resolved) or that repeat a phone earlier in the
+        chunk are not sent: they count as accepted and already held (reject report level ``held``),
+        and only the rest is imported. Nothing left to send: no import at all.
+        """
+        held_phones = self._campaign_phones(target["campaign_id"])
+        send: list[PreparedLead] = []
+        held: list[int] = []
+        seen: set[str] = set()
+        for lead in leads:
+            digits = phone_digits(lead.phone)
+            if digits in held_phones or digits in seen:
+                held.append(lead.row)
+            else:
+                seen.add(digits)
+                send.append(lead)
+        if not send:
+            return ChunkOutcome(accepted=len(held), already_held=held)
+        job_id = self.run_flow(self._import_flow(target["campaign_id"], import_file(send)))
+        return ChunkOutcome(accepted=len(leads), ids={"job_ids": [job_id]}, already_held=held)
 
     def _resolve(self, target: dict[str, Any], leads: Sequence[PreparedLead], settle: float) -> ChunkOutcome:
         """Which leads the campaign holds (by external id, else phone); the rest are missing."""
@@ -454,6 +490,50 @@ class UjetHook(DialerHook):
         return [c.id for c in self.list_contacts(campaign_id) if c.id is not None and (
             (wanted_phone is not None and phone_digits(c.phone) == wanted_phone)
             or (wanted_external is not None and c.external_unique_id == wanted_external))]
+
+    # -- ContactSyncer: sync_mode upsert (PATCH a contact by id) and mirror (DELETE by id) -------------
+
+    sync_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "mirror"})
+
+    def sync_contact_ids(self, target: dict[str, Any], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """One read of the campaign's contacts: ``{key: {"contact_id": id}}`` for the keys it holds, an
+        ``external_id`` key matched on ``external_unique_id``, a ``phone`` key on ``+`` and digits."""
+        wanted_external = {value for kind, value in keys if kind == "external_id"}
+        wanted_phone = {phone_digits(value): value for kind, value in keys if kind == "phone"}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        if not wanted_external and not wanted_phone:
+            return found
+        for contact in self.list_contacts(target["campaign_id"]):
+            if contact.id is None:
+                continue
+            if contact.external_unique_id is not None and contact.external_unique_id in wanted_external:
+                found.setdefault(("external_id", contact.external_unique_id), {"contact_id": contact.id})
+            given = wanted_phone.get(phone_digits(contact.phone))
+            if given is not None:
+                found.setdefault(("phone", given), {"contact_id": contact.id})
+        return found
+
+    def sync_update(self, target: dict[str, Any], lead: PreparedLead, ids: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH …/contact`` with the lead's name, e-mail, phone and external id (the fields the document
+        lets a PATCH set; the outbound number is not one of them)."""
+        wire = ujet_contact(lead)
+        updated = self.update_contact(
+            target["campaign_id"], _contact_id(ids["contact_id"]), name=wire.get("name"), email=wire.get("email"),
+            phone_number=wire.get("phone_number"), external_unique_id=wire.get("external_unique_id"),
+        )
+        return {"contact_id": updated.id if updated.id is not None else _contact_id(ids["contact_id"])}
+
+    def sync_remove(self, target: dict[str, Any], ids: dict[str, Any]) -> bool:
+        """``DELETE …/contact`` by id; a 404 (already gone, e.g. a resend after a lost answer) is False."""
+        from airflow_provider_dialer.exceptions import DialerHTTPError
+
+        try:
+            self.delete_contact(target["campaign_id"], contact_id=_contact_id(ids["contact_id"]))
+        except DialerHTTPError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def _job_state(self, job: UjetJob) -> WaitState:
         return WaitState(status=job.status.value, done=job.status is JobStatus.COMPLETED, failed=job.failed, detail=job.detail)

@@ -135,11 +135,36 @@ class XCallyDialer:
                 # Motion's duplicate check skips a phone the list holds when the import runs: a resend is
                 # guarded even when the import it replaces lands later than the settled read allowed for
                 duplicates.append("phone")
+            held = self._held_by_duplicate_check(target, good, duplicates)
             pid = self.upload_csv(list_id, csv_bytes, csv_binding(csv_bytes), duplicates=duplicates or None,
                                   filename=f"list-{list_id}-{slug}.csv")
-            return ChunkOutcome(accepted=len(good), refused=refused, ids={"pids": [pid]})
+            return ChunkOutcome(accepted=len(good), refused=refused, ids={"pids": [pid]}, already_held=held)
         self.run_flow(self._add_contacts_flow(list_id, [encoded for _, _, encoded in good]))
         return ChunkOutcome(accepted=len(good), refused=refused)
+
+    def _held_by_duplicate_check(self, target: Mapping[str, Any], good: Sequence[tuple[PreparedLead, str, bytes]],
+                                 duplicates: Sequence[str]) -> list[int]:
+        """The rows of a CSV chunk whose contact Motion's duplicate check on ``phone`` will skip: a phone
+        the list held before the upload, or one repeated within the chunk. They are accounted for (the
+        list holds the phone) but add nothing to its count, so the list wait must not expect them: a
+        re-run over overlapping leads would otherwise poll until ``wait_timeout`` for contacts that never come.
+
+        Read before the upload (the list only grows, so what it holds now the import skips too). No read
+        when the list was empty when the run opened it: then only this run's own chunks can hold a
+        phone, and a phone repeated across them is counted below only within one chunk."""
+        if list(duplicates) != ["phone"] or not good:
+            # checked on other fields too, a contact is skipped only when all of them match: not
+            # predictable from the phone alone, so nothing is counted (and the wait may run long)
+            return []
+        held_phones: set[str] = set()
+        if int(target.get("baseline") or 0) > 0:
+            held_phones = self._phones_in_list(int(target["list_id"]), list(dict.fromkeys(p for _, p, _ in good)))
+        rows, seen = [], set()
+        for lead, phone, _ in good:
+            if phone in held_phones or phone in seen:
+                rows.append(lead.row)
+            seen.add(phone)
+        return rows
 
     def _phones_in_list(self, list_id: int, phones: Sequence[str]) -> set[str]:
         """Which of ``phones`` (spelt as sent) the list holds: one read per phone, or the list's pages when fewer."""
@@ -237,12 +262,13 @@ class XCallyDialer:
         return self._resolve(target, leads, settle=self._chunk_mode(target, leads) == "csv")
 
     def list_wait(self, target: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
-        """CSV imports load in the background (docs/vendors/xcally.md#decision-csv-import-completion-by-contact-count): wait until the list holds ``baseline + accepted``.
+        """CSV imports load in the background (docs/vendors/xcally.md#decision-csv-import-completion-by-contact-count): wait until the list holds ``baseline + accepted - already_held``.
 
         Nothing to wait for when no chunk went as a CSV import (``batch``, or ``auto`` with a small list)."""
         if target.get("mode") == "batch" or (target.get("mode") == "auto" and not (summary.get("ids") or {}).get("pids")):
             return None
-        expected = int(target.get("baseline") or 0) + int(summary.get("accepted") or 0)
+        # contacts accounted for: stored by this run, or skipped by the duplicate check (already held)
+        expected = int(target.get("baseline") or 0) + int(summary.get("accepted") or 0) - int(summary.get("already_held") or 0)
         return {"kind": "list_loaded", "targets": [{"list_id": target["list_id"], "expected": expected}]}
 
     @staticmethod

@@ -122,3 +122,40 @@ def test_settings_are_checked():
     assert target_name({"list_name": "Daily", "number_format": "e164"}) == "list_name=Daily"
     with pytest.raises(DialerConfigError, match="no hub, campaign, list id or list name"):
         target_name({"pids": [1]})
+
+
+@pytest.mark.parametrize("mode", ["upsert", "mirror"])
+def test_a_retried_upsert_task_keeps_its_updates_as_updates(ledger, mode):
+    """Attempt 1 adds the new keys, updates a changed one (and records a refused update) and dies; attempt 2 must
+    cut the same add chunks and hold the same updates: an update moved into the adds would be a second contact."""
+    from airflow_provider_dialer.pipeline.ledger import LedgerEntry, content_hash
+    from airflow_provider_dialer.pipeline.sync import UPDATE_REFUSED
+
+    yesterday = [_lead(i, i, "Old") for i in range(1, 5)]
+    ledger.record("dialer", "list_id=1", outcome_entries(yesterday, ChunkOutcome(accepted=4), writer="yesterday"))
+    today = [_lead(1, 1, "Old"), _lead(2, 2, "New"), _lead(3, 3, "New"), _lead(5, 5, "N"), _lead(6, 6, "N")]
+    prepared_at = dt.datetime.now(dt.timezone.utc)
+    first = _plan(ledger, mode, "today", prepared_at)
+    adds = [lead.row for lead in first.filter(today)]
+    updates = [lead.row for lead, _ in first.updates]
+    assert (adds, updates) == ([5, 6], [2, 3])
+    if mode == "mirror":
+        assert first.seen == {("external_id", f"C{i}") for i in (1, 2, 3, 5, 6)}
+    _deliver(ledger, [today[3]], {"C5": "ok"}, "today")
+    ledger.record("dialer", "list_id=1", [
+        LedgerEntry("external_id", "C2", "updated", content_hash=content_hash(today[1]), vendor_ids={"contact_id": 2},
+                    run_id="today"),
+        LedgerEntry("external_id", "C3", "refused", reason=f"{UPDATE_REFUSED}: HTTP 422", run_id="today"),
+    ])
+    again = _plan(ledger, mode, "today", prepared_at)
+    assert [lead.row for lead in again.filter(today)] == adds
+    assert [lead.row for lead, _ in again.updates] == updates
+    # the next day: C2 is unchanged now, C3's refused update is tried again as an update (never as an add)
+    tomorrow = _plan(ledger, mode, "tomorrow", prepared_at + dt.timedelta(days=1))
+    assert [lead.row for lead in tomorrow.filter(today)] == [6]
+    assert [lead.row for lead, _ in tomorrow.updates] == [3]
+    assert tomorrow.counts["unchanged"] == 3
+    # insert mode never updates: a changed key is held by the target
+    plain = _plan(ledger, "insert", "tomorrow", prepared_at + dt.timedelta(days=1))
+    assert [lead.row for lead in plain.filter(today)] == [6] and plain.updates == []
+    assert plain.counts["held_by_target"] == 1
