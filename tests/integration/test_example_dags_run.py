@@ -134,7 +134,7 @@ def test_ucontact_hub_launch_waits_for_the_list_then_pushes_fresh_leads(emu, cap
     # scheduleDate (local wall time in the lead's zone) inside the window and not before the send, or, with
     # none, the clock of the send (the fake clock's last instant: the push is the DAG's last task) inside it
     sent_at = clock["now"]
-    pushed = emu.state("ucontact")["ucontact_automation"]["fresh_leads"]["sales"]
+    pushed = emu.state("ucontact")["ucontact_automation"]["fresh_leads"]["renewals"]
     assert len(pushed) == 3
     for lead in pushed:
         zone = ZoneInfo(lead["timezone"])
