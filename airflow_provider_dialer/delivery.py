@@ -67,7 +67,7 @@ PROGRESS_RETENTION = dt.timedelta(days=7)
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def vendor_reason(exc: DialerHTTPError) -> tuple[str | None, str]:

@@ -13,8 +13,8 @@ import ctypes
 import secrets
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, NotRequired
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from airflow_provider_dialer.emulator.state import EmulatorContext, VendorAPI, json_response
 
@@ -144,7 +144,7 @@ def _release_memory() -> None:
 
 
 def _now_iso() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 

@@ -24,16 +24,15 @@ import time
 from array import array
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
-
-from typing_extensions import NotRequired, TypedDict
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from typing_extensions import TypedDict
 
 from airflow_provider_dialer.emulator.state import VendorAPI, json_response, read_json
 
@@ -186,7 +185,7 @@ _RESERVED_QUERY = frozenset({"limit", "offset", "page", "fields", "filter", "sor
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _message(text: str, status: int) -> Response:

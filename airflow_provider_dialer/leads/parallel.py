@@ -22,9 +22,9 @@ import sys
 import types
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from airflow_provider_dialer.leads.sources import BadRow, CsvSource, IterableSou
 from airflow_provider_dialer.leads.window import CallingWindow
 from airflow_provider_dialer.leads.zones import canonical_zone
 
-UTC = timezone.utc
+UTC = UTC
 OutsideWindowPolicy = Literal["defer", "reject"]
 PastSchedulePolicy = Literal["send_now", "reject"]
 _R = RejectReason
@@ -374,7 +374,7 @@ class _Run:
             row_values = self._plans[names] = self._csv_plan(list(names))
         row, width = self.row, len(names)
         return [
-            (row_values(n, v) if len(v) == width else row(n, dict(zip(names, v)))) if type(v) is list else row(n, v)
+            (row_values(n, v) if len(v) == width else row(n, dict(zip(names, v, strict=False)))) if type(v) is list else row(n, v)
             for n, v in rows
         ]
 
@@ -475,7 +475,7 @@ class _Run:
                 add(w)
             if dnc and alt_keys:
                 kept = []
-                for i, (alt, akey) in enumerate(zip(fields["alternatives"], alt_keys), 1):
+                for i, (alt, akey) in enumerate(zip(fields["alternatives"], alt_keys, strict=False), 1):
                     if akey in dnc:
                         add(Reject(row, _R.DO_NOT_CALL_ALTERNATIVE.value, f"phones[{i}]", mask_phone(alt), "alternative on the do-not-call list; dropped", ext, "warning"))
                     else:

@@ -511,7 +511,7 @@ class CsvSource:
         if keys is None:
             return
         for n, values in records:
-            yield n, dict(zip(keys, values)) if type(values) is list else values
+            yield n, dict(zip(keys, values, strict=False)) if type(values) is list else values
 
     def _records(self) -> Iterator[Any]:
         """Internal fast path for ``prepare_leads``: first the header's column names (a list), then
@@ -569,7 +569,7 @@ class CsvSource:
                     found = lines.problem_in(first, last) if problems else None
                     bad = BadRow(found[1], "", found[0]) if found else BadRow(f"CSV error in lines {first}-{last}: {exc}")
                     if keys is None:
-                        raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}")
+                        raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}") from exc
                     n += 1
                     yield n, bad
                     continue
@@ -717,7 +717,7 @@ class SqlSource:
                     break
                 for values in batch:
                     n += 1
-                    yield n, dict(zip(keys, values))
+                    yield n, dict(zip(keys, values, strict=False))
         finally:
             if cursor is not None:
                 try:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.leads.zones import canonical_zone, zone_info
 
-UTC = timezone.utc
+UTC = UTC
 _DAY = 86400
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
@@ -75,7 +75,7 @@ def _intervals(value: Any) -> tuple[Interval, ...]:
     else:
         items = list(value)
     out = sorted(_interval(v) for v in items)
-    for (s1, e1), (s2, _) in zip(out, out[1:]):
+    for (_, e1), (s2, _) in zip(out, out[1:], strict=False):
         if s2 < e1:
             raise CallingWindowError(f"calling window intervals {value!r} overlap")
     return tuple(out)

@@ -48,7 +48,7 @@ WINDOW_MOVES = "window"
 
 def utcnow() -> dt.datetime:
     """The clock: read when a task starts and again as each chunk goes out (tests replace it)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def wave_of(lead: PreparedLead, per_lead_schedule: bool, now: dt.datetime, window: CallingWindow | None = None) -> str:
@@ -71,12 +71,12 @@ def release_wave(at: dt.datetime, zones: Sequence[str], window: CallingWindow | 
     step = WAVE_GRANULARITY.total_seconds()
     grid = math.ceil(epoch / step) * step
     for candidate in (grid, math.ceil(epoch), math.floor(epoch)):
-        moment = dt.datetime.fromtimestamp(candidate, dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(candidate, dt.UTC)
         if window is None or window.is_open(moment, zones):
             return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     # not reached for a window-derived instant (boundaries are whole seconds); the send-time check
     # re-plans the lead should it ever be released outside its window
-    return dt.datetime.fromtimestamp(grid, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(grid, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
@@ -108,7 +108,7 @@ def zones_summary(zones: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]
 
 
 def parse_wave(wave: str) -> dt.datetime:
-    return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 
 def _apply_moves(

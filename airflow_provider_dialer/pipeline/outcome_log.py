@@ -142,7 +142,7 @@ class OutcomeLog:
         if self._csv is not None:
             self._csv.writerows(["" if v is None else v for v in astuple(r)] for r in rows)
         else:
-            self._handle.write("".join(json.dumps(dict(zip(OUTCOME_LOG_COLUMNS, astuple(r))), ensure_ascii=False) + "\n" for r in rows))
+            self._handle.write("".join(json.dumps(dict(zip(OUTCOME_LOG_COLUMNS, astuple(r), strict=True)), ensure_ascii=False) + "\n" for r in rows))
 
     # -- tables ----------------------------------------------------------------------------------
 
@@ -169,4 +169,4 @@ class OutcomeLog:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dialer.exceptions import DialerConfigError
-from airflow_provider_dialer.pipeline.ledger import DELIVERED, RETRYABLE, LedgerEntry, SyncLedger, content_hash, lead_key
+from airflow_provider_dialer.pipeline.ledger import (
+    DELIVERED,
+    RETRYABLE,
+    LedgerEntry,
+    SyncLedger,
+    content_hash,
+    lead_key,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
@@ -111,7 +118,7 @@ class SyncPlan:
     def _decide(self, leads: Sequence[PreparedLead]) -> Iterator[PreparedLead]:
         keys = [lead_key(lead, self.key) for lead in leads]
         known = {} if self.mode == "append" else self.ledger.lookup(self.dialer_conn_id, self.target, keys)
-        for lead, k in zip(leads, keys):
+        for lead, k in zip(leads, keys, strict=True):
             entry = known.get(k)
             act = self.action(entry, lead)
             self.counts[act] += 1
@@ -259,7 +266,7 @@ class SyncRun:
         entries = outcome_entries(leads, outcome, self.key, self.writer)
         if self.ledger is not None:
             self.ledger.record(self.dialer_conn_id, self.target, entries, run_id=self.writer)
-        for lead, entry in zip(leads, entries):
+        for lead, entry in zip(leads, entries, strict=True):
             self.recorded[entry.outcome] += 1
             if self.log is not None:
                 self.log.add(self._row(lead.row, entry.key, entry.outcome, entry.reason))

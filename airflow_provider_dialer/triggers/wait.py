@@ -9,7 +9,13 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_dialer.capabilities import ImportJobWatcher, ListStateWatcher, WaitState, aget_dialer_hook, require
+from airflow_provider_dialer.capabilities import (
+    ImportJobWatcher,
+    ListStateWatcher,
+    WaitState,
+    aget_dialer_hook,
+    require,
+)
 from airflow_provider_dialer.exceptions import DialerError
 
 

@@ -24,9 +24,8 @@ def api(monkeypatch_module):
     db.initdb()
     monkeypatch_module.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
     monkeypatch_module.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     client = TestClient(create_app())
     token = client.get("/auth/token").json()["access_token"]

@@ -12,7 +12,7 @@ import datetime as dt
 import tempfile
 import types
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -30,7 +30,7 @@ from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.base import release_wave
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NY = "America/New_York"
 ZONES = sorted(z for z in available_timezones() if z not in {"localtime", "Factory"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -123,7 +123,7 @@ def hhmmss(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def dst_days(zone: str) -> tuple[dt.date, ...]:
     """Local dates of 2027 and 2028 on which ``zone``'s UTC offset changes (computed with zoneinfo)."""
     tz = ZoneInfo(zone)

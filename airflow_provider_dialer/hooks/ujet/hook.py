@@ -19,7 +19,15 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerError, DialerNotFoundError
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, is_loopback, json_array, register_secret
+from airflow_provider_dialer.hooks.base import (
+    DialerHook,
+    Flow,
+    Request,
+    api_call,
+    is_loopback,
+    json_array,
+    register_secret,
+)
 from airflow_provider_dialer.hooks.ujet.wire import (
     JobStatus,
     UjetAddResult,

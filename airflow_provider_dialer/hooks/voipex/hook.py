@@ -13,7 +13,12 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
-from airflow_provider_dialer.exceptions import DialerAuthError, DialerConfigError, DialerDeliveryUnknownError, DialerHTTPError
+from airflow_provider_dialer.exceptions import (
+    DialerAuthError,
+    DialerConfigError,
+    DialerDeliveryUnknownError,
+    DialerHTTPError,
+)
 from airflow_provider_dialer.hooks.base import (
     DialerHook,
     Flow,
@@ -29,16 +34,16 @@ from airflow_provider_dialer.hooks.voipex.wire import (
     CAMPAIGN_COMMAND_STATE,
     CAMPAIGN_COMMANDS,
     ActivePeriod,
+    CallList,
+    CallListCreate,
+    CallListCreated,
+    CallListNumber,
     Campaign,
     CampaignCommand,
     CampaignControl,
     CampaignCreate,
     CampaignCreated,
     CampaignEndpoint,
-    CallList,
-    CallListCreate,
-    CallListCreated,
-    CallListNumber,
     ControlResult,
     Ivr,
     NumberFormat,

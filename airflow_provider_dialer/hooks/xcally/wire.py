@@ -11,7 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
@@ -394,7 +394,7 @@ def wire_datetime(value: datetime) -> str:
     """An aware instant as Motion's ``scheduledat``: ISO 8601 in UTC with ``Z``, whole seconds (assumption)."""
     if value.tzinfo is None:
         raise ValueError("scheduledat needs an aware datetime")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def custom_field_key(key: str) -> str:
