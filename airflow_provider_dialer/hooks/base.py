@@ -43,6 +43,14 @@ from airflow_provider_dialer.exceptions import (
     DialerRateLimitError,
     DialerTransportError,
 )
+from airflow_provider_dialer.link_templates import (
+    ORIGIN,
+    PLACEHOLDERS,
+    TEMPLATE_EXTRAS,
+    check_template,
+    fill_template,
+    one_id,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -1149,8 +1157,6 @@ class DialerHook(BaseHook):
 
     def link_template(self, kind: str) -> str | None:
         """The connection's template for ``kind`` (extra ``campaign_link_template`` / ``list_link_template``), or the default."""
-        from airflow_provider_dialer.links import TEMPLATE_EXTRAS
-
         value = self.extras.get(TEMPLATE_EXTRAS[kind])
         if isinstance(value, str) and value.strip():
             return value.strip()
@@ -1159,8 +1165,6 @@ class DialerHook(BaseHook):
     def check_link_templates(self, kinds: Iterable[str]) -> None:
         """Raise :class:`DialerConfigError` when a template for one of ``kinds`` names a placeholder this
         vendor cannot fill (``{password}`` included: no secret is a placeholder) or makes no http(s) URL."""
-        from airflow_provider_dialer.links import ORIGIN, TEMPLATE_EXTRAS, check_template
-
         for kind in kinds:
             template = self.link_template(kind)
             if template is None:
@@ -1179,8 +1183,6 @@ class DialerHook(BaseHook):
         :param kind: ``campaign`` or ``list``.
         :param values: placeholder -> value (``campaign_id``, ``list_id``, ``list_name``, ``hub``, ``job_id``, ...).
         """
-        from airflow_provider_dialer.links import ORIGIN, fill_template
-
         try:
             template = self.link_template(kind)
             allowed = self.link_placeholders.get(kind)
@@ -1201,8 +1203,6 @@ class DialerHook(BaseHook):
         """The placeholder values a lead upload knows: the target's ``campaign_id``, ``list_id``,
         ``list_name``, ``hub``, and the first of each id list its chunks reported (``list_ids`` ->
         ``list_id``, ``job_ids`` -> ``job_id``). A vendor whose ids are named otherwise overrides this."""
-        from airflow_provider_dialer.links import PLACEHOLDERS, one_id
-
         values = {key: value for key, value in target.items() if key in PLACEHOLDERS}
         for key, value in ids.items():
             single = key[:-4] + "_id" if key.endswith("_ids") else None

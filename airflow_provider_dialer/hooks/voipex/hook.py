@@ -51,6 +51,7 @@ from airflow_provider_dialer.hooks.voipex.wire import (
     TokenResponse,
     voipex_number,
 )
+from airflow_provider_dialer.link_templates import one_id
 
 if TYPE_CHECKING:
     import httpx
@@ -432,8 +433,6 @@ class VoipexHook(DialerHook):
 
     def target_link_values(self, target: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
         """The list link points to the first call list (``call_list_ids``), named ``list_name`` as given."""
-        from airflow_provider_dialer.links import one_id
-
         values = super().target_link_values(target, ids)
         if ids.get("call_list_ids"):
             values["list_id"] = one_id(ids["call_list_ids"])
