@@ -40,7 +40,7 @@ def get_dialer_hook(conn_id: str) -> DialerHook:
             f"{', '.join(sorted(HOOKS_BY_CONN_TYPE))}"
         )
     hook = import_string(path)(conn_id)
-    hook._adopt_connection(conn, conn.extra_dejson)
+    hook.adopt_connection(conn, conn.extra_dejson)
     return hook
 
 

@@ -689,7 +689,8 @@ class DialerHook(BaseHook):
 
     # -- connection ------------------------------------------------------------------------
 
-    def _adopt_connection(self, conn: Connection, extras: dict[str, Any]) -> None:
+    def adopt_connection(self, conn: Connection, extras: dict[str, Any]) -> None:
+        """Use ``conn`` (with its extras already parsed) as this hook's connection: secrets registered, settings built."""
         self._conn = conn
         self._extras = dict(extras or {})
         register_secret(conn.password)
@@ -707,7 +708,7 @@ class DialerHook(BaseHook):
     def connection(self) -> Connection:
         if self._conn is None:
             conn = self.get_connection(self.conn_id)
-            self._adopt_connection(conn, conn.extra_dejson)
+            self.adopt_connection(conn, conn.extra_dejson)
         assert self._conn is not None
         return self._conn
 
@@ -715,7 +716,7 @@ class DialerHook(BaseHook):
         if self._conn is None:
             conn = await self.aget_connection(self.conn_id)
             extras = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
-            self._adopt_connection(conn, extras)
+            self.adopt_connection(conn, extras)
         assert self._conn is not None
         return self._conn
 

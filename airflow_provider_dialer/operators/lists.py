@@ -117,10 +117,10 @@ class UploadListOperator(LeadsOperator):
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.wait_timeout))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        from airflow_provider_dialer.sensors.wait import _finish
+        from airflow_provider_dialer.sensors.wait import finish_wait
 
         summary = context["ti"].xcom_pull(task_ids=self.task_id, key="pre_wait_summary", map_indexes=context["ti"].map_index) or {}
-        summary["wait_result"] = _finish(self, event, f"loading of {self.list_name!r}")
+        summary["wait_result"] = finish_wait(self, event, f"loading of {self.list_name!r}")
         self._check_rejects(None, summary)
         self._complete_progress(context=context)
         return summary

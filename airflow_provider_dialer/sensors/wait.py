@@ -13,7 +13,7 @@ from airflow_provider_dialer.exceptions import DialerJobFailedError
 from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink, link_kinds
 
 
-def _finish(task: BaseSensorOperator, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
+def finish_wait(task: BaseSensorOperator, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
     """Turn a trigger event into the task's result, or a clear failure."""
     if not event:
         raise DialerJobFailedError("dialer", what, "no event", "the trigger ended without an event")
@@ -97,7 +97,7 @@ class _VendorWaitSensor(TaskHook, BaseSensorOperator):
         return True
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _finish(self, event, self._what())
+        return finish_wait(self, event, self._what())
 
 
 class ImportJobSensor(_VendorWaitSensor):
