@@ -25,9 +25,9 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpcore
@@ -53,9 +53,13 @@ from airflow_provider_dialer.link_templates import (
 )
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from airflow.sdk import Connection
+    from pydantic import JsonValue
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: A flow yields requests, receives responses, and returns its result.
 Flow = Generator["Request", httpx.Response, T]
@@ -98,7 +102,25 @@ class Request:
             self.idempotent = self.method in IDEMPOTENT_METHODS
 
 
-def api_call(fn: Callable[..., Flow[T]]) -> Any:
+class ApiCall(Generic[P, T]):
+    """What :func:`api_call` makes of a flow method, as type checkers see it: the sync method (called
+    on an instance, without ``self``), and the flow behind it as ``.flow`` (called with the hook).
+
+    The async twin ``a<name>`` is made at class creation under a computed name, which type checkers
+    cannot follow; a hook that calls one declares it as an :data:`AsyncTwin` attribute.
+    """
+
+    flow: Callable[Concatenate[Any, P], Flow[T]]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        raise NotImplementedError  # never called: __set_name__ puts the real functions on the class
+
+
+#: the async twin of an :func:`api_call` method, as a hook declares it for type checkers
+AsyncTwin = Callable[P, Coroutine[Any, Any, T]]
+
+
+def api_call(fn: Callable[Concatenate[Any, P], Flow[T]]) -> ApiCall[P, T]:
     """Turn a flow method into a sync method of the same name and an async twin named ``a<name>``."""
 
     class _Twin:
@@ -117,7 +139,8 @@ def api_call(fn: Callable[..., Flow[T]]) -> Any:
             setattr(owner, name, sync)
             setattr(owner, f"a{name}", asynchronous)
 
-    return _Twin()
+    # the descriptor replaces itself with the functions above when the class is made (__set_name__)
+    return cast("ApiCall[P, T]", _Twin())
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,7 +180,7 @@ def tested_connection_id(conn_id: str) -> str:
     """
     import sys
 
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     for _ in range(60):
         if frame is None:
             break
@@ -614,7 +637,8 @@ def register_secret(value: str | None) -> None:
     try:
         from airflow.sdk.log import mask_secret
 
-        mask_secret(sorted(forms))
+        every_form: list[JsonValue] = [*sorted(forms)]  # typed so: list is invariant, mask_secret takes JSON
+        mask_secret(every_form)
     except Exception:  # noqa: BLE001 - masking is best effort outside a task (plain scripts)
         pass
 
@@ -1076,7 +1100,8 @@ class DialerHook(BaseHook):
                     finally:
                         _DEADLINE.reset(running)
         except StopIteration as stop:
-            return stop.value
+            response: httpx.Response = stop.value
+            return response
 
     def _drive(self, flow: Flow[T]) -> T:
         try:
@@ -1089,7 +1114,8 @@ class DialerHook(BaseHook):
                     continue
                 request = flow.send(response)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
 
     def run_flow(self, flow: Flow[T]) -> T:
         """Run a flow synchronously (what every sync endpoint method does)."""
@@ -1128,7 +1154,8 @@ class DialerHook(BaseHook):
                     finally:
                         _DEADLINE.reset(running)
         except StopIteration as stop:
-            return stop.value
+            response: httpx.Response = stop.value
+            return response
 
     async def _adrive(self, flow: Flow[T]) -> T:
         try:
@@ -1141,7 +1168,8 @@ class DialerHook(BaseHook):
                     continue
                 request = flow.send(response)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
 
     async def arun_flow(self, flow: Flow[T]) -> T:
         """Run a flow on the async client (what every ``a<name>`` method does)."""

@@ -115,7 +115,7 @@ def parallel_outcomes(
     outcomes = run.outcomes
     done_here = 0
     while done_here < run.parallel_after_rows:
-        chunk = outcomes(task, islice(records, chunk_rows))
+        chunk: list[Any] | None = outcomes(task, islice(records, chunk_rows))
         if not chunk:
             return
         done_here += len(chunk)

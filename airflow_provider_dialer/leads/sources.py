@@ -16,7 +16,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple, Protocol, runtime_checkable
 
@@ -193,7 +193,7 @@ def _detect(head: bytes, exhausted: bool, declared: str | None, name: str) -> tu
             if codec == "utf-8":
                 if wanted in (None, "utf-8", "utf-8-sig"):
                     return "utf-8", len(bom), None
-                return wanted, len(bom), None  # type: ignore[return-value]  # the declared encoding wins
+                return wanted, len(bom), None  # the declared encoding wins
             if wanted is not None and not wanted.startswith(family):
                 raise DialerConfigError(
                     f"{name} starts with a {codec.upper()} byte-order mark but encoding={declared!r} was declared"
@@ -513,7 +513,7 @@ class CsvSource:
         for n, values in records:
             yield n, dict(zip(keys, values, strict=False)) if type(values) is list else values
 
-    def _records(self) -> Iterator[Any]:
+    def _records(self) -> Generator[Any, None, None]:
         """Internal fast path for ``prepare_leads``: first the header's column names (a list), then
         ``(row_number, values)`` with ``values`` a list of at most as many cells as the header (the
         row ``rows()`` turns into ``dict(zip(names, values))``) or a ``BadRow``. Nothing when the

@@ -248,6 +248,7 @@ class CallingWindow:
                     "pip install 'airflow-provider-dialer[holidays]'"
                 ) from None
             try:
+                assert self.holiday_country, "asked only of a window with holiday_country"
                 cache[year] = holidays_package.country_holidays(
                     self.holiday_country, subdiv=self.holiday_subdivision, years=year
                 )

@@ -221,7 +221,7 @@ def _build_update_model() -> type[BaseModel]:
     """``PUT /api/voice/queues/{id}``: the same fields, all optional; only those given are sent."""
     fields: dict[str, Any] = {}
     for name, info in QueueCampaign.model_fields.items():
-        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         fields[name] = (annotation | None, Field(default=None, alias=info.alias))
     return create_model("QueueCampaignUpdate", __config__=_REQUEST, **fields)
 
