@@ -163,7 +163,7 @@ def _parsed_progress(text: str, where: str, way_out: str) -> dict[str, Any]:
     """The progress in ``text``, or ``DialerProgressError`` naming ``where`` and ``way_out``."""
     try:
         state = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:  # what json.loads raises for a str
         raise DialerProgressError(_unreadable(where, f"it is not JSON ({exc.msg} at {exc.pos})", way_out)) from None
     if not isinstance(state, dict):
         raise DialerProgressError(_unreadable(where, f"it holds a {type(state).__name__}, not an object", way_out))
@@ -392,7 +392,7 @@ class ChunkDelivery:
         self.store.save(self.state)
         self._saved_at = time.monotonic()
         self._unsaved = False
-        self._timer: threading.Timer | None = None
+        self._timer = None
 
     def flush(self) -> None:
         """Write ``done`` marks not saved yet."""

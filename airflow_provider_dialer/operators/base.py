@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
     from airflow_provider_dialer.delivery import ChunkDelivery, DeliveryReport, ProgressStore
     from airflow_provider_dialer.leads.model import PreparedLead
+    from airflow_provider_dialer.leads.prepare import OutsideWindowPolicy, PastSchedulePolicy
     from airflow_provider_dialer.leads.window import CallingWindow
 
 NOW_WAVE = "now"
@@ -225,6 +226,9 @@ class LeadsOperator(TaskHook, BaseOperator):
     #: the capability (a Protocol from capabilities.py) this operator needs
     capability: type
     capability_label: str = ""
+    #: the ``dry_run`` flag shadows BaseOperator.dry_run(), a method that only logs rendered fields
+    #: and that Airflow 3 never calls on a task; typed as what it holds here
+    dry_run: bool  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -235,8 +239,8 @@ class LeadsOperator(TaskHook, BaseOperator):
         default_region: str | None = None,
         default_timezone: str | None = None,
         calling_window: Any = None,
-        outside_window: str = "defer",
-        past_schedule: str = "send_now",
+        outside_window: OutsideWindowPolicy = "defer",
+        past_schedule: PastSchedulePolicy = "send_now",
         hold_back: str = "defer",
         dnc_source: Any = None,
         reject_report: Any = None,

@@ -82,13 +82,13 @@ class UploadListOperator(LeadsOperator):
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
 
-    def open_target(self, hook: Any) -> dict[str, Any]:
+    def open_target(self, hook: ListUploader) -> dict[str, Any]:
         return hook.open_list_target(self.list_name, dict(self.settings))
 
-    def send_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+    def send_chunk(self, hook: ListUploader, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         return hook.push_list_chunk(target, key, leads)
 
-    def resolve_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_chunk(self, hook: ListUploader, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         return hook.resolve_list_chunk(target, key, leads)
 
     def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:

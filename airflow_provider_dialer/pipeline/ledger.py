@@ -108,7 +108,8 @@ def _utc(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    when: dt.datetime = value  # a datetime from the database driver, or parsed above
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 class SyncLedger:

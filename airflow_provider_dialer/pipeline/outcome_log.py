@@ -27,7 +27,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from typing import IO, Any
 
 from airflow_provider_dialer.exceptions import DialerConfigError
@@ -88,7 +88,7 @@ class OutcomeLog:
     def add(self, row: OutcomeRow) -> None:
         if row.outcome not in LOG_OUTCOMES:
             raise DialerConfigError(f"unknown outcome {row.outcome!r} for the outcome log")
-        self._buffer.append(row if row.at else OutcomeRow(*astuple(row)[:-1], at=_now()))
+        self._buffer.append(row if row.at else replace(row, at=_now()))
         if len(self._buffer) >= self.batch_size:
             self.flush()
 

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerJobFailedError
 from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink, link_kinds
 
 
-def finish_wait(task: BaseSensorOperator, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
+def finish_wait(task: BaseOperator, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
     """Turn a trigger event into the task's result, or a clear failure."""
     if not event:
         raise DialerJobFailedError("dialer", what, "no event", "the trigger ended without an event")
