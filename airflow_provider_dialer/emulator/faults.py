@@ -179,7 +179,7 @@ def droppable_protocol() -> type:
     except ImportError:  # pragma: no cover - httptools is part of uvicorn[standard]
         from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
 
-    class DroppableProtocol(Base):  # type: ignore[misc, valid-type]
+    class DroppableProtocol(Base):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             # Nagle plus the client's delayed ACK would stall every request on a reused keep-alive
             # connection by ~40 ms; vendors' front ends answer without that delay
@@ -292,7 +292,7 @@ class FaultMiddleware:
             await self.app(dict(scope), receive, swallow)
         finally:
             with self.injector._lock:
-                self.injector.late.discard((asyncio.get_running_loop(), asyncio.current_task()))  # type: ignore[arg-type]
+                self.injector.late.discard((asyncio.get_running_loop(), asyncio.current_task()))
 
     @staticmethod
     async def _body(receive: Receive) -> bytes:

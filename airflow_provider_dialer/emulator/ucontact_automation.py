@@ -122,14 +122,14 @@ class EmailLead(EmailContact):
 
 def _list_body(contact: type) -> TypeAdapter[Any]:
     # functional form: the item type is a parameter, which class syntax cannot close over
-    body = TypedDict("ListBody", {"filename": NonEmpty, "list": Annotated[list[contact], Field(min_length=1)]})  # type: ignore[valid-type, misc]  # noqa: UP013
-    return TypeAdapter(with_config(FORBID)(body))
+    ListBody = TypedDict("ListBody", {"filename": NonEmpty, "list": Annotated[list[contact], Field(min_length=1)]})  # type: ignore[valid-type]  # noqa: UP013
+    return TypeAdapter(with_config(FORBID)(ListBody))
 
 
 def _fresh_body(lead: type) -> TypeAdapter[Any]:
     # functional form: the item type is a parameter, which class syntax cannot close over
-    body = TypedDict("FreshBody", {"leads": Annotated[list[lead], Field(min_length=1)]})  # type: ignore[valid-type, misc]  # noqa: UP013
-    return TypeAdapter(with_config(FORBID)(body))
+    FreshBody = TypedDict("FreshBody", {"leads": Annotated[list[lead], Field(min_length=1)]})  # type: ignore[valid-type]  # noqa: UP013
+    return TypeAdapter(with_config(FORBID)(FreshBody))
 
 
 KINDS = {"telephony": "phone", "sms": "text", "whatsapp": "text", "email": "email"}

@@ -297,16 +297,17 @@ class VoipexAPI(VendorAPI):
             self.refused_api_calls += 1
         return boom(401, "Unauthorized", message, attributes={"error": message})
 
-    async def _json(self, request: Request) -> tuple[bytes | None, Response | None]:
+    async def _json(self, request: Request) -> tuple[bytes, Response | None]:
+        """The body, or (``b\"\"``, the answer refusing it)."""
         refused = self._refuse(request)
         if refused is not None:
-            return None, refused
+            return b"", refused
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            return None, boom(415, "Unsupported Media Type", "Unsupported Media Type")
+            return b"", boom(415, "Unsupported Media Type", "Unsupported Media Type")
         raw = await request.body()
         if not raw.strip():
-            return None, boom(400, "Bad Request", "Invalid request payload JSON format")
+            return b"", boom(400, "Bad Request", "Invalid request payload JSON format")
         return raw, None
 
     @staticmethod
