@@ -177,10 +177,10 @@ def droppable_protocol() -> type:
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
     except ImportError:  # pragma: no cover - httptools is part of uvicorn[standard]
-        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]  # the other base
 
     class DroppableProtocol(Base):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's is BaseTransport
             # Nagle plus the client's delayed ACK would stall every request on a reused keep-alive
             # connection by ~40 ms; vendors' front ends answer without that delay
             sock = transport.get_extra_info("socket")
@@ -196,7 +196,7 @@ def droppable_protocol() -> type:
                 TRANSPORTS[self._peer_key] = transport
 
         def connection_lost(self, exc: Exception | None) -> None:
-            TRANSPORTS.pop(getattr(self, "_peer_key", None), None)  # type: ignore[arg-type]
+            TRANSPORTS.pop(getattr(self, "_peer_key", None), None)  # type: ignore[arg-type]  # None pops nothing
             super().connection_lost(exc)
 
     return DroppableProtocol

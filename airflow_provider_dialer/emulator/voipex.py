@@ -73,20 +73,20 @@ SEED_IVRS: tuple[dict[str, Any], ...] = (
 class NumberAttribute(TypedDict):
     """[A] The guide shows only ``"attributes": []``; items are taken as ``{"name", "value"}`` strings."""
 
-    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]  # pydantic reads it
     name: str
     value: str
 
 
 class CallListNumber(TypedDict):
-    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]  # pydantic reads it
     #: [A] digits as in the guide's ``"123456789"``; a leading "+" is tolerated
     number: str
     attributes: NotRequired[list[NumberAttribute]]
 
 
 class CallListBody(TypedDict):
-    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]  # pydantic reads it
     name: str
     numbers: list[CallListNumber]
 
@@ -453,7 +453,7 @@ class VoipexAPI(VendorAPI):
         found = self.campaigns.get(campaign_id) if campaign_id is not None else None
         if found is None or found["state"] == "removed":
             return boom(404, "Not Found", "Campaign not found")
-        return campaign_id, found  # type: ignore[return-value]
+        return campaign_id, found  # type: ignore[return-value]  # found is not None, so neither is campaign_id
 
     async def create_campaign(self, request: Request) -> Response:
         raw, error = await self._json(request)

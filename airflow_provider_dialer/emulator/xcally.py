@@ -90,7 +90,7 @@ _bulk_fields.update({"priority": NotRequired[Positive | None], "scheduledat": No
 _bulk_fields.update({f"cf_{i}": NotRequired[str | int | None] for i in CUSTOM_FIELD_IDS})
 # the custom fields are computed, so the functional form, which type checkers take only with a literal
 BulkContact = TypedDict("BulkContact", _bulk_fields)  # type: ignore[misc]  # noqa: UP013
-BulkContact.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+BulkContact.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]  # pydantic reads it
 # Any to type checkers: BulkContact's keys are computed, so they cannot be read statically
 _BULK: TypeAdapter[Any] = TypeAdapter(list[BulkContact])
 
@@ -750,10 +750,10 @@ class XCallyAPI(VendorAPI):
                 key = tuple(_text(row.get(f)) for f in dups) if job.dup_keys is not None else None
                 if key is None:
                     rows.append(row)
-                elif key in job.dup_keys:  # type: ignore[operator]
+                elif key in job.dup_keys:  # type: ignore[operator]  # a key means dup_keys is a set
                     job.skipped_duplicates += 1
                 else:
-                    job.dup_keys.add(key)  # type: ignore[union-attr]
+                    job.dup_keys.add(key)  # type: ignore[union-attr]  # as above
                     rows.append(row)
             n -= 1
             if n <= 0:

@@ -135,7 +135,7 @@ def api_call(fn: Callable[Concatenate[Any, P], Flow[T]]) -> ApiCall[P, T]:
 
             asynchronous.__name__ = asynchronous.__qualname__ = f"a{name}"
             asynchronous.__doc__ = f"Async twin of :meth:`{name}` (same request, same parsing)."
-            sync.flow = fn  # type: ignore[attr-defined]
+            sync.flow = fn  # type: ignore[attr-defined]  # a function takes the attribute; ApiCall declares it
             setattr(owner, name, sync)
             setattr(owner, f"a{name}", asynchronous)
 
@@ -523,7 +523,7 @@ def guard_deadlines(client: httpx.Client | httpx.AsyncClient) -> int:
             continue
         if not isinstance(backend, (_DeadlineBackend, _AsyncDeadlineBackend)):
             wrapper = _AsyncDeadlineBackend if isinstance(client, httpx.AsyncClient) else _DeadlineBackend
-            pool._network_backend = wrapper(backend)  # type: ignore[union-attr]
+            pool._network_backend = wrapper(backend)  # type: ignore[union-attr]  # httpcore's private hook, read above
         guarded += 1
     return guarded
 
@@ -752,7 +752,7 @@ class DialerHook(BaseHook):
 
     @property
     def settings(self) -> ConnectionSettings:
-        self.connection  # noqa: B018
+        self.connection  # noqa: B018 - builds the settings
         assert self._settings is not None
         return self._settings
 

@@ -90,7 +90,7 @@ def open_binary(path: Any, conn_id: str | None = None, mode: str = "rb") -> IO[A
     if str(path).endswith(".gz"):
         import gzip
 
-        return gzip.GzipFile(fileobj=handle, mode=mode)  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=handle, mode=mode)  # type: ignore[return-value]  # a binary file object
     return handle
 
 

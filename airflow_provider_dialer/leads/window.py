@@ -211,7 +211,7 @@ class CallingWindow:
         """Plain JSON-able data that ``from_spec`` turns back into an equal window."""
         return {
             "weekly": {_WEEKDAYS[d]: [f"{_fmt(s)}-{_fmt(e)}" for s, e in iv] for d, iv in enumerate(self._days)},
-            "holidays": [d.isoformat() for d in self.holidays],  # type: ignore[union-attr]
+            "holidays": [d.isoformat() for d in self.holidays],  # type: ignore[union-attr]  # dates after __post_init__
             "holiday_country": self.holiday_country,
             "holiday_subdivision": self.holiday_subdivision,
             "horizon_days": self.horizon_days,

@@ -133,7 +133,7 @@ class ImportJobSensor(_VendorWaitSensor):
         self.job_ids = job_ids
 
     @property
-    def capability(self) -> type:  # type: ignore[override]
+    def capability(self) -> type:  # type: ignore[override]  # a property where the base has an attribute
         from airflow_provider_dialer.capabilities import ImportJobWatcher
 
         return ImportJobWatcher
@@ -187,7 +187,7 @@ class ListLoadedSensor(_VendorWaitSensor):
         self.targets = targets
 
     @property
-    def capability(self) -> type:  # type: ignore[override]
+    def capability(self) -> type:  # type: ignore[override]  # a property where the base has an attribute
         from airflow_provider_dialer.capabilities import ListStateWatcher
 
         return ListStateWatcher
