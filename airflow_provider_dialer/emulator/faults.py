@@ -180,7 +180,8 @@ def droppable_protocol() -> type:
         from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]  # the other base
 
     class DroppableProtocol(Base):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's is BaseTransport
+        # uvicorn types the argument as BaseTransport; a TCP server always passes a Transport
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             # Nagle plus the client's delayed ACK would stall every request on a reused keep-alive
             # connection by ~40 ms; vendors' front ends answer without that delay
             sock = transport.get_extra_info("socket")

@@ -714,7 +714,7 @@ class DialerHook(BaseHook):
     # -- connection ------------------------------------------------------------------------
 
     def adopt_connection(self, conn: Connection, extras: dict[str, Any]) -> None:
-        """Use ``conn`` (with its extras already parsed) as this hook's connection: secrets registered, settings built."""
+        """Use ``conn`` (its extras already parsed) as this hook's connection: secrets registered, settings built."""
         self._conn = conn
         self._extras = dict(extras or {})
         register_secret(conn.password)

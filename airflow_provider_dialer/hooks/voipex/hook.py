@@ -248,7 +248,8 @@ class VoipexHook(DialerHook):
             if isinstance(body, list):
                 out.extend(model.model_validate(item) for item in body)
                 return out
-            parsed = self._parse(Page[model], request, response)  # type: ignore[valid-type]  # model is chosen at run time
+            # the page's item model is chosen at run time
+            parsed = self._parse(Page[model], request, response)  # type: ignore[valid-type]
             out.extend(parsed.items)
             if parsed.current_page >= parsed.total_pages or not parsed.items:
                 return out
@@ -506,7 +507,8 @@ class VoipexHook(DialerHook):
         applied, e.g. by an attempt whose answer was lost). Otherwise the error stands; never resent."""
         campaign_id = int(campaign_id)
         try:
-            return self.control_campaign(campaign_id, command).model_dump(exclude_none=True)  # type: ignore[arg-type]  # control_campaign refuses an unknown command
+            # a str where a CampaignCommand is typed: control_campaign refuses an unknown command
+            return self.control_campaign(campaign_id, command).model_dump(exclude_none=True)  # type: ignore[arg-type]
         except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
             target = CAMPAIGN_COMMAND_STATE.get(command)
             unsure = isinstance(exc, DialerDeliveryUnknownError) or exc.status == 409 or exc.status >= 500
