@@ -199,7 +199,7 @@ def run_to_the_end(sc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, progress
             return hook, run({})
         except TaskDeferred as deferred:
             clock.now = dt.datetime.fromtimestamp(deferred.trigger.moment.timestamp(), UTC) + sc["latency"]
-            run = lambda ctx: operator().resume_after_hold(ctx, None)  # noqa: E731
+            run = lambda ctx: operator().resume_after_hold(ctx, None)  # noqa: E731 - a one-line step
         except (Killed, DialerHTTPError):
             clock.now = clock.now + sc["retry_after"]  # the retry comes later: maybe after the window closed
             run = operator().execute

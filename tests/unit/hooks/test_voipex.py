@@ -369,7 +369,7 @@ def test_update_and_get_campaign(monkeypatch, fake):
 
 def test_list_campaigns_follows_pages(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
-    page = lambda n, ids: httpx.Response(200, json={  # noqa: E731
+    page = lambda n, ids: httpx.Response(200, json={  # noqa: E731 - a one-line response builder
         "items": [{"id": i, "name": f"c{i}", "state": "created"} for i in ids], "links": [],
         "currentPage": n, "totalPages": 2, "totalResults": 3})
     fake.script("GET", "/dialer/campaigns", page(1, [1, 2]), page(2, [3]))
