@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.11+ with venv):
 #   make demo   runs an example DAG end to end against the bundled emulator (SQLite metadata DB)
-#   make test   runs the test suite and builds the docs site (the same strict build as `make docs`)
+#   make lint   checks the import contracts (import-linter), lints (ruff) and type-checks (mypy --strict)
+#   make test   runs `make lint`, the test suite, and builds the docs site (the same strict build as `make docs`)
 #   make e2e    runs the provider for real: PostgreSQL, the Airflow components as separate processes,
 #               the bundled emulator, REST triggers and Chromium on the UI (needs root or sudo for apt)
 # Each installs what it needs into .venv first.
@@ -16,12 +17,12 @@ STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 # parameter the signature lacks, a broken link) fails both
 DOCS_BUILD = $(PY) -m mkdocs build --strict --site-dir site
 
-.PHONY: install demo test test-fast docs bench e2e e2e-local e2e-celery clean
+.PHONY: install lint demo test test-fast docs bench e2e e2e-local e2e-celery clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,docs,fast]"
+	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,lint,docs,fast]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,7 +30,13 @@ install: $(STAMP)
 demo: install
 	$(PY) scripts/demo.py
 
-test: install
+# the layers and contracts in pyproject.toml [tool.importlinter], then ruff, then mypy --strict on the package
+lint: install
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check airflow_provider_dialer tests example_dags bench scripts
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(DOCS_BUILD)
 

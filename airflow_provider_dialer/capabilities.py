@@ -8,7 +8,7 @@ verb and what to use instead, before any request is sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
@@ -39,8 +39,8 @@ def get_dialer_hook(conn_id: str) -> DialerHook:
             f"connection {conn_id!r} has type {conn.conn_type!r}; a dialer connection has one of "
             f"{', '.join(sorted(HOOKS_BY_CONN_TYPE))}"
         )
-    hook = import_string(path)(conn_id)
-    hook._adopt_connection(conn, conn.extra_dejson)
+    hook: DialerHook = import_string(path)(conn_id)  # import_string answers Any
+    hook.adopt_connection(conn, conn.extra_dejson)
     return hook
 
 
@@ -53,7 +53,7 @@ async def aget_dialer_hook(conn_id: str) -> DialerHook:
     path = HOOKS_BY_CONN_TYPE.get(conn.conn_type or "")
     if path is None:
         raise DialerConfigError(f"connection {conn_id!r} has type {conn.conn_type!r}, not a dialer connection type")
-    hook = import_string(path)(conn_id)
+    hook: DialerHook = import_string(path)(conn_id)  # import_string answers Any
     await hook.aload_connection()
     return hook
 
@@ -237,7 +237,7 @@ class LinkBuilder(Protocol):
     def check_link_templates(self, kinds: Sequence[str]) -> None:
         """Raise DialerConfigError when a link template names what this vendor cannot fill."""
 
-    def ui_link(self, kind: str, values: dict[str, Any]) -> str | None:
+    def ui_link(self, kind: str, values: Mapping[str, Any]) -> str | None:
         """The URL for ``kind`` (``campaign``, ``list``) filled with ``values``, or None. Never raises."""
 
     def target_link_values(self, target: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:

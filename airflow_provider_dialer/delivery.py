@@ -67,7 +67,7 @@ PROGRESS_RETENTION = dt.timedelta(days=7)
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def vendor_reason(exc: DialerHTTPError) -> tuple[str | None, str]:
@@ -164,7 +164,7 @@ def _parsed_progress(text: str, where: str, way_out: str) -> dict[str, Any]:
     """The progress in ``text``, or ``DialerProgressError`` naming ``where`` and ``way_out``."""
     try:
         state = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:  # what json.loads raises for a str
         raise DialerProgressError(_unreadable(where, f"it is not JSON ({exc.msg} at {exc.pos})", way_out)) from None
     if not isinstance(state, dict):
         raise DialerProgressError(_unreadable(where, f"it holds a {type(state).__name__}, not an object", way_out))
@@ -396,7 +396,7 @@ class ChunkDelivery:
         self.store.save(self.state)
         self._saved_at = time.monotonic()
         self._unsaved = False
-        self._timer: threading.Timer | None = None
+        self._timer = None
 
     def flush(self) -> None:
         """Write ``done`` marks not saved yet."""

@@ -152,7 +152,7 @@ def _sql_datasets(conn_id: str, sql: str) -> list[DatasetName]:
         namespace = f"{conn.conn_type}://{conn_id}"
     database = dialect = default_schema = None
     try:
-        hook = conn.get_hook()
+        hook: Any = conn.get_hook()  # type: ignore[no-untyped-call]  # Connection.get_hook has no annotations
         info = hook.get_openlineage_database_info(conn)
         dialect = hook.get_openlineage_database_dialect(conn)
         if info is not None:  # a hook that names its database for OpenLineage names its default schema too
@@ -246,10 +246,13 @@ def operator_lineage(operator: Any) -> Any:
         from airflow.providers.openlineage.extractors import OperatorLineage
     except ImportError:
         return None
-    try:  # newer clients only; the output's statistics are the ones that matter
+    input_statistics: Any = None  # newer clients only; the output's statistics are the ones that matter
+    try:
         from openlineage.client.generated.input_statistics_input_dataset import InputStatisticsInputDatasetFacet
+
+        input_statistics = InputStatisticsInputDatasetFacet
     except ImportError:
-        InputStatisticsInputDatasetFacet = None  # noqa: N806
+        pass
 
     ran = getattr(operator, "_lineage", None) or {}
     summary: dict[str, Any] = ran.get("summary") or {}
@@ -267,16 +270,16 @@ def operator_lineage(operator: Any) -> Any:
         except Exception:  # noqa: BLE001 - a source we cannot name must not break the lineage of the rest
             continue
         for name in names:
-            facets = {}
-            if index == 0 and "read" in summary and InputStatisticsInputDatasetFacet is not None:
-                facets["inputStatistics"] = InputStatisticsInputDatasetFacet(rowCount=int(summary["read"]))
+            facets: dict[str, Any] = {}
+            if index == 0 and "read" in summary and input_statistics is not None:
+                facets["inputStatistics"] = input_statistics(rowCount=int(summary["read"]))
             inputs.append(InputDataset(namespace=name.namespace, name=name.name, inputFacets=facets))
     outputs = []
     target = ran.get("target")
     if target:
         name = target_dataset(operator.conn_id, target)
-        facets = {}
+        out_facets: dict[str, Any] = {}
         if "accepted" in summary:
-            facets["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=int(summary["accepted"]))
-        outputs.append(OutputDataset(namespace=name.namespace, name=name.name, outputFacets=facets))
+            out_facets["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=int(summary["accepted"]))
+        outputs.append(OutputDataset(namespace=name.namespace, name=name.name, outputFacets=out_facets))
     return OperatorLineage(inputs=inputs, outputs=outputs)

@@ -57,7 +57,7 @@ def _sync(uri: str, writer: str, mode: str = "insert"):
 
     os.environ["AIRFLOW_CONN_BENCH_LEDGER"] = uri
     return SyncRun(dialer_conn_id="bench", target="list_id=1", mode=mode, writer=writer,
-                   prepared_at=dt.datetime.now(dt.timezone.utc), ledger_conn_id="bench_ledger")
+                   prepared_at=dt.datetime.now(dt.UTC), ledger_conn_id="bench_ledger")
 
 
 def worker(kind: str, path: str, uri: str, mode: str = "upsert") -> dict[str, float]:

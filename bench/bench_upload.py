@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC
 from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -75,8 +76,8 @@ def _prepare(path: str, now: Any) -> Any:
 
 def _chunk_size(vendor: str) -> int:
     from airflow_provider_dialer.hooks.ucontact.hook import UContactHook
-    from airflow_provider_dialer.hooks.voipex.hook import CALL_LIST_CHUNK
     from airflow_provider_dialer.hooks.ujet.hook import UjetHook
+    from airflow_provider_dialer.hooks.voipex.hook import CALL_LIST_CHUNK
     from airflow_provider_dialer.hooks.xcally.hook import XCallyHook
 
     return {"xcally": XCallyHook.batch_chunk_size, "voipex": CALL_LIST_CHUNK, "ujet": UjetHook.list_chunk_size,
@@ -260,9 +261,9 @@ def worker_naive(vendor: str, pickled: str, sample: str) -> dict[str, Any]:
 
 def worker_prepare(csv_path: str, pickled: str) -> dict[str, Any]:
     """prepare_leads alone, streamed (timed); then again, kept whole and pickled for the send/ceiling/naive workers (untimed)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     t0 = time.perf_counter()
     streamed = sum(len(chunk) for chunk in _prepare(csv_path, now).chunks(1000))
     seconds = time.perf_counter() - t0

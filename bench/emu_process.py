@@ -13,7 +13,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_emulator import FAST, Emulator  # noqa: E402
+from bench_emulator import FAST, Emulator  # noqa: E402 - importable once its folder is on sys.path
 
 #: the benchmarks' name for it: ``bench_emulator.Emulator`` (RSS, stop, url, creds), ``settings`` default FAST
 BenchEmulator = Emulator

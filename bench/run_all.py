@@ -52,7 +52,7 @@ def main() -> int:
     latency = run(["bench/bench_latency.py", *(["--runs", "10"] if args.quick else [])])
     sync = run(["bench/bench_sync.py", "--sizes", *sizes])
     triggerer = run(["bench/bench_triggerer.py", *(["--triggers", "100", "--job-seconds", "6"] if args.quick else [])])
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Performance
 
 Measured {when} on {machine()}, with `python bench/run_all.py{' --quick' if args.quick else ''}`

@@ -118,7 +118,7 @@ def report(summary: dict, config: dict[str, dict[str, str]]) -> None:
 def main() -> int:
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="dialer-demo-"))
     home = workdir / "airflow-home"
-    day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     env = dict(os.environ)
     env.update({
         "AIRFLOW_HOME": str(home),

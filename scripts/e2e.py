@@ -228,7 +228,7 @@ def start_emulator(stack: Stack) -> dict[str, dict[str, Any]]:
     wait_for("the emulator", lambda: config_path.read_text().strip().endswith("}"), 30, stack, every=0.1)
     config = json.loads(config_path.read_text())
     for info in config.values():
-        wait_for("the emulator", lambda: httpx.get(f"{info['base_url']}/_emulator/health", timeout=2).is_success, 30, stack)
+        wait_for("the emulator", lambda info=info: httpx.get(f"{info['base_url']}/_emulator/health", timeout=2).is_success, 30, stack)
     return config
 
 
@@ -315,7 +315,7 @@ def callable_now_leads(path: pathlib.Path, first: int = 40, per_region: int = 3)
     zones = {"US": "America/New_York", "BR": "America/Sao_Paulo", "GB": "Europe/London", "DE": "Europe/Berlin",
              "IN": "Asia/Kolkata", "JP": "Asia/Tokyo", "AU": "Australia/Sydney", "MX": "America/Mexico_City",
              "AE": "Asia/Dubai", "NZ": "Pacific/Auckland", "CL": "America/Santiago", "TH": "Asia/Bangkok"}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     rows = []
     for region, zone in zones.items():
         local = now.astimezone(ZoneInfo(zone))
@@ -615,7 +615,7 @@ def main() -> int:
             env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
             env["AIRFLOW__CELERY__BROKER_URL"] = broker
             env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + db_url.replace("+psycopg2", "")
-        leads_db(work / "leads.db", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
+        leads_db(work / "leads.db", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"))
         start_airflow(stack, env, mode)
         if "--serve" in sys.argv:  # a developer's look at the deployment: runs until .e2e/<mode>/stop exists
             if mode == "local" and "--no-runs" not in sys.argv:

@@ -18,9 +18,9 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 
 # -- a real PostgreSQL server for the tests that need one (the sync ledger) ---------------------------------------
 
-import sys  # noqa: E402
+import sys  # noqa: E402 - after the Airflow settings above, which must precede any Airflow import
 
-import pytest  # noqa: E402
+import pytest  # noqa: E402 - as above
 
 
 @pytest.fixture(scope="session")

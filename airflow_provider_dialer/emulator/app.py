@@ -38,7 +38,8 @@ def _load(path: str) -> type[VendorAPI]:
     import importlib
 
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    api: type[VendorAPI] = getattr(importlib.import_module(module), name)
+    return api
 
 
 class _RecordingMiddleware:
@@ -227,7 +228,8 @@ class Emulator:
         self._servers: list[Any] = []
 
     def port_of(self, vendor: str) -> int:
-        return self._sockets[vendor].getsockname()[1]
+        port: int = self._sockets[vendor].getsockname()[1]
+        return port
 
     def base_url(self, vendor: str) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -268,24 +270,29 @@ class Emulator:
 
         response = httpx.request(method, f"{self.base_url(vendor)}/_emulator/{what}", json=body, params=params, timeout=30)
         response.raise_for_status()
-        return response.json()
+        return response.json()  # Any: each caller names the shape its endpoint answers
 
     def state(self, vendor: str) -> dict[str, Any]:
-        return self.admin(vendor, "GET", "state")
+        state: dict[str, Any] = self.admin(vendor, "GET", "state")
+        return state
 
     def leads(self, vendor: str, keys: bool = False) -> dict[str, Any]:
-        return self.admin(vendor, "GET", "leads", **({"keys": "1"} if keys else {}))
+        leads: dict[str, Any] = self.admin(vendor, "GET", "leads", **({"keys": "1"} if keys else {}))
+        return leads
 
     def requests(self, vendor: str, path: str | None = None) -> list[dict[str, Any]]:
-        return self.admin(vendor, "GET", "requests", **({"path": path} if path else {}))
+        requests: list[dict[str, Any]] = self.admin(vendor, "GET", "requests", **({"path": path} if path else {}))
+        return requests
 
     def set_faults(self, vendor: str, rules: list[dict[str, Any]], seed: int | None = None) -> dict[str, Any]:
-        return self.admin(vendor, "PUT", "faults", {"rules": rules, "seed": seed})
+        answer: dict[str, Any] = self.admin(vendor, "PUT", "faults", {"rules": rules, "seed": seed})
+        return answer
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change settings shared by all vendors (they share one config object)."""
         vendor = next(iter(self.ports))
-        return self.admin(vendor, "PATCH", "config", changes)
+        config: dict[str, Any] = self.admin(vendor, "PATCH", "config", changes)
+        return config
 
     async def serve(self, ready: threading.Event | None = None) -> None:
         import uvicorn
@@ -293,12 +300,14 @@ class Emulator:
         protocol = droppable_protocol()
         self._servers = []
         for vendor, port in self.ports.items():
+            assert port.app is not None, "build_port sets the app"
             config = uvicorn.Config(
                 port.app, log_level="warning", access_log=False, lifespan="off", http=protocol,
                 timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024 * 1024,
             )
             server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            # for a uvicorn that installs signal handlers through this method (newer ones have none)
+            server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
             self._servers.append((server, self._sockets[vendor]))
         tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in self._servers]
         while not all(server.started for server, _ in self._servers):

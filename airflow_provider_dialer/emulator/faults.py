@@ -177,9 +177,10 @@ def droppable_protocol() -> type:
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
     except ImportError:  # pragma: no cover - httptools is part of uvicorn[standard]
-        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]  # the other base
 
-    class DroppableProtocol(Base):  # type: ignore[misc, valid-type]
+    class DroppableProtocol(Base):
+        # uvicorn types the argument as BaseTransport; a TCP server always passes a Transport
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             # Nagle plus the client's delayed ACK would stall every request on a reused keep-alive
             # connection by ~40 ms; vendors' front ends answer without that delay
@@ -196,7 +197,7 @@ def droppable_protocol() -> type:
                 TRANSPORTS[self._peer_key] = transport
 
         def connection_lost(self, exc: Exception | None) -> None:
-            TRANSPORTS.pop(getattr(self, "_peer_key", None), None)  # type: ignore[arg-type]
+            TRANSPORTS.pop(getattr(self, "_peer_key", None), None)  # type: ignore[arg-type]  # None pops nothing
             super().connection_lost(exc)
 
     return DroppableProtocol
@@ -292,7 +293,7 @@ class FaultMiddleware:
             await self.app(dict(scope), receive, swallow)
         finally:
             with self.injector._lock:
-                self.injector.late.discard((asyncio.get_running_loop(), asyncio.current_task()))  # type: ignore[arg-type]
+                self.injector.late.discard((asyncio.get_running_loop(), asyncio.current_task()))
 
     @staticmethod
     async def _body(receive: Receive) -> bytes:

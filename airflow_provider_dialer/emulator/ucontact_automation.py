@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import (
     AfterValidator,
@@ -30,7 +30,7 @@ from pydantic import (
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from airflow_provider_dialer.emulator.state import VendorAPI, json_response
 
@@ -124,13 +124,15 @@ class EmailLead(EmailContact):
 
 
 def _list_body(contact: type) -> TypeAdapter[Any]:
-    body = TypedDict("ListBody", {"filename": NonEmpty, "list": Annotated[list[contact], Field(min_length=1)]})  # type: ignore[valid-type, misc]
-    return TypeAdapter(with_config(FORBID)(body))
+    # functional form: the item type is a parameter, which class syntax cannot close over
+    ListBody = TypedDict("ListBody", {"filename": NonEmpty, "list": Annotated[list[contact], Field(min_length=1)]})  # type: ignore[valid-type]  # noqa: UP013
+    return TypeAdapter(with_config(FORBID)(ListBody))
 
 
 def _fresh_body(lead: type) -> TypeAdapter[Any]:
-    body = TypedDict("FreshBody", {"leads": Annotated[list[lead], Field(min_length=1)]})  # type: ignore[valid-type, misc]
-    return TypeAdapter(with_config(FORBID)(body))
+    # functional form: the item type is a parameter, which class syntax cannot close over
+    FreshBody = TypedDict("FreshBody", {"leads": Annotated[list[lead], Field(min_length=1)]})  # type: ignore[valid-type]  # noqa: UP013
+    return TypeAdapter(with_config(FORBID)(FreshBody))
 
 
 KINDS = {"telephony": "phone", "sms": "text", "whatsapp": "text", "email": "email"}

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -116,7 +116,7 @@ ID, NAME, EMAIL, PHONE, OUTBOUND, EXTERNAL, STATUS, CREATED, UPDATED = range(9)
 
 
 def _now_iso() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 

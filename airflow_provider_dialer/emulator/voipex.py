@@ -13,8 +13,8 @@ import ctypes
 import secrets
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, NotRequired
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from airflow_provider_dialer.emulator.state import EmulatorContext, VendorAPI, json_response
 
@@ -73,20 +73,20 @@ SEED_IVRS: tuple[dict[str, Any], ...] = (
 class NumberAttribute(TypedDict):
     """[A] The guide shows only ``"attributes": []``; items are taken as ``{"name", "value"}`` strings."""
 
-    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]  # pydantic reads it
     name: str
     value: str
 
 
 class CallListNumber(TypedDict):
-    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]  # pydantic reads it
     #: [A] digits as in the guide's ``"123456789"``; a leading "+" is tolerated
     number: str
     attributes: NotRequired[list[NumberAttribute]]
 
 
 class CallListBody(TypedDict):
-    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]  # pydantic reads it
     name: str
     numbers: list[CallListNumber]
 
@@ -144,7 +144,7 @@ def _release_memory() -> None:
 
 
 def _now_iso() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -297,16 +297,17 @@ class VoipexAPI(VendorAPI):
             self.refused_api_calls += 1
         return boom(401, "Unauthorized", message, attributes={"error": message})
 
-    async def _json(self, request: Request) -> tuple[bytes | None, Response | None]:
+    async def _json(self, request: Request) -> tuple[bytes, Response | None]:
+        """The body, or (``b\"\"``, the answer refusing it)."""
         refused = self._refuse(request)
         if refused is not None:
-            return None, refused
+            return b"", refused
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            return None, boom(415, "Unsupported Media Type", "Unsupported Media Type")
+            return b"", boom(415, "Unsupported Media Type", "Unsupported Media Type")
         raw = await request.body()
         if not raw.strip():
-            return None, boom(400, "Bad Request", "Invalid request payload JSON format")
+            return b"", boom(400, "Bad Request", "Invalid request payload JSON format")
         return raw, None
 
     @staticmethod
@@ -452,7 +453,7 @@ class VoipexAPI(VendorAPI):
         found = self.campaigns.get(campaign_id) if campaign_id is not None else None
         if found is None or found["state"] == "removed":
             return boom(404, "Not Found", "Campaign not found")
-        return campaign_id, found  # type: ignore[return-value]
+        return campaign_id, found  # type: ignore[return-value]  # found is not None, so neither is campaign_id
 
     async def create_campaign(self, request: Request) -> Response:
         raw, error = await self._json(request)

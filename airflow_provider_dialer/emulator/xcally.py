@@ -23,17 +23,16 @@ import secrets
 import time
 from array import array
 from collections import defaultdict
-from collections.abc import Iterator
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
-
-from typing_extensions import NotRequired, TypedDict
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from typing_extensions import TypedDict
 
 from airflow_provider_dialer.emulator.state import VendorAPI, json_response, read_json
 
@@ -89,9 +88,11 @@ _bulk_fields.update({"priority": NotRequired[Positive | None], "scheduledat": No
                      "UserId": NotRequired[int | None], "CompanyId": NotRequired[int | None],
                      "ListId": NotRequired[int]})
 _bulk_fields.update({f"cf_{i}": NotRequired[str | int | None] for i in CUSTOM_FIELD_IDS})
+# the custom fields are computed, so the functional form, which type checkers take only with a literal
 BulkContact = TypedDict("BulkContact", _bulk_fields)  # type: ignore[misc]  # noqa: UP013
-BulkContact.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
-_BULK = TypeAdapter(list[BulkContact])  # type: ignore[valid-type]
+BulkContact.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]  # pydantic reads it
+# Any to type checkers: BulkContact's keys are computed, so they cannot be read statically
+_BULK: TypeAdapter[Any] = TypeAdapter(list[BulkContact])
 
 
 class ListCreate(BaseModel):
@@ -171,10 +172,8 @@ for _name, _default in {
     _QUEUE_FIELDS[_name] = (NonNeg, _default)
 
 QueueCreate = create_model("QueueCreate", __config__=ConfigDict(extra="forbid"), **_QUEUE_FIELDS)
-QueueUpdate = create_model(
-    "QueueUpdate", __config__=ConfigDict(extra="forbid"),
-    **{name: (spec[0] | None, None) for name, spec in _QUEUE_FIELDS.items()},
-)
+_QUEUE_UPDATE_FIELDS: dict[str, Any] = {name: (spec[0] | None, None) for name, spec in _QUEUE_FIELDS.items()}
+QueueUpdate = create_model("QueueUpdate", __config__=ConfigDict(extra="forbid"), **_QUEUE_UPDATE_FIELDS)
 
 #: what Sequelize (over MySQL/MariaDB, Motion's database) reads as a boolean in an equality filter; any
 #: other text on a boolean column answers 400 instead of an empty page
@@ -186,7 +185,7 @@ _RESERVED_QUERY = frozenset({"limit", "offset", "page", "fields", "filter", "sor
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _message(text: str, status: int) -> Response:
@@ -275,7 +274,7 @@ class XCallyAPI(VendorAPI):
             # contacts are kept as the validated wire dicts (no copy); contact id = index + 1
             self.contacts: list[dict[str, Any]] = []
             self._batches: list[tuple[int, str]] = []  # (first contact id, createdAt) per stored batch
-            self.by_list: dict[int, array] = defaultdict(lambda: array("q"))
+            self.by_list: dict[int, array[int]] = defaultdict(lambda: array("q"))
             self.campaigns: dict[int, dict[str, Any]] = {}
             self.campaign_lists: dict[int, list[int]] = defaultdict(list)
             self.campaign_users: dict[int, dict[int, str]] = defaultdict(dict)
@@ -380,7 +379,7 @@ class XCallyAPI(VendorAPI):
         return secrets.compare_digest(user, self.credentials.xcally_user) and secrets.compare_digest(
             password, self.credentials.xcally_password)
 
-    def _guard(self, handler: Any) -> Any:
+    def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             if not self._authorized(request):
                 return _message("Unauthorized", 401)
@@ -622,7 +621,8 @@ class XCallyAPI(VendorAPI):
             if upload is None or isinstance(upload, str):
                 return _message("multipart field 'file' is required", 400)
             content = await upload.read()
-            filename = form.get("flowFilename") or upload.filename or filename
+            flow_filename = form.get("flowFilename")
+            filename = (flow_filename if isinstance(flow_filename, str) else None) or upload.filename or filename
             total_chunks = form.get("flowTotalChunks")
             if total_chunks not in (None, "1"):
                 return _message("chunked flow.js uploads (flowTotalChunks > 1) are not emulated", 400)
@@ -750,10 +750,10 @@ class XCallyAPI(VendorAPI):
                 key = tuple(_text(row.get(f)) for f in dups) if job.dup_keys is not None else None
                 if key is None:
                     rows.append(row)
-                elif key in job.dup_keys:  # type: ignore[operator]
+                elif key in job.dup_keys:  # type: ignore[operator]  # a key means dup_keys is a set
                     job.skipped_duplicates += 1
                 else:
-                    job.dup_keys.add(key)  # type: ignore[union-attr]
+                    job.dup_keys.add(key)  # type: ignore[union-attr]  # as above
                     rows.append(row)
             n -= 1
             if n <= 0:

@@ -25,9 +25,9 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpcore
@@ -43,11 +43,23 @@ from airflow_provider_dialer.exceptions import (
     DialerRateLimitError,
     DialerTransportError,
 )
+from airflow_provider_dialer.link_templates import (
+    ORIGIN,
+    PLACEHOLDERS,
+    TEMPLATE_EXTRAS,
+    check_template,
+    fill_template,
+    one_id,
+)
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from airflow.sdk import Connection
+    from pydantic import JsonValue
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: A flow yields requests, receives responses, and returns its result.
 Flow = Generator["Request", httpx.Response, T]
@@ -90,7 +102,25 @@ class Request:
             self.idempotent = self.method in IDEMPOTENT_METHODS
 
 
-def api_call(fn: Callable[..., Flow[T]]) -> Any:
+class ApiCall(Generic[P, T]):
+    """What :func:`api_call` makes of a flow method, as type checkers see it: the sync method (called
+    on an instance, without ``self``), and the flow behind it as ``.flow`` (called with the hook).
+
+    The async twin ``a<name>`` is made at class creation under a computed name, which type checkers
+    cannot follow; a hook that calls one declares it as an :data:`AsyncTwin` attribute.
+    """
+
+    flow: Callable[Concatenate[Any, P], Flow[T]]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        raise NotImplementedError  # never called: __set_name__ puts the real functions on the class
+
+
+#: the async twin of an :func:`api_call` method, as a hook declares it for type checkers
+AsyncTwin = Callable[P, Coroutine[Any, Any, T]]
+
+
+def api_call(fn: Callable[Concatenate[Any, P], Flow[T]]) -> ApiCall[P, T]:
     """Turn a flow method into a sync method of the same name and an async twin named ``a<name>``."""
 
     class _Twin:
@@ -105,11 +135,12 @@ def api_call(fn: Callable[..., Flow[T]]) -> Any:
 
             asynchronous.__name__ = asynchronous.__qualname__ = f"a{name}"
             asynchronous.__doc__ = f"Async twin of :meth:`{name}` (same request, same parsing)."
-            sync.flow = fn  # type: ignore[attr-defined]
+            sync.flow = fn  # type: ignore[attr-defined]  # a function takes the attribute; ApiCall declares it
             setattr(owner, name, sync)
             setattr(owner, f"a{name}", asynchronous)
 
-    return _Twin()
+    # the descriptor replaces itself with the functions above when the class is made (__set_name__)
+    return cast("ApiCall[P, T]", _Twin())
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,7 +180,7 @@ def tested_connection_id(conn_id: str) -> str:
     """
     import sys
 
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     for _ in range(60):
         if frame is None:
             break
@@ -492,7 +523,7 @@ def guard_deadlines(client: httpx.Client | httpx.AsyncClient) -> int:
             continue
         if not isinstance(backend, (_DeadlineBackend, _AsyncDeadlineBackend)):
             wrapper = _AsyncDeadlineBackend if isinstance(client, httpx.AsyncClient) else _DeadlineBackend
-            pool._network_backend = wrapper(backend)  # type: ignore[union-attr]
+            pool._network_backend = wrapper(backend)  # type: ignore[union-attr]  # httpcore's private hook, read above
         guarded += 1
     return guarded
 
@@ -606,7 +637,8 @@ def register_secret(value: str | None) -> None:
     try:
         from airflow.sdk.log import mask_secret
 
-        mask_secret(sorted(forms))
+        every_form: list[JsonValue] = [*sorted(forms)]  # typed so: list is invariant, mask_secret takes JSON
+        mask_secret(every_form)
     except Exception:  # noqa: BLE001 - masking is best effort outside a task (plain scripts)
         pass
 
@@ -681,7 +713,8 @@ class DialerHook(BaseHook):
 
     # -- connection ------------------------------------------------------------------------
 
-    def _adopt_connection(self, conn: Connection, extras: dict[str, Any]) -> None:
+    def adopt_connection(self, conn: Connection, extras: dict[str, Any]) -> None:
+        """Use ``conn`` (its extras already parsed) as this hook's connection: secrets registered, settings built."""
         self._conn = conn
         self._extras = dict(extras or {})
         register_secret(conn.password)
@@ -699,7 +732,7 @@ class DialerHook(BaseHook):
     def connection(self) -> Connection:
         if self._conn is None:
             conn = self.get_connection(self.conn_id)
-            self._adopt_connection(conn, conn.extra_dejson)
+            self.adopt_connection(conn, conn.extra_dejson)
         assert self._conn is not None
         return self._conn
 
@@ -707,7 +740,7 @@ class DialerHook(BaseHook):
         if self._conn is None:
             conn = await self.aget_connection(self.conn_id)
             extras = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
-            self._adopt_connection(conn, extras)
+            self.adopt_connection(conn, extras)
         assert self._conn is not None
         return self._conn
 
@@ -719,7 +752,7 @@ class DialerHook(BaseHook):
 
     @property
     def settings(self) -> ConnectionSettings:
-        self.connection  # noqa: B018
+        self.connection  # noqa: B018 - builds the settings
         assert self._settings is not None
         return self._settings
 
@@ -1067,7 +1100,8 @@ class DialerHook(BaseHook):
                     finally:
                         _DEADLINE.reset(running)
         except StopIteration as stop:
-            return stop.value
+            response: httpx.Response = stop.value
+            return response
 
     def _drive(self, flow: Flow[T]) -> T:
         try:
@@ -1080,7 +1114,8 @@ class DialerHook(BaseHook):
                     continue
                 request = flow.send(response)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
 
     def run_flow(self, flow: Flow[T]) -> T:
         """Run a flow synchronously (what every sync endpoint method does)."""
@@ -1119,7 +1154,8 @@ class DialerHook(BaseHook):
                     finally:
                         _DEADLINE.reset(running)
         except StopIteration as stop:
-            return stop.value
+            response: httpx.Response = stop.value
+            return response
 
     async def _adrive(self, flow: Flow[T]) -> T:
         try:
@@ -1132,7 +1168,8 @@ class DialerHook(BaseHook):
                     continue
                 request = flow.send(response)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
 
     async def arun_flow(self, flow: Flow[T]) -> T:
         """Run a flow on the async client (what every ``a<name>`` method does)."""
@@ -1149,8 +1186,6 @@ class DialerHook(BaseHook):
 
     def link_template(self, kind: str) -> str | None:
         """The connection's template for ``kind`` (extra ``campaign_link_template`` / ``list_link_template``), or the default."""
-        from airflow_provider_dialer.links import TEMPLATE_EXTRAS
-
         value = self.extras.get(TEMPLATE_EXTRAS[kind])
         if isinstance(value, str) and value.strip():
             return value.strip()
@@ -1159,8 +1194,6 @@ class DialerHook(BaseHook):
     def check_link_templates(self, kinds: Iterable[str]) -> None:
         """Raise :class:`DialerConfigError` when a template for one of ``kinds`` names a placeholder this
         vendor cannot fill (``{password}`` included: no secret is a placeholder) or makes no http(s) URL."""
-        from airflow_provider_dialer.links import ORIGIN, TEMPLATE_EXTRAS, check_template
-
         for kind in kinds:
             template = self.link_template(kind)
             if template is None:
@@ -1179,8 +1212,6 @@ class DialerHook(BaseHook):
         :param kind: ``campaign`` or ``list``.
         :param values: placeholder -> value (``campaign_id``, ``list_id``, ``list_name``, ``hub``, ``job_id``, ...).
         """
-        from airflow_provider_dialer.links import ORIGIN, fill_template
-
         try:
             template = self.link_template(kind)
             allowed = self.link_placeholders.get(kind)
@@ -1201,8 +1232,6 @@ class DialerHook(BaseHook):
         """The placeholder values a lead upload knows: the target's ``campaign_id``, ``list_id``,
         ``list_name``, ``hub``, and the first of each id list its chunks reported (``list_ids`` ->
         ``list_id``, ``job_ids`` -> ``job_id``). A vendor whose ids are named otherwise overrides this."""
-        from airflow_provider_dialer.links import PLACEHOLDERS, one_id
-
         values = {key: value for key, value in target.items() if key in PLACEHOLDERS}
         for key, value in ids.items():
             single = key[:-4] + "_id" if key.endswith("_ids") else None

@@ -159,9 +159,9 @@ class BoundColumns:
 
         self.keys = keys
         self.phones = tuple(dict.fromkeys(k for k in (find(c) for c in mapping.phones) if k is not None))
-        self.scalars = tuple((name, k) for name in SCALAR_FIELDS if (k := find(getattr(mapping, name))) is not None)
+        self.scalars = tuple((name, key) for name in SCALAR_FIELDS if (key := find(getattr(mapping, name))) is not None)
         self.data = find(mapping.data)
-        custom = {cf: k for cf, col in mapping.custom_fields.items() if (k := find(col)) is not None}
+        custom = {cf: key for cf, col in mapping.custom_fields.items() if (key := find(col)) is not None}
         used = set(self.phones) | {k for _, k in self.scalars} | set(custom.values())
         if self.data is not None:
             used.add(self.data)

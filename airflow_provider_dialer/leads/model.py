@@ -100,7 +100,7 @@ class PreparedLead(BaseModel):
         earliest = now if self.call_at is None or self.call_at <= now else self.call_at
         if earliest == now and window.is_open(now, self.zones):
             return None
-        opening = window.next_open(earliest, self.zones)
+        opening: datetime | None = window.next_open(earliest, self.zones)
         if opening is None:
             raise ValueError(f"row {self.row}: no calling window opens in {', '.join(self.zones)} within the horizon")
         return opening

@@ -21,39 +21,52 @@ import multiprocessing
 import sys
 import types
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from itertools import islice
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from airflow_provider_dialer.leads.prepare import _Run
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-_PRELOAD = ["airflow_provider_dialer.leads.prepare", "phonenumbers"]
 
-_worker_run: Any = None  # the worker process's own _Run, built once by _init_worker
+class ParallelRun(Protocol):
+    """What this module needs of a preparation run; the run's class builds each worker's own copy.
+
+    Defined here, not imported, so that this module imports nothing of the preparation it serves
+    (``leads/prepare.py`` imports this module when a run asks for workers).
+    """
+
+    #: worker processes to use
+    workers: int
+    #: rows prepared in this process before any worker starts
+    parallel_after_rows: int
+    #: keyword arguments that build the run again in a worker (everything row-local; no report)
+    config: dict[str, Any]
+
+    def outcomes(self, task: tuple[Any, ...], rows: Iterable[tuple[int, Any]]) -> list[Any]: ...
 
 
-def _init_worker(config: dict[str, Any]) -> None:
+_worker_run: ParallelRun | None = None  # the worker process's own run, built once by _init_worker
+
+
+def _init_worker(run_class: Callable[..., ParallelRun], config: dict[str, Any]) -> None:
     global _worker_run
-    from airflow_provider_dialer.leads.prepare import _Run
-
-    _worker_run = _Run(**config)
+    _worker_run = run_class(**config)
 
 
 def _outcomes_in_worker(task: tuple[Any, ...], rows: list[tuple[int, Any]]) -> list[Any]:
+    assert _worker_run is not None, "the pool's initializer builds the run"
     return _worker_run.outcomes(task, rows)
 
 
-def _context() -> Any:
+def _context(run: ParallelRun) -> Any:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)  # no effect when a forkserver already runs: then workers import on use
+        # no effect when a forkserver already runs: then workers import on use
+        ctx.set_forkserver_preload([type(run).__module__, "phonenumbers"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -79,10 +92,10 @@ def _noop() -> None:
     return None
 
 
-def start_pool(run: _Run) -> ProcessPoolExecutor:
-    """``run.workers`` started processes, each with a ``_Run`` built from ``run.config``."""
+def start_pool(run: ParallelRun) -> ProcessPoolExecutor:
+    """``run.workers`` started processes, each with a run of ``run``'s class built from ``run.config``."""
     pool = ProcessPoolExecutor(
-        max_workers=run.workers, mp_context=_context(), initializer=_init_worker, initargs=(run.config,)
+        max_workers=run.workers, mp_context=_context(run), initializer=_init_worker, initargs=(type(run), run.config)
     )
     try:
         with _bare_main():
@@ -96,13 +109,13 @@ def start_pool(run: _Run) -> ProcessPoolExecutor:
 
 
 def parallel_outcomes(
-    run: _Run, records: Iterator[Any], chunk_rows: int, task: tuple[Any, ...]
+    run: ParallelRun, records: Iterator[Any], chunk_rows: int, task: tuple[Any, ...]
 ) -> Iterator[list[Any]]:
     """Outcome lists of ``chunk_rows`` rows in source order, computed on ``run.workers`` processes."""
     outcomes = run.outcomes
     done_here = 0
     while done_here < run.parallel_after_rows:
-        chunk = outcomes(task, islice(records, chunk_rows))
+        chunk: list[Any] | None = outcomes(task, islice(records, chunk_rows))
         if not chunk:
             return
         done_here += len(chunk)

@@ -72,7 +72,8 @@ def _import_fast() -> ModuleType | None:
         import rphonenumbers
     except ImportError:
         return None
-    return rphonenumbers
+    module: ModuleType = rphonenumbers  # the package ships no type information
+    return module
 
 
 def select_backend(choice: str | None = None) -> PhoneBackend:

@@ -11,21 +11,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal
 
 from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.leads.columns import SCALAR_FIELDS, ColumnMapping
 from airflow_provider_dialer.leads.model import Lead, PreparedLead
-from airflow_provider_dialer.leads.phones import PhoneNormaliser, mask_phone, phone_text
+from airflow_provider_dialer.leads.phones import PhoneNormaliser, PhoneResult, mask_phone, phone_text
 from airflow_provider_dialer.leads.report import PreparationReport, Reject, RejectReason, RejectWriter, mask_phones_in
 from airflow_provider_dialer.leads.schedule import ScheduleError, parse_schedule
 from airflow_provider_dialer.leads.sources import BadRow, CsvSource, IterableSource, SqlSource, as_source
 from airflow_provider_dialer.leads.window import CallingWindow
 from airflow_provider_dialer.leads.zones import canonical_zone
 
-UTC = timezone.utc
+UTC = UTC
 OutsideWindowPolicy = Literal["defer", "reject"]
 PastSchedulePolicy = Literal["send_now", "reject"]
 _R = RejectReason
@@ -306,6 +306,22 @@ def check_source(source: Any, mapping: ColumnMapping | Mapping[str, Any] | None 
 class _Run:
     """The state of one preparation run: caches, policies, the report."""
 
+    # set from the keyword arguments (prepare_leads names them all); a worker's copy has no report
+    mapping: ColumnMapping
+    dnc_mapping: ColumnMapping
+    default_region: str | None
+    default_timezone: str | None
+    window: CallingWindow
+    defer: bool
+    reject_past: bool
+    dedupe_phone: bool
+    dedupe_external_id: bool
+    external_id_ignore_case: bool
+    now: datetime
+    report: PreparationReport
+    supported_regions: frozenset[str]
+    field_limits: dict[str, int]
+
     def __init__(self, workers: int = 1, parallel_after_rows: int = 0, **kw: Any) -> None:
         self.__dict__.update(kw)
         #: what a worker process needs to build its own ``_Run`` (everything row-local; no report)
@@ -335,7 +351,7 @@ class _Run:
             settle = self._settle
             if type(rows_source) is CsvSource:
                 # CSV fast path: cells by position, the mapping bound to the header once (no dict per row)
-                records = rows_source._records()
+                records: Iterator[Any] = rows_source._records()
                 names = next(records, None)
                 if names is None:
                     records, names = iter(()), []
@@ -374,7 +390,7 @@ class _Run:
             row_values = self._plans[names] = self._csv_plan(list(names))
         row, width = self.row, len(names)
         return [
-            (row_values(n, v) if len(v) == width else row(n, dict(zip(names, v)))) if type(v) is list else row(n, v)
+            (row_values(n, v) if len(v) == width else row(n, dict(zip(names, v, strict=False)))) if type(v) is list else row(n, v)
             for n, v in rows
         ]
 
@@ -475,7 +491,7 @@ class _Run:
                 add(w)
             if dnc and alt_keys:
                 kept = []
-                for i, (alt, akey) in enumerate(zip(fields["alternatives"], alt_keys), 1):
+                for i, (alt, akey) in enumerate(zip(fields["alternatives"], alt_keys, strict=False), 1):
                     if akey in dnc:
                         add(Reject(row, _R.DO_NOT_CALL_ALTERNATIVE.value, f"phones[{i}]", mask_phone(alt), "alternative on the do-not-call list; dropped", ext, "warning"))
                     else:
@@ -586,7 +602,7 @@ class _Run:
                 phones.extend(p for p in (x.strip() for x in split_phones.split(v)) if p)
             else:
                 phones.append(v)
-        raw: dict[str, Any] = {name: get(k) for name, k in b.scalars}
+        raw = {name: get(k) for name, k in b.scalars}
         raw["phones"] = phones
         data: dict[str, Any] = {}
         if b.data is not None:
@@ -638,7 +654,7 @@ class _Run:
         country = get("country")
         if country is not None and country != "":
             if type(country) is str:
-                c = country.strip()
+                c: str | None = country.strip()
                 c = c.upper() if c else None
             else:
                 c = _text(country) if not isinstance(country, (dict, list)) else None
@@ -653,11 +669,11 @@ class _Run:
         normalise = self.phones.normalise
         primary_raw = phones[0]
         if type(primary_raw) is str:
-            primary = normalise(primary_raw.strip(), region)
+            primary: PhoneResult | None = normalise(primary_raw.strip(), region)
         else:
             primary = normalise(phone_text(primary_raw), region) if isinstance(primary_raw, (str, int, float)) and not isinstance(primary_raw, bool) else None
         if primary is None or primary.e164 is None:
-            detail = primary.error if primary is not None else f"not text ({type(primary_raw).__name__})"
+            detail = (primary.error or "") if primary is not None else f"not text ({type(primary_raw).__name__})"
             return Reject(n, _R.INVALID_PHONE.value, "phones[0]", mask_phone(_shorten(primary_raw)), detail, ext)
         e164 = primary.e164
         alt_keys: tuple[int, ...] = ()
@@ -668,11 +684,11 @@ class _Run:
             warning_list: list[Reject] = []
             for i, alt_raw in enumerate(phones[1:], 1):
                 if type(alt_raw) is str:
-                    alt = normalise(alt_raw.strip(), region)
+                    alt: PhoneResult | None = normalise(alt_raw.strip(), region)
                 else:
                     alt = normalise(phone_text(alt_raw), region) if isinstance(alt_raw, (str, int, float)) and not isinstance(alt_raw, bool) else None
                 if alt is None or alt.e164 is None:
-                    detail = alt.error if alt is not None else f"not text ({type(alt_raw).__name__})"
+                    detail = (alt.error or "") if alt is not None else f"not text ({type(alt_raw).__name__})"
                     warning_list.append(Reject(n, _R.INVALID_ALTERNATIVE.value, f"phones[{i}]", mask_phone(_shorten(alt_raw)), f"{detail}; dropped", ext, "warning"))
                 elif alt.e164 != e164 and alt.e164 not in alternatives:
                     alternatives.append(alt.e164)
@@ -683,7 +699,7 @@ class _Run:
         else:
             alt_tuple = ()
 
-        texts = []
+        texts: list[str | None] = []
         for name in _TEXT_FIELDS:
             v = get(name)
             if v is None:
@@ -719,7 +735,7 @@ class _Run:
         if ob is not None and ob != "":
             res = normalise(phone_text(ob), region) if isinstance(ob, (str, int, float)) and not isinstance(ob, bool) else None
             if res is None or res.e164 is None:
-                return Reject(n, _R.INVALID_FIELD.value, "outbound_number", mask_phone(_shorten(ob)), res.error if res else "not text", ext)
+                return Reject(n, _R.INVALID_FIELD.value, "outbound_number", mask_phone(_shorten(ob)), (res.error or "") if res else "not text", ext)
             outbound = res.e164
 
         # time zone: the lead's own, else the number's single zone, else the campaign default

@@ -10,12 +10,12 @@ inside a DST gap is shifted forward by the gap length (America/New_York 2026-03-
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from airflow_provider_dialer.leads.zones import zone_info
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class ScheduleError(ValueError):

@@ -16,7 +16,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple, Protocol, runtime_checkable
 
@@ -90,7 +90,7 @@ def open_binary(path: Any, conn_id: str | None = None, mode: str = "rb") -> IO[A
     if str(path).endswith(".gz"):
         import gzip
 
-        return gzip.GzipFile(fileobj=handle, mode=mode)  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=handle, mode=mode)  # type: ignore[return-value]  # a binary file object
     return handle
 
 
@@ -193,7 +193,7 @@ def _detect(head: bytes, exhausted: bool, declared: str | None, name: str) -> tu
             if codec == "utf-8":
                 if wanted in (None, "utf-8", "utf-8-sig"):
                     return "utf-8", len(bom), None
-                return wanted, len(bom), None  # type: ignore[return-value]  # the declared encoding wins
+                return wanted, len(bom), None  # the declared encoding wins
             if wanted is not None and not wanted.startswith(family):
                 raise DialerConfigError(
                     f"{name} starts with a {codec.upper()} byte-order mark but encoding={declared!r} was declared"
@@ -511,9 +511,9 @@ class CsvSource:
         if keys is None:
             return
         for n, values in records:
-            yield n, dict(zip(keys, values)) if type(values) is list else values
+            yield n, dict(zip(keys, values, strict=False)) if type(values) is list else values
 
-    def _records(self) -> Iterator[Any]:
+    def _records(self) -> Generator[Any, None, None]:
         """Internal fast path for ``prepare_leads``: first the header's column names (a list), then
         ``(row_number, values)`` with ``values`` a list of at most as many cells as the header (the
         row ``rows()`` turns into ``dict(zip(names, values))``) or a ``BadRow``. Nothing when the
@@ -569,7 +569,7 @@ class CsvSource:
                     found = lines.problem_in(first, last) if problems else None
                     bad = BadRow(found[1], "", found[0]) if found else BadRow(f"CSV error in lines {first}-{last}: {exc}")
                     if keys is None:
-                        raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}")
+                        raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}") from exc
                     n += 1
                     yield n, bad
                     continue
@@ -717,7 +717,7 @@ class SqlSource:
                     break
                 for values in batch:
                     n += 1
-                    yield n, dict(zip(keys, values))
+                    yield n, dict(zip(keys, values, strict=False))
         finally:
             if cursor is not None:
                 try:

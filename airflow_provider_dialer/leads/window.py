@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.leads.zones import canonical_zone, zone_info
 
-UTC = timezone.utc
+UTC = UTC
 _DAY = 86400
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
@@ -75,7 +75,7 @@ def _intervals(value: Any) -> tuple[Interval, ...]:
     else:
         items = list(value)
     out = sorted(_interval(v) for v in items)
-    for (s1, e1), (s2, _) in zip(out, out[1:]):
+    for (_, e1), (s2, _) in zip(out, out[1:], strict=False):
         if s2 < e1:
             raise CallingWindowError(f"calling window intervals {value!r} overlap")
     return tuple(out)
@@ -211,7 +211,7 @@ class CallingWindow:
         """Plain JSON-able data that ``from_spec`` turns back into an equal window."""
         return {
             "weekly": {_WEEKDAYS[d]: [f"{_fmt(s)}-{_fmt(e)}" for s, e in iv] for d, iv in enumerate(self._days)},
-            "holidays": [d.isoformat() for d in self.holidays],  # type: ignore[union-attr]
+            "holidays": [d.isoformat() for d in self.holidays],  # type: ignore[union-attr]  # dates after __post_init__
             "holiday_country": self.holiday_country,
             "holiday_subdivision": self.holiday_subdivision,
             "horizon_days": self.horizon_days,
@@ -248,6 +248,7 @@ class CallingWindow:
                     "pip install 'airflow-provider-dialer[holidays]'"
                 ) from None
             try:
+                assert self.holiday_country, "asked only of a window with holiday_country"
                 cache[year] = holidays_package.country_holidays(
                     self.holiday_country, subdiv=self.holiday_subdivision, years=year
                 )

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
     from airflow_provider_dialer.delivery import ChunkDelivery, DeliveryReport, ProgressStore
     from airflow_provider_dialer.leads.model import PreparedLead
+    from airflow_provider_dialer.leads.prepare import OutsideWindowPolicy, PastSchedulePolicy
     from airflow_provider_dialer.leads.window import CallingWindow
 
 NOW_WAVE = "now"
@@ -49,7 +50,7 @@ WINDOW_MOVES = "window"
 
 def utcnow() -> dt.datetime:
     """The clock: read when a task starts and again as each chunk goes out (tests replace it)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def wave_of(lead: PreparedLead, per_lead_schedule: bool, now: dt.datetime, window: CallingWindow | None = None) -> str:
@@ -72,12 +73,12 @@ def release_wave(at: dt.datetime, zones: Sequence[str], window: CallingWindow | 
     step = WAVE_GRANULARITY.total_seconds()
     grid = math.ceil(epoch / step) * step
     for candidate in (grid, math.ceil(epoch), math.floor(epoch)):
-        moment = dt.datetime.fromtimestamp(candidate, dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(candidate, dt.UTC)
         if window is None or window.is_open(moment, zones):
             return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     # not reached for a window-derived instant (boundaries are whole seconds); the send-time check
     # re-plans the lead should it ever be released outside its window
-    return dt.datetime.fromtimestamp(grid, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(grid, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
@@ -109,7 +110,7 @@ def zones_summary(zones: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]
 
 
 def parse_wave(wave: str) -> dt.datetime:
-    return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 
 def _apply_moves(
@@ -233,6 +234,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     #: the capability (a Protocol from capabilities.py) this operator needs
     capability: type
     capability_label: str = ""
+    #: the ``dry_run`` flag shadows BaseOperator.dry_run(), a method that only logs rendered fields
+    #: and that Airflow 3 never calls on a task; typed as what it holds here
+    dry_run: bool  # type: ignore[assignment]
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:
@@ -266,8 +270,8 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         default_region: str | None = None,
         default_timezone: str | None = None,
         calling_window: Any = None,
-        outside_window: str = "defer",
-        past_schedule: str = "send_now",
+        outside_window: OutsideWindowPolicy = "defer",
+        past_schedule: PastSchedulePolicy = "send_now",
         hold_back: str = "defer",
         dnc_source: Any = None,
         reject_report: Any = None,

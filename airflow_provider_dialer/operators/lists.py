@@ -83,13 +83,13 @@ class UploadListOperator(LeadsOperator):
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
 
-    def open_target(self, hook: Any) -> dict[str, Any]:
+    def open_target(self, hook: ListUploader) -> dict[str, Any]:
         return hook.open_list_target(self.list_name, dict(self.settings))
 
-    def send_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+    def send_chunk(self, hook: ListUploader, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         return hook.push_list_chunk(target, key, leads)
 
-    def resolve_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_chunk(self, hook: ListUploader, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
         return hook.resolve_list_chunk(target, key, leads)
 
     def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:
@@ -118,10 +118,10 @@ class UploadListOperator(LeadsOperator):
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.wait_timeout))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        from airflow_provider_dialer.sensors.wait import _finish
+        from airflow_provider_dialer.sensors.wait import finish_wait
 
         summary = context["ti"].xcom_pull(task_ids=self.task_id, key="pre_wait_summary", map_indexes=context["ti"].map_index) or {}
-        summary["wait_result"] = _finish(self, event, f"loading of {self.list_name!r}")
+        summary["wait_result"] = finish_wait(self, event, f"loading of {self.list_name!r}")
         self._observed_after_wait(context, summary)
         self._check_rejects(None, summary)
         self._complete_progress(context=context)

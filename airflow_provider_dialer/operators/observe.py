@@ -69,7 +69,8 @@ class ObservedRun:
             self.log.info("progress: %s (done)", progress.line())  # type: ignore[attr-defined]
         self._lineage = {"target": target, "summary": summary}
         if self.run_report:
-            hours = self._call_hours.as_dict() if getattr(self, "_call_hours", None) is not None else {}
+            call_hours = getattr(self, "_call_hours", None)
+            hours = call_hours.as_dict() if call_hours is not None else {}
             self._write_report(context, target, summary, hours)
         from airflow_provider_dialer.lineage import emit_asset_events
 
@@ -103,7 +104,7 @@ class ObservedRun:
             "task_id": getattr(ti, "task_id", None) or self.task_id,  # type: ignore[attr-defined]
             "run_id": getattr(ti, "run_id", None), "conn_id": self.conn_id,  # type: ignore[attr-defined]
             "target": target_label(target) if target else "(dry run: no target opened)",
-            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         try:
             write(self.run_report, render(summary, hours, meta))

@@ -108,7 +108,8 @@ def _utc(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    when: dt.datetime = value  # a datetime from the database driver, or parsed above
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 class SyncLedger:
@@ -226,7 +227,7 @@ class SyncLedger:
             latest[entry.key] = entry  # a key written twice in one call: the last entry wins
         if not latest:
             return 0
-        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        now = dt.datetime.now(dt.UTC).isoformat()
         ordered = [latest[k] for k in sorted(latest)]
         ph = db.ph
         row_ph = "(" + ", ".join([ph] * len(_COLUMNS)) + ")"

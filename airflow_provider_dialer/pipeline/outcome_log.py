@@ -27,7 +27,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from typing import IO, Any
 
 from airflow_provider_dialer.exceptions import DialerConfigError
@@ -88,7 +88,7 @@ class OutcomeLog:
     def add(self, row: OutcomeRow) -> None:
         if row.outcome not in LOG_OUTCOMES:
             raise DialerConfigError(f"unknown outcome {row.outcome!r} for the outcome log")
-        self._buffer.append(row if row.at else OutcomeRow(*astuple(row)[:-1], at=_now()))
+        self._buffer.append(row if row.at else replace(row, at=_now()))
         if len(self._buffer) >= self.batch_size:
             self.flush()
 
@@ -142,7 +142,7 @@ class OutcomeLog:
         if self._csv is not None:
             self._csv.writerows(["" if v is None else v for v in astuple(r)] for r in rows)
         else:
-            self._handle.write("".join(json.dumps(dict(zip(OUTCOME_LOG_COLUMNS, astuple(r))), ensure_ascii=False) + "\n" for r in rows))
+            self._handle.write("".join(json.dumps(dict(zip(OUTCOME_LOG_COLUMNS, astuple(r), strict=True)), ensure_ascii=False) + "\n" for r in rows))
 
     # -- tables ----------------------------------------------------------------------------------
 
@@ -169,4 +169,4 @@ class OutcomeLog:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()

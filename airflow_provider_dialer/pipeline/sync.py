@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dialer.exceptions import DialerConfigError
-from airflow_provider_dialer.pipeline.ledger import DELIVERED, RETRYABLE, LedgerEntry, SyncLedger, content_hash, lead_key
+from airflow_provider_dialer.pipeline.ledger import (
+    DELIVERED,
+    RETRYABLE,
+    LedgerEntry,
+    SyncLedger,
+    content_hash,
+    lead_key,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
@@ -137,7 +144,7 @@ class SyncPlan:
         known = {} if self.mode == "append" else self.ledger.lookup(self.dialer_conn_id, self.target, keys)
         if self.seen is not None:
             self.seen.update(keys)
-        for lead, k in zip(leads, keys):
+        for lead, k in zip(leads, keys, strict=True):
             entry = known.get(k)
             act = self.action(entry, lead)
             self.counts[act] += 1
@@ -313,7 +320,7 @@ class SyncRun:
         entries = outcome_entries(leads, outcome, self.key, self.writer)
         if self.ledger is not None:
             self.ledger.record(self.dialer_conn_id, self.target, entries, run_id=self.writer)
-        for lead, entry in zip(leads, entries):
+        for lead, entry in zip(leads, entries, strict=True):
             self.recorded[entry.outcome] += 1
             if self.log is not None:
                 self.log.add(self._row(lead.row, entry.key, entry.outcome, entry.reason))
@@ -371,7 +378,8 @@ class SyncRun:
 
         def reread(key: tuple[str, str]) -> dict[str, Any] | None:
             # the ledger's ids are stale (the contact was removed and added again outside this ledger)
-            return hook.sync_contact_ids(target, [key]).get(key)
+            ids: dict[tuple[str, str], dict[str, Any]] = hook.sync_contact_ids(target, [key])
+            return ids.get(key)
 
         entries: list[LedgerEntry] = []
         for lead, entry in updates:

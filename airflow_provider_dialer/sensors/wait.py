@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerJobFailedError
 from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink, link_kinds
 
 
-def _finish(task: BaseSensorOperator, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
+def finish_wait(task: BaseOperator, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
     """Turn a trigger event into the task's result, or a clear failure."""
     if not event:
         raise DialerJobFailedError("dialer", what, "no event", "the trigger ended without an event")
@@ -97,7 +97,7 @@ class _VendorWaitSensor(TaskHook, BaseSensorOperator):
         return True
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _finish(self, event, self._what())
+        return finish_wait(self, event, self._what())
 
 
 class ImportJobSensor(_VendorWaitSensor):
@@ -133,7 +133,7 @@ class ImportJobSensor(_VendorWaitSensor):
         self.job_ids = job_ids
 
     @property
-    def capability(self) -> type:  # type: ignore[override]
+    def capability(self) -> type:  # type: ignore[override]  # a property where the base has an attribute
         from airflow_provider_dialer.capabilities import ImportJobWatcher
 
         return ImportJobWatcher
@@ -187,7 +187,7 @@ class ListLoadedSensor(_VendorWaitSensor):
         self.targets = targets
 
     @property
-    def capability(self) -> type:  # type: ignore[override]
+    def capability(self) -> type:  # type: ignore[override]  # a property where the base has an attribute
         from airflow_provider_dialer.capabilities import ListStateWatcher
 
         return ListStateWatcher

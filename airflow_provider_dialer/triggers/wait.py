@@ -9,7 +9,13 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_dialer.capabilities import ImportJobWatcher, ListStateWatcher, WaitState, aget_dialer_hook, require
+from airflow_provider_dialer.capabilities import (
+    ImportJobWatcher,
+    ListStateWatcher,
+    WaitState,
+    aget_dialer_hook,
+    require,
+)
 from airflow_provider_dialer.exceptions import DialerError
 
 
@@ -17,7 +23,7 @@ class _PollingTrigger(BaseTrigger):
     """Polls a set of items until every one is done, one fails, or the timeout passes."""
 
     def __init__(self, conn_id: str, poll_interval: float = 5.0, timeout: float | None = None) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ has no annotations
         self.conn_id = conn_id
         self.poll_interval = poll_interval
         self.timeout = timeout
@@ -84,7 +90,8 @@ class ImportJobTrigger(_PollingTrigger):
         return self.job_ids
 
     async def _state(self, hook: Any, item: Any) -> WaitState:
-        return await require(hook, ImportJobWatcher).aimport_job_state(self.campaign_id, item)
+        # mypy takes only a concrete class for type[P] (python/mypy#4717); require() checks a Protocol
+        return await require(hook, ImportJobWatcher).aimport_job_state(self.campaign_id, item)  # type: ignore[type-abstract]
 
 
 class ListLoadedTrigger(_PollingTrigger):
@@ -105,4 +112,5 @@ class ListLoadedTrigger(_PollingTrigger):
         return list(range(len(self.targets)))
 
     async def _state(self, hook: Any, item: Any) -> WaitState:
-        return await require(hook, ListStateWatcher).alist_state(self.targets[item])
+        # mypy takes only a concrete class for type[P] (python/mypy#4717); require() checks a Protocol
+        return await require(hook, ListStateWatcher).alist_state(self.targets[item])  # type: ignore[type-abstract]

@@ -23,7 +23,7 @@ SHOTS = os.environ.get("DIALER_E2E_SCREENSHOTS")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-T0 = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
 

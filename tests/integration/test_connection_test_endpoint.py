@@ -24,9 +24,8 @@ def api(monkeypatch_module):
     db.initdb()
     monkeypatch_module.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
     monkeypatch_module.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     client = TestClient(create_app())
     token = client.get("/auth/token").json()["access_token"]
@@ -89,5 +88,5 @@ def test_the_id_is_only_swapped_for_the_endpoints_own_temporary_id(dialer_emulat
     transient_conn_id, test_body = "other_id", Body()  # noqa: F841 - read from this frame by tested_connection_id
     ok, message = get_dialer_hook("cli_xcally").test_connection()
     assert not ok and "'cli_xcally'" in message and "someone_else" not in message
-    transient_conn_id = "cli_xcally"  # noqa: F841
+    transient_conn_id = "cli_xcally"  # noqa: F841 - read from this frame, as above
     assert tested_connection_id("cli_xcally") == "someone_else"

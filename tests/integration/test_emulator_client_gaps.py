@@ -78,7 +78,7 @@ def test_queue_users_and_teams_reads_answer_collections(xcally):
 
 def _spellings(word: str) -> st.SearchStrategy[str]:
     return st.lists(st.booleans(), min_size=len(word), max_size=len(word)).map(
-        lambda upper: "".join(ch.upper() if u else ch for ch, u in zip(word, upper)))
+        lambda upper: "".join(ch.upper() if u else ch for ch, u in zip(word, upper, strict=False)))
 
 
 TRUE_FORMS = st.one_of(_spellings("true"), st.just("1"))

@@ -13,16 +13,15 @@ import re
 
 import pytest
 
-from .test_example_dags_run import airflow_db, clock, emu, load_dag, states, xcoms  # noqa: F401 - fixtures
+from .test_example_dags_run import airflow_db, clock, emu, load_dag, states, xcoms  # noqa: F401, F811 - fixtures used by name
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagtest]
 
 
 def asset_events(uri: str) -> list[dict]:
-    from sqlalchemy import select
-
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         rows = session.execute(
@@ -33,10 +32,9 @@ def asset_events(uri: str) -> list[dict]:
 
 
 def queued_for(dag_id: str) -> int:
-    from sqlalchemy import func, select
-
     from airflow.models.asset import AssetDagRunQueue
     from airflow.utils.session import create_session
+    from sqlalchemy import func, select
 
     with create_session() as session:
         return session.scalar(select(func.count()).select_from(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id))
@@ -66,7 +64,7 @@ class _Cells(html.parser.HTMLParser):
             self._row = None
 
 
-def test_upload_emits_its_asset_with_counts_writes_the_report_and_the_consumer_runs(emu, tmp_path):
+def test_upload_emits_its_asset_with_counts_writes_the_report_and_the_consumer_runs(emu, tmp_path):  # noqa: F811 - the imported fixture, by name
     from airflow_provider_dialer.lineage import dialer_asset
 
     run = load_dag("dialer_upload_asset").test(logical_date=None, run_conf={"report_dir": str(tmp_path)})

@@ -24,7 +24,7 @@ import pytest
 from airflow_provider_dialer.operators import base as base_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagtest]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 6, 10, 14, 0, tzinfo=UTC)
 
 
@@ -77,10 +77,9 @@ def states(run) -> dict[str, str]:
 
 def xcoms(run, task_id: str) -> dict[str, object]:
     """The XComs a task of the run left, by key (``_link_<class>`` holds an extra link's URL)."""
-    from sqlalchemy import select
-
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         rows = session.scalars(select(XComModel).where(

@@ -28,7 +28,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from .conftest import check_delivery
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York: inside calling hours
 #: the bound the connections state (``late_write_seconds``); the fuzzer's delays stay below it
 SETTLE = 1.0

@@ -29,7 +29,7 @@ from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 
 

@@ -19,7 +19,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.sensors.wait import ListLoadedSensor
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York: every lead below may be called now
 UI = "https://motion-ui.example"
 

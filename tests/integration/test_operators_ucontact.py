@@ -18,7 +18,7 @@ from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # 16:00 UTC: 12:00 in New York, inside the default calling hours
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 LISTS = r"^/api/dialer/id/sales/lists$"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from airflow.sdk.exceptions import TaskDeferred
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_dialer.exceptions import DialerJobFailedError, UnsupportedCapabilityError
 from airflow_provider_dialer.operators import base as base_module
@@ -21,7 +21,7 @@ from airflow_provider_dialer.triggers.wait import ImportJobTrigger
 from .conftest import first_event
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # 16:00 UTC: 12:00 in New York, 09:00 in Los Angeles (both open); 01:00 in Tokyo (closed)
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ from airflow_provider_dialer.operators.campaign import ControlCampaignOperator, 
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # 16:00 UTC: 12:00 in New York, inside the default calling hours
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 CALL_LISTS = r"^/dialer/call-lists$"

@@ -20,7 +20,7 @@ from airflow_provider_dialer.triggers.wait import ListLoadedTrigger
 from .conftest import first_event
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # 16:00 UTC: 12:00 in New York (open); 01:00 in Tokyo (closed until 08:00 local = 23:00 UTC)
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 TOKYO = {"phones": ["+81312345678"], "first_name": "Yui", "timezone": "Asia/Tokyo"}
@@ -273,7 +273,7 @@ def test_campaign_rerun_against_a_server_without_the_agents_read_resends_them(em
                                "path": r"^/api/voice/queues/\d+/(users|lists)$"}])
     agent_posts = len(posts(emu, r"/users$"))
     assert campaign_op(lists=[list_id], agents=[24, 26, 31]).execute({}) == campaign_id
-    assert "does not serve GET /api/voice/queues/%d/users" % campaign_id in "".join(capfd.readouterr())
+    assert f"does not serve GET /api/voice/queues/{campaign_id}/users" in "".join(capfd.readouterr())
     (camp,) = state(emu)["campaigns"]
     assert set(camp["agents"]) == {"24", "26", "31"} and camp["lists"] == [list_id]
     assert camp["hopper_count"] == 2  # the list attached again is not loaded twice

@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_dialer.operators import base as base_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagtest]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 RUN_AT = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York
 DAG_ID, TASK_ID = "dialer_rest_triggered_push", "dialer_task"  # an example DAG: progress="variable", the default
 CONF = {"campaign": "POWER<-",
@@ -57,10 +57,9 @@ def stored(emu) -> list[dict]:
 
 
 def variable_row(key: str):
-    from sqlalchemy import select
-
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         row = session.scalar(select(Variable).where(Variable.key == key))
@@ -111,10 +110,9 @@ def test_corrupt_progress_json_fails_the_task_and_sends_nothing(emu, capfd):
 
 
 def test_progress_the_fernet_key_cannot_decrypt_fails_the_task_and_sends_nothing(emu, monkeypatch, capfd):
-    from cryptography.fernet import Fernet
-
     from airflow.models.crypto import get_fernet
     from airflow.models.variable import Variable
+    from cryptography.fernet import Fernet
 
     when = RUN_AT + dt.timedelta(minutes=3)
     key = progress_key(when)

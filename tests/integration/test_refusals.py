@@ -20,7 +20,7 @@ from airflow_provider_dialer.operators.dialer_task import AddToDialerTaskOperato
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
 pytestmark = pytest.mark.integration
-AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.timezone.utc)  # 12:00 in New York
+AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
 TOO_LONG = {"first_name": "N" * 256, "last_name": "L" * 300, "email": "e" * 250 + "@x.com"}
 
 

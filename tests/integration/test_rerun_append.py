@@ -29,7 +29,7 @@ from airflow_provider_dialer.triggers.wait import ImportJobTrigger, ListLoadedTr
 from .conftest import first_event
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York
 POOL = 40
 

@@ -22,7 +22,7 @@ from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NY, LA = "America/New_York", "America/Los_Angeles"
 AT_2050 = dt.datetime(2027, 6, 11, 0, 50, tzinfo=UTC)  # 20:50 EDT on June 10
 AT_2105 = dt.datetime(2027, 6, 11, 1, 5, tzinfo=UTC)  # 21:05 EDT, 18:05 PDT

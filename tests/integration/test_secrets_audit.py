@@ -36,7 +36,7 @@ from airflow_provider_dialer.operators import base as base_module
 from .conftest import first_event
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # 16:00 UTC: 12:00 in New York, so every lead below may be called now
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 
@@ -529,8 +529,9 @@ def airflow_db():
 
 @pytest.mark.dagtest
 def test_rest_triggered_push_dag_emits_no_secret_and_no_full_phone(emu, airflow_db, caplog, capfd):
-    from airflow.dag_processing.dagbag import DagBag
     import os
+
+    from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     dag = bag.dags["dialer_rest_triggered_push"]

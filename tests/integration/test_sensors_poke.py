@@ -13,7 +13,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.sensors.wait import ImportJobSensor, ListLoadedSensor
 
 pytestmark = pytest.mark.integration
-NOON_NY = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.timezone.utc)
+NOON_NY = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC)
 LEADS = [{"phones": [f"+1212555{i:04d}"], "first_name": f"L{i}", "timezone": "America/New_York"} for i in range(5)]
 
 

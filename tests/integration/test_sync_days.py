@@ -18,7 +18,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.pipeline.ledger import SyncLedger
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # 16:00 UTC: 12:00 in New York, inside the default 08:00-21:00 window
 DAY1 = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 

@@ -31,7 +31,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.pipeline.ledger import SyncLedger
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAY1 = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York
 CAMPAIGN = 6
 WRITES = ("POST", "PUT", "PATCH", "DELETE")

@@ -22,7 +22,7 @@ from .conftest import check_delivery
 
 pytestmark = pytest.mark.integration
 # 16:00 UTC: 12:00 in New York, so every lead may be called now
-AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.timezone.utc)
+AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC)
 
 #: vendor -> (upload path, operator settings, emulator endpoint whose receipt counts prove delivery)
 UPLOADS: dict[str, tuple[str, dict[str, Any], str]] = {

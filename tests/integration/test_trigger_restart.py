@@ -27,7 +27,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.sensors.wait import ImportJobSensor
 
 pytestmark = pytest.mark.integration
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 JOB = r"/contacts/jobs/"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -96,7 +96,7 @@ def test_test_connection_unreachable_port(emu, monkeypatch):
 
 
 def test_dialer_task_stores_the_record_and_ends_the_session(emu):
-    at = datetime(2025, 3, 10, 15, 0, tzinfo=timezone.utc)
+    at = datetime(2025, 3, 10, 15, 0, tzinfo=UTC)
     special = lead(alternatives=("+59824001122",), agent="1001", call_at=at,
                    data={"idcustomer": 7, "note": "a&b=c+d <- ñandú"})
     with UContactHook() as hook:
@@ -180,7 +180,7 @@ def test_unknown_hub_is_404(emu):
 
 
 def test_push_fresh_leads_email_hub(emu):
-    at = datetime(2025, 11, 3, 14, 54, tzinfo=timezone.utc)
+    at = datetime(2025, 11, 3, 14, 54, tzinfo=UTC)
     leads = [automation_contact(lead(email="john@x.io", call_at=at, subject="Hi"), channel="email", fresh=True)]
     assert UContactHook().push_fresh_leads("mail", leads).count == 1
     assert automation(emu)["fresh_leads"]["mail"] == [

@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, ListUploader, require
-from airflow_provider_dialer.delivery import ChunkDelivery, ChunkInterruptedError, FileProgressStore, MemoryProgressStore
+from airflow_provider_dialer.delivery import (
+    ChunkDelivery,
+    ChunkInterruptedError,
+    FileProgressStore,
+    MemoryProgressStore,
+)
 from airflow_provider_dialer.exceptions import (
     DialerDeliveryUnknownError,
     DialerHTTPError,
@@ -261,7 +266,7 @@ def test_an_old_save_makes_a_done_mark_durable_at_once():
     delivery.flush_seconds = 0.0
     delivery.run(CHUNKS)
     assert len(store.saves) == 2 * len(CHUNKS)  # sending and done, each written at once
-    assert [state["chunks"][key]["status"] for (state, _), (key, _) in zip(store.saves[1::2], CHUNKS)] == ["done"] * 4
+    assert [state["chunks"][key]["status"] for (state, _), (key, _) in zip(store.saves[1::2], CHUNKS, strict=True)] == ["done"] * 4
 
 
 def test_unsaved_done_marks_are_written_when_a_chunk_fails():

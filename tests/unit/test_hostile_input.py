@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
@@ -26,7 +26,7 @@ from airflow_provider_dialer.leads import CsvSource, SqlSource, prepare_leads
 from airflow_provider_dialer.leads.report import RejectReason
 
 # Friday 2026-03-06 15:00 UTC: 10:00 in New York, 12:00 in Montevideo (both inside 08:00-21:00)
-NOW = datetime(2026, 3, 6, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
 REASONS = {r.value for r in RejectReason}
 #: rejects about the whole row carry no field
 ROW_LEVEL = {"bad_row", "malformed_record", "outside_window", "duplicate_phone", "duplicate_external_id", "do_not_call"}

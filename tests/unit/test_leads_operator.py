@@ -14,7 +14,7 @@ from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.dialer_task import AddToDialerTaskOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # 2026-06-10 12:00 UTC: 08:00 in New York (open), 21:00 in Tokyo (closed), 17:30 in Kolkata (open)
 NOON = dt.datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 
@@ -103,7 +103,7 @@ def test_per_lead_schedule_vendor_gets_every_lead_now_with_its_time(tmp_path, mo
     fake_hook.supports_per_lead_schedule = True
     summary = make(tmp_path).execute({})
     assert summary["held_back"] == 0 and summary["accepted"] == 3
-    times = {phone: when for _, phones, whens in fake_hook.pushed for phone, when in zip(phones, whens)}
+    times = {phone: when for _, phones, whens in fake_hook.pushed for phone, when in zip(phones, whens, strict=True)}
     assert times["+12125550147"] is None
     assert times["+81312345678"] == dt.datetime(2026, 6, 10, 23, 0, tzinfo=UTC)
 

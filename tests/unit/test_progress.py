@@ -110,7 +110,7 @@ def test_lines_follow_the_cadence_and_say_the_counts_of_their_moment(steps, ever
         owe()
 
     assert [at for at, _ in log.lines] == [at for at, _ in expected]
-    for (at, line), (_, counts) in zip(log.lines, expected):
+    for (at, line), (_, counts) in zip(log.lines, expected, strict=True):
         match = LINE.search(line)
         assert match, line
         got = {k: int(match.group(k)) for k in counts}
@@ -126,7 +126,7 @@ def test_lines_follow_the_cadence_and_say_the_counts_of_their_moment(steps, ever
             assert match.group("total") is None and match.group("eta") is None
     # never two lines closer than the cadence
     moments = [at for at, _ in log.lines]
-    assert all(b - a >= every for a, b in zip(moments, moments[1:]))
+    assert all(b - a >= every for a, b in zip(moments, moments[1:], strict=False))
 
 
 def test_off_logs_nothing_and_passes_leads_through():
@@ -153,10 +153,11 @@ def test_durations():
 
 def test_upload_logs_progress_while_it_runs(fresh_dialer_emulator, monkeypatch, tmp_path, capfd):
     import datetime as dt
+
     from airflow_provider_dialer.operators import base as base_module
     from airflow_provider_dialer.operators.lists import UploadListOperator
 
-    monkeypatch.setattr(base_module, "utcnow", lambda: dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.timezone.utc))
+    monkeypatch.setattr(base_module, "utcnow", lambda: dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC))
     ticks = {"now": 0.0}
 
     def fake_monotonic() -> float:  # one second per reading: the cadence comes from the reads, not wall time

@@ -17,7 +17,7 @@ from airflow_provider_dialer import run_report
 from airflow_provider_dialer.leads.model import PreparedLead
 from airflow_provider_dialer.run_report import CallHours, RunReportLink, render, report_url
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ZONES = ["America/New_York", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe", "America/Sao_Paulo",
          "Asia/Tokyo", "Europe/London", "Pacific/Chatham"]
 

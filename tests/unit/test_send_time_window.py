@@ -12,7 +12,7 @@ import datetime as dt
 import tempfile
 import types
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -30,7 +30,7 @@ from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.base import release_wave
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NY = "America/New_York"
 ZONES = sorted(z for z in available_timezones() if z not in {"localtime", "Factory"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -123,7 +123,7 @@ def hhmmss(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def dst_days(zone: str) -> tuple[dt.date, ...]:
     """Local dates of 2027 and 2028 on which ``zone``'s UTC offset changes (computed with zoneinfo)."""
     tz = ZoneInfo(zone)
@@ -199,7 +199,7 @@ def run_to_the_end(sc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, progress
             return hook, run({})
         except TaskDeferred as deferred:
             clock.now = dt.datetime.fromtimestamp(deferred.trigger.moment.timestamp(), UTC) + sc["latency"]
-            run = lambda ctx: operator().resume_after_hold(ctx, None)  # noqa: E731
+            run = lambda ctx: operator().resume_after_hold(ctx, None)  # noqa: E731 - a one-line step
         except (Killed, DialerHTTPError):
             clock.now = clock.now + sc["retry_after"]  # the retry comes later: maybe after the window closed
             run = operator().execute

@@ -26,7 +26,7 @@ from airflow_provider_dialer.leads.model import PreparedLead
 from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
-NOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.timezone.utc)  # 12:00 in New York
+NOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
 
 
 def phone_of(row: int) -> str:

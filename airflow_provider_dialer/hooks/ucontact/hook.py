@@ -17,6 +17,7 @@ from airflow_provider_dialer.exceptions import (
     DialerRejectedError,
 )
 from airflow_provider_dialer.hooks.base import (
+    AsyncTwin,
     DialerHook,
     Flow,
     Request,
@@ -88,6 +89,10 @@ class UContactHook(DialerHook):
 
     :param ucontact_conn_id: the Airflow connection id (default ``ucontact_default``).
     """
+    #: async twins (made by ``api_call``) this class calls, declared for type checkers
+    aend_session: AsyncTwin[[], bool]
+    aget_list: AsyncTwin[[str, Any], ListInfo]
+
 
     conn_name_attr = "ucontact_conn_id"
     default_conn_name = "ucontact_default"

@@ -20,7 +20,16 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerError, DialerNotFoundError
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, is_loopback, json_array, register_secret
+from airflow_provider_dialer.hooks.base import (
+    AsyncTwin,
+    DialerHook,
+    Flow,
+    Request,
+    api_call,
+    is_loopback,
+    json_array,
+    register_secret,
+)
 from airflow_provider_dialer.hooks.ujet.wire import (
     JobStatus,
     UjetAddResult,
@@ -96,6 +105,9 @@ class UjetHook(DialerHook):
 
     Every endpoint method has an async twin named ``a<name>`` (``await hook.aget_job(6, 530)``).
     """
+    #: async twins (made by ``api_call``) this class calls, declared for type checkers
+    aget_job: AsyncTwin[[int | str, int | str], UjetJob]
+
 
     conn_name_attr: ClassVar[str] = "ujet_conn_id"
     default_conn_name: ClassVar[str] = "ujet_default"
@@ -479,8 +491,8 @@ class UjetHook(DialerHook):
 
             what = f"phone {mask_phone(phone)}" if phone else f"external id {external_id!r}"
             raise DialerNotFoundError(f"UJET campaign {campaign_id} has no contact with {what}")
-        removed = [self.delete_contact(campaign_id, contact_id=i) for i in ids]
-        return {**removed[0].model_dump(mode="json", exclude_none=True), "removed_ids": ids}
+        removed_all = [self.delete_contact(campaign_id, contact_id=i) for i in ids]
+        return {**removed_all[0].model_dump(mode="json", exclude_none=True), "removed_ids": ids}
 
     def contact_ids_for(self, campaign_id: Any, *, phone: str | None = None,
                         external_id: str | None = None) -> list[int]:
@@ -542,7 +554,7 @@ class UjetHook(DialerHook):
         return self._job_state(self.get_job(campaign_id, job_id))
 
     async def aimport_job_state(self, campaign_id: Any, job_id: Any) -> WaitState:
-        return self._job_state(await self.aget_job(campaign_id, job_id))  # type: ignore[attr-defined]
+        return self._job_state(await self.aget_job(campaign_id, job_id))
 
 
 __all__ = ["UjetHook", "APPS_API", "MANAGER_API", "DEFAULT_DOMAIN", "NewContactLike"]

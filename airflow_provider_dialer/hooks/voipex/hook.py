@@ -13,7 +13,12 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
-from airflow_provider_dialer.exceptions import DialerAuthError, DialerConfigError, DialerDeliveryUnknownError, DialerHTTPError
+from airflow_provider_dialer.exceptions import (
+    DialerAuthError,
+    DialerConfigError,
+    DialerDeliveryUnknownError,
+    DialerHTTPError,
+)
 from airflow_provider_dialer.hooks.base import (
     DialerHook,
     Flow,
@@ -29,16 +34,16 @@ from airflow_provider_dialer.hooks.voipex.wire import (
     CAMPAIGN_COMMAND_STATE,
     CAMPAIGN_COMMANDS,
     ActivePeriod,
+    CallList,
+    CallListCreate,
+    CallListCreated,
+    CallListNumber,
     Campaign,
     CampaignCommand,
     CampaignControl,
     CampaignCreate,
     CampaignCreated,
     CampaignEndpoint,
-    CallList,
-    CallListCreate,
-    CallListCreated,
-    CallListNumber,
     ControlResult,
     Ivr,
     NumberFormat,
@@ -46,6 +51,7 @@ from airflow_provider_dialer.hooks.voipex.wire import (
     TokenResponse,
     voipex_number,
 )
+from airflow_provider_dialer.link_templates import one_id
 
 if TYPE_CHECKING:
     import httpx
@@ -250,6 +256,7 @@ class VoipexHook(DialerHook):
             if isinstance(body, list):
                 out.extend(model.model_validate(item) for item in body)
                 return out
+            # the page's item model is chosen at run time
             parsed = self._parse(Page[model], request, response)  # type: ignore[valid-type]
             out.extend(parsed.items)
             if parsed.current_page >= parsed.total_pages or not parsed.items:
@@ -435,8 +442,6 @@ class VoipexHook(DialerHook):
 
     def target_link_values(self, target: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
         """The list link points to the first call list (``call_list_ids``), named ``list_name`` as given."""
-        from airflow_provider_dialer.links import one_id
-
         values = super().target_link_values(target, ids)
         if ids.get("call_list_ids"):
             values["list_id"] = one_id(ids["call_list_ids"])
@@ -510,6 +515,7 @@ class VoipexHook(DialerHook):
         applied, e.g. by an attempt whose answer was lost). Otherwise the error stands; never resent."""
         campaign_id = int(campaign_id)
         try:
+            # a str where a CampaignCommand is typed: control_campaign refuses an unknown command
             return self.control_campaign(campaign_id, command).model_dump(exclude_none=True)  # type: ignore[arg-type]
         except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
             target = CAMPAIGN_COMMAND_STATE.get(command)

@@ -168,12 +168,12 @@ def _same(have: Any, want: Any) -> bool:
 
 
 def campaign_differences(
-    existing: Mapping[str, Any], wanted: Mapping[str, Any], attached_lists: Iterable[int] = (),
+    existing: Mapping[str, Any], wanted: Mapping[str, Any], attached_lists: Iterable[int] | None = (),
     attached_agents: Iterable[int] | None = (),
 ) -> dict[str, tuple[Any, Any]]:
     """Field -> (existing, wanted) for the owned fields that differ; ``lists`` / ``agents`` when some are missing.
 
-    ``attached_agents`` None means the server would not say which agents are attached: wanted agents
+    ``attached_lists`` or ``attached_agents`` None: the server would not say which are attached; the wanted ones
     then differ as ``(None, wanted)``, and :func:`missing_ids` counts them all as missing.
     """
     differences: dict[str, tuple[Any, Any]] = {}

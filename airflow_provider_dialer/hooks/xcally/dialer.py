@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic_core import to_json
 
@@ -41,10 +41,51 @@ from airflow_provider_dialer.hooks.xcally.wire import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from airflow_provider_dialer.hooks.base import AsyncTwin, DialerHook, Flow
+    from airflow_provider_dialer.hooks.xcally.wire import (
+        BulkAddResult,
+        Contact,
+        QueueCampaign,
+        QueueCampaignOut,
+        User,
+    )
     from airflow_provider_dialer.leads.model import PreparedLead
 
+    class _XCallyEndpoints(Protocol):
+        """The endpoints of XCallyHook this mixin calls (XCallyHook defines each with ``api_call``)."""
 
-class XCallyDialer:
+        acount_contacts: AsyncTwin[[int], int]
+
+        def _add_contacts_flow(self, list_id: int, encoded: list[bytes]) -> Flow[BulkAddResult]: ...
+        def add_campaign_agents(self, campaign_id: int, agent_ids: Sequence[int], penalty: int = 0) -> None: ...
+        def add_list_agents(self, list_id: int, agent_ids: Sequence[int]) -> None: ...
+        def attach_lists(self, campaign_id: int, list_ids: Sequence[int]) -> None: ...
+        def campaign_agents(self, campaign_id: int) -> list[User] | None: ...
+        def campaign_lists(self, campaign_id: int) -> list[CmList]: ...
+        def contact_phones(self, list_id: int) -> set[str]: ...
+        def count_contacts(self, list_id: int) -> int: ...
+        def create_campaign(self, campaign: QueueCampaign | dict[str, Any]) -> QueueCampaignOut: ...
+        def create_list(self, name: str, description: str | None = None) -> CmList: ...
+        def find_contacts_by_phone(self, list_id: int, phones: Iterable[str]) -> dict[str, list[Contact]]: ...
+        def find_list_by_name(self, name: str) -> CmList | None: ...
+        def find_queue_campaign(self, name: str) -> QueueCampaignOut | None: ...
+        def get_campaign(self, campaign_id: int) -> QueueCampaignOut | None: ...
+        def get_list(self, list_id: int) -> CmList | None: ...
+        def set_campaign_active(self, campaign_id: int, active: bool) -> QueueCampaignOut: ...
+        def update_campaign(self, campaign_id: int, changes: dict[str, Any]) -> QueueCampaignOut: ...
+        def upload_csv(self, list_id: int, csv_bytes: bytes, binding: dict[str, str],
+                       duplicates: Sequence[str] | None = ("phone",), filename: str | None = None) -> int: ...
+
+    class _MixinBase(DialerHook, _XCallyEndpoints):
+        """What the mixin's methods find on ``self``: the base hook and XCallyHook's endpoints."""
+
+else:
+    _MixinBase = object  # at run time the mixin adds nothing to XCallyHook's bases
+
+
+class XCallyDialer(_MixinBase):
     """The capability methods of :class:`~airflow_provider_dialer.hooks.xcally.hook.XCallyHook`."""
 
     batch_chunk_size: ClassVar[int] = 1000
@@ -280,7 +321,7 @@ class XCallyDialer:
         return self._loaded(target, self.count_contacts(int(target["list_id"])))
 
     async def alist_state(self, target: dict[str, Any]) -> WaitState:
-        return self._loaded(target, await self.acount_contacts(int(target["list_id"])))  # type: ignore[attr-defined]
+        return self._loaded(target, await self.acount_contacts(int(target["list_id"])))
 
     # -- FreshLeadPusher ----------------------------------------------------------------------------
 

@@ -43,7 +43,8 @@ from airflow_provider_dialer.hooks.xcally.wire import (
 def _total(response: Any, body: Any) -> int:
     """A collection's total: ``count`` in the body, else the ``Content-Range: a-b/total`` header."""
     if isinstance(body, dict) and isinstance(body.get("count"), int):
-        return body["count"]
+        count: int = body["count"]
+        return count
     header = response.headers.get("Content-Range", "")
     tail = header.rpartition("/")[2].strip()
     if tail.isdigit():
@@ -295,7 +296,7 @@ class XCallyHook(XCallyDialer, DialerHook):
     @api_call
     def import_progress(self, list_id: int, expected: int) -> Flow[ImportProgress]:
         """How far a CSV import is, read as the list's contact count against the expected total (docs/vendors/xcally.md#decision-csv-import-completion-by-contact-count)."""
-        count = yield from self.count_contacts.flow(self, list_id)  # type: ignore[attr-defined]
+        count = yield from self.count_contacts.flow(self, list_id)
         return ImportProgress(list_id=int(list_id), count=count, expected=int(expected))
 
     def wait_for_import(self, list_id: int, expected: int, timeout: float = 600.0, poll_interval: float = 2.0) -> int:
@@ -347,7 +348,7 @@ class XCallyHook(XCallyDialer, DialerHook):
     def find_queue_campaign(self, name: str) -> Flow[QueueCampaignOut | None]:
         """The outbound queue campaign named exactly ``name``, or None (the capability
         :meth:`find_campaign_by_name` returns the same as a JSON-able dict)."""
-        page = yield from self.list_campaigns.flow(self, name=name)  # type: ignore[attr-defined]
+        page = yield from self.list_campaigns.flow(self, name=name)
         return next((row for row in page.rows if row.name == name), None)
 
     @api_call
@@ -362,7 +363,7 @@ class XCallyHook(XCallyDialer, DialerHook):
     @api_call
     def set_campaign_active(self, campaign_id: int, active: bool) -> Flow[QueueCampaignOut]:
         """Activate (``dialActive: true``) or deactivate a campaign."""
-        return (yield from self.update_campaign.flow(self, campaign_id, {"dialActive": bool(active)}))  # type: ignore[attr-defined]
+        return (yield from self.update_campaign.flow(self, campaign_id, {"dialActive": bool(active)}))
 
     @api_call
     def attach_lists(self, campaign_id: int, list_ids: Sequence[int]) -> Flow[None]:

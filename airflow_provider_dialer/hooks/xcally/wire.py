@@ -11,7 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
@@ -221,7 +221,7 @@ def _build_update_model() -> type[BaseModel]:
     """``PUT /api/voice/queues/{id}``: the same fields, all optional; only those given are sent."""
     fields: dict[str, Any] = {}
     for name, info in QueueCampaign.model_fields.items():
-        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         fields[name] = (annotation | None, Field(default=None, alias=info.alias))
     return create_model("QueueCampaignUpdate", __config__=_REQUEST, **fields)
 
@@ -394,7 +394,7 @@ def wire_datetime(value: datetime) -> str:
     """An aware instant as Motion's ``scheduledat``: ISO 8601 in UTC with ``Z``, whole seconds (assumption)."""
     if value.tzinfo is None:
         raise ValueError("scheduledat needs an aware datetime")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def custom_field_key(key: str) -> str:

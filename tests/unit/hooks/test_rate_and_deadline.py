@@ -14,7 +14,6 @@ import bisect
 import heapq
 import itertools
 import json
-import math
 import socket
 import threading
 import time
@@ -253,7 +252,7 @@ def test_a_429_holds_every_thread_of_the_hook_until_retry_after(monkeypatch, thr
     assert all(at >= at_429 + retry_after - EPS for at in after), (at_429, retry_after, seen)
     if rate:
         starts = [at for at, _ in seen]
-        assert all(b - a >= 1 / rate - EPS for a, b in zip(starts, starts[1:])), (rate, starts)
+        assert all(b - a >= 1 / rate - EPS for a, b in itertools.pairwise(starts)), (rate, starts)
 
 
 def test_a_fresh_hook_sends_no_burst(monkeypatch, virtual):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -260,7 +260,7 @@ def test_upload_list_without_a_body_keeps_the_filename(monkeypatch):
 def test_push_fresh_leads_body(monkeypatch):
     set_conn(monkeypatch)
     script = Script(httpx.Response(200, json={"count": 1}))
-    at = datetime(2025, 11, 3, 14, 54, tzinfo=timezone.utc)
+    at = datetime(2025, 11, 3, 14, 54, tzinfo=UTC)
     result = script.hook().push_fresh_leads("mail", [automation_contact(lead(email="j@x.io", call_at=at), channel="email", fresh=True)])
     assert result.count == 1
     assert json.loads(script.seen[0].content) == {
@@ -386,7 +386,7 @@ def test_dialer_task_call_matches_the_document_example():
 
 
 def test_dialer_task_calldate_is_in_the_instance_zone_and_plus_is_optional():
-    at = datetime(2025, 1, 15, 12, 30, 5, tzinfo=timezone.utc)
+    at = datetime(2025, 1, 15, 12, 30, 5, tzinfo=UTC)
     call = dialer_task_call(lead(call_at=at, alternatives=("+59824001122",)), campaign="Ventas->",
                             instance_timezone="America/Montevideo", destination_plus=True)
     assert call.calldate == "2025-01-15 09:30:05"
@@ -426,7 +426,7 @@ def test_automation_contact_per_channel():
 
 
 def test_schedule_date_only_for_fresh_leads_in_the_lead_zone():
-    at = datetime(2025, 12, 25, 3, 0, tzinfo=timezone.utc)
+    at = datetime(2025, 12, 25, 3, 0, tzinfo=UTC)
     scheduled = lead(call_at=at)
     assert "scheduleDate" not in automation_contact(scheduled)
     assert automation_contact(scheduled, fresh=True) == {
@@ -455,7 +455,7 @@ def test_open_targets_validate_settings(monkeypatch):
 def test_add_dialer_task_lead_uses_the_instance_timezone(monkeypatch):
     set_conn(monkeypatch, extra={"integra_token": ISSUED, "instance_timezone": "Europe/Madrid"})
     script = Script(text("1"))
-    at = datetime(2025, 7, 1, 8, 0, tzinfo=timezone.utc)
+    at = datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
     script.hook().add_dialer_task_lead(lead(call_at=at), {"campaign": "POWER<-", "source": "crm", "bulk": True})
     sent = json.loads(script.form(0)["call"][0])
     assert (sent["calldate"], sent["source"], sent["bulk"], sent["automatic"]) == ("2025-07-01 10:00:00", "crm", True, True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict, deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -369,7 +369,7 @@ def test_update_and_get_campaign(monkeypatch, fake):
 
 def test_list_campaigns_follows_pages(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
-    page = lambda n, ids: httpx.Response(200, json={  # noqa: E731
+    page = lambda n, ids: httpx.Response(200, json={  # noqa: E731 - a one-line response builder
         "items": [{"id": i, "name": f"c{i}", "state": "created"} for i in ids], "links": [],
         "currentPage": n, "totalPages": 2, "totalResults": 3})
     fake.script("GET", "/dialer/campaigns", page(1, [1, 2]), page(2, [3]))
@@ -487,7 +487,7 @@ def test_mapping_matches_the_guide_example():
 def test_mapping_options_and_attributes():
     full = lead(phone="+420228881234", alternatives=("+420228881235",), first_name="Jana", external_id="c-17",
                 data={"plan": "gold", "balance": 12.5, "vip": True, "none": None, "tags": ["a", "b"]},
-                call_at=datetime(2030, 1, 1, tzinfo=timezone.utc))
+                call_at=datetime(2030, 1, 1, tzinfo=UTC))
     assert voipex_number(full, number_format="e164")["number"] == "+420228881234"
     assert voipex_number(full) == {
         "number": "420228881234",

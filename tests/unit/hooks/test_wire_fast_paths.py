@@ -4,7 +4,7 @@ bytes are exactly what the validating models produce, for any prepared lead."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -12,14 +12,20 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from pydantic_core import to_json
 
+from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.hooks.ucontact.hook import UContactHook, _encoded_objects, fresh_leads_body, list_body
-from airflow_provider_dialer.hooks.ucontact.wire import CHANNELS, AutomationContact, FreshLeadsBody, UploadListBody, automation_contact
+from airflow_provider_dialer.hooks.ucontact.wire import (
+    CHANNELS,
+    AutomationContact,
+    FreshLeadsBody,
+    UploadListBody,
+    automation_contact,
+)
 from airflow_provider_dialer.hooks.ujet.hook import _NEW_CONTACTS, import_file
 from airflow_provider_dialer.hooks.ujet.wire import UjetNewContact, ujet_contact
 from airflow_provider_dialer.hooks.voipex.hook import VoipexHook
 from airflow_provider_dialer.hooks.voipex.wire import CallListCreate, CallListNumber, voipex_number
 from airflow_provider_dialer.hooks.xcally.wire import ContactIn, xcally_contact
-from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.leads.model import PreparedLead
 
 text = st.one_of(st.none(), st.text(min_size=1, max_size=12))
@@ -31,7 +37,7 @@ data_values = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.no
 @st.composite
 def prepared_leads(draw) -> PreparedLead:
     call_at = draw(st.one_of(st.none(), st.integers(0, 10**7).map(
-        lambda s: datetime(2026, 3, 1, tzinfo=timezone.utc) + timedelta(seconds=s))))
+        lambda s: datetime(2026, 3, 1, tzinfo=UTC) + timedelta(seconds=s))))
     return PreparedLead(
         row=draw(st.integers(1, 10**6)), phone=draw(phones), alternatives=tuple(draw(st.lists(phones, max_size=2))),
         first_name=draw(text), last_name=draw(text), email=draw(text), external_id=draw(text),

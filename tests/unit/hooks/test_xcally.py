@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -112,7 +112,7 @@ def test_create_list_body_and_parsing(monkeypatch):
     created = hook.create_list("list1", "A brief description of my list")
     assert json.loads(seen[0].content) == {"name": "list1", "description": "A brief description of my list"}
     assert seen[0].method == "POST" and seen[0].url.path == "/api/cm/lists"
-    assert created.id == 12 and created.created_at == datetime(2017, 7, 13, 15, 42, 6, tzinfo=timezone.utc)
+    assert created.id == 12 and created.created_at == datetime(2017, 7, 13, 15, 42, 6, tzinfo=UTC)
 
 
 def test_bulk_add_body_is_the_documented_array(monkeypatch):
@@ -328,7 +328,7 @@ def test_mapping_matches_the_documents_example():
 
 
 def test_mapping_options_and_fallbacks():
-    when = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
     mapped = xcally_contact(lead(call_at=when, priority=3, email="a@b.c", alternatives=("+5511900000000",)),
                             list_id=4, phone_format="e164")
     assert mapped == {"ListId": 4, "firstName": "+5511912345678", "phone": "+5511912345678",
@@ -470,7 +470,7 @@ def test_batch_chunk_sends_scheduledat_and_refuses_bad_leads_per_lead(monkeypatc
     seen: list[httpx.Request] = []
     hook = hook_with(monkeypatch, [httpx.Response(201, json=[{"id": 1}])], seen)
     target = {"list_id": 7, "mode": "batch", "phone_format": "digits", "first_name_fallback": None}
-    call_at = datetime(2026, 6, 10, 23, 0, tzinfo=timezone.utc)
+    call_at = datetime(2026, 6, 10, 23, 0, tzinfo=UTC)
     outcome = hook.push_list_chunk(target, "now#1", [lead(row=1, call_at=call_at), lead(row=2, phone="+5511900000000", priority=0)])
     assert outcome.accepted == 1 and [r["row"] for r in outcome.refused] == [2]
     assert json.loads(seen[0].content) == [{"ListId": 7, "firstName": "5511912345678", "phone": "5511912345678",

@@ -17,7 +17,7 @@ import io
 import json
 import re
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.leads import CsvSource, JsonLinesSource, prepare_leads
 
-NOW = datetime(2026, 3, 6, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
 MAX_LINES = 4
 MAX_SIZE = 300
 _BREAK = re.compile(r"\r\n|\r|\n")

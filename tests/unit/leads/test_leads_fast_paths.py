@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import csv
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from airflow_provider_dialer.leads import PreparedLead, prepare_leads
 from airflow_provider_dialer.leads.sources import CsvSource
 from airflow_provider_dialer.leads.suppression import RunKeys
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dialer.exceptions import DialerConfigError
-from airflow_provider_dialer.leads import prepare_leads
-from airflow_provider_dialer.leads import parallel
+from airflow_provider_dialer.leads import parallel, prepare_leads
 from airflow_provider_dialer.leads.sources import CsvSource
 
 from .test_leads_fast_paths import NOW, _DictRowsCsv, _messy_csv, outcome

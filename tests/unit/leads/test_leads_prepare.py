@@ -6,12 +6,13 @@ import csv
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.leads import (
@@ -23,7 +24,7 @@ from airflow_provider_dialer.leads import (
     prepare_leads,
 )
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)  # 10:00 New York, 12:00 Montevideo, 20:30 Kolkata
 
 
@@ -65,7 +66,7 @@ def test_fast_construction_equals_validated_model() -> None:
     assert lead.first_name == "Ana" and lead.data == {"k": 1}
     assert lead.call_at == datetime(2026, 3, 9, 13, 0, tzinfo=UTC)
     assert lead.local_call_at().isoformat() == "2026-03-09T10:00:00-03:00"
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         lead.phone = "x"  # frozen
 
 

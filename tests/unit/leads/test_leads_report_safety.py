@@ -6,7 +6,7 @@ import csv
 import json
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from airflow_provider_dialer.leads import prepare_leads
 from airflow_provider_dialer.leads.report import Reject, RejectWriter
 
-NOW = datetime(2026, 3, 6, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -29,7 +29,7 @@ def test_no_csv_report_cell_starts_like_a_formula_and_the_text_is_kept(tmp_path_
     writer.close()
     with open(path, newline="", encoding="utf-8") as f:
         header, row = list(csv.reader(f))
-    for name, cell in zip(header, row):
+    for name, cell in zip(header, row, strict=True):
         assert not cell.startswith(FORMULA_STARTS), (name, cell)
         original = getattr(reject, name)
         original = "" if original is None else str(original)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_dialer.leads.schedule import ScheduleError, parse_schedule
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(

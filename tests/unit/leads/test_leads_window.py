@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from airflow_provider_dialer.leads import CallingWindow
 from airflow_provider_dialer.leads.window import CallingWindowError
 
-UTC = timezone.utc
+UTC = UTC
 NY = "America/New_York"
 
 

@@ -20,7 +20,7 @@ import random
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import phonenumbers
@@ -36,7 +36,7 @@ from airflow_provider_dialer.leads.phones import MAX_PHONE_TEXT, PhoneNormaliser
 from airflow_provider_dialer.leads.zones import inferred_zone
 
 REPO = Path(__file__).resolve().parents[3]
-NOW = datetime(2026, 3, 6, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
 INVALID_FOR_COUNTRY = "not a valid number for its country"
 
 try:

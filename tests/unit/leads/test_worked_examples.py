@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow_provider_dialer.leads import CallingWindow, prepare_leads
 from airflow_provider_dialer.leads.schedule import parse_schedule
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def one(row: dict, now: datetime, **kw):

@@ -47,7 +47,7 @@ def test_content_hash_covers_what_is_sent_not_when():
 
     base = _lead(1, "+59899123456", "A-1", first_name="Ana")
     assert content_hash(base) == content_hash(_lead(7, "+59899123456", "A-1", first_name="Ana"))
-    later = base.model_copy(update={"call_at": dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)})
+    later = base.model_copy(update={"call_at": dt.datetime(2027, 1, 1, tzinfo=dt.UTC)})
     assert content_hash(later) == content_hash(base)
     for change in ({"first_name": "Anna"}, {"phone": "+59899123457"}, {"data": {"plan": "b"}}, {"timezone": "UTC"}):
         assert content_hash(base.model_copy(update=change)) != content_hash(base), change

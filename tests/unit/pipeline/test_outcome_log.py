@@ -45,7 +45,7 @@ def test_files_give_back_every_row(tmp_path, rows, fmt, batch):
     else:
         lines = path.read_text(encoding="utf-8").split("\n")
         assert lines[-1] == ""
-        assert [json.loads(line) for line in lines[:-1]] == [dict(zip(OUTCOME_LOG_COLUMNS, (getattr(r, c) for c in OUTCOME_LOG_COLUMNS))) for r in rows]
+        assert [json.loads(line) for line in lines[:-1]] == [dict(zip(OUTCOME_LOG_COLUMNS, (getattr(r, c) for c in OUTCOME_LOG_COLUMNS), strict=True)) for r in rows]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

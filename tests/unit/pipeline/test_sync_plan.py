@@ -16,7 +16,7 @@ from airflow_provider_dialer.leads.model import PreparedLead
 from airflow_provider_dialer.pipeline.ledger import SyncLedger
 from airflow_provider_dialer.pipeline.sync import SyncPlan, outcome_entries, target_name
 
-T0 = dt.datetime(2027, 3, 1, 12, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2027, 3, 1, 12, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_a_retried_task_plans_what_its_first_attempt_planned(ledger):
     chunks, or progress would not recognise them and exactly-once would break."""
     ledger.record("dialer", "list_id=1", outcome_entries([_lead(9, 5, "Old")], ChunkOutcome(accepted=1), writer="yesterday"))
     leads = [_lead(i, i, "N") for i in range(1, 8)]
-    prepared_at = dt.datetime.now(dt.timezone.utc)  # the first attempt's instant, before it wrote anything
+    prepared_at = dt.datetime.now(dt.UTC)  # the first attempt's instant, before it wrote anything
     first = _plan(ledger, "insert", "today", prepared_at)
     planned = list(first.filter(leads))
     assert [lead.row for lead in planned] == [1, 2, 3, 4, 6, 7]  # key C5 is held by the target since yesterday
@@ -134,7 +134,7 @@ def test_a_retried_upsert_task_keeps_its_updates_as_updates(ledger, mode):
     yesterday = [_lead(i, i, "Old") for i in range(1, 5)]
     ledger.record("dialer", "list_id=1", outcome_entries(yesterday, ChunkOutcome(accepted=4), writer="yesterday"))
     today = [_lead(1, 1, "Old"), _lead(2, 2, "New"), _lead(3, 3, "New"), _lead(5, 5, "N"), _lead(6, 6, "N")]
-    prepared_at = dt.datetime.now(dt.timezone.utc)
+    prepared_at = dt.datetime.now(dt.UTC)
     first = _plan(ledger, mode, "today", prepared_at)
     adds = [lead.row for lead in first.filter(today)]
     updates = [lead.row for lead, _ in first.updates]
