@@ -1,36 +1,29 @@
-"""DialerHook: the HTTP behaviour every vendor hook shares, written once.
+"""DialerHook: what every vendor hook shares, on top of the HTTP behaviour in ``transport/``.
 
-A vendor hook describes each endpoint as a *flow*: a generator that yields :class:`Request` objects
-and receives ``httpx.Response`` objects, then returns the parsed result. The flow is the one
-implementation of request building and response parsing; :func:`api_call` turns it into a sync
-method (``hook.create_list(...)``, for operators) and an async twin (``await hook.acreate_list(...)``,
-for triggers). Only the transport call differs between the two.
+A vendor hook describes each endpoint as a *flow* (``transport.requests``): a generator that yields
+:class:`Request` objects and receives ``httpx.Response`` objects, then returns the parsed result;
+:func:`api_call` turns it into a sync method (for operators) and an async twin (for triggers).
 
-Around every request this module applies, in one place: the base-URL and https rule, auth headers
-(obtained by the vendor's own auth flow), the client-side rate limit, timeouts, retries with
-exponential backoff and jitter honouring ``Retry-After``, the delivery rule for writes whose fate is
-unknown, the exception family, and secret redaction.
+This module reads the connection into :class:`ConnectionSettings`, builds the sync and async
+clients, and drives flows through them, applying in one place: the base-URL and https rule, auth
+headers (obtained by the vendor's own auth flow), the client-side rate limit, the whole-request
+deadline, retries with backoff honouring ``Retry-After``, the delivery rule for writes whose fate is
+unknown, the exception family and secret redaction. It also holds ``test_connection`` and the links'
+URL templates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextvars
-import email.utils
-import functools
-import ipaddress
-import logging
 import math
 import random
 import threading
 import time
-from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar, cast
+from collections.abc import Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 from airflow.sdk import BaseHook
 
@@ -51,121 +44,33 @@ from airflow_provider_dialer.link_templates import (
     fill_template,
     one_id,
 )
+from airflow_provider_dialer.transport.deadline import DEADLINE, guard_deadlines
+from airflow_provider_dialer.transport.ratelimit import RateLimiter
+from airflow_provider_dialer.transport.redaction import (
+    SECRETS,
+    install_log_filter,
+    register_secret,
+    secret_text,
+)
+from airflow_provider_dialer.transport.requests import (
+    Flow,
+    Request,
+)
+from airflow_provider_dialer.transport.retry import RetryPolicy, parse_retry_after
+from airflow_provider_dialer.transport.settings import (
+    ConnectionSettings,
+    as_bool,
+    as_float,
+    is_loopback,
+    ssl_context,
+)
 
 if TYPE_CHECKING:
     from types import FrameType
 
     from airflow.sdk import Connection
-    from pydantic import JsonValue
 
 T = TypeVar("T")
-P = ParamSpec("P")
-
-#: A flow yields requests, receives responses, and returns its result.
-Flow = Generator["Request", httpx.Response, T]
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-# --------------------------------------------------------------------------------------------
-# Requests and flows
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Request:
-    """One HTTP request as a vendor flow describes it (path relative to the connection's base URL)."""
-
-    method: str
-    path: str
-    params: Mapping[str, Any] | list[tuple[str, Any]] | None = None
-    json: Any = None
-    data: Mapping[str, Any] | None = None
-    content: bytes | str | None = None
-    files: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    #: send the vendor's auth headers (False for the token endpoints themselves)
-    authenticated: bool = True
-    #: which of the vendor's auth schemes applies (uContact has two APIs with two schemes)
-    auth: str = "default"
-    #: safe to resend when its fate is unknown; defaults to True for GET/HEAD/OPTIONS only
-    idempotent: bool | None = None
-    #: absolute URL overriding base URL + path (Voipex's token host)
-    url: str | None = None
-    #: statuses handed to the flow instead of raising (e.g. 404 for "does it exist?")
-    accept_statuses: frozenset[int] = frozenset()
-
-    def __post_init__(self) -> None:
-        self.method = self.method.upper()
-        if self.idempotent is None:
-            self.idempotent = self.method in IDEMPOTENT_METHODS
-
-
-class ApiCall(Generic[P, T]):
-    """What :func:`api_call` makes of a flow method, as type checkers see it: the sync method (called
-    on an instance, without ``self``), and the flow behind it as ``.flow`` (called with the hook).
-
-    The async twin ``a<name>`` is made at class creation under a computed name, which type checkers
-    cannot follow; a hook that calls one declares it as an :data:`AsyncTwin` attribute.
-    """
-
-    flow: Callable[Concatenate[Any, P], Flow[T]]
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
-        raise NotImplementedError  # never called: __set_name__ puts the real functions on the class
-
-
-#: the async twin of an :func:`api_call` method, as a hook declares it for type checkers
-AsyncTwin = Callable[P, Coroutine[Any, Any, T]]
-
-
-def api_call(fn: Callable[Concatenate[Any, P], Flow[T]]) -> ApiCall[P, T]:
-    """Turn a flow method into a sync method of the same name and an async twin named ``a<name>``."""
-
-    class _Twin:
-        def __set_name__(self, owner: type, name: str) -> None:
-            @functools.wraps(fn)
-            def sync(self_: DialerHook, *args: Any, **kwargs: Any) -> T:
-                return self_.run_flow(fn(self_, *args, **kwargs))
-
-            @functools.wraps(fn)
-            async def asynchronous(self_: DialerHook, *args: Any, **kwargs: Any) -> T:
-                return await self_.arun_flow(fn(self_, *args, **kwargs))
-
-            asynchronous.__name__ = asynchronous.__qualname__ = f"a{name}"
-            asynchronous.__doc__ = f"Async twin of :meth:`{name}` (same request, same parsing)."
-            sync.flow = fn  # type: ignore[attr-defined]  # a function takes the attribute; ApiCall declares it
-            setattr(owner, name, sync)
-            setattr(owner, f"a{name}", asynchronous)
-
-    # the descriptor replaces itself with the functions above when the class is made (__set_name__)
-    return cast("ApiCall[P, T]", _Twin())
-
-
-# --------------------------------------------------------------------------------------------
-# Settings read from the connection
-# --------------------------------------------------------------------------------------------
-
-
-def as_bool(value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
-_as_bool = as_bool  # older spelling, kept for modules written against it
-
-
-def _as_float(value: Any, default: float | None, name: str) -> float | None:
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise DialerConfigError(f"connection extra {name!r} must be a number, got {value!r}") from None
 
 
 def tested_connection_id(conn_id: str) -> str:
@@ -192,469 +97,6 @@ def tested_connection_id(conn_id: str) -> str:
         frame = frame.f_back
     return conn_id
 
-
-def json_array(encoded: Iterable[bytes]) -> bytes:
-    """A JSON array of items each already encoded on its own (``pydantic_core.to_json``).
-
-    The list paths encode each contact as soon as it is mapped, so its dict dies at once: a list of
-    thousands of nested dicts kept alive for one big encode costs the garbage collector two to three
-    times what the mapping itself costs (bytes are not tracked by the collector).
-    """
-    return b"[" + b",".join(encoded) + b"]"
-
-
-def json_object(head: Mapping[str, Any], key: str, encoded: Iterable[bytes]) -> bytes:
-    """``{**head, key: [items]}`` as JSON bytes, the items already encoded (see :func:`json_array`)."""
-    from pydantic_core import to_json
-
-    parts = [to_json(name) + b":" + to_json(value) for name, value in head.items()]
-    parts.append(to_json(key) + b":" + json_array(encoded))
-    return b"{" + b",".join(parts) + b"}"
-
-
-def ssl_context(verify: bool | str) -> Any:
-    """The SSL context for a ``verify`` setting (True, False or a CA bundle path), shared process-wide.
-
-    Every client used to build its own: loading the CA bundle costs about 1 MB and 15 ms per
-    context, which a triggerer running hundreds of deferred waits, or an event-driven DAG creating
-    a hook per batch, pays again and again. Contexts are safe to share between clients and threads.
-    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` are honoured as httpx does.
-    """
-    import os
-
-    return _ssl_context(verify, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-
-
-@functools.lru_cache(maxsize=16)
-def _ssl_context(verify: bool | str, cert_file: str | None, cert_dir: str | None) -> Any:
-    import os
-    import ssl
-
-    if verify is True:
-        return httpx.create_ssl_context(verify=True)  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
-    if verify is False:
-        return httpx.create_ssl_context(verify=False)
-    if os.path.isdir(verify):
-        return ssl.create_default_context(capath=verify)
-    return ssl.create_default_context(cafile=verify)
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When and how long to wait before resending. Pure: unit-tested without a server."""
-
-    max_attempts: int = 5
-    total_seconds: float = 120.0
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
-    #: statuses that prove the server did not apply a write, so any method may be resent
-    unapplied_statuses: frozenset[int] = frozenset({429, 503})
-
-    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Full-jitter exponential backoff for the given 1-based attempt that just failed."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
-        return (rng or random).uniform(0, ceiling)
-
-    def status_is_retryable(self, status: int, idempotent: bool) -> bool:
-        if status not in self.retry_statuses:
-            return False
-        return idempotent or status in self.unapplied_statuses
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-
-
-class RateLimiter:
-    """When the requests of one hook may start: spaced to the rate, and held during a server's pause.
-
-    Thread-safe; one instance is shared by the sync and async calls of a hook, whatever thread or
-    event loop they run on.
-
-    - **Spacing.** Two requests start at least ``1 / per_second`` apart, from the first request of a
-      fresh hook on: there is no burst allowance, so in any half-open window of ``k / per_second``
-      seconds at most ``k`` requests start. (A token bucket that starts full lets a fresh hook send
-      a second's worth at once, which a vendor counting requests per second answers with 429s.)
-    - **Pause.** :meth:`pause` (called on a 429) holds every request of the hook until the server's
-      ``Retry-After`` has passed, including requests already waiting for their turn.
-
-    ``per_second`` None or 0 means no spacing (the pause still applies). ``clock`` is injectable so
-    tests can check the schedule without waiting.
-    """
-
-    def __init__(self, per_second: float | None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_second if per_second and per_second > 0 else None
-        self.interval = 1.0 / self.rate if self.rate else 0.0
-        self._clock = clock
-        self._next_start = -math.inf
-        self._resume_at = -math.inf
-        self._lock = threading.Lock()
-
-    def acquire(self, waited_until: float = -math.inf) -> float:
-        """Take the next start if it is due: return 0.0 (send now), else the seconds to wait before asking again.
-
-        A caller that waited must ask again rather than send: a pause may have begun meanwhile.
-        ``waited_until`` is the end of a pause the caller has already sat out itself (the request that
-        got the 429 slept its Retry-After); a pause ending no later than that does not hold it twice.
-        """
-        with self._lock:
-            now = self._clock()
-            resume_at = self._resume_at if self._resume_at > waited_until else -math.inf
-            ready = max(self._next_start, resume_at)
-            # a nanosecond short is due: the float sum of a clock and a wait can land just below `ready`
-            if now >= ready - 1e-9:
-                # spacing counts from the real start, so a late waker never earns a shorter gap
-                self._next_start = now + self.interval
-                return 0.0
-            return ready - now
-
-    def pause(self, seconds: float) -> float:
-        """Hold every request of the hook for ``seconds`` from now (a longer pause already running wins);
-        return when this pause ends."""
-        with self._lock:
-            until = self._clock() + max(0.0, seconds)
-            self._resume_at = max(self._resume_at, until)
-            return until
-
-    def pause_left(self, waited_until: float = -math.inf) -> float:
-        """Seconds until a running pause ends (0.0 when none runs, or it ends by ``waited_until``)."""
-        with self._lock:
-            if self._resume_at <= waited_until:
-                return 0.0
-            return max(0.0, self._resume_at - self._clock())
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """Everything transport-related a hook reads from its connection, validated once."""
-
-    base_url: str
-    verify: bool | str
-    connect_timeout: float
-    read_timeout: float
-    retry: RetryPolicy
-    rate_limit_per_second: float | None
-    #: longest the vendor may still apply a request after the client gave up on it (a late write);
-    #: a read that resolves an unknown fate settles this long before it calls leads absent
-    late_write_seconds: float = 60.0
-
-
-    #: the most one HTTP exchange may take, connect to the last byte of the answer (extra ``request_timeout``)
-    request_timeout: float = 300.0
-
-
-# --------------------------------------------------------------------------------------------
-# Whole-request deadline
-# --------------------------------------------------------------------------------------------
-
-#: (monotonic instant, configured seconds) of the exchange running in this thread or task, if any
-_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("dialer_deadline", default=None)
-
-
-def _deadline_message(seconds: float) -> str:
-    """The reason an operation cut by the exchange's deadline (not its own timeout) reports."""
-    return f"no complete answer within request_timeout={seconds:g}s"
-
-
-def _time_left(timeout: float | None, error: type[Exception]) -> tuple[float | None, float | None]:
-    """``timeout`` cut to what is left of the running exchange's deadline; and the deadline's seconds if it cut it.
-
-    Raises ``error`` at once when the deadline has passed.
-    """
-    running = _DEADLINE.get()
-    if running is None:
-        return timeout, None
-    deadline, seconds = running
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error(_deadline_message(seconds))
-    if timeout is None or left < timeout:
-        return left, seconds
-    return timeout, None
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write waits no longer than the running exchange's deadline.
-
-    httpx's timeouts apply to each socket operation: an answer that trickles a byte at a time never
-    trips them. Cutting each operation to the time left bounds the whole exchange instead.
-    """
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        cut, seconds = _time_left(timeout, httpcore.ReadTimeout)
-        try:
-            return self._inner.read(max_bytes, cut)
-        except httpcore.ReadTimeout:
-            if seconds is None:
-                raise
-            raise httpcore.ReadTimeout(_deadline_message(seconds)) from None
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        cut, seconds = _time_left(timeout, httpcore.WriteTimeout)
-        try:
-            self._inner.write(buffer, cut)
-        except httpcore.WriteTimeout:
-            if seconds is None:
-                raise
-            raise httpcore.WriteTimeout(_deadline_message(seconds)) from None
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
-        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, cut))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
-        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_tcp(host, port, cut, local_address, socket_options))
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
-        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_unix_socket(path, cut, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
-    """Async twin of :class:`_DeadlineStream`."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        cut, seconds = _time_left(timeout, httpcore.ReadTimeout)
-        try:
-            return await self._inner.read(max_bytes, cut)
-        except httpcore.ReadTimeout:
-            if seconds is None:
-                raise
-            raise httpcore.ReadTimeout(_deadline_message(seconds)) from None
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        cut, seconds = _time_left(timeout, httpcore.WriteTimeout)
-        try:
-            await self._inner.write(buffer, cut)
-        except httpcore.WriteTimeout:
-            if seconds is None:
-                raise
-            raise httpcore.WriteTimeout(_deadline_message(seconds)) from None
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
-        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
-        return _AsyncDeadlineStream(await self._inner.start_tls(ssl_context, server_hostname, cut))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Any = None) -> httpcore.AsyncNetworkStream:
-        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
-        return _AsyncDeadlineStream(await self._inner.connect_tcp(host, port, cut, local_address, socket_options))
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
-        cut, _ = _time_left(timeout, httpcore.ConnectTimeout)
-        return _AsyncDeadlineStream(await self._inner.connect_unix_socket(path, cut, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def guard_deadlines(client: httpx.Client | httpx.AsyncClient) -> int:
-    """Put every connection pool of ``client`` (proxies from the environment included) under the deadline.
-
-    httpx offers no public way to hand its default transport a network backend, so this swaps the
-    backend of the pools httpx built; connections made afterwards use it. Returns how many pools it
-    guarded (0 for a client on a test transport, which has no network). A test pins these names,
-    so an httpx release that moves them fails the suite instead of silently dropping the deadline.
-    """
-    guarded = 0
-    for transport in [client._transport, *client._mounts.values()]:
-        pool = getattr(transport, "_pool", None)
-        backend = getattr(pool, "_network_backend", None)
-        if backend is None:
-            continue
-        if not isinstance(backend, (_DeadlineBackend, _AsyncDeadlineBackend)):
-            wrapper = _AsyncDeadlineBackend if isinstance(client, httpx.AsyncClient) else _DeadlineBackend
-            pool._network_backend = wrapper(backend)  # type: ignore[union-attr]  # httpcore's private hook, read above
-        guarded += 1
-    return guarded
-
-
-# --------------------------------------------------------------------------------------------
-# Secret redaction (independent of Airflow's masker, which dag.test() and plain scripts lack)
-# --------------------------------------------------------------------------------------------
-
-
-class _SecretRegistry:
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, value: str | None) -> None:
-        if value and len(value) >= 4:
-            with self._lock:
-                self._secrets.add(value)
-
-    def redact(self, text: str) -> str:
-        if not self._secrets or not text:
-            return text
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
-
-
-SECRETS = _SecretRegistry()
-
-
-class _RedactingFilter(logging.Filter):
-    """Keeps httpx's request log lines (which carry full URLs, query strings included) clean."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # pragma: no cover - a broken record is not ours to fix
-            return True
-        clean = SECRETS.redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
-_FILTER_INSTALLED = False
-
-
-def _install_log_filter() -> None:
-    global _FILTER_INSTALLED
-    if not _FILTER_INSTALLED:
-        for name in ("httpx", "httpcore"):
-            logging.getLogger(name).addFilter(_RedactingFilter())
-        _FILTER_INSTALLED = True
-
-
-def secret_forms(value: str) -> set[str]:
-    """Every spelling of ``value`` that may reach a log line, an error or a vendor's echo.
-
-    Raw; JSON-escaped with and without ``ensure_ascii`` (``\\u00e9`` in lower- and upper-case hex,
-    ``/`` also as ``\\/`` as PHP writes it, and escaped twice for JSON inside a JSON string);
-    URL-encoded (``quote`` with and without ``/`` safe, ``quote_plus``; hex in both cases); HTML-escaped;
-    and Python's ``repr``/``ascii`` spellings (a dict of headers formatted into a message).
-    """
-    import html
-    import json
-    import re
-    from urllib.parse import quote, quote_plus
-
-    forms = {value, repr(value)[1:-1], ascii(value)[1:-1], html.escape(value), html.escape(value, quote=False)}
-    escaped = {json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value, ensure_ascii=True)[1:-1]}
-    escaped |= {re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), form) for form in escaped}
-    escaped |= {form.replace("/", "\\/") for form in escaped}
-    escaped |= {json.dumps(form, ensure_ascii=ascii_only)[1:-1] for form in escaped for ascii_only in (True, False)}
-    forms |= escaped
-    urls = {quote(value, safe=""), quote(value), quote_plus(value), quote_plus(value, safe="/")}
-    forms |= urls | {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), form) for form in urls}
-    return forms
-
-
-def secret_text(value: Any, where: str) -> str | None:
-    """The text a secret from a connection's extras is sent as: a string as is, a JSON number as written.
-
-    A number is a secret too (``{"api_key": 12345678}`` is sent as ``12345678``); a boolean, object or
-    list is no credential any vendor issues, and registering ``True`` would mask every ``True`` in
-    the logs, so those raise :class:`DialerConfigError` (naming the extra, not its value).
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    kind = {bool: "boolean", dict: "object", list: "array"}.get(type(value), type(value).__name__)
-    raise DialerConfigError(f"{where} must be a string, got a JSON {kind}")
-
-
-def register_secret(value: str | None) -> None:
-    """Redact ``value``, in every spelling :func:`secret_forms` lists, from our errors, logs and XCom
-    values, and register those spellings with Airflow's masker (one call: one message to the supervisor).
-
-    httpx logs query strings percent-encoded, vendors echo request bodies JSON-escaped: matching the
-    raw value alone lets an XCALLY api key holding ``+``, ``/`` or ``=`` or a password holding ``é``
-    or ``"`` through.
-    """
-    if not value:
-        return
-    forms = secret_forms(value)
-    for form in forms:
-        SECRETS.add(form)
-    try:
-        from airflow.sdk.log import mask_secret
-
-        every_form: list[JsonValue] = [*sorted(forms)]  # typed so: list is invariant, mask_secret takes JSON
-        mask_secret(every_form)
-    except Exception:  # noqa: BLE001 - masking is best effort outside a task (plain scripts)
-        pass
-
-
-def redact_value(value: Any) -> Any:
-    """``value`` with every registered secret replaced by ``***`` in its strings (dict keys included),
-    for what leaves the task as XCom. Lists, tuples and dicts are rebuilt; other values are returned as is."""
-    if isinstance(value, str):
-        return SECRETS.redact(value)
-    if isinstance(value, dict):
-        return {redact_value(key): redact_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact_value(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(redact_value(item) for item in value)
-    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -709,7 +151,7 @@ class DialerHook(BaseHook):
         self._aauth_lock: asyncio.Lock | None = None
         self._aauth_lock_loop: asyncio.AbstractEventLoop | None = None
         self._rng = random.Random()
-        _install_log_filter()
+        install_log_filter()
 
     # -- connection ------------------------------------------------------------------------
 
@@ -802,19 +244,19 @@ class DialerHook(BaseHook):
 
         ca_bundle = extras.get("ca_bundle")
         verify: bool | str = ca_bundle if ca_bundle else as_bool(extras.get("verify_ssl"), True)
-        max_attempts = int(_as_float(extras.get("max_attempts"), 5, "max_attempts") or 1)
+        max_attempts = int(as_float(extras.get("max_attempts"), 5, "max_attempts") or 1)
         retry = RetryPolicy(
             max_attempts=max(1, max_attempts),
-            total_seconds=_as_float(extras.get("retry_max_seconds"), 120.0, "retry_max_seconds") or 0.0,
-            backoff_base=_as_float(extras.get("retry_backoff_seconds"), 0.5, "retry_backoff_seconds") or 0.0,
+            total_seconds=as_float(extras.get("retry_max_seconds"), 120.0, "retry_max_seconds") or 0.0,
+            backoff_base=as_float(extras.get("retry_backoff_seconds"), 0.5, "retry_backoff_seconds") or 0.0,
         )
-        rate = _as_float(extras.get("rate_limit_per_second"), self.default_rate_limit, "rate_limit_per_second")
-        read_timeout = _as_float(extras.get("read_timeout"), 60.0, "read_timeout") or 60.0
+        rate = as_float(extras.get("rate_limit_per_second"), self.default_rate_limit, "rate_limit_per_second")
+        read_timeout = as_float(extras.get("read_timeout"), 60.0, "read_timeout") or 60.0
         # by default a server is assumed to give up on a request within the client's own read timeout
-        late_write = _as_float(extras.get("late_write_seconds"), read_timeout, "late_write_seconds")
+        late_write = as_float(extras.get("late_write_seconds"), read_timeout, "late_write_seconds")
 
 
-        request_timeout = _as_float(extras.get("request_timeout"), 300.0, "request_timeout")
+        request_timeout = as_float(extras.get("request_timeout"), 300.0, "request_timeout")
         if request_timeout is None or request_timeout <= 0:
             raise DialerConfigError(
                 f"connection {self.conn_id!r}: request_timeout must be a positive number of seconds, got {request_timeout!r}"
@@ -822,7 +264,7 @@ class DialerHook(BaseHook):
         return ConnectionSettings(
             base_url=base_url,
             verify=verify,
-            connect_timeout=_as_float(extras.get("connect_timeout"), 10.0, "connect_timeout") or 10.0,
+            connect_timeout=as_float(extras.get("connect_timeout"), 10.0, "connect_timeout") or 10.0,
             read_timeout=read_timeout,
             retry=retry,
             rate_limit_per_second=rate if rate and rate > 0 else None,
@@ -1092,13 +534,13 @@ class DialerHook(BaseHook):
                     time.sleep(arg)
                     answer = None
                 else:
-                    running = _DEADLINE.set(self._deadline())
+                    running = DEADLINE.set(self._deadline())
                     try:
                         answer = client.request(**arg, timeout=self._exchange_timeout())
                     except httpx.HTTPError as exc:
                         answer = exc
                     finally:
-                        _DEADLINE.reset(running)
+                        DEADLINE.reset(running)
         except StopIteration as stop:
             response: httpx.Response = stop.value
             return response
@@ -1146,13 +588,13 @@ class DialerHook(BaseHook):
                     await asyncio.sleep(arg)
                     answer = None
                 else:
-                    running = _DEADLINE.set(self._deadline())
+                    running = DEADLINE.set(self._deadline())
                     try:
                         answer = await client.request(**arg, timeout=self._exchange_timeout())
                     except httpx.HTTPError as exc:
                         answer = exc
                     finally:
-                        _DEADLINE.reset(running)
+                        DEADLINE.reset(running)
         except StopIteration as stop:
             response: httpx.Response = stop.value
             return response

@@ -569,7 +569,7 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         return send
 
     def execute(self, context: Any) -> Any:
-        from airflow_provider_dialer.hooks.base import redact_value
+        from airflow_provider_dialer.transport.redaction import redact_value
 
         try:
             # XCom is stored as returned (Airflow masks logs, not XCom): the same redaction as errors and logs
@@ -588,7 +588,7 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     def _late_write_seconds(hook: Any) -> float:
         """How long a read that finds leads missing settles (the connection's ``late_write_seconds``);
         a hook without connection settings gets the default, never no settling."""
-        from airflow_provider_dialer.hooks.base import ConnectionSettings
+        from airflow_provider_dialer.transport.settings import ConnectionSettings
 
         settings = getattr(hook, "settings", None)
         return float(getattr(settings, "late_write_seconds", ConnectionSettings.late_write_seconds))

@@ -109,7 +109,7 @@ class ObservedRun:
         try:
             write(self.run_report, render(summary, hours, meta))
         except Exception as exc:  # noqa: BLE001 - the leads are delivered; a report is a picture of it
-            from airflow_provider_dialer.hooks.base import redact_value
+            from airflow_provider_dialer.transport.redaction import redact_value
 
             self.log.warning("could not write the run report to %s: %s", report_url(self.run_report),  # type: ignore[attr-defined]
                              redact_value(str(exc)))

@@ -16,17 +16,7 @@ from airflow_provider_dialer.exceptions import (
     DialerHTTPError,
     DialerRejectedError,
 )
-from airflow_provider_dialer.hooks.base import (
-    AsyncTwin,
-    DialerHook,
-    Flow,
-    Request,
-    api_call,
-    as_bool,
-    is_loopback,
-    json_object,
-    register_secret,
-)
+from airflow_provider_dialer.hooks.base import DialerHook
 from airflow_provider_dialer.hooks.ucontact.wire import (
     CHANNELS,
     DialerTaskCall,
@@ -37,6 +27,9 @@ from airflow_provider_dialer.hooks.ucontact.wire import (
     hub_path,
     parse_user_token,
 )
+from airflow_provider_dialer.transport.redaction import register_secret
+from airflow_provider_dialer.transport.requests import AsyncTwin, Flow, Request, api_call, json_object
+from airflow_provider_dialer.transport.settings import as_bool, is_loopback
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState

@@ -20,16 +20,7 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerError, DialerNotFoundError
-from airflow_provider_dialer.hooks.base import (
-    AsyncTwin,
-    DialerHook,
-    Flow,
-    Request,
-    api_call,
-    is_loopback,
-    json_array,
-    register_secret,
-)
+from airflow_provider_dialer.hooks.base import DialerHook
 from airflow_provider_dialer.hooks.ujet.wire import (
     JobStatus,
     UjetAddResult,
@@ -43,12 +34,15 @@ from airflow_provider_dialer.hooks.ujet.wire import (
     phone_digits,
     ujet_contact,
 )
+from airflow_provider_dialer.transport.redaction import register_secret
+from airflow_provider_dialer.transport.requests import AsyncTwin, Flow, Request, api_call, json_array
+from airflow_provider_dialer.transport.settings import is_loopback
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_dialer.hooks.base import ConnectionSettings
     from airflow_provider_dialer.leads.model import PreparedLead
+    from airflow_provider_dialer.transport.settings import ConnectionSettings
 
 APPS_API = "/apps/api/v1"
 MANAGER_API = "/manager/api/v1"

@@ -19,16 +19,7 @@ from airflow_provider_dialer.exceptions import (
     DialerDeliveryUnknownError,
     DialerHTTPError,
 )
-from airflow_provider_dialer.hooks.base import (
-    DialerHook,
-    Flow,
-    Request,
-    api_call,
-    as_bool,
-    is_loopback,
-    json_object,
-    register_secret,
-)
+from airflow_provider_dialer.hooks.base import DialerHook
 from airflow_provider_dialer.hooks.voipex.wire import (
     CAMPAIGN_COMMAND_ORDER,
     CAMPAIGN_COMMAND_STATE,
@@ -52,6 +43,9 @@ from airflow_provider_dialer.hooks.voipex.wire import (
     voipex_number,
 )
 from airflow_provider_dialer.link_templates import one_id
+from airflow_provider_dialer.transport.redaction import register_secret
+from airflow_provider_dialer.transport.requests import Flow, Request, api_call, json_object
+from airflow_provider_dialer.transport.settings import as_bool, is_loopback
 
 if TYPE_CHECKING:
     import httpx

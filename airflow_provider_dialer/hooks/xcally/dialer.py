@@ -43,7 +43,7 @@ from airflow_provider_dialer.hooks.xcally.wire import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from airflow_provider_dialer.hooks.base import AsyncTwin, DialerHook, Flow
+    from airflow_provider_dialer.hooks.base import DialerHook
     from airflow_provider_dialer.hooks.xcally.wire import (
         BulkAddResult,
         Contact,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         User,
     )
     from airflow_provider_dialer.leads.model import PreparedLead
+    from airflow_provider_dialer.transport.requests import AsyncTwin, Flow
 
     class _XCallyEndpoints(Protocol):
         """The endpoints of XCallyHook this mixin calls (XCallyHook defines each with ``api_call``)."""

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic_core import to_json
 
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError, DialerJobFailedError
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, json_array, register_secret
+from airflow_provider_dialer.hooks.base import DialerHook
 from airflow_provider_dialer.hooks.xcally.dialer import XCallyDialer
 from airflow_provider_dialer.hooks.xcally.wire import (
     LEAD_FIELD_LIMITS,
@@ -38,6 +38,8 @@ from airflow_provider_dialer.hooks.xcally.wire import (
     User,
     campaign_update_body,
 )
+from airflow_provider_dialer.transport.redaction import register_secret
+from airflow_provider_dialer.transport.requests import Flow, Request, api_call, json_array
 
 
 def _total(response: Any, body: Any) -> int:

@@ -18,16 +18,11 @@ from airflow_provider_dialer.exceptions import (
     DialerRateLimitError,
     DialerTransportError,
 )
-from airflow_provider_dialer.hooks.base import (
-    DialerHook,
-    Flow,
-    RateLimiter,
-    Request,
-    RetryPolicy,
-    api_call,
-    is_loopback,
-    parse_retry_after,
-)
+from airflow_provider_dialer.hooks.base import DialerHook
+from airflow_provider_dialer.transport.ratelimit import RateLimiter
+from airflow_provider_dialer.transport.requests import Flow, Request, api_call
+from airflow_provider_dialer.transport.retry import RetryPolicy, parse_retry_after
+from airflow_provider_dialer.transport.settings import is_loopback
 
 SECRET = "s3cr3t-Passw0rd-xyz"
 
@@ -372,7 +367,7 @@ def test_clients_share_one_ssl_context_per_verify_setting(monkeypatch):
 
     import certifi
 
-    from airflow_provider_dialer.hooks.base import ssl_context
+    from airflow_provider_dialer.transport.settings import ssl_context
 
     set_conn(monkeypatch, host="api.example.com", schema="https", port=None)
     first, second = DemoHook(), DemoHook()

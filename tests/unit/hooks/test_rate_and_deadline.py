@@ -33,7 +33,12 @@ from airflow_provider_dialer.exceptions import (
     DialerTransportError,
 )
 from airflow_provider_dialer.hooks import base as base_module
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call
+from airflow_provider_dialer.hooks.base import DialerHook
+from airflow_provider_dialer.transport import deadline as deadline_module
+from airflow_provider_dialer.transport import retry as retry_module
+from airflow_provider_dialer.transport.deadline import guard_deadlines
+from airflow_provider_dialer.transport.ratelimit import RateLimiter
+from airflow_provider_dialer.transport.requests import Flow, Request, api_call
 
 EPS = 2e-9  # the limiter treats a nanosecond short as due (float rounding)
 
@@ -137,9 +142,11 @@ class VirtualTime:
 
 @pytest.fixture
 def virtual(monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
-    """The hook module's ``time`` replaced by virtual time (monotonic, sleep, time)."""
+    """``time`` replaced by virtual time (monotonic, sleep, time) in the hook and the transport modules it uses."""
     vt = VirtualTime()
-    monkeypatch.setattr(base_module, "time", types.SimpleNamespace(monotonic=vt.monotonic, sleep=vt.sleep, time=vt.time))
+    clock = types.SimpleNamespace(monotonic=vt.monotonic, sleep=vt.sleep, time=vt.time)
+    for module in (base_module, deadline_module, retry_module):
+        monkeypatch.setattr(module, "time", clock)
     return vt
 
 
@@ -181,7 +188,7 @@ def test_limiter_never_lets_a_window_hold_more_than_its_share_nor_a_start_into_a
     window; every request starts eventually.
     """
     clock = {"now": 0.0}
-    limiter = base_module.RateLimiter(rate, clock=lambda: clock["now"])
+    limiter = RateLimiter(rate, clock=lambda: clock["now"])
     events: list[tuple[float, int, int, Any]] = []  # (time, priority: pauses first, seq, payload)
     seq = itertools.count()
     for at, seconds in pauses:
@@ -443,14 +450,14 @@ def test_every_pool_of_the_clients_is_guarded_proxies_from_the_environment_inclu
     set_conn(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
     hook = DemoHook()
-    assert base_module.guard_deadlines(hook.get_conn()) >= 2  # the direct pool and the proxy's
+    assert guard_deadlines(hook.get_conn()) >= 2  # the direct pool and the proxy's
     hook.close()
 
     async def guarded() -> int:
         try:
-            return base_module.guard_deadlines(hook._get_async_client())
+            return guard_deadlines(hook._get_async_client())
         finally:
             await hook.aclose()
 
     assert asyncio.run(guarded()) >= 2
-    assert base_module.guard_deadlines(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200)))) == 0
+    assert guard_deadlines(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200)))) == 0

@@ -23,8 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError
-from airflow_provider_dialer.hooks import base as base_module
-from airflow_provider_dialer.hooks.base import DialerHook, Flow, Request, api_call, redact_value
+from airflow_provider_dialer.hooks.base import DialerHook
+from airflow_provider_dialer.transport import redaction
+from airflow_provider_dialer.transport.redaction import redact_value
+from airflow_provider_dialer.transport.requests import Flow, Request, api_call
 
 LOGIN = "bob"
 #: what secrets are made of: letters, digits, non-ASCII (Latin, CJK, emoji), quotes, backslash, space, URL syntax
@@ -97,14 +99,14 @@ def isolated_masks() -> Any:
     from airflow.sdk._shared.secrets_masker import _secrets_masker
 
     masker = _secrets_masker()
-    saved = (set(base_module.SECRETS._secrets), set(masker.patterns), masker.replacer)
+    saved = (set(redaction.SECRETS._secrets), set(masker.patterns), masker.replacer)
 
     def reset() -> None:
-        base_module.SECRETS._secrets.clear()
+        redaction.SECRETS._secrets.clear()
         masker.reset_masker()
 
     yield reset
-    base_module.SECRETS._secrets.update(saved[0])
+    redaction.SECRETS._secrets.update(saved[0])
     masker.patterns, masker.replacer = saved[1], saved[2]
 
 
@@ -168,9 +170,9 @@ def test_the_lead_operators_xcom_value_passes_the_redaction(monkeypatch, tmp_pat
     import datetime as dt
 
     from airflow_provider_dialer.capabilities import ChunkOutcome
-    from airflow_provider_dialer.hooks.base import register_secret
     from airflow_provider_dialer.operators import base as operators_base
     from airflow_provider_dialer.operators.lists import UploadListOperator
+    from airflow_provider_dialer.transport.redaction import register_secret
 
     token = 'tok-"é/ü+&=%\\ 12'
     forms = [form for form in spellings(token, password=False).values()]

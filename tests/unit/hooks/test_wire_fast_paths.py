@@ -120,7 +120,7 @@ json_values = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(st.lists(json_values, max_size=5), st.dictionaries(st.text(max_size=4), json_values, max_size=2), st.text(max_size=4))
 def test_items_encoded_one_by_one_join_into_the_same_bytes(items, head, key) -> None:
-    from airflow_provider_dialer.hooks.base import json_array, json_object
+    from airflow_provider_dialer.transport.requests import json_array, json_object
 
     assert json_array(to_json(item) for item in items) == to_json(items)
     if key not in head:
