@@ -581,7 +581,7 @@ def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, An
     parts_file = stack.work / "callable_now_parts.csv"
     n = callable_now_leads(parts_file, first=60, per_region=4)
     check(n >= 8, "too few regions inside their window now")
-    run_id = api.trigger("dialer_large_list_mapped", {"rows_per_part": 2, "leads_path": str(parts_file)})
+    run_id = api.trigger("dialer_large_list_mapped", {"leads_per_part": 2, "leads_path": str(parts_file)})
     api.wait_run("dialer_large_list_mapped", run_id, stack)
     mapped = [ti for ti in api.task_instances("dialer_large_list_mapped", run_id) if ti["task_id"] == "upload"]
     hosts = {ti["map_index"]: ti["hostname"] for ti in mapped}
