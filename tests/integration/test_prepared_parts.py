@@ -100,19 +100,24 @@ def test_parts_sent_by_mapped_tasks_one_killed_and_retried_store_each_lead_once(
     assert len(expected) + len(rejects) == 40
 
 
-def test_a_part_sent_later_is_held_to_its_window_at_send_time(emu, tmp_path, monkeypatch):
-    """Prepared at noon in New York; sent at 22:00 there, the window (08:00-21:00) is closed: the lead
-    goes with the next opening on the wire, as a lead prepared by the sending task would."""
+def test_a_part_sent_later_is_held_to_its_own_window_at_send_time(emu, tmp_path, monkeypatch):
+    """Prepared at noon in New York with a 09:00-17:00 window; sent at 18:00 there (inside the default
+    window, outside the part's): the lead goes with the next opening of the part's window on the wire."""
+    from zoneinfo import ZoneInfo
+
     path = tmp_path / "leads.csv"
     path.write_text("id,nome,tel,fuso\nA,Ana,2125550101,America/New_York\n", encoding="utf-8")
     entry = prepare_parts(str(path), str(tmp_path / "parts"), parts=1, column_mapping=MAPPING, default_region="US",
-                          now=AFTERNOON, calling_window={"start": "08:00", "end": "21:00"})[0]
-    monkeypatch.setattr(base_module, "utcnow", lambda: dt.datetime(2026, 6, 11, 2, 0, tzinfo=UTC))
+                          now=AFTERNOON, calling_window={"start": "09:00", "end": "17:00"})[0]
+    monkeypatch.setattr(base_module, "utcnow", lambda: dt.datetime(2026, 6, 10, 22, 0, tzinfo=UTC))
     summary = send_part(tmp_path, entry, 0, settings={"mode": "batch"})
     assert summary["accepted"] == 1 and summary["rescheduled_at_send"] == 1
-    contact = emu.state("xcally")["xcally"]["contacts"]
-    contact = (list(contact.values()) if isinstance(contact, dict) else contact)[0]
-    assert contact["scheduledat"], contact
+    contacts = emu.state("xcally")["xcally"]["contacts"]
+    contact = (list(contacts.values()) if isinstance(contacts, dict) else contacts)[0]
+    local = dt.datetime.fromisoformat(contact["scheduledat"].replace("Z", "+00:00"))
+    if local.tzinfo is not None:
+        local = local.astimezone(ZoneInfo("America/New_York"))
+    assert (local.date(), local.hour, local.minute) == (dt.date(2026, 6, 11), 9, 0), contact["scheduledat"]
 
 
 def test_a_part_that_changed_under_a_resumed_task_is_refused(emu, tmp_path, monkeypatch, task_dies):
