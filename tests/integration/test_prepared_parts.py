@@ -80,17 +80,18 @@ def test_parts_sent_by_mapped_tasks_one_killed_and_retried_store_each_lead_once(
     expected = [p for entry in entries for p in part_phones(entry)]
     assert len(expected) == len(set(expected))
     killed = random.Random(seed).randrange(len(entries))
+    assert entries[killed]["leads"] > 4  # three chunks of two or more: the retry resumes past a delivered chunk
     real = XCallyHook.push_list_chunk
     for index, entry in enumerate(entries):
         if index == killed:
             monkeypatch.setattr(XCallyHook, "push_list_chunk", task_dies(real, "after_the_vendor_applied"))
             with pytest.raises(SystemExit):
-                send_part(tmp_path, entry, index)
+                send_part(tmp_path, entry, index, chunk_size=2)
             monkeypatch.setattr(XCallyHook, "push_list_chunk", real)
-            summary = send_part(tmp_path, entry, index)  # the retry of that map index
+            summary = send_part(tmp_path, entry, index, chunk_size=2)  # the retry of that map index
             assert summary["chunks_already_delivered"] >= 1
         else:
-            summary = send_part(tmp_path, entry, index)
+            summary = send_part(tmp_path, entry, index, chunk_size=2)
         assert summary["read"] == summary["accepted"] == entry["leads"] and summary["rejected"] == 0
     held = stored(emu)
     assert set(held.values()) == {1}, "a lead landed twice"
