@@ -128,6 +128,12 @@ def run(size: int, vendor: str, pstats_out: str | None) -> str:
             pass
     if pstats_out:
         stats.dump_stats(pstats_out)
+    return report(stats, f"cProfile of `UploadListOperator.execute` ({vendor}, `prepare_workers=1`), {size:,} CSV rows, "
+                         f"{summary['accepted']:,} leads sent: {wall:.1f} s under the profiler")
+
+
+def report(stats: pstats.Stats, title: str) -> str:
+    """Own time by stage (the ``BUCKETS``) and the heaviest functions of a profile."""
     totals: dict[str, float] = {}
     rows = []
     for key, (_, _, own, cumulative, callers) in stats.stats.items():  # type: ignore[attr-defined]
@@ -141,10 +147,9 @@ def run(size: int, vendor: str, pstats_out: str | None) -> str:
             totals[name] = totals.get(name, 0.0) + caller_own
     idle = totals.pop(IDLE, 0.0)
     profiled = sum(totals.values())
-    out = [f"cProfile of `UploadListOperator.execute` ({vendor}, `prepare_workers=1`), {size:,} CSV rows, "
-           f"{summary['accepted']:,} leads sent: {wall:.1f} s under the profiler, {profiled:.1f} s of own time profiled "
-           f"(every thread's; builtins and `re` count where they are called from; sender threads idle {idle:.1f} s, not "
-           "counted below; waiting on the emulator counts in the HTTP client).", "",
+    out = [(f"{title}; {profiled:.1f} s of own time in every thread (builtins and `re` count where they are called "
+            f"from; the sender threads' {idle:.1f} s idle, waiting for a chunk, are left out; waiting on the emulator "
+            "counts in the HTTP client)."), "",
            "| where | own time s | share |", "|---|---:|---:|"]
     for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         out.append(f"| {name} | {seconds:.2f} | {seconds / profiled:.0%} |")
@@ -160,7 +165,11 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--vendor", default="xcally", choices=("xcally", "ujet", "voipex", "ucontact"))
     parser.add_argument("--pstats", help="also dump the raw profile here (snakeviz, pstats)")
+    parser.add_argument("--report", metavar="PSTATS", help="only tabulate a profile dumped earlier with --pstats")
     args = parser.parse_args()
+    if args.report:
+        print(report(pstats.Stats(args.report), f"Profile {args.report}"))
+        return 0
     print(run(args.size, args.vendor, args.pstats))
     return 0
 

@@ -237,7 +237,7 @@ def _count(value: Any) -> int | None:
             return int(value)
         except ValueError:
             raise DialerConfigError(f"parts / leads_per_part must be a whole number, got {value!r}") from None
-    return value
+    return value if isinstance(value, int) else int(value)
 
 
 # -- the send side: what LeadsOperator does with ``prepared_part`` -----------------------------------
