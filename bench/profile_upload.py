@@ -50,7 +50,23 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
 
 
 def _attributed_to_caller(key: tuple[str, int, str]) -> bool:
-    return key[0] == "~" or "/re/" in key[0] or key[0].endswith(("/re.py", "/enum.py", "/functools.py"))
+    return key[0] == "~" or "/re/" in key[0] or key[0].endswith(("/re.py", "/enum.py", "/functools.py", "/pathlib.py"))
+
+
+def _stages_of(stats: pstats.Stats, key: tuple[str, int, str], depth: int) -> dict[str, float]:
+    """The stages a function's time belongs to, as shares: its own, or (a helper) its callers'."""
+    if not _attributed_to_caller(key):
+        return {bucket_of(key): 1.0}
+    entry = stats.stats.get(key)  # type: ignore[attr-defined]
+    callers = entry[4] if entry else {}
+    weight = sum(c[2] for c in callers.values())
+    if depth > 6 or not weight:
+        return {"other": 1.0}
+    shares: dict[str, float] = {}
+    for caller, counts in callers.items():
+        for name, share in _stages_of(stats, caller, depth + 1).items():
+            shares[name] = shares.get(name, 0.0) + share * counts[2] / weight
+    return shares
 
 
 def bucket_of(key: tuple[str, int, str]) -> str:
@@ -141,10 +157,11 @@ def report(stats: pstats.Stats, title: str) -> str:
         if not _attributed_to_caller(key):
             totals[bucket_of(key)] = totals.get(bucket_of(key), 0.0) + own
             continue
-        # a builtin or a stdlib helper (re.compile, str methods) counts where it was called from
+        # a builtin or a stdlib helper (re.compile, pathlib, str methods) counts where it was called from,
+        # following helpers called by helpers up to the first caller that has a stage
         for caller, (_, _, caller_own, _) in callers.items():
-            name = bucket_of(caller) if not _attributed_to_caller(caller) else "other"
-            totals[name] = totals.get(name, 0.0) + caller_own
+            for name, share in _stages_of(stats, caller, 0).items():
+                totals[name] = totals.get(name, 0.0) + caller_own * share
     idle = totals.pop(IDLE, 0.0)
     profiled = sum(totals.values())
     out = [(f"{title}; {profiled:.1f} s of own time in every thread (builtins and `re` count where they are called "
