@@ -312,6 +312,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{PACKAGE}.operators.fresh_leads",
                     f"{PACKAGE}.operators.dialer_task",
                     f"{PACKAGE}.operators.contacts",
+                    f"{PACKAGE}.operators.parts",
                 ],
             }
             for name in ("Dialer (vendor-neutral)",)

@@ -84,8 +84,12 @@ under 2 GB.
 (its own process, one fresh per workload, `bench/emu_process.py`), per list-capable vendor, each workload in a fresh process. Beside it: the
 send stage alone (leads prepared before the clock), the transport ceiling (the hook's wire bodies,
 built before the clock, posted with raw httpx at the same concurrency and chunk size), preparation
-alone, and the naive way (stock `HttpHook`, one request per lead, timed on a sample and
-extrapolated). Client-side rate limits are off. End to end runs with `prepare_workers=2`; the task
+alone, the naive way (stock `HttpHook`, one request per lead, timed on a sample and
+extrapolated), and, on XCALLY and UJET, the honest peer: `bench/handwritten_upload.py`, what a
+competent engineer writes by hand (csv.DictReader, phonenumbers parse + is_valid + E.164, a set for
+de-duplication, one bulk request per 1,000 contacts with httpx on 4 threads; no zones, windows,
+schedules, reject report or exactly-once), on the same CSV and a fresh emulator in the same run.
+Client-side rate limits are off. End to end runs with `prepare_workers=2`; the task
 process's peak RSS and its two workers' are reported apart. Targets: end to end at 1,000,000 leads at
 least 20x the naive way; send stage at least 80% of the transport ceiling; peak RSS under 300 MB and
 within 15% between 100,000 and 1,000,000 leads.

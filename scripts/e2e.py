@@ -508,7 +508,7 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     stack.start("scheduler", [AIRFLOW, "scheduler"], env)
     for dag_id in ("dialer_launch_demo", "dialer_ujet_launch", "dialer_large_list_mapped", "dialer_rest_triggered_push"):
         api.unpause(dag_id)
-    # each example has its UJET campaign (the demo 6, the UJET launch 7); the UJET launch and the mapped
+    # each example has its UJET campaign (the demo 6, the UJET launch 7, the mapped DAG 9); the UJET launch and the mapped
     # DAG get leads of their own here, all callable now
     leads_file, parts_file = stack.work / "callable_now.csv", stack.work / "callable_now_parts.csv"
     n = callable_now_leads(leads_file, first=40)
@@ -581,7 +581,7 @@ def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, An
     parts_file = stack.work / "callable_now_parts.csv"
     n = callable_now_leads(parts_file, first=60, per_region=4)
     check(n >= 8, "too few regions inside their window now")
-    run_id = api.trigger("dialer_large_list_mapped", {"rows_per_part": 2, "leads_path": str(parts_file)})
+    run_id = api.trigger("dialer_large_list_mapped", {"leads_per_part": 2, "leads_path": str(parts_file)})
     api.wait_run("dialer_large_list_mapped", run_id, stack)
     mapped = [ti for ti in api.task_instances("dialer_large_list_mapped", run_id) if ti["task_id"] == "upload"]
     hosts = {ti["map_index"]: ti["hostname"] for ti in mapped}

@@ -87,6 +87,12 @@ class PhoneNormaliser:
         self._tzdata = TIMEZONE_DATA
         self._tz_longest = TIMEZONE_LONGEST_PREFIX
         self._nsn = phonenumbers.national_significant_number
+        # phonenumbers looks each metadata pattern up through re.compile's cache on every call; its own
+        # pattern cache (one dict lookup; about 1,200 patterns, a fraction of a MB, with every region's
+        # example numbers) makes a parse and validation about a fifth cheaper, with the same patterns
+        enable_pattern_cache = getattr(phonenumbers, "enable_pattern_cache", None)
+        if enable_pattern_cache is not None:
+            enable_pattern_cache()
         self.backend = select_backend(backend)
         if self.backend.name == FAST:
             fast = self.backend.module

@@ -73,6 +73,9 @@ def _too_long(fields: dict[str, Any], limits: Mapping[str, int], row: int, ext: 
     """A ``field_too_long`` reject for the first field longer than the dialer takes, else None."""
     for name, limit in limits.items():
         value = fields.get(name)
+        # the common case (text within the limit, or no value) without building a tuple per field
+        if value is None or (type(value) is str and len(value) <= limit):
+            continue
         items = value.items() if isinstance(value, dict) else ((None, value),)
         for sub, text in items:
             if isinstance(text, str) and len(text) > limit:

@@ -175,6 +175,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         ``dag_run.conf``), a path or ``ObjectStoragePath`` to a ``.csv`` / ``.jsonl`` file, a
         ``CsvSource`` / ``JsonLinesSource`` / ``SqlSource``, or ``{"sql": ..., "conn_id": ...}``
         (a query through any common.sql connection, read in pages).
+    :param prepared_part: instead of ``source``: one part written by ``PreparePartsOperator`` /
+        ``prepare_parts`` (its manifest entry, e.g. mapped with ``.expand(prepared_part=...)``, or its
+        path); sent as prepared, with the calling window it was prepared with. See "Prepare once, send in parts".
     :param column_mapping: Lead field -> source column(s), e.g. ``{"phones": ["tel", "tel2"], "first_name": "nome",
         "timezone": "fuso"}`` (a ``ColumnMapping`` or its dict form).
     :param default_region: region for numbers written without a country code (e.g. ``"BR"``).
@@ -223,13 +226,15 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
 
     template_fields: Sequence[str] = (
         "conn_id", "source", "column_mapping", "default_region", "default_timezone", "reject_report", "dnc_source",
-        "sync_target", "outcome_log", "run_report", "run_report_url",
+        "sync_target", "outcome_log", "run_report", "run_report_url", "prepared_part",
     )
     template_fields_renderers = {"source": "json", "column_mapping": "json"}
     ui_color = "#e8f4ff"
 
     #: the preparation report of the attempt running, while its file may still be open
     _open_report: Any = None
+    #: the prepared part this attempt sends (``prepared_part``), once checked against the progress
+    _part: Any = None
 
     #: the capability (a Protocol from capabilities.py) this operator needs
     capability: type
@@ -265,7 +270,8 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         self,
         *,
         conn_id: str,
-        source: Any,
+        source: Any = None,
+        prepared_part: Any = None,
         column_mapping: Any = None,
         default_region: str | None = None,
         default_timezone: str | None = None,
@@ -305,6 +311,7 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.source = source
+        self.prepared_part = prepared_part
         self.column_mapping = column_mapping
         self.default_region = default_region
         self.default_timezone = default_timezone
@@ -345,6 +352,8 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
             raise DialerConfigError(f"past_schedule must be 'send_now' or 'reject', got {past_schedule!r}")
         if hold_back not in {"defer", "reject"}:
             raise DialerConfigError(f"hold_back must be 'defer' or 'reject', got {hold_back!r}")
+        if prepared_part is None and source is None:
+            raise DialerConfigError("give the leads: source (to prepare here) or prepared_part (prepared by PreparePartsOperator)")
         if isinstance(prepare_workers, bool) or not isinstance(prepare_workers, int) or prepare_workers < 1:
             raise DialerConfigError(f"prepare_workers must be a whole number of processes, at least 1, got {prepare_workers!r}")
 
@@ -450,6 +459,11 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
 
     def _prepare(self, now: dt.datetime, with_report: bool = True) -> Any:
         from airflow_provider_dialer.leads import prepare_leads
+
+        if self._part is not None:  # prepared once upstream: read, do not prepare again
+            from airflow_provider_dialer.operators.prepared_part import prepared_from_part
+
+            return prepared_from_part(self, self._part, now, self.reject_report if with_report else None)
 
         return prepare_leads(
             self._as_source(self.source),
@@ -599,9 +613,18 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         from airflow_provider_dialer.leads.window import CallingWindow
 
         hook = self._get_hook()
-        check_source(self._as_source(self.source), self.column_mapping)  # encoding, header, mapping: before any write
+        if self.prepared_part is None:
+            check_source(self._as_source(self.source), self.column_mapping)  # encoding, header, mapping: before any write
+        else:
+            from airflow_provider_dialer.operators.prepared_part import check_part_arguments
+
+            check_part_arguments(self)
         store = self._store(context)
         state = store.load() or {}
+        if self.prepared_part is not None:
+            from airflow_provider_dialer.operators.prepared_part import bind_part
+
+            self._part = bind_part(self, state, store)  # the part's digest pinned in the progress; its window adopted
         if "prepared_at" not in state:
             state["prepared_at"] = utcnow().isoformat()
         prepared_at = dt.datetime.fromisoformat(state["prepared_at"])

@@ -196,13 +196,45 @@ def test_voipex_launch_call_lists_campaign_start(emu, monkeypatch):
     assert len(numbers) == 8 and set(numbers.values()) == {1}
 
 
-def test_large_list_mapped_over_parts(emu):
-    run = load_dag("dialer_large_list_mapped").test(logical_date=None)
+def test_large_list_mapped_over_parts(emu, tmp_path):
+    """Prepared once (whole-file de-dup, one reject report), sent as parts by mapped tasks: totals exact, no lead
+    in two parts, what landed read through the emulator's admin API and computed apart from the operators."""
+    from zoneinfo import ZoneInfo
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    run = load_dag("dialer_large_list_mapped").test(logical_date=None, run_conf={"parts_root": str(tmp_path)})
     assert str(run.state) == "success", states(run)
-    uploads = [ti for ti in run.get_task_instances() if ti.task_id == "upload"]
-    assert len(uploads) == 3  # 11 distinct phones in parts of 5
+    entries = xcoms(run, "prepare")["return_value"]
+    summary = xcoms(run, "prepare")["summary"]
+    # 12 sample rows: bad phone, unknown zone, duplicate external id, duplicate phone rejected once, for the whole file
+    assert summary["read"] == 12 and summary["prepared"] == 8 and summary["rejected"] == 4
+    assert summary["rejected_by_reason"] == {"duplicate_external_id": 1, "duplicate_phone": 1, "invalid_phone": 1,
+                                             "unknown_timezone": 1}
+    report = [line for line in (tmp_path / "dialer_large_list_mapped").glob("*/rejects.csv")]
+    assert len(report) == 1 and len(report[0].read_text(encoding="utf-8").splitlines()) == 1 + 4
+    parts = [[json.loads(line) for line in open(e["path"], encoding="utf-8").read().splitlines()[1:]] for e in entries]
+    assert [len(p) for p in parts] == [5, 3]
+    phones = [lead["phone"] for part in parts for lead in part]
+    assert len(phones) == len(set(phones)) == 8  # no lead in two parts
+    uploads = sorted((ti for ti in run.get_task_instances() if ti.task_id == "upload"), key=lambda ti: ti.map_index)
+    assert [ti.map_index for ti in uploads] == [0, 1] and all(str(ti.state) == "success" for ti in uploads)
+    with create_session() as session:
+        sent = {row.map_index: row.value for row in session.scalars(select(XComModel).where(
+            XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.task_id == "upload",
+            XComModel.key == "return_value"))}
+    # the window at T0 (08:00-21:00 local), computed with zoneinfo: hold_back="reject" rejects the others when sent
+    callable_now = {lead["phone"] for part in parts for lead in part
+                    if all(8 <= T0.astimezone(ZoneInfo(z)).hour < 21 for z in (lead["window_zones"] or [lead["timezone"]]))}
+    for index, part in enumerate(parts):
+        assert sent[index]["read"] == len(part)
+        assert sent[index]["accepted"] == sum(1 for lead in part if lead["phone"] in callable_now)
+        assert sent[index]["rejected"] == len(part) - sent[index]["accepted"]
     counts = emu.leads("ujet", keys=True)["ujet.import"]["counts"]
     assert set(counts.values()) == {1}
+    assert {"+" + re.sub(r"\D", "", k) for k in counts} == callable_now and 0 < len(callable_now) < 8
 
 
 @pytest.fixture
@@ -287,10 +319,7 @@ def test_daily_sync_day_two_sends_only_the_difference(emu, tmp_path, monkeypatch
 def test_examples_do_not_share_a_campaign_hub_or_sample_phones():
     """Examples enabled together in one deployment must not load the same phones into one target."""
     folder = pathlib.Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    # dialer_large_list_mapped.py is rewritten on another branch: it is to move to UJET campaign 9 and a
-    # sample file of its own; until then it is left out of this check
-    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py"))
-               if p.name != "dialer_large_list_mapped.py"}
+    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py"))}
     ujet = {}
     for name, text in sources.items():
         for match in re.finditer(r'"(?:ujet_)?campaign_id": (\d+)', text):
