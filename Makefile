@@ -34,6 +34,7 @@ demo: install
 lint: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check airflow_provider_dialer tests example_dags bench scripts
+	$(VENV)/bin/ruff format --check airflow_provider_dialer tests example_dags bench scripts
 	$(VENV)/bin/mypy
 
 test: lint

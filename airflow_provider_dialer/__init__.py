@@ -181,7 +181,12 @@ def _declared_connection_types() -> list[dict[str, Any]]:
             "hook-name": "XCALLY Motion",
             "ui-field-behaviour": {
                 "hidden-fields": [],
-                "relabeling": {"host": "Server (host or URL)", "schema": "Scheme", "login": "User", "password": "Password"},
+                "relabeling": {
+                    "host": "Server (host or URL)",
+                    "schema": "Scheme",
+                    "login": "User",
+                    "password": "Password",
+                },
                 "placeholders": {
                     "host": "motion.example.com",
                     "schema": "https",
@@ -206,9 +211,13 @@ def _declared_connection_types() -> list[dict[str, Any]]:
                     "description": "Motion requires firstName; empty means the phone is used.",
                     "schema": {"type": ["string", "null"]},
                 },
-                **_link_fields(campaign="{campaign_id}, {campaign_name}, {origin}",
-                               lst="{list_id}, {list_name}, {campaign_id}, {origin}"),
-                **_transport_fields(verify_help="Self-hosted Motion servers often use their own CA: prefer the CA bundle."),
+                **_link_fields(
+                    campaign="{campaign_id}, {campaign_name}, {origin}",
+                    lst="{list_id}, {list_name}, {campaign_id}, {origin}",
+                ),
+                **_transport_fields(
+                    verify_help="Self-hosted Motion servers often use their own CA: prefer the CA bundle."
+                ),
             },
         },
         {
@@ -217,7 +226,12 @@ def _declared_connection_types() -> list[dict[str, Any]]:
             "hook-name": "Voipex IPBX",
             "ui-field-behaviour": {
                 "hidden-fields": [],
-                "relabeling": {"host": "API host", "schema": "Scheme", "login": "API access e-mail", "password": "Password"},
+                "relabeling": {
+                    "host": "API host",
+                    "schema": "Scheme",
+                    "login": "API access e-mail",
+                    "password": "Password",
+                },
                 "placeholders": {
                     "host": "ipbxapi.voipex.io",
                     "schema": "https",
@@ -234,8 +248,10 @@ def _declared_connection_types() -> list[dict[str, Any]]:
                 },
                 "client_id": {"label": "OAuth2 client id", "schema": {"type": "string", "default": "api"}},
                 "scope": {"label": "OAuth2 scope", "schema": {"type": ["string", "null"]}},
-                **_link_fields(campaign="{campaign_id}, {campaign_name}, {origin}",
-                               lst="{list_id} (the first call list), {list_name}, {origin}"),
+                **_link_fields(
+                    campaign="{campaign_id}, {campaign_name}, {origin}",
+                    lst="{list_id} (the first call list), {list_name}, {origin}",
+                ),
                 **_transport_fields(),
             },
         },
@@ -264,8 +280,10 @@ def _declared_connection_types() -> list[dict[str, Any]]:
                     "description": "Appended to a bare subdomain in the host field.",
                     "schema": {"type": "string", "default": "uc1.ccaiplatform.com"},
                 },
-                **_link_fields(campaign="{campaign_id}, {origin}",
-                               lst="{campaign_id}, {job_id} (UJET has no lists: an upload is an import job), {origin}"),
+                **_link_fields(
+                    campaign="{campaign_id}, {origin}",
+                    lst="{campaign_id}, {job_id} (UJET has no lists: an upload is an import job), {origin}",
+                ),
                 **_transport_fields(rate_default=10),
             },
         },
@@ -288,9 +306,17 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://github.com/airflow-provider-dialer/airflow-provider-dialer/tree/main/docs",
                 "tags": ["service"],
             },
-            {"integration-name": "uContact", "external-doc-url": "https://docs.ucontactcloud.com/", "tags": ["service"]},
+            {
+                "integration-name": "uContact",
+                "external-doc-url": "https://docs.ucontactcloud.com/",
+                "tags": ["service"],
+            },
             {"integration-name": "XCALLY Motion", "external-doc-url": "https://www.xcally.com/", "tags": ["service"]},
-            {"integration-name": "Voipex IPBX", "external-doc-url": "https://ipexcloud.github.io/voipex-docs", "tags": ["service"]},
+            {
+                "integration-name": "Voipex IPBX",
+                "external-doc-url": "https://ipexcloud.github.io/voipex-docs",
+                "tags": ["service"],
+            },
             {
                 "integration-name": "UJET / CCAI Platform",
                 "external-doc-url": "https://cloud.google.com/contact-center/ccai-platform/docs",
@@ -320,6 +346,9 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": "Dialer (vendor-neutral)", "python-modules": [f"{PACKAGE}.sensors.wait"]}],
         "triggers": [{"integration-name": "Dialer (vendor-neutral)", "python-modules": [f"{PACKAGE}.triggers.wait"]}],
         "connection-types": _connection_types(),
-        "extra-links": [f"{PACKAGE}.links.DialerCampaignLink", f"{PACKAGE}.links.DialerListLink",
-                        f"{PACKAGE}.run_report.RunReportLink"],
+        "extra-links": [
+            f"{PACKAGE}.links.DialerCampaignLink",
+            f"{PACKAGE}.links.DialerListLink",
+            f"{PACKAGE}.run_report.RunReportLink",
+        ],
     }

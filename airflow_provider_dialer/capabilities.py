@@ -125,7 +125,9 @@ class ListUploader(Protocol):
     def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         """Send one chunk. Raises DialerDeliveryUnknownError when the answer was lost."""
 
-    def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_list_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         """After an unknown fate: read the vendor's state; None when the vendor cannot tell."""
 
     def list_wait(self, target: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -148,7 +150,9 @@ class FreshLeadPusher(Protocol):
 
     def push_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome: ...
 
-    def resolve_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None: ...
+    def resolve_fresh_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None: ...
 
 
 @runtime_checkable
@@ -188,8 +192,9 @@ class CampaignController(Protocol):
 class LeadRemover(Protocol):
     """Remove (and update) campaign contacts."""
 
-    def remove_lead(self, campaign_id: Any, *, contact_id: Any = None, phone: str | None = None,
-                    external_id: str | None = None) -> dict[str, Any]: ...
+    def remove_lead(
+        self, campaign_id: Any, *, contact_id: Any = None, phone: str | None = None, external_id: str | None = None
+    ) -> dict[str, Any]: ...
 
 
 @runtime_checkable
@@ -200,7 +205,9 @@ class ContactSyncer(Protocol):
     #: the sync modes the vendor's verbs carry out faithfully (``upsert``, ``mirror``)
     sync_modes: frozenset[str]
 
-    def sync_contact_ids(self, target: dict[str, Any], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    def sync_contact_ids(
+        self, target: dict[str, Any], keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
         """The vendor's ids of the keys the target holds, read from the vendor (keys it lacks are left out)."""
 
     def sync_update(self, target: dict[str, Any], lead: PreparedLead, ids: dict[str, Any]) -> dict[str, Any]:
@@ -295,4 +302,3 @@ class TaskHook:
 
     def on_kill(self) -> None:
         self.close_task_hook()
-

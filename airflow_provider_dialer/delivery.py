@@ -127,8 +127,12 @@ def merge_outcomes(before: ChunkOutcome | None, after: ChunkOutcome) -> ChunkOut
         bucket = ids.setdefault(kind, [])
         bucket.extend(v for v in values if v not in bucket)
     return ChunkOutcome(
-        accepted=before.accepted + after.accepted, refused=before.refused + after.refused,
-        unknown=before.unknown + after.unknown, missing=after.missing, ids=ids, how=after.how,
+        accepted=before.accepted + after.accepted,
+        refused=before.refused + after.refused,
+        unknown=before.unknown + after.unknown,
+        missing=after.missing,
+        ids=ids,
+        how=after.how,
         already_held=before.already_held + after.already_held,
     )
 
@@ -236,11 +240,13 @@ class VariableProgressStore:
             # undecryptable value cannot be told from an absent one
             keys = getattr(Variable, "keys", None)
             if keys is not None and self.key in keys(prefix=self.key):
-                raise DialerProgressError(_unreadable(
-                    f"Variable {self.key!r}",
-                    "Airflow cannot decrypt its value (was the Fernet key rotated without re-encrypting?)",
-                    way_out,
-                ))
+                raise DialerProgressError(
+                    _unreadable(
+                        f"Variable {self.key!r}",
+                        "Airflow cannot decrypt its value (was the Fernet key rotated without re-encrypting?)",
+                        way_out,
+                    )
+                )
             return None
         return _parsed_progress(str(raw), f"Variable {self.key!r}", way_out)
 
@@ -364,7 +370,11 @@ class ChunkDelivery:
         self._timer: threading.Timer | None = None
 
     def _mark(
-        self, key: str, status: str, outcome: ChunkOutcome | None = None, pending: list[int] | None = None,
+        self,
+        key: str,
+        status: str,
+        outcome: ChunkOutcome | None = None,
+        pending: list[int] | None = None,
         piece: dict[str, Any] | None = None,
     ) -> None:
         with self._lock:
@@ -436,15 +446,23 @@ class ChunkDelivery:
         if first is None or not first.missing or self.settle_seconds <= 0:
             return first
         for _ in range(SETTLE_ROUNDS):
-            log.info("chunk %s: %d lead(s) not found; reading again in %.1fs in case a late write lands",
-                     key, len(first.missing), self.settle_seconds)
+            log.info(
+                "chunk %s: %d lead(s) not found; reading again in %.1fs in case a late write lands",
+                key,
+                len(first.missing),
+                self.settle_seconds,
+            )
             time.sleep(self.settle_seconds)
             again = self.resolve(key, leads)
             if again is None or not again.missing or set(again.missing) == set(first.missing):
                 return again
             first = again
-        log.warning("chunk %s: the vendor's state kept changing over %d reads; %d lead(s) reported unknown",
-                    key, SETTLE_ROUNDS + 1, len(first.missing))
+        log.warning(
+            "chunk %s: the vendor's state kept changing over %d reads; %d lead(s) reported unknown",
+            key,
+            SETTLE_ROUNDS + 1,
+            len(first.missing),
+        )
         first.unknown += first.missing
         first.missing = []
         return first
@@ -537,8 +555,12 @@ class ChunkDelivery:
         try:
             outcome = self.send(key, leads)
         except ChunkInterruptedError as exc:
-            log.warning("chunk %s stopped after some records (%s); the next attempt sends only the %d left",
-                        key, exc.cause, len(exc.pending))
+            log.warning(
+                "chunk %s stopped after some records (%s); the next attempt sends only the %d left",
+                key,
+                exc.cause,
+                len(exc.pending),
+            )
             self._stopped(key, merge_outcomes(prior, exc.outcome), exc.pending)
             raise exc.cause from None
         except DialerDeliveryUnknownError as exc:
@@ -580,8 +602,11 @@ class ChunkDelivery:
         rows still pending and the piece in flight: a retry reads that piece back and sends only
         the rest. Any other failure stops the split the way it stops a chunk.
         """
-        log.warning("chunk %s: the vendor refused it as a whole (%s); splitting it to find the leads it refuses",
-                    key, vendor_reason(refusal)[1])
+        log.warning(
+            "chunk %s: the vendor refused it as a whole (%s); splitting it to find the leads it refuses",
+            key,
+            vendor_reason(refusal)[1],
+        )
         done = merge_outcomes(prior, ChunkOutcome(how="split"))
         done.how = "split"
         if len(leads) == 1:
@@ -598,7 +623,7 @@ class ChunkDelivery:
             try:
                 got = self.send(piece_key, piece)
             except ChunkInterruptedError as exc:
-                self._stopped(key, merge_outcomes(done, exc.outcome), [*exc.pending, *pending[len(piece):]])
+                self._stopped(key, merge_outcomes(done, exc.outcome), [*exc.pending, *pending[len(piece) :]])
                 raise exc.cause from None
             except DialerDeliveryUnknownError as exc:
                 log.warning("chunk %s: %s; reading the vendor's state to learn what landed", piece_key, exc)
@@ -661,11 +686,15 @@ class ChunkDelivery:
                     # flight, then deliver the rows it never sent (splitting again if need be)
                     piece = previous["piece"]
                     in_piece = set(piece["rows"])
-                    log.warning("chunk %s: piece %s was in flight when the previous attempt ended; reading the "
-                                "vendor's state", key, piece["key"])
+                    log.warning(
+                        "chunk %s: piece %s was in flight when the previous attempt ended; reading the vendor's state",
+                        key,
+                        piece["key"],
+                    )
                     resent = bool(self.state["chunks"].get(piece["key"], {}).get("resending"))
-                    read = self._resolve_or_unknown(piece["key"], [lead for lead in leads if lead.row in in_piece],
-                                                    resent_before=resent)
+                    read = self._resolve_or_unknown(
+                        piece["key"], [lead for lead in leads if lead.row in in_piece], resent_before=resent
+                    )
                     prior = merge_outcomes(prior, read)
                     prior.how, prior.missing = "split", []
                     leads = [lead for lead in leads if lead.row not in in_piece]
@@ -674,7 +703,9 @@ class ChunkDelivery:
                         self._count(key, chunk, prior)
                         continue
                 elif previous and previous["status"] == "sending":
-                    log.warning("chunk %s was in flight when the previous attempt ended; reading the vendor's state", key)
+                    log.warning(
+                        "chunk %s was in flight when the previous attempt ended; reading the vendor's state", key
+                    )
                     resolved = self._resolve_or_unknown(key, leads, resent_before=bool(previous.get("resending")))
                     outcome = merge_outcomes(prior, resolved)
                     self._mark(key, "done", outcome)

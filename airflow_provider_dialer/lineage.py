@@ -130,8 +130,11 @@ def _path_dataset(path: Any, conn_id: str | None = None) -> DatasetName:
         return DatasetName("file", os.path.abspath(os.path.expanduser(text)))
     from airflow.sdk import ObjectStoragePath
 
-    store = path if isinstance(path, ObjectStoragePath) else (
-        ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text))
+    store = (
+        path
+        if isinstance(path, ObjectStoragePath)
+        else (ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text))
+    )
     if store.protocol in ("file", "local"):
         return DatasetName("file", "/" + store.path.lstrip("/"))
     return DatasetName(store.namespace, store.key)
@@ -166,7 +169,7 @@ def _sql_datasets(conn_id: str, sql: str) -> list[DatasetName]:
         from airflow.providers.openlineage.sqlparser import SQLParser
 
         meta = SQLParser(dialect=dialect, default_schema=default_schema).parse(sql)
-        for table in (meta.in_tables if meta else ()):
+        for table in meta.in_tables if meta else ():
             parts = [p for p in (table.database or database, table.schema, table.name) if p]
             tables.append(".".join(parts))
     except Exception:  # noqa: BLE001 - an unparsable query still has its connection as the input
@@ -266,7 +269,9 @@ def operator_lineage(operator: Any) -> Any:
         if spec is None or (index == 1 and not spec):
             continue
         try:
-            names = source_datasets(spec, dag_id=dag_id, task_id=operator.task_id, origin=origin if index == 0 else None)
+            names = source_datasets(
+                spec, dag_id=dag_id, task_id=operator.task_id, origin=origin if index == 0 else None
+            )
         except Exception:  # noqa: BLE001 - a source we cannot name must not break the lineage of the rest
             continue
         for name in names:

@@ -38,7 +38,9 @@ def template_placeholders(template: str, where: str) -> list[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise DialerConfigError(f"{where}: malformed link template ({exc}); write placeholders as {{list_id}}") from None
+        raise DialerConfigError(
+            f"{where}: malformed link template ({exc}); write placeholders as {{list_id}}"
+        ) from None
     names = []
     for _literal, field, spec, conversion in parsed:
         if field is None:

@@ -86,7 +86,9 @@ def check_links(operator: Any, hook: Any) -> None:
     # finalisation of it: get_link answers "" without asking for an XCom that cannot exist
     # (Airflow logs every missing XCom at error level)
     template_of = getattr(hook, "link_template", None) if isinstance(hook, LinkBuilder) else None
-    operator.dialer_links_without_template = {kind for kind in kinds if template_of is None or template_of(kind) is None}
+    operator.dialer_links_without_template = {
+        kind for kind in kinds if template_of is None or template_of(kind) is None
+    }
 
 
 def remember_links(operator: Any, hook: Any, values: Mapping[str, Any]) -> None:

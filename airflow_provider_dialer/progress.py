@@ -57,7 +57,11 @@ class ProgressLog:
     """
 
     def __init__(
-        self, log: Any, every: float, report: Any, total: int | None = None,
+        self,
+        log: Any,
+        every: float,
+        report: Any,
+        total: int | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.log = log
@@ -108,8 +112,16 @@ class ProgressLog:
 
     def state(self) -> tuple[int, ...]:
         report = self.report
-        return (report.rows, report.prepared, report.rejected, self.chunks, self.accepted, self.refused, self.unknown,
-                self.passed)
+        return (
+            report.rows,
+            report.prepared,
+            report.rejected,
+            self.chunks,
+            self.accepted,
+            self.refused,
+            self.unknown,
+            self.passed,
+        )
 
     def tick(self) -> None:
         """Log a line when ``every`` seconds passed since the last one and something changed."""
@@ -136,8 +148,10 @@ class ProgressLog:
         elapsed = max(now - self.started, 1e-9)
         rate = passed / elapsed
         share = f" of {self.total} ({read / self.total:.1%})" if self.total else ""
-        text = (f"read {read}{share}, prepared {prepared}, rejected {rejected}, chunks sent {chunks} "
-                f"(accepted {accepted}, refused {refused}, unknown {unknown}), {rate:.0f} leads/s")
+        text = (
+            f"read {read}{share}, prepared {prepared}, rejected {rejected}, chunks sent {chunks} "
+            f"(accepted {accepted}, refused {refused}, unknown {unknown}), {rate:.0f} leads/s"
+        )
         if self.total is not None and rate > 0:
             text += f", ETA {duration(max(self.total - passed - rejected, 0) / rate)}"
         return text

@@ -106,22 +106,28 @@ def outcome_rows(summary: dict[str, Any]) -> list[tuple[str, str, int]]:
 def _hours_chart(zone: str, row: list[int], peak: int) -> str:
     width = _LEFT + 24 * _BAR_W + 8
     height = _TOP + _CHART_H + 30
-    parts = [f'<svg class="hours" data-zone="{_e(zone)}" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="leads by local hour in {_e(zone)}">',
-             f'<line x1="{_LEFT}" y1="{_TOP + _CHART_H}" x2="{width - 8}" y2="{_TOP + _CHART_H}" stroke="#888"/>',
-             f'<text x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end" class="axis">{peak}</text>',
-             f'<text x="{_LEFT - 6}" y="{_TOP + _CHART_H}" text-anchor="end" class="axis">0</text>']
+    parts = [
+        f'<svg class="hours" data-zone="{_e(zone)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="leads by local hour in {_e(zone)}">',
+        f'<line x1="{_LEFT}" y1="{_TOP + _CHART_H}" x2="{width - 8}" y2="{_TOP + _CHART_H}" stroke="#888"/>',
+        f'<text x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end" class="axis">{peak}</text>',
+        f'<text x="{_LEFT - 6}" y="{_TOP + _CHART_H}" text-anchor="end" class="axis">0</text>',
+    ]
     for hour, count in enumerate(row):
         x = _LEFT + hour * _BAR_W
         bar = round(_CHART_H * count / peak) if peak else 0
         if count and bar < 1:
             bar = 1
-        parts.append(f'<rect class="bar" data-hour="{hour}" data-count="{count}" x="{x + 2}" y="{_TOP + _CHART_H - bar}" '
-                     f'width="{_BAR_W - 4}" height="{bar}" fill="#2f6db5"><title>{hour:02d}:00 {_e(zone)}: {count} lead(s)'
-                     f'</title></rect>')
+        parts.append(
+            f'<rect class="bar" data-hour="{hour}" data-count="{count}" x="{x + 2}" y="{_TOP + _CHART_H - bar}" '
+            f'width="{_BAR_W - 4}" height="{bar}" fill="#2f6db5"><title>{hour:02d}:00 {_e(zone)}: {count} lead(s)'
+            f"</title></rect>"
+        )
         if hour % 3 == 0:
-            parts.append(f'<text x="{x + _BAR_W / 2}" y="{_TOP + _CHART_H + 16}" text-anchor="middle" class="axis">'
-                         f'{hour:02d}</text>')
+            parts.append(
+                f'<text x="{x + _BAR_W / 2}" y="{_TOP + _CHART_H + 16}" text-anchor="middle" class="axis">'
+                f"{hour:02d}</text>"
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -142,11 +148,13 @@ def render(summary: dict[str, Any], hours: dict[str, list[int]], meta: dict[str,
     :param meta: what the header names: ``dag_id``, ``task_id``, ``run_id``, ``conn_id``, ``target``,
         ``written_at`` (only these keys are shown).
     """
-    out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-           f"<title>Dialer run report: {_e(meta.get('dag_id'))}.{_e(meta.get('task_id'))}</title>",
-           f"<style>{_STYLE}</style></head><body>",
-           f"<h1>Dialer run report: {_e(meta.get('dag_id'))}.{_e(meta.get('task_id'))}</h1>",
-           '<table id="meta">']
+    out = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f"<title>Dialer run report: {_e(meta.get('dag_id'))}.{_e(meta.get('task_id'))}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>Dialer run report: {_e(meta.get('dag_id'))}.{_e(meta.get('task_id'))}</h1>",
+        '<table id="meta">',
+    ]
     for key in ("run_id", "conn_id", "target", "written_at"):
         out.append(f'<tr><th>{_e(key.replace("_", " "))}</th><td data-key="{key}">{_e(meta.get(key))}</td></tr>')
     out.append("</table>")
@@ -155,8 +163,10 @@ def render(summary: dict[str, Any], hours: dict[str, list[int]], meta: dict[str,
     for key, label, count in outcome_rows(summary):
         out.append(f'<tr data-outcome="{key}"><td>{_e(label)}</td><td class="n">{count}</td></tr>')
     if summary.get("rescheduled_at_send"):
-        out.append(f'<tr data-outcome="rescheduled_at_send"><td>Rescheduled at send (window closed meanwhile)</td>'
-                   f'<td class="n">{int(summary["rescheduled_at_send"])}</td></tr>')
+        out.append(
+            f'<tr data-outcome="rescheduled_at_send"><td>Rescheduled at send (window closed meanwhile)</td>'
+            f'<td class="n">{int(summary["rescheduled_at_send"])}</td></tr>'
+        )
     out.append("</table>")
 
     reasons = summary.get("rejected_by_reason") or {}
@@ -164,7 +174,7 @@ def render(summary: dict[str, Any], hours: dict[str, list[int]], meta: dict[str,
     for entry in summary.get("reject_samples") or ():
         if entry.get("level", "error") == "error":
             samples.setdefault(str(entry.get("reason")), []).append(entry)
-    out.append('<h2>Rejects by reason</h2>')
+    out.append("<h2>Rejects by reason</h2>")
     if reasons:
         out.append('<table id="rejects"><tr><th>reason</th><th>leads</th><th>samples (phones masked)</th></tr>')
         for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -172,34 +182,52 @@ def render(summary: dict[str, Any], hours: dict[str, list[int]], meta: dict[str,
             for entry in samples.get(str(reason), [])[:5]:
                 field = f" ({_e(entry.get('field'))})" if entry.get("field") else ""
                 value = f" value <code>{_e(_masked(entry.get('value')))}</code>" if entry.get("value") else ""
-                lines.append(f'<div class="sample">row {_e(entry.get("row"))}{field}: {_e(_masked(entry.get("detail")))}{value}</div>')
-            out.append(f'<tr data-reason="{_e(reason)}"><td>{_e(reason)}</td><td class="n">{int(count)}</td>'
-                       f'<td>{"".join(lines)}</td></tr>')
+                lines.append(
+                    f'<div class="sample">row {_e(entry.get("row"))}{field}: {_e(_masked(entry.get("detail")))}{value}</div>'
+                )
+            out.append(
+                f'<tr data-reason="{_e(reason)}"><td>{_e(reason)}</td><td class="n">{int(count)}</td>'
+                f"<td>{''.join(lines)}</td></tr>"
+            )
         out.append("</table>")
     else:
         out.append('<p class="muted">No lead was rejected.</p>')
     refused = summary.get("refused_by_vendor") or {}
     if refused:
-        out.append('<h2>Refused by the dialer</h2><table id="refused"><tr><th>reason</th><th>leads</th><th>samples</th></tr>')
+        out.append(
+            '<h2>Refused by the dialer</h2><table id="refused"><tr><th>reason</th><th>leads</th><th>samples</th></tr>'
+        )
         by_reason: dict[str, list[dict[str, Any]]] = {}
         for entry in summary.get("refused_samples") or ():
             by_reason.setdefault(str(entry.get("reason", "refused")), []).append(entry)
         for reason, count in sorted(refused.items()):
-            lines = [f'<div class="sample">row {_e(e.get("row"))}: {_e(_masked(e.get("detail")))}</div>'
-                     for e in by_reason.get(str(reason), [])[:5]]
-            out.append(f'<tr data-refused="{_e(reason)}"><td>{_e(reason)}</td><td class="n">{int(count)}</td>'
-                       f'<td>{"".join(lines)}</td></tr>')
+            lines = [
+                f'<div class="sample">row {_e(e.get("row"))}: {_e(_masked(e.get("detail")))}</div>'
+                for e in by_reason.get(str(reason), [])[:5]
+            ]
+            out.append(
+                f'<tr data-refused="{_e(reason)}"><td>{_e(reason)}</td><td class="n">{int(count)}</td>'
+                f"<td>{''.join(lines)}</td></tr>"
+            )
         out.append("</table>")
 
-    out.append('<h2>When leads will be called (local hour, per time zone)</h2>')
+    out.append("<h2>When leads will be called (local hour, per time zone)</h2>")
     if hours:
         peak = max(max(row) for row in hours.values())
         for zone, row in sorted(hours.items()):
-            out.append(f'<div class="zone" data-zone="{_e(zone)}"><div><b>{_e(zone)}</b> '
-                       f'<span class="muted">{sum(row)} lead(s)</span></div>{_hours_chart(zone, row, peak)}</div>')
-        out.append('<table id="hours"><tr><th>time zone</th>' + "".join(f"<th>{h:02d}</th>" for h in range(24)) + "</tr>")
+            out.append(
+                f'<div class="zone" data-zone="{_e(zone)}"><div><b>{_e(zone)}</b> '
+                f'<span class="muted">{sum(row)} lead(s)</span></div>{_hours_chart(zone, row, peak)}</div>'
+            )
+        out.append(
+            '<table id="hours"><tr><th>time zone</th>' + "".join(f"<th>{h:02d}</th>" for h in range(24)) + "</tr>"
+        )
         for zone, row in sorted(hours.items()):
-            out.append(f'<tr data-zone="{_e(zone)}"><td>{_e(zone)}</td>' + "".join(f'<td class="n">{c}</td>' for c in row) + "</tr>")
+            out.append(
+                f'<tr data-zone="{_e(zone)}"><td>{_e(zone)}</td>'
+                + "".join(f'<td class="n">{c}</td>' for c in row)
+                + "</tr>"
+            )
         out.append("</table>")
     else:
         out.append('<p class="muted">No lead to call.</p>')

@@ -34,8 +34,16 @@ def phones(n: int) -> list[str]:
 
 
 #: benchmark settings: no vendor rate limit, jobs and list loads finish at once, CSV imports unthrottled
-FAST = ["--set", "ujet_rate_limit=0", "--set", "ujet_job_seconds=0", "--set", "ucontact_list_load_seconds=0",
-        "--set", "xcally_import_rate=100000000"]
+FAST = [
+    "--set",
+    "ujet_rate_limit=0",
+    "--set",
+    "ujet_job_seconds=0",
+    "--set",
+    "ucontact_list_load_seconds=0",
+    "--set",
+    "xcally_import_rate=100000000",
+]
 
 
 class Emulator:
@@ -46,9 +54,16 @@ class Emulator:
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="bench-emu-"))
         cfg = self.dir / "emulator.json"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_dialer.emulator", "--config-out", str(cfg),
-             *(FAST if settings is None else settings)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_dialer.emulator",
+                "--config-out",
+                str(cfg),
+                *(FAST if settings is None else settings),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while not cfg.exists() or not cfg.read_text().strip().endswith("}"):
@@ -109,8 +124,12 @@ def case_xcally_bulk(emu: Emulator, n: int) -> tuple[Callable[[], None], str, st
     body = json.dumps([{"ListId": lst["id"], "firstName": "B", "phone": p} for p in phones(n)]).encode()
 
     def send() -> None:
-        r = httpx.post(f"{emu.url('xcally')}/api/cm/lists/{lst['id']}/contacts", content=body,
-                       headers={**auth, "Content-Type": "application/json"}, timeout=600)
+        r = httpx.post(
+            f"{emu.url('xcally')}/api/cm/lists/{lst['id']}/contacts",
+            content=body,
+            headers={**auth, "Content-Type": "application/json"},
+            timeout=600,
+        )
         r.raise_for_status()
 
     return send, "xcally", "xcally.contacts"
@@ -123,15 +142,30 @@ def case_xcally_csv(emu: Emulator, n: int) -> tuple[Callable[[], None], str, str
     csv_bytes = ("firstName,phone\n" + "".join(f"B,{p}\n" for p in phones(n))).encode()
 
     def send() -> None:
-        staged = httpx.post(f"{emu.url('xcally')}/api/cm/contacts/upload", headers=auth, timeout=600,
-                            files={"file": ("bench.csv", csv_bytes, "text/csv")},
-                            data={"flowChunkNumber": "1", "flowTotalChunks": "1", "flowChunkSize": str(len(csv_bytes)),
-                                  "flowCurrentChunkSize": str(len(csv_bytes)), "flowTotalSize": str(len(csv_bytes)),
-                                  "flowIdentifier": "bench", "flowFilename": "bench.csv", "flowRelativePath": "bench.csv"})
+        staged = httpx.post(
+            f"{emu.url('xcally')}/api/cm/contacts/upload",
+            headers=auth,
+            timeout=600,
+            files={"file": ("bench.csv", csv_bytes, "text/csv")},
+            data={
+                "flowChunkNumber": "1",
+                "flowTotalChunks": "1",
+                "flowChunkSize": str(len(csv_bytes)),
+                "flowCurrentChunkSize": str(len(csv_bytes)),
+                "flowTotalSize": str(len(csv_bytes)),
+                "flowIdentifier": "bench",
+                "flowFilename": "bench.csv",
+                "flowRelativePath": "bench.csv",
+            },
+        )
         staged.raise_for_status()
         name = staged.json()["file"]["name"]
-        r = httpx.post(f"{emu.url('xcally')}/api/cm/contacts/upload/{name}", headers=auth, timeout=600,
-                       json={"id": name, "ListId": lst["id"], "binding": {"firstName": "firstName", "phone": "phone"}})
+        r = httpx.post(
+            f"{emu.url('xcally')}/api/cm/contacts/upload/{name}",
+            headers=auth,
+            timeout=600,
+            json={"id": name, "ListId": lst["id"], "binding": {"firstName": "firstName", "phone": "phone"}},
+        )
         r.raise_for_status()
 
     return send, "xcally", "xcally.csv"
@@ -139,13 +173,22 @@ def case_xcally_csv(emu: Emulator, n: int) -> tuple[Callable[[], None], str, str
 
 def case_voipex(emu: Emulator, n: int) -> tuple[Callable[[], None], str, str]:
     c = emu.creds("voipex")
-    token = httpx.post(f"{emu.url('voipex')}/token", timeout=30, data={
-        "grant_type": "password", "client_id": "api", "username": c["user"], "password": c["password"]}).json()["access_token"]
-    body = json.dumps({"name": "bench", "numbers": [{"number": p.lstrip("+"), "attributes": []} for p in phones(n)]}).encode()
+    token = httpx.post(
+        f"{emu.url('voipex')}/token",
+        timeout=30,
+        data={"grant_type": "password", "client_id": "api", "username": c["user"], "password": c["password"]},
+    ).json()["access_token"]
+    body = json.dumps(
+        {"name": "bench", "numbers": [{"number": p.lstrip("+"), "attributes": []} for p in phones(n)]}
+    ).encode()
 
     def send() -> None:
-        r = httpx.post(f"{emu.url('voipex')}/dialer/call-lists", content=body, timeout=600,
-                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        r = httpx.post(
+            f"{emu.url('voipex')}/dialer/call-lists",
+            content=body,
+            timeout=600,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
         r.raise_for_status()
 
     return send, "voipex", "voipex.call-lists"
@@ -156,11 +199,18 @@ def case_ujet(emu: Emulator, n: int) -> tuple[Callable[[], None], str, str]:
     payload = json.dumps([{"name": "B", "phone_number": p} for p in phones(n)]).encode()
 
     def send() -> None:
-        r = httpx.post(f"{emu.url('ujet')}/apps/api/v1/outbound_dialer/campaigns/6/contacts/import", timeout=600,
-                       headers=basic(c["user"], c["token"]), files={"file": ("contacts.json", payload, "application/json")})
+        r = httpx.post(
+            f"{emu.url('ujet')}/apps/api/v1/outbound_dialer/campaigns/6/contacts/import",
+            timeout=600,
+            headers=basic(c["user"], c["token"]),
+            files={"file": ("contacts.json", payload, "application/json")},
+        )
         r.raise_for_status()
         job = r.headers["Location"]
-        while httpx.get(f"{emu.url('ujet')}{job}", headers=basic(c["user"], c["token"]), timeout=600).json()["status"] != "completed":
+        while (
+            httpx.get(f"{emu.url('ujet')}{job}", headers=basic(c["user"], c["token"]), timeout=600).json()["status"]
+            != "completed"
+        ):
             time.sleep(0.05)
 
     return send, "ujet", "ujet.import"
@@ -198,8 +248,15 @@ def measure(name: str, n: int) -> dict[str, object]:
         done.set()
         sampler.join()
         held = emu.rss_mb()
-        return {"endpoint": name, "contacts": n, "seconds": elapsed, "per_second": n / elapsed,
-                "rss_idle_mb": base_rss, "rss_holding_mb": held, "rss_peak_mb": max(peak[0], held)}
+        return {
+            "endpoint": name,
+            "contacts": n,
+            "seconds": elapsed,
+            "per_second": n / elapsed,
+            "rss_idle_mb": base_rss,
+            "rss_holding_mb": held,
+            "rss_peak_mb": max(peak[0], held),
+        }
     finally:
         emu.stop()
 
@@ -211,13 +268,17 @@ def main() -> int:
     parser.add_argument("--json", help="also write the rows as JSON here")
     args = parser.parse_args()
     rows = [measure(name, args.contacts) for name in (args.only or CASES)]
-    print(f"\nEmulator ingest, {args.contacts:,} contacts in one upload per endpoint "
-          f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()})\n")
+    print(
+        f"\nEmulator ingest, {args.contacts:,} contacts in one upload per endpoint "
+        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()})\n"
+    )
     print("| endpoint | contacts | seconds | contacts/s | RSS idle MB | RSS holding MB | RSS peak MB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['endpoint']} | {r['contacts']:,} | {r['seconds']:.2f} | {r['per_second']:,.0f} | "
-              f"{r['rss_idle_mb']:.0f} | {r['rss_holding_mb']:.0f} | {r['rss_peak_mb']:.0f} |")
+        print(
+            f"| {r['endpoint']} | {r['contacts']:,} | {r['seconds']:.2f} | {r['per_second']:,.0f} | "
+            f"{r['rss_idle_mb']:.0f} | {r['rss_holding_mb']:.0f} | {r['rss_peak_mb']:.0f} |"
+        )
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

@@ -35,26 +35,47 @@ sys.path.insert(0, str(HERE))
 BATCH = 100
 SETTINGS = {"ucontact": {"hub": "sales"}, "ujet": {"campaign_id": 6}}
 OPERATOR_MODULES = [
-    "airflow_provider_dialer.operators.lists", "airflow_provider_dialer.operators.fresh_leads",
-    "airflow_provider_dialer.operators.campaign", "airflow_provider_dialer.operators.contacts",
-    "airflow_provider_dialer.operators.dialer_task", "airflow_provider_dialer.sensors.wait",
+    "airflow_provider_dialer.operators.lists",
+    "airflow_provider_dialer.operators.fresh_leads",
+    "airflow_provider_dialer.operators.campaign",
+    "airflow_provider_dialer.operators.contacts",
+    "airflow_provider_dialer.operators.dialer_task",
+    "airflow_provider_dialer.sensors.wait",
 ]
-HEAVY = ["httpx", "phonenumbers", "pydantic", "pandas", "airflow_provider_dialer.hooks", "airflow_provider_dialer.leads.prepare",
-         "airflow.providers.http"]
+HEAVY = [
+    "httpx",
+    "phonenumbers",
+    "pydantic",
+    "pandas",
+    "airflow_provider_dialer.hooks",
+    "airflow_provider_dialer.leads.prepare",
+    "airflow.providers.http",
+]
 
 
 def _batch(run: int) -> list[dict[str, Any]]:
     start = run * BATCH
-    return [{"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "external_id": f"EV-{i}",
-             "timezone": "America/New_York"} for i in range(start, start + BATCH)]
+    return [
+        {
+            "phones": [f"+1212555{i:04d}"],
+            "first_name": f"Lead{i}",
+            "external_id": f"EV-{i}",
+            "timezone": "America/New_York",
+        }
+        for i in range(start, start + BATCH)
+    ]
 
 
 def _execute(vendor: str, run: int, work: str) -> float:
     from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
 
     op = PushFreshLeadsOperator(
-        task_id="push", conn_id=f"{vendor}_default", source=_batch(run), settings=dict(SETTINGS[vendor]),
-        calling_window={"start": "00:00", "end": "24:00"}, progress=os.path.join(work, f"progress-{os.getpid()}-{run}.json"),
+        task_id="push",
+        conn_id=f"{vendor}_default",
+        source=_batch(run),
+        settings=dict(SETTINGS[vendor]),
+        calling_window={"start": "00:00", "end": "24:00"},
+        progress=os.path.join(work, f"progress-{os.getpid()}-{run}.json"),
     )
     t0 = time.perf_counter()
     summary = op.execute({})
@@ -92,8 +113,14 @@ WORKERS = {"latency": worker_latency, "import": worker_import}
 
 
 def _spawn(kind: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", kind, *args],
-                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=900)
+    out = subprocess.run(
+        [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", kind, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=900,
+    )
     if out.returncode != 0:
         raise SystemExit(f"worker {kind} {args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -129,17 +156,30 @@ def latency(runs: int, cold_procs: int, limited_runs: int) -> list[dict[str, Any
             finally:
                 emu.stop()
             warm = main["warm"]
-            rows.append({"case": label, "runs": len(warm), "p50": _pct(warm, 0.5), "p95": _pct(warm, 0.95),
-                         "max": max(warm), "cold": statistics.median(colds), "cold_n": len(colds)})
+            rows.append(
+                {
+                    "case": label,
+                    "runs": len(warm),
+                    "p50": _pct(warm, 0.5),
+                    "p95": _pct(warm, 0.95),
+                    "max": max(warm),
+                    "cold": statistics.median(colds),
+                    "cold_n": len(colds),
+                }
+            )
     return rows
 
 
 def imports(n: int) -> dict[str, Any]:
     results = [_spawn("import") for _ in range(n)]
-    return {"runs": n, "airflow_sdk": statistics.median(r["airflow_sdk"] for r in results),
-            "provider": statistics.median(r["provider"] for r in results),
-            "provider_max": max(r["provider"] for r in results), "heavy": results[-1]["heavy"],
-            "modules": results[-1]["modules"]}
+    return {
+        "runs": n,
+        "airflow_sdk": statistics.median(r["airflow_sdk"] for r in results),
+        "provider": statistics.median(r["provider"] for r in results),
+        "provider_max": max(r["provider"] for r in results),
+        "heavy": results[-1]["heavy"],
+        "modules": results[-1]["modules"],
+    }
 
 
 def main() -> int:
@@ -157,17 +197,23 @@ def main() -> int:
         return 0
     rows = latency(args.runs, args.cold_procs, args.limited_runs)
     imp = imports(args.import_runs)
-    print(f"PushFreshLeadsOperator, {BATCH}-lead batch, `execute` start to return (warm: one process; "
-          f"cold: the first execute of a fresh process, median)\n")
+    print(
+        f"PushFreshLeadsOperator, {BATCH}-lead batch, `execute` start to return (warm: one process; "
+        f"cold: the first execute of a fresh process, median)\n"
+    )
     print("| case | warm runs | p50 ms | p95 ms | max ms | cold first run ms |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['case']} | {r['runs']} | {r['p50'] * 1000:.0f} | {r['p95'] * 1000:.0f} | {r['max'] * 1000:.0f} "
-              f"| {r['cold'] * 1000:.0f} (n={r['cold_n']}) |")
-    print(f"\nImport cost at DAG parse, median of {imp['runs']} fresh processes: `import airflow.sdk` "
-          f"{imp['airflow_sdk'] * 1000:.0f} ms, then the provider's operators and sensors "
-          f"**{imp['provider'] * 1000:.0f} ms** (max {imp['provider_max'] * 1000:.0f} ms; target < 100 ms). "
-          f"It adds {imp['modules']} modules; heavy ones among them: {', '.join(imp['heavy']) or 'none'}.")
+        print(
+            f"| {r['case']} | {r['runs']} | {r['p50'] * 1000:.0f} | {r['p95'] * 1000:.0f} | {r['max'] * 1000:.0f} "
+            f"| {r['cold'] * 1000:.0f} (n={r['cold_n']}) |"
+        )
+    print(
+        f"\nImport cost at DAG parse, median of {imp['runs']} fresh processes: `import airflow.sdk` "
+        f"{imp['airflow_sdk'] * 1000:.0f} ms, then the provider's operators and sensors "
+        f"**{imp['provider'] * 1000:.0f} ms** (max {imp['provider_max'] * 1000:.0f} ms; target < 100 ms). "
+        f"It adds {imp['modules']} modules; heavy ones among them: {', '.join(imp['heavy']) or 'none'}."
+    )
     return 0
 
 

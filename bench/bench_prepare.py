@@ -86,9 +86,15 @@ def generate(path: str, rows: int, seed: int = 7) -> None:
             else:
                 _, country, tpl, _ = rng.choices(_PROFILES, weights)[0]
                 phone = tpl.format(
-                    d1=_digits(rng, 1), d2=_digits(rng, 2), d3=_digits(rng, 3), d4=_digits(rng, 4),
-                    e3=_digits(rng, 3), e4=_digits(rng, 4), x1=str(rng.randint(2, 8)),
-                    x3=str(rng.randint(2, 9)) + _digits(rng, 2), a2=rng.choice(["00", "01", "02", "03", "04", "10", "12", "20", "50"]),
+                    d1=_digits(rng, 1),
+                    d2=_digits(rng, 2),
+                    d3=_digits(rng, 3),
+                    d4=_digits(rng, 4),
+                    e3=_digits(rng, 3),
+                    e4=_digits(rng, 4),
+                    x1=str(rng.randint(2, 8)),
+                    x3=str(rng.randint(2, 9)) + _digits(rng, 2),
+                    a2=rng.choice(["00", "01", "02", "03", "04", "10", "12", "20", "50"]),
                 )
                 if len(recent) < 5000:
                     recent.append([phone, country])
@@ -96,15 +102,40 @@ def generate(path: str, rows: int, seed: int = 7) -> None:
                     recent[rng.randrange(5000)] = [phone, country]
             profile = next(p for p in _PROFILES if p[1] == country)
             tz = profile[3] if rng.random() < 0.5 else ""
-            sched = f"2026-03-{rng.randint(11, 20):02d} {rng.randint(0, 23):02d}:{rng.choice(['00', '30'])}:00" if rng.random() < 0.2 else ""
-            alt = "" if rng.random() < 0.7 else profile[2].format(
-                d1="9", d2="12", d3=_digits(rng, 3), d4=_digits(rng, 4), e3=_digits(rng, 3), e4=_digits(rng, 4),
-                x1="5", x3="5" + _digits(rng, 2), a2="12",
+            sched = (
+                f"2026-03-{rng.randint(11, 20):02d} {rng.randint(0, 23):02d}:{rng.choice(['00', '30'])}:00"
+                if rng.random() < 0.2
+                else ""
             )
-            w.writerow([
-                f"L{i}", phone, alt, rng.choice(_FIRST), rng.choice(_LAST), country, tz, sched,
-                f"user{i}@example.com", rng.choice(["gold", "silver", "new"]),
-            ])
+            alt = (
+                ""
+                if rng.random() < 0.7
+                else profile[2].format(
+                    d1="9",
+                    d2="12",
+                    d3=_digits(rng, 3),
+                    d4=_digits(rng, 4),
+                    e3=_digits(rng, 3),
+                    e4=_digits(rng, 4),
+                    x1="5",
+                    x3="5" + _digits(rng, 2),
+                    a2="12",
+                )
+            )
+            w.writerow(
+                [
+                    f"L{i}",
+                    phone,
+                    alt,
+                    rng.choice(_FIRST),
+                    rng.choice(_LAST),
+                    country,
+                    tz,
+                    sched,
+                    f"user{i}@example.com",
+                    rng.choice(["gold", "silver", "new"]),
+                ]
+            )
 
 
 def _peak_rss_mb() -> float:
@@ -176,15 +207,23 @@ def worker_prepare(path: str, workers: int = 1) -> dict[str, float]:
     from airflow_provider_dialer.leads.sources import CsvSource
 
     mapping = ColumnMapping(
-        phones=["tel", "tel2"], external_id="id", first_name="nome", last_name="sobrenome",
-        country="pais", timezone="fuso", schedule="agendar",
+        phones=["tel", "tel2"],
+        external_id="id",
+        first_name="nome",
+        last_name="sobrenome",
+        country="pais",
+        timezone="fuso",
+        schedule="agendar",
     )
     # With one process there are no descendants: scanning /proc for them would only steal the GIL.
     tree = TreeRss() if workers > 1 else None
     t0 = time.perf_counter()
     result = prepare_leads(
-        CsvSource(path), mapping=mapping, default_timezone="America/Montevideo",
-        now=datetime.fromisoformat(NOW), reject_report=os.path.join(os.path.dirname(path), "rejects.csv"),
+        CsvSource(path),
+        mapping=mapping,
+        default_timezone="America/Montevideo",
+        now=datetime.fromisoformat(NOW),
+        reject_report=os.path.join(os.path.dirname(path), "rejects.csv"),
         workers=workers,
     )
     prepared = 0
@@ -193,14 +232,22 @@ def worker_prepare(path: str, workers: int = 1) -> dict[str, float]:
     seconds = time.perf_counter() - t0
     report = result.report
     return {
-        "rows": report.rows, "prepared": prepared, "rejected": report.rejected, "seconds": seconds,
-        "rss_mb": _peak_rss_mb(), "workers_rss_mb": tree.stop() if tree else 0.0, "counts": dict(report.counts),
+        "rows": report.rows,
+        "prepared": prepared,
+        "rejected": report.rejected,
+        "seconds": seconds,
+        "rss_mb": _peak_rss_mb(),
+        "workers_rss_mb": tree.stop() if tree else 0.0,
+        "counts": dict(report.counts),
     }
 
 
 def _run_worker(kind: str, path: str, backend: str = "phonenumbers") -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, path], check=True, capture_output=True, text=True,
+        [sys.executable, __file__, "--worker", kind, path],
+        check=True,
+        capture_output=True,
+        text=True,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         env={**os.environ, "DIALER_PHONE_BACKEND": backend},
     )
@@ -212,7 +259,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--workers", type=int, default=2, help="prepare_leads(workers=...) for the extra column")
     parser.add_argument(
-        "--fast", action=argparse.BooleanOptionalAction, default=None,
+        "--fast",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="add one-core columns parsing with rphonenumbers (default: when it is installed)",
     )
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
@@ -224,7 +273,7 @@ def main() -> None:
     if args.worker:
         kind, path = args.worker
         sys.path.insert(0, os.getcwd())
-        workers = int(kind[len("prepare"):] or 1) if kind.startswith("prepare") else 0
+        workers = int(kind[len("prepare") :] or 1) if kind.startswith("prepare") else 0
         if kind.startswith("bare"):
             print(json.dumps(worker_bare(path, "rphonenumbers" if kind == "bare-fast" else "phonenumbers")))
         else:
@@ -244,9 +293,12 @@ def main() -> None:
             results.append((size, bare, prep, prep2, fast))
             print(f"# {size}: rejects by reason {prep['counts']}", file=sys.stderr)
     w = args.workers
-    print(f"| leads | bare phonenumbers rows/s | prepare_leads rows/s | prepare / bare | prepared | rejected "
-          f"| peak RSS bare (MB) | peak RSS prepare (MB) | workers={w} rows/s | workers={w} / bare "
-          f"| workers={w} RSS: task + workers (MB) |" + (" fast rows/s | fast / bare | fast / prepare | bare rphonenumbers rows/s |" if args.fast else ""))
+    print(
+        f"| leads | bare phonenumbers rows/s | prepare_leads rows/s | prepare / bare | prepared | rejected "
+        f"| peak RSS bare (MB) | peak RSS prepare (MB) | workers={w} rows/s | workers={w} / bare "
+        f"| workers={w} RSS: task + workers (MB) |"
+        + (" fast rows/s | fast / bare | fast / prepare | bare rphonenumbers rows/s |" if args.fast else "")
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if args.fast else ""))
     for size, bare, prep, prep2, fast in results:
         b = bare["rows"] / bare["seconds"]
@@ -256,10 +308,13 @@ def main() -> None:
         print(
             f"| {size:,} | {b:,.0f} | {p:,.0f} | {p / b:.0%} | {prep['prepared']:,} | {prep['rejected']:,} "
             f"| {bare['rss_mb']:.0f} | {prep['rss_mb']:.0f} | {p2:,.0f} | {p2 / b:.0%} "
-            f"| {prep2['rss_mb']:.0f} + {prep2['workers_rss_mb']:.0f} |", end="",
+            f"| {prep2['rss_mb']:.0f} + {prep2['workers_rss_mb']:.0f} |",
+            end="",
         )
         if fast is not None:
-            assert fast["prepared"] == prep["prepared"] and fast["counts"] == prep["counts"], "rphonenumbers changed the result"
+            assert fast["prepared"] == prep["prepared"] and fast["counts"] == prep["counts"], (
+                "rphonenumbers changed the result"
+            )
             f = fast["rows"] / fast["seconds"]
             bf = fast["bare_fast"]
             assert bf["valid"] == bare["valid"], "rphonenumbers and phonenumbers disagree on the bare loop"

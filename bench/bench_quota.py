@@ -48,11 +48,22 @@ def worker_task(index: str, leads: str, work: str) -> dict[str, Any]:
 
     logging.disable(logging.WARNING)  # the retry warnings of the uncoordinated case would flood the output
     i, n = int(index), int(leads)
-    batch = [{"phones": [f"+1212555{i}{k:03d}"], "first_name": f"T{i}L{k}", "external_id": f"Q-{i}-{k}",
-              "timezone": "America/New_York"} for k in range(n)]
+    batch = [
+        {
+            "phones": [f"+1212555{i}{k:03d}"],
+            "first_name": f"T{i}L{k}",
+            "external_id": f"Q-{i}-{k}",
+            "timezone": "America/New_York",
+        }
+        for k in range(n)
+    ]
     op = PushFreshLeadsOperator(
-        task_id=f"push_{i}", conn_id="ujet_default", source=batch, settings={"campaign_id": 6},
-        calling_window={"start": "00:00", "end": "24:00"}, progress=os.path.join(work, f"progress-{i}.json"),
+        task_id=f"push_{i}",
+        conn_id="ujet_default",
+        source=batch,
+        settings={"campaign_id": 6},
+        calling_window={"start": "00:00", "end": "24:00"},
+        progress=os.path.join(work, f"progress-{i}.json"),
     )
     t0 = time.perf_counter()
     try:
@@ -75,8 +86,22 @@ def run_case(per_task_rate: float, tasks: int, leads: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="bench-quota-") as work:
             t0 = time.perf_counter()
             procs = [
-                subprocess.Popen([sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", "task", str(i), str(leads), work],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(pathlib.Path(__file__).resolve()),
+                        "--worker",
+                        "task",
+                        str(i),
+                        str(leads),
+                        work,
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    cwd=ROOT,
+                    env=env,
+                )
                 for i in range(tasks)
             ]
             results = []
@@ -101,9 +126,16 @@ def run_case(per_task_rate: float, tasks: int, leads: int) -> dict[str, Any]:
             j += 1
         busiest = max(busiest, k - j + 1)
     return {
-        "rate": per_task_rate, "requests": len(api), "429": sum(r["status"] == 429 for r in api),
-        "accepted": sum(r["accepted"] for r in results), "stored": stored, "duplicates": duplicates, "errors": [r["error"] for r in results if r["error"]],
-        "wall": wall, "slowest": max(r["seconds"] for r in results), "busiest": busiest,
+        "rate": per_task_rate,
+        "requests": len(api),
+        "429": sum(r["status"] == 429 for r in api),
+        "accepted": sum(r["accepted"] for r in results),
+        "stored": stored,
+        "duplicates": duplicates,
+        "errors": [r["error"] for r in results if r["error"]],
+        "wall": wall,
+        "slowest": max(r["seconds"] for r in results),
+        "busiest": busiest,
     }
 
 
@@ -123,15 +155,22 @@ def main() -> int:
         ("rate / tasks", VENDOR_RATE / args.tasks),
         ("0.9 x rate / tasks", 0.9 * VENDOR_RATE / args.tasks),
     ]
-    print(f"{args.tasks} concurrent `PushFreshLeadsOperator` tasks, {args.leads} UJET single adds each, "
-          f"one connection, emulator limit {VENDOR_RATE:g} requests/s\n")
-    print("| case | per-task rate_limit_per_second | requests | 429 answers | busiest second (answered) "
-          "| leads accepted | contacts stored (duplicates) | slowest task s | failed tasks |")
+    print(
+        f"{args.tasks} concurrent `PushFreshLeadsOperator` tasks, {args.leads} UJET single adds each, "
+        f"one connection, emulator limit {VENDOR_RATE:g} requests/s\n"
+    )
+    print(
+        "| case | per-task rate_limit_per_second | requests | 429 answers | busiest second (answered) "
+        "| leads accepted | contacts stored (duplicates) | slowest task s | failed tasks |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, rate in cases:
         r = run_case(rate, args.tasks, args.leads)
-        print(f"| {label} | {rate:.2f} | {r['requests']} | {r['429']} | {r['busiest']} | {r['accepted']} | {r['stored']} ({r['duplicates']}) "
-              f"| {r['slowest']:.1f} | {len(r['errors'])} |", flush=True)
+        print(
+            f"| {label} | {rate:.2f} | {r['requests']} | {r['429']} | {r['busiest']} | {r['accepted']} | {r['stored']} ({r['duplicates']}) "
+            f"| {r['slowest']:.1f} | {len(r['errors'])} |",
+            flush=True,
+        )
         for e in r["errors"]:
             print(f"  failed: {e}", file=sys.stderr)
     return 0

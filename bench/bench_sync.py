@@ -43,11 +43,17 @@ def _prepared(path: str):
     from airflow_provider_dialer.leads.sources import CsvSource
 
     mapping = ColumnMapping(
-        phones=["tel", "tel2"], external_id="id", first_name="nome", last_name="sobrenome",
-        country="pais", timezone="fuso", schedule="agendar",
+        phones=["tel", "tel2"],
+        external_id="id",
+        first_name="nome",
+        last_name="sobrenome",
+        country="pais",
+        timezone="fuso",
+        schedule="agendar",
     )
-    return prepare_leads(CsvSource(path), mapping=mapping, default_timezone="America/Montevideo",
-                         now=datetime.fromisoformat(NOW))
+    return prepare_leads(
+        CsvSource(path), mapping=mapping, default_timezone="America/Montevideo", now=datetime.fromisoformat(NOW)
+    )
 
 
 def _sync(uri: str, writer: str, mode: str = "insert"):
@@ -56,8 +62,14 @@ def _sync(uri: str, writer: str, mode: str = "insert"):
     from airflow_provider_dialer.pipeline.sync import SyncRun
 
     os.environ["AIRFLOW_CONN_BENCH_LEDGER"] = uri
-    return SyncRun(dialer_conn_id="bench", target="list_id=1", mode=mode, writer=writer,
-                   prepared_at=dt.datetime.now(dt.UTC), ledger_conn_id="bench_ledger")
+    return SyncRun(
+        dialer_conn_id="bench",
+        target="list_id=1",
+        mode=mode,
+        writer=writer,
+        prepared_at=dt.datetime.now(dt.UTC),
+        ledger_conn_id="bench_ledger",
+    )
 
 
 def worker(kind: str, path: str, uri: str, mode: str = "upsert") -> dict[str, float]:
@@ -93,8 +105,13 @@ def worker(kind: str, path: str, uri: str, mode: str = "upsert") -> dict[str, fl
 
 
 def _run(kind: str, path: str, uri: str, mode: str = "upsert") -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--worker", kind, path, uri, mode], check=True, capture_output=True,
-                         text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", kind, path, uri, mode],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -130,13 +147,17 @@ def main() -> None:
                 assert unchanged["sent"] == 0, f"an unchanged source sent {unchanged['sent']} lead(s)"
                 assert seed["leads"] == unchanged["leads"] == base["leads"]
                 rows.append((size, backend, base, seed, unchanged))
-    print(f"| leads | ledger | prepare alone (s) | first run's ledger writes + prepare (s) | unchanged {args.mode} run (s) "
-          "| unchanged / prepare | sent | peak RSS prepare / unchanged (MB) |")
+    print(
+        f"| leads | ledger | prepare alone (s) | first run's ledger writes + prepare (s) | unchanged {args.mode} run (s) "
+        "| unchanged / prepare | sent | peak RSS prepare / unchanged (MB) |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for size, backend, base, seed, unchanged in rows:
-        print(f"| {size:,} | {backend} | {base['seconds']:.1f} | {seed['seconds']:.1f} | {unchanged['seconds']:.1f} "
-              f"| {unchanged['seconds'] / base['seconds']:.2f}x | {unchanged['sent']} "
-              f"| {base['rss_mb']:.0f} / {unchanged['rss_mb']:.0f} |")
+        print(
+            f"| {size:,} | {backend} | {base['seconds']:.1f} | {seed['seconds']:.1f} | {unchanged['seconds']:.1f} "
+            f"| {unchanged['seconds'] / base['seconds']:.2f}x | {unchanged['sent']} "
+            f"| {base['rss_mb']:.0f} / {unchanged['rss_mb']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

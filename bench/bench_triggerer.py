@@ -41,7 +41,9 @@ def worker(job_ids_json: str, poll_interval: str, timeout: str) -> dict[str, Any
     job_ids = json.loads(job_ids_json)
     triggers = []
     for job_id in job_ids:
-        classpath, kwargs = ImportJobTrigger("ujet_default", 6, [job_id], float(poll_interval), float(timeout)).serialize()
+        classpath, kwargs = ImportJobTrigger(
+            "ujet_default", 6, [job_id], float(poll_interval), float(timeout)
+        ).serialize()
         triggers.append(import_string(classpath)(**kwargs))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -71,7 +73,7 @@ def worker(job_ids_json: str, poll_interval: str, timeout: str) -> dict[str, Any
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     busiest = 0.0
     for i, (t_a, c_a) in enumerate(samples):
-        for t_b, c_b in samples[i + 1:]:
+        for t_b, c_b in samples[i + 1 :]:
             if t_b - t_a >= 1.0:
                 busiest = max(busiest, (c_b - c_a) / (t_b - t_a))
                 break
@@ -79,8 +81,14 @@ def worker(job_ids_json: str, poll_interval: str, timeout: str) -> dict[str, Any
     for r in results:
         key = r.get("status", "?") if isinstance(r, dict) else f"exception {type(r).__name__}: {r}"[:120]
         statuses[key] = statuses.get(key, 0) + 1
-    return {"wall": wall, "cpu": cpu, "busiest_1s": busiest, "rss_before_mb": rss_before,
-            "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "statuses": statuses}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "busiest_1s": busiest,
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "statuses": statuses,
+    }
 
 
 def create_jobs(emu: Any, n: int) -> list[Any]:
@@ -113,9 +121,19 @@ def measure(n: int, poll: float, job_seconds: float) -> dict[str, Any]:
         env = {**os.environ, "AIRFLOW_CONN_UJET_DEFAULT": json.dumps(conn)}
         emu_cpu0 = sum(emu.ps.cpu_times()[:2])
         out = subprocess.run(
-            [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", json.dumps(job_ids), str(poll),
-             str(job_seconds * 4 + 60)],
-            capture_output=True, text=True, cwd=ROOT, env=env, timeout=job_seconds * 4 + 180,
+            [
+                sys.executable,
+                str(pathlib.Path(__file__).resolve()),
+                "--worker",
+                json.dumps(job_ids),
+                str(poll),
+                str(job_seconds * 4 + 60),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=job_seconds * 4 + 180,
         )
         if out.returncode != 0:
             raise SystemExit(f"worker failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}")
@@ -142,15 +160,21 @@ def main() -> int:
         print(json.dumps(worker(*args.worker)))
         return 0
     r = measure(args.triggers, args.poll_interval, args.job_seconds)
-    print(f"{r['triggers']} ImportJobTriggers in one asyncio loop, poll every {r['poll_interval']:g} s, UJET jobs in "
-          f"progress for {r['job_seconds']:g} s after creation (creating them took {r['jobs_created_in']:.1f} s)\n")
-    print("| triggers | wall s | CPU s | CPU / wall (cores) | busiest 1 s (cores) | RSS before MB | peak RSS MB "
-          "| polls answered | poll errors | events | emulator CPU s |")
+    print(
+        f"{r['triggers']} ImportJobTriggers in one asyncio loop, poll every {r['poll_interval']:g} s, UJET jobs in "
+        f"progress for {r['job_seconds']:g} s after creation (creating them took {r['jobs_created_in']:.1f} s)\n"
+    )
+    print(
+        "| triggers | wall s | CPU s | CPU / wall (cores) | busiest 1 s (cores) | RSS before MB | peak RSS MB "
+        "| polls answered | poll errors | events | emulator CPU s |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     events = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
-    print(f"| {r['triggers']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['cpu'] / r['wall']:.2f} | {r['busiest_1s']:.2f} "
-          f"| {r['rss_before_mb']:.0f} | {r['rss_peak_mb']:.0f} | {r['polls']:,} | {r['poll_errors']} | {events} "
-          f"| {r['emulator_cpu']:.1f} |")
+    print(
+        f"| {r['triggers']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['cpu'] / r['wall']:.2f} | {r['busiest_1s']:.2f} "
+        f"| {r['rss_before_mb']:.0f} | {r['rss_peak_mb']:.0f} | {r['polls']:,} | {r['poll_errors']} | {events} "
+        f"| {r['emulator_cpu']:.1f} |"
+    )
     return 0
 
 

@@ -60,8 +60,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "ucontact": {"hub": "sales"},
 }
 MAPPING = {
-    "phones": ["tel", "tel2"], "external_id": "id", "first_name": "nome", "last_name": "sobrenome",
-    "country": "pais", "timezone": "fuso", "schedule": "agendar",
+    "phones": ["tel", "tel2"],
+    "external_id": "id",
+    "first_name": "nome",
+    "last_name": "sobrenome",
+    "country": "pais",
+    "timezone": "fuso",
+    "schedule": "agendar",
 }
 # open all day: every lead is due now, so no run is held back for a calling window
 WINDOW = {"start": "00:00", "end": "24:00"}
@@ -84,8 +89,12 @@ def _chunk_size(vendor: str) -> int:
     from airflow_provider_dialer.hooks.voipex.hook import CALL_LIST_CHUNK
     from airflow_provider_dialer.hooks.xcally.hook import XCallyHook
 
-    return {"xcally": XCallyHook.batch_chunk_size, "voipex": CALL_LIST_CHUNK, "ujet": UjetHook.list_chunk_size,
-            "ucontact": UContactHook.list_chunk_size}[vendor]
+    return {
+        "xcally": XCallyHook.batch_chunk_size,
+        "voipex": CALL_LIST_CHUNK,
+        "ujet": UjetHook.list_chunk_size,
+        "ucontact": UContactHook.list_chunk_size,
+    }[vendor]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,18 +106,33 @@ def _operator(vendor: str, csv_path: Any, work: str) -> Any:
     from airflow_provider_dialer.operators.lists import UploadListOperator
 
     return UploadListOperator(
-        task_id="bench_upload", conn_id=f"{vendor}_default", source=csv_path, column_mapping=MAPPING,
-        default_timezone="America/Montevideo", calling_window=WINDOW, max_reject_ratio=1.0,
-        list_name=f"bench {vendor}", settings=dict(SETTINGS[vendor]), concurrency=CONCURRENCY,
+        task_id="bench_upload",
+        conn_id=f"{vendor}_default",
+        source=csv_path,
+        column_mapping=MAPPING,
+        default_timezone="America/Montevideo",
+        calling_window=WINDOW,
+        max_reject_ratio=1.0,
+        list_name=f"bench {vendor}",
+        settings=dict(SETTINGS[vendor]),
+        concurrency=CONCURRENCY,
         progress=os.path.join(work, f"progress-{vendor}-{os.getpid()}.json"),
         prepare_workers=int(os.environ.get("BENCH_PREPARE_WORKERS", "1")),
     )
 
 
 def _result(summary: dict[str, Any], seconds: float, rss_start: float) -> dict[str, Any]:
-    return {"seconds": seconds, "read": summary["read"], "prepared": summary["prepared"],
-            "accepted": summary["accepted"], "held_back": summary["held_back"], "unknown": summary["unknown"],
-            "chunks": summary["chunks"], "rss_mb": _peak_rss_mb(), "rss_start_mb": rss_start}
+    return {
+        "seconds": seconds,
+        "read": summary["read"],
+        "prepared": summary["prepared"],
+        "accepted": summary["accepted"],
+        "held_back": summary["held_back"],
+        "unknown": summary["unknown"],
+        "chunks": summary["chunks"],
+        "rss_mb": _peak_rss_mb(),
+        "rss_start_mb": rss_start,
+    }
 
 
 def worker_e2e(vendor: str, csv_path: str, work: str) -> dict[str, Any]:
@@ -170,8 +194,11 @@ def _auth(vendor: str, base: str, creds: dict[str, str]) -> dict[str, str]:
         return {"Authorization": "Basic " + base64.b64encode(f"{creds['user']}:{creds['password']}".encode()).decode()}
     if vendor == "ucontact":
         return {"Authorization": f"Bearer {creds['api_token']}"}
-    token = httpx.post(f"{base}/token", timeout=30, data={
-        "grant_type": "password", "client_id": "api", "username": creds["user"], "password": creds["password"]}).json()
+    token = httpx.post(
+        f"{base}/token",
+        timeout=30,
+        data={"grant_type": "password", "client_id": "api", "username": creds["user"], "password": creds["password"]},
+    ).json()
     return {"Authorization": f"Bearer {token['access_token']}"}
 
 
@@ -200,22 +227,42 @@ def worker_ceiling(vendor: str, pickled: str, work: str) -> dict[str, Any]:
     requests: list[dict[str, Any]] = []
     list_id = _xcally_list(base, auth, "bench ceiling") if vendor == "xcally" else None
     for i, start in enumerate(range(0, len(leads), size), 1):
-        chunk = leads[start:start + size]
+        chunk = leads[start : start + size]
         if vendor == "ujet":
             body = dumps([ujet_contact(lead) for lead in chunk]).encode()
-            requests.append({"url": f"{base}/apps/api/v1/outbound_dialer/campaigns/6/contacts/import",
-                             "files": {"file": ("contacts.json", body, "application/json")}})
+            requests.append(
+                {
+                    "url": f"{base}/apps/api/v1/outbound_dialer/campaigns/6/contacts/import",
+                    "files": {"file": ("contacts.json", body, "application/json")},
+                }
+            )
         elif vendor == "xcally":
             body = dumps([xcally_contact(lead, list_id=list_id) for lead in chunk]).encode()
-            requests.append({"url": f"{base}/api/cm/lists/{list_id}/contacts", "content": body,
-                             "headers": {"Content-Type": "application/json"}})
+            requests.append(
+                {
+                    "url": f"{base}/api/cm/lists/{list_id}/contacts",
+                    "content": body,
+                    "headers": {"Content-Type": "application/json"},
+                }
+            )
         elif vendor == "voipex":
-            body = dumps({"name": f"bench ceiling now#{i}", "numbers": [voipex_number(lead) for lead in chunk]}).encode()
-            requests.append({"url": f"{base}/dialer/call-lists", "content": body, "headers": {"Content-Type": "application/json"}})
+            body = dumps(
+                {"name": f"bench ceiling now#{i}", "numbers": [voipex_number(lead) for lead in chunk]}
+            ).encode()
+            requests.append(
+                {"url": f"{base}/dialer/call-lists", "content": body, "headers": {"Content-Type": "application/json"}}
+            )
         else:
-            body = dumps({"filename": f"bench ceiling ({i})", "list": [automation_contact(lead) for lead in chunk]}).encode()
-            requests.append({"url": f"{base}/api/dialer/id/sales/lists", "content": body,
-                             "headers": {"Content-Type": "application/json"}})
+            body = dumps(
+                {"filename": f"bench ceiling ({i})", "list": [automation_contact(lead) for lead in chunk]}
+            ).encode()
+            requests.append(
+                {
+                    "url": f"{base}/api/dialer/id/sales/lists",
+                    "content": body,
+                    "headers": {"Content-Type": "application/json"},
+                }
+            )
     del leads
     client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=CONCURRENCY))
 
@@ -252,9 +299,13 @@ def worker_naive(vendor: str, pickled: str, sample: str) -> dict[str, Any]:
     elif vendor == "xcally":
         calls = [("api/cm/contacts", xcally_contact(lead, list_id=list_id)) for lead in leads]
     elif vendor == "voipex":
-        calls = [("dialer/call-lists", {"name": f"naive {lead.row}", "numbers": [voipex_number(lead)]}) for lead in leads]
+        calls = [
+            ("dialer/call-lists", {"name": f"naive {lead.row}", "numbers": [voipex_number(lead)]}) for lead in leads
+        ]
     else:
-        calls = [("api/dialer/id/sales/freshLeads", {"leads": [automation_contact(lead, fresh=True)]}) for lead in leads]
+        calls = [
+            ("api/dialer/id/sales/freshLeads", {"leads": [automation_contact(lead, fresh=True)]}) for lead in leads
+        ]
     hook = HttpHook(method="POST", http_conn_id="naive_http")
     t0 = time.perf_counter()
     for endpoint, body in calls:
@@ -291,7 +342,14 @@ def worker_handwritten(vendor: str, csv_path: str) -> dict[str, Any]:
 #: the vendors ``handwritten_upload.py`` is written for
 HANDWRITTEN = ("xcally", "ujet")
 
-WORKERS = {"handwritten": worker_handwritten, "e2e": worker_e2e, "send": worker_send, "ceiling": worker_ceiling, "naive": worker_naive, "prepare": worker_prepare}
+WORKERS = {
+    "handwritten": worker_handwritten,
+    "e2e": worker_e2e,
+    "send": worker_send,
+    "ceiling": worker_ceiling,
+    "naive": worker_naive,
+    "prepare": worker_prepare,
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,7 +378,11 @@ def _conn_env(emu: Any, vendor: str) -> dict[str, str]:
 def _spawn(kind: str, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", kind, *args],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
     )
     if out.returncode != 0:
         raise SystemExit(f"worker {kind} {args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}")
@@ -361,12 +423,24 @@ def measure(vendors: list[str], sizes: list[int], sample: int, work: str) -> lis
             print(f"# {size:,} {vendor} e2e {e2e['seconds']:.1f} s", file=sys.stderr)
             send = _with_emulator(vendor, "send", vendor, pickled, work)
             ceiling = _with_emulator(vendor, "ceiling", vendor, pickled, work)
-            print(f"# {size:,} {vendor} send {send['seconds']:.1f} s, ceiling {ceiling['seconds']:.1f} s", file=sys.stderr)
+            print(
+                f"# {size:,} {vendor} send {send['seconds']:.1f} s, ceiling {ceiling['seconds']:.1f} s", file=sys.stderr
+            )
             hand = _with_emulator(vendor, "handwritten", vendor, csv_path) if vendor in HANDWRITTEN else None
             if hand is not None:
                 print(f"# {size:,} {vendor} hand-written {hand['seconds']:.1f} s", file=sys.stderr)
-            rows.append({"vendor": vendor, "size": size, "e2e": e2e, "send": send, "ceiling": ceiling, "prepare": prep,
-                         "naive": naive[vendor], "handwritten": hand})
+            rows.append(
+                {
+                    "vendor": vendor,
+                    "size": size,
+                    "e2e": e2e,
+                    "send": send,
+                    "ceiling": ceiling,
+                    "prepare": prep,
+                    "naive": naive[vendor],
+                    "handwritten": hand,
+                }
+            )
         os.remove(pickled)
     return rows
 
@@ -374,7 +448,11 @@ def measure(vendors: list[str], sizes: list[int], sample: int, work: str) -> lis
 def table(rows: list[dict[str, Any]], sample: int, prepare_workers: int = 1) -> str:
     out = [
         f"End to end with `prepare_workers={prepare_workers}`"
-        + (" (preparation on that many worker processes; 'workers RSS' is their peak sum)." if prepare_workers > 1 else ".")
+        + (
+            " (preparation on that many worker processes; 'workers RSS' is their peak sum)."
+            if prepare_workers > 1
+            else "."
+        )
         + " The send stage and the ceiling start from leads already prepared.",
         "",
         "| vendor | leads (CSV rows) | sent | requests | end to end s | leads/s | send stage s | transport ceiling s "
@@ -391,16 +469,24 @@ def table(rows: list[dict[str, Any]], sample: int, prepare_workers: int = 1) -> 
             f"| {ceil['seconds'] / send['seconds']:.0%} | {prep['seconds']:.1f} | ~{naive_s:,.0f} "
             f"| {naive_s / e2e['seconds']:.0f}x faster | {e2e['seconds'] / ceil['seconds']:.1f}x "
             f"| {e2e['seconds'] / prep['seconds']:.2f}x | {e2e['rss_mb']:.0f} | {e2e.get('children_rss_mb', 0):.0f} "
-            + (f"| {hand['seconds']:.1f} ({hand['sent']:,}) | {hand['seconds'] / e2e['seconds']:.2f}x |"
-               if (hand := r.get("handwritten")) else "| - | - |")
+            + (
+                f"| {hand['seconds']:.1f} ({hand['sent']:,}) | {hand['seconds'] / e2e['seconds']:.2f}x |"
+                if (hand := r.get("handwritten"))
+                else "| - | - |"
+            )
         )
-    out.append("\ne2e vs hand-written: the hand-written script's time over the operator's (above 1x: the operator is "
-               "faster). The script sends more leads: it keeps rows the operator rejects (zone, schedule, window) and "
-               "checks no external id.")
+    out.append(
+        "\ne2e vs hand-written: the hand-written script's time over the operator's (above 1x: the operator is "
+        "faster). The script sends more leads: it keeps rows the operator rejects (zone, schedule, window) and "
+        "checks no external id."
+    )
     naive_line = ", ".join(
-        f"{v}: {n['per_lead_ms']:.2f} ms/lead" for v, n in {r["vendor"]: r["naive"] for r in rows}.items())
-    out.append(f"\nNaive way (stock `HttpHook`, one request per lead, sequential; timed on {sample:,} leads and "
-               f"extrapolated to the leads sent, with preparation for free): {naive_line}.")
+        f"{v}: {n['per_lead_ms']:.2f} ms/lead" for v, n in {r["vendor"]: r["naive"] for r in rows}.items()
+    )
+    out.append(
+        f"\nNaive way (stock `HttpHook`, one request per lead, sequential; timed on {sample:,} leads and "
+        f"extrapolated to the leads sent, with preparation for free): {naive_line}."
+    )
     spreads = []
     for vendor in dict.fromkeys(r["vendor"] for r in rows):
         rss = [r["e2e"]["rss_mb"] for r in rows if r["vendor"] == vendor]
@@ -417,8 +503,12 @@ def main() -> int:
     parser.add_argument("--vendors", nargs="+", choices=VENDORS, default=list(VENDORS))
     parser.add_argument("--naive-sample", type=int, default=2000)
     parser.add_argument("--json", help="also write the raw rows as JSON here")
-    parser.add_argument("--prepare-workers", type=int, default=2,
-                        help="UploadListOperator(prepare_workers=...) for the end-to-end runs (default 2)")
+    parser.add_argument(
+        "--prepare-workers",
+        type=int,
+        default=2,
+        help="UploadListOperator(prepare_workers=...) for the end-to-end runs (default 2)",
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -39,8 +39,10 @@ def main(vendor: str, path: str) -> dict[str, float | int]:
             client.post(f"{base}/api/cm/lists/{list_id}/contacts", json=contacts).raise_for_status()
         else:
             body = json.dumps(contacts).encode()
-            client.post(f"{base}/apps/api/v1/outbound_dialer/campaigns/6/contacts/import",
-                        files={"file": ("contacts.json", body, "application/json")}).raise_for_status()
+            client.post(
+                f"{base}/apps/api/v1/outbound_dialer/campaigns/6/contacts/import",
+                files={"file": ("contacts.json", body, "application/json")},
+            ).raise_for_status()
 
     seen: set[str] = set()
     batch: list[dict] = []
@@ -60,11 +62,24 @@ def main(vendor: str, path: str) -> dict[str, float | int]:
                 continue
             seen.add(phone)
             if vendor == "xcally":
-                batch.append({"ListId": list_id, "firstName": row["nome"], "lastName": row["sobrenome"], "phone": phone,
-                              "email": row["email"]})
+                batch.append(
+                    {
+                        "ListId": list_id,
+                        "firstName": row["nome"],
+                        "lastName": row["sobrenome"],
+                        "phone": phone,
+                        "email": row["email"],
+                    }
+                )
             else:
-                batch.append({"name": f"{row['nome']} {row['sobrenome']}", "phone_number": phone, "email": row["email"],
-                              "external_unique_id": row["id"]})
+                batch.append(
+                    {
+                        "name": f"{row['nome']} {row['sobrenome']}",
+                        "phone_number": phone,
+                        "email": row["email"],
+                        "external_unique_id": row["id"],
+                    }
+                )
             if len(batch) == CHUNK:
                 futures.append(pool.submit(post, batch))
                 sent, batch = sent + len(batch), []

@@ -29,19 +29,45 @@ sys.path.insert(0, str(HERE.parent))
 
 #: (bucket, substrings of "file:function") in order: the first match wins
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
-    ("phonenumbers / rphonenumbers (parse, validate, format, zones)", ("phonenumbers", "phone_backend", "leads/phones.py")),
-    ("CSV reading and decoding", ("leads/sources.py", "_csv", "codecs", "{method 'readline'", "{method 'decode'",
-                                  "{built-in method _io", "'read' of")),
-    ("per-row preparation (fields, schedule, zone, window, lead build)",
-     ("leads/prepare.py", "leads/window.py", "leads/schedule.py", "leads/zones.py", "leads/columns.py", "zoneinfo",
-      "datetime")),
+    (
+        "phonenumbers / rphonenumbers (parse, validate, format, zones)",
+        ("phonenumbers", "phone_backend", "leads/phones.py"),
+    ),
+    (
+        "CSV reading and decoding",
+        (
+            "leads/sources.py",
+            "_csv",
+            "codecs",
+            "{method 'readline'",
+            "{method 'decode'",
+            "{built-in method _io",
+            "'read' of",
+        ),
+    ),
+    (
+        "per-row preparation (fields, schedule, zone, window, lead build)",
+        (
+            "leads/prepare.py",
+            "leads/window.py",
+            "leads/schedule.py",
+            "leads/zones.py",
+            "leads/columns.py",
+            "zoneinfo",
+            "datetime",
+        ),
+    ),
     ("de-duplication and do-not-call keys", ("leads/suppression.py", "sqlite3")),
     ("reject report", ("leads/report.py",)),
     ("waves, chunks, send-time window check (operator)", ("operators/base.py", "operators/lists.py")),
-    ("mapping leads to the wire and JSON encoding", ("/wire.py", "json/encoder", "json/__init__", "{method 'encode'",
-                                                     "_json")),
-    ("hook: requests, retries, rate limit", ("hooks/base.py", "hooks/xcally", "hooks/ujet", "hooks/voipex",
-                                             "hooks/ucontact")),
+    (
+        "mapping leads to the wire and JSON encoding",
+        ("/wire.py", "json/encoder", "json/__init__", "{method 'encode'", "_json"),
+    ),
+    (
+        "hook: requests, retries, rate limit",
+        ("hooks/base.py", "hooks/xcally", "hooks/ujet", "hooks/voipex", "hooks/ucontact"),
+    ),
     ("HTTP client (httpx, httpcore, ssl, sockets)", ("httpx", "httpcore", "h11", "ssl", "socket", "select", "anyio")),
     ("delivery and progress store", ("delivery.py",)),
     (IDLE := "idle: sender threads waiting for a chunk", ("concurrent/futures/thread.py", "threading", "queue")),
@@ -120,10 +146,18 @@ def run(size: int, vendor: str, pstats_out: str | None) -> str:
             from airflow_provider_dialer.operators.lists import UploadListOperator
 
             op = UploadListOperator(
-                task_id="profile", conn_id=f"{vendor}_default", source=csv_path, column_mapping=MAPPING,
-                default_timezone="America/Montevideo", calling_window=WINDOW, max_reject_ratio=1.0,
-                list_name=f"profile {vendor}", settings=dict(SETTINGS[vendor]), concurrency=4,
-                progress=os.path.join(work, "progress.json"), prepare_workers=1,
+                task_id="profile",
+                conn_id=f"{vendor}_default",
+                source=csv_path,
+                column_mapping=MAPPING,
+                default_timezone="America/Montevideo",
+                calling_window=WINDOW,
+                max_reject_ratio=1.0,
+                list_name=f"profile {vendor}",
+                settings=dict(SETTINGS[vendor]),
+                concurrency=4,
+                progress=os.path.join(work, "progress.json"),
+                prepare_workers=1,
             )
             __import__(f"airflow_provider_dialer.hooks.{vendor}")
             profiler = cProfile.Profile()
@@ -144,8 +178,11 @@ def run(size: int, vendor: str, pstats_out: str | None) -> str:
             pass
     if pstats_out:
         stats.dump_stats(pstats_out)
-    return report(stats, f"cProfile of `UploadListOperator.execute` ({vendor}, `prepare_workers=1`), {size:,} CSV rows, "
-                         f"{summary['accepted']:,} leads sent: {wall:.1f} s under the profiler")
+    return report(
+        stats,
+        f"cProfile of `UploadListOperator.execute` ({vendor}, `prepare_workers=1`), {size:,} CSV rows, "
+        f"{summary['accepted']:,} leads sent: {wall:.1f} s under the profiler",
+    )
 
 
 def report(stats: pstats.Stats, title: str) -> str:
@@ -164,10 +201,16 @@ def report(stats: pstats.Stats, title: str) -> str:
                 totals[name] = totals.get(name, 0.0) + caller_own * share
     idle = totals.pop(IDLE, 0.0)
     profiled = sum(totals.values())
-    out = [(f"{title}; {profiled:.1f} s of own time in every thread (builtins and `re` count where they are called "
+    out = [
+        (
+            f"{title}; {profiled:.1f} s of own time in every thread (builtins and `re` count where they are called "
             f"from; the sender threads' {idle:.1f} s idle, waiting for a chunk, are left out; waiting on the emulator "
-            "counts in the HTTP client)."), "",
-           "| where | own time s | share |", "|---|---:|---:|"]
+            "counts in the HTTP client)."
+        ),
+        "",
+        "| where | own time s | share |",
+        "|---|---:|---:|",
+    ]
     for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         out.append(f"| {name} | {seconds:.2f} | {seconds / profiled:.0%} |")
     out += ["", "Heaviest functions by own time:", "", "| function | own s | cumulative s |", "|---|---:|---:|"]

@@ -55,7 +55,7 @@ def main() -> int:
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Performance
 
-Measured {when} on {machine()}, with `python bench/run_all.py{' --quick' if args.quick else ''}`
+Measured {when} on {machine()}, with `python bench/run_all.py{" --quick" if args.quick else ""}`
 (`make bench`). Each benchmark runs its workloads in fresh processes; peak RSS is that process's own.
 Numbers from a shared 2-core machine move by several percent between runs.
 
@@ -124,7 +124,7 @@ way the triggerer runs them, against UJET import jobs that stay in progress. Tar
     old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
     marker = "\n## Reading the numbers"
     if marker in old:
-        text = text.rstrip("\n") + "\n" + old[old.index(marker):]
+        text = text.rstrip("\n") + "\n" + old[old.index(marker) :]
     OUT.write_text(text, encoding="utf-8")
     print(text)
     return 0

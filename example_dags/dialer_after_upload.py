@@ -32,8 +32,10 @@ def dialer_after_upload():
         for events in (context.get("triggering_asset_events") or {}).values():
             for event in events:
                 extra = dict(event.extra or {})
-                print(f"{extra.get('target')} on {extra.get('conn_id')}: {extra.get('accepted')} accepted of "
-                      f"{extra.get('read')} read, {extra.get('rejected')} rejected")
+                print(
+                    f"{extra.get('target')} on {extra.get('conn_id')}: {extra.get('accepted')} accepted of "
+                    f"{extra.get('read')} read, {extra.get('rejected')} rejected"
+                )
                 uploads.append(extra)
         if not uploads:
             print("no upload event triggered this run (a manual run)")

@@ -32,8 +32,14 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 DATA = pathlib.Path(__file__).parent / "data"
 #: the common.sql connection holding the sync ledger (SQLite here, PostgreSQL in production)
 LEDGER_CONN_ID = "dialer_sync_ledger"
-MAPPING = {"phones": "tel", "first_name": "nome", "last_name": "sobrenome", "email": "email", "timezone": "fuso",
-           "external_id": "id_cliente"}
+MAPPING = {
+    "phones": "tel",
+    "first_name": "nome",
+    "last_name": "sobrenome",
+    "email": "email",
+    "timezone": "fuso",
+    "external_id": "id_cliente",
+}
 
 
 @dag(
@@ -66,7 +72,8 @@ def dialer_daily_sync():
             sync_mode="mirror",  # add new keys, update changed ones, remove those that left the export
             ledger_conn_id=LEDGER_CONN_ID,
             outcome_log="{{ params.outcome_dir }}/dialer_daily_sync_{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S') }}_"
-                        + day + ".csv",
+            + day
+            + ".csv",
             wait_for_completion=True,
             poll_interval=0.5,
         )

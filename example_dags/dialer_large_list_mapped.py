@@ -62,12 +62,18 @@ def dialer_large_list_mapped():
         # one directory per run (the run id made safe for any file system or object store)
         destination="{{ params.parts_root }}/{{ dag.dag_id }}/{{ run_id | replace(':', '_') | replace('+', '_') }}",
         leads_per_part="{{ params.leads_per_part }}",
-        column_mapping={"phones": ["tel", "tel_alt"], "first_name": "nome", "last_name": "sobrenome",
-                        "timezone": "fuso", "country": "pais", "external_id": "id_cliente"},
+        column_mapping={
+            "phones": ["tel", "tel_alt"],
+            "first_name": "nome",
+            "last_name": "sobrenome",
+            "timezone": "fuso",
+            "country": "pais",
+            "external_id": "id_cliente",
+        },
         default_region="US",
         default_timezone="America/New_York",
         reject_report="{{ params.parts_root }}/{{ dag.dag_id }}/{{ run_id | replace(':', '_') | replace('+', '_') }}"
-                      "/rejects.csv",
+        "/rejects.csv",
         max_reject_ratio=1.0,
     )
     UploadListOperator.partial(

@@ -121,8 +121,19 @@ def dialer_launch_demo():
         for vendor, summary in lines.items():
             out[vendor] = {
                 key: summary.get(key)
-                for key in ("read", "prepared", "rejected", "rejected_by_reason", "held_back", "accepted",
-                            "refused_by_vendor", "unknown", "ids", "wait_result", "scheduled_by_timezone")
+                for key in (
+                    "read",
+                    "prepared",
+                    "rejected",
+                    "rejected_by_reason",
+                    "held_back",
+                    "accepted",
+                    "refused_by_vendor",
+                    "unknown",
+                    "ids",
+                    "wait_result",
+                    "scheduled_by_timezone",
+                )
             }
         out["xcally"]["campaign_id"] = campaign_id
         print("DIALER-DEMO-REPORT " + __import__("json").dumps(out, default=str))

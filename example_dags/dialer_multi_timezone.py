@@ -19,8 +19,13 @@ LEADS = [
     {"phones": ["+917012345678"], "first_name": "Arjun", "timezone": "Asia/Kolkata", "external_id": "IN-2"},
     {"phones": ["+17095550134"], "first_name": "Liam", "timezone": "America/St_Johns", "external_id": "CA-1"},
     {"phones": ["+61298765432"], "first_name": "Olivia", "timezone": "Australia/Lord_Howe", "external_id": "AU-1"},
-    {"phones": ["+12125550147"], "first_name": "Noah", "timezone": "America/New_York",
-     "schedule": "2026-03-08 02:30:00", "external_id": "US-1"},
+    {
+        "phones": ["+12125550147"],
+        "first_name": "Noah",
+        "timezone": "America/New_York",
+        "schedule": "2026-03-08 02:30:00",
+        "external_id": "US-1",
+    },
     {"phones": ["+5511912345678"], "first_name": "Ana", "timezone": "America/Sao_Paulo", "external_id": "BR-1"},
 ]
 

@@ -37,14 +37,26 @@ WINDOW = {"weekly": {"mon-sat": "08:00-21:00", "sun": None}}
     start_date=pendulum.datetime(2026, 1, 5, tz="America/Montevideo"),
     catchup=False,
     default_args={"owner": "data-eng", "retries": 2},
-    params={"conn_id": "ucontact_default", "hub": "renewals", "leads_path": SAMPLE_LEADS,
-            "priority_path": SAMPLE_PRIORITY_LEADS},
+    params={
+        "conn_id": "ucontact_default",
+        "hub": "renewals",
+        "leads_path": SAMPLE_LEADS,
+        "priority_path": SAMPLE_PRIORITY_LEADS,
+    },
     render_template_as_native_obj=True,
     tags=["dialer", "example", "ucontact"],
 )
 def dialer_ucontact_hub_launch():
-    mapping = {"phones": ["tel", "tel_alt"], "first_name": "nome", "last_name": "sobrenome", "timezone": "fuso",
-               "schedule": "agendar", "country": "pais", "external_id": "id_cliente", "priority": "prioridade"}
+    mapping = {
+        "phones": ["tel", "tel_alt"],
+        "first_name": "nome",
+        "last_name": "sobrenome",
+        "timezone": "fuso",
+        "schedule": "agendar",
+        "country": "pais",
+        "external_id": "id_cliente",
+        "priority": "prioridade",
+    }
     upload = UploadListOperator(
         task_id="upload_list",
         conn_id="{{ params.conn_id }}",

@@ -34,7 +34,9 @@ def start_emulator(workdir: pathlib.Path) -> tuple[subprocess.Popen[bytes], dict
     log = open(workdir / "emulator.log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_dialer.emulator", "--config-out", str(config_path)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     deadline = time.monotonic() + 30
     while not config_path.exists() or not config_path.read_text().strip().endswith("}"):
@@ -77,7 +79,9 @@ def leads_db(path: pathlib.Path, day: str) -> None:
             [[row[c] or None for c in columns] + [day] for row in rows],
         )
         # another day's lead: the data interval must keep it out
-        db.execute("INSERT INTO leads (id_cliente, nome, tel, due_date) VALUES ('C-OTHER', 'Other', '+5511900000000', '2000-01-01')")
+        db.execute(
+            "INSERT INTO leads (id_cliente, nome, tel, due_date) VALUES ('C-OTHER', 'Other', '+5511900000000', '2000-01-01')"
+        )
 
 
 def run(cmd: list[str], env: dict[str, str], log: pathlib.Path) -> subprocess.CompletedProcess[str]:
@@ -96,20 +100,26 @@ def report(summary: dict, config: dict[str, dict[str, str]]) -> None:
     print("\npushed per vendor:")
     for vendor, s in summary.items():
         refused = s.get("refused_by_vendor") or {}
-        print(f"  {vendor:<9} accepted {s['accepted']:>3}  refused by vendor {sum(refused.values()):>2}  "
-              f"unknown {s['unknown']}  outside window now {s['held_back']}  ids {s.get('ids')}")
+        print(
+            f"  {vendor:<9} accepted {s['accepted']:>3}  refused by vendor {sum(refused.values()):>2}  "
+            f"unknown {s['unknown']}  outside window now {s['held_back']}  ids {s.get('ids')}"
+        )
     print("\nscheduled per timezone (uContact fresh leads, local first/last call):")
     for zone, info in (summary["ucontact"].get("scheduled_by_timezone") or {}).items():
-        print(f"  {zone:<22} {info['leads']} lead(s), {info['call_now']} now, "
-              f"first {info['first_local'] or '-'}, last {info['last_local'] or '-'}")
+        print(
+            f"  {zone:<22} {info['leads']} lead(s), {info['call_now']} now, "
+            f"first {info['first_local'] or '-'}, last {info['last_local'] or '-'}"
+        )
     ujet = httpx.get(f"{config['ujet']['base_url']}/_emulator/state", timeout=10).json()["ujet"]
     jobs = ujet.get("jobs", {})
     job_states = {jid: j.get("status") for jid, j in (jobs.items() if isinstance(jobs, dict) else enumerate(jobs))}
     print(f"\nUJET import jobs:  {job_states}")
     print(f"UJET wait result:  {summary['ujet'].get('wait_result', {}).get('status')}")
     xcally = summary["xcally"]
-    print(f"XCALLY list:       id {xcally['ids'].get('list_id')}, wait result "
-          f"{(xcally.get('wait_result') or {}).get('status')}, campaign {xcally.get('campaign_id')}")
+    print(
+        f"XCALLY list:       id {xcally['ids'].get('list_id')}, wait result "
+        f"{(xcally.get('wait_result') or {}).get('status')}, campaign {xcally.get('campaign_id')}"
+    )
     leads = {v: httpx.get(f"{config[v]['base_url']}/_emulator/leads", timeout=10).json() for v in config}
     dupes = {v: {ep: e["duplicates"] for ep, e in per.items() if e["duplicates"]} for v, per in leads.items()}
     print(f"leads stored twice anywhere: {sum(len(d) for d in dupes.values())}")
@@ -120,14 +130,16 @@ def main() -> int:
     home = workdir / "airflow-home"
     day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{workdir / 'leads.db'}",
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{workdir / 'leads.db'}",
+        }
+    )
     leads_db(workdir / "leads.db", day)
     print(f"demo workdir: {workdir}")
     proc, config = start_emulator(workdir)
@@ -144,7 +156,9 @@ def main() -> int:
         started = time.monotonic()
         result = run([airflow, "dags", "test", DAG_ID, day], env, workdir / "dags-test.log")
         elapsed = time.monotonic() - started
-        marker = [line for line in result.stdout.splitlines() + result.stderr.splitlines() if "DIALER-DEMO-REPORT " in line]
+        marker = [
+            line for line in result.stdout.splitlines() + result.stderr.splitlines() if "DIALER-DEMO-REPORT " in line
+        ]
         failed = result.returncode != 0 or "state=failed" in result.stdout or not marker
         if failed:
             print(result.stdout[-4000:])

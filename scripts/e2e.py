@@ -44,8 +44,14 @@ AIRFLOW = str(pathlib.Path(PY).parent / "airflow")
 # fixed ports, away from Airflow's defaults so a developer's own Airflow keeps running beside it
 PORTS = {
     "local": {"api": 28080, "pg": 28432, "logs": 28793, "trigger_logs": 28794},
-    "celery": {"api": 28180, "pg": 28532, "logs": 28893, "trigger_logs": 28894, "redis": 28379,
-               "worker_logs": [28895, 28896]},
+    "celery": {
+        "api": 28180,
+        "pg": 28532,
+        "logs": 28893,
+        "trigger_logs": 28894,
+        "redis": 28379,
+        "worker_logs": [28895, 28896],
+    },
 }
 ADMIN_PASSWORD = "e2e-admin-" + secrets.token_hex(6)
 
@@ -82,8 +88,7 @@ def ensure_debian(packages: dict[str, bool]) -> None:
     say(f"installing Debian packages: {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", *missing], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -103,8 +108,9 @@ class Stack:
 
     def start(self, name: str, cmd: list[str], env: dict[str, str], **kw: Any) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=kw.pop("cwd", ROOT),
-                                start_new_session=True, **kw)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=kw.pop("cwd", ROOT), start_new_session=True, **kw
+        )
         self.procs.append((name, proc))
         return proc
 
@@ -180,19 +186,43 @@ def start_postgres(stack: Stack, port: int) -> str:
     if os.geteuid() == 0:  # initdb refuses root: run the server as Debian's postgres user
         shutil.chown(data, "postgres", "postgres")
         as_pg = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_pg, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, stdout=subprocess.DEVNULL)
-    proc = stack.start("postgres", [*as_pg, str(bindir / "postgres"), "-D", str(data / "db"), "-p", str(port),
-                                    "-k", str(data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-                       env=dict(os.environ))
+    subprocess.run(
+        [*as_pg, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    proc = stack.start(
+        "postgres",
+        [
+            *as_pg,
+            str(bindir / "postgres"),
+            "-D",
+            str(data / "db"),
+            "-p",
+            str(port),
+            "-k",
+            str(data),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ],
+        env=dict(os.environ),
+    )
     stack.stops.append(lambda: shutil.rmtree(data, ignore_errors=True))
 
     def ready() -> bool:
-        return subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL).returncode == 0
+        return (
+            subprocess.run(
+                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL
+            ).returncode
+            == 0
+        )
 
     wait_for("PostgreSQL", ready, 30, stack)
-    subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"], check=True)
+    subprocess.run(
+        [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"], check=True
+    )
     say(f"PostgreSQL {bindir.parent.name} on 127.0.0.1:{port} (pid {proc.pid})")
     return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/airflow"
 
@@ -200,15 +230,22 @@ def start_postgres(stack: Stack, port: int) -> str:
 def pg_dump(port: int, out: pathlib.Path) -> str:
     bindir = pg_bin()
     assert bindir
-    dump = subprocess.run([str(bindir / "pg_dump"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"],
-                          check=True, capture_output=True, text=True).stdout
+    dump = subprocess.run(
+        [str(bindir / "pg_dump"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     out.write_text(dump)
     return dump
 
 
 def start_redis(stack: Stack, port: int) -> str:
-    stack.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                env=dict(os.environ))
+    stack.start(
+        "redis",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        env=dict(os.environ),
+    )
 
     def ping() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
@@ -223,12 +260,30 @@ def start_emulator(stack: Stack) -> dict[str, dict[str, Any]]:
     import httpx
 
     config_path = stack.work / "emulator.json"
-    stack.start("emulator", [PY, "-m", "airflow_provider_dialer.emulator", "--config-out", str(config_path),
-                             "--set", "ujet_rate_limit=0", "--set", "ujet_job_seconds=0.5"], env=dict(os.environ))
+    stack.start(
+        "emulator",
+        [
+            PY,
+            "-m",
+            "airflow_provider_dialer.emulator",
+            "--config-out",
+            str(config_path),
+            "--set",
+            "ujet_rate_limit=0",
+            "--set",
+            "ujet_job_seconds=0.5",
+        ],
+        env=dict(os.environ),
+    )
     wait_for("the emulator", lambda: config_path.read_text().strip().endswith("}"), 30, stack, every=0.1)
     config = json.loads(config_path.read_text())
     for info in config.values():
-        wait_for("the emulator", lambda info=info: httpx.get(f"{info['base_url']}/_emulator/health", timeout=2).is_success, 30, stack)
+        wait_for(
+            "the emulator",
+            lambda info=info: httpx.get(f"{info['base_url']}/_emulator/health", timeout=2).is_success,
+            30,
+            stack,
+        )
     return config
 
 
@@ -240,8 +295,11 @@ def secrets_of(config: dict[str, dict[str, Any]]) -> set[str]:
         if isinstance(value, dict):
             for k, v in value.items():
                 walk(v, k)
-        elif isinstance(value, str) and len(value) >= 6 and any(
-                word in key.lower() for word in ("pass", "token", "key", "secret")):
+        elif (
+            isinstance(value, str)
+            and len(value) >= 6
+            and any(word in key.lower() for word in ("pass", "token", "key", "secret"))
+        ):
             found.add(value)
 
     for info in config.values():
@@ -264,32 +322,39 @@ def airflow_env(work: pathlib.Path, mode: str, db_url: str, config: dict[str, di
     passwords.write_text(json.dumps({"admin": ADMIN_PASSWORD}))
     api = f"http://127.0.0.1:{ports['api']}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if mode == "celery" else "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "8",
-        # connections saved in the UI are encrypted at rest with this key
-        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__API__BASE_URL": api,
-        "AIRFLOW__API__PORT": str(ports["api"]),
-        # every component signs and checks the same tokens: one secret for all of them
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["logs"]),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
-        "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{work / 'leads.db'}",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "scripts"), os.environ.get("PYTHONPATH")])),
-    })
-    for vendor, info in config.items():  # the dialers' connections come from the environment (a secrets backend would do)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if mode == "celery" else "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            # connections saved in the UI are encrypted at rest with this key
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "AIRFLOW__API__BASE_URL": api,
+            "AIRFLOW__API__PORT": str(ports["api"]),
+            # every component signs and checks the same tokens: one secret for all of them
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["logs"]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+            "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{work / 'leads.db'}",
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(ROOT), str(ROOT / "scripts"), os.environ.get("PYTHONPATH")])
+            ),
+        }
+    )
+    for (
+        vendor,
+        info,
+    ) in config.items():  # the dialers' connections come from the environment (a secrets backend would do)
         env[f"AIRFLOW_CONN_{vendor.upper()}_DEFAULT"] = info["conn_uri"]
     return env
 
@@ -300,9 +365,13 @@ def leads_db(path: pathlib.Path, day: str) -> None:
     columns = list(rows[0])
     with sqlite3.connect(path) as db:
         db.execute(f"CREATE TABLE leads ({', '.join(columns)}, due_date TEXT)")
-        db.executemany(f"INSERT INTO leads VALUES ({', '.join('?' * (len(columns) + 1))})",
-                       [[row[c] or None for c in columns] + [day] for row in rows])
-        db.execute("INSERT INTO leads (id_cliente, nome, tel, due_date) VALUES ('C-OTHER', 'Other', '+5511900000000', '2000-01-01')")
+        db.executemany(
+            f"INSERT INTO leads VALUES ({', '.join('?' * (len(columns) + 1))})",
+            [[row[c] or None for c in columns] + [day] for row in rows],
+        )
+        db.execute(
+            "INSERT INTO leads (id_cliente, nome, tel, due_date) VALUES ('C-OTHER', 'Other', '+5511900000000', '2000-01-01')"
+        )
 
 
 def callable_now_leads(path: pathlib.Path, first: int = 40, per_region: int = 3) -> int:
@@ -312,9 +381,20 @@ def callable_now_leads(path: pathlib.Path, first: int = 40, per_region: int = 3)
 
     import phonenumbers
 
-    zones = {"US": "America/New_York", "BR": "America/Sao_Paulo", "GB": "Europe/London", "DE": "Europe/Berlin",
-             "IN": "Asia/Kolkata", "JP": "Asia/Tokyo", "AU": "Australia/Sydney", "MX": "America/Mexico_City",
-             "AE": "Asia/Dubai", "NZ": "Pacific/Auckland", "CL": "America/Santiago", "TH": "Asia/Bangkok"}
+    zones = {
+        "US": "America/New_York",
+        "BR": "America/Sao_Paulo",
+        "GB": "Europe/London",
+        "DE": "Europe/Berlin",
+        "IN": "Asia/Kolkata",
+        "JP": "Asia/Tokyo",
+        "AU": "Australia/Sydney",
+        "MX": "America/Mexico_City",
+        "AE": "Asia/Dubai",
+        "NZ": "Pacific/Auckland",
+        "CL": "America/Santiago",
+        "TH": "Asia/Bangkok",
+    }
     now = dt.datetime.now(dt.UTC)
     rows = []
     for region, zone in zones.items():
@@ -326,9 +406,20 @@ def callable_now_leads(path: pathlib.Path, first: int = 40, per_region: int = 3)
         for i in range(first, first + per_region):
             number = phonenumbers.parse(f"+{example.country_code}{national[:-2]}{i:02d}")
             if phonenumbers.is_valid_number(number):
-                rows.append({"id_cliente": f"E2E-{region}-{i}", "nome": f"Lead {region} {i}", "sobrenome": "E2E",
-                             "tel": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                             "tel_alt": "", "email": "", "fuso": zone, "agendar": "", "pais": region, "prioridade": ""})
+                rows.append(
+                    {
+                        "id_cliente": f"E2E-{region}-{i}",
+                        "nome": f"Lead {region} {i}",
+                        "sobrenome": "E2E",
+                        "tel": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                        "tel_alt": "",
+                        "email": "",
+                        "fuso": zone,
+                        "agendar": "",
+                        "pais": region,
+                        "prioridade": "",
+                    }
+                )
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["id_cliente"])
         writer.writeheader()
@@ -348,16 +439,26 @@ def start_airflow(stack: Stack, env: dict[str, str], mode: str) -> None:
     stack.start("triggerer", [AIRFLOW, "triggerer"], env)
     if mode == "celery":
         for i, log_port in enumerate(PORTS["celery"]["worker_logs"], start=1):
-            worker_env = {**env, "DIALER_E2E_WORKER": f"w{i}",
-                          "AIRFLOW__CORE__HOSTNAME_CALLABLE": "e2e_hostname.worker_hostname",
-                          # two workers on one host: each serves its logs on its own port
-                          "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
-            stack.start(f"celery-worker-{i}", [AIRFLOW, "celery", "worker", "--concurrency", "2",
-                                               "--celery-hostname", f"w{i}@%h"], worker_env)
+            worker_env = {
+                **env,
+                "DIALER_E2E_WORKER": f"w{i}",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "e2e_hostname.worker_hostname",
+                # two workers on one host: each serves its logs on its own port
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
+            }
+            stack.start(
+                f"celery-worker-{i}",
+                [AIRFLOW, "celery", "worker", "--concurrency", "2", "--celery-hostname", f"w{i}@%h"],
+                worker_env,
+            )
     import httpx
 
-    wait_for("the api-server", lambda: httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2).is_success,
-             120, stack)
+    wait_for(
+        "the api-server",
+        lambda: httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2).is_success,
+        120,
+        stack,
+    )
 
 
 class Api:
@@ -369,8 +470,9 @@ class Api:
         self.base = base
         token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=30)
         token.raise_for_status()
-        self.client = httpx.Client(base_url=f"{base}/api/v2", timeout=60,
-                                   headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        self.client = httpx.Client(
+            base_url=f"{base}/api/v2", timeout=60, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
 
     def get(self, path: str, **params: Any) -> Any:
         resp = self.client.get(path, params=params)
@@ -398,8 +500,11 @@ class Api:
 
         run = wait_for(f"{dag_id} {run_id}", finished, timeout, stack, every=2)
         tis = self.task_instances(dag_id, run_id)
-        check(run["state"] == "success", f"{dag_id} {run_id} ended {run['state']}: "
-              + ", ".join(f"{t['task_id']}[{t['map_index']}]={t['state']}" for t in tis))
+        check(
+            run["state"] == "success",
+            f"{dag_id} {run_id} ended {run['state']}: "
+            + ", ".join(f"{t['task_id']}[{t['map_index']}]={t['state']}" for t in tis),
+        )
         say(f"{dag_id} {run_id}: success ({len(tis)} task instances)")
         return run
 
@@ -419,13 +524,16 @@ def assert_no_duplicates(config: dict[str, dict[str, Any]]) -> dict[str, int]:
     for vendor, info in config.items():
         leads = httpx.get(f"{info['base_url']}/_emulator/leads", timeout=10).json()
         for endpoint, entry in leads.items():
-            check(not entry["duplicates"], f"the emulator holds leads twice at {vendor} {endpoint}: {entry['duplicates']}")
+            check(
+                not entry["duplicates"], f"the emulator holds leads twice at {vendor} {endpoint}: {entry['duplicates']}"
+            )
             stored[f"{vendor} {endpoint}"] = entry.get("total", entry.get("unique", 0))
     return stored
 
 
-def assert_no_secret(api: Api, runs: list[tuple[str, str]], secret_values: set[str], work: pathlib.Path,
-                     pg_port: int, home: pathlib.Path) -> None:
+def assert_no_secret(
+    api: Api, runs: list[tuple[str, str]], secret_values: set[str], work: pathlib.Path, pg_port: int, home: pathlib.Path
+) -> None:
     def scan(where: str, text: str) -> None:
         for value in secret_values:
             check(value not in text, f"a credential (…{value[-3:]}) appears in {where}")
@@ -448,8 +556,10 @@ def assert_no_secret(api: Api, runs: list[tuple[str, str]], secret_values: set[s
     dump = pg_dump(pg_port, work / "metadata.sql")
     scan("pg_dump of the metadata DB", dump)
     check(files > 5 and xcoms > 5 and rendered > 5, f"too little scanned: {files} files, {xcoms} XComs, {rendered} TIs")
-    say(f"no credential in {files} log files, {xcoms} XComs, {rendered} rendered task instances, "
-        f"pg_dump ({len(dump) // 1024} KiB)")
+    say(
+        f"no credential in {files} log files, {xcoms} XComs, {rendered} rendered task instances, "
+        f"pg_dump ({len(dump) // 1024} KiB)"
+    )
 
 
 def assert_deferred_in_triggerer(home: pathlib.Path, dag_id: str, run_id: str, task_id: str) -> None:
@@ -491,13 +601,25 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     # now: unpausing a cron-scheduled DAG makes the scheduler run its latest tick at once
     # (catchup=False still runs the last one), which would push the same leads a second time
     api.unpause("dialer_event_asset_push")
-    asset = wait_for("the asset dialer_hot_leads", lambda: api.get("/assets", name_pattern="dialer_hot_leads")["assets"], 120,
-                     stack, every=2)[0]
-    hot = [{"phones": ["+5531988887777"], "first_name": "Ana", "external_id": "HOT-1"},
-           {"phones": ["+81398765432"], "first_name": "Yui", "timezone": "Asia/Tokyo", "external_id": "HOT-2"}]
+    asset = wait_for(
+        "the asset dialer_hot_leads",
+        lambda: api.get("/assets", name_pattern="dialer_hot_leads")["assets"],
+        120,
+        stack,
+        every=2,
+    )[0]
+    hot = [
+        {"phones": ["+5531988887777"], "first_name": "Ana", "external_id": "HOT-1"},
+        {"phones": ["+81398765432"], "first_name": "Yui", "timezone": "Asia/Tokyo", "external_id": "HOT-2"},
+    ]
     api.send("POST", "/assets/events", {"asset_id": asset["id"], "extra": {"leads": hot}})
-    event_run = wait_for("the asset-triggered run", lambda: api.get("/dags/dialer_event_asset_push/dagRuns")["dag_runs"],
-                         120, stack, every=2)[0]
+    event_run = wait_for(
+        "the asset-triggered run",
+        lambda: api.get("/dags/dialer_event_asset_push/dagRuns")["dag_runs"],
+        120,
+        stack,
+        every=2,
+    )[0]
     runs.append(("dialer_event_asset_push", event_run["dag_run_id"]))
     api.wait_run(*runs[-1], stack)
 
@@ -506,7 +628,12 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     stack.stop_one("scheduler")
     env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
     stack.start("scheduler", [AIRFLOW, "scheduler"], env)
-    for dag_id in ("dialer_launch_demo", "dialer_ujet_launch", "dialer_large_list_mapped", "dialer_rest_triggered_push"):
+    for dag_id in (
+        "dialer_launch_demo",
+        "dialer_ujet_launch",
+        "dialer_large_list_mapped",
+        "dialer_rest_triggered_push",
+    ):
         api.unpause(dag_id)
     # each example has its UJET campaign (the demo 6, the UJET launch 7, the mapped DAG 9); the UJET launch and the mapped
     # DAG get leads of their own here, all callable now
@@ -519,42 +646,83 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     xcally = config["xcally"]
     origin = xcally["base_url"]
     host, port = origin.rsplit(":", 1)
-    api.send("POST", "/connections", {
-        "connection_id": "xcally_links", "conn_type": "xcally", "host": origin, "port": int(port),
-        "login": xcally["credentials"]["user"], "password": xcally["credentials"]["password"],
-        "extra": json.dumps({"campaign_link_template": "{origin}/campaigns/{campaign_id}",
-                             "list_link_template": "{origin}/lists/{list_id}?name={list_name}"})})
-    runs += [("dialer_launch_demo", api.trigger("dialer_launch_demo", {"xcally_conn_id": "xcally_links"})),
-             ("dialer_ujet_launch", api.trigger("dialer_ujet_launch", {"leads_path": str(leads_file)})),
-             ("dialer_large_list_mapped", api.trigger("dialer_large_list_mapped", {"leads_path": str(parts_file)}))]
+    api.send(
+        "POST",
+        "/connections",
+        {
+            "connection_id": "xcally_links",
+            "conn_type": "xcally",
+            "host": origin,
+            "port": int(port),
+            "login": xcally["credentials"]["user"],
+            "password": xcally["credentials"]["password"],
+            "extra": json.dumps(
+                {
+                    "campaign_link_template": "{origin}/campaigns/{campaign_id}",
+                    "list_link_template": "{origin}/lists/{list_id}?name={list_name}",
+                }
+            ),
+        },
+    )
+    runs += [
+        ("dialer_launch_demo", api.trigger("dialer_launch_demo", {"xcally_conn_id": "xcally_links"})),
+        ("dialer_ujet_launch", api.trigger("dialer_ujet_launch", {"leads_path": str(leads_file)})),
+        ("dialer_large_list_mapped", api.trigger("dialer_large_list_mapped", {"leads_path": str(parts_file)})),
+    ]
     # the CLI: `airflow dags trigger` makes a run without a logical date too
-    conf = {"campaign": "POWER<-", "leads": [{"phones": ["+59894123456"], "first_name": "Carmen", "external_id": "CLI-1",
-                                              "timezone": "America/Montevideo"}]}
-    cli = subprocess.run([AIRFLOW, "dags", "trigger", "dialer_rest_triggered_push", "-c", json.dumps(conf), "-o", "json"],
-                         env=env, capture_output=True, text=True, cwd=ROOT)
+    conf = {
+        "campaign": "POWER<-",
+        "leads": [
+            {
+                "phones": ["+59894123456"],
+                "first_name": "Carmen",
+                "external_id": "CLI-1",
+                "timezone": "America/Montevideo",
+            }
+        ],
+    }
+    cli = subprocess.run(
+        [AIRFLOW, "dags", "trigger", "dialer_rest_triggered_push", "-c", json.dumps(conf), "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     (stack.logs / "dags-trigger.log").write_text(cli.stdout + cli.stderr)
     check(cli.returncode == 0, f"airflow dags trigger failed; see {stack.logs / 'dags-trigger.log'}")
-    cli_run = wait_for("the CLI-triggered run", lambda: api.get("/dags/dialer_rest_triggered_push/dagRuns")["dag_runs"],
-                       60, stack, every=1)[0]
+    cli_run = wait_for(
+        "the CLI-triggered run",
+        lambda: api.get("/dags/dialer_rest_triggered_push/dagRuns")["dag_runs"],
+        60,
+        stack,
+        every=1,
+    )[0]
     runs.append(("dialer_rest_triggered_push", cli_run["dag_run_id"]))
     for dag_id, run_id in runs:
         run = api.wait_run(dag_id, run_id, stack)
-        check(run.get("logical_date") is None, f"{dag_id} {run_id} has a logical date; it should be a manual run without one")
+        check(
+            run.get("logical_date") is None,
+            f"{dag_id} {run_id} has a logical date; it should be a manual run without one",
+        )
     assert_deferred_in_triggerer(home, "dialer_ujet_launch", runs[2][1], "wait_import")
     demo_run = runs[1][1]
     xcom = "/dags/dialer_launch_demo/dagRuns/{}/taskInstances/{}/xcomEntries/return_value"
+
     def value(task_id: str) -> Any:
         got = api.get(xcom.format(demo_run, task_id))["value"]
-        return json.loads(got) if isinstance(got, str) and got[:1] in "[{\"" else got
+        return json.loads(got) if isinstance(got, str) and got[:1] in '[{"' else got
 
     campaign_id, upload = value("xcally_campaign"), value("xcally_upload")
     from urllib.parse import quote
 
     day = api.get(f"/dags/dialer_launch_demo/dagRuns/{demo_run}")["run_after"][:10]  # the DAG's list name
-    expected = {"xcally_campaign": {"Dialer campaign": f"{origin}/campaigns/{campaign_id}"},
-                "xcally_upload": {"Dialer list": f"{origin}/lists/{upload['ids']['list_id']}?name={quote('leads ' + day)}"}}
-    (stack.work / "links.json").write_text(json.dumps({"dag_id": "dialer_launch_demo", "run_id": demo_run,
-                                                       "expected": expected}))
+    expected = {
+        "xcally_campaign": {"Dialer campaign": f"{origin}/campaigns/{campaign_id}"},
+        "xcally_upload": {"Dialer list": f"{origin}/lists/{upload['ids']['list_id']}?name={quote('leads ' + day)}"},
+    }
+    (stack.work / "links.json").write_text(
+        json.dumps({"dag_id": "dialer_launch_demo", "run_id": demo_run, "expected": expected})
+    )
     stored = assert_no_duplicates(config)
     say(f"the emulator holds each lead once: {stored}")
     assert_no_error_lines(home, runs)
@@ -567,10 +735,18 @@ def browser_tests(env: dict[str, str], work: pathlib.Path) -> None:
     say("browser tests (tests/e2e, Playwright on Debian's chromium)")
     shots = work / "screenshots"
     shots.mkdir(exist_ok=True)
-    test_env = {**env, "DIALER_E2E_API": env["AIRFLOW__API__BASE_URL"], "DIALER_E2E_PASSWORD": ADMIN_PASSWORD,
-                "DIALER_E2E_SCREENSHOTS": str(shots), "DIALER_E2E_WORK": str(work)}
-    result = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dialer_emulator",
-                             str(ROOT / "tests" / "e2e")], env=test_env, cwd=ROOT)
+    test_env = {
+        **env,
+        "DIALER_E2E_API": env["AIRFLOW__API__BASE_URL"],
+        "DIALER_E2E_PASSWORD": ADMIN_PASSWORD,
+        "DIALER_E2E_SCREENSHOTS": str(shots),
+        "DIALER_E2E_WORK": str(work),
+    }
+    result = subprocess.run(
+        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dialer_emulator", str(ROOT / "tests" / "e2e")],
+        env=test_env,
+        cwd=ROOT,
+    )
     check(result.returncode == 0, f"browser tests failed; screenshots in {shots}")
 
 
@@ -599,9 +775,13 @@ def main() -> int:
     work = ROOT / ".e2e" / mode
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    ensure_debian({"postgresql": pg_bin() is not None,
-                   "redis-server": mode != "celery" or shutil.which("redis-server") is not None,
-                   "chromium": mode != "local" or pathlib.Path("/usr/bin/chromium").exists()})
+    ensure_debian(
+        {
+            "postgresql": pg_bin() is not None,
+            "redis-server": mode != "celery" or shutil.which("redis-server") is not None,
+            "chromium": mode != "local" or pathlib.Path("/usr/bin/chromium").exists(),
+        }
+    )
     started = time.monotonic()
     stack = Stack(work)
     try:
@@ -621,10 +801,16 @@ def main() -> int:
             if mode == "local" and "--no-runs" not in sys.argv:
                 run_local(stack, env, config, ports["pg"])
             say(f"serving on {env['AIRFLOW__API__BASE_URL']} (admin / {ADMIN_PASSWORD}); touch {work / 'stop'} to stop")
-            (work / "env.json").write_text(json.dumps({"DIALER_E2E_API": env["AIRFLOW__API__BASE_URL"],
-                                                       "DIALER_E2E_PASSWORD": ADMIN_PASSWORD,
-                                                       "DIALER_E2E_WORK": str(work),
-                                                       "DIALER_E2E_SCREENSHOTS": str(work / "screenshots")}))
+            (work / "env.json").write_text(
+                json.dumps(
+                    {
+                        "DIALER_E2E_API": env["AIRFLOW__API__BASE_URL"],
+                        "DIALER_E2E_PASSWORD": ADMIN_PASSWORD,
+                        "DIALER_E2E_WORK": str(work),
+                        "DIALER_E2E_SCREENSHOTS": str(work / "screenshots"),
+                    }
+                )
+            )
             wait_for("the stop file", lambda: (work / "stop").exists(), 7200, stack, every=1)
             return 0
         if mode == "local":

@@ -59,11 +59,19 @@ def local_postgres(max_connections: int = 50) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     try:
-        subprocess.run([*as_owner, f"{pg}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
-                       check=True, capture_output=True)
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} -c fsync=off -c max_connections={max_connections}"
-        subprocess.run([*as_owner, f"{pg}/pg_ctl", "-D", data, "-o", options, "-l", os.path.join(base, "log"), "-w", "start"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [*as_owner, f"{pg}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+            check=True,
+            capture_output=True,
+        )
+        options = (
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} -c fsync=off -c max_connections={max_connections}"
+        )
+        subprocess.run(
+            [*as_owner, f"{pg}/pg_ctl", "-D", data, "-o", options, "-l", os.path.join(base, "log"), "-w", "start"],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_owner, f"{pg}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)

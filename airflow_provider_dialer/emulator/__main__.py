@@ -32,16 +32,30 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dialer-emulator",
         description="Serve emulated uContact, XCALLY, Voipex and UJET dialer APIs on loopback, one port per vendor.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; loopback only is advised)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; loopback only is advised)"
+    )
     parser.add_argument("--ports", help="explicit ports, e.g. ucontact=8101,xcally=8102,voipex=8103,ujet=8104")
-    parser.add_argument("--base-port", type=int, help="first port; vendors take consecutive ports (default: free ports)")
+    parser.add_argument(
+        "--base-port", type=int, help="first port; vendors take consecutive ports (default: free ports)"
+    )
     parser.add_argument("--config-out", help="write {vendor: {base_url, conn_uri, credentials}} JSON to this path")
     parser.add_argument("--print-env", action="store_true", help="print export AIRFLOW_CONN_... lines for each vendor")
     parser.add_argument("--seed", type=int, default=0, help="seed for probabilistic fault rules")
-    parser.add_argument("--fault", action="append", default=[], metavar="VENDOR:JSON",
-                        help='fault rule, e.g. ujet:{"kind":"status","status":429,"retry_after":1,"times":3}')
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="emulator setting, e.g. ujet_rate_limit=0 or voipex_token_lifetime=5")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="VENDOR:JSON",
+        help='fault rule, e.g. ujet:{"kind":"status","status":429,"retry_after":1,"times":3}',
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="emulator setting, e.g. ujet_rate_limit=0 or voipex_token_lifetime=5",
+    )
     return parser
 
 

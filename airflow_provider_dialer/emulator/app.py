@@ -172,14 +172,30 @@ def connection_for(vendor: str, host: str, port: int, creds: Credentials, config
     late = {"late_write_seconds": EMULATOR_LATE_WRITE_SECONDS}
     if vendor == "ucontact":
         return {
-            "conn_type": "ucontact", **base, "login": creds.ucontact_user, "password": creds.ucontact_password,
-            "extra": {"api_token": creds.ucontact_api_token, "instance_timezone": config.ucontact_instance_timezone, **late},
+            "conn_type": "ucontact",
+            **base,
+            "login": creds.ucontact_user,
+            "password": creds.ucontact_password,
+            "extra": {
+                "api_token": creds.ucontact_api_token,
+                "instance_timezone": config.ucontact_instance_timezone,
+                **late,
+            },
         }
     if vendor == "xcally":
-        return {"conn_type": "xcally", **base, "login": creds.xcally_user, "password": creds.xcally_password, "extra": late}
+        return {
+            "conn_type": "xcally",
+            **base,
+            "login": creds.xcally_user,
+            "password": creds.xcally_password,
+            "extra": late,
+        }
     if vendor == "voipex":
         return {
-            "conn_type": "voipex", **base, "login": creds.voipex_user, "password": creds.voipex_password,
+            "conn_type": "voipex",
+            **base,
+            "login": creds.voipex_user,
+            "password": creds.voipex_password,
             "extra": {"auth_url": f"http://{host}:{port}/token", **late},
         }
     if vendor == "ujet":
@@ -189,7 +205,7 @@ def connection_for(vendor: str, host: str, port: int, creds: Credentials, config
 
 def _credentials_of(vendor: str, creds: Credentials) -> dict[str, str]:
     prefix = f"{vendor}_"
-    return {k[len(prefix):]: v for k, v in vars(creds).items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in vars(creds).items() if k.startswith(prefix)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,7 +284,9 @@ class Emulator:
         """Call ``/_emulator/<what>`` on a vendor's port over real HTTP and return its JSON."""
         import httpx
 
-        response = httpx.request(method, f"{self.base_url(vendor)}/_emulator/{what}", json=body, params=params, timeout=30)
+        response = httpx.request(
+            method, f"{self.base_url(vendor)}/_emulator/{what}", json=body, params=params, timeout=30
+        )
         response.raise_for_status()
         return response.json()  # Any: each caller names the shape its endpoint answers
 
@@ -302,8 +320,13 @@ class Emulator:
         for vendor, port in self.ports.items():
             assert port.app is not None, "build_port sets the app"
             config = uvicorn.Config(
-                port.app, log_level="warning", access_log=False, lifespan="off", http=protocol,
-                timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024 * 1024,
+                port.app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                http=protocol,
+                timeout_keep_alive=30,
+                h11_max_incomplete_event_size=64 * 1024 * 1024,
             )
             server = uvicorn.Server(config)
             # for a uvicorn that installs signal handlers through this method (newer ones have none)

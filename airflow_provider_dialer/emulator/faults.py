@@ -123,7 +123,10 @@ class FaultInjector:
         self.late: set[tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]] = set()
 
     def set(self, rules: list[dict[str, Any]], seed: int | None = None) -> None:
-        parsed = [FaultRule(**{k: v for k, v in r.items() if k not in {"matched", "fired", "early", "early_after"}}) for r in rules]
+        parsed = [
+            FaultRule(**{k: v for k, v in r.items() if k not in {"matched", "fired", "early", "early_after"}})
+            for r in rules
+        ]
         with self._lock:
             self.rules = parsed
             if seed is not None:
@@ -327,7 +330,9 @@ class FaultMiddleware:
                 last = start + step >= len(body)
                 if _hung_up(scope):
                     return  # the client gave up (its deadline): stop instead of trickling into the void
-                await send({"type": "http.response.body", "body": body[start : start + step], "more_body": more or not last})
+                await send(
+                    {"type": "http.response.body", "body": body[start : start + step], "more_body": more or not last}
+                )
                 if not last:
                     await asyncio.sleep(rule.delay)
             if not body:

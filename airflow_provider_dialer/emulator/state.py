@@ -129,8 +129,11 @@ class Recorder:
                 if with_keys:
                     entry["counts"] = dict(counts)
                     entry["scopes"] = {
-                        scope: {"total": sum(c.values()), "distinct": len(c),
-                                "duplicates": {k: n for k, n in c.items() if n > 1}}
+                        scope: {
+                            "total": sum(c.values()),
+                            "distinct": len(c),
+                            "duplicates": {k: n for k, n in c.items() if n > 1},
+                        }
                         for scope, c in scopes.items()
                     }
                     entry["cross_scope"] = {k: n for k, n in spread.items() if n > 1}

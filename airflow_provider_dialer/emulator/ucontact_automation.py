@@ -136,8 +136,16 @@ def _fresh_body(lead: type) -> TypeAdapter[Any]:
 
 
 KINDS = {"telephony": "phone", "sms": "text", "whatsapp": "text", "email": "email"}
-LIST_BODIES = {"phone": _list_body(TelephonyContact), "text": _list_body(MessagingContact), "email": _list_body(EmailContact)}
-FRESH_BODIES = {"phone": _fresh_body(TelephonyLead), "text": _fresh_body(MessagingLead), "email": _fresh_body(EmailLead)}
+LIST_BODIES = {
+    "phone": _list_body(TelephonyContact),
+    "text": _list_body(MessagingContact),
+    "email": _list_body(EmailContact),
+}
+FRESH_BODIES = {
+    "phone": _fresh_body(TelephonyLead),
+    "text": _fresh_body(MessagingLead),
+    "email": _fresh_body(EmailLead),
+}
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -263,7 +271,7 @@ class AutomationAPI(VendorAPI):
             return hub, None, json_response(_validation_message(exc), 400)
 
     async def post_list(self, request: Request) -> Response:
-        """"Subir una lista": 202 with the new list in ``loading``; it turns ``inactive`` once "stored"."""
+        """ "Subir una lista": 202 with the new list in ``loading``; it turns ``inactive`` once "stored"."""
         hub, body, error = await self._hub_body(request, LIST_BODIES)
         if error is not None:
             return error
@@ -277,8 +285,15 @@ class AutomationAPI(VendorAPI):
             self.next_list_id += 1
             generation = object()
             entry = {
-                "id": list_id, "hub": hub, "filename": filename, "status": "loading", "count": count,
-                "raw": raw, "keys": keys, "created_at": time.time(), "ready_at": time.monotonic() + delay,
+                "id": list_id,
+                "hub": hub,
+                "filename": filename,
+                "status": "loading",
+                "count": count,
+                "raw": raw,
+                "keys": keys,
+                "created_at": time.time(),
+                "ready_at": time.monotonic() + delay,
                 "generation": generation,
             }
             self.lists[list_id] = entry
@@ -313,7 +328,7 @@ class AutomationAPI(VendorAPI):
             return json_response(self._public(entry))
 
     async def post_fresh(self, request: Request) -> Response:
-        """"Fresh leads": synchronous; 200 ``{"count": n}`` once every lead is stored."""
+        """ "Fresh leads": synchronous; 200 ``{"count": n}`` once every lead is stored."""
         hub, body, error = await self._hub_body(request, FRESH_BODIES)
         if error is not None:
             return error

@@ -201,7 +201,9 @@ class IntegraAPI(VendorAPI):
                 self.rejected.append({"reason": f"unknown campaign {call.campaign!r}", "call": raw[:500]})
                 return _text("0")
             record = call.model_dump()
-            record.update({"id": len(self.tasks) + 1, "user": user, "calldate_utc": calldate_utc, "received_at": time.time()})
+            record.update(
+                {"id": len(self.tasks) + 1, "user": user, "calldate_utc": calldate_utc, "received_at": time.time()}
+            )
             self.tasks.append(record)
             self.ctx.recorder.leads_received("integra.dialertask", [call.destination], f"campaign {call.campaign}")
         return _text("1")

@@ -38,11 +38,35 @@ DUPLICATE_PHONE = "NativePowerDial::ContactService::DuplicateContactPhoneOnCampa
 
 #: manager API ``contact_stats`` keys (CCAI's manager-api-campaign model)
 CONTACT_STATS_KEYS = (
-    "Abandoned by Contact", "Abandoned by Dialer", "Average Redials per Number", "Carrier Error", "Completed",
-    "Connected", "Contacts", "Dialer General Error", "Dialing", "Do Not Call", "Finished", "Invalid Number or Name",
-    "Invalid outbound number", "Not Picked Up", "Not Reached to Contact", "Not reached", "Not yet reached", "Queued",
-    "Reached", "Redial Scheduled", "Redials", "Remaining", "Running", "Skipped", "Skipped & Closed", "Transferred",
-    "Transferred and Finished", "Upcoming", "Voicemail Hung Up",
+    "Abandoned by Contact",
+    "Abandoned by Dialer",
+    "Average Redials per Number",
+    "Carrier Error",
+    "Completed",
+    "Connected",
+    "Contacts",
+    "Dialer General Error",
+    "Dialing",
+    "Do Not Call",
+    "Finished",
+    "Invalid Number or Name",
+    "Invalid outbound number",
+    "Not Picked Up",
+    "Not Reached to Contact",
+    "Not reached",
+    "Not yet reached",
+    "Queued",
+    "Reached",
+    "Redial Scheduled",
+    "Redials",
+    "Remaining",
+    "Running",
+    "Skipped",
+    "Skipped & Closed",
+    "Transferred",
+    "Transferred and Finished",
+    "Upcoming",
+    "Voicemail Hung Up",
 )
 
 #: contacts listed per campaign in the admin state dump (a million would make the dump useless)
@@ -185,19 +209,42 @@ class UjetAPI(VendorAPI):
             self._stamp = time.monotonic()
             created = "2024-08-01T12:00:00.000Z"
             # one campaign per example DAG that imports contacts, so examples enabled together never share one
-            for cid, name, mode, status in ((1, "Emulator campaign", "predictive", "created"),
-                                            (6, "Renewals", "preview", "dialing"),
-                                            (7, "Contacts launch", "progressive", "dialing"),
-                                            (8, "Daily sync", "preview", "dialing"),
-                                            (9, "Large list", "progressive", "dialing")):
-                self.campaigns[cid] = Campaign(meta={
-                    "id": cid, "name": name, "campaign_type": "default", "external_campaign_id": None, "mode": mode,
-                    "max_abandonment_percent": 3, "max_redial_count": 2, "redial_interval_minutes": 60,
-                    "overdial_adjustment_multiplier": 1.0, "target_number_to_process": None,
-                    "queue": {"id": 10, "name": "Outbound", "menu_type": "ivr_menu", "parent_id": None, "position": 0,
-                              "deleted": False, "hidden": False, "output_msg": None},
-                    "status": status, "created_at": created, "starts_at": None, "ends_at": None, "updated_at": created,
-                })
+            for cid, name, mode, status in (
+                (1, "Emulator campaign", "predictive", "created"),
+                (6, "Renewals", "preview", "dialing"),
+                (7, "Contacts launch", "progressive", "dialing"),
+                (8, "Daily sync", "preview", "dialing"),
+                (9, "Large list", "progressive", "dialing"),
+            ):
+                self.campaigns[cid] = Campaign(
+                    meta={
+                        "id": cid,
+                        "name": name,
+                        "campaign_type": "default",
+                        "external_campaign_id": None,
+                        "mode": mode,
+                        "max_abandonment_percent": 3,
+                        "max_redial_count": 2,
+                        "redial_interval_minutes": 60,
+                        "overdial_adjustment_multiplier": 1.0,
+                        "target_number_to_process": None,
+                        "queue": {
+                            "id": 10,
+                            "name": "Outbound",
+                            "menu_type": "ivr_menu",
+                            "parent_id": None,
+                            "position": 0,
+                            "deleted": False,
+                            "hidden": False,
+                            "output_msg": None,
+                        },
+                        "status": status,
+                        "created_at": created,
+                        "starts_at": None,
+                        "ends_at": None,
+                        "updated_at": created,
+                    }
+                )
 
     def dump(self) -> dict[str, Any]:
         with self.ctx.lock:
@@ -211,7 +258,9 @@ class UjetAPI(VendorAPI):
                     "contacts": [self._list_body(c, cid) for c in contacts[:DUMP_CONTACTS_LIMIT]],
                     "contacts_truncated": len(contacts) > DUMP_CONTACTS_LIMIT,
                 }
-            jobs = {str(j.id): {**j.public(), "campaign_id": j.campaign_id, "stored": j.stored} for j in self.jobs.values()}
+            jobs = {
+                str(j.id): {**j.public(), "campaign_id": j.campaign_id, "stored": j.stored} for j in self.jobs.values()
+            }
             return {"campaigns": campaigns, "jobs": jobs, "removals": list(self.removals)}
 
     # -- wire shapes ----------------------------------------------------------------------------
@@ -220,19 +269,37 @@ class UjetAPI(VendorAPI):
     def _list_body(c: tuple[Any, ...], cid: int) -> dict[str, Any]:
         """``GET …/contacts`` item [A]: the seed's example fields plus id, status and timestamps (the public client reads them)."""
         return {
-            "id": c[ID], "name": c[NAME], "email": c[EMAIL], "phone_number": c[PHONE], "outbound_number": c[OUTBOUND],
-            "external_unique_id": c[EXTERNAL], "campaign_id": cid, "status": c[STATUS],
-            "created_at": c[CREATED], "updated_at": c[UPDATED],
+            "id": c[ID],
+            "name": c[NAME],
+            "email": c[EMAIL],
+            "phone_number": c[PHONE],
+            "outbound_number": c[OUTBOUND],
+            "external_unique_id": c[EXTERNAL],
+            "campaign_id": cid,
+            "status": c[STATUS],
+            "created_at": c[CREATED],
+            "updated_at": c[UPDATED],
         }
 
     @staticmethod
     def _contact_body(c: tuple[Any, ...], cid: int) -> dict[str, Any]:
         """The PATCH/DELETE answer, key for key as the seed shows it (no top-level ``phone_number``)."""
         return {
-            "id": c[ID], "name": c[NAME], "campaign_id": cid, "assigned_call_id": None, "assigned_participant_id": None,
-            "outbound_number": c[OUTBOUND], "priority": None, "created_at": c[CREATED], "updated_at": c[UPDATED],
+            "id": c[ID],
+            "name": c[NAME],
+            "campaign_id": cid,
+            "assigned_call_id": None,
+            "assigned_participant_id": None,
+            "outbound_number": c[OUTBOUND],
+            "priority": None,
+            "created_at": c[CREATED],
+            "updated_at": c[UPDATED],
             "status": c[STATUS],
-            "user_custom_metadata": {"NAME (REQUIRED)": c[NAME], "PHONE (REQUIRED)": c[PHONE], "EMAIL (REQUIRED)": c[EMAIL]},
+            "user_custom_metadata": {
+                "NAME (REQUIRED)": c[NAME],
+                "PHONE (REQUIRED)": c[PHONE],
+                "EMAIL (REQUIRED)": c[EMAIL],
+            },
         }
 
     @staticmethod
@@ -263,7 +330,9 @@ class UjetAPI(VendorAPI):
             return json_response({"message": "Unauthorized"}, 401, {"WWW-Authenticate": 'Basic realm="API"'})
         if not self._take_token():
             return json_response(
-                {"message": "Rate limit exceeded: too many requests per second for this customer"}, 429, {"Retry-After": "1"}
+                {"message": "Rate limit exceeded: too many requests per second for this customer"},
+                429,
+                {"Retry-After": "1"},
             )
         return None
 
@@ -341,8 +410,11 @@ class UjetAPI(VendorAPI):
         if error is not None:
             return error
         echoed = {
-            "name": contact.name, "email": contact.email, "phone_number": contact.phone_number,
-            "outbound_number": contact.outbound_number, "external_unique_id": contact.external_unique_id,
+            "name": contact.name,
+            "email": contact.email,
+            "phone_number": contact.phone_number,
+            "outbound_number": contact.outbound_number,
+            "external_unique_id": contact.external_unique_id,
         }
         echoed = {k: v for k, v in echoed.items() if v is not None}
         with self.ctx.lock:
@@ -353,14 +425,38 @@ class UjetAPI(VendorAPI):
             cid, campaign = found
             key = phone_key(contact.phone_number)
             if key is None:
-                return json_response({"valid_contacts": [], "invalid_contacts": [
-                    {**echoed, "errors": ["phone_number is not a valid international phone number"]}]})
+                return json_response(
+                    {
+                        "valid_contacts": [],
+                        "invalid_contacts": [
+                            {**echoed, "errors": ["phone_number is not a valid international phone number"]}
+                        ],
+                    }
+                )
             if key in campaign.by_phone:
-                return json_response({"valid_contacts": [], "invalid_contacts": [
-                    {**echoed, "errors": ["phone_number has already been taken in this campaign"]}]})
+                return json_response(
+                    {
+                        "valid_contacts": [],
+                        "invalid_contacts": [
+                            {**echoed, "errors": ["phone_number has already been taken in this campaign"]}
+                        ],
+                    }
+                )
             stamp = _now_iso()
-            self._store(campaign, [(contact.name, contact.email, contact.phone_number, contact.outbound_number,
-                                    contact.external_unique_id, key)], stamp)
+            self._store(
+                campaign,
+                [
+                    (
+                        contact.name,
+                        contact.email,
+                        contact.phone_number,
+                        contact.outbound_number,
+                        contact.external_unique_id,
+                        key,
+                    )
+                ],
+                stamp,
+            )
         self.ctx.recorder.leads_received("ujet.contacts", [contact.phone_number], f"campaign {cid}")
         return json_response({"valid_contacts": [echoed], "invalid_contacts": []})
 
@@ -536,10 +632,14 @@ class UjetAPI(VendorAPI):
         if patch.phone_number is not None:
             key = phone_key(patch.phone_number)
             if key is None:
-                return self._invalid("Invalid contact parameters", ["phone_number: is not a valid international phone number"])
+                return self._invalid(
+                    "Invalid contact parameters", ["phone_number: is not a valid international phone number"]
+                )
             holder = campaign.by_phone.get(key)
             if holder is not None and holder != patch.contact_id:
-                return self._invalid("Invalid contact parameters", ["phone_number: has already been taken in this campaign"])
+                return self._invalid(
+                    "Invalid contact parameters", ["phone_number: has already been taken in this campaign"]
+                )
             old = phone_key(current[PHONE])
             if old is not None and campaign.by_phone.get(old) == patch.contact_id:
                 del campaign.by_phone[old]

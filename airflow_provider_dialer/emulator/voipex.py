@@ -42,22 +42,31 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "remove": {"created": "removed", "running": "removed", "paused": "removed"},
 }
 CONTROL_MESSAGES = {
-    "start": "Campaign started", "pause": "Campaign paused", "unpause": "Campaign unpaused",
-    "reload": "Campaign reloaded", "remove": "Campaign removed",
+    "start": "Campaign started",
+    "pause": "Campaign paused",
+    "unpause": "Campaign unpaused",
+    "reload": "Campaign reloaded",
+    "remove": "Campaign removed",
 }
 
 #: the IVR applications a fresh emulator holds: the guide's example plus one more [A]
 SEED_IVRS: tuple[dict[str, Any], ...] = (
     {
-        "id": "TUxw53xCBf", "name": "IVR-app-name", "description": "",
-        "createdAt": "2024-03-01T08:00:00.000Z", "updatedAt": "2024-03-01T08:00:00.000Z",
+        "id": "TUxw53xCBf",
+        "name": "IVR-app-name",
+        "description": "",
+        "createdAt": "2024-03-01T08:00:00.000Z",
+        "updatedAt": "2024-03-01T08:00:00.000Z",
         "createdBy": {"id": "u-1", "email": "admin@example.com"},
         "updatedBy": {"id": "u-1", "email": "admin@example.com"},
         "routing": [{"exten": "500", "ddi": "420228881234"}],
     },
     {
-        "id": "Qm8vK2pLxa", "name": "Outage announcement", "description": "Plays the outage message, then hangs up",
-        "createdAt": "2024-05-10T12:30:00.000Z", "updatedAt": "2024-06-02T09:15:00.000Z",
+        "id": "Qm8vK2pLxa",
+        "name": "Outage announcement",
+        "description": "Plays the outage message, then hangs up",
+        "createdAt": "2024-05-10T12:30:00.000Z",
+        "updatedAt": "2024-06-02T09:15:00.000Z",
         "createdBy": {"id": "u-2", "email": "noc@example.com"},
         "updatedBy": {"id": "u-2", "email": "noc@example.com"},
         "routing": [{"exten": "501", "ddi": "420228881235"}],
@@ -211,10 +220,17 @@ class VoipexAPI(VendorAPI):
             now = time.monotonic()
             lists = []
             for c in self.call_lists.values():
-                entry = {"id": c["id"], "name": c["name"], "numbersCount": len(c["numbers"]), "createdAt": c["createdAt"]}
+                entry = {
+                    "id": c["id"],
+                    "name": c["name"],
+                    "numbersCount": len(c["numbers"]),
+                    "createdAt": c["createdAt"],
+                }
                 if len(c["numbers"]) <= DUMP_NUMBERS_LIMIT:
                     attrs = c["attributes"]
-                    entry["numbers"] = [{"number": n, "attributes": attrs.get(i, [])} for i, n in enumerate(c["numbers"])]
+                    entry["numbers"] = [
+                        {"number": n, "attributes": attrs.get(i, [])} for i, n in enumerate(c["numbers"])
+                    ]
                 else:
                     entry["numbers_truncated"] = True
                 lists.append(entry)
@@ -246,9 +262,14 @@ class VoipexAPI(VendorAPI):
             return int(value) if float(value).is_integer() else value
 
         return {
-            "access_token": access, "expires_in": seconds(life), "refresh_expires_in": seconds(refresh_life),
-            "refresh_token": refresh, "token_type": "Bearer", "not-before-policy": 0,
-            "session_state": str(uuid.uuid4()), "scope": "profile email",
+            "access_token": access,
+            "expires_in": seconds(life),
+            "refresh_expires_in": seconds(refresh_life),
+            "refresh_token": refresh,
+            "token_type": "Bearer",
+            "not-before-policy": 0,
+            "session_state": str(uuid.uuid4()),
+            "scope": "profile email",
         }
 
     async def token(self, request: Request) -> Response:
@@ -327,15 +348,16 @@ class VoipexAPI(VendorAPI):
             return boom(400, "Bad Request", f'"page" must be >= 1 and "pageSize" 1..{PAGE_SIZE_MAX}')
         total = len(items)
         pages = max(1, -(-total // size))
-        chunk = items[(page - 1) * size: page * size]
+        chunk = items[(page - 1) * size : page * size]
         base = request.url.path
         links = [{"rel": "self", "href": f"{base}?page={page}&pageSize={size}", "method": "GET"}]
         if page < pages:
             links.append({"rel": "next", "href": f"{base}?page={page + 1}&pageSize={size}", "method": "GET"})
         if page > 1:
             links.append({"rel": "prev", "href": f"{base}?page={page - 1}&pageSize={size}", "method": "GET"})
-        return json_response({"items": chunk, "links": links, "currentPage": page, "totalPages": pages,
-                              "totalResults": total})
+        return json_response(
+            {"items": chunk, "links": links, "currentPage": page, "totalPages": pages, "totalResults": total}
+        )
 
     # -- call lists (guide step 1) ----------------------------------------------------------------
 
@@ -348,7 +370,12 @@ class VoipexAPI(VendorAPI):
             return invalid(exc)
         name = body["name"]
         if not name.strip():
-            return boom(400, "Bad Request", '"name" is not allowed to be empty', validation={"source": "payload", "keys": ["name"]})
+            return boom(
+                400,
+                "Bad Request",
+                '"name" is not allowed to be empty',
+                validation={"source": "payload", "keys": ["name"]},
+            )
         items = body["numbers"]
         numbers: list[str] = []
         append = numbers.append
@@ -357,8 +384,12 @@ class VoipexAPI(VendorAPI):
             number = item["number"]
             digits = number[1:] if number[:1] == "+" else number
             if not (3 <= len(digits) <= 20 and digits.isdigit() and digits.isascii()):
-                return boom(400, "Bad Request", f'"numbers[{index}].number" must be a phone number of digits, got {number!r}',
-                            validation={"source": "payload", "keys": [f"numbers.{index}.number"]})
+                return boom(
+                    400,
+                    "Bad Request",
+                    f'"numbers[{index}].number" must be a phone number of digits, got {number!r}',
+                    validation={"source": "payload", "keys": [f"numbers.{index}.number"]},
+                )
             append(number)
             extra = item.get("attributes")
             if extra:
@@ -367,8 +398,12 @@ class VoipexAPI(VendorAPI):
         if len(numbers) > 100_000:
             _release_memory()
         if not numbers:
-            return boom(400, "Bad Request", '"numbers" must contain at least 1 items',
-                        validation={"source": "payload", "keys": ["numbers"]})
+            return boom(
+                400,
+                "Bad Request",
+                '"numbers" must contain at least 1 items',
+                validation={"source": "payload", "keys": ["numbers"]},
+            )
         return name, numbers, attributes
 
     async def create_call_list(self, request: Request) -> Response:
@@ -383,8 +418,13 @@ class VoipexAPI(VendorAPI):
         with self.ctx.lock:
             list_id = self.next_call_list_id
             self.next_call_list_id += 1
-            self.call_lists[list_id] = {"id": list_id, "name": name, "createdAt": _now_iso(), "numbers": numbers,
-                                        "attributes": attributes}
+            self.call_lists[list_id] = {
+                "id": list_id,
+                "name": name,
+                "createdAt": _now_iso(),
+                "numbers": numbers,
+                "attributes": attributes,
+            }
         self.ctx.recorder.leads_received("voipex.call-lists", numbers)
         return json_response({"id": list_id, "message": "Call list successfully created", "numbersCount": len(numbers)})
 
@@ -432,14 +472,26 @@ class VoipexAPI(VendorAPI):
         days = body.activePeriod.weekDays
         bad = [d for d in days if not 1 <= d <= 7]
         if bad or len(set(days)) != len(days):
-            return boom(400, "Bad Request", f'"activePeriod.weekDays" must hold distinct days 1 (Mo) .. 7 (Su), got {days}',
-                        validation={"source": "payload", "keys": ["activePeriod.weekDays"]})
+            return boom(
+                400,
+                "Bad Request",
+                f'"activePeriod.weekDays" must hold distinct days 1 (Mo) .. 7 (Su), got {days}',
+                validation={"source": "payload", "keys": ["activePeriod.weekDays"]},
+            )
         if body.activePeriod.startTime >= body.activePeriod.endTime:
-            return boom(400, "Bad Request", '"activePeriod.endTime" must be later than "activePeriod.startTime"',
-                        validation={"source": "payload", "keys": ["activePeriod.endTime"]})
+            return boom(
+                400,
+                "Bad Request",
+                '"activePeriod.endTime" must be later than "activePeriod.startTime"',
+                validation={"source": "payload", "keys": ["activePeriod.endTime"]},
+            )
         if body.endpoint.type == "queue" and not body.endpoint.queue:
-            return boom(400, "Bad Request", '"endpoint.queue" is required when "endpoint.type" is queue',
-                        validation={"source": "payload", "keys": ["endpoint.queue"]})
+            return boom(
+                400,
+                "Bad Request",
+                '"endpoint.queue" is required when "endpoint.type" is queue',
+                validation={"source": "payload", "keys": ["endpoint.queue"]},
+            )
         with self.ctx.lock:
             missing = [i for i in body.callLists if i not in self.call_lists]
             if missing:
@@ -467,8 +519,11 @@ class VoipexAPI(VendorAPI):
             campaign_id = self.next_campaign_id
             self.next_campaign_id += 1
             self.campaigns[campaign_id] = {
-                "id": campaign_id, **checked.model_dump(exclude_none=True), "state": "created",
-                "createdAt": stamp, "updatedAt": stamp,
+                "id": campaign_id,
+                **checked.model_dump(exclude_none=True),
+                "state": "created",
+                "createdAt": stamp,
+                "updatedAt": stamp,
             }
             self.campaign_log[campaign_id] = {"reloads": 0, "commands": [], "updates": 0}
         return json_response({"id": campaign_id, "message": "Campaign successfully created"})
@@ -507,8 +562,11 @@ class VoipexAPI(VendorAPI):
                 return found
             campaign_id, current = found
             self.campaigns[campaign_id] = {
-                "id": campaign_id, **checked.model_dump(exclude_none=True), "state": current["state"],
-                "createdAt": current["createdAt"], "updatedAt": _now_iso(),
+                "id": campaign_id,
+                **checked.model_dump(exclude_none=True),
+                "state": current["state"],
+                "createdAt": current["createdAt"],
+                "updatedAt": _now_iso(),
             }
             self.campaign_log[campaign_id]["updates"] += 1
         return json_response({"id": campaign_id, "message": "Campaign successfully updated"})
@@ -523,8 +581,12 @@ class VoipexAPI(VendorAPI):
         except ValidationError as exc:
             return invalid(exc)
         if body.command not in COMMANDS:
-            return boom(400, "Bad Request", f'"command" must be one of [{", ".join(COMMANDS)}]',
-                        validation={"source": "payload", "keys": ["command"]})
+            return boom(
+                400,
+                "Bad Request",
+                f'"command" must be one of [{", ".join(COMMANDS)}]',
+                validation={"source": "payload", "keys": ["command"]},
+            )
         with self.ctx.lock:
             found = self._live_campaign(request)
             if isinstance(found, Response):

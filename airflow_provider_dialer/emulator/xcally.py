@@ -58,9 +58,29 @@ DateTimeText = Annotated[str, StringConstraints(pattern=_DATETIME)]
 Positive = Annotated[int, Field(gt=0)]
 
 # cm_contacts columns (the contact fields Motion documents); ``firstName`` is NOT NULL
-_CONTACT_STRINGS = ("lastName", "street", "postalCode", "city", "country", "dateOfBirth", "description", "phone",
-                    "mobile", "fax", "email", "url", "facebook", "twitter", "skype", "teams", "viber", "line",
-                    "wechat", "telegram", "tags")
+_CONTACT_STRINGS = (
+    "lastName",
+    "street",
+    "postalCode",
+    "city",
+    "country",
+    "dateOfBirth",
+    "description",
+    "phone",
+    "mobile",
+    "fax",
+    "email",
+    "url",
+    "facebook",
+    "twitter",
+    "skype",
+    "teams",
+    "viber",
+    "line",
+    "wechat",
+    "telegram",
+    "tags",
+)
 CONTACT_FIELDS = frozenset(("firstName", "priority", "scheduledat", "UserId", "CompanyId", "ListId", *_CONTACT_STRINGS))
 _CF = re.compile(r"^cf_([1-9][0-9]*)$")
 
@@ -68,13 +88,15 @@ _CF = re.compile(r"^cf_([1-9][0-9]*)$")
 def _contact_model(name: str, list_required: bool) -> type[BaseModel]:
     fields: dict[str, Any] = {"firstName": (NonEmpty, ...)}
     fields.update({f: (Str255 | None, None) for f in _CONTACT_STRINGS})
-    fields.update({
-        "priority": (Positive | None, None),
-        "scheduledat": (DateTimeText | None, None),
-        "UserId": (int | None, None),
-        "CompanyId": (int | None, None),
-        "ListId": (int, ...) if list_required else (int | None, None),
-    })
+    fields.update(
+        {
+            "priority": (Positive | None, None),
+            "scheduledat": (DateTimeText | None, None),
+            "UserId": (int | None, None),
+            "CompanyId": (int | None, None),
+            "ListId": (int, ...) if list_required else (int | None, None),
+        }
+    )
     fields.update({f"cf_{i}": (str | int | None, None) for i in CUSTOM_FIELD_IDS})
     return create_model(name, __config__=ConfigDict(extra="forbid", strict=False), **fields)
 
@@ -84,9 +106,15 @@ ContactCreate = _contact_model("ContactCreate", list_required=True)
 # the bulk body is validated in one Rust pass into plain dicts (a TypedDict schema, not model instances)
 _bulk_fields: dict[str, Any] = {"firstName": NonEmpty}
 _bulk_fields.update({f: NotRequired[Str255 | None] for f in _CONTACT_STRINGS})
-_bulk_fields.update({"priority": NotRequired[Positive | None], "scheduledat": NotRequired[DateTimeText | None],
-                     "UserId": NotRequired[int | None], "CompanyId": NotRequired[int | None],
-                     "ListId": NotRequired[int]})
+_bulk_fields.update(
+    {
+        "priority": NotRequired[Positive | None],
+        "scheduledat": NotRequired[DateTimeText | None],
+        "UserId": NotRequired[int | None],
+        "CompanyId": NotRequired[int | None],
+        "ListId": NotRequired[int],
+    }
+)
 _bulk_fields.update({f"cf_{i}": NotRequired[str | int | None] for i in CUSTOM_FIELD_IDS})
 # the custom fields are computed, so the functional form, which type checkers take only with a literal
 BulkContact = TypedDict("BulkContact", _bulk_fields)  # type: ignore[misc]  # noqa: UP013
@@ -140,15 +168,19 @@ _QUEUE_FIELDS: dict[str, Any] = {
     "setqueuevar": (YesNo, "no"),
     "setqueueentryvar": (YesNo, "no"),
     "dialOrderByScheduledAt": (Literal["ASC", "DESC"], "DESC"),
-    "dialGlobalInterval": (Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2},[^,]+,[^,]+,[^,]+$")],
-                           "07:00-22:00,*,*,*"),
+    "dialGlobalInterval": (
+        Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2},[^,]+,[^,]+,[^,]+$")],
+        "07:00-22:00,*,*,*",
+    ),
     "dialMethod": (Literal["preview", "progressive", "power", "predictive", "booked"], "preview"),
     "dialPowerLevel": (Annotated[int, Field(ge=1)], 1),
     "dialPredictiveOptimization": (Str255, "dropRate"),
     "dialPredictiveOptimizationPercentage": (Annotated[int, Field(ge=0, le=100)], 3),
     "dialQueueOptions": (Str255, "tTxX"),
-    "strategy": (Literal["ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom",
-                         "rrordered"], "rrmemory"),
+    "strategy": (
+        Literal["ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered"],
+        "rrmemory",
+    ),
     "TrunkId": (int | None, None),
     "IntervalId": (int | None, None),
     "TrunkBackupId": (int | None, None),
@@ -158,16 +190,32 @@ _QUEUE_FIELDS: dict[str, Any] = {
     "dialAMDActive": (bool, False),
 }
 for _name, _default in {
-    "dialAMDInitialSilence": 2500, "dialAMDGreeting": 1500, "dialAMDAfterGreetingSilence": 800,
-    "dialAMDTotalAnalysisTime": 5000, "dialAMDMinWordLength": 100, "dialAMDBetweenWordsSilence": 50,
-    "dialAMDMaximumNumberOfWords": 3, "dialAMDSilenceThreshold": 256, "dialAMDMaximumWordLength": 5000,
-    "dialPredictiveInterval": 10, "dialLimitQueue": 0, "dialRandomLastDigitCallerIdNumber": 0,
-    "dialOriginateTimeout": 30, "dialQueueTimeout": 3, "timeout": 15, "retry": 5, "weight": 0,
+    "dialAMDInitialSilence": 2500,
+    "dialAMDGreeting": 1500,
+    "dialAMDAfterGreetingSilence": 800,
+    "dialAMDTotalAnalysisTime": 5000,
+    "dialAMDMinWordLength": 100,
+    "dialAMDBetweenWordsSilence": 50,
+    "dialAMDMaximumNumberOfWords": 3,
+    "dialAMDSilenceThreshold": 256,
+    "dialAMDMaximumWordLength": 5000,
+    "dialPredictiveInterval": 10,
+    "dialLimitQueue": 0,
+    "dialRandomLastDigitCallerIdNumber": 0,
+    "dialOriginateTimeout": 30,
+    "dialQueueTimeout": 3,
+    "timeout": 15,
+    "retry": 5,
+    "weight": 0,
     "dialGlobalMaxRetry": 4,
-    **{f"dial{o}MaxRetry": 3 for o in ("Congestion", "Busy", "NoAnswer", "NoSuchNumber", "Drop", "Abandoned",
-                                       "Machine", "AgentReject")},
-    **{f"dial{o}RetryFrequency": 150 for o in ("Congestion", "Busy", "NoAnswer", "NoSuchNumber", "Drop",
-                                               "Abandoned", "Machine", "AgentReject")},
+    **{
+        f"dial{o}MaxRetry": 3
+        for o in ("Congestion", "Busy", "NoAnswer", "NoSuchNumber", "Drop", "Abandoned", "Machine", "AgentReject")
+    },
+    **{
+        f"dial{o}RetryFrequency": 150
+        for o in ("Congestion", "Busy", "NoAnswer", "NoSuchNumber", "Drop", "Abandoned", "Machine", "AgentReject")
+    },
 }.items():
     _QUEUE_FIELDS[_name] = (NonNeg, _default)
 
@@ -180,8 +228,9 @@ QueueUpdate = create_model("QueueUpdate", __config__=ConfigDict(extra="forbid"),
 _BOOL_TRUE = frozenset({"true", "1"})
 _BOOL_FALSE = frozenset({"false", "0"})
 
-_RESERVED_QUERY = frozenset({"limit", "offset", "page", "fields", "filter", "sort", "nolimit", "apikey",
-                             "includeGlobals", "channel"})
+_RESERVED_QUERY = frozenset(
+    {"limit", "offset", "page", "fields", "filter", "sort", "nolimit", "apikey", "includeGlobals", "channel"}
+)
 
 
 def _now_iso() -> str:
@@ -193,11 +242,14 @@ def _message(text: str, status: int) -> Response:
 
 
 def _validation(errors: list[dict[str, Any]]) -> Response:
-    return json_response({
-        "name": "SequelizeValidationError",
-        "message": "Validation error: " + ",\n".join(e["message"] for e in errors),
-        "errors": errors,
-    }, 400)
+    return json_response(
+        {
+            "name": "SequelizeValidationError",
+            "message": "Validation error: " + ",\n".join(e["message"] for e in errors),
+            "errors": errors,
+        },
+        400,
+    )
 
 
 def _pydantic_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
@@ -212,7 +264,14 @@ def _pydantic_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, A
             message, kind = f"{where}{path} is not an attribute of this model", "unknown attribute"
         else:
             message, kind = f"{where}{path}: {err['msg']}", "Validation error"
-        out.append({"message": message, "path": path, "type": kind, "value": err.get("input") if kind != "notNull Violation" else None})
+        out.append(
+            {
+                "message": message,
+                "path": path,
+                "type": kind,
+                "value": err.get("input") if kind != "notNull Violation" else None,
+            }
+        )
     return out
 
 
@@ -232,8 +291,9 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | None]:
 class _Import:
     """A CSV import in progress: its rows are read and stored progressively (``config.xcally_import_rate``/s)."""
 
-    def __init__(self, pid: int, list_id: int, text: str, columns: dict[str, int], duplicates: list[str],
-                 header_len: int) -> None:
+    def __init__(
+        self, pid: int, list_id: int, text: str, columns: dict[str, int], duplicates: list[str], header_len: int
+    ) -> None:
         self.pid = pid
         self.list_id = list_id
         reader = csv.reader(io.StringIO(text))
@@ -251,9 +311,16 @@ class _Import:
         self.dup_keys: set[tuple[Any, ...]] | None = None
 
     def public(self) -> dict[str, Any]:
-        return {"pid": self.pid, "ListId": self.list_id, "status": "done" if self.done else "running",
-                "read": self.read, "stored": self.stored, "skipped_duplicates": self.skipped_duplicates,
-                "invalid": self.invalid, "duplicates": self.duplicates}
+        return {
+            "pid": self.pid,
+            "ListId": self.list_id,
+            "status": "done" if self.done else "running",
+            "read": self.read,
+            "stored": self.stored,
+            "skipped_duplicates": self.skipped_duplicates,
+            "invalid": self.invalid,
+            "duplicates": self.duplicates,
+        }
 
 
 class XCallyAPI(VendorAPI):
@@ -296,20 +363,27 @@ class XCallyAPI(VendorAPI):
             self._advance()
             sample = self.contacts if len(self.contacts) <= 10_000 else self.contacts[:1000]
             return {
-                "lists": [{**lst, "contacts": len(self.by_list.get(lid, ())), "agents": sorted(self.list_users.get(lid, ()))}
-                          for lid, lst in self.lists.items()],
+                "lists": [
+                    {**lst, "contacts": len(self.by_list.get(lid, ())), "agents": sorted(self.list_users.get(lid, ()))}
+                    for lid, lst in self.lists.items()
+                ],
                 "contacts_total": len(self.contacts),
                 "contacts": [self._contact_dict(i) for i in range(len(sample))],
-                "campaigns": [{
-                    **camp,
-                    "lists": list(self.campaign_lists.get(cid, ())),
-                    "agents": {str(k): v for k, v in self.campaign_users.get(cid, {}).items()},
-                    "hopper": [{"ContactId": h[0], "phone": h[1], "ListId": h[2], "scheduledat": h[3], "priority": h[4]}
-                               for h in self.hopper.get(cid, ())[:1000]],
-                    "hopper_count": len(self.hopper.get(cid, ())),
-                    "final_count": len(self.final.get(cid, ())),
-                    "hopper_duplicates_skipped": self.hopper_duplicates.get(cid, 0),
-                } for cid, camp in self.campaigns.items()],
+                "campaigns": [
+                    {
+                        **camp,
+                        "lists": list(self.campaign_lists.get(cid, ())),
+                        "agents": {str(k): v for k, v in self.campaign_users.get(cid, {}).items()},
+                        "hopper": [
+                            {"ContactId": h[0], "phone": h[1], "ListId": h[2], "scheduledat": h[3], "priority": h[4]}
+                            for h in self.hopper.get(cid, ())[:1000]
+                        ],
+                        "hopper_count": len(self.hopper.get(cid, ())),
+                        "final_count": len(self.final.get(cid, ())),
+                        "hopper_duplicates_skipped": self.hopper_duplicates.get(cid, 0),
+                    }
+                    for cid, camp in self.campaigns.items()
+                ],
                 "staged": sorted(self.staged),
                 "imports": [job.public() for job in self.imports.values()],
             }
@@ -317,8 +391,17 @@ class XCallyAPI(VendorAPI):
     def _contact_dict(self, index: int) -> dict[str, Any]:
         """Contact ``index`` (id - 1) as Motion answers it: id, Motion's defaults, createdAt/updatedAt."""
         created = self._batches[bisect.bisect_right(self._batches, (index + 1, "\uffff")) - 1][1]
-        return {"id": index + 1, "lastName": None, "phone": None, "email": None, "priority": 2, "scheduledat": None,
-                **self.contacts[index], "createdAt": created, "updatedAt": created}
+        return {
+            "id": index + 1,
+            "lastName": None,
+            "phone": None,
+            "email": None,
+            "priority": 2,
+            "scheduledat": None,
+            **self.contacts[index],
+            "createdAt": created,
+            "updatedAt": created,
+        }
 
     def _store(self, list_id: int, rows: list[dict[str, Any]], endpoint: str) -> range:
         """Append validated contact dicts (each with ``ListId``); the caller holds the lock."""
@@ -359,7 +442,7 @@ class XCallyAPI(VendorAPI):
         """
         raw = self.config.xcally_custom_fields
         names = raw.split(",") if isinstance(raw, str) else list(raw)
-        names = [str(n).strip() for n in names if str(n).strip()][:len(CUSTOM_FIELD_IDS)]
+        names = [str(n).strip() for n in names if str(n).strip()][: len(CUSTOM_FIELD_IDS)]
         return [{"id": i, "name": n, "alias": n, "type": "text"} for i, n in enumerate(names, 1)]
 
     # -- auth ----------------------------------------------------------------------------------
@@ -377,7 +460,8 @@ class XCallyAPI(VendorAPI):
         except (binascii.Error, UnicodeDecodeError):
             return False
         return secrets.compare_digest(user, self.credentials.xcally_user) and secrets.compare_digest(
-            password, self.credentials.xcally_password)
+            password, self.credentials.xcally_password
+        )
 
     def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -433,10 +517,13 @@ class XCallyAPI(VendorAPI):
         sort = q.get("sort")
         if sort:
             field, reverse = (sort[1:], True) if sort.startswith("-") else (sort, False)
-            rows = sorted(rows, key=lambda r: (r.get(field) is None, r.get(field) if r.get(field) is not None else 0),
-                          reverse=reverse)
+            rows = sorted(
+                rows,
+                key=lambda r: (r.get(field) is None, r.get(field) if r.get(field) is not None else 0),
+                reverse=reverse,
+            )
         total = len(rows)
-        page = rows[offset:] if limit is None else rows[offset:offset + limit]
+        page = rows[offset:] if limit is None else rows[offset : offset + limit]
         return self._page(request, page, total, offset)
 
     # -- routes --------------------------------------------------------------------------------
@@ -476,11 +563,22 @@ class XCallyAPI(VendorAPI):
             return problem
         with self.ctx.lock:
             if any(lst["name"] == data.name for lst in self.lists.values()):
-                return json_response({"name": "SequelizeUniqueConstraintError", "message": "Validation error",
-                                      "errors": [{"message": "name must be unique", "path": "name"}]}, 400)
+                return json_response(
+                    {
+                        "name": "SequelizeUniqueConstraintError",
+                        "message": "Validation error",
+                        "errors": [{"message": "name must be unique", "path": "name"}],
+                    },
+                    400,
+                )
             now = _now_iso()
-            lst = {"id": self._next_list, "name": data.name, "description": data.description,
-                   "updatedAt": now, "createdAt": now}
+            lst = {
+                "id": self._next_list,
+                "name": data.name,
+                "description": data.description,
+                "updatedAt": now,
+                "createdAt": now,
+            }
             self.lists[lst["id"]] = lst
             self._next_list += 1
             return json_response(dict(lst), 201)
@@ -557,8 +655,16 @@ class XCallyAPI(VendorAPI):
         for index, d in enumerate(items):
             got = d.setdefault("ListId", lid)
             if got != lid:
-                return _validation([{"message": f"[{index}].ListId {got} does not match the URL list {lid}",
-                                     "path": "ListId", "type": "Validation error", "value": got}])
+                return _validation(
+                    [
+                        {
+                            "message": f"[{index}].ListId {got} does not match the URL list {lid}",
+                            "path": "ListId",
+                            "type": "Validation error",
+                            "value": got,
+                        }
+                    ]
+                )
         with self.ctx.lock:
             if lid not in self.lists:
                 return _message("List not found", 404)
@@ -577,8 +683,16 @@ class XCallyAPI(VendorAPI):
             with self.ctx.lock:
                 lid = data["ListId"]
                 if lid not in self.lists:
-                    return _validation([{"message": f"ListId {lid} does not reference an existing list",
-                                         "path": "ListId", "type": "foreign key", "value": lid}])
+                    return _validation(
+                        [
+                            {
+                                "message": f"ListId {lid} does not reference an existing list",
+                                "path": "ListId",
+                                "type": "foreign key",
+                                "value": lid,
+                            }
+                        ]
+                    )
                 (cid,) = self._store(lid, [data], "xcally.contacts")
                 return json_response(self._contact_dict(cid - 1), 201)
         q = request.query_params
@@ -607,7 +721,7 @@ class XCallyAPI(VendorAPI):
                     field, rev = (sort[1:], True) if sort.startswith("-") else (sort, False)
                     matched.sort(key=lambda r: _text(r.get(field)), reverse=rev)
                 total = len(matched)
-                rows = matched[offset:] if limit is None else matched[offset:offset + limit]
+                rows = matched[offset:] if limit is None else matched[offset : offset + limit]
         return self._page(request, rows, total, offset)
 
     # -- CSV upload ------------------------------------------------------------------------------
@@ -645,12 +759,18 @@ class XCallyAPI(VendorAPI):
         data, problem = await _parsed(request, UploadBind)
         if problem is not None:
             return problem
-        errors = [{"message": f"binding target {f!r} is not a contact field", "path": "binding"}
-                  for f in data.binding if f not in CONTACT_FIELDS and not _CF.match(f)]
+        errors = [
+            {"message": f"binding target {f!r} is not a contact field", "path": "binding"}
+            for f in data.binding
+            if f not in CONTACT_FIELDS and not _CF.match(f)
+        ]
         if "firstName" not in data.binding:
             errors.append({"message": "binding must map firstName (NOT NULL)", "path": "binding"})
-        errors += [{"message": f"duplicates field {f!r} is not a contact field", "path": "duplicates"}
-                   for f in data.duplicates or () if f not in CONTACT_FIELDS and not _CF.match(f)]
+        errors += [
+            {"message": f"duplicates field {f!r} is not a contact field", "path": "duplicates"}
+            for f in data.duplicates or ()
+            if f not in CONTACT_FIELDS and not _CF.match(f)
+        ]
         if errors:
             return _validation(errors)
         with self.ctx.lock:
@@ -674,7 +794,9 @@ class XCallyAPI(VendorAPI):
         columns: dict[str, int] = {}
         for field, column in data.binding.items():
             if column.strip() not in positions:
-                errors.append({"message": f"column {column!r} (bound to {field}) is not in the CSV header", "path": "binding"})
+                errors.append(
+                    {"message": f"column {column!r} (bound to {field}) is not in the CSV header", "path": "binding"}
+                )
             else:
                 columns[field] = positions[column.strip()]
         if errors:
@@ -729,8 +851,9 @@ class XCallyAPI(VendorAPI):
         i_prio = job.columns.get("priority")
         dups = job.duplicates
         if dups and job.dup_keys is None:
-            job.dup_keys = {tuple(_text(self.contacts[i - 1].get(f)) for f in dups)
-                            for i in self.by_list.get(job.list_id, ())}
+            job.dup_keys = {
+                tuple(_text(self.contacts[i - 1].get(f)) for f in dups) for i in self.by_list.get(job.list_id, ())
+            }
         rows = []
         width = job.header_len
         list_id = job.list_id
@@ -779,8 +902,14 @@ class XCallyAPI(VendorAPI):
         data = data.model_dump()
         with self.ctx.lock:
             if any(c["name"] == data["name"] for c in self.campaigns.values()):
-                return json_response({"name": "SequelizeUniqueConstraintError", "message": "Validation error",
-                                      "errors": [{"message": "name must be unique", "path": "name"}]}, 400)
+                return json_response(
+                    {
+                        "name": "SequelizeUniqueConstraintError",
+                        "message": "Validation error",
+                        "errors": [{"message": "name must be unique", "path": "name"}],
+                    },
+                    400,
+                )
             now = _now_iso()
             camp = {"id": self._next_campaign, **data, "createdAt": now, "updatedAt": now}
             self.campaigns[camp["id"]] = camp
@@ -805,8 +934,14 @@ class XCallyAPI(VendorAPI):
             if camp is None:
                 return _message("Queue not found", 404)
             if "name" in changes and any(c["name"] == changes["name"] and i != qid for i, c in self.campaigns.items()):
-                return json_response({"name": "SequelizeUniqueConstraintError", "message": "Validation error",
-                                      "errors": [{"message": "name must be unique", "path": "name"}]}, 400)
+                return json_response(
+                    {
+                        "name": "SequelizeUniqueConstraintError",
+                        "message": "Validation error",
+                        "errors": [{"message": "name must be unique", "path": "name"}],
+                    },
+                    400,
+                )
             camp.update(changes)
             camp["updatedAt"] = _now_iso()
             return json_response(dict(camp))
@@ -869,7 +1004,7 @@ class XCallyAPI(VendorAPI):
     def _bare_page(rows: list[dict[str, Any]], offset: int, limit: int | None) -> Response:
         """An association read: a bare JSON array (as Motion answers it), paged, the total in ``Content-Range``."""
         total = len(rows)
-        page = rows[offset:] if limit is None else rows[offset:offset + limit]
+        page = rows[offset:] if limit is None else rows[offset : offset + limit]
         return json_response(page, headers={"Content-Range": f"{offset}-{offset + len(page)}/{total}"})
 
     async def queue_users(self, request: Request) -> Response:
@@ -916,8 +1051,18 @@ class XCallyAPI(VendorAPI):
             if qid not in self.campaigns:
                 return _message("Queue not found", 404)
             self._advance()
-            rows = [{"id": n + 1, "ContactId": h[0], "phone": h[1], "ListId": h[2], "scheduledat": h[3],
-                     "priority": h[4], "VoiceQueueId": qid} for n, h in enumerate(table.get(qid, ()))]
+            rows = [
+                {
+                    "id": n + 1,
+                    "ContactId": h[0],
+                    "phone": h[1],
+                    "ListId": h[2],
+                    "scheduledat": h[3],
+                    "priority": h[4],
+                    "VoiceQueueId": qid,
+                }
+                for n, h in enumerate(table.get(qid, ()))
+            ]
         return self._collection(request, rows)
 
     async def queue_histories(self, request: Request) -> Response:
@@ -933,8 +1078,11 @@ class XCallyAPI(VendorAPI):
         return self._collection(request, [dict(u) for u in SEEDED_USERS])
 
     async def realtime_agents(self, request: Request) -> Response:
-        rows = [{**u, "online": False, "voiceStatus": "unavailable", "voicePause": False}
-                for u in SEEDED_USERS if u["role"] == "agent"]
+        rows = [
+            {**u, "online": False, "voiceStatus": "unavailable", "voicePause": False}
+            for u in SEEDED_USERS
+            if u["role"] == "agent"
+        ]
         return self._collection(request, rows)
 
 

@@ -98,7 +98,6 @@ def tested_connection_id(conn_id: str) -> str:
     return conn_id
 
 
-
 # --------------------------------------------------------------------------------------------
 # The hook
 # --------------------------------------------------------------------------------------------
@@ -255,7 +254,6 @@ class DialerHook(BaseHook):
         # by default a server is assumed to give up on a request within the client's own read timeout
         late_write = as_float(extras.get("late_write_seconds"), read_timeout, "late_write_seconds")
 
-
         request_timeout = as_float(extras.get("request_timeout"), 300.0, "request_timeout")
         if request_timeout is None or request_timeout <= 0:
             raise DialerConfigError(
@@ -269,8 +267,6 @@ class DialerHook(BaseHook):
             retry=retry,
             rate_limit_per_second=rate if rate and rate > 0 else None,
             late_write_seconds=max(0.0, late_write if late_write is not None else read_timeout),
-
-
             request_timeout=request_timeout,
         )
 
@@ -405,14 +401,18 @@ class DialerHook(BaseHook):
         tls = "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in type(getattr(exc, "__cause__", None) or exc).__name__
         if tls:
             error: DialerError = DialerTransportError(
-                self.vendor, request.method, request.path,
+                self.vendor,
+                request.method,
+                request.path,
                 f"TLS verification failed ({reason}); set the connection's ca_bundle extra to your CA file, "
                 "or verify_ssl=false for a self-signed server you trust",
             )
             return None, error
         if sent and not request.idempotent:
             return None, DialerDeliveryUnknownError(
-                self.vendor, request.method, request.path,
+                self.vendor,
+                request.method,
+                request.path,
                 f"{reason}; the request was sent but no answer came back, so it is not resent",
             )
         error = DialerTransportError(self.vendor, request.method, request.path, reason)
@@ -458,7 +458,13 @@ class DialerHook(BaseHook):
     def _log_retry(self, request: Request, what: str, attempt: int, wait: float) -> None:
         self.log.warning(
             "%s %s %s: %s; retry %d/%d in %.2fs",
-            self.vendor, request.method, request.path, what, attempt, self.settings.retry.max_attempts - 1, wait,
+            self.vendor,
+            request.method,
+            request.path,
+            what,
+            attempt,
+            self.settings.retry.max_attempts - 1,
+            wait,
         )
 
     # -- sync driver -------------------------------------------------------------------------
@@ -491,7 +497,12 @@ class DialerHook(BaseHook):
                 yield ("sleep", wait)
                 continue
             response: httpx.Response = outcome
-            if response.status_code == 401 and request.authenticated and not reauthed and self.invalidate_auth(request.auth):
+            if (
+                response.status_code == 401
+                and request.authenticated
+                and not reauthed
+                and self.invalidate_auth(request.auth)
+            ):
                 reauthed = True
                 attempt -= 1
                 continue
@@ -513,7 +524,11 @@ class DialerHook(BaseHook):
             paused = self._limiter.pause_left(sat_out)
             if paused and time.monotonic() - started + paused > policy.total_seconds:
                 raise DialerRateLimitError(
-                    self.vendor, request.method, request.path, 429, "",
+                    self.vendor,
+                    request.method,
+                    request.path,
+                    429,
+                    "",
                     f"the server asked every request of this connection to wait {paused:.1f}s more (Retry-After), "
                     f"beyond retry_max_seconds={policy.total_seconds:g}; not sent",
                 )
@@ -666,7 +681,9 @@ class DialerHook(BaseHook):
             self.log.warning("no %s link for connection %r: %s", kind, self.conn_id, self.redact(str(exc)))
             return None
         if url is not None and self.redact(url) != url:
-            self.log.warning("no %s link for connection %r: the URL would carry a secret of a connection", kind, self.conn_id)
+            self.log.warning(
+                "no %s link for connection %r: the URL would carry a secret of a connection", kind, self.conn_id
+            )
             return None
         return url
 

@@ -130,7 +130,11 @@ class ColumnMapping:
             raise DialerConfigError(
                 f"the column mapping names {', '.join(repr(m) for m in missing)}, which {where} does not have; "
                 f"its columns are: {masked_names(keys)}"
-                + (" (one column: is the delimiter right?)" if len(keys) == 1 and any(d in keys[0] for d in ",;\t|") else "")
+                + (
+                    " (one column: is the delimiter right?)"
+                    if len(keys) == 1 and any(d in keys[0] for d in ",;\t|")
+                    else ""
+                )
             )
 
     def bind(self, keys: Sequence[str]) -> BoundColumns:

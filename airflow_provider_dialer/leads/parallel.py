@@ -124,8 +124,12 @@ def parallel_outcomes(
     try:
         pool = start_pool(run)
     except Exception as exc:  # no processes, a setting that cannot be pickled, a worker dying at start
-        log.warning("could not start %d preparation workers (%s: %s); preparing in this process",
-                    run.workers, type(exc).__name__, exc)
+        log.warning(
+            "could not start %d preparation workers (%s: %s); preparing in this process",
+            run.workers,
+            type(exc).__name__,
+            exc,
+        )
         while chunk := outcomes(task, islice(records, chunk_rows)):
             yield chunk
         return
@@ -155,8 +159,10 @@ def parallel_outcomes(
                 except BrokenProcessPool as exc:
                     broken = _give_up(exc)
                 except Exception as exc:  # e.g. a row value that cannot be pickled: this chunk is done here
-                    log.info("a chunk could not be prepared by a worker (%s); preparing it in this process",
-                             type(exc).__name__)
+                    log.info(
+                        "a chunk could not be prepared by a worker (%s); preparing it in this process",
+                        type(exc).__name__,
+                    )
             if chunk is None:
                 chunk = outcomes(task, rows)
             yield chunk
@@ -165,6 +171,9 @@ def parallel_outcomes(
 
 
 def _give_up(exc: BaseException) -> bool:
-    log.warning("a preparation worker process failed (%s: %s); preparing the remaining rows in this process",
-                type(exc).__name__, exc)
+    log.warning(
+        "a preparation worker process failed (%s: %s); preparing the remaining rows in this process",
+        type(exc).__name__,
+        exc,
+    )
     return True

@@ -125,8 +125,14 @@ class _PartWriter:
     def close(self) -> dict[str, Any]:
         self.flush()
         self._handle.close()
-        return {"part": self.index, "path": _as_text(self.path), "leads": self.leads, "first_row": self.first_row,
-                "last_row": self.last_row, "sha256": self.digest.hexdigest()}
+        return {
+            "part": self.index,
+            "path": _as_text(self.path),
+            "leads": self.leads,
+            "first_row": self.first_row,
+            "last_row": self.last_row,
+            "sha256": self.digest.hexdigest(),
+        }
 
 
 def write_parts(
@@ -203,7 +209,9 @@ def write_parts(
         "parts": [{**entry, "manifest": _as_text(manifest_path)} for entry in entries],
     }
     if sum(entry["leads"] for entry in entries) != report.prepared:  # a broken invariant must not travel on
-        raise RuntimeError(f"parts hold {sum(e['leads'] for e in entries)} leads, preparation counted {report.prepared}")
+        raise RuntimeError(
+            f"parts hold {sum(e['leads'] for e in entries)} leads, preparation counted {report.prepared}"
+        )
     from airflow_provider_dialer.leads.sources import open_binary
 
     with open_binary(manifest_path, conn_id, mode="wb") as handle:
@@ -230,7 +238,9 @@ def part_spec(spec: Any) -> dict[str, Any]:
     """A part named by a manifest entry (a dict with ``path``), a path, a URL or an ``ObjectStoragePath``."""
     if isinstance(spec, Mapping):
         if "path" not in spec:
-            raise DialerConfigError(f"a prepared part entry needs its 'path' (a manifest entry), got keys {sorted(spec)}")
+            raise DialerConfigError(
+                f"a prepared part entry needs its 'path' (a manifest entry), got keys {sorted(spec)}"
+            )
         return dict(spec)
     if isinstance(spec, str) and spec.lstrip().startswith("{"):
         return part_spec(json.loads(spec))
@@ -327,5 +337,6 @@ def read_part(spec: Mapping[str, Any], conn_id: str | None = None) -> Iterator[P
             except (ValueError, TypeError, KeyError):
                 raise DialerConfigError(
                     f"{spec['path']} line {number} is not a prepared lead; the part is damaged: prepare the source "
-                    "again") from None
+                    "again"
+                ) from None
             yield lead

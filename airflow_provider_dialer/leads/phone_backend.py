@@ -96,11 +96,14 @@ def select_backend(choice: str | None = None) -> PhoneBackend:
         return PhoneBackend(REFERENCE, phonenumbers, "rphonenumbers is not installed")
     fast_meta = str(getattr(fast, "__phonenumbers_version__", ""))
     if choice == FAST:
-        return PhoneBackend(FAST, fast, f"forced: {FAST} (metadata {fast_meta}, phonenumbers {phonenumbers.__version__})")
+        return PhoneBackend(
+            FAST, fast, f"forced: {FAST} (metadata {fast_meta}, phonenumbers {phonenumbers.__version__})"
+        )
     lag = metadata_lag(fast_meta, phonenumbers.__version__)
     if lag is None or lag > MAX_METADATA_LAG:
         return PhoneBackend(
-            REFERENCE, phonenumbers,
+            REFERENCE,
+            phonenumbers,
             f"rphonenumbers metadata {fast_meta or '?'} differs from phonenumbers {phonenumbers.__version__}",
         )
     how = "matches" if lag == 0 else f"trails by {lag} release(s)"

@@ -80,8 +80,14 @@ def _too_long(fields: dict[str, Any], limits: Mapping[str, int], row: int, ext: 
         for sub, text in items:
             if isinstance(text, str) and len(text) > limit:
                 where = name if sub is None else f"{name}.{sub}"
-                return Reject(row, _R.FIELD_TOO_LONG.value, where, _shorten(text),
-                              f"{len(text)} characters; the dialer takes at most {limit}", ext)
+                return Reject(
+                    row,
+                    _R.FIELD_TOO_LONG.value,
+                    where,
+                    _shorten(text),
+                    f"{len(text)} characters; the dialer takes at most {limit}",
+                    ext,
+                )
     return None
 
 
@@ -393,11 +399,15 @@ class _Run:
             row_values = self._plans[names] = self._csv_plan(list(names))
         row, width = self.row, len(names)
         return [
-            (row_values(n, v) if len(v) == width else row(n, dict(zip(names, v, strict=False)))) if type(v) is list else row(n, v)
+            (row_values(n, v) if len(v) == width else row(n, dict(zip(names, v, strict=False))))
+            if type(v) is list
+            else row(n, v)
             for n, v in rows
         ]
 
-    def _chunks_of_outcomes(self, records: Iterator[Any], chunk_rows: int, task: tuple[Any, ...]) -> Iterator[list[Any]]:
+    def _chunks_of_outcomes(
+        self, records: Iterator[Any], chunk_rows: int, task: tuple[Any, ...]
+    ) -> Iterator[list[Any]]:
         """Outcome lists of ``chunk_rows`` rows in source order: here, or on ``workers`` processes.
 
         Each chunk is read straight into outcomes when working alone (no list of raw rows kept alive).
@@ -458,7 +468,10 @@ class _Run:
             dnc = keys.found("dnc", (k for c in candidates for k in (c[1], *c[2])))
         seen_phone = keys.found("phone", [c[1] for c in candidates]) if dedupe_phone and candidates else {}
         seen_ext = (
-            keys.found("external_id", [e.casefold() if fold else e for c in candidates if (e := c[0]["external_id"]) is not None])
+            keys.found(
+                "external_id",
+                [e.casefold() if fold else e for c in candidates if (e := c[0]["external_id"]) is not None],
+            )
             if dedupe_ext and candidates
             else {}
         )
@@ -472,7 +485,16 @@ class _Run:
             fields, key, alt_keys, warnings = o
             row, ext = fields["row"], fields["external_id"]
             if dnc and key in dnc:
-                add(Reject(row, _R.DO_NOT_CALL.value, "phones[0]", mask_phone(fields["phone"]), "on the do-not-call list", ext))
+                add(
+                    Reject(
+                        row,
+                        _R.DO_NOT_CALL.value,
+                        "phones[0]",
+                        mask_phone(fields["phone"]),
+                        "on the do-not-call list",
+                        ext,
+                    )
+                )
                 continue
             if self.field_limits:
                 too_long = _too_long(fields, self.field_limits, row, ext)
@@ -482,13 +504,31 @@ class _Run:
             if dedupe_phone:
                 first = seen_phone.get(key)
                 if first is not None:
-                    add(Reject(row, _R.DUPLICATE_PHONE.value, "phones[0]", mask_phone(fields["phone"]), f"same phone as row {first}", ext))
+                    add(
+                        Reject(
+                            row,
+                            _R.DUPLICATE_PHONE.value,
+                            "phones[0]",
+                            mask_phone(fields["phone"]),
+                            f"same phone as row {first}",
+                            ext,
+                        )
+                    )
                     continue
             if ext is not None and dedupe_ext:
                 ext_key = ext.casefold() if fold else ext
                 first = seen_ext.get(ext_key)
                 if first is not None:
-                    add(Reject(row, _R.DUPLICATE_EXTERNAL_ID.value, "external_id", _shorten(ext), f"same external_id as row {first}", ext))
+                    add(
+                        Reject(
+                            row,
+                            _R.DUPLICATE_EXTERNAL_ID.value,
+                            "external_id",
+                            _shorten(ext),
+                            f"same external_id as row {first}",
+                            ext,
+                        )
+                    )
                     continue
             for w in warnings:
                 add(w)
@@ -496,7 +536,17 @@ class _Run:
                 kept = []
                 for i, (alt, akey) in enumerate(zip(fields["alternatives"], alt_keys, strict=False), 1):
                     if akey in dnc:
-                        add(Reject(row, _R.DO_NOT_CALL_ALTERNATIVE.value, f"phones[{i}]", mask_phone(alt), "alternative on the do-not-call list; dropped", ext, "warning"))
+                        add(
+                            Reject(
+                                row,
+                                _R.DO_NOT_CALL_ALTERNATIVE.value,
+                                f"phones[{i}]",
+                                mask_phone(alt),
+                                "alternative on the do-not-call list; dropped",
+                                ext,
+                                "warning",
+                            )
+                        )
                     else:
                         kept.append(alt)
                 fields["alternatives"] = tuple(kept)
@@ -627,7 +677,9 @@ class _Run:
         if isinstance(item, BadRow):
             return Reject(n, item.reason, None, mask_phones_in(item.preview) or None, item.detail)
         if not isinstance(item, (dict, Mapping, Lead)):
-            return Reject(n, _R.BAD_ROW.value, None, mask_phones_in(_shorten(item)), f"not an object ({type(item).__name__})")
+            return Reject(
+                n, _R.BAD_ROW.value, None, mask_phones_in(_shorten(item)), f"not an object ({type(item).__name__})"
+            )
         try:
             raw = self._extract(item)
         except _RowProblem as problem:
@@ -663,7 +715,14 @@ class _Run:
                 c = _text(country) if not isinstance(country, (dict, list)) else None
                 c = c.upper() if c else None
             if c not in self.supported_regions:
-                return Reject(n, _R.INVALID_FIELD.value, "country", _shorten(country), "not an ISO 3166 country code phonenumbers knows", ext)
+                return Reject(
+                    n,
+                    _R.INVALID_FIELD.value,
+                    "country",
+                    _shorten(country),
+                    "not an ISO 3166 country code phonenumbers knows",
+                    ext,
+                )
             region = c
 
         phones = raw["phones"]
@@ -674,7 +733,11 @@ class _Run:
         if type(primary_raw) is str:
             primary: PhoneResult | None = normalise(primary_raw.strip(), region)
         else:
-            primary = normalise(phone_text(primary_raw), region) if isinstance(primary_raw, (str, int, float)) and not isinstance(primary_raw, bool) else None
+            primary = (
+                normalise(phone_text(primary_raw), region)
+                if isinstance(primary_raw, (str, int, float)) and not isinstance(primary_raw, bool)
+                else None
+            )
         if primary is None or primary.e164 is None:
             detail = (primary.error or "") if primary is not None else f"not text ({type(primary_raw).__name__})"
             return Reject(n, _R.INVALID_PHONE.value, "phones[0]", mask_phone(_shorten(primary_raw)), detail, ext)
@@ -689,10 +752,24 @@ class _Run:
                 if type(alt_raw) is str:
                     alt: PhoneResult | None = normalise(alt_raw.strip(), region)
                 else:
-                    alt = normalise(phone_text(alt_raw), region) if isinstance(alt_raw, (str, int, float)) and not isinstance(alt_raw, bool) else None
+                    alt = (
+                        normalise(phone_text(alt_raw), region)
+                        if isinstance(alt_raw, (str, int, float)) and not isinstance(alt_raw, bool)
+                        else None
+                    )
                 if alt is None or alt.e164 is None:
                     detail = (alt.error or "") if alt is not None else f"not text ({type(alt_raw).__name__})"
-                    warning_list.append(Reject(n, _R.INVALID_ALTERNATIVE.value, f"phones[{i}]", mask_phone(_shorten(alt_raw)), f"{detail}; dropped", ext, "warning"))
+                    warning_list.append(
+                        Reject(
+                            n,
+                            _R.INVALID_ALTERNATIVE.value,
+                            f"phones[{i}]",
+                            mask_phone(_shorten(alt_raw)),
+                            f"{detail}; dropped",
+                            ext,
+                            "warning",
+                        )
+                    )
                 elif alt.e164 != e164 and alt.e164 not in alternatives:
                     alternatives.append(alt.e164)
                     alt_key_list.append(int(alt.e164[1:]))
@@ -724,7 +801,14 @@ class _Run:
             for name, value in (("first_name", first_name), ("last_name", last_name), ("email", email)):
                 if value is not None and _BREAK_OR_NUL.search(value):
                     # a name never spans lines: a line break is what a stray quote makes of the rows after it
-                    return Reject(n, _R.INVALID_FIELD.value, name, mask_phones_in(_shorten(value)), "line break or NUL in a one-line field (a stray quote in the source?)", ext)
+                    return Reject(
+                        n,
+                        _R.INVALID_FIELD.value,
+                        name,
+                        mask_phones_in(_shorten(value)),
+                        "line break or NUL in a one-line field (a stray quote in the source?)",
+                        ext,
+                    )
         v = get("priority")
         if v is None:
             priority = None
@@ -736,9 +820,20 @@ class _Run:
         ob = get("outbound_number")
         outbound = None
         if ob is not None and ob != "":
-            res = normalise(phone_text(ob), region) if isinstance(ob, (str, int, float)) and not isinstance(ob, bool) else None
+            res = (
+                normalise(phone_text(ob), region)
+                if isinstance(ob, (str, int, float)) and not isinstance(ob, bool)
+                else None
+            )
             if res is None or res.e164 is None:
-                return Reject(n, _R.INVALID_FIELD.value, "outbound_number", mask_phone(_shorten(ob)), (res.error or "") if res else "not text", ext)
+                return Reject(
+                    n,
+                    _R.INVALID_FIELD.value,
+                    "outbound_number",
+                    mask_phone(_shorten(ob)),
+                    (res.error or "") if res else "not text",
+                    ext,
+                )
             outbound = res.e164
 
         # time zone: the lead's own, else the number's single zone, else the campaign default
@@ -747,7 +842,9 @@ class _Run:
         if tz_raw is not None and tz_raw != "":
             zone = canonical_zone(tz_raw) if isinstance(tz_raw, str) else None
             if zone is None:
-                return Reject(n, _R.UNKNOWN_TIMEZONE.value, "timezone", _shorten(tz_raw), "not an IANA time zone name", ext)
+                return Reject(
+                    n, _R.UNKNOWN_TIMEZONE.value, "timezone", _shorten(tz_raw), "not an IANA time zone name", ext
+                )
         else:
             candidates = self.phones.zones(primary)
             if len(candidates) == 1:
@@ -761,7 +858,14 @@ class _Run:
             elif self.default_timezone is not None:
                 zone = self.default_timezone
             else:
-                return Reject(n, _R.UNKNOWN_TIMEZONE.value, "timezone", None, "no timezone given, none implied by the number, no default_timezone", ext)
+                return Reject(
+                    n,
+                    _R.UNKNOWN_TIMEZONE.value,
+                    "timezone",
+                    None,
+                    "no timezone given, none implied by the number, no default_timezone",
+                    ext,
+                )
 
         # schedule, in the lead's zone
         sched_raw = get("schedule")
@@ -775,7 +879,14 @@ class _Run:
         now = self.now
         if sched is not None and sched < now:
             if self.reject_past:
-                return Reject(n, _R.SCHEDULE_IN_PAST.value, "schedule", _shorten(sched_raw), f"before now ({now.isoformat()})", ext)
+                return Reject(
+                    n,
+                    _R.SCHEDULE_IN_PAST.value,
+                    "schedule",
+                    _shorten(sched_raw),
+                    f"before now ({now.isoformat()})",
+                    ext,
+                )
             sched = None  # send_now: as if unscheduled, so the window check below uses now
 
         # calling window
@@ -803,16 +914,44 @@ class _Run:
         if not is_open:
             when = sched or now
             if not self.defer:
-                return Reject(n, _R.OUTSIDE_WINDOW.value, "schedule" if sched else None, when.isoformat(), f"outside the calling window in {', '.join(zones)}", ext)
+                return Reject(
+                    n,
+                    _R.OUTSIDE_WINDOW.value,
+                    "schedule" if sched else None,
+                    when.isoformat(),
+                    f"outside the calling window in {', '.join(zones)}",
+                    ext,
+                )
             if next_at is None:
-                return Reject(n, _R.OUTSIDE_WINDOW.value, "schedule" if sched else None, when.isoformat(), f"no calling window open in all of {', '.join(zones)} within {window.horizon_days} days", ext)
+                return Reject(
+                    n,
+                    _R.OUTSIDE_WINDOW.value,
+                    "schedule" if sched else None,
+                    when.isoformat(),
+                    f"no calling window open in all of {', '.join(zones)} within {window.horizon_days} days",
+                    ext,
+                )
             call_at = next_at
         # PreparedLead field order (see _FIELD_ORDER; a unit test pins it)
         fields = {
-            "row": n, "phone": e164, "alternatives": alt_tuple, "first_name": first_name, "last_name": last_name,
-            "email": email, "external_id": ext, "priority": priority, "agent": agent, "timezone": zone,
-            "window_zones": window_zones, "call_at": call_at, "data": raw["data"], "custom_fields": raw["custom_fields"],
-            "content": content, "template": template, "subject": subject, "outbound_number": outbound,
+            "row": n,
+            "phone": e164,
+            "alternatives": alt_tuple,
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+            "external_id": ext,
+            "priority": priority,
+            "agent": agent,
+            "timezone": zone,
+            "window_zones": window_zones,
+            "call_at": call_at,
+            "data": raw["data"],
+            "custom_fields": raw["custom_fields"],
+            "content": content,
+            "template": template,
+            "subject": subject,
+            "outbound_number": outbound,
         }
         return (fields, int(e164[1:]), alt_keys, warnings)
 

@@ -64,12 +64,16 @@ class Reject:
 
 
 #: the ``detail`` of a lead whose fate is unknown
-UNKNOWN_DETAIL = ("sent, but the answer was lost and the vendor's state cannot tell whether it landed; "
-                  "not sent again (check the dialer)")
+UNKNOWN_DETAIL = (
+    "sent, but the answer was lost and the vendor's state cannot tell whether it landed; "
+    "not sent again (check the dialer)"
+)
 
 #: the ``detail`` of a lead the target already held
-HELD_DETAIL = ("the dialer already holds this phone in the target (an earlier run, or another source): "
-               "not stored again; it is dialed as the contact already there")
+HELD_DETAIL = (
+    "the dialer already holds this phone in the target (an earlier run, or another source): "
+    "not stored again; it is dialed as the contact already there"
+)
 
 REPORT_COLUMNS = ("row", "level", "reason", "field", "value", "external_id", "detail")
 
@@ -119,11 +123,16 @@ class RejectWriter:
 
     def __init__(self, target: Any, fmt: str | None = None, conn_id: str | None = None) -> None:
         name = str(target).lower().removesuffix(".gz")
-        fmt = (fmt or ("csv" if name.endswith(".csv") else "jsonl" if name.endswith((".jsonl", ".ndjson", ".json")) else "")).lower()
+        fmt = (
+            fmt
+            or ("csv" if name.endswith(".csv") else "jsonl" if name.endswith((".jsonl", ".ndjson", ".json")) else "")
+        ).lower()
         if fmt not in ("csv", "jsonl"):
             from airflow_provider_dialer.exceptions import DialerConfigError
 
-            raise DialerConfigError(f"reject report format must be 'csv' or 'jsonl' (from the suffix or reject_format), got {target!r}")
+            raise DialerConfigError(
+                f"reject report format must be 'csv' or 'jsonl' (from the suffix or reject_format), got {target!r}"
+            )
         self.target, self.format, self.conn_id = target, fmt, conn_id
         self._handle: IO[str] | None = None
         self._csv: Any = None
@@ -144,7 +153,9 @@ class RejectWriter:
             self.open()
         if self._csv is not None:
             # a spreadsheet opening the report must not run a cell: hostile rows put formulas in any cell
-            self._csv.writerow([spreadsheet_safe(v) if (v := getattr(reject, c)) is not None else "" for c in REPORT_COLUMNS])
+            self._csv.writerow(
+                [spreadsheet_safe(v) if (v := getattr(reject, c)) is not None else "" for c in REPORT_COLUMNS]
+            )
         else:
             assert self._handle is not None
             line = json.dumps({c: getattr(reject, c) for c in REPORT_COLUMNS}, ensure_ascii=False)
@@ -220,8 +231,16 @@ class PreparationReport:
         for row in held:
             self._writer.write(Reject(int(row), "already_in_target", "phone", None, HELD_DETAIL, level="held"))
         for entry in refused:
-            self._writer.write(Reject(int(entry["row"]), str(entry.get("reason") or "vendor_refused"), entry.get("field"),
-                                      None, str(entry.get("detail") or ""), level="refused"))
+            self._writer.write(
+                Reject(
+                    int(entry["row"]),
+                    str(entry.get("reason") or "vendor_refused"),
+                    entry.get("field"),
+                    None,
+                    str(entry.get("detail") or ""),
+                    level="refused",
+                )
+            )
         for row in unknown:
             self._writer.write(Reject(int(row), "unknown_fate", None, None, UNKNOWN_DETAIL, level="unknown"))
 

@@ -204,12 +204,16 @@ def _detect(head: bytes, exhausted: bool, declared: str | None, name: str) -> tu
         if wanted in ("utf-16", "utf-32"):
             guess = _wide_guess(head, wanted, exhausted)
             if guess is None:
-                raise DialerConfigError(f"{name}: declared {declared!r} without a byte-order mark, and neither byte order reads as text")
+                raise DialerConfigError(
+                    f"{name}: declared {declared!r} without a byte-order mark, and neither byte order reads as text"
+                )
             return guess, 0, None
         if nul_share >= _NUL_SHARE and _ascii_compatible(wanted):
             guess = _wide_guess(head, exhausted=exhausted)
             if guess is not None:
-                raise DialerConfigError(f"{name}: encoding={declared!r} was declared but the file reads as {guess.upper()}")
+                raise DialerConfigError(
+                    f"{name}: encoding={declared!r} was declared but the file reads as {guess.upper()}"
+                )
         if wanted in ("utf-8", "utf-8-sig"):
             return "utf-8", 0, None
         return wanted, 0, None
@@ -307,7 +311,10 @@ class _Lines:
         mode = self.mode
         if mode is None:  # a declared or byte-order-marked encoding: bad bytes are bad bytes
             if marked:
-                self.problems[n] = _BAD_BYTES, f"bytes not valid {self.encoding} in line {n}; declare the file's encoding"
+                self.problems[n] = (
+                    _BAD_BYTES,
+                    f"bytes not valid {self.encoding} in line {n}; declare the file's encoding",
+                )
             return line
         if mode == "undecided":  # ASCII until here: the first non-ASCII line decides, once
             if marked:
@@ -327,7 +334,7 @@ class _Lines:
         if _REAL_NON_ASCII.search(line):
             self.problems[n] = (
                 "bad_row",
-                f"line {n} is UTF-8 but the file reads as {mode} (mixed encodings); re-export it in one encoding"
+                f"line {n} is UTF-8 but the file reads as {mode} (mixed encodings); re-export it in one encoding",
             )
             return line
         try:
@@ -567,7 +574,9 @@ class CsvSource:
                     first, last = feed.start, feed.last
                     feed.start = last + 1
                     found = lines.problem_in(first, last) if problems else None
-                    bad = BadRow(found[1], "", found[0]) if found else BadRow(f"CSV error in lines {first}-{last}: {exc}")
+                    bad = (
+                        BadRow(found[1], "", found[0]) if found else BadRow(f"CSV error in lines {first}-{last}: {exc}")
+                    )
                     if keys is None:
                         raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}") from exc
                     n += 1
@@ -618,7 +627,13 @@ class CsvSource:
                 n += 1
                 if len(values) > width:
                     if any(v.strip() for v in values[width:]):
-                        yield n, BadRow(f"row has {len(values)} fields, the header has {width}", _preview(delimiter.join(values)))
+                        yield (
+                            n,
+                            BadRow(
+                                f"row has {len(values)} fields, the header has {width}",
+                                _preview(delimiter.join(values)),
+                            ),
+                        )
                         continue
                     values = values[:width]
                 yield n, values
@@ -751,4 +766,6 @@ def as_source(spec: Any) -> LeadSource:
         )
     if isinstance(spec, Iterable):
         return IterableSource(spec)
-    raise DialerConfigError(f"a leads source is an iterable of rows, a file path or a LeadSource, not {type(spec).__name__}")
+    raise DialerConfigError(
+        f"a leads source is an iterable of rows, a file path or a LeadSource, not {type(spec).__name__}"
+    )

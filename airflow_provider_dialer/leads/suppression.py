@@ -210,7 +210,11 @@ class RunKeys:
     """Keys taken by earlier chunks of this run (phone -> row, external id -> row) and the DNC phones."""
 
     def __init__(
-        self, directory: str | None = None, cache_kib: int = 4096, memory_keys: int | None = None, compact_bits: int | None = None
+        self,
+        directory: str | None = None,
+        cache_kib: int = 4096,
+        memory_keys: int | None = None,
+        compact_bits: int | None = None,
     ) -> None:
         self._directory = directory
         self._cache_kib = int(cache_kib)

@@ -59,17 +59,21 @@ def _interval(value: Any) -> Interval:
         raise CallingWindowError(f"calling window interval {value!r} is not 'HH:MM-HH:MM' or (start, end)")
     s, e = _seconds(start, is_end=False), _seconds(end, is_end=True)
     if s >= e:
-        raise CallingWindowError(
-            f"calling window interval {value!r} is empty or crosses midnight; split it at 24:00"
-        )
+        raise CallingWindowError(f"calling window interval {value!r} is empty or crosses midnight; split it at 24:00")
     return (s, e)
 
 
 def _intervals(value: Any) -> tuple[Interval, ...]:
-    if value is None or value == "closed" or (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 0):
+    if (
+        value is None
+        or value == "closed"
+        or (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 0)
+    ):
         return ()
     if isinstance(value, str) or (
-        isinstance(value, Sequence) and len(value) == 2 and all(isinstance(v, (str, time)) and "-" not in str(v) for v in value)
+        isinstance(value, Sequence)
+        and len(value) == 2
+        and all(isinstance(v, (str, time)) and "-" not in str(v) for v in value)
     ):
         items = [value]
     else:
@@ -114,7 +118,9 @@ def local_to_utc(day: date, seconds: int, zone: str) -> datetime:
     """
     if seconds >= _DAY:
         day, seconds = day + timedelta(days=seconds // _DAY), seconds % _DAY
-    local = datetime(day.year, day.month, day.day, seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=zone_info(zone))
+    local = datetime(
+        day.year, day.month, day.day, seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=zone_info(zone)
+    )
     return local.astimezone(UTC)
 
 
@@ -128,7 +134,9 @@ def window_bound(day: date, seconds: int, zone: str, *, opening: bool) -> dateti
     """
     if seconds >= _DAY:
         day, seconds = day + timedelta(days=seconds // _DAY), seconds % _DAY
-    local = datetime(day.year, day.month, day.day, seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=zone_info(zone))
+    local = datetime(
+        day.year, day.month, day.day, seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=zone_info(zone)
+    )
     first, second = local.astimezone(UTC), local.replace(fold=1).astimezone(UTC)
     return max(first, second) if opening else min(first, second)
 
@@ -201,7 +209,15 @@ class CallingWindow:
         if isinstance(spec, CallingWindow):
             return spec
         if isinstance(spec, Mapping):
-            unknown = set(spec) - {"start", "end", "weekly", "holidays", "holiday_country", "holiday_subdivision", "horizon_days"}
+            unknown = set(spec) - {
+                "start",
+                "end",
+                "weekly",
+                "holidays",
+                "holiday_country",
+                "holiday_subdivision",
+                "horizon_days",
+            }
             if unknown:
                 raise CallingWindowError(f"unknown calling window keys: {sorted(unknown)}")
             return cls(**dict(spec))

@@ -114,7 +114,11 @@ def parse_wave(wave: str) -> dt.datetime:
 
 
 def _apply_moves(
-    key: str, leads: list[PreparedLead], moves: dict[str, dict[str, Any]], now: dt.datetime, held: dict[str, int],
+    key: str,
+    leads: list[PreparedLead],
+    moves: dict[str, dict[str, Any]],
+    now: dt.datetime,
+    held: dict[str, int],
 ) -> Iterator[tuple[str, list[PreparedLead]]]:
     """Chunk ``key`` without the leads an earlier send moved out of it, then those held for a wave now due.
 
@@ -149,9 +153,17 @@ def _with_moves(summary: dict[str, Any], state: dict[str, Any]) -> dict[str, Any
     """
     moves = state.get(WINDOW_MOVES) or {}
     rejects = [
-        {"row": int(row), "level": "error", "reason": "outside_window", "field": None, "value": move["at"],
-         "external_id": move.get("external_id"), "detail": move["reject"]}
-        for row, move in sorted(moves.items(), key=lambda kv: int(kv[0])) if "reject" in move
+        {
+            "row": int(row),
+            "level": "error",
+            "reason": "outside_window",
+            "field": None,
+            "value": move["at"],
+            "external_id": move.get("external_id"),
+            "detail": move["reject"],
+        }
+        for row, move in sorted(moves.items(), key=lambda kv: int(kv[0]))
+        if "reject" in move
     ]
     summary["rescheduled_at_send"] = sum(1 for move in moves.values() if "schedule" in move)
     if rejects:
@@ -225,8 +237,18 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id", "source", "column_mapping", "default_region", "default_timezone", "reject_report", "dnc_source",
-        "sync_target", "outcome_log", "run_report", "run_report_url", "prepared_part",
+        "conn_id",
+        "source",
+        "column_mapping",
+        "default_region",
+        "default_timezone",
+        "reject_report",
+        "dnc_source",
+        "sync_target",
+        "outcome_log",
+        "run_report",
+        "run_report_url",
+        "prepared_part",
     )
     template_fields_renderers = {"source": "json", "column_mapping": "json"}
     ui_color = "#e8f4ff"
@@ -256,8 +278,11 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
 
         dag = kwargs.get("dag") or DagContext.get_current()
         group = kwargs.get("task_group") or (TaskGroupContext.get_current(dag) if dag else None)
-        inherited = {**((dag.default_args or {}) if dag else {}), **((group.default_args or {}) if group else {}),
-                     **(kwargs.get("default_args") or {})}
+        inherited = {
+            **((dag.default_args or {}) if dag else {}),
+            **((group.default_args or {}) if group else {}),
+            **(kwargs.get("default_args") or {}),
+        }
         if "pool" not in kwargs and "pool" not in inherited and "conn_id" in kwargs:
             from airflow_provider_dialer.operators.pools import connection_pool
 
@@ -343,7 +368,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         if sync_mode not in SYNC_MODES:
             raise DialerConfigError(f"sync_mode must be one of {', '.join(SYNC_MODES)}, got {sync_mode!r}")
         if sync_mode != "append" and not ledger_conn_id:
-            raise DialerConfigError(f"sync_mode={sync_mode!r} needs ledger_conn_id: the database that remembers the target")
+            raise DialerConfigError(
+                f"sync_mode={sync_mode!r} needs ledger_conn_id: the database that remembers the target"
+            )
         if sync_key not in ("external_id", "phone"):
             raise DialerConfigError(f"sync_key must be 'external_id' or 'phone', got {sync_key!r}")
         if outside_window not in {"defer", "reject"}:
@@ -353,9 +380,13 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         if hold_back not in {"defer", "reject"}:
             raise DialerConfigError(f"hold_back must be 'defer' or 'reject', got {hold_back!r}")
         if prepared_part is None and source is None:
-            raise DialerConfigError("give the leads: source (to prepare here) or prepared_part (prepared by PreparePartsOperator)")
+            raise DialerConfigError(
+                "give the leads: source (to prepare here) or prepared_part (prepared by PreparePartsOperator)"
+            )
         if isinstance(prepare_workers, bool) or not isinstance(prepare_workers, int) or prepare_workers < 1:
-            raise DialerConfigError(f"prepare_workers must be a whole number of processes, at least 1, got {prepare_workers!r}")
+            raise DialerConfigError(
+                f"prepare_workers must be a whole number of processes, at least 1, got {prepare_workers!r}"
+            )
 
     # -- subclass interface ------------------------------------------------------------------
 
@@ -366,7 +397,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     def send_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         raise NotImplementedError
 
-    def resolve_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_chunk(
+        self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         raise NotImplementedError
 
     def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:
@@ -418,9 +451,16 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         ti = context["ti"]
         writer = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
         return SyncRun(
-            dialer_conn_id=self.conn_id, target=self.sync_target or target_name(target), mode=self.sync_mode,
-            writer=writer, prepared_at=prepared_at, ledger_conn_id=self.ledger_conn_id, ledger_table=self.ledger_table,
-            key=self.sync_key, max_retries=self.max_sync_retries, outcome_log=self.outcome_log,
+            dialer_conn_id=self.conn_id,
+            target=self.sync_target or target_name(target),
+            mode=self.sync_mode,
+            writer=writer,
+            prepared_at=prepared_at,
+            ledger_conn_id=self.ledger_conn_id,
+            ledger_table=self.ledger_table,
+            key=self.sync_key,
+            max_retries=self.max_sync_retries,
+            outcome_log=self.outcome_log,
         )
 
     def _remember_links(self, hook: Any, target: dict[str, Any], ids: dict[str, Any]) -> None:
@@ -482,9 +522,17 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         )
 
     def _waves(
-        self, prepared: Any, hook: Any, target: dict[str, Any], prepared_at: dt.datetime, now: dt.datetime,
-        size: int, held: dict[str, int], zones: dict[str, dict[str, Any]] | None = None,
-        window: CallingWindow | None = None, moves: dict[str, dict[str, Any]] | None = None,
+        self,
+        prepared: Any,
+        hook: Any,
+        target: dict[str, Any],
+        prepared_at: dt.datetime,
+        now: dt.datetime,
+        size: int,
+        held: dict[str, int],
+        zones: dict[str, dict[str, Any]] | None = None,
+        window: CallingWindow | None = None,
+        moves: dict[str, dict[str, Any]] | None = None,
         on_held: Any = None,
     ) -> Iterator[tuple[str, list[PreparedLead]]]:
         """Chunks of the waves due now, in source order, with deterministic keys; counts held leads.
@@ -520,8 +568,14 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
                 yield from _apply_moves(f"{wave}#{counters[wave]}", buffer, moves, now, held)
 
     def _screen(
-        self, window: CallingWindow, per_lead: bool, delivery: ChunkDelivery, held: dict[str, int],
-        lock: threading.Lock, key: str, leads: Sequence[PreparedLead],
+        self,
+        window: CallingWindow,
+        per_lead: bool,
+        delivery: ChunkDelivery,
+        held: dict[str, int],
+        lock: threading.Lock,
+        key: str,
+        leads: Sequence[PreparedLead],
     ) -> list[PreparedLead]:
         """The calling-hours guard at the moment a chunk goes out: the leads to send, re-planning the rest.
 
@@ -563,9 +617,11 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
             elif opening is not None and self.hold_back == "defer":
                 moves[str(lead.row)] = {"hold": release_wave(opening, zones, window)}
             else:
-                why = (f"no calling window open in all of {', '.join(zones)} within {window.horizon_days} days"
-                       if self.outside_window == "defer" and opening is None
-                       else f"outside the calling window in {', '.join(zones)} when sent")
+                why = (
+                    f"no calling window open in all of {', '.join(zones)} within {window.horizon_days} days"
+                    if self.outside_window == "defer" and opening is None
+                    else f"outside the calling window in {', '.join(zones)} when sent"
+                )
                 moves[str(lead.row)] = {"reject": why, "at": clock.isoformat(), "external_id": lead.external_id}
         if moves:
             delivery.record(WINDOW_MOVES, moves)
@@ -578,7 +634,10 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
                         held[move["hold"]] = held.get(move["hold"], 0) + 1
             self.log.warning(
                 "chunk %s: %d lead(s) outside their calling window at %s: %s",
-                key, len(moves), clock.isoformat(), ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())),
+                key,
+                len(moves),
+                clock.isoformat(),
+                ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())),
             )
         return send
 
@@ -614,7 +673,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
 
         hook = self._get_hook()
         if self.prepared_part is None:
-            check_source(self._as_source(self.source), self.column_mapping)  # encoding, header, mapping: before any write
+            check_source(
+                self._as_source(self.source), self.column_mapping
+            )  # encoding, header, mapping: before any write
         else:
             from airflow_provider_dialer.operators.prepared_part import check_part_arguments
 
@@ -649,8 +710,19 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
             moves = dict(state.get(WINDOW_MOVES) or {})  # a snapshot: this attempt's sends add to the state's
             leads = sync.leads(prepared) if sync is not None else prepared
             leads = self._observe_leads(prepared, leads, prepared_at)
-            chunks = self._waves(leads, hook, target, prepared_at, max(now, prepared_at), size, held, zones, window,
-                                 moves, on_held=sync.on_held if sync is not None else None)
+            chunks = self._waves(
+                leads,
+                hook,
+                target,
+                prepared_at,
+                max(now, prepared_at),
+                size,
+                held,
+                zones,
+                window,
+                moves,
+                on_held=sync.on_held if sync is not None else None,
+            )
             if sync is not None:
                 chunks = sync.split_rechecks(chunks, state)
 
@@ -688,8 +760,17 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         return self._finish(context, hook, store, target, prepared, report, held, zones, sync, state)
 
     def _finish(
-        self, context: Any, hook: Any, store: Any, target: dict[str, Any], prepared: Any, report: Any,
-        held: dict[str, int], zones: dict[str, dict[str, Any]], sync: Any, state: dict[str, Any],
+        self,
+        context: Any,
+        hook: Any,
+        store: Any,
+        target: dict[str, Any],
+        prepared: Any,
+        report: Any,
+        held: dict[str, int],
+        zones: dict[str, dict[str, Any]],
+        sync: Any,
+        state: dict[str, Any],
     ) -> Any:
         self._remember_links(hook, target, report.ids)
         held_total = sum(held.values())
@@ -714,7 +795,8 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
 
         try:
             (store if store is not None else self._store(context)).complete(
-                dt.timedelta(days=self.progress_retention_days))
+                dt.timedelta(days=self.progress_retention_days)
+            )
         except (DialerError, OSError, RuntimeError) as exc:
             self.log.warning("could not mark the delivery progress complete or remove old progress (%s)", exc)
 
@@ -726,8 +808,13 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_after_hold")
 
     def _summary(
-        self, prepared: Any, report: DeliveryReport | None, held: dict[str, int], target: dict[str, Any],
-        zones: dict[str, dict[str, Any]], dry_run_sent: int | None = None,
+        self,
+        prepared: Any,
+        report: DeliveryReport | None,
+        held: dict[str, int],
+        target: dict[str, Any],
+        zones: dict[str, dict[str, Any]],
+        dry_run_sent: int | None = None,
     ) -> dict[str, Any]:
         counts = dict(sorted(prepared.report.counts.items()))
         summary: dict[str, Any] = {
@@ -743,7 +830,10 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
             "scheduled_by_timezone": zones_summary(zones),
         }
         if self.hold_back == "reject" and held:
-            summary["rejected_by_reason"] = {**counts, "outside_window": counts.get("outside_window", 0) + summary["held_back"]}
+            summary["rejected_by_reason"] = {
+                **counts,
+                "outside_window": counts.get("outside_window", 0) + summary["held_back"],
+            }
             summary["rejected"] += summary["held_back"]
         if dry_run_sent is not None:
             summary.update({"dry_run": True, "would_send": dry_run_sent})
@@ -782,16 +872,21 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
                 *((f"  refused: {k}", v) for k, v in sorted(summary["refused_by_vendor"].items())),
                 ("unknown fate", summary["unknown"]),
                 ("chunks (already delivered)", f"{summary['chunks']} ({summary['chunks_already_delivered']})"),
-                ("chunks resolved / split", f"{summary['chunks_resolved_after_unknown_fate']} / "
-                                            f"{summary.get('chunks_split_after_refusal', 0)}"),
+                (
+                    "chunks resolved / split",
+                    f"{summary['chunks_resolved_after_unknown_fate']} / {summary.get('chunks_split_after_refusal', 0)}",
+                ),
             ]
         sync = summary.get("sync")
         if sync and "to_add" in sync:
             rows += [
-                (f"sync ({sync['mode']})", f"sent new {sync['to_add']}, retried {sync['retried']}, unchanged "
-                 f"{sync['unchanged']}, held by target {sync['held_by_target']}, retries exhausted {sync['retries_exhausted']}"
-                 + (f", to update {sync['to_update']}" if sync.get("to_update") else "")
-                 + (f", to remove {sync['to_remove']}" if sync.get("to_remove") else "")),
+                (
+                    f"sync ({sync['mode']})",
+                    f"sent new {sync['to_add']}, retried {sync['retried']}, unchanged "
+                    f"{sync['unchanged']}, held by target {sync['held_by_target']}, retries exhausted {sync['retries_exhausted']}"
+                    + (f", to update {sync['to_update']}" if sync.get("to_update") else "")
+                    + (f", to remove {sync['to_remove']}" if sync.get("to_remove") else ""),
+                ),
             ]
         width = max(len(r[0]) for r in rows)
         self.log.info("delivery summary (%s):\n%s", self.conn_id, "\n".join(f"  {k:<{width}}  {v}" for k, v in rows))
@@ -819,10 +914,14 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         rejected = [r for r in summary.get("reject_samples") or () if r.get("level") == "error"]
         for entry in rejected[:limit]:
             value = f" value {entry['value']!r}" if entry.get("value") else ""
-            lines.append(f"  row {entry['row']}: rejected, {entry['reason']}{where(entry)}: {entry.get('detail') or ''}{value}")
+            lines.append(
+                f"  row {entry['row']}: rejected, {entry['reason']}{where(entry)}: {entry.get('detail') or ''}{value}"
+            )
         for entry in list(summary.get("refused_samples") or ())[:limit]:
-            lines.append(f"  row {entry['row']}: refused by the vendor, {entry.get('reason', 'refused')}{where(entry)}: "
-                         f"{entry.get('detail') or ''}")
+            lines.append(
+                f"  row {entry['row']}: refused by the vendor, {entry.get('reason', 'refused')}{where(entry)}: "
+                f"{entry.get('detail') or ''}"
+            )
         unknown = list(summary.get("unknown_rows") or ())[:limit]
         if unknown:
             more = summary.get("unknown", 0) - len(unknown)
@@ -843,8 +942,11 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         if read and missed / read > self.max_reject_ratio:
             from airflow.sdk.exceptions import AirflowFailException
 
-            where = (f"every one of them is in the reject report at {self.reject_report}" if self.reject_report
-                     else "set reject_report for the full list (the log and XCom hold samples)")
+            where = (
+                f"every one of them is in the reject report at {self.reject_report}"
+                if self.reject_report
+                else "set reject_report for the full list (the log and XCom hold samples)"
+            )
             samples = self._samples(summary, limit=5)
             raise AirflowFailException(
                 f"{missed} of {read} leads not delivered ({missed / read:.1%} > max_reject_ratio "

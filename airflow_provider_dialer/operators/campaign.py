@@ -157,7 +157,8 @@ class ControlCampaignOperator(TaskHook, BaseOperator):
         check_links(self, hook)
         if self.command not in hook.campaign_commands:
             raise UnsupportedCapabilityError(
-                hook.vendor, f"campaign command {self.command!r}",
+                hook.vendor,
+                f"campaign command {self.command!r}",
                 f"{hook.vendor} accepts {', '.join(sorted(hook.campaign_commands))}",
             )
         remember_links(self, hook, {"campaign_id": one_id(self.campaign_id)})

@@ -76,7 +76,12 @@ class AddToDialerTaskOperator(LeadsOperator):
         from airflow_provider_dialer.delivery import NOT_APPLIED, ChunkInterruptedError
 
         outcome = ChunkOutcome()
-        settings = {"campaign": target["campaign"], "source": self.source_label, "bulk": self.bulk, "automatic": self.automatic}
+        settings = {
+            "campaign": target["campaign"],
+            "source": self.source_label,
+            "bulk": self.bulk,
+            "automatic": self.automatic,
+        }
         for index, lead in enumerate(leads):
             try:
                 hook.add_dialer_task_lead(lead, settings)
@@ -97,5 +102,7 @@ class AddToDialerTaskOperator(LeadsOperator):
             outcome.accepted += 1
         return outcome
 
-    def resolve_chunk(self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_chunk(
+        self, hook: Any, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         return None  # Integra offers no read of queued DialerTask records

@@ -56,10 +56,14 @@ class PushFreshLeadsOperator(LeadsOperator):
     def open_target(self, hook: FreshLeadPusher) -> dict[str, Any]:
         return hook.open_fresh_target(dict(self.settings))
 
-    def send_chunk(self, hook: FreshLeadPusher, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+    def send_chunk(
+        self, hook: FreshLeadPusher, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome:
         return hook.push_fresh_chunk(target, key, leads)
 
-    def resolve_chunk(self, hook: FreshLeadPusher, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_chunk(
+        self, hook: FreshLeadPusher, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         return hook.resolve_fresh_chunk(target, key, leads)
 
     def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:

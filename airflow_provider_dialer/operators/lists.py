@@ -86,10 +86,14 @@ class UploadListOperator(LeadsOperator):
     def open_target(self, hook: ListUploader) -> dict[str, Any]:
         return hook.open_list_target(self.list_name, dict(self.settings))
 
-    def send_chunk(self, hook: ListUploader, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+    def send_chunk(
+        self, hook: ListUploader, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome:
         return hook.push_list_chunk(target, key, leads)
 
-    def resolve_chunk(self, hook: ListUploader, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_chunk(
+        self, hook: ListUploader, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         return hook.resolve_list_chunk(target, key, leads)
 
     def default_chunk_size(self, hook: Any, target: dict[str, Any]) -> int:
@@ -111,7 +115,9 @@ class UploadListOperator(LeadsOperator):
 
         context["ti"].xcom_push(key="pre_wait_summary", value=summary)
         if wait["kind"] == "import_job":
-            trigger: Any = ImportJobTrigger(self.conn_id, wait["campaign_id"], wait["job_ids"], self.poll_interval, self.wait_timeout)
+            trigger: Any = ImportJobTrigger(
+                self.conn_id, wait["campaign_id"], wait["job_ids"], self.poll_interval, self.wait_timeout
+            )
         else:
             trigger = ListLoadedTrigger(self.conn_id, wait["targets"], self.poll_interval, self.wait_timeout)
         self.log.info("waiting for the vendor to finish loading: %s", wait)
@@ -120,7 +126,10 @@ class UploadListOperator(LeadsOperator):
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         from airflow_provider_dialer.sensors.wait import finish_wait
 
-        summary = context["ti"].xcom_pull(task_ids=self.task_id, key="pre_wait_summary", map_indexes=context["ti"].map_index) or {}
+        summary = (
+            context["ti"].xcom_pull(task_ids=self.task_id, key="pre_wait_summary", map_indexes=context["ti"].map_index)
+            or {}
+        )
         summary["wait_result"] = finish_wait(self, event, f"loading of {self.list_name!r}")
         self._observed_after_wait(context, summary)
         self._check_rejects(None, summary)

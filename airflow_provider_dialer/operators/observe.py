@@ -94,7 +94,9 @@ class ObservedRun:
 
         emit_asset_events(self, context, target, summary)
 
-    def _write_report(self, context: Any, target: dict[str, Any], summary: dict[str, Any], hours: dict[str, list[int]]) -> None:
+    def _write_report(
+        self, context: Any, target: dict[str, Any], summary: dict[str, Any], hours: dict[str, list[int]]
+    ) -> None:
         from airflow_provider_dialer.lineage import target_label
         from airflow_provider_dialer.run_report import render, report_url, write
 
@@ -102,7 +104,8 @@ class ObservedRun:
         meta = {
             "dag_id": getattr(ti, "dag_id", None) or self.dag_id,  # type: ignore[attr-defined]
             "task_id": getattr(ti, "task_id", None) or self.task_id,  # type: ignore[attr-defined]
-            "run_id": getattr(ti, "run_id", None), "conn_id": self.conn_id,  # type: ignore[attr-defined]
+            "run_id": getattr(ti, "run_id", None),
+            "conn_id": self.conn_id,  # type: ignore[attr-defined]
             "target": target_label(target) if target else "(dry run: no target opened)",
             "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
@@ -111,8 +114,11 @@ class ObservedRun:
         except Exception as exc:  # noqa: BLE001 - the leads are delivered; a report is a picture of it
             from airflow_provider_dialer.transport.redaction import redact_value
 
-            self.log.warning("could not write the run report to %s: %s", report_url(self.run_report),  # type: ignore[attr-defined]
-                             redact_value(str(exc)))
+            self.log.warning(  # type: ignore[attr-defined]  # the operator this mixin is part of has .log
+                "could not write the run report to %s: %s",
+                report_url(self.run_report),
+                redact_value(str(exc)),
+            )
             return
         self.run_report_link = self.run_report_url or report_url(self.run_report)
         self.log.info("run report written to %s", report_url(self.run_report))  # type: ignore[attr-defined]

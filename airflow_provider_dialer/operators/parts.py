@@ -28,8 +28,9 @@ from airflow.sdk import BaseOperator
 from airflow_provider_dialer.exceptions import DialerConfigError
 
 if TYPE_CHECKING:
-    pass
+    from airflow_provider_dialer.leads.prepare import OutsideWindowPolicy, PastSchedulePolicy
 
+    pass
 
 
 def _entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -46,8 +47,8 @@ def prepare_parts(
     default_region: str | None = None,
     default_timezone: str | None = None,
     calling_window: Any = None,
-    outside_window: str = "defer",
-    past_schedule: str = "send_now",
+    outside_window: OutsideWindowPolicy = "defer",
+    past_schedule: PastSchedulePolicy = "send_now",
     dnc_source: Any = None,
     reject_report: Any = None,
     max_reject_ratio: float | None = None,
@@ -85,23 +86,36 @@ def prepare_parts(
     manifest = read_manifest(destination, conn_id) if reuse else None
     if manifest is None:
         prepared = prepare_leads(
-            source, mapping=column_mapping, default_region=default_region, default_timezone=default_timezone,
-            calling_window=calling_window, outside_window=outside_window, past_schedule=past_schedule,  # type: ignore[arg-type]
-            do_not_call=dnc_source, reject_report=reject_report, now=now, workers=prepare_workers,
+            source,
+            mapping=column_mapping,
+            default_region=default_region,
+            default_timezone=default_timezone,
+            calling_window=calling_window,
+            outside_window=outside_window,
+            past_schedule=past_schedule,
+            do_not_call=dnc_source,
+            reject_report=reject_report,
+            now=now,
+            workers=prepare_workers,
             field_limits=field_limits,
         )
-        settings = {"calling_window": CallingWindow.from_spec(calling_window).to_spec(),
-                    "outside_window": outside_window, "past_schedule": past_schedule}
-        manifest = write_parts(prepared, destination, parts=parts, leads_per_part=leads_per_part, settings=settings,
-                               conn_id=conn_id)
+        settings = {
+            "calling_window": CallingWindow.from_spec(calling_window).to_spec(),
+            "outside_window": outside_window,
+            "past_schedule": past_schedule,
+        }
+        manifest = write_parts(
+            prepared, destination, parts=parts, leads_per_part=leads_per_part, settings=settings, conn_id=conn_id
+        )
     if conn_id:
         for entry in manifest["parts"]:
             entry["conn_id"] = conn_id
     if max_reject_ratio is not None and manifest["read"] and manifest["rejected"] / manifest["read"] > max_reject_ratio:
         from airflow_provider_dialer.leads.report import RejectRatioExceededError
 
-        raise RejectRatioExceededError(manifest["rejected"], manifest["read"], max_reject_ratio,
-                                       manifest["rejected_by_reason"])
+        raise RejectRatioExceededError(
+            manifest["rejected"], manifest["read"], max_reject_ratio, manifest["rejected_by_reason"]
+        )
     return _entries(manifest)
 
 
@@ -138,8 +152,17 @@ class PreparePartsOperator(BaseOperator):
     ``last_row``, ``sha256``, ``manifest``), and pushes the manifest's counts under the key ``summary``.
     """
 
-    template_fields: Sequence[str] = ("source", "destination", "column_mapping", "default_region", "default_timezone",
-                                      "reject_report", "dnc_source", "parts", "leads_per_part")
+    template_fields: Sequence[str] = (
+        "source",
+        "destination",
+        "column_mapping",
+        "default_region",
+        "default_timezone",
+        "reject_report",
+        "dnc_source",
+        "parts",
+        "leads_per_part",
+    )
     template_fields_renderers = {"source": "json", "column_mapping": "json"}
     ui_color = "#e8f4ff"
 
@@ -154,8 +177,8 @@ class PreparePartsOperator(BaseOperator):
         default_region: str | None = None,
         default_timezone: str | None = None,
         calling_window: Any = None,
-        outside_window: str = "defer",
-        past_schedule: str = "send_now",
+        outside_window: OutsideWindowPolicy = "defer",
+        past_schedule: PastSchedulePolicy = "send_now",
         dnc_source: Any = None,
         reject_report: Any = None,
         max_reject_ratio: float | None = 0.0,
@@ -166,7 +189,9 @@ class PreparePartsOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if parts is None and leads_per_part is None:
-            raise DialerConfigError("PreparePartsOperator needs parts (how many) or leads_per_part (how many leads each)")
+            raise DialerConfigError(
+                "PreparePartsOperator needs parts (how many) or leads_per_part (how many leads each)"
+            )
         self.source = source
         self.destination = destination
         self.parts = parts
@@ -192,24 +217,50 @@ class PreparePartsOperator(BaseOperator):
         as_source = LeadsOperator._as_source
         reused = read_manifest(self.destination, self.storage_conn_id) is not None
         entries = prepare_parts(
-            as_source(self.source), self.destination, parts=_count(self.parts), leads_per_part=_count(self.leads_per_part),
-            column_mapping=self.column_mapping, default_region=self.default_region,
-            default_timezone=self.default_timezone, calling_window=self.calling_window,
-            outside_window=self.outside_window, past_schedule=self.past_schedule,
+            as_source(self.source),
+            self.destination,
+            parts=_count(self.parts),
+            leads_per_part=_count(self.leads_per_part),
+            column_mapping=self.column_mapping,
+            default_region=self.default_region,
+            default_timezone=self.default_timezone,
+            calling_window=self.calling_window,
+            outside_window=self.outside_window,
+            past_schedule=self.past_schedule,
             dnc_source=as_source(self.dnc_source) if self.dnc_source is not None else None,
-            reject_report=self.reject_report, max_reject_ratio=None, prepare_workers=self.prepare_workers,
-            field_limits=self.field_limits, now=utcnow(), conn_id=self.storage_conn_id,
+            reject_report=self.reject_report,
+            max_reject_ratio=None,
+            prepare_workers=self.prepare_workers,
+            field_limits=self.field_limits,
+            now=utcnow(),
+            conn_id=self.storage_conn_id,
         )
         manifest = read_manifest(self.destination, self.storage_conn_id) or {}
-        summary = {k: manifest.get(k) for k in ("read", "prepared", "rejected", "rejected_by_reason", "warnings",
-                                                  "reject_report", "manifest", "prepared_at")}
+        summary = {
+            k: manifest.get(k)
+            for k in (
+                "read",
+                "prepared",
+                "rejected",
+                "rejected_by_reason",
+                "warnings",
+                "reject_report",
+                "manifest",
+                "prepared_at",
+            )
+        }
         summary["parts"] = len(entries)
         summary["reused_manifest"] = reused
         self.log.info(
             "%s: read %s, prepared %s, rejected %s %s; %d part(s) of %s lead(s) under %s",
             "manifest found (prepared by an earlier attempt)" if reused else "prepared once",
-            summary["read"], summary["prepared"], summary["rejected"], summary["rejected_by_reason"], len(entries),
-            [e["leads"] for e in entries], self.destination,
+            summary["read"],
+            summary["prepared"],
+            summary["rejected"],
+            summary["rejected_by_reason"],
+            len(entries),
+            [e["leads"] for e in entries],
+            self.destination,
         )
         context["ti"].xcom_push(key="summary", value=summary)
         read, rejected = summary["read"] or 0, summary["rejected"] or 0
@@ -217,7 +268,9 @@ class PreparePartsOperator(BaseOperator):
             from airflow.sdk.exceptions import AirflowFailException
 
             error = RejectRatioExceededError(rejected, read, self.max_reject_ratio, summary["rejected_by_reason"] or {})
-            where = f"every one is in {self.reject_report}" if self.reject_report else "set reject_report for the full list"
+            where = (
+                f"every one is in {self.reject_report}" if self.reject_report else "set reject_report for the full list"
+            )
             raise AirflowFailException(f"{error}; no part is sent ({where})")
         if not summary["prepared"]:
             self.log.warning("no lead survived preparation: the mapped tasks get no part to send")

@@ -32,7 +32,8 @@ def check_part_arguments(op: Any) -> None:
     if given:
         raise DialerConfigError(
             f"{op.task_id}: a prepared part was prepared with its own {', '.join(given)}; set them on the task that "
-            "prepares the parts (PreparePartsOperator / prepare_parts), not on the task that sends one")
+            "prepares the parts (PreparePartsOperator / prepare_parts), not on the task that sends one"
+        )
 
 
 def bind_part(op: Any, state: dict[str, Any], store: Any) -> dict[str, Any]:
@@ -56,7 +57,8 @@ def bind_part(op: Any, state: dict[str, Any], store: Any) -> dict[str, Any]:
             f"{op.task_id}: the prepared part {spec['path']} is not the one an earlier attempt of this task started "
             f"sending ({recorded.get('path')}, sha256 {str(recorded.get('sha256'))[:12]}...); its chunks would be "
             "other leads under the same keys. Send the original part, or clear this task's delivery progress "
-            "(the Airflow Variable named in the log) if the earlier leads should be sent again")
+            "(the Airflow Variable named in the log) if the earlier leads should be sent again"
+        )
     header = read_part_header(spec)
     # the window and policy the leads were prepared with: the send-time check must hold them to the same
     op.calling_window = header.get("calling_window")

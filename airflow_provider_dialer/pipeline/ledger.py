@@ -52,8 +52,17 @@ OUTCOMES = DELIVERED | RETRYABLE | {"removed"}
 KEY_KINDS = ("external_id", "phone")
 
 _COLUMNS = (
-    "dialer_conn_id", "target", "key_kind", "lead_key", "content_hash", "vendor_ids", "outcome", "reason",
-    "attempts", "run_id", "updated_at",
+    "dialer_conn_id",
+    "target",
+    "key_kind",
+    "lead_key",
+    "content_hash",
+    "vendor_ids",
+    "outcome",
+    "reason",
+    "attempts",
+    "run_id",
+    "updated_at",
 )
 
 
@@ -76,8 +85,20 @@ def content_hash(lead: PreparedLead) -> str:
     different leads never give the same text; ``json.dumps`` runs in C, faster than joining by hand.
     """
     fields = [
-        lead.phone, lead.alternatives, lead.first_name, lead.last_name, lead.email, lead.external_id, lead.priority,
-        lead.agent, lead.timezone, lead.data, lead.custom_fields, lead.content, lead.template, lead.subject,
+        lead.phone,
+        lead.alternatives,
+        lead.first_name,
+        lead.last_name,
+        lead.email,
+        lead.external_id,
+        lead.priority,
+        lead.agent,
+        lead.timezone,
+        lead.data,
+        lead.custom_fields,
+        lead.content,
+        lead.template,
+        lead.subject,
         lead.outbound_number,
     ]
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
@@ -162,14 +183,22 @@ class SyncLedger:
     def _entry(self, row: Sequence[Any]) -> LedgerEntry:
         kind, key, chash, vendor_ids, outcome, reason, attempts, run_id, updated_at = row
         return LedgerEntry(
-            key_kind=kind, lead_key=key, outcome=outcome, content_hash=chash, reason=reason,
-            vendor_ids=json.loads(vendor_ids) if vendor_ids else {}, attempts=int(attempts), run_id=run_id,
+            key_kind=kind,
+            lead_key=key,
+            outcome=outcome,
+            content_hash=chash,
+            reason=reason,
+            vendor_ids=json.loads(vendor_ids) if vendor_ids else {},
+            attempts=int(attempts),
+            run_id=run_id,
             updated_at=_utc(updated_at),
         )
 
     _SELECT = "key_kind, lead_key, content_hash, vendor_ids, outcome, reason, attempts, run_id, updated_at"
 
-    def lookup(self, dialer_conn_id: str, target: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LedgerEntry]:
+    def lookup(
+        self, dialer_conn_id: str, target: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], LedgerEntry]:
         """The ledger rows of ``keys`` (``(key_kind, lead_key)`` pairs) that exist, read in batches."""
         db = self._open()
         by_kind: dict[str, list[str]] = {}
@@ -210,7 +239,9 @@ class SyncLedger:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def record(self, dialer_conn_id: str, target: str, entries: Iterable[LedgerEntry], run_id: str | None = None) -> int:
+    def record(
+        self, dialer_conn_id: str, target: str, entries: Iterable[LedgerEntry], run_id: str | None = None
+    ) -> int:
         """Upsert entries: one statement per batch, rows in key order, one transaction per call.
 
         Delivered outcomes replace the content hash; refused and unknown ones keep the hash of what
@@ -239,9 +270,16 @@ class SyncLedger:
             params: list[Any] = []
             for e in part:
                 params += [
-                    dialer_conn_id, target, e.key_kind, e.lead_key, e.content_hash if e.outcome in DELIVERED else None,
+                    dialer_conn_id,
+                    target,
+                    e.key_kind,
+                    e.lead_key,
+                    e.content_hash if e.outcome in DELIVERED else None,
                     json.dumps(e.vendor_ids, sort_keys=True, default=str) if e.vendor_ids else None,
-                    e.outcome, e.reason, 1 if e.outcome in RETRYABLE else 0, e.run_id or run_id,
+                    e.outcome,
+                    e.reason,
+                    1 if e.outcome in RETRYABLE else 0,
+                    e.run_id or run_id,
                     (e.updated_at.isoformat() if e.updated_at else now),
                 ]
             sql = (
@@ -265,5 +303,8 @@ class SyncLedger:
         if target is None:
             sql, params = f"DELETE FROM {self.table} WHERE dialer_conn_id = {ph}", [dialer_conn_id]
         else:
-            sql, params = f"DELETE FROM {self.table} WHERE dialer_conn_id = {ph} AND target = {ph}", [dialer_conn_id, target]
+            sql, params = (
+                f"DELETE FROM {self.table} WHERE dialer_conn_id = {ph} AND target = {ph}",
+                [dialer_conn_id, target],
+            )
         return db.run_count(sql, params)

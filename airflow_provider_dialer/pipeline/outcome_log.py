@@ -34,9 +34,20 @@ from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.pipeline.database import Database, check_table_name
 
 OUTCOME_LOG_COLUMNS = (
-    "run_id", "dialer_conn_id", "target", "row", "key_kind", "lead_key", "outcome", "reason", "vendor_ids", "at",
+    "run_id",
+    "dialer_conn_id",
+    "target",
+    "row",
+    "key_kind",
+    "lead_key",
+    "outcome",
+    "reason",
+    "vendor_ids",
+    "at",
 )
-LOG_OUTCOMES = frozenset({"added", "updated", "removed", "unchanged", "refused", "unknown", "held", "rejected", "skipped"})
+LOG_OUTCOMES = frozenset(
+    {"added", "updated", "removed", "unchanged", "refused", "unknown", "held", "rejected", "skipped"}
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,9 @@ class OutcomeLog:
         self.rows_written = 0
         if isinstance(target, dict):
             if set(target) - {"conn_id", "table"} or "conn_id" not in target:
-                raise DialerConfigError(f"an outcome log table is {{'conn_id': ..., 'table': ...}}, got keys {sorted(target)}")
+                raise DialerConfigError(
+                    f"an outcome log table is {{'conn_id': ..., 'table': ...}}, got keys {sorted(target)}"
+                )
             self.table = check_table_name(target.get("table", "dialer_outcome_log"), "outcome log")
             self._db = Database(str(target["conn_id"]), "outcome log")
             self.format = "table"
@@ -142,7 +155,12 @@ class OutcomeLog:
         if self._csv is not None:
             self._csv.writerows(["" if v is None else v for v in astuple(r)] for r in rows)
         else:
-            self._handle.write("".join(json.dumps(dict(zip(OUTCOME_LOG_COLUMNS, astuple(r), strict=True)), ensure_ascii=False) + "\n" for r in rows))
+            self._handle.write(
+                "".join(
+                    json.dumps(dict(zip(OUTCOME_LOG_COLUMNS, astuple(r), strict=True)), ensure_ascii=False) + "\n"
+                    for r in rows
+                )
+            )
 
     # -- tables ----------------------------------------------------------------------------------
 
@@ -161,10 +179,12 @@ class OutcomeLog:
         for start in range(0, len(rows), 500):
             part = rows[start : start + 500]
             params = [v for r in part for v in astuple(r)]
-            statements.append((
-                f"INSERT INTO {self.table} ({', '.join(OUTCOME_LOG_COLUMNS)}) VALUES {', '.join([row_ph] * len(part))}",
-                params,
-            ))
+            statements.append(
+                (
+                    f"INSERT INTO {self.table} ({', '.join(OUTCOME_LOG_COLUMNS)}) VALUES {', '.join([row_ph] * len(part))}",
+                    params,
+                )
+            )
         db.run(statements)
 
 

@@ -111,7 +111,9 @@ class SyncPlan:
         if entry.run_id == self.writer and entry.updated_at is not None and entry.updated_at >= self.prepared_at:
             # written by an earlier attempt of this task: it was in the plan, so it stays in it (an
             # update stays an update: moving it into the chunks would shift what each chunk holds)
-            if updates and (entry.outcome == "updated" or (entry.reason or "").startswith((UPDATE_REFUSED, UPDATE_GONE))):
+            if updates and (
+                entry.outcome == "updated" or (entry.reason or "").startswith((UPDATE_REFUSED, UPDATE_GONE))
+            ):
                 return SEND_UPDATE
             return SEND_RETRY if entry.outcome in RETRYABLE else SEND_NEW
         if entry.outcome in RETRYABLE:
@@ -161,7 +163,7 @@ class SyncPlan:
                 SKIP_UNCHANGED: "the target holds this key with the same content",
                 SKIP_HELD: "the target holds this key (insert mode does not update it)",
                 SKIP_EXHAUSTED: f"refused or unknown on {entry.attempts if entry else 0} run(s); "
-                                f"max_sync_retries={self.max_retries}",
+                f"max_sync_retries={self.max_retries}",
             }[act]
             if len(self.skipped) < self.sample_limit:
                 self.skipped.append((lead.row, k[0], k[1], act, reason))
@@ -201,14 +203,20 @@ def _refusal(exc: BaseException) -> str | None:
         DialerRateLimitError,
     )
 
-    if isinstance(exc, DialerHTTPError) and not isinstance(exc, (DialerAuthError, DialerRateLimitError)) \
-            and 400 <= exc.status < 500:
+    if (
+        isinstance(exc, DialerHTTPError)
+        and not isinstance(exc, (DialerAuthError, DialerRateLimitError))
+        and 400 <= exc.status < 500
+    ):
         return f"HTTP {exc.status}: {exc.body[:200]}"
     return None
 
 
 def outcome_entries(
-    leads: Sequence[PreparedLead], outcome: ChunkOutcome, key: str = "external_id", writer: str | None = None,
+    leads: Sequence[PreparedLead],
+    outcome: ChunkOutcome,
+    key: str = "external_id",
+    writer: str | None = None,
 ) -> list[LedgerEntry]:
     """The ledger rows of one delivered chunk: refused and unknown rows as such, the others ``added``."""
     refused = {int(r["row"]): str(r.get("reason") or "refused") for r in outcome.refused if "row" in r}
@@ -272,29 +280,56 @@ class SyncRun:
         self.dialer_conn_id, self.target, self.mode, self.writer, self.key = dialer_conn_id, target, mode, writer, key
         self.ledger = SyncLedger(ledger_conn_id, ledger_table, batch_size=1000) if ledger_conn_id else None
         self.plan = (
-            SyncPlan(self.ledger, dialer_conn_id, target, mode, writer=writer, prepared_at=prepared_at, key=key,
-                     max_retries=max_retries, on_skip=self._skipped)
-            if self.ledger is not None else None
+            SyncPlan(
+                self.ledger,
+                dialer_conn_id,
+                target,
+                mode,
+                writer=writer,
+                prepared_at=prepared_at,
+                key=key,
+                max_retries=max_retries,
+                on_skip=self._skipped,
+            )
+            if self.ledger is not None
+            else None
         )
         self.log = OutcomeLog(outcome_log, outcome_log_conn_id) if outcome_log is not None else None
         self.recorded: Counter[str] = Counter()
         self._removals: list[LedgerEntry] | None = None
         self._closed = False
 
-    def _row(self, row: int | None, key: tuple[str, str] | None, outcome: str, reason: str | None = None,
-             vendor_ids: dict[str, Any] | None = None) -> Any:
+    def _row(
+        self,
+        row: int | None,
+        key: tuple[str, str] | None,
+        outcome: str,
+        reason: str | None = None,
+        vendor_ids: dict[str, Any] | None = None,
+    ) -> Any:
         import json
 
         from airflow_provider_dialer.pipeline.outcome_log import OutcomeRow
 
-        return OutcomeRow(self.writer, self.dialer_conn_id, self.target, row, key[0] if key else None,
-                          key[1] if key else None, outcome, reason, json.dumps(vendor_ids) if vendor_ids else None)
+        return OutcomeRow(
+            self.writer,
+            self.dialer_conn_id,
+            self.target,
+            row,
+            key[0] if key else None,
+            key[1] if key else None,
+            outcome,
+            reason,
+            json.dumps(vendor_ids) if vendor_ids else None,
+        )
 
     def leads(self, prepared: Iterable[PreparedLead]) -> Iterator[PreparedLead]:
         return self.plan.filter(prepared) if self.plan is not None else iter(prepared)
 
     def split_rechecks(
-        self, chunks: Iterable[tuple[str, list[PreparedLead]]], progress: dict[str, Any],
+        self,
+        chunks: Iterable[tuple[str, list[PreparedLead]]],
+        progress: dict[str, Any],
     ) -> Iterator[tuple[str, list[PreparedLead]]]:
         """Leads whose fate an earlier run left unknown go in a chunk of their own, ``<key>/recheck``,
         marked in ``progress`` as in flight: delivery then reads the vendor's state before sending any
@@ -343,8 +378,11 @@ class SyncRun:
             return []
         if self._removals is None:
             seen = self.plan.seen or set()
-            self._removals = [e for e in self.ledger.entries(self.dialer_conn_id, self.target)
-                              if e.outcome != "removed" and e.key not in seen]
+            self._removals = [
+                e
+                for e in self.ledger.entries(self.dialer_conn_id, self.target)
+                if e.outcome != "removed" and e.key not in seen
+            ]
         return self._removals
 
     def apply_changes(self, hook: Any, target: dict[str, Any]) -> None:
@@ -403,8 +441,16 @@ class SyncRun:
                 # gone from the target: the next run sends it again as new
                 entries.append(self._refused(lead, entry, UPDATE_GONE))
                 continue
-            entries.append(LedgerEntry(entry.key_kind, entry.lead_key, "updated", content_hash=content_hash(lead),
-                                       vendor_ids=ids, run_id=self.writer))
+            entries.append(
+                LedgerEntry(
+                    entry.key_kind,
+                    entry.lead_key,
+                    "updated",
+                    content_hash=content_hash(lead),
+                    vendor_ids=ids,
+                    run_id=self.writer,
+                )
+            )
             self._log_outcome(lead.row, entry.key, "updated", None, ids)
         for entry in removals:
             ids = entry.vendor_ids or resolved.get(entry.key)
@@ -413,29 +459,39 @@ class SyncRun:
                 ids = reread(entry.key)
                 held = bool(ids) and hook.sync_remove(target, ids)
             why = None if held else "the target no longer held this key"
-            entries.append(LedgerEntry(entry.key_kind, entry.lead_key, "removed", reason=why, vendor_ids=ids or {},
-                                       run_id=self.writer))
+            entries.append(
+                LedgerEntry(
+                    entry.key_kind, entry.lead_key, "removed", reason=why, vendor_ids=ids or {}, run_id=self.writer
+                )
+            )
             self._log_outcome(None, entry.key, "removed", why, ids or None)
         assert self.ledger is not None
         for start in range(0, len(entries), self.ledger.batch_size):
-            self.ledger.record(self.dialer_conn_id, self.target, entries[start : start + self.ledger.batch_size],
-                               run_id=self.writer)
+            self.ledger.record(
+                self.dialer_conn_id, self.target, entries[start : start + self.ledger.batch_size], run_id=self.writer
+            )
 
     def _refused(self, lead: PreparedLead, entry: LedgerEntry, reason: str) -> LedgerEntry:
         self._log_outcome(lead.row, entry.key, "refused", reason, entry.vendor_ids or None)
         return LedgerEntry(entry.key_kind, entry.lead_key, "refused", reason=reason, run_id=self.writer)
 
-    def _log_outcome(self, row: int | None, key: tuple[str, str], outcome: str, reason: str | None,
-                     ids: dict[str, Any] | None) -> None:
+    def _log_outcome(
+        self, row: int | None, key: tuple[str, str], outcome: str, reason: str | None, ids: dict[str, Any] | None
+    ) -> None:
         self.recorded[outcome] += 1
         if self.log is not None:
             self.log.add(self._row(row, key, outcome, reason, ids))
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.plan.summary() if self.plan is not None else {"mode": self.mode, "target": self.target}
+        out: dict[str, Any] = (
+            self.plan.summary() if self.plan is not None else {"mode": self.mode, "target": self.target}
+        )
         if self.mode == "mirror" and self.plan is not None:
-            out["to_remove"] = len(self._removals) if self._removals is not None else (
-                len(self.removals()) if not self._closed else None)
+            out["to_remove"] = (
+                len(self._removals)
+                if self._removals is not None
+                else (len(self.removals()) if not self._closed else None)
+            )
         out["recorded"] = dict(sorted(self.recorded.items()))
         if self.log is not None:
             out["outcome_log"] = self.log.where

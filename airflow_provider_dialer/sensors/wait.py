@@ -83,14 +83,18 @@ class _VendorWaitSensor(TaskHook, BaseSensorOperator):
                 return super().execute(context)
         finally:
             self.close_task_hook()  # a deferred wait polls with the trigger's own async client
-        self.defer(trigger=self._trigger(), method_name="execute_complete", timeout=timedelta(seconds=float(self.timeout)))
+        self.defer(
+            trigger=self._trigger(), method_name="execute_complete", timeout=timedelta(seconds=float(self.timeout))
+        )
 
     def poke(self, context: Any) -> bool:
         hook = self.task_hook(self.capability)  # one client for every poke of this attempt
         for item in self._items():
             state = self._state(hook, item)
             if state.failed:
-                raise DialerJobFailedError(getattr(hook, "vendor", "dialer"), f"{self.item_label} {item}", state.status, state.detail)
+                raise DialerJobFailedError(
+                    getattr(hook, "vendor", "dialer"), f"{self.item_label} {item}", state.status, state.detail
+                )
             if not state.done:
                 self.log.info("%s %s is %s", self.item_label, item, state.status)
                 return False
@@ -125,8 +129,16 @@ class ImportJobSensor(_VendorWaitSensor):
     operator_extra_links = (DialerCampaignLink(), DialerListLink())
     item_label = "import job"
 
-    def __init__(self, *, conn_id: str, campaign_id: Any, job_ids: Any, poll_interval: float = 5.0,
-                 deferrable: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        campaign_id: Any,
+        job_ids: Any,
+        poll_interval: float = 5.0,
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
         # the shared arguments are spelled out so the signature matches the parameters documented above
         super().__init__(conn_id=conn_id, poll_interval=poll_interval, deferrable=deferrable, **kwargs)
         self.campaign_id = campaign_id
@@ -181,8 +193,9 @@ class ListLoadedSensor(_VendorWaitSensor):
     operator_extra_links = (DialerListLink(),)
     item_label = "list"
 
-    def __init__(self, *, conn_id: str, targets: Any, poll_interval: float = 5.0, deferrable: bool = True,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, conn_id: str, targets: Any, poll_interval: float = 5.0, deferrable: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(conn_id=conn_id, poll_interval=poll_interval, deferrable=deferrable, **kwargs)
         self.targets = targets
 

@@ -9,9 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-
     pass
-
 
 
 class RateLimiter:

@@ -11,9 +11,7 @@ from airflow_provider_dialer.exceptions import (
 )
 
 if TYPE_CHECKING:
-
     from pydantic import JsonValue
-
 
 
 # --------------------------------------------------------------------------------------------

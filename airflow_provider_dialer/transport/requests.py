@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol
 import httpx
 
 if TYPE_CHECKING:
-
     pass
-
 
 
 T = TypeVar("T")

@@ -15,9 +15,7 @@ from airflow_provider_dialer.exceptions import (
 from airflow_provider_dialer.transport.retry import RetryPolicy
 
 if TYPE_CHECKING:
-
     pass
-
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -29,8 +27,6 @@ def as_bool(value: Any, default: bool) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
 
 
 def as_float(value: Any, default: float | None, name: str) -> float | None:
@@ -92,7 +88,6 @@ class ConnectionSettings:
     #: longest the vendor may still apply a request after the client gave up on it (a late write);
     #: a read that resolves an unknown fate settles this long before it calls leads absent
     late_write_seconds: float = 60.0
-
 
     #: the most one HTTP exchange may take, connect to the last byte of the answer (extra ``request_timeout``)
     request_timeout: float = 300.0

@@ -54,7 +54,13 @@ class _PollingTrigger(BaseTrigger):
                         return
                     states[str(item)] = {"status": state.status, "detail": state.detail}
                     if state.failed:
-                        yield TriggerEvent({"status": "failed", "message": f"{item}: {state.status} {state.detail}".strip(), "items": states})
+                        yield TriggerEvent(
+                            {
+                                "status": "failed",
+                                "message": f"{item}: {state.status} {state.detail}".strip(),
+                                "items": states,
+                            }
+                        )
                         return
                     if not state.done:
                         still.append(item)
@@ -63,7 +69,13 @@ class _PollingTrigger(BaseTrigger):
                     yield TriggerEvent({"status": "success", "message": "all done", "items": states})
                     return
                 if self.timeout is not None and time.monotonic() - started > self.timeout:
-                    yield TriggerEvent({"status": "timeout", "message": f"still waiting on {pending} after {self.timeout}s", "items": states})
+                    yield TriggerEvent(
+                        {
+                            "status": "timeout",
+                            "message": f"still waiting on {pending} after {self.timeout}s",
+                            "items": states,
+                        }
+                    )
                     return
                 await asyncio.sleep(self.poll_interval)
         finally:
@@ -73,8 +85,14 @@ class _PollingTrigger(BaseTrigger):
 class ImportJobTrigger(_PollingTrigger):
     """Waits until bulk import jobs (UJET) are ``completed``; fires ``failed`` with the vendor's error."""
 
-    def __init__(self, conn_id: str, campaign_id: Any, job_ids: list[Any], poll_interval: float = 5.0,
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        conn_id: str,
+        campaign_id: Any,
+        job_ids: list[Any],
+        poll_interval: float = 5.0,
+        timeout: float | None = None,
+    ) -> None:
         super().__init__(conn_id, poll_interval, timeout)
         self.campaign_id = campaign_id
         self.job_ids = list(job_ids)
@@ -82,8 +100,13 @@ class ImportJobTrigger(_PollingTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "airflow_provider_dialer.triggers.wait.ImportJobTrigger",
-            {"conn_id": self.conn_id, "campaign_id": self.campaign_id, "job_ids": self.job_ids,
-             "poll_interval": self.poll_interval, "timeout": self.timeout},
+            {
+                "conn_id": self.conn_id,
+                "campaign_id": self.campaign_id,
+                "job_ids": self.job_ids,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+            },
         )
 
     def _items(self) -> list[Any]:
@@ -97,15 +120,21 @@ class ImportJobTrigger(_PollingTrigger):
 class ListLoadedTrigger(_PollingTrigger):
     """Waits until uploaded lists have finished loading (uContact Automation, XCALLY CSV imports)."""
 
-    def __init__(self, conn_id: str, targets: list[dict[str, Any]], poll_interval: float = 5.0,
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self, conn_id: str, targets: list[dict[str, Any]], poll_interval: float = 5.0, timeout: float | None = None
+    ) -> None:
         super().__init__(conn_id, poll_interval, timeout)
         self.targets = list(targets)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "airflow_provider_dialer.triggers.wait.ListLoadedTrigger",
-            {"conn_id": self.conn_id, "targets": self.targets, "poll_interval": self.poll_interval, "timeout": self.timeout},
+            {
+                "conn_id": self.conn_id,
+                "targets": self.targets,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+            },
         )
 
     def _items(self) -> list[Any]:

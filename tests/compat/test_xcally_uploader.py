@@ -35,8 +35,9 @@ LIST = {"id": int, "name": str}
 @pytest.fixture
 def client(emu):
     creds = emu.credentials
-    with httpx.Client(base_url=emu.base_url("xcally") + "/api", auth=(creds.xcally_user, creds.xcally_password),
-                      headers=ACCEPT) as c:
+    with httpx.Client(
+        base_url=emu.base_url("xcally") + "/api", auth=(creds.xcally_user, creds.xcally_password), headers=ACCEPT
+    ) as c:
         yield c
 
 
@@ -54,7 +55,9 @@ def collection(client: httpx.Client, endpoint: str, **params) -> list[dict]:
         if not rows:
             return rows_out
         for row in rows:
-            assert type(row.get("id")) is int and row["id"] not in seen, f"{endpoint}: invalid or repeated id {row.get('id')}"
+            assert type(row.get("id")) is int and row["id"] not in seen, (
+                f"{endpoint}: invalid or repeated id {row.get('id')}"
+            )
             seen.add(row["id"])
         rows_out += rows
         offset += len(rows)
@@ -80,8 +83,10 @@ def verify_agent(client: httpx.Client, queue_id: int, agent_id: int) -> None:
 
 def admin_setup(client: httpx.Client, agent_id: int, old_lists: int) -> tuple[int, list[int]]:
     """What an administrator set up before the client runs: the agent's campaign with its old lists."""
-    queue = client.post("/voice/queues", json={"name": f"MX_AGENT_QUEUE_agent{agent_id}", "type": "outbound",
-                                               "dialActive": True, "TrunkId": 12}).json()["id"]
+    queue = client.post(
+        "/voice/queues",
+        json={"name": f"MX_AGENT_QUEUE_agent{agent_id}", "type": "outbound", "dialActive": True, "TrunkId": 12},
+    ).json()["id"]
     client.post(f"/voice/queues/{queue}/users", json={"id": queue, "ids": [agent_id], "penalty": "0"})
     old = [client.post("/cm/lists", json={"name": f"old-{i}"}).json()["id"] for i in range(old_lists)]
     if old:
@@ -100,27 +105,62 @@ def contacts_csv(n: int) -> bytes:
 
 def upload_steps(list_name: str, csv_bytes: bytes) -> list[Step]:
     size = len(csv_bytes)
-    flow = {"flowChunkNumber": "1", "flowChunkSize": "62914560", "flowCurrentChunkSize": str(size),
-            "flowTotalSize": str(size), "flowIdentifier": f"{size}-upload", "flowFilename": f"{list_name}.csv",
-            "flowRelativePath": f"{list_name}.csv", "flowTotalChunks": "1"}
+    flow = {
+        "flowChunkNumber": "1",
+        "flowChunkSize": "62914560",
+        "flowCurrentChunkSize": str(size),
+        "flowTotalSize": str(size),
+        "flowIdentifier": f"{size}-upload",
+        "flowFilename": f"{list_name}.csv",
+        "flowRelativePath": f"{list_name}.csv",
+        "flowTotalChunks": "1",
+    }
 
     def binding(ctx):
         by_alias = {row.get("alias") or row.get("name"): row["id"] for row in ctx["fields"]}
         return {"firstName": "FIRST_NAME", "phone": "MOBILE_PHONE", f"cf_{by_alias['segment']}": "SEGMENT"}
 
     return [
-        Step("create the list", "POST", "/cm/lists", 201, json={"name": list_name}, answer={"id": int, "name": str},
-             save=lambda r, ctx: {"list_id": int(r.json()["id"])}),
-        Step("read the list's fields", "GET", lambda ctx: f"/cm/lists/{ctx['list_id']}/fields",
-             params={"includeGlobals": "true"}, answer={"rows": [{"id": int}]},
-             save=lambda r, ctx: {"fields": r.json()["rows"]}),
-        Step("stage the CSV", "POST", "/cm/contacts/upload", (200, 201), data=flow, headers={"Accept": "*/*"},
-             files={"file": (f"{list_name}.csv", csv_bytes, "text/csv")}, answer={"file": {"name": str}},
-             save=lambda r, ctx: {"staged": r.json()["file"]["name"]}),
-        Step("bind the staged file", "POST", lambda ctx: f"/cm/contacts/upload/{ctx['staged']}",
-             json=lambda ctx: {"id": ctx["staged"], "ListId": ctx["list_id"], "binding": binding(ctx),
-                               "socket_timestamp": int(time.time())},
-             answer={"pid": int}),
+        Step(
+            "create the list",
+            "POST",
+            "/cm/lists",
+            201,
+            json={"name": list_name},
+            answer={"id": int, "name": str},
+            save=lambda r, ctx: {"list_id": int(r.json()["id"])},
+        ),
+        Step(
+            "read the list's fields",
+            "GET",
+            lambda ctx: f"/cm/lists/{ctx['list_id']}/fields",
+            params={"includeGlobals": "true"},
+            answer={"rows": [{"id": int}]},
+            save=lambda r, ctx: {"fields": r.json()["rows"]},
+        ),
+        Step(
+            "stage the CSV",
+            "POST",
+            "/cm/contacts/upload",
+            (200, 201),
+            data=flow,
+            headers={"Accept": "*/*"},
+            files={"file": (f"{list_name}.csv", csv_bytes, "text/csv")},
+            answer={"file": {"name": str}},
+            save=lambda r, ctx: {"staged": r.json()["file"]["name"]},
+        ),
+        Step(
+            "bind the staged file",
+            "POST",
+            lambda ctx: f"/cm/contacts/upload/{ctx['staged']}",
+            json=lambda ctx: {
+                "id": ctx["staged"],
+                "ListId": ctx["list_id"],
+                "binding": binding(ctx),
+                "socket_timestamp": int(time.time()),
+            },
+            answer={"pid": int},
+        ),
     ]
 
 
@@ -141,8 +181,18 @@ def wait_for_import(client: httpx.Client, list_id: int, expected: int) -> None:
 
 
 def replace_campaign_list(client: httpx.Client, queue: int, new_id: int, agent_id: int, name: str) -> None:
-    got = replay(client, [Step("read the campaign", "GET", f"/voice/queues/{queue}", answer=QUEUE,
-                                save=lambda r, ctx: {"queue": r.json()})])["queue"]
+    got = replay(
+        client,
+        [
+            Step(
+                "read the campaign",
+                "GET",
+                f"/voice/queues/{queue}",
+                answer=QUEUE,
+                save=lambda r, ctx: {"queue": r.json()},
+            )
+        ],
+    )["queue"]
     assert got["id"] == queue and got["type"] == "outbound" and got["name"] == name
     verify_agent(client, queue, agent_id)
     original_active = got["dialActive"]
@@ -150,11 +200,18 @@ def replace_campaign_list(client: httpx.Client, queue: int, new_id: int, agent_i
     old = list_ids(client, queue)
 
     def set_active(active: bool) -> None:
-        replay(client, [
-            Step("pause/resume", "PUT", f"/voice/queues/{queue}", json={"dialActive": active}, answer=QUEUE),
-            Step("verify the active flag", "GET", f"/voice/queues/{queue}",
-                 answer={"dialActive": lambda v: v == active}),
-        ])
+        replay(
+            client,
+            [
+                Step("pause/resume", "PUT", f"/voice/queues/{queue}", json={"dialActive": active}, answer=QUEUE),
+                Step(
+                    "verify the active flag",
+                    "GET",
+                    f"/voice/queues/{queue}",
+                    answer={"dialActive": lambda v: v == active},
+                ),
+            ],
+        )
 
     if original_active:
         set_active(False)
@@ -164,8 +221,19 @@ def replace_campaign_list(client: httpx.Client, queue: int, new_id: int, agent_i
         r = client.request("DELETE", f"/voice/queues/{queue}/lists", params={"ids": detach})
         assert r.is_success, r.text
     assert list_ids(client, queue) == old & {new_id}
-    replay(client, [Step("attach the new list", "POST", f"/voice/queues/{queue}/lists", (200, 201),
-                         json={"id": queue, "ids": [new_id]}, answer=list)])
+    replay(
+        client,
+        [
+            Step(
+                "attach the new list",
+                "POST",
+                f"/voice/queues/{queue}/lists",
+                (200, 201),
+                json={"id": queue, "ids": [new_id]},
+                answer=list,
+            )
+        ],
+    )
     assert list_ids(client, queue) == {new_id}
     if original_active:
         set_active(True)
@@ -177,7 +245,9 @@ def test_campaign_list_replacement_flow(emu, client, old_lists):
     agents = collection(client, "/users", fields="id,name,fullname,role", role="agent")
     assert not [p for row in agents for p in shape_problems(row, USER)] and {a["role"] for a in agents} == {"agent"}
     by_id = {a["id"]: a for a in agents}
-    campaigns = collection(client, "/voice/queues", fields="id,name,type,dialMethod,TrunkId,dialTimezone", type="outbound")
+    campaigns = collection(
+        client, "/voice/queues", fields="id,name,type,dialMethod,TrunkId,dialTimezone", type="outbound"
+    )
     name = f"MX_AGENT_QUEUE_{by_id[24]['name']}"
     (campaign,) = [c for c in campaigns if c.get("type") == "outbound" and c["name"].casefold() == name.casefold()]
     verify_agent(client, campaign["id"], 24)
@@ -202,4 +272,3 @@ def test_list_ids_of_a_campaign_with_many_lists_page_without_repeats(emu, client
     emu.reset()
     queue, old = admin_setup(client, agent_id=26, old_lists=n)
     assert list_ids(client, queue) == set(old)
-

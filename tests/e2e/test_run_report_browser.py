@@ -21,8 +21,14 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 
 SHOTS = os.environ.get("DIALER_E2E_SCREENSHOTS")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 T0 = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
@@ -32,14 +38,31 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debi
 def report(tmp_path, monkeypatch) -> tuple[pathlib.Path, dict]:
     monkeypatch.setattr(base_module, "utcnow", lambda: T0)
     # a dry run picks the hook (its field limits) and sends nothing: a closed port proves it
-    monkeypatch.setenv("AIRFLOW_CONN_REPORT_XCALLY", json.dumps(
-        {"conn_type": "xcally", "host": "127.0.0.1", "port": 9, "schema": "http", "extra": {"api_key": "k-report-test"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REPORT_XCALLY",
+        json.dumps(
+            {
+                "conn_type": "xcally",
+                "host": "127.0.0.1",
+                "port": 9,
+                "schema": "http",
+                "extra": {"api_key": "k-report-test"},
+            }
+        ),
+    )
     leads = [{"phones": [f"+1212555{i:04d}"], "timezone": "America/New_York"} for i in range(12)]
     leads += [{"phones": ["+819012345678"], "timezone": "Asia/Tokyo"}, {"phones": ["+5511912345678"]}]
     leads += [{"phones": ["+999123456789"]}, {"phones": ["12"]}]  # rejected, masked in the samples
     path = tmp_path / "report.html"
-    op = UploadListOperator(task_id="upload", conn_id="report_xcally", list_name="leads", source=leads,
-                            default_timezone="America/Sao_Paulo", dry_run=True, run_report=str(path))
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="report_xcally",
+        list_name="leads",
+        source=leads,
+        default_timezone="America/Sao_Paulo",
+        dry_run=True,
+        run_report=str(path),
+    )
     summary = op.execute({})
     return path, summary
 

@@ -25,8 +25,14 @@ from airflow_provider_dialer import get_provider_info
 API = os.environ.get("DIALER_E2E_API", "")
 WORK = pathlib.Path(os.environ.get("DIALER_E2E_WORK", "."))
 SHOTS = pathlib.Path(os.environ.get("DIALER_E2E_SCREENSHOTS", "."))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VENDORS = ("ucontact", "xcally", "voipex", "ujet")
 RUN = secrets.token_hex(2)  # connection ids of this session (a rerun against the same server adds new ones)
 #: each vendor's password-like extras, and what the emulator's credentials call them
@@ -86,11 +92,20 @@ def open_add_form(page: Any, vendor: str) -> Any:
 
 def field_group(dialog: Any, label: str) -> Any:
     return dialog.locator("[data-part=root][role=group]").filter(
-        has=dialog.page.locator("label", has_text=re.compile("^" + re.escape(label.strip()))))
+        has=dialog.page.locator("label", has_text=re.compile("^" + re.escape(label.strip())))
+    )
 
 
-def fill_connection(page: Any, dialog: Any, vendor: str, conn_id: str, emulator: dict[str, Any], *,
-                    password: str | None = None, port: bool = True) -> None:
+def fill_connection(
+    page: Any,
+    dialog: Any,
+    vendor: str,
+    conn_id: str,
+    emulator: dict[str, Any],
+    *,
+    password: str | None = None,
+    port: bool = True,
+) -> None:
     info = emulator[vendor]
     creds = info["credentials"]
     base_url = info["base_url"]

@@ -57,8 +57,13 @@ def check_delivery(
     for row in sorted(refused | rejected):
         assert phone_of[row] not in counts or phone_of[row] in kept, f"refused/rejected row {row} landed"
     assert set(counts) <= kept, f"the server holds leads that were never sent: {set(counts) - kept}"
-    return {"accepted": accepted, "unknown": unknown, "refused": refused, "rejected": rejected,
-            "landed_unknown": {row for row in unknown if counts[phone_of[row]]}}
+    return {
+        "accepted": accepted,
+        "unknown": unknown,
+        "refused": refused,
+        "rejected": rejected,
+        "landed_unknown": {row for row in unknown if counts[phone_of[row]]},
+    }
 
 
 @pytest.fixture

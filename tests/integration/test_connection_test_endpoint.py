@@ -42,8 +42,14 @@ def monkeypatch_module():
 
 def body(emu, vendor: str, conn_id: str, **override) -> dict:
     conn = emu.connection(vendor)
-    out = {"connection_id": conn_id, "conn_type": conn["conn_type"], "host": f"http://{conn['host']}:{conn['port']}",
-           "login": conn["login"], "password": conn["password"], "extra": __import__("json").dumps(conn["extra"])}
+    out = {
+        "connection_id": conn_id,
+        "conn_type": conn["conn_type"],
+        "host": f"http://{conn['host']}:{conn['port']}",
+        "login": conn["login"],
+        "password": conn["password"],
+        "extra": __import__("json").dumps(conn["extra"]),
+    }
     out.update(override)
     return out
 

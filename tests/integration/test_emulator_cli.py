@@ -31,9 +31,18 @@ def _wait_for_file(path, proc, timeout=30.0):
 def test_cli_starts_all_vendors_and_stops_on_sigterm(tmp_path):
     out = tmp_path / "emulator.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_dialer.emulator", "--config-out", str(out), "--print-env",
-         "--set", "ujet_rate_limit=0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_dialer.emulator",
+            "--config-out",
+            str(out),
+            "--print-env",
+            "--set",
+            "ujet_rate_limit=0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         config = _wait_for_file(out, proc)
@@ -53,7 +62,9 @@ def test_cli_starts_all_vendors_and_stops_on_sigterm(tmp_path):
         stdout, stderr = proc.communicate(timeout=15)
     assert proc.returncode == 0
     exports = [line for line in stdout.decode().splitlines() if line.startswith("export AIRFLOW_CONN_")]
-    assert {line.split("=", 1)[0].removeprefix("export AIRFLOW_CONN_").removesuffix("_DEFAULT").lower() for line in exports} == VENDORS
+    assert {
+        line.split("=", 1)[0].removeprefix("export AIRFLOW_CONN_").removesuffix("_DEFAULT").lower() for line in exports
+    } == VENDORS
     assert "stopped" in stderr.decode()
 
 
@@ -67,12 +78,16 @@ def test_console_script_is_installed():
 def test_fixed_ports_and_bad_arguments(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "airflow_provider_dialer.emulator", "--ports", "nope=1"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0 and "--ports wants vendor=port" in result.stderr
     result = subprocess.run(
         [sys.executable, "-m", "airflow_provider_dialer.emulator", "--set", "no_such_setting=1"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0 and "unknown setting" in result.stderr
 
@@ -80,7 +95,9 @@ def test_fixed_ports_and_bad_arguments(tmp_path):
 def test_admin_api_faults_and_reset(fresh_dialer_emulator):
     emu = fresh_dialer_emulator
     base = emu.base_url("xcally")
-    rules = emu.set_faults("xcally", [{"kind": "status", "status": 503, "retry_after": 2, "times": 1, "path": "^/api/cm/lists$"}], seed=7)
+    rules = emu.set_faults(
+        "xcally", [{"kind": "status", "status": 503, "retry_after": 2, "times": 1, "path": "^/api/cm/lists$"}], seed=7
+    )
     assert rules["seed"] == 7 and rules["rules"][0]["kind"] == "status"
     answer = httpx.get(f"{base}/api/cm/lists", timeout=5)
     assert answer.status_code == 503 and answer.headers["retry-after"] == "2"

@@ -63,7 +63,10 @@ def _list(client: httpx.Client, name: str) -> int:
 
 def test_queue_users_and_teams_reads_answer_collections(xcally):
     qid = _queue(xcally)
-    assert xcally.post(f"/api/voice/queues/{qid}/users", json={"id": qid, "ids": [26, 24], "penalty": "0"}).status_code == 201
+    assert (
+        xcally.post(f"/api/voice/queues/{qid}/users", json={"id": qid, "ids": [26, 24], "penalty": "0"}).status_code
+        == 201
+    )
     users = xcally.get(f"/api/voice/queues/{qid}/users", params={"limit": 100, "offset": 0, "sort": "id"})
     assert users.status_code == 200
     assert [u["id"] for u in users.json()["rows"]] == [24, 26] and users.json()["count"] == 2
@@ -78,7 +81,8 @@ def test_queue_users_and_teams_reads_answer_collections(xcally):
 
 def _spellings(word: str) -> st.SearchStrategy[str]:
     return st.lists(st.booleans(), min_size=len(word), max_size=len(word)).map(
-        lambda upper: "".join(ch.upper() if u else ch for ch, u in zip(word, upper, strict=False)))
+        lambda upper: "".join(ch.upper() if u else ch for ch, u in zip(word, upper, strict=False))
+    )
 
 
 TRUE_FORMS = st.one_of(_spellings("true"), st.just("1"))
@@ -97,7 +101,9 @@ def test_boolean_filters_accept_what_sequelize_accepts_or_answer_400(emu, xcally
     assert page.status_code == 200
     expected = sorted(f"q{i}" for i, active in enumerate(actives) if active is want)
     assert sorted(r["name"] for r in page.json()["rows"]) == expected
-    nonsense = data.draw(st.text(min_size=1, max_size=6).filter(lambda t: t.strip().lower() not in {"true", "false", "1", "0"}))
+    nonsense = data.draw(
+        st.text(min_size=1, max_size=6).filter(lambda t: t.strip().lower() not in {"true", "false", "1", "0"})
+    )
     refused = xcally.get("/api/voice/queues", params={"dialActive": nonsense})
     assert refused.status_code == 400 and "dialActive" in refused.json()["message"]
 
@@ -150,10 +156,22 @@ def _login(url: str, path: str, password: str) -> httpx.Response:
 
 
 def _dial(url: str, token: str) -> httpx.Response:
-    call = {"calldate": None, "campaign": "POWER<-", "destination": "0123456789", "alternatives": "", "agent": "",
-            "data": "idcustomer=7", "source": "source", "bulk": False, "automatic": True}
-    return httpx.post(f"{url}/Dialers/DialerTask", data={"call": json.dumps(call)},
-                      headers={**FORM, "Authorization": f"Basic {token}"})
+    call = {
+        "calldate": None,
+        "campaign": "POWER<-",
+        "destination": "0123456789",
+        "alternatives": "",
+        "agent": "",
+        "data": "idcustomer=7",
+        "source": "source",
+        "bulk": False,
+        "automatic": True,
+    }
+    return httpx.post(
+        f"{url}/Dialers/DialerTask",
+        data={"call": json.dumps(call)},
+        headers={**FORM, "Authorization": f"Basic {token}"},
+    )
 
 
 @pytest.mark.parametrize("path", ["getUserToken", "UserLogin"])
@@ -179,18 +197,27 @@ def test_end_session_reads_the_authorization_header(integra_url):
 
     # the public client's form: user + token in the form, the same token in the header
     token = session()
-    r = httpx.post(f"{integra_url}/auth/EndSession", data={"user": "supervisor", "token": token},
-                   headers={**FORM, "Authorization": f"Basic {token}"})
+    r = httpx.post(
+        f"{integra_url}/auth/EndSession",
+        data={"user": "supervisor", "token": token},
+        headers={**FORM, "Authorization": f"Basic {token}"},
+    )
     assert r.text == "1" and _dial(integra_url, token).status_code == 401
     # the header alone names the session
     token = session()
-    r = httpx.post(f"{integra_url}/auth/EndSession", data={"user": "supervisor"},
-                   headers={**FORM, "Authorization": f"Basic {token}"})
+    r = httpx.post(
+        f"{integra_url}/auth/EndSession",
+        data={"user": "supervisor"},
+        headers={**FORM, "Authorization": f"Basic {token}"},
+    )
     assert r.text == "1" and _dial(integra_url, token).status_code == 401
     # a header naming another session than the form's token ends nothing
     first, second = session(), session()
-    r = httpx.post(f"{integra_url}/auth/EndSession", data={"user": "supervisor", "token": first},
-                   headers={**FORM, "Authorization": f"Basic {second}"})
+    r = httpx.post(
+        f"{integra_url}/auth/EndSession",
+        data={"user": "supervisor", "token": first},
+        headers={**FORM, "Authorization": f"Basic {second}"},
+    )
     assert r.text == "0"
     assert _dial(integra_url, first).text == "1" and _dial(integra_url, second).text == "1"
 
@@ -199,8 +226,10 @@ def test_end_session_reads_the_authorization_header(integra_url):
 
 
 def _import(client: httpx.Client, campaign_id: int, contacts: list[dict]) -> str:
-    r = client.post(f"/apps/api/v1/outbound_dialer/campaigns/{campaign_id}/contacts/import",
-                    files={"file": ("contacts.json", json.dumps(contacts).encode(), "application/json")})
+    r = client.post(
+        f"/apps/api/v1/outbound_dialer/campaigns/{campaign_id}/contacts/import",
+        files={"file": ("contacts.json", json.dumps(contacts).encode(), "application/json")},
+    )
     assert r.status_code == 202, r.text
     return r.headers["Location"]
 
@@ -235,8 +264,11 @@ def test_same_phone_in_two_campaigns_is_not_a_duplicate(emu, ujet, xcally):
 
 
 def _stage(client: httpx.Client, text: str, name: str = "big.csv") -> str:
-    r = client.post("/api/cm/contacts/upload", files={"file": (name, text.encode(), "text/csv")},
-                    data={"flowTotalChunks": "1", "flowFilename": name})
+    r = client.post(
+        "/api/cm/contacts/upload",
+        files={"file": (name, text.encode(), "text/csv")},
+        data={"flowTotalChunks": "1", "flowFilename": name},
+    )
     assert r.status_code == 201, r.text
     return r.json()["file"]["name"]
 
@@ -254,8 +286,10 @@ def test_huge_cell_makes_one_invalid_row_and_the_import_finishes(emu, xcally, ro
         writer.writerow([f"n{i}", f"5550{i:04d}", "x" * size if i in big else "ok"])
     lid = _list(xcally, "big")
     staged = _stage(xcally, body.getvalue())
-    r = xcally.post(f"/api/cm/contacts/upload/{staged}",
-                    json={"id": staged, "ListId": lid, "binding": {"firstName": "Nome", "phone": "telefono", "cf_3": "notes"}})
+    r = xcally.post(
+        f"/api/cm/contacts/upload/{staged}",
+        json={"id": staged, "ListId": lid, "binding": {"firstName": "Nome", "phone": "telefono", "cf_3": "notes"}},
+    )
     assert r.status_code == 200
     # counted with the leads report (it does not advance imports): the background import finishes alone
     stored = wait_until(lambda: emu.leads("xcally").get("xcally.csv", {}).get("total") == rows - len(big), timeout=20)
@@ -272,16 +306,26 @@ def test_huge_cell_makes_one_invalid_row_and_the_import_finishes(emu, xcally, ro
 def test_binding_without_first_name_fails_at_bind(xcally):
     lid = _list(xcally, "nofirst")
     staged = _stage(xcally, "Nome,telefono\nA,1\n")
-    r = xcally.post(f"/api/cm/contacts/upload/{staged}", json={"id": staged, "ListId": lid, "binding": {"phone": "telefono"}})
+    r = xcally.post(
+        f"/api/cm/contacts/upload/{staged}", json={"id": staged, "ListId": lid, "binding": {"phone": "telefono"}}
+    )
     assert r.status_code == 400 and "firstName" in r.json()["message"]
     assert r.json()["name"] == "SequelizeValidationError"
 
 
 def test_document_literal_step_two_names_a_file_that_was_never_staged(xcally):
     lid = _list(xcally, "literal")
-    staged = xcally.post("/api/cm/contacts/upload", content=b"Nome, telefono\nA,1\n",
-                         headers={"content-type": "application/x-www-form-urlencoded"}).json()["file"]["name"]
-    body = {"id": "file.csv", "binding": {"firstName": "Nome", "phone": " telefono"}, "ListId": lid, "duplicates": ["phone"]}
+    staged = xcally.post(
+        "/api/cm/contacts/upload",
+        content=b"Nome, telefono\nA,1\n",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    ).json()["file"]["name"]
+    body = {
+        "id": "file.csv",
+        "binding": {"firstName": "Nome", "phone": " telefono"},
+        "ListId": lid,
+        "duplicates": ["phone"],
+    }
     literal = xcally.post("/api/cm/contacts/upload/mylist.csv", json=body)
     assert literal.status_code == 404 and "file.name" in literal.json()["message"]
     # the staged name in the URL works, whatever the body's "id" says (the document's own example differs)
@@ -308,8 +352,14 @@ def test_custom_fields_come_from_the_configuration_and_bind_by_header(emu, xcall
     text = ",".join(header) + "\n" + ",".join(["A", "1", *(f"v-{n}" for n in names)]) + "\n"
     staged = _stage(xcally, text, "custom.csv")
     binding = {"firstName": "Nome", "phone": "telefono", **{f"cf_{f['id']}": f["alias"] for f in fields}}
-    assert xcally.post(f"/api/cm/contacts/upload/{staged}", json={"id": staged, "ListId": lid, "binding": binding}).status_code == 200
+    assert (
+        xcally.post(
+            f"/api/cm/contacts/upload/{staged}", json={"id": staged, "ListId": lid, "binding": binding}
+        ).status_code
+        == 200
+    )
     assert wait_until(lambda: xcally.get("/api/cm/contacts", params={"ListId": lid}).json()["count"] == 1)
     (contact,) = xcally.get("/api/cm/contacts", params={"ListId": lid}).json()["rows"]
     assert {k: v for k, v in contact.items() if re.fullmatch(r"cf_\d+", k)} == {
-        f"cf_{i}": f"v-{n}" for i, n in enumerate(names, 1)}
+        f"cf_{i}": f"v-{n}" for i, n in enumerate(names, 1)
+    }

@@ -26,7 +26,8 @@ def asset_events(uri: str) -> list[dict]:
     with create_session() as session:
         rows = session.execute(
             select(AssetEvent.extra, AssetEvent.source_dag_id, AssetEvent.source_run_id)
-            .join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(AssetModel.uri == uri)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri == uri)
         ).all()
         return [{"extra": extra, "dag_id": dag_id, "run_id": run_id} for extra, dag_id, run_id in rows]
 
@@ -37,7 +38,9 @@ def queued_for(dag_id: str) -> int:
     from sqlalchemy import func, select
 
     with create_session() as session:
-        return session.scalar(select(func.count()).select_from(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id))
+        return session.scalar(
+            select(func.count()).select_from(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id)
+        )
 
 
 class _Cells(html.parser.HTMLParser):

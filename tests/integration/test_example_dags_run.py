@@ -82,8 +82,11 @@ def xcoms(run, task_id: str) -> dict[str, object]:
     from sqlalchemy import select
 
     with create_session() as session:
-        rows = session.scalars(select(XComModel).where(
-            XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.task_id == task_id))
+        rows = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.task_id == task_id
+            )
+        )
         return {row.key: row.value for row in rows}
 
 
@@ -96,8 +99,13 @@ def with_link_templates(emu, monkeypatch, vendor: str, **templates: str) -> str:
 
 
 def test_ujet_launch_import_then_deferred_sensor(emu, monkeypatch):
-    origin = with_link_templates(emu, monkeypatch, "ujet", campaign_link_template="{origin}/campaigns/{campaign_id}",
-                                 list_link_template="{origin}/campaigns/{campaign_id}/imports/{job_id}")
+    origin = with_link_templates(
+        emu,
+        monkeypatch,
+        "ujet",
+        campaign_link_template="{origin}/campaigns/{campaign_id}",
+        list_link_template="{origin}/campaigns/{campaign_id}/imports/{job_id}",
+    )
     run = load_dag("dialer_ujet_launch").test(logical_date=None)
     assert str(run.state) == "success", states(run)
     # the links Airflow stored: the upload's from its run, the sensor's from before its deferral, read back on resume
@@ -149,8 +157,13 @@ def test_rest_triggered_push_with_leads_in_conf(emu):
     conf = {
         "campaign": "POWER<-",
         "leads": [
-            {"phones": ["+59894123456", "+59899111222"], "first_name": "Carmen", "external_id": "C-7",
-             "data": {"idcustomer": "7"}, "timezone": "America/Montevideo"},
+            {
+                "phones": ["+59894123456", "+59899111222"],
+                "first_name": "Carmen",
+                "external_id": "C-7",
+                "data": {"idcustomer": "7"},
+                "timezone": "America/Montevideo",
+            },
             {"phones": ["+12125550147"], "first_name": "Noah", "timezone": "America/New_York"},
         ],
     }
@@ -161,12 +174,26 @@ def test_rest_triggered_push_with_leads_in_conf(emu):
     carmen = tasks[0]
     assert carmen["destination"] == "59894123456" and carmen["alternatives"] == "59899111222"
     assert "idcustomer=7" in carmen["data"]
-    assert set(carmen) >= {"calldate", "campaign", "destination", "alternatives", "agent", "data", "source", "bulk", "automatic"}
+    assert set(carmen) >= {
+        "calldate",
+        "campaign",
+        "destination",
+        "alternatives",
+        "agent",
+        "data",
+        "source",
+        "bulk",
+        "automatic",
+    }
 
 
 def test_event_asset_push_replayed_by_hand(emu):
-    conf = {"leads": [{"phones": ["+5511912345678"], "first_name": "Ana"},
-                      {"phones": ["+81312345678"], "first_name": "Yui", "timezone": "Asia/Tokyo"}]}
+    conf = {
+        "leads": [
+            {"phones": ["+5511912345678"], "first_name": "Ana"},
+            {"phones": ["+81312345678"], "first_name": "Yui", "timezone": "Asia/Tokyo"},
+        ]
+    }
     run = load_dag("dialer_event_asset_push").test(logical_date=None, run_conf=conf)
     assert str(run.state) == "success", states(run)
     fresh = emu.leads("ucontact", keys=True)["automation.freshLeads"]["counts"]
@@ -174,8 +201,13 @@ def test_event_asset_push_replayed_by_hand(emu):
 
 
 def test_voipex_launch_call_lists_campaign_start(emu, monkeypatch):
-    with_link_templates(emu, monkeypatch, "voipex", campaign_link_template="https://portal.example/campaigns/{campaign_id}",
-                        list_link_template="https://portal.example/call-lists/{list_id}?name={list_name}")
+    with_link_templates(
+        emu,
+        monkeypatch,
+        "voipex",
+        campaign_link_template="https://portal.example/campaigns/{campaign_id}",
+        list_link_template="https://portal.example/call-lists/{list_id}?name={list_name}",
+    )
     run = load_dag("dialer_voipex_launch").test(logical_date=None)
     assert str(run.state) == "success", states(run)
     voipex = emu.state("voipex")["voipex"]
@@ -211,8 +243,12 @@ def test_large_list_mapped_over_parts(emu, tmp_path):
     summary = xcoms(run, "prepare")["summary"]
     # 12 sample rows: bad phone, unknown zone, duplicate external id, duplicate phone rejected once, for the whole file
     assert summary["read"] == 12 and summary["prepared"] == 8 and summary["rejected"] == 4
-    assert summary["rejected_by_reason"] == {"duplicate_external_id": 1, "duplicate_phone": 1, "invalid_phone": 1,
-                                             "unknown_timezone": 1}
+    assert summary["rejected_by_reason"] == {
+        "duplicate_external_id": 1,
+        "duplicate_phone": 1,
+        "invalid_phone": 1,
+        "unknown_timezone": 1,
+    }
     report = [line for line in (tmp_path / "dialer_large_list_mapped").glob("*/rejects.csv")]
     assert len(report) == 1 and len(report[0].read_text(encoding="utf-8").splitlines()) == 1 + 4
     parts = [[json.loads(line) for line in open(e["path"], encoding="utf-8").read().splitlines()[1:]] for e in entries]
@@ -222,12 +258,24 @@ def test_large_list_mapped_over_parts(emu, tmp_path):
     uploads = sorted((ti for ti in run.get_task_instances() if ti.task_id == "upload"), key=lambda ti: ti.map_index)
     assert [ti.map_index for ti in uploads] == [0, 1] and all(str(ti.state) == "success" for ti in uploads)
     with create_session() as session:
-        sent = {row.map_index: row.value for row in session.scalars(select(XComModel).where(
-            XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.task_id == "upload",
-            XComModel.key == "return_value"))}
+        sent = {
+            row.map_index: row.value
+            for row in session.scalars(
+                select(XComModel).where(
+                    XComModel.dag_id == run.dag_id,
+                    XComModel.run_id == run.run_id,
+                    XComModel.task_id == "upload",
+                    XComModel.key == "return_value",
+                )
+            )
+        }
     # the window at T0 (08:00-21:00 local), computed with zoneinfo: hold_back="reject" rejects the others when sent
-    callable_now = {lead["phone"] for part in parts for lead in part
-                    if all(8 <= T0.astimezone(ZoneInfo(z)).hour < 21 for z in (lead["window_zones"] or [lead["timezone"]]))}
+    callable_now = {
+        lead["phone"]
+        for part in parts
+        for lead in part
+        if all(8 <= T0.astimezone(ZoneInfo(z)).hour < 21 for z in (lead["window_zones"] or [lead["timezone"]]))
+    }
     for index, part in enumerate(parts):
         assert sent[index]["read"] == len(part)
         assert sent[index]["accepted"] == sum(1 for lead in part if lead["phone"] in callable_now)
@@ -250,9 +298,13 @@ def leads_db(tmp_path, monkeypatch):
     path = tmp_path / "leads.db"
     with sqlite3.connect(path) as db:
         db.execute(f"CREATE TABLE leads ({', '.join(columns)}, due_date TEXT)")
-        db.executemany(f"INSERT INTO leads VALUES ({', '.join('?' * (len(columns) + 1))})",
-                       [[r[c] or None for c in columns] + ["2026-06-10"] for r in rows])
-        db.execute("INSERT INTO leads (id_cliente, nome, tel, due_date) VALUES ('C-X', 'X', '+5511900000000', '2026-06-09')")
+        db.executemany(
+            f"INSERT INTO leads VALUES ({', '.join('?' * (len(columns) + 1))})",
+            [[r[c] or None for c in columns] + ["2026-06-10"] for r in rows],
+        )
+        db.execute(
+            "INSERT INTO leads (id_cliente, nome, tel, due_date) VALUES ('C-X', 'X', '+5511900000000', '2026-06-09')"
+        )
     monkeypatch.setenv("AIRFLOW_CONN_DIALER_LEADS_DB", f"sqlite://{path}")
     return path
 
@@ -285,13 +337,22 @@ def test_multi_timezone_schedules_each_lead_in_its_window(emu, logical_date):
     contacts = list(contacts.values()) if isinstance(contacts, dict) else contacts
     assert len(contacts) == 6
     assert sum(1 for c in contacts if c.get("scheduledat")) == 1  # Lord Howe: 00:00 local at T0
-    zones = {"91": "Asia/Kolkata", "1709": "America/St_Johns", "61": "Australia/Lord_Howe", "1212": "America/New_York",
-             "55": "America/Sao_Paulo"}
+    zones = {
+        "91": "Asia/Kolkata",
+        "1709": "America/St_Johns",
+        "61": "Australia/Lord_Howe",
+        "1212": "America/New_York",
+        "55": "America/Sao_Paulo",
+    }
     for contact in contacts:
         when = contact.get("scheduledat")
         if not when:
             continue  # callable at T0: sent without a time
-        zone = next(z for prefix, z in sorted(zones.items(), key=lambda kv: -len(kv[0])) if contact["phone"].lstrip("+").startswith(prefix))
+        zone = next(
+            z
+            for prefix, z in sorted(zones.items(), key=lambda kv: -len(kv[0]))
+            if contact["phone"].lstrip("+").startswith(prefix)
+        )
         local = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
         assert dt.time(8) <= local.time() < dt.time(21) and local.weekday() != 6, (contact["phone"], local)
 

@@ -50,26 +50,69 @@ class WritePath:
 PATHS = {
     p.name: p
     for p in (
-        WritePath("xcally-bulk", "xcally", UploadListOperator, r"^/api/cm/lists/\d+/contacts$",
-                  ("xcally.contacts", "xcally.csv"), {"mode": "batch"}),
-        WritePath("xcally-csv", "xcally", UploadListOperator, r"^/api/cm/contacts/upload/.+",
-                  ("xcally.contacts", "xcally.csv"), {"mode": "csv"}),
-        WritePath("xcally-fresh", "xcally", PushFreshLeadsOperator, r"^/api/cm/lists/\d+/contacts$",
-                  ("xcally.contacts", "xcally.csv"), {"list_name": "fresh"}),
-        WritePath("ucontact-list", "ucontact", UploadListOperator, r"^/api/dialer/id/sales/lists$",
-                  ("automation.lists",), {"hub": "sales"}),
+        WritePath(
+            "xcally-bulk",
+            "xcally",
+            UploadListOperator,
+            r"^/api/cm/lists/\d+/contacts$",
+            ("xcally.contacts", "xcally.csv"),
+            {"mode": "batch"},
+        ),
+        WritePath(
+            "xcally-csv",
+            "xcally",
+            UploadListOperator,
+            r"^/api/cm/contacts/upload/.+",
+            ("xcally.contacts", "xcally.csv"),
+            {"mode": "csv"},
+        ),
+        WritePath(
+            "xcally-fresh",
+            "xcally",
+            PushFreshLeadsOperator,
+            r"^/api/cm/lists/\d+/contacts$",
+            ("xcally.contacts", "xcally.csv"),
+            {"list_name": "fresh"},
+        ),
+        WritePath(
+            "ucontact-list",
+            "ucontact",
+            UploadListOperator,
+            r"^/api/dialer/id/sales/lists$",
+            ("automation.lists",),
+            {"hub": "sales"},
+        ),
         WritePath("voipex-list", "voipex", UploadListOperator, r"^/dialer/call-lists$", ("voipex.call-lists",)),
-        WritePath("ujet-import", "ujet", UploadListOperator, r"^/apps/api/v1/outbound_dialer/campaigns/6/contacts/import$",
-                  ("ujet.import", "ujet.contacts"), {"campaign_id": 6}),
-        WritePath("ujet-fresh", "ujet", PushFreshLeadsOperator, r"^/apps/api/v1/outbound_dialer/campaigns/6/contacts$",
-                  ("ujet.import", "ujet.contacts"), {"campaign_id": 6}),
+        WritePath(
+            "ujet-import",
+            "ujet",
+            UploadListOperator,
+            r"^/apps/api/v1/outbound_dialer/campaigns/6/contacts/import$",
+            ("ujet.import", "ujet.contacts"),
+            {"campaign_id": 6},
+        ),
+        WritePath(
+            "ujet-fresh",
+            "ujet",
+            PushFreshLeadsOperator,
+            r"^/apps/api/v1/outbound_dialer/campaigns/6/contacts$",
+            ("ujet.import", "ujet.contacts"),
+            {"campaign_id": 6},
+        ),
     )
 }
 
 
 def leads(n: int, start: int = 0) -> list[dict[str, Any]]:
-    return [{"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "external_id": f"EXT-{i}",
-             "timezone": "America/New_York"} for i in range(start, start + n)]
+    return [
+        {
+            "phones": [f"+1212555{i:04d}"],
+            "first_name": f"Lead{i}",
+            "external_id": f"EXT-{i}",
+            "timezone": "America/New_York",
+        }
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
@@ -113,9 +156,15 @@ def prepare_vendor(emu, path: WritePath) -> None:
 
 
 def make_operator(path: WritePath, tmp_path, source, chunk_size: int, concurrency: int) -> Any:
-    params: dict[str, Any] = dict(task_id="late", conn_id=f"{path.vendor}_default", source=source,
-                                  progress=str(tmp_path / f"{path.name}.json"), chunk_size=chunk_size,
-                                  concurrency=concurrency, settings=dict(path.settings))
+    params: dict[str, Any] = dict(
+        task_id="late",
+        conn_id=f"{path.vendor}_default",
+        source=source,
+        progress=str(tmp_path / f"{path.name}.json"),
+        chunk_size=chunk_size,
+        concurrency=concurrency,
+        settings=dict(path.settings),
+    )
     if path.operator is UploadListOperator:
         params["list_name"] = "late"
     return path.operator(**params)
@@ -169,11 +218,27 @@ def scenario(seed: int) -> dict[str, Any]:
     for _ in range(rng.randint(1, 2)):
         # before the first read (0), between the reads, or just before the second one
         delay = rng.choice([0.0, round(rng.uniform(0.05, 0.4), 3), round(rng.uniform(0.4, 0.6), 3)])
-        faults.append({"kind": "late_apply", "path": path.write, "method": "POST", "delay": delay,
-                       "after": rng.randrange(chunks), "times": 1})
+        faults.append(
+            {
+                "kind": "late_apply",
+                "path": path.write,
+                "method": "POST",
+                "delay": delay,
+                "after": rng.randrange(chunks),
+                "times": 1,
+            }
+        )
     kill = rng.choice([None, None, rng.randint(1, chunks + 3)])
-    return {"path": path, "n": n, "size": size, "faults": faults, "kill": kill, "after_call": rng.random() < 0.5,
-            "concurrency": rng.choice([1, 2, 3]), "start": rng.randrange(0, 9000)}
+    return {
+        "path": path,
+        "n": n,
+        "size": size,
+        "faults": faults,
+        "kill": kill,
+        "after_call": rng.random() < 0.5,
+        "concurrency": rng.choice([1, 2, 3]),
+        "start": rng.randrange(0, 9000),
+    }
 
 
 @pytest.mark.parametrize("seed", range(28))
@@ -183,10 +248,16 @@ def test_fuzz_late_applied_writes_are_stored_once_and_none_left_unknown(emu, tmp
     prepare_vendor(emu, path)
     source = leads(s["n"], s["start"])
     emu.set_faults(path.vendor, s["faults"], seed=seed)
-    summary = run_with_kill(monkeypatch, path, lambda: make_operator(path, tmp_path, source, s["size"], s["concurrency"]),
-                            Killer(s["kill"], s["after_call"]))
+    summary = run_with_kill(
+        monkeypatch,
+        path,
+        lambda: make_operator(path, tmp_path, source, s["size"], s["concurrency"]),
+        Killer(s["kill"], s["after_call"]),
+    )
     counts = stored(emu, path)
-    described = f"seed {seed}: {path.name}, {s['n']} leads in chunks of {s['size']}, faults {s['faults']}, kill {s['kill']}"
+    described = (
+        f"seed {seed}: {path.name}, {s['n']} leads in chunks of {s['size']}, faults {s['faults']}, kill {s['kill']}"
+    )
     doubled = {phone: k for phone, k in counts.items() if k > 1}
     assert not doubled, f"{described}: stored twice: {doubled}"
     check_delivery(summary, source, counts)
@@ -207,8 +278,12 @@ def test_fuzz_guarded_paths_hold_even_beyond_the_settle_window(emu, tmp_path, mo
     faults = [dict(f, path=path.write, delay=round(rng.uniform(1.05, 2.5) * SETTLE, 3)) for f in s["faults"]]
     source = leads(s["n"], s["start"])
     emu.set_faults(path.vendor, faults, seed=seed)
-    summary = run_with_kill(monkeypatch, path, lambda: make_operator(path, tmp_path, source, s["size"], s["concurrency"]),
-                            Killer(s["kill"], s["after_call"]))
+    summary = run_with_kill(
+        monkeypatch,
+        path,
+        lambda: make_operator(path, tmp_path, source, s["size"], s["concurrency"]),
+        Killer(s["kill"], s["after_call"]),
+    )
     counts = stored(emu, path)
     described = f"seed {seed}: {path.name}, {s['n']} leads in chunks of {s['size']}, faults {faults}, kill {s['kill']}"
     assert not {phone: k for phone, k in counts.items() if k > 1}, f"{described}: stored twice"
@@ -224,8 +299,13 @@ def test_late_bulk_adds_of_5000_leads_are_not_doubled(emu, tmp_path):
     """
     path = PATHS["xcally-bulk"]
     source = leads(5000)
-    emu.set_faults("xcally", [{"kind": "late_apply", "path": path.write, "method": "POST", "delay": 0.3,
-                               "after": after, "times": 1} for after in (1, 3, 7)])
+    emu.set_faults(
+        "xcally",
+        [
+            {"kind": "late_apply", "path": path.write, "method": "POST", "delay": 0.3, "after": after, "times": 1}
+            for after in (1, 3, 7)
+        ],
+    )
     summary = make_operator(path, tmp_path, source, chunk_size=500, concurrency=1).execute({})
     counts = stored(emu, path)
     doubled = sum(1 for k in counts.values() if k > 1)
@@ -250,8 +330,10 @@ def test_ujet_campaign_refuses_a_phone_twice_even_beyond_the_settle_window(emu, 
     """UJET's campaign refuses a phone it holds: a write that lands later than the stated bound is still not doubled."""
     path = PATHS["ujet-import"]
     source = leads(6)
-    emu.set_faults("ujet", [{"kind": "late_apply", "path": path.write, "method": "POST", "delay": 3 * SETTLE,
-                             "after": 0, "times": 1}])
+    emu.set_faults(
+        "ujet",
+        [{"kind": "late_apply", "path": path.write, "method": "POST", "delay": 3 * SETTLE, "after": 0, "times": 1}],
+    )
     make_operator(path, tmp_path, source, chunk_size=3, concurrency=1).execute({})
     counts = stored(emu, path)
     assert set(counts.values()) == {1} and len(counts) == 6
@@ -262,8 +344,10 @@ def test_xcally_csv_import_landing_after_the_bound_is_skipped_by_the_phone_dupli
     default) skips what the resend stored, so each lead is still stored once."""
     path = PATHS["xcally-csv"]
     source = leads(6)
-    emu.set_faults("xcally", [{"kind": "late_apply", "path": path.write, "method": "POST", "delay": 3 * SETTLE,
-                               "after": 0, "times": 1}])
+    emu.set_faults(
+        "xcally",
+        [{"kind": "late_apply", "path": path.write, "method": "POST", "delay": 3 * SETTLE, "after": 0, "times": 1}],
+    )
     summary = make_operator(path, tmp_path, source, chunk_size=6, concurrency=1).execute({})
     counts = stored(emu, path)
     assert set(counts.values()) == {1} and len(counts) == 6, counts

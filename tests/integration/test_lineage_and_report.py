@@ -48,8 +48,12 @@ def extracted(op):
     from airflow.providers.openlineage.extractors.manager import ExtractorManager
     from airflow.utils.state import TaskInstanceState
 
-    return ExtractorManager().extract_metadata(dagrun=SimpleNamespace(run_id="manual__1"), task=op,
-                                               task_instance_state=TaskInstanceState.SUCCESS, task_instance=None)
+    return ExtractorManager().extract_metadata(
+        dagrun=SimpleNamespace(run_id="manual__1"),
+        task=op,
+        task_instance_state=TaskInstanceState.SUCCESS,
+        task_instance=None,
+    )
 
 
 def facets(dataset) -> dict:
@@ -75,36 +79,57 @@ def test_csv_upload_reports_the_file_in_and_the_list_out_with_counts(emu, tmp_pa
     write_csv(source, 11, bad=2)
     dnc = tmp_path / "dnc.csv"
     dnc.write_text("phone\n+12125550003\n")
-    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="leads", source=str(source),
-                            column_mapping=MAPPING, dnc_source=str(dnc), progress=str(tmp_path / "p.json"),
-                            chunk_size=4, max_reject_ratio=0.5)
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_default",
+        list_name="leads",
+        source=str(source),
+        column_mapping=MAPPING,
+        dnc_source=str(dnc),
+        progress=str(tmp_path / "p.json"),
+        chunk_size=4,
+        max_reject_ratio=0.5,
+    )
     summary = op.execute({})
     meta = extracted(op)
     with source.open(encoding="utf-8") as handle:
         rows_in_file = sum(1 for _ in csv.DictReader(handle))
     assert [(d.namespace, d.name) for d in meta.inputs] == [("file", str(source)), ("file", str(dnc))]
     assert facets(meta.inputs[0])["inputStatistics"].rowCount == rows_in_file == summary["read"] == 13
-    assert [(d.namespace, d.name) for d in meta.outputs] == [("dialer://xcally_default", f"list_id={summary['ids']['list_id']}")]
-    assert facets(meta.outputs[0])["outputStatistics"].rowCount == stored(emu) == summary["accepted"] == 10  # one on the DNC list
+    assert [(d.namespace, d.name) for d in meta.outputs] == [
+        ("dialer://xcally_default", f"list_id={summary['ids']['list_id']}")
+    ]
+    assert (
+        facets(meta.outputs[0])["outputStatistics"].rowCount == stored(emu) == summary["accepted"] == 10
+    )  # one on the DNC list
 
 
 def test_sql_source_names_its_table_and_a_dry_run_names_no_target(emu, tmp_path, monkeypatch):
     db = tmp_path / "crm.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE leads (tel TEXT, nome TEXT, fuso TEXT)")
-        conn.executemany("INSERT INTO leads VALUES (?, ?, ?)", [(f"+1212555{i:04d}", f"L{i}", "America/New_York") for i in range(7)])
+        conn.executemany(
+            "INSERT INTO leads VALUES (?, ?, ?)", [(f"+1212555{i:04d}", f"L{i}", "America/New_York") for i in range(7)]
+        )
     monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", f"sqlite://{db}")
     source = {"sql": "SELECT tel, nome, fuso FROM leads WHERE nome <> 'x'", "conn_id": "crm_db"}
-    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="leads", source=source,
-                            column_mapping=MAPPING, progress=str(tmp_path / "p.json"))
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_default",
+        list_name="leads",
+        source=source,
+        column_mapping=MAPPING,
+        progress=str(tmp_path / "p.json"),
+    )
     summary = op.execute({})
     meta = extracted(op)
     assert [(d.namespace, d.name) for d in meta.inputs] == [(f"sqlite://{db}", "leads")]
     assert facets(meta.inputs[0])["inputStatistics"].rowCount == 7 == summary["read"]
     assert facets(meta.outputs[0])["outputStatistics"].rowCount == stored(emu) == 7
 
-    dry = UploadListOperator(task_id="dry", conn_id="xcally_default", list_name="leads", source=source,
-                             column_mapping=MAPPING, dry_run=True)
+    dry = UploadListOperator(
+        task_id="dry", conn_id="xcally_default", list_name="leads", source=source, column_mapping=MAPPING, dry_run=True
+    )
     dry.execute({})
     assert extracted(dry).outputs == []  # nothing was loaded anywhere
 
@@ -120,15 +145,25 @@ def test_postgres_source_is_named_as_the_postgres_provider_names_its_tables(emu,
     hook = BaseHook.get_hook("crm_pg")
     hook.run(f"CREATE TABLE {table} (tel TEXT, nome TEXT, fuso TEXT)")
     hook.insert_rows(table, [(f"+1212555{i:04d}", f"L{i}", "America/New_York") for i in range(5)])
-    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="leads", column_mapping=MAPPING,
-                            source={"sql": f"SELECT tel, nome, fuso FROM {table}", "conn_id": "crm_pg"},
-                            progress=str(tmp_path / "p.json"))
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_default",
+        list_name="leads",
+        column_mapping=MAPPING,
+        source={"sql": f"SELECT tel, nome, fuso FROM {table}", "conn_id": "crm_pg"},
+        progress=str(tmp_path / "p.json"),
+    )
     op.execute({})
     where = urlsplit(postgres_uri)
     database = where.path.lstrip("/")
     meta = extracted(op)
-    assert [(d.namespace, d.name) for d in meta.inputs] == [(f"postgres://{where.hostname}:{where.port}", f"{database}.public.{table}")]
-    assert facets(meta.inputs[0])["inputStatistics"].rowCount == 5 and facets(meta.outputs[0])["outputStatistics"].rowCount == 5
+    assert [(d.namespace, d.name) for d in meta.inputs] == [
+        (f"postgres://{where.hostname}:{where.port}", f"{database}.public.{table}")
+    ]
+    assert (
+        facets(meta.inputs[0])["inputStatistics"].rowCount == 5
+        and facets(meta.outputs[0])["outputStatistics"].rowCount == 5
+    )
 
 
 def test_leads_from_an_upstream_task_or_the_run_conf_name_where_they_came_from(emu, tmp_path):
@@ -136,14 +171,25 @@ def test_leads_from_an_upstream_task_or_the_run_conf_name_where_they_came_from(e
 
     leads = [{"phones": ["+12125550101"], "timezone": "America/New_York"}]
     with DAG("lineage_dag", schedule=None):
+
         @task
         def todays_leads() -> list[dict]:
             return leads
 
-        from_task = UploadListOperator(task_id="from_task", conn_id="xcally_default", list_name="a", source=todays_leads(),
-                                       progress=str(tmp_path / "a.json"))
-        from_conf = UploadListOperator(task_id="from_conf", conn_id="xcally_default", list_name="b",
-                                       source="{{ dag_run.conf['leads'] }}", progress=str(tmp_path / "b.json"))
+        from_task = UploadListOperator(
+            task_id="from_task",
+            conn_id="xcally_default",
+            list_name="a",
+            source=todays_leads(),
+            progress=str(tmp_path / "a.json"),
+        )
+        from_conf = UploadListOperator(
+            task_id="from_conf",
+            conn_id="xcally_default",
+            list_name="b",
+            source="{{ dag_run.conf['leads'] }}",
+            progress=str(tmp_path / "b.json"),
+        )
     for op, name in ((from_task, "todays_leads.xcom"), (from_conf, "dag_run.conf")):
         running = op.prepare_for_execution()  # as the task runner does, then renders
         running.source = leads
@@ -154,18 +200,25 @@ def test_leads_from_an_upstream_task_or_the_run_conf_name_where_they_came_from(e
 
 
 def test_without_the_openlineage_provider_operators_import_run_and_report_nothing(emu, tmp_path, monkeypatch):
-    code = ("import sys, airflow.sdk; before = {m for m in sys.modules if 'openlineage' in m}; "
-            "import airflow_provider_dialer.operators.lists, airflow_provider_dialer.operators.fresh_leads, "
-            "airflow_provider_dialer.operators.dialer_task; "
-            "print('ADDED', sorted(m for m in sys.modules if 'openlineage' in m and m not in before))")
+    code = (
+        "import sys, airflow.sdk; before = {m for m in sys.modules if 'openlineage' in m}; "
+        "import airflow_provider_dialer.operators.lists, airflow_provider_dialer.operators.fresh_leads, "
+        "airflow_provider_dialer.operators.dialer_task; "
+        "print('ADDED', sorted(m for m in sys.modules if 'openlineage' in m and m not in before))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "ADDED []" in out.splitlines()  # nothing of OpenLineage is imported by the operators
     for name in [m for m in sys.modules if m.startswith(("airflow.providers.openlineage", "openlineage"))]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "airflow.providers.openlineage", None)  # import fails as when not installed
     monkeypatch.setitem(sys.modules, "airflow.providers.common.compat.openlineage.facet", None)
-    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="leads",
-                            source=[{"phones": ["+12125550101"], "timezone": "America/New_York"}], progress=str(tmp_path / "p.json"))
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_default",
+        list_name="leads",
+        source=[{"phones": ["+12125550101"], "timezone": "America/New_York"}],
+        progress=str(tmp_path / "p.json"),
+    )
     assert op.execute({})["accepted"] == 1
     assert op.get_openlineage_facets_on_complete(None) is None
 
@@ -185,8 +238,11 @@ class Report(html.parser.HTMLParser):
         self.tags.add(tag)
         attrs = dict(attrs)
         if tag == "tr":
-            self._key = attrs.get("data-outcome") or (attrs.get("data-zone") and "zone:" + attrs["data-zone"]) or (
-                attrs.get("data-reason") and "reason:" + attrs["data-reason"])
+            self._key = (
+                attrs.get("data-outcome")
+                or (attrs.get("data-zone") and "zone:" + attrs["data-zone"])
+                or (attrs.get("data-reason") and "reason:" + attrs["data-reason"])
+            )
             if self._key:
                 self.rows[self._key] = []
 
@@ -201,8 +257,14 @@ class Report(html.parser.HTMLParser):
 
 
 ZONES = ["America/New_York", "Asia/Kolkata", "America/St_Johns", "Pacific/Chatham", "Asia/Tokyo", "America/Sao_Paulo"]
-CODES = {"America/New_York": ("+1212", 7), "Asia/Kolkata": ("+9198", 8), "America/St_Johns": ("+1709", 7),
-         "Pacific/Chatham": ("+6435", 6), "Asia/Tokyo": ("+8190", 8), "America/Sao_Paulo": ("+55119", 8)}
+CODES = {
+    "America/New_York": ("+1212", 7),
+    "Asia/Kolkata": ("+9198", 8),
+    "America/St_Johns": ("+1709", 7),
+    "Pacific/Chatham": ("+6435", 6),
+    "Asia/Tokyo": ("+8190", 8),
+    "America/Sao_Paulo": ("+55119", 8),
+}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -224,8 +286,16 @@ def test_the_report_of_an_upload_matches_the_dialer_and_the_clock(emu, tmp_path,
         leads.append({"phones": [bad], "timezone": rng.choice(ZONES)})
         source_phones.append(bad)
     path = tmp_path / "reports" / f"run-{seed}.html"
-    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="leads", source=leads,
-                            progress=str(tmp_path / "p.json"), run_report=str(path), max_reject_ratio=0.5, chunk_size=7)
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_default",
+        list_name="leads",
+        source=leads,
+        progress=str(tmp_path / "p.json"),
+        run_report=str(path),
+        max_reject_ratio=0.5,
+        chunk_size=7,
+    )
     summary = op.execute({})
     assert op.run_report_link == f"file://{path}"
     page = path.read_text(encoding="utf-8")
@@ -235,8 +305,12 @@ def test_the_report_of_an_upload_matches_the_dialer_and_the_clock(emu, tmp_path,
     # counts: the summary's, and the emulator's for what was accepted
     outcome = {key: int(cells[-1]) for key, cells in report.rows.items() if not key.startswith(("zone:", "reason:"))}
     assert outcome["read"] == len(leads) and outcome["accepted"] == stored(emu) == summary["accepted"]
-    assert outcome["rejected"] == summary["rejected"] == sum(1 for lead in leads if lead["phones"][0].startswith("+999"))
-    assert {k[7:]: int(v[1]) for k, v in report.rows.items() if k.startswith("reason:")} == summary["rejected_by_reason"]
+    assert (
+        outcome["rejected"] == summary["rejected"] == sum(1 for lead in leads if lead["phones"][0].startswith("+999"))
+    )
+    assert {k[7:]: int(v[1]) for k, v in report.rows.items() if k.startswith("reason:")} == summary[
+        "rejected_by_reason"
+    ]
 
     # the chart's table: each valid lead at its local hour now when its window (08-21) is open, else at 08:00
     for lead in leads:

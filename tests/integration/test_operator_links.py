@@ -35,7 +35,9 @@ def link(link_cls: type, op: object) -> str:
 
 
 def leads(n: int) -> list[dict]:
-    return [{"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"} for i in range(n)]
+    return [
+        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"} for i in range(n)
+    ]
 
 
 def with_templates(emu, monkeypatch, conn_id: str, **templates: str) -> None:
@@ -48,7 +50,9 @@ def with_templates(emu, monkeypatch, conn_id: str, **templates: str) -> None:
 def emu(fresh_dialer_emulator, monkeypatch):
     monkeypatch.setattr(base_module, "utcnow", lambda: AFTERNOON)
     with_templates(
-        fresh_dialer_emulator, monkeypatch, "xcally_links",
+        fresh_dialer_emulator,
+        monkeypatch,
+        "xcally_links",
         campaign_link_template="{origin}/#/campaigns/{campaign_id}",
         # a template carrying user info and an api key: both must be gone from the link
         list_link_template=f"https://admin:pw@{UI[8:]}/#/lists/{{list_id}}?campaign={{campaign_id}}&apikey=leak",
@@ -63,45 +67,66 @@ def state(emu) -> dict:
 
 def test_campaign_and_list_links_carry_the_ids_the_server_holds(emu, tmp_path):
     origin = emu.base_url("xcally")
-    create = CreateCampaignOperator(task_id="campaign", conn_id="xcally_links", name="daily",
-                                    settings={"dialMethod": "progressive", "TrunkId": 12})
+    create = CreateCampaignOperator(
+        task_id="campaign", conn_id="xcally_links", name="daily", settings={"dialMethod": "progressive", "TrunkId": 12}
+    )
     campaign_id = create.execute({})
     (campaign,) = state(emu)["campaigns"]
     assert campaign["id"] == campaign_id
     assert link(DialerCampaignLink, create) == f"{origin}/#/campaigns/{campaign_id}"
 
-    again = CreateCampaignOperator(task_id="campaign", conn_id="xcally_links", name="daily",
-                                   settings={"dialMethod": "progressive", "TrunkId": 12})
+    again = CreateCampaignOperator(
+        task_id="campaign", conn_id="xcally_links", name="daily", settings={"dialMethod": "progressive", "TrunkId": 12}
+    )
     assert again.execute({}) == campaign_id  # found by name: same link
     assert link(DialerCampaignLink, again) == f"{origin}/#/campaigns/{campaign_id}"
 
-    upload = UploadListOperator(task_id="upload", conn_id="xcally_links", list_name="leads", source=leads(3),
-                                settings={"campaign_id": campaign_id}, progress=str(tmp_path / "p.json"))
+    upload = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_links",
+        list_name="leads",
+        source=leads(3),
+        settings={"campaign_id": campaign_id},
+        progress=str(tmp_path / "p.json"),
+    )
     summary = upload.execute({})
     (lst,) = state(emu)["lists"]
     assert summary["ids"]["list_id"] == lst["id"] and lst["contacts"] == 3
     assert link(DialerListLink, upload) == f"{UI}/#/lists/{lst['id']}?campaign={campaign_id}"
     assert link(DialerCampaignLink, upload) == f"{origin}/#/campaigns/{campaign_id}"
 
-    fresh = PushFreshLeadsOperator(task_id="fresh", conn_id="xcally_links", source=leads(1),
-                                   settings={"list_name": "leads"}, progress=str(tmp_path / "f.json"))
+    fresh = PushFreshLeadsOperator(
+        task_id="fresh",
+        conn_id="xcally_links",
+        source=leads(1),
+        settings={"list_name": "leads"},
+        progress=str(tmp_path / "f.json"),
+    )
     fresh.execute({})
     # an existing list of no campaign: the list link needs {campaign_id}, so there is none
     assert link(DialerListLink, fresh) == "" and link(DialerCampaignLink, fresh) == ""
 
-    control = ControlCampaignOperator(task_id="on", conn_id="xcally_links", campaign_id=str(campaign_id),
-                                      command="activate")
+    control = ControlCampaignOperator(
+        task_id="on", conn_id="xcally_links", campaign_id=str(campaign_id), command="activate"
+    )
     control.execute({})
     assert state(emu)["campaigns"][0]["dialActive"] is True
     assert link(DialerCampaignLink, control) == f"{origin}/#/campaigns/{campaign_id}"
 
 
 def test_a_deferred_upload_and_sensor_have_their_links_before_they_defer(emu, tmp_path, monkeypatch, fake_ti):
-    campaign_id = CreateCampaignOperator(task_id="campaign", conn_id="xcally_default", name="csv",
-                                         settings={"dialMethod": "progressive", "TrunkId": 12}).execute({})
-    upload = UploadListOperator(task_id="upload", conn_id="xcally_links", list_name="csv leads", source=leads(4),
-                                settings={"mode": "csv", "campaign_id": campaign_id}, wait_for_completion=True,
-                                progress=str(tmp_path / "p.json"))
+    campaign_id = CreateCampaignOperator(
+        task_id="campaign", conn_id="xcally_default", name="csv", settings={"dialMethod": "progressive", "TrunkId": 12}
+    ).execute({})
+    upload = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_links",
+        list_name="csv leads",
+        source=leads(4),
+        settings={"mode": "csv", "campaign_id": campaign_id},
+        wait_for_completion=True,
+        progress=str(tmp_path / "p.json"),
+    )
     with pytest.raises(TaskDeferred) as deferred:
         upload.execute({"ti": fake_ti()})
     (lst,) = state(emu)["lists"]
@@ -115,8 +140,9 @@ def test_a_deferred_upload_and_sensor_have_their_links_before_they_defer(emu, tm
     assert link(DialerListLink, sensor) == ""  # the template also names {campaign_id}, which a sensor never knows
 
     with_templates(emu, monkeypatch, "xcally_list_only", list_link_template="{origin}/#/lists/{list_id}")
-    sensor = ListLoadedSensor(task_id="wait", conn_id="xcally_list_only", targets=targets, deferrable=False,
-                              poke_interval=0.05, timeout=30)
+    sensor = ListLoadedSensor(
+        task_id="wait", conn_id="xcally_list_only", targets=targets, deferrable=False, poke_interval=0.05, timeout=30
+    )
     sensor.execute({})  # poke mode: waits here until the CSV import holds every contact
     assert link(DialerListLink, sensor) == f"{emu.base_url('xcally')}/#/lists/{lst['id']}"
 
@@ -124,14 +150,26 @@ def test_a_deferred_upload_and_sensor_have_their_links_before_they_defer(emu, tm
 def test_a_template_naming_a_secret_stops_the_task_before_any_request(emu, tmp_path, monkeypatch):
     with_templates(emu, monkeypatch, "xcally_bad_link", campaign_link_template="{origin}/c/{campaign_id}?p={password}")
     ops = [
-        CreateCampaignOperator(task_id="campaign", conn_id="xcally_bad_link", name="daily",
-                               settings={"dialMethod": "progressive", "TrunkId": 12}),
+        CreateCampaignOperator(
+            task_id="campaign",
+            conn_id="xcally_bad_link",
+            name="daily",
+            settings={"dialMethod": "progressive", "TrunkId": 12},
+        ),
         ControlCampaignOperator(task_id="on", conn_id="xcally_bad_link", campaign_id="1", command="activate"),
-        UploadListOperator(task_id="upload", conn_id="xcally_bad_link", list_name="leads", source=leads(2),
-                           progress=str(tmp_path / "p.json")),
+        UploadListOperator(
+            task_id="upload",
+            conn_id="xcally_bad_link",
+            list_name="leads",
+            source=leads(2),
+            progress=str(tmp_path / "p.json"),
+        ),
     ]
     for op in ops:
-        with pytest.raises(DialerConfigError, match=r"'xcally_bad_link' extra 'campaign_link_template': unknown "
-                                                    r"placeholder\(s\) \{password\}"):
+        with pytest.raises(
+            DialerConfigError,
+            match=r"'xcally_bad_link' extra 'campaign_link_template': unknown "
+            r"placeholder\(s\) \{password\}",
+        ):
             op.execute({})
     assert emu.requests("xcally") == []

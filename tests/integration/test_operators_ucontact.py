@@ -27,8 +27,10 @@ TASK = r"^/Integra/resources/Dialers/DialerTask$"
 
 
 def leads(n: int, start: int = 0) -> list[dict]:
-    return [{"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
-            for i in range(start, start + n)]
+    return [
+        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
@@ -42,22 +44,41 @@ def emu(fresh_dialer_emulator, monkeypatch):
 
 
 def upload(tmp_path, source, name="progress.json", **kwargs) -> UploadListOperator:
-    params = dict(task_id="upload", conn_id="ucontact_default", list_name="june", settings={"hub": "sales"},
-                  source=source, progress=str(tmp_path / name), chunk_size=4)
+    params = dict(
+        task_id="upload",
+        conn_id="ucontact_default",
+        list_name="june",
+        settings={"hub": "sales"},
+        source=source,
+        progress=str(tmp_path / name),
+        chunk_size=4,
+    )
     params.update(kwargs)
     return UploadListOperator(**params)
 
 
 def fresh(tmp_path, source, name="fresh.json", **kwargs) -> PushFreshLeadsOperator:
-    params = dict(task_id="fresh", conn_id="ucontact_default", settings={"hub": "sales"}, source=source,
-                  progress=str(tmp_path / name), chunk_size=4)
+    params = dict(
+        task_id="fresh",
+        conn_id="ucontact_default",
+        settings={"hub": "sales"},
+        source=source,
+        progress=str(tmp_path / name),
+        chunk_size=4,
+    )
     params.update(kwargs)
     return PushFreshLeadsOperator(**params)
 
 
 def dialer_task(tmp_path, source, name="task.json", **kwargs) -> AddToDialerTaskOperator:
-    params = dict(task_id="task", conn_id="ucontact_default", campaign="POWER<-", source=source,
-                  progress=str(tmp_path / name), chunk_size=4)
+    params = dict(
+        task_id="task",
+        conn_id="ucontact_default",
+        campaign="POWER<-",
+        source=source,
+        progress=str(tmp_path / name),
+        chunk_size=4,
+    )
     params.update(kwargs)
     return AddToDialerTaskOperator(**params)
 
@@ -85,8 +106,9 @@ def rows(first: int, last: int) -> set[int]:
 
 
 def test_429_storm_with_retry_after_lands_every_list_once(emu, tmp_path, delivery_check):
-    emu.set_faults("ucontact", [{"kind": "status", "status": 429, "retry_after": 0.1, "times": 6, "path": LISTS,
-                                 "method": "POST"}])
+    emu.set_faults(
+        "ucontact", [{"kind": "status", "status": 429, "retry_after": 0.1, "times": 6, "path": LISTS, "method": "POST"}]
+    )
     source = leads(12)
     summary = upload(tmp_path, source).execute({})
     checked = delivery_check(summary, source, stored(emu, "automation.lists"))
@@ -100,11 +122,15 @@ def test_429_storm_with_retry_after_lands_every_list_once(emu, tmp_path, deliver
 
 def test_random_5xx_on_chunks_never_duplicates_or_loses_a_lead(emu, tmp_path, delivery_check):
     # 503 is retried in place; 500 and 502 may have been applied, so the hub's lists are read by name first
-    emu.set_faults("ucontact", [
-        {"kind": "status", "status": 503, "probability": 0.25, "path": LISTS, "method": "POST"},
-        {"kind": "status", "status": 500, "probability": 0.2, "path": LISTS, "method": "POST"},
-        {"kind": "status", "status": 502, "probability": 0.2, "path": LISTS, "method": "POST"},
-    ], seed=8)
+    emu.set_faults(
+        "ucontact",
+        [
+            {"kind": "status", "status": 503, "probability": 0.25, "path": LISTS, "method": "POST"},
+            {"kind": "status", "status": 500, "probability": 0.2, "path": LISTS, "method": "POST"},
+            {"kind": "status", "status": 502, "probability": 0.2, "path": LISTS, "method": "POST"},
+        ],
+        seed=8,
+    )
     source = leads(40)
     # one chunk at a time: the seeded draws then meet the requests in one order on any machine (with
     # several in flight, a loaded machine may deal one chunk five 503s in a row, which fails the task)
@@ -142,10 +168,13 @@ def test_drop_after_apply_is_resolved_by_list_name_not_resent(emu, tmp_path, del
 @pytest.mark.parametrize("kind", ["drop_after", "drop_before"])
 def test_lost_answer_without_the_list_read_is_reported_unknown(emu, tmp_path, delivery_check, kind):
     # a tenant without the assumed list read (docs/vendors/ucontact.md#decision-assumed-list-state-read): the chunk's fate cannot be learnt, so it is not resent
-    emu.set_faults("ucontact", [
-        {"kind": kind, "path": LISTS, "method": "POST", "after": 1, "times": 1},
-        {"kind": "status", "status": 404, "path": LISTS, "method": "GET", "body": {"message": "Not Found"}},
-    ])
+    emu.set_faults(
+        "ucontact",
+        [
+            {"kind": kind, "path": LISTS, "method": "POST", "after": 1, "times": 1},
+            {"kind": "status", "status": 404, "path": LISTS, "method": "GET", "body": {"message": "Not Found"}},
+        ],
+    )
     source = leads(12)
     summary = upload(tmp_path, source, concurrency=1, max_reject_ratio=1).execute({})
     checked = delivery_check(summary, source, stored(emu, "automation.lists"))
@@ -155,7 +184,9 @@ def test_lost_answer_without_the_list_read_is_reported_unknown(emu, tmp_path, de
 
 
 @pytest.mark.parametrize("dies", ["after_the_vendor_applied", "before_the_request", "while_resending"])
-def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch, delivery_check, task_dies, dies):
+def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(
+    emu, tmp_path, monkeypatch, delivery_check, task_dies, dies
+):
     from airflow_provider_dialer.hooks.ucontact import UContactHook
 
     real = UContactHook.push_list_chunk
@@ -183,12 +214,21 @@ def test_reject_report_agrees_with_what_landed(emu, tmp_path, delivery_check):
     source[7]["timezone"] = "Mars/Olympus"  # row 8: no such zone
     report = tmp_path / "rejects.jsonl"
     emu.set_faults("ucontact", [{"kind": "status", "status": 503, "times": 2, "path": LISTS, "method": "POST"}])
-    summary = upload(tmp_path, source, reject_report=str(report), dnc_source=["+12125550009"],  # row 10
-                     max_reject_ratio=0.5).execute({})
+    summary = upload(
+        tmp_path,
+        source,
+        reject_report=str(report),
+        dnc_source=["+12125550009"],  # row 10
+        max_reject_ratio=0.5,
+    ).execute({})
     checked = delivery_check(summary, source, stored(emu, "automation.lists"), report=report)
     assert checked["rejected"] == {3, 6, 8, 10}
-    assert summary["rejected_by_reason"] == {"do_not_call": 1, "duplicate_phone": 1, "invalid_phone": 1,
-                                             "unknown_timezone": 1}
+    assert summary["rejected_by_reason"] == {
+        "do_not_call": 1,
+        "duplicate_phone": 1,
+        "invalid_phone": 1,
+        "unknown_timezone": 1,
+    }
     assert checked["accepted"] == {1, 2, 4, 5, 7, 9}
 
 
@@ -196,10 +236,14 @@ def test_reject_report_agrees_with_what_landed(emu, tmp_path, delivery_check):
 
 
 def test_fresh_leads_429_storm_and_503s_land_once(emu, tmp_path, delivery_check):
-    emu.set_faults("ucontact", [
-        {"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": FRESH, "method": "POST"},
-        {"kind": "status", "status": 503, "probability": 0.3, "path": FRESH, "method": "POST"},
-    ], seed=3)
+    emu.set_faults(
+        "ucontact",
+        [
+            {"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": FRESH, "method": "POST"},
+            {"kind": "status", "status": 503, "probability": 0.3, "path": FRESH, "method": "POST"},
+        ],
+        seed=3,
+    )
     source = leads(12)
     summary = fresh(tmp_path, source, concurrency=1).execute({})  # seeded draws in one order on any machine
     checked = delivery_check(summary, source, stored(emu, "automation.freshLeads"))
@@ -231,7 +275,9 @@ def test_fresh_leads_refused_rows_do_not_land(emu, tmp_path, delivery_check):
     assert checked["refused"] == {2, 5} and summary["refused_by_vendor"] == {"missing_email": 2}
 
 
-@pytest.mark.parametrize(("hub", "channel"), [("sms", "sms"), ("wa", "whatsapp"), ("mail", "email"), ("preview_sales", "telephony")])
+@pytest.mark.parametrize(
+    ("hub", "channel"), [("sms", "sms"), ("wa", "whatsapp"), ("mail", "email"), ("preview_sales", "telephony")]
+)
 def test_agent_goes_only_to_preview_telephony_hubs(emu, tmp_path, hub, channel):
     """The document lists ``agent`` only under the preview properties: a text hub's contact never has it."""
     source = [dict(lead, email=f"l{i}@example.com", agent="my_best_agent") for i, lead in enumerate(leads(3))]
@@ -268,10 +314,14 @@ def test_dialer_task_lost_answer_is_reported_unknown_never_resent(emu, tmp_path,
 
 
 def test_dialer_task_random_5xx_never_duplicates_or_loses_a_lead(emu, tmp_path, delivery_check):
-    emu.set_faults("ucontact", [
-        {"kind": "status", "status": 503, "probability": 0.2, "path": TASK},
-        {"kind": "status", "status": 502, "probability": 0.15, "path": TASK},
-    ], seed=5)
+    emu.set_faults(
+        "ucontact",
+        [
+            {"kind": "status", "status": 503, "probability": 0.2, "path": TASK},
+            {"kind": "status", "status": 502, "probability": 0.15, "path": TASK},
+        ],
+        seed=5,
+    )
     source = leads(16)
     summary = dialer_task(tmp_path, source, max_reject_ratio=1, concurrency=1).execute({})  # seeded draws in one order
     checked = delivery_check(summary, source, stored(emu, "integra.dialertask"))

@@ -28,7 +28,12 @@ AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 
 def leads(n: int, start: int = 0) -> list[dict]:
     return [
-        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "external_id": f"EXT-{i}", "timezone": "America/New_York"}
+        {
+            "phones": [f"+1212555{i:04d}"],
+            "first_name": f"Lead{i}",
+            "external_id": f"EXT-{i}",
+            "timezone": "America/New_York",
+        }
         for i in range(start, start + n)
     ]
 
@@ -41,16 +46,20 @@ def emu(fresh_dialer_emulator, monkeypatch):
 
 
 def upload(tmp_path, **kwargs) -> UploadListOperator:
-    params = dict(task_id="upload", conn_id="ujet_default", list_name="l", settings={"campaign_id": 6},
-                  progress=str(tmp_path / "progress.json"), chunk_size=4)
+    params = dict(
+        task_id="upload",
+        conn_id="ujet_default",
+        list_name="l",
+        settings={"campaign_id": 6},
+        progress=str(tmp_path / "progress.json"),
+        chunk_size=4,
+    )
     params.update(kwargs)
     return UploadListOperator(**params)
 
 
 def stored_phones(emu) -> dict[str, int]:
     return emu.leads("ujet", keys=True).get("ujet.import", {}).get("counts", {})
-
-
 
 
 def wait_jobs(emu, summary, campaign_id=6):
@@ -70,7 +79,6 @@ def test_upload_imports_every_lead_once_and_waits_on_jobs(emu, tmp_path):
 
 def test_wait_for_completion_defers_on_the_import_trigger(emu, tmp_path, fake_ti):
     op = upload(tmp_path, source=leads(3), wait_for_completion=True)
-
 
     ti = fake_ti()
     with pytest.raises(TaskDeferred) as deferred:
@@ -97,14 +105,25 @@ def test_failed_import_job_fails_the_sensor_with_the_vendor_error(emu, tmp_path)
     event = wait_jobs(emu, {"wait": {"job_ids": [job_id]}})
     assert event["status"] == "failed"
     assert "DuplicateContactPhoneOnCampaign" in event["message"]
-    sensor = ImportJobSensor(task_id="s", conn_id="ujet_default", campaign_id=6, job_ids=[job_id],
-                             deferrable=False, poke_interval=0.05, timeout=5)
-    with pytest.raises(DialerJobFailedError, match="Internal Error: NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign"):
+    sensor = ImportJobSensor(
+        task_id="s",
+        conn_id="ujet_default",
+        campaign_id=6,
+        job_ids=[job_id],
+        deferrable=False,
+        poke_interval=0.05,
+        timeout=5,
+    )
+    with pytest.raises(
+        DialerJobFailedError, match="Internal Error: NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign"
+    ):
         sensor.poke({})
 
 
 def test_dropped_connection_after_import_is_resolved_not_resent(emu, tmp_path):
-    emu.set_faults("ujet", [{"kind": "drop_after", "path": "/contacts/import$", "method": "POST", "after": 1, "times": 1}])
+    emu.set_faults(
+        "ujet", [{"kind": "drop_after", "path": "/contacts/import$", "method": "POST", "after": 1, "times": 1}]
+    )
     summary = upload(tmp_path, source=leads(8)).execute({})
     assert summary["chunks_resolved_after_unknown_fate"] == 1  # resolved inside the attempt: it counts too
     wait_jobs(emu, summary)
@@ -140,7 +159,9 @@ def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path
 
 
 def test_429_storm_is_absorbed(emu, tmp_path):
-    emu.set_faults("ujet", [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": "/contacts/import$"}])
+    emu.set_faults(
+        "ujet", [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": "/contacts/import$"}]
+    )
     summary = upload(tmp_path, source=leads(4)).execute({})
     wait_jobs(emu, summary)
     assert summary["accepted"] == 4 and len(stored_phones(emu)) == 4
@@ -148,8 +169,13 @@ def test_429_storm_is_absorbed(emu, tmp_path):
 
 def test_fresh_leads_outside_their_window_are_held_back(emu, tmp_path):
     tokyo = {"phones": ["+81312345678"], "first_name": "Yui", "timezone": "Asia/Tokyo"}
-    op = PushFreshLeadsOperator(task_id="push", conn_id="ujet_default", settings={"campaign_id": 6},
-                                source=leads(2) + [tokyo], progress=str(tmp_path / "p.json"))
+    op = PushFreshLeadsOperator(
+        task_id="push",
+        conn_id="ujet_default",
+        settings={"campaign_id": 6},
+        source=leads(2) + [tokyo],
+        progress=str(tmp_path / "p.json"),
+    )
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({})
     assert deferred.value.trigger.moment == dt.datetime(2026, 6, 10, 23, 0, tzinfo=UTC)
@@ -158,20 +184,42 @@ def test_fresh_leads_outside_their_window_are_held_back(emu, tmp_path):
 
 
 def test_invalid_contact_is_reported_as_refused(emu, tmp_path):
-    op = PushFreshLeadsOperator(task_id="push", conn_id="ujet_default", settings={"campaign_id": 6},
-                                source=leads(1), progress=str(tmp_path / "p.json"), max_reject_ratio=1)
+    op = PushFreshLeadsOperator(
+        task_id="push",
+        conn_id="ujet_default",
+        settings={"campaign_id": 6},
+        source=leads(1),
+        progress=str(tmp_path / "p.json"),
+        max_reject_ratio=1,
+    )
     op.execute({})
-    again = PushFreshLeadsOperator(task_id="push2", conn_id="ujet_default", settings={"campaign_id": 6},
-                                   source=leads(1), progress=str(tmp_path / "p2.json"), max_reject_ratio=1)
+    again = PushFreshLeadsOperator(
+        task_id="push2",
+        conn_id="ujet_default",
+        settings={"campaign_id": 6},
+        source=leads(1),
+        progress=str(tmp_path / "p2.json"),
+        max_reject_ratio=1,
+    )
     summary = again.execute({})  # the same phone again: UJET lists it under invalid_contacts
     assert summary["refused_by_vendor"] == {"invalid_contact": 1} and summary["accepted"] == 0
 
 
 def test_remove_leads_by_external_id_and_phone(emu, tmp_path):
-    PushFreshLeadsOperator(task_id="push", conn_id="ujet_default", settings={"campaign_id": 6},
-                           source=leads(3), progress=str(tmp_path / "p.json")).execute({})
-    result = RemoveLeadsOperator(task_id="rm", conn_id="ujet_default", campaign_id=6, external_ids=["EXT-0"],
-                                 phones=["+12125550001", "+19999999999"]).execute({})
+    PushFreshLeadsOperator(
+        task_id="push",
+        conn_id="ujet_default",
+        settings={"campaign_id": 6},
+        source=leads(3),
+        progress=str(tmp_path / "p.json"),
+    ).execute({})
+    result = RemoveLeadsOperator(
+        task_id="rm",
+        conn_id="ujet_default",
+        campaign_id=6,
+        external_ids=["EXT-0"],
+        phones=["+12125550001", "+19999999999"],
+    ).execute({})
     assert result == {"removed": 2, "missing": 1}
     remaining = emu.state("ujet")["ujet"]
     assert "EXT-2" in str(remaining) and "EXT-0" not in str(remaining)
@@ -186,8 +234,13 @@ def test_remove_leads_by_any_selector_deletes_by_contact_id_only(emu, tmp_path_f
     a contact id, exactly the contacts asked for are gone, and the rest stay (read through the admin API)."""
     emu.reset()
     tmp_path = tmp_path_factory.mktemp("rm")
-    PushFreshLeadsOperator(task_id="push", conn_id="ujet_default", settings={"campaign_id": 6},
-                           source=leads(6), progress=str(tmp_path / "p.json")).execute({})
+    PushFreshLeadsOperator(
+        task_id="push",
+        conn_id="ujet_default",
+        settings={"campaign_id": 6},
+        source=leads(6),
+        progress=str(tmp_path / "p.json"),
+    ).execute({})
     before = {c["id"]: c for c in emu.state("ujet")["ujet"]["campaigns"]["6"]["contacts"]}
     chosen = data.draw(st.lists(st.sampled_from(sorted(before)), unique=True, max_size=4))
     selectors = {"contact_ids": [], "phones": [], "external_ids": []}
@@ -198,14 +251,17 @@ def test_remove_leads_by_any_selector_deletes_by_contact_id_only(emu, tmp_path_f
             selectors[how].append(data.draw(st.sampled_from([cid, str(cid)])))
         elif how == "phones":
             digits = c["phone_number"].lstrip("+")
-            selectors[how].append(data.draw(st.sampled_from([f"+{digits}", f"+{digits[:1]} {digits[1:4]}-{digits[4:]}"])))
+            selectors[how].append(
+                data.draw(st.sampled_from([f"+{digits}", f"+{digits[:1]} {digits[1:4]}-{digits[4:]}"]))
+            )
         else:
             selectors[how].append(c["external_unique_id"])
     absent = data.draw(st.booleans())
     if absent or not chosen:
         selectors["phones"].append("+19999999999")
-    result = RemoveLeadsOperator(task_id="rm", conn_id="ujet_default", campaign_id=6,
-                                 **{k: v for k, v in selectors.items() if v}).execute({})
+    result = RemoveLeadsOperator(
+        task_id="rm", conn_id="ujet_default", campaign_id=6, **{k: v for k, v in selectors.items() if v}
+    ).execute({})
     after = emu.state("ujet")["ujet"]
     left = {c["id"] for c in after["campaigns"]["6"]["contacts"]}
     assert left == set(before) - set(chosen)

@@ -28,8 +28,10 @@ CAMPAIGNS = r"^/dialer/campaigns$"
 
 
 def leads(n: int, start: int = 0) -> list[dict]:
-    return [{"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
-            for i in range(start, start + n)]
+    return [
+        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
@@ -42,8 +44,14 @@ def emu(fresh_dialer_emulator, monkeypatch):
 
 
 def upload(tmp_path, source, name="progress.json", **kwargs) -> UploadListOperator:
-    params = dict(task_id="upload", conn_id="voipex_default", list_name="june", source=source,
-                  progress=str(tmp_path / name), chunk_size=4)
+    params = dict(
+        task_id="upload",
+        conn_id="voipex_default",
+        list_name="june",
+        source=source,
+        progress=str(tmp_path / name),
+        chunk_size=4,
+    )
     params.update(kwargs)
     return UploadListOperator(**params)
 
@@ -72,8 +80,10 @@ def rows(first: int, last: int) -> set[int]:
 
 
 def test_429_storm_with_retry_after_lands_every_call_list_once(emu, tmp_path, delivery_check):
-    emu.set_faults("voipex", [{"kind": "status", "status": 429, "retry_after": 0.1, "times": 6, "path": CALL_LISTS,
-                               "method": "POST"}])
+    emu.set_faults(
+        "voipex",
+        [{"kind": "status", "status": 429, "retry_after": 0.1, "times": 6, "path": CALL_LISTS, "method": "POST"}],
+    )
     source = leads(12)
     summary = upload(tmp_path, source).execute({})
     checked = delivery_check(summary, source, stored(emu))
@@ -88,11 +98,15 @@ def test_429_storm_with_retry_after_lands_every_call_list_once(emu, tmp_path, de
 
 def test_random_5xx_on_chunks_never_duplicates_or_loses_a_lead(emu, tmp_path, delivery_check):
     # 503 is retried in place; 500 and 502 may have been applied, so the call lists are read by name first
-    emu.set_faults("voipex", [
-        {"kind": "status", "status": 503, "probability": 0.25, "path": CALL_LISTS, "method": "POST"},
-        {"kind": "status", "status": 500, "probability": 0.2, "path": CALL_LISTS, "method": "POST"},
-        {"kind": "status", "status": 502, "probability": 0.2, "path": CALL_LISTS, "method": "POST"},
-    ], seed=8)
+    emu.set_faults(
+        "voipex",
+        [
+            {"kind": "status", "status": 503, "probability": 0.25, "path": CALL_LISTS, "method": "POST"},
+            {"kind": "status", "status": 500, "probability": 0.2, "path": CALL_LISTS, "method": "POST"},
+            {"kind": "status", "status": 502, "probability": 0.2, "path": CALL_LISTS, "method": "POST"},
+        ],
+        seed=8,
+    )
     source = leads(40)
     # one chunk at a time, so the seeded draws meet the requests in one order on any machine
     summary = upload(tmp_path, source, max_reject_ratio=1, concurrency=1).execute({})
@@ -129,11 +143,19 @@ def test_drop_after_apply_is_resolved_by_call_list_name_not_resent(emu, tmp_path
 @pytest.mark.parametrize("kind", ["drop_after", "drop_before"])
 def test_lost_answer_without_the_call_list_read_is_reported_unknown(emu, tmp_path, delivery_check, kind):
     # a tenant without the assumed call-list read: the chunk's fate cannot be learnt, so it is not resent
-    emu.set_faults("voipex", [
-        {"kind": kind, "path": CALL_LISTS, "method": "POST", "after": 1, "times": 1},
-        {"kind": "status", "status": 404, "path": CALL_LISTS, "method": "GET",
-         "body": {"statusCode": 404, "error": "Not Found", "message": "Not Found"}},
-    ])
+    emu.set_faults(
+        "voipex",
+        [
+            {"kind": kind, "path": CALL_LISTS, "method": "POST", "after": 1, "times": 1},
+            {
+                "kind": "status",
+                "status": 404,
+                "path": CALL_LISTS,
+                "method": "GET",
+                "body": {"statusCode": 404, "error": "Not Found", "message": "Not Found"},
+            },
+        ],
+    )
     source = leads(12)
     summary = upload(tmp_path, source, concurrency=1, max_reject_ratio=1).execute({})
     checked = delivery_check(summary, source, stored(emu))
@@ -143,14 +165,18 @@ def test_lost_answer_without_the_call_list_read_is_reported_unknown(emu, tmp_pat
 
 
 @pytest.mark.parametrize("dies", ["after_the_vendor_applied", "before_the_request", "while_resending"])
-def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(emu, tmp_path, monkeypatch, delivery_check, task_dies, dies):
+def test_task_killed_mid_upload_then_retried_leaves_each_lead_once(
+    emu, tmp_path, monkeypatch, delivery_check, task_dies, dies
+):
     from airflow_provider_dialer.hooks.voipex import VoipexHook
 
     real = VoipexHook.push_list_chunk
     dying = task_dies(real, dies)
 
     if dies == "while_resending":
-        emu.set_faults("voipex", [{"kind": "drop_before", "path": CALL_LISTS, "method": "POST", "after": 1, "times": 1}])
+        emu.set_faults(
+            "voipex", [{"kind": "drop_before", "path": CALL_LISTS, "method": "POST", "after": 1, "times": 1}]
+        )
 
     source = leads(12)
     monkeypatch.setattr(VoipexHook, "push_list_chunk", dying)
@@ -171,8 +197,13 @@ def test_reject_report_agrees_with_what_landed(emu, tmp_path, delivery_check):
     source[6]["timezone"] = "Mars/Olympus"  # row 7
     report = tmp_path / "rejects.jsonl"
     emu.set_faults("voipex", [{"kind": "drop_after", "path": CALL_LISTS, "method": "POST", "times": 1}])
-    summary = upload(tmp_path, source, reject_report=str(report), dnc_source=["+1 212 555 0008"],  # row 9
-                     max_reject_ratio=0.5).execute({})
+    summary = upload(
+        tmp_path,
+        source,
+        reject_report=str(report),
+        dnc_source=["+1 212 555 0008"],  # row 9
+        max_reject_ratio=0.5,
+    ).execute({})
     checked = delivery_check(summary, source, stored(emu), report=report)
     assert checked["rejected"] == {2, 5, 7, 9}
     assert checked["accepted"] == {1, 3, 4, 6, 8, 10}
@@ -192,10 +223,13 @@ def test_access_token_expiring_mid_upload_is_refreshed_and_no_lead_is_lost(emu, 
     emu.configure(voipex_token_lifetime=0.5, voipex_refresh_lifetime=30)
     # the 2nd call list is held 0.6 s inside the server before its token is checked: it arrives expired
     # (401, refreshed, sent again); the later chunks cross the lifetime again and are refreshed
-    emu.set_faults("voipex", [
-        {"kind": "latency", "delay": 0.6, "path": CALL_LISTS, "method": "POST", "after": 1, "times": 1},
-        {"kind": "latency", "delay": 0.1, "path": CALL_LISTS, "method": "POST"},
-    ])
+    emu.set_faults(
+        "voipex",
+        [
+            {"kind": "latency", "delay": 0.6, "path": CALL_LISTS, "method": "POST", "after": 1, "times": 1},
+            {"kind": "latency", "delay": 0.1, "path": CALL_LISTS, "method": "POST"},
+        ],
+    )
     source = leads(32)
     summary = upload(tmp_path, source, concurrency=1).execute({})
     checked = delivery_check(summary, source, stored(emu))
@@ -212,8 +246,9 @@ def test_access_token_expiring_mid_upload_is_refreshed_and_no_lead_is_lost(emu, 
 def test_refresh_token_expired_mid_upload_forces_a_new_login(emu, tmp_path, delivery_check):
     emu.configure(voipex_token_lifetime=0.3, voipex_refresh_lifetime=0.5)
     # the 2nd call list is held 0.7 s: its access token and the refresh token both expire meanwhile
-    emu.set_faults("voipex", [{"kind": "latency", "delay": 0.7, "path": CALL_LISTS, "method": "POST", "after": 1,
-                               "times": 1}])
+    emu.set_faults(
+        "voipex", [{"kind": "latency", "delay": 0.7, "path": CALL_LISTS, "method": "POST", "after": 1, "times": 1}]
+    )
     source = leads(12)
     summary = upload(tmp_path, source, concurrency=1).execute({})
     checked = delivery_check(summary, source, stored(emu))
@@ -232,8 +267,15 @@ def test_refresh_token_expired_mid_upload_forces_a_new_login(emu, tmp_path, deli
 
 
 def campaign(list_ids, **kwargs) -> CreateCampaignOperator:
-    params = dict(task_id="campaign", conn_id="voipex_default", name="june", calling_hours="09:00-17:00",
-                  weekdays=[1, 2, 3, 4, 5], lists=list_ids, settings={"callerId": "420228881234", "ivr_name": "IVR-app-name"})
+    params = dict(
+        task_id="campaign",
+        conn_id="voipex_default",
+        name="june",
+        calling_hours="09:00-17:00",
+        weekdays=[1, 2, 3, 4, 5],
+        lists=list_ids,
+        settings={"callerId": "420228881234", "ivr_name": "IVR-app-name"},
+    )
     params.update(kwargs)
     return CreateCampaignOperator(**params)
 
@@ -252,8 +294,10 @@ def test_campaign_creation_answer_lost_then_retried_creates_it_once(emu, tmp_pat
 
 def test_campaign_creation_through_a_429_storm_creates_it_once(emu, tmp_path):
     list_ids = upload(tmp_path, leads(3)).execute({})["ids"]["call_list_ids"]
-    emu.set_faults("voipex", [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": CAMPAIGNS,
-                               "method": "POST"}])
+    emu.set_faults(
+        "voipex",
+        [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": CAMPAIGNS, "method": "POST"}],
+    )
     campaign_id = campaign(list_ids).execute({})
     assert [c["id"] for c in state(emu)["campaigns"]] == [campaign_id]
     assert [r["status"] for r in requests(emu, "POST", CAMPAIGNS)] == [429, 429, 429, 200]
@@ -264,8 +308,9 @@ def test_campaign_start_answer_lost_is_resolved_by_reading_the_campaign(emu, tmp
     campaign_id = campaign(list_ids).execute({})
 
     def start() -> dict:
-        return ControlCampaignOperator(task_id="start", conn_id="voipex_default", campaign_id=campaign_id,
-                                       command="start").execute({})
+        return ControlCampaignOperator(
+            task_id="start", conn_id="voipex_default", campaign_id=campaign_id, command="start"
+        ).execute({})
 
     emu.set_faults("voipex", [{"kind": "drop_after", "path": r"/control$", "method": "PUT", "times": 1}])
     done = {"id": campaign_id, "message": "Campaign is already running", "state": "running"}
@@ -281,8 +326,9 @@ def test_campaign_command_lost_before_apply_fails_then_the_retry_applies_it_once
     campaign_id = campaign(list_ids).execute({})
 
     def control(command: str) -> dict:
-        return ControlCampaignOperator(task_id=command, conn_id="voipex_default", campaign_id=campaign_id,
-                                       command=command).execute({})
+        return ControlCampaignOperator(
+            task_id=command, conn_id="voipex_default", campaign_id=campaign_id, command=command
+        ).execute({})
 
     with pytest.raises(DialerHTTPError, match="409"):
         control("pause")  # a real conflict (the campaign is not running) still fails

@@ -28,8 +28,10 @@ BULK = r"^/api/cm/lists/\d+/contacts$"
 
 
 def leads(n: int, start: int = 0) -> list[dict]:
-    return [{"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
-            for i in range(start, start + n)]
+    return [
+        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
+        for i in range(start, start + n)
+    ]
 
 
 def phones(n: int, start: int = 0) -> set[str]:
@@ -43,8 +45,9 @@ def emu(fresh_dialer_emulator, monkeypatch):
 
 
 def upload(tmp_path, name="progress.json", **kwargs) -> UploadListOperator:
-    params = dict(task_id="upload", conn_id="xcally_default", list_name="leads", progress=str(tmp_path / name),
-                  chunk_size=4)
+    params = dict(
+        task_id="upload", conn_id="xcally_default", list_name="leads", progress=str(tmp_path / name), chunk_size=4
+    )
     params.update(kwargs)
     return UploadListOperator(**params)
 
@@ -66,9 +69,6 @@ def posts(emu, pattern: str) -> list[dict]:
     import re
 
     return [r for r in emu.requests("xcally") if r["method"] == "POST" and re.search(pattern, r["path"])]
-
-
-
 
 
 # -- UploadListOperator -----------------------------------------------------------------------------
@@ -103,8 +103,14 @@ def test_csv_upload_defers_until_the_list_holds_every_contact(emu, tmp_path, fak
     hook = XCallyHook("xcally_default")
     existing = hook.create_list("leads")
     hook.add_contacts(existing.id, [{"ListId": existing.id, "firstName": "Old", "phone": "5511999990000"}])
-    op = upload(tmp_path, source=leads(30), settings={"mode": "csv"}, chunk_size=None, wait_for_completion=True,
-                poll_interval=0.05)
+    op = upload(
+        tmp_path,
+        source=leads(30),
+        settings={"mode": "csv"},
+        chunk_size=None,
+        wait_for_completion=True,
+        poll_interval=0.05,
+    )
     ti = fake_ti()
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": ti})
@@ -125,17 +131,28 @@ def test_csv_upload_defers_until_the_list_holds_every_contact(emu, tmp_path, fak
 def test_auto_mode_bulk_adds_small_chunks_and_imports_large_ones(emu, tmp_path):
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
-    small = upload(tmp_path, name="small.json", source=leads(30), settings={"mode": "auto"}, chunk_size=None).execute({})
+    small = upload(tmp_path, name="small.json", source=leads(30), settings={"mode": "auto"}, chunk_size=None).execute(
+        {}
+    )
     assert small["wait"] is None and "pids" not in small["ids"]  # stored at once: nothing to wait for
     assert len(posts(emu, BULK)) == 1 and not posts(emu, r"^/api/cm/contacts/upload/.+")
 
     assert XCallyHook.batch_chunk_size == 1000  # the threshold: larger chunks go as CSV imports
-    big = upload(tmp_path, name="big.json", list_name="big", source=leads(1500, start=1000), settings={"mode": "auto"},
-                 chunk_size=1200).execute({})
+    big = upload(
+        tmp_path,
+        name="big.json",
+        list_name="big",
+        source=leads(1500, start=1000),
+        settings={"mode": "auto"},
+        chunk_size=1200,
+    ).execute({})
     assert big["accepted"] == 1500 and big["chunks"] == 2
     assert len(big["ids"]["pids"]) == 1 and len(posts(emu, BULK)) == 2  # 1,200 as CSV, the last 300 as a bulk add
     assert big["wait"] == {"kind": "list_loaded", "targets": [{"list_id": big["ids"]["list_id"], "expected": 1500}]}
-    assert XCallyHook("xcally_default").wait_for_import(big["ids"]["list_id"], 1500, timeout=30, poll_interval=0.05) == 1500
+    assert (
+        XCallyHook("xcally_default").wait_for_import(big["ids"]["list_id"], 1500, timeout=30, poll_interval=0.05)
+        == 1500
+    )
     assert set(stored(emu)) == phones(30) | phones(300, start=2200)
     counts = stored(emu, "xcally.csv")
     assert set(counts) == phones(1200, start=1000) and set(counts.values()) == {1}
@@ -164,8 +181,9 @@ def test_dropped_csv_import_answer_waits_for_the_import_then_resolves(emu, tmp_p
 
     monkeypatch.setattr(XCallyHook, "resolve_settle_seconds", 0.3)
     emu.configure(xcally_import_rate=40)  # the import is still storing when the answer is lost
-    emu.set_faults("xcally", [{"kind": "drop_after", "path": r"^/api/cm/contacts/upload/.+", "method": "POST",
-                               "times": 1}])
+    emu.set_faults(
+        "xcally", [{"kind": "drop_after", "path": r"^/api/cm/contacts/upload/.+", "method": "POST", "times": 1}]
+    )
     summary = upload(tmp_path, source=leads(12), settings={"mode": "csv"}, chunk_size=None).execute({})
     assert summary["accepted"] == 12 and summary["unknown"] == 0
     assert len(posts(emu, r"^/api/cm/contacts/upload/.+")) == 1  # not imported twice
@@ -203,8 +221,13 @@ def test_fresh_leads_go_into_an_existing_list_with_their_schedule(emu, tmp_path)
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
     lst = XCallyHook("xcally_default").create_list("fresh")
-    op = PushFreshLeadsOperator(task_id="push", conn_id="xcally_default", settings={"list_name": "fresh"},
-                                source=leads(3) + [TOKYO], progress=str(tmp_path / "p.json"))
+    op = PushFreshLeadsOperator(
+        task_id="push",
+        conn_id="xcally_default",
+        settings={"list_name": "fresh"},
+        source=leads(3) + [TOKYO],
+        progress=str(tmp_path / "p.json"),
+    )
     summary = op.execute({})  # no deferral: the Tokyo lead goes now with its scheduledat
     assert summary["accepted"] == 4 and summary["held_back"] == 0 and summary["ids"]["list_id"] == lst.id
     by_phone = {c["phone"]: c for c in contacts_of(emu, lst.id)}
@@ -214,8 +237,13 @@ def test_fresh_leads_go_into_an_existing_list_with_their_schedule(emu, tmp_path)
 
 
 def test_fresh_leads_into_an_unknown_list_fail_clearly_before_any_lead_is_sent(emu, tmp_path):
-    op = PushFreshLeadsOperator(task_id="push", conn_id="xcally_default", settings={"list_name": "nope"},
-                                source=leads(2), progress=str(tmp_path / "p.json"))
+    op = PushFreshLeadsOperator(
+        task_id="push",
+        conn_id="xcally_default",
+        settings={"list_name": "nope"},
+        source=leads(2),
+        progress=str(tmp_path / "p.json"),
+    )
     with pytest.raises(DialerConfigError, match="no contact list named 'nope'"):
         op.execute({})
     assert posts(emu, r".") == []  # nothing created, nothing sent
@@ -225,8 +253,15 @@ def test_fresh_leads_into_an_unknown_list_fail_clearly_before_any_lead_is_sent(e
 
 
 def campaign_op(**kwargs) -> CreateCampaignOperator:
-    params = dict(task_id="campaign", conn_id="xcally_default", name="daily", calling_hours="08:00-21:00",
-                  weekdays=[1, 2, 3, 4, 5], agents=[24, 26], settings={"dialMethod": "progressive", "TrunkId": 12})
+    params = dict(
+        task_id="campaign",
+        conn_id="xcally_default",
+        name="daily",
+        calling_hours="08:00-21:00",
+        weekdays=[1, 2, 3, 4, 5],
+        agents=[24, 26],
+        settings={"dialMethod": "progressive", "TrunkId": 12},
+    )
     params.update(kwargs)
     return CreateCampaignOperator(**params)
 
@@ -249,8 +284,12 @@ def test_create_campaign_is_idempotent_by_name_and_attaches_lists_and_agents(emu
 
 def test_changed_campaign_settings_are_updated_or_fail(emu, tmp_path):
     campaign_id = campaign_op(agents=[24]).execute({})
-    changed = dict(calling_hours="09:00-18:00", weekdays=[1, 3, 5], agents=[24, 31],
-                   settings={"dialMethod": "power", "TrunkId": 12})
+    changed = dict(
+        calling_hours="09:00-18:00",
+        weekdays=[1, 3, 5],
+        agents=[24, 31],
+        settings={"dialMethod": "power", "TrunkId": 12},
+    )
     with pytest.raises(DialerConfigError, match="exists with different settings") as failed:
         campaign_op(on_difference="fail", **changed).execute({})
     assert "dialMethod" in str(failed.value) and "agents" in str(failed.value)
@@ -269,8 +308,10 @@ def test_campaign_rerun_against_a_server_without_the_agents_read_resends_them(em
     """The document gives POST .../users, not its GET: a server without the read must not fail a re-run."""
     list_id = upload(tmp_path, source=leads(2)).execute({})["ids"]["list_id"]
     campaign_id = campaign_op(lists=[list_id]).execute({})
-    emu.set_faults("xcally", [{"kind": "status", "status": missing, "method": "GET",
-                               "path": r"^/api/voice/queues/\d+/(users|lists)$"}])
+    emu.set_faults(
+        "xcally",
+        [{"kind": "status", "status": missing, "method": "GET", "path": r"^/api/voice/queues/\d+/(users|lists)$"}],
+    )
     agent_posts = len(posts(emu, r"/users$"))
     assert campaign_op(lists=[list_id], agents=[24, 26, 31]).execute({}) == campaign_id
     assert f"does not serve GET /api/voice/queues/{campaign_id}/users" in "".join(capfd.readouterr())
@@ -295,17 +336,20 @@ def test_bad_campaign_setting_is_named_before_any_request(emu):
 def test_control_campaign_activates_and_deactivates(emu):
     campaign_id = campaign_op(settings={"TrunkId": 12, "dialActive": False}).execute({})
     assert state(emu)["campaigns"][0]["dialActive"] is False
-    result = ControlCampaignOperator(task_id="on", conn_id="xcally_default", campaign_id=str(campaign_id),
-                                     command="activate").execute({})
+    result = ControlCampaignOperator(
+        task_id="on", conn_id="xcally_default", campaign_id=str(campaign_id), command="activate"
+    ).execute({})
     assert result == {"id": campaign_id, "name": "daily", "dialActive": True}
     assert state(emu)["campaigns"][0]["dialActive"] is True
-    ControlCampaignOperator(task_id="off", conn_id="xcally_default", campaign_id=campaign_id,
-                            command="deactivate").execute({})
+    ControlCampaignOperator(
+        task_id="off", conn_id="xcally_default", campaign_id=campaign_id, command="deactivate"
+    ).execute({})
     assert state(emu)["campaigns"][0]["dialActive"] is False
     before = len(emu.requests("xcally"))
     with pytest.raises(UnsupportedCapabilityError, match="XCALLY accepts activate, deactivate"):
-        ControlCampaignOperator(task_id="s", conn_id="xcally_default", campaign_id=campaign_id,
-                                command="start").execute({})
+        ControlCampaignOperator(
+            task_id="s", conn_id="xcally_default", campaign_id=campaign_id, command="start"
+        ).execute({})
     assert len(emu.requests("xcally")) == before
 
 
@@ -314,8 +358,9 @@ def test_control_campaign_activates_and_deactivates(emu):
 
 def test_verbs_xcally_lacks_fail_before_any_request(emu, tmp_path):
     with pytest.raises(UnsupportedCapabilityError, match="XCALLY"):
-        AddToDialerTaskOperator(task_id="d", conn_id="xcally_default", campaign="c", source=leads(1),
-                                progress=str(tmp_path / "d.json")).execute({})
+        AddToDialerTaskOperator(
+            task_id="d", conn_id="xcally_default", campaign="c", source=leads(1), progress=str(tmp_path / "d.json")
+        ).execute({})
     with pytest.raises(UnsupportedCapabilityError, match="XCALLY"):
         RemoveLeadsOperator(task_id="r", conn_id="xcally_default", campaign_id=1, phones=["+12125550000"]).execute({})
     assert emu.requests("xcally") == []

@@ -63,20 +63,34 @@ def stored(emu) -> dict[str, int]:
 def send_part(tmp_path, entry, map_index, **kwargs) -> dict:
     ti = FakeTI()
     ti.map_index = map_index
-    params = dict(task_id="upload", conn_id="xcally_default", list_name="parts", prepared_part=entry,
-                  progress=str(tmp_path / f"progress-{map_index}.json"), chunk_size=3, concurrency=1)
+    params = dict(
+        task_id="upload",
+        conn_id="xcally_default",
+        list_name="parts",
+        prepared_part=entry,
+        progress=str(tmp_path / f"progress-{map_index}.json"),
+        chunk_size=3,
+        concurrency=1,
+    )
     params.update(kwargs)
     return UploadListOperator(**params).execute({"ti": ti})
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_parts_sent_by_mapped_tasks_one_killed_and_retried_store_each_lead_once(emu, tmp_path, monkeypatch, task_dies,
-                                                                                  seed):
+def test_parts_sent_by_mapped_tasks_one_killed_and_retried_store_each_lead_once(
+    emu, tmp_path, monkeypatch, task_dies, seed
+):
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
-    entries = prepare_parts(str(source_csv(tmp_path / "leads.csv", seed)), str(tmp_path / "parts"), parts=3,
-                            column_mapping=MAPPING, default_region="US", now=AFTERNOON,
-                            reject_report=str(tmp_path / "rejects.jsonl"))
+    entries = prepare_parts(
+        str(source_csv(tmp_path / "leads.csv", seed)),
+        str(tmp_path / "parts"),
+        parts=3,
+        column_mapping=MAPPING,
+        default_region="US",
+        now=AFTERNOON,
+        reject_report=str(tmp_path / "rejects.jsonl"),
+    )
     expected = [p for entry in entries for p in part_phones(entry)]
     assert len(expected) == len(set(expected))
     killed = random.Random(seed).randrange(len(entries))
@@ -108,8 +122,15 @@ def test_a_part_sent_later_is_held_to_its_own_window_at_send_time(emu, tmp_path,
 
     path = tmp_path / "leads.csv"
     path.write_text("id,nome,tel,fuso\nA,Ana,2125550101,America/New_York\n", encoding="utf-8")
-    entry = prepare_parts(str(path), str(tmp_path / "parts"), parts=1, column_mapping=MAPPING, default_region="US",
-                          now=AFTERNOON, calling_window={"start": "09:00", "end": "17:00"})[0]
+    entry = prepare_parts(
+        str(path),
+        str(tmp_path / "parts"),
+        parts=1,
+        column_mapping=MAPPING,
+        default_region="US",
+        now=AFTERNOON,
+        calling_window={"start": "09:00", "end": "17:00"},
+    )[0]
     monkeypatch.setattr(base_module, "utcnow", lambda: dt.datetime(2026, 6, 10, 22, 0, tzinfo=UTC))
     summary = send_part(tmp_path, entry, 0, settings={"mode": "batch"})
     assert summary["accepted"] == 1 and summary["rescheduled_at_send"] == 1
@@ -126,16 +147,24 @@ def test_a_part_that_changed_under_a_resumed_task_is_refused(emu, tmp_path, monk
 
     path = tmp_path / "leads.csv"
     path.write_text("id,nome,tel,fuso\nA,Ana,2125550101,America/New_York\nB,Bo,2125550102,America/New_York\n")
-    entry = prepare_parts(str(path), str(tmp_path / "parts"), parts=1, column_mapping=MAPPING, default_region="US",
-                          now=AFTERNOON)[0]
+    entry = prepare_parts(
+        str(path), str(tmp_path / "parts"), parts=1, column_mapping=MAPPING, default_region="US", now=AFTERNOON
+    )[0]
     real = XCallyHook.push_list_chunk
     monkeypatch.setattr(XCallyHook, "push_list_chunk", task_dies(real, "before_the_request"))
     with pytest.raises(SystemExit):  # killed at its second chunk: the progress stays
         send_part(tmp_path, entry, 0, chunk_size=1)
     monkeypatch.setattr(XCallyHook, "push_list_chunk", real)
     # the retry is given a part with other bytes (prepared again elsewhere, another window)
-    other = prepare_parts(str(path), str(tmp_path / "parts2"), parts=1, column_mapping=MAPPING, default_region="US",
-                          now=AFTERNOON + dt.timedelta(hours=1), calling_window={"start": "09:00", "end": "20:00"})[0]
+    other = prepare_parts(
+        str(path),
+        str(tmp_path / "parts2"),
+        parts=1,
+        column_mapping=MAPPING,
+        default_region="US",
+        now=AFTERNOON + dt.timedelta(hours=1),
+        calling_window={"start": "09:00", "end": "20:00"},
+    )[0]
     with pytest.raises(DialerProgressError, match="not the one an earlier attempt"):
         send_part(tmp_path, other, 0, chunk_size=1)
     assert stored(emu) == {"12125550101": 1}
@@ -160,10 +189,13 @@ def test_part_task_rejects_name_source_rows_and_fresh_leads_send_a_part_too(emu,
     """A lead whose field is too long for the dialer is rejected by the sending task under its source
     row; PushFreshLeads sends a prepared part like UploadList does."""
     path = tmp_path / "leads.csv"
-    path.write_text(f"id,nome,tel,fuso\nA,Ana,2125550101,America/New_York\nB,x,12,America/New_York\n"
-                    f"C,{'N' * 300},2125550103,America/New_York\n")
-    entry = prepare_parts(str(path), str(tmp_path / "parts"), parts=1, column_mapping=MAPPING, default_region="US",
-                          now=AFTERNOON)[0]
+    path.write_text(
+        f"id,nome,tel,fuso\nA,Ana,2125550101,America/New_York\nB,x,12,America/New_York\n"
+        f"C,{'N' * 300},2125550103,America/New_York\n"
+    )
+    entry = prepare_parts(
+        str(path), str(tmp_path / "parts"), parts=1, column_mapping=MAPPING, default_region="US", now=AFTERNOON
+    )[0]
     summary = send_part(tmp_path, entry, 0, max_reject_ratio=1.0, reject_report=str(tmp_path / "part-rejects.jsonl"))
     assert summary["read"] == 2  # the part holds rows 1 and 3; row 2 was rejected by the preparing task
     assert summary["rejected_by_reason"] == {"field_too_long": 1} and summary["accepted"] == 1
@@ -172,10 +204,16 @@ def test_part_task_rejects_name_source_rows_and_fresh_leads_send_a_part_too(emu,
 
     later = tmp_path / "later.csv"
     later.write_text("id,nome,tel,fuso\nD,Di,2125550104,America/New_York\n")
-    fresh = prepare_parts(str(later), str(tmp_path / "fresh"), parts=1, column_mapping=MAPPING, default_region="US",
-                          now=AFTERNOON)[0]
-    op = PushFreshLeadsOperator(task_id="push", conn_id="xcally_default", settings={"list_name": "parts"},
-                                prepared_part=fresh, progress=str(tmp_path / "p.json"))
+    fresh = prepare_parts(
+        str(later), str(tmp_path / "fresh"), parts=1, column_mapping=MAPPING, default_region="US", now=AFTERNOON
+    )[0]
+    op = PushFreshLeadsOperator(
+        task_id="push",
+        conn_id="xcally_default",
+        settings={"list_name": "parts"},
+        prepared_part=fresh,
+        progress=str(tmp_path / "p.json"),
+    )
     assert op.execute({"ti": FakeTI()})["accepted"] == 1
     assert stored(emu) == {"12125550101": 1, "12125550104": 1}
 
@@ -186,8 +224,15 @@ def test_operator_pushes_summary_and_fails_on_rejects_before_any_part_is_sent(tm
     monkeypatch.setattr(base_module, "utcnow", lambda: AFTERNOON)
     path = tmp_path / "leads.csv"
     path.write_text("id,nome,tel,fuso\nA,Ana,2125550101,America/New_York\nB,x,12,America/New_York\n")
-    op = PreparePartsOperator(task_id="prepare", source=str(path), destination=str(tmp_path / "parts"), parts=2,
-                              column_mapping=MAPPING, default_region="US", max_reject_ratio=0.0)
+    op = PreparePartsOperator(
+        task_id="prepare",
+        source=str(path),
+        destination=str(tmp_path / "parts"),
+        parts=2,
+        column_mapping=MAPPING,
+        default_region="US",
+        max_reject_ratio=0.0,
+    )
     ti = FakeTI()
     with pytest.raises(AirflowFailException, match="1 of 2 lead rows rejected"):
         op.execute({"ti": ti})

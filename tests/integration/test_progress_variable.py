@@ -15,8 +15,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.dagtest]
 UTC = dt.UTC
 RUN_AT = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 12:00 in New York
 DAG_ID, TASK_ID = "dialer_rest_triggered_push", "dialer_task"  # an example DAG: progress="variable", the default
-CONF = {"campaign": "POWER<-",
-        "leads": [{"phones": [f"+1212555{i:04d}"], "first_name": f"L{i}", "timezone": "America/New_York"} for i in range(1, 6)]}
+CONF = {
+    "campaign": "POWER<-",
+    "leads": [
+        {"phones": [f"+1212555{i:04d}"], "first_name": f"L{i}", "timezone": "America/New_York"} for i in range(1, 6)
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +77,19 @@ def test_a_successful_task_keeps_its_progress_for_the_retention_and_removes_olde
 
     now = dt.datetime.now(UTC)
     others = {
-        f"dialer_progress:{DAG_ID}:old_run:{TASK_ID}:-1": {"chunks": {}, "completed_at": (now - dt.timedelta(days=8)).isoformat()},
-        f"dialer_progress:{DAG_ID}:recent_run:{TASK_ID}:-1": {"chunks": {}, "completed_at": (now - dt.timedelta(days=1)).isoformat()},
+        f"dialer_progress:{DAG_ID}:old_run:{TASK_ID}:-1": {
+            "chunks": {},
+            "completed_at": (now - dt.timedelta(days=8)).isoformat(),
+        },
+        f"dialer_progress:{DAG_ID}:recent_run:{TASK_ID}:-1": {
+            "chunks": {},
+            "completed_at": (now - dt.timedelta(days=1)).isoformat(),
+        },
         f"dialer_progress:{DAG_ID}:failed_run:{TASK_ID}:-1": {"chunks": {"now#1": {"status": "sending"}}},
-        f"dialer_progress:other_dag:old_run:{TASK_ID}:-1": {"chunks": {}, "completed_at": (now - dt.timedelta(days=30)).isoformat()},
+        f"dialer_progress:other_dag:old_run:{TASK_ID}:-1": {
+            "chunks": {},
+            "completed_at": (now - dt.timedelta(days=30)).isoformat(),
+        },
     }
     for key, value in others.items():
         Variable.set(key, value, serialize_json=True)

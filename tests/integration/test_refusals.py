@@ -66,8 +66,16 @@ def test_over_long_fields_are_rejected_at_preparation_and_the_rest_lands_once(em
     source, bad = generated(seed, 60)
     assert bad
     report = tmp_path / "rejects.jsonl"
-    op = UploadListOperator(task_id="u", conn_id="xcally_default", list_name="l", source=source, chunk_size=25,
-                            progress=str(tmp_path / "p.json"), reject_report=str(report), max_reject_ratio=1)
+    op = UploadListOperator(
+        task_id="u",
+        conn_id="xcally_default",
+        list_name="l",
+        source=source,
+        chunk_size=25,
+        progress=str(tmp_path / "p.json"),
+        reject_report=str(report),
+        max_reject_ratio=1,
+    )
     summary = op.execute({})
     counts = stored_counts(emu)
     good = {phone(i)[1:] for i in range(1, 61) if i not in bad}
@@ -89,8 +97,15 @@ def test_a_chunk_refused_by_the_vendor_is_split_so_only_the_bad_leads_are_refuse
     report = tmp_path / "rejects.jsonl"
 
     def op() -> UploadListOperator:
-        return UploadListOperator(task_id="u", conn_id="xcally_default", list_name="l", source=source, chunk_size=40,
-                                  progress=str(tmp_path / "p.json"), reject_report=str(report))
+        return UploadListOperator(
+            task_id="u",
+            conn_id="xcally_default",
+            list_name="l",
+            source=source,
+            chunk_size=40,
+            progress=str(tmp_path / "p.json"),
+            reject_report=str(report),
+        )
 
     with pytest.raises(AirflowFailException) as failed:  # max_reject_ratio 0: refused leads make it red
         op().execute({})
@@ -115,12 +130,23 @@ def test_a_chunk_refused_by_the_vendor_is_split_so_only_the_bad_leads_are_refuse
 
 def test_a_vendor_error_that_repeats_the_chunk_phones_never_reaches_an_error_text(emu, tmp_path, caplog):
     n = 6
-    echo = {"name": "SequelizeUniqueConstraintError", "message": "duplicates: " + ", ".join(phone(i) for i in range(1, n + 1)),
-            "errors": [{"path": "phone", "message": "phone must be unique", "value": phone(i)[1:]} for i in range(1, n + 1)]}
+    echo = {
+        "name": "SequelizeUniqueConstraintError",
+        "message": "duplicates: " + ", ".join(phone(i) for i in range(1, n + 1)),
+        "errors": [
+            {"path": "phone", "message": "phone must be unique", "value": phone(i)[1:]} for i in range(1, n + 1)
+        ],
+    }
     emu.set_faults("xcally", [{"kind": "status", "status": 409, "path": r"^/api/cm/lists/\d+/contacts$", "body": echo}])
     source = [{"phones": [phone(i)], "first_name": f"L{i}", "timezone": "America/New_York"} for i in range(1, n + 1)]
-    op = UploadListOperator(task_id="u", conn_id="xcally_default", list_name="l", source=source, chunk_size=n,
-                            progress=str(tmp_path / "p.json"))
+    op = UploadListOperator(
+        task_id="u",
+        conn_id="xcally_default",
+        list_name="l",
+        source=source,
+        chunk_size=n,
+        progress=str(tmp_path / "p.json"),
+    )
     with pytest.raises(DialerHTTPError) as failed:
         op.execute({})
     assert failed.value.status == 409
@@ -135,8 +161,14 @@ def test_a_failed_integra_login_fails_the_task_instead_of_making_every_record_un
     emu.set_faults("ucontact", [{"kind": "status", "status": 500, "path": "getUserToken"}])
 
     def op() -> AddToDialerTaskOperator:
-        return AddToDialerTaskOperator(task_id="t", conn_id="ucontact_default", campaign="POWER<-", source=source,
-                                       progress=str(tmp_path / "p.json"), chunk_size=4)
+        return AddToDialerTaskOperator(
+            task_id="t",
+            conn_id="ucontact_default",
+            campaign="POWER<-",
+            source=source,
+            progress=str(tmp_path / "p.json"),
+            chunk_size=4,
+        )
 
     with pytest.raises(DialerAuthError, match="getUserToken failed") as failed:
         op().execute({})
@@ -152,8 +184,9 @@ def test_a_failed_integra_login_fails_the_task_instead_of_making_every_record_un
 def test_a_target_that_cannot_be_opened_fails_the_task_and_sends_nothing(emu, tmp_path):
     emu.set_faults("xcally", [{"kind": "status", "status": 500, "path": r"^/api/cm/lists$"}])
     source = [{"phones": [phone(1)], "first_name": "A", "timezone": "America/New_York"}]
-    op = UploadListOperator(task_id="u", conn_id="xcally_default", list_name="l", source=source,
-                            progress=str(tmp_path / "p.json"))
+    op = UploadListOperator(
+        task_id="u", conn_id="xcally_default", list_name="l", source=source, progress=str(tmp_path / "p.json")
+    )
     with pytest.raises(DialerError) as failed:
         op.execute({})
     assert not isinstance(failed.value, AirflowFailException)

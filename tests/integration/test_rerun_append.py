@@ -35,8 +35,12 @@ POOL = 40
 
 
 def person(i: int) -> dict:
-    return {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "external_id": f"EXT-{i}",
-            "timezone": "America/New_York"}
+    return {
+        "phones": [f"+1212555{i:04d}"],
+        "first_name": f"Lead{i}",
+        "external_id": f"EXT-{i}",
+        "timezone": "America/New_York",
+    }
 
 
 def digits(value: str) -> str:
@@ -67,8 +71,13 @@ def emu(fresh_dialer_emulator, monkeypatch):
 
 def upload(tmp_path, conn_id: str, settings: dict, run: int, ids: list[int]) -> dict:
     op = UploadListOperator(
-        task_id="upload", conn_id=conn_id, list_name="rerun", settings=dict(settings),
-        source=[person(i) for i in ids], progress=str(tmp_path / f"progress-{conn_id}-{run}.json"), chunk_size=7,
+        task_id="upload",
+        conn_id=conn_id,
+        list_name="rerun",
+        settings=dict(settings),
+        source=[person(i) for i in ids],
+        progress=str(tmp_path / f"progress-{conn_id}-{run}.json"),
+        chunk_size=7,
         reject_report=str(tmp_path / f"rejects-{conn_id}-{run}.csv"),
     )
     return op.execute({})

@@ -29,8 +29,12 @@ AT_2105 = dt.datetime(2027, 6, 11, 1, 5, tzinfo=UTC)  # 21:05 EDT, 18:05 PDT
 NEXT_0800 = dt.datetime(2027, 6, 11, 12, 0, tzinfo=UTC)  # 08:00 EDT on June 11
 # rows 1-3 and 5-7 in New York, rows 4 and 8 in Los Angeles; chunks of 4
 SOURCE = [
-    {"phones": [f"+1212555{i:04d}" if i % 4 != 3 else f"+1310555{i:04d}"], "first_name": f"Lead{i}",
-     "external_id": f"EXT-{i}", "timezone": NY if i % 4 != 3 else LA}
+    {
+        "phones": [f"+1212555{i:04d}" if i % 4 != 3 else f"+1310555{i:04d}"],
+        "first_name": f"Lead{i}",
+        "external_id": f"EXT-{i}",
+        "timezone": NY if i % 4 != 3 else LA,
+    }
     for i in range(12)
 ]
 
@@ -76,8 +80,9 @@ def check_dialed_inside(phases: list[tuple[dt.datetime, dict[str, dt.datetime | 
     return len(seen)
 
 
-def test_xcally_retry_at_2105_schedules_new_york_leads_for_the_next_morning(clock, fresh_dialer_emulator, monkeypatch,
-                                                                            tmp_path, task_dies, delivery_check):
+def test_xcally_retry_at_2105_schedules_new_york_leads_for_the_next_morning(
+    clock, fresh_dialer_emulator, monkeypatch, tmp_path, task_dies, delivery_check
+):
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
     emu = fresh_dialer_emulator
@@ -85,12 +90,23 @@ def test_xcally_retry_at_2105_schedules_new_york_leads_for_the_next_morning(cloc
     def stored() -> dict[str, dt.datetime | None]:
         dump = emu.state("xcally")
         contacts = dump.get("xcally", dump)["contacts"]
-        return {digits(c["phone"]): dt.datetime.fromisoformat(c["scheduledat"].replace("Z", "+00:00")) if c["scheduledat"] else None
-                for c in contacts}
+        return {
+            digits(c["phone"]): dt.datetime.fromisoformat(c["scheduledat"].replace("Z", "+00:00"))
+            if c["scheduledat"]
+            else None
+            for c in contacts
+        }
 
     def op() -> UploadListOperator:
-        return UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="leads", source=SOURCE,
-                                  progress=str(tmp_path / "p.json"), chunk_size=4, concurrency=1)
+        return UploadListOperator(
+            task_id="upload",
+            conn_id="xcally_default",
+            list_name="leads",
+            source=SOURCE,
+            progress=str(tmp_path / "p.json"),
+            chunk_size=4,
+            concurrency=1,
+        )
 
     real = XCallyHook.push_list_chunk
     monkeypatch.setattr(XCallyHook, "push_list_chunk", task_dies(real, "before_the_request"))
@@ -111,8 +127,9 @@ def test_xcally_retry_at_2105_schedules_new_york_leads_for_the_next_morning(cloc
     assert summary["accepted"] == 12 and summary["rescheduled_at_send"] == 6
 
 
-def test_ucontact_fresh_leads_retry_at_2105_carry_a_schedule_in_the_leads_own_zone(clock, fresh_dialer_emulator,
-                                                                                   monkeypatch, tmp_path, delivery_check):
+def test_ucontact_fresh_leads_retry_at_2105_carry_a_schedule_in_the_leads_own_zone(
+    clock, fresh_dialer_emulator, monkeypatch, tmp_path, delivery_check
+):
     emu = fresh_dialer_emulator
     conn = emu.connection("ucontact")
     conn["extra"] = {**conn["extra"], "retry_backoff_seconds": 0.01}
@@ -120,7 +137,9 @@ def test_ucontact_fresh_leads_retry_at_2105_carry_a_schedule_in_the_leads_own_zo
     fresh_path = r"^/api/dialer/id/sales/freshLeads$"
     # the second chunk is refused (not applied; 409, which is not split): the task fails and its retry
     # sends that chunk again
-    emu.set_faults("ucontact", [{"kind": "status", "status": 409, "path": fresh_path, "method": "POST", "after": 1, "times": 1}])
+    emu.set_faults(
+        "ucontact", [{"kind": "status", "status": 409, "path": fresh_path, "method": "POST", "after": 1, "times": 1}]
+    )
 
     def stored() -> dict[str, dt.datetime | None]:
         out = {}
@@ -128,13 +147,23 @@ def test_ucontact_fresh_leads_retry_at_2105_carry_a_schedule_in_the_leads_own_zo
             phone = digits(lead["clientIds"][0])
             assert lead["timezone"] == ZONE_OF[phone]  # the zone on the wire is the lead's own
             when = lead.get("scheduleDate")
-            out[phone] = (dt.datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo(lead["timezone"]))
-                          if when else None)
+            out[phone] = (
+                dt.datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo(lead["timezone"]))
+                if when
+                else None
+            )
         return out
 
     def op() -> PushFreshLeadsOperator:
-        return PushFreshLeadsOperator(task_id="fresh", conn_id="ucontact_default", settings={"hub": "sales"},
-                                      source=SOURCE, progress=str(tmp_path / "p.json"), chunk_size=4, concurrency=1)
+        return PushFreshLeadsOperator(
+            task_id="fresh",
+            conn_id="ucontact_default",
+            settings={"hub": "sales"},
+            source=SOURCE,
+            progress=str(tmp_path / "p.json"),
+            chunk_size=4,
+            concurrency=1,
+        )
 
     with pytest.raises(DialerHTTPError):
         op().execute({})
@@ -152,9 +181,9 @@ def test_ucontact_fresh_leads_retry_at_2105_carry_a_schedule_in_the_leads_own_zo
     assert summary["accepted"] == 12
 
 
-def test_ujet_retry_at_2105_holds_new_york_leads_until_0800_then_sends_each_once(clock, fresh_dialer_emulator,
-                                                                                monkeypatch, tmp_path, task_dies,
-                                                                                delivery_check):
+def test_ujet_retry_at_2105_holds_new_york_leads_until_0800_then_sends_each_once(
+    clock, fresh_dialer_emulator, monkeypatch, tmp_path, task_dies, delivery_check
+):
     from airflow_provider_dialer.hooks.ujet import UjetHook
 
     emu = fresh_dialer_emulator
@@ -165,8 +194,16 @@ def test_ujet_retry_at_2105_holds_new_york_leads_until_0800_then_sends_each_once
         return {digits(p): None for p in emu.leads("ujet", keys=True).get("ujet.import", {}).get("counts", {})}
 
     def op() -> UploadListOperator:
-        return UploadListOperator(task_id="upload", conn_id="ujet_default", list_name="l", settings={"campaign_id": 6},
-                                  source=SOURCE, progress=str(tmp_path / "p.json"), chunk_size=4, concurrency=1)
+        return UploadListOperator(
+            task_id="upload",
+            conn_id="ujet_default",
+            list_name="l",
+            settings={"campaign_id": 6},
+            source=SOURCE,
+            progress=str(tmp_path / "p.json"),
+            chunk_size=4,
+            concurrency=1,
+        )
 
     real = UjetHook.push_list_chunk
     monkeypatch.setattr(UjetHook, "push_list_chunk", task_dies(real, "before_the_request"))

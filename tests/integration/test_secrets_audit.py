@@ -71,7 +71,14 @@ AUTH_VALUE = re.compile(
     r"(?i)(authorization\\?['\"]?\s*[:=]\s*\\?['\"]?(?!(?:(?:basic|bearer)\s+)?\*\*\*)[^\s'\",}\\]{4,}"
     r"|\b(?:basic|bearer)\s+(?!\*\*\*)[A-Za-z0-9+/=._~-]{12,})"
 )
-PASSWORDS = ("ucontact_password", "ucontact_api_token", "xcally_password", "xcally_api_key", "voipex_password", "ujet_token")
+PASSWORDS = (
+    "ucontact_password",
+    "ucontact_api_token",
+    "xcally_password",
+    "xcally_api_key",
+    "voipex_password",
+    "ujet_token",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,10 +124,17 @@ def emu(sentinel_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulato
     for vendor in ("ucontact", "xcally", "voipex", "ujet"):
         wrong = connection_for(vendor, e.host, e.port_of(vendor), WRONG, e.config)
         monkeypatch.setenv(f"AIRFLOW_CONN_{vendor.upper()}_WRONG", json.dumps(wrong))
-    xc = {"conn_type": "xcally", "host": e.host, "port": e.port_of("xcally"), "schema": "http",
-          "extra": {"api_key": SENTINELS.xcally_api_key}}
+    xc = {
+        "conn_type": "xcally",
+        "host": e.host,
+        "port": e.port_of("xcally"),
+        "schema": "http",
+        "extra": {"api_key": SENTINELS.xcally_api_key},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_XCALLY_APIKEY", json.dumps(xc))
-    monkeypatch.setenv("AIRFLOW_CONN_XCALLY_APIKEY_WRONG", json.dumps({**xc, "extra": {"api_key": WRONG.xcally_api_key}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_XCALLY_APIKEY_WRONG", json.dumps({**xc, "extra": {"api_key": WRONG.xcally_api_key}})
+    )
     monkeypatch.setattr(base_module, "utcnow", lambda: AFTERNOON)
     return e
 
@@ -155,9 +169,7 @@ class Emitted:
     def text(self) -> str:
         out, err = self.capfd.readouterr()
         self.out += out + err
-        records = "\n".join(
-            f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}" for r in self.caplog.records
-        )
+        records = "\n".join(f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}" for r in self.caplog.records)
         return "\n".join([self.caplog.text, records, self.out, *self.extra])
 
 
@@ -168,7 +180,8 @@ def emitted(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str])
     for name in ("httpx", "httpcore", "airflow", "airflow.task", "airflow_provider_dialer"):
         caplog.set_level(logging.DEBUG, logger=name)
     isolated = [
-        lg for lg in logging.Logger.manager.loggerDict.values()
+        lg
+        for lg in logging.Logger.manager.loggerDict.values()
         if isinstance(lg, logging.Logger) and not lg.propagate and caplog.handler not in lg.handlers
     ]
     for lg in isolated:
@@ -229,8 +242,13 @@ def canary(capture: Emitted, hook: Any, op: Any = None) -> None:
 
 def leads(n: int, start: int = 0) -> list[dict[str, Any]]:
     return [
-        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "external_id": f"EXT-{i}",
-         "timezone": "America/New_York", "data": {"note": f"n{i}"}}
+        {
+            "phones": [f"+1212555{i:04d}"],
+            "first_name": f"Lead{i}",
+            "external_id": f"EXT-{i}",
+            "timezone": "America/New_York",
+            "data": {"note": f"n{i}"},
+        }
         for i in range(start, start + n)
     ]
 
@@ -238,8 +256,17 @@ def leads(n: int, start: int = 0) -> list[dict[str, Any]]:
 def _call() -> Any:
     from airflow_provider_dialer.hooks.ucontact.wire import DialerTaskCall
 
-    return DialerTaskCall(calldate=None, campaign="POWER<-", destination="12125550001", alternatives="", agent="",
-                          data="", source="audit", bulk=False, automatic=True)
+    return DialerTaskCall(
+        calldate=None,
+        campaign="POWER<-",
+        destination="12125550001",
+        alternatives="",
+        agent="",
+        data="",
+        source="audit",
+        bulk=False,
+        automatic=True,
+    )
 
 
 CALL = _call()
@@ -266,12 +293,22 @@ def test_sentinels_are_what_the_emulator_accepts(emu):
     from airflow_provider_dialer.hooks.voipex import VoipexHook
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
-    for hook_cls, conn_id in ((UContactHook, "ucontact_default"), (XCallyHook, "xcally_default"),
-                              (XCallyHook, "xcally_apikey"), (VoipexHook, "voipex_default"), (UjetHook, "ujet_default")):
+    for hook_cls, conn_id in (
+        (UContactHook, "ucontact_default"),
+        (XCallyHook, "xcally_default"),
+        (XCallyHook, "xcally_apikey"),
+        (VoipexHook, "voipex_default"),
+        (UjetHook, "ujet_default"),
+    ):
         ok, message = hook_cls(conn_id).test_connection()
         assert ok, (conn_id, message)
-    for hook_cls, conn_id in ((UContactHook, "ucontact_wrong"), (XCallyHook, "xcally_wrong"),
-                              (XCallyHook, "xcally_apikey_wrong"), (VoipexHook, "voipex_wrong"), (UjetHook, "ujet_wrong")):
+    for hook_cls, conn_id in (
+        (UContactHook, "ucontact_wrong"),
+        (XCallyHook, "xcally_wrong"),
+        (XCallyHook, "xcally_apikey_wrong"),
+        (VoipexHook, "voipex_wrong"),
+        (UjetHook, "ujet_wrong"),
+    ):
         ok, message = hook_cls(conn_id).test_connection()
         assert not ok, (conn_id, message)
     integra = emu.state("ucontact")["ucontact_integra"]
@@ -298,25 +335,74 @@ def test_successful_operators_of_every_vendor_emit_no_secret(emu, tmp_path, capl
         return result
 
     with emitted(caplog, capfd) as capture:
-        canary(capture, get_dialer_hook("ucontact_default"), UploadListOperator(task_id="c", conn_id="x", source=[], list_name="l"))
+        canary(
+            capture,
+            get_dialer_hook("ucontact_default"),
+            UploadListOperator(task_id="c", conn_id="x", source=[], list_name="l"),
+        )
         common = {"source": leads(3), "chunk_size": 2}
-        run(AddToDialerTaskOperator(task_id="integra", conn_id="ucontact_default", campaign="POWER<-",
-                                    progress=str(tmp_path / "a.json"), **common))
-        hub = run(UploadListOperator(task_id="hub", conn_id="ucontact_default", list_name="audit",
-                                     settings={"hub": "sales"}, progress=str(tmp_path / "b.json"), **common))
-        run(PushFreshLeadsOperator(task_id="fresh", conn_id="ucontact_default", settings={"hub": "sales"},
-                                   progress=str(tmp_path / "c.json"), **common))
-        event = first_event(ListLoadedTrigger("ucontact_default", hub["wait"]["targets"], poll_interval=0.05, timeout=10))
+        run(
+            AddToDialerTaskOperator(
+                task_id="integra",
+                conn_id="ucontact_default",
+                campaign="POWER<-",
+                progress=str(tmp_path / "a.json"),
+                **common,
+            )
+        )
+        hub = run(
+            UploadListOperator(
+                task_id="hub",
+                conn_id="ucontact_default",
+                list_name="audit",
+                settings={"hub": "sales"},
+                progress=str(tmp_path / "b.json"),
+                **common,
+            )
+        )
+        run(
+            PushFreshLeadsOperator(
+                task_id="fresh",
+                conn_id="ucontact_default",
+                settings={"hub": "sales"},
+                progress=str(tmp_path / "c.json"),
+                **common,
+            )
+        )
+        event = first_event(
+            ListLoadedTrigger("ucontact_default", hub["wait"]["targets"], poll_interval=0.05, timeout=10)
+        )
         capture.value(event.payload)
         assert event.payload["status"] == "success"
-        run(UploadListOperator(task_id="xc", conn_id="xcally_default", list_name="audit",
-                               progress=str(tmp_path / "d.json"), **common))
-        run(UploadListOperator(task_id="xck", conn_id="xcally_apikey", list_name="audit-key",
-                               progress=str(tmp_path / "e.json"), **common))
-        run(UploadListOperator(task_id="vx", conn_id="voipex_default", list_name="audit",
-                               progress=str(tmp_path / "f.json"), **common))
-        uj = run(UploadListOperator(task_id="uj", conn_id="ujet_default", list_name="audit", settings={"campaign_id": 6},
-                                    progress=str(tmp_path / "g.json"), **common))
+        run(
+            UploadListOperator(
+                task_id="xc", conn_id="xcally_default", list_name="audit", progress=str(tmp_path / "d.json"), **common
+            )
+        )
+        run(
+            UploadListOperator(
+                task_id="xck",
+                conn_id="xcally_apikey",
+                list_name="audit-key",
+                progress=str(tmp_path / "e.json"),
+                **common,
+            )
+        )
+        run(
+            UploadListOperator(
+                task_id="vx", conn_id="voipex_default", list_name="audit", progress=str(tmp_path / "f.json"), **common
+            )
+        )
+        uj = run(
+            UploadListOperator(
+                task_id="uj",
+                conn_id="ujet_default",
+                list_name="audit",
+                settings={"campaign_id": 6},
+                progress=str(tmp_path / "g.json"),
+                **common,
+            )
+        )
         event = first_event(ImportJobTrigger("ujet_default", 6, uj["wait"]["job_ids"], poll_interval=0.05, timeout=10))
         capture.value(event.payload)
         assert event.payload["status"] == "success"
@@ -345,11 +431,15 @@ def test_refused_credentials_raise_auth_errors_that_name_no_secret(emu, tmp_path
         canary(capture, UContactHook("ucontact_wrong"))
         common = {"source": leads(2), "progress": str(tmp_path / "p.json")}
         ops = [
-            PushFreshLeadsOperator(task_id="fresh", conn_id="ucontact_wrong", settings={"hub": "sales"}, **common),  # 401
+            PushFreshLeadsOperator(
+                task_id="fresh", conn_id="ucontact_wrong", settings={"hub": "sales"}, **common
+            ),  # 401
             UploadListOperator(task_id="xc", conn_id="xcally_wrong", list_name="l", **common),
             UploadListOperator(task_id="xck", conn_id="xcally_apikey_wrong", list_name="l", **common),
             UploadListOperator(task_id="vx", conn_id="voipex_wrong", list_name="l", **common),  # token endpoint 401
-            UploadListOperator(task_id="uj", conn_id="ujet_wrong", list_name="l", settings={"campaign_id": 6}, **common),
+            UploadListOperator(
+                task_id="uj", conn_id="ujet_wrong", list_name="l", settings={"campaign_id": 6}, **common
+            ),
         ]
         for i, op in enumerate(ops):
             op.progress = str(tmp_path / f"p{i}.json")
@@ -359,7 +449,12 @@ def test_refused_credentials_raise_auth_errors_that_name_no_secret(emu, tmp_path
         integra = UContactHook("ucontact_wrong")
         exc = raises(capture, DialerAuthError, integra.dialer_task, CALL)
         assert "getUserToken refused" in str(exc)
-        for hook in (UContactHook("ucontact_wrong"), XCallyHook("xcally_wrong"), VoipexHook("voipex_wrong"), UjetHook("ujet_wrong")):
+        for hook in (
+            UContactHook("ucontact_wrong"),
+            XCallyHook("xcally_wrong"),
+            VoipexHook("voipex_wrong"),
+            UjetHook("ujet_wrong"),
+        ):
             ok, message = hook.test_connection()
             assert not ok
             capture.extra.append(message)
@@ -372,8 +467,13 @@ def test_wrong_integra_password_fails_the_dialer_task_operator(emu, tmp_path):
     from airflow_provider_dialer.exceptions import DialerAuthError
     from airflow_provider_dialer.operators.dialer_task import AddToDialerTaskOperator
 
-    op = AddToDialerTaskOperator(task_id="integra", conn_id="ucontact_wrong", campaign="POWER<-", source=leads(2),
-                                 progress=str(tmp_path / "p.json"))
+    op = AddToDialerTaskOperator(
+        task_id="integra",
+        conn_id="ucontact_wrong",
+        campaign="POWER<-",
+        source=leads(2),
+        progress=str(tmp_path / "p.json"),
+    )
     with pytest.raises(DialerAuthError, match="getUserToken refused"):
         op.execute({})
 
@@ -387,8 +487,10 @@ def test_vendor_bodies_echoing_credentials_are_redacted_in_errors(emu, caplog, c
     from airflow_provider_dialer.hooks.xcally import XCallyHook
 
     def fault(vendor: str, echo: dict[str, str], path: str = ".*") -> None:
-        emu.set_faults(vendor, [{"kind": "status", "status": 500, "path": path, "times": 1,
-                                 "body": {"message": "boom", "echo": echo}}])
+        emu.set_faults(
+            vendor,
+            [{"kind": "status", "status": 500, "path": path, "times": 1, "body": {"message": "boom", "echo": echo}}],
+        )
 
     def failing(vendor: str, fn: Any, *args: Any) -> BaseException:
         exc = raises(capture, DialerHTTPError, fn, *args)
@@ -400,15 +502,26 @@ def test_vendor_bodies_echoing_credentials_are_redacted_in_errors(emu, caplog, c
         canary(capture, XCallyHook("xcally_default"))
         # XCALLY: Basic value and password, over Basic and over ?apikey=
         xc = XCallyHook("xcally_default")
-        fault("xcally", {"password": SENTINELS.xcally_password,
-                         "authorization": f"Basic {b64(f'{SENTINELS.xcally_user}:{SENTINELS.xcally_password}')}"})
+        fault(
+            "xcally",
+            {
+                "password": SENTINELS.xcally_password,
+                "authorization": f"Basic {b64(f'{SENTINELS.xcally_user}:{SENTINELS.xcally_password}')}",
+            },
+        )
         failing("xcally", xc.create_list, "audit")
         xk = XCallyHook("xcally_apikey")
         fault("xcally", {"apikey": SENTINELS.xcally_api_key, "url": f"/api/cm/lists?apikey={SENTINELS.xcally_api_key}"})
         failing("xcally", xk.create_list, "audit")
         # UJET: the Basic value of user:token
         uj = UjetHook("ujet_default")
-        fault("ujet", {"authorization": f"Basic {b64(f'{SENTINELS.ujet_user}:{SENTINELS.ujet_token}')}", "token": SENTINELS.ujet_token})
+        fault(
+            "ujet",
+            {
+                "authorization": f"Basic {b64(f'{SENTINELS.ujet_user}:{SENTINELS.ujet_token}')}",
+                "token": SENTINELS.ujet_token,
+            },
+        )
         failing("ujet", uj.list_campaigns)
         # uContact Automation: the Bearer API token
         uc = UContactHook("ucontact_default")
@@ -417,7 +530,11 @@ def test_vendor_bodies_echoing_credentials_are_redacted_in_errors(emu, caplog, c
         # uContact Integra: log in, then the DialerTask answer echoes the session token just issued
         assert uc.dialer_task(call) is True
         session = _api(emu, "ucontact", "ucontact_integra").sessions.issued[-1]
-        fault("ucontact", {"authorization": f"Basic {session}", "password": SENTINELS.ucontact_password}, path="DialerTask")
+        fault(
+            "ucontact",
+            {"authorization": f"Basic {session}", "password": SENTINELS.ucontact_password},
+            path="DialerTask",
+        )
         failing("ucontact", uc.dialer_task, call)
         uc.close()
         # Voipex: get a token, then the API echoes the access and refresh tokens
@@ -429,14 +546,19 @@ def test_vendor_bodies_echoing_credentials_are_redacted_in_errors(emu, caplog, c
         failing("voipex", vx.list_ivrs)
         # Voipex: the token endpoint itself fails and echoes the password form back
         vx2 = VoipexHook("voipex_default")
-        fault("voipex", {"form": f"grant_type=password&username={SENTINELS.voipex_user}&password={SENTINELS.voipex_password}"},
-              path="^/token$")
+        fault(
+            "voipex",
+            {"form": f"grant_type=password&username={SENTINELS.voipex_user}&password={SENTINELS.voipex_password}"},
+            path="^/token$",
+        )
         failing("voipex", vx2.list_ivrs)
         # Integra "0" for a record: a refusal, not a credential problem
         from airflow_provider_dialer.exceptions import DialerRejectedError
 
         uc2 = UContactHook("ucontact_default")
-        exc = raises(capture, DialerRejectedError, uc2.dialer_task, call.model_copy(update={"campaign": "NO-SUCH-CAMPAIGN"}))
+        exc = raises(
+            capture, DialerRejectedError, uc2.dialer_task, call.model_copy(update={"campaign": "NO-SUCH-CAMPAIGN"})
+        )
         assert exc.body == "0"
         uc2.close()
     text = assert_clean(capture, emu)
@@ -449,8 +571,18 @@ def test_xcally_apikey_needing_url_encoding_is_redacted_in_request_logs(caplog, 
 
     key = "SENTINEL+xc/apikey=7777"
     with emulator_with(Credentials(xcally_api_key=key)) as e:
-        monkeypatch.setenv("AIRFLOW_CONN_XCALLY_ODDKEY", json.dumps(
-            {"conn_type": "xcally", "host": e.host, "port": e.port_of("xcally"), "schema": "http", "extra": {"api_key": key}}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_XCALLY_ODDKEY",
+            json.dumps(
+                {
+                    "conn_type": "xcally",
+                    "host": e.host,
+                    "port": e.port_of("xcally"),
+                    "schema": "http",
+                    "extra": {"api_key": key},
+                }
+            ),
+        )
         with emitted(caplog, capfd) as capture:
             hook = XCallyHook("xcally_oddkey")
             hook.create_list("odd")  # accepted: the key reached the server intact
@@ -489,14 +621,17 @@ def test_extra_links_carry_no_secret_even_when_the_template_asks_for_one(emu, tm
     in_path = conn("xcally_link_in_path", list_link_template=f"{{origin}}/{pw}/lists/{{list_id}}")
     with emitted(caplog, capfd) as capture:
         canary(capture, get_dialer_hook(hostile))
-        campaign = CreateCampaignOperator(task_id="campaign", conn_id=hostile, name="audit",
-                                          settings={"dialMethod": "progressive", "TrunkId": 12})
+        campaign = CreateCampaignOperator(
+            task_id="campaign", conn_id=hostile, name="audit", settings={"dialMethod": "progressive", "TrunkId": 12}
+        )
         campaign_id = campaign.execute({})
-        upload = UploadListOperator(task_id="upload", conn_id=hostile, list_name="audit", source=leads(2),
-                                    progress=str(tmp_path / "a.json"))
+        upload = UploadListOperator(
+            task_id="upload", conn_id=hostile, list_name="audit", source=leads(2), progress=str(tmp_path / "a.json")
+        )
         upload.execute({})
-        dropped = UploadListOperator(task_id="dropped", conn_id=in_path, list_name="audit2", source=leads(1),
-                                     progress=str(tmp_path / "b.json"))
+        dropped = UploadListOperator(
+            task_id="dropped", conn_id=in_path, list_name="audit2", source=leads(1), progress=str(tmp_path / "b.json")
+        )
         dropped.execute({})
         links = {
             "campaign": DialerCampaignLink().get_link(campaign, ti_key=Key()),
@@ -542,8 +677,13 @@ def test_rest_triggered_push_dag_emits_no_secret_and_no_full_phone(emu, airflow_
     conf = {
         "campaign": "POWER<-",
         "leads": [
-            {"phones": [*phones[:2], phones[3]], "first_name": "Carmen", "external_id": "C-7",
-             "data": {"idcustomer": "7"}, "timezone": "America/Montevideo"},
+            {
+                "phones": [*phones[:2], phones[3]],
+                "first_name": "Carmen",
+                "external_id": "C-7",
+                "data": {"idcustomer": "7"},
+                "timezone": "America/Montevideo",
+            },
             {"phones": [phones[2]], "first_name": "Noah", "timezone": "America/New_York"},
         ],
     }

@@ -25,8 +25,14 @@ def emu(fresh_dialer_emulator, monkeypatch):
 
 def test_list_loaded_sensor_pokes_until_the_hub_list_is_inactive(emu, tmp_path):
     emu.configure(ucontact_list_load_seconds=0.6)
-    summary = UploadListOperator(task_id="u", conn_id="ucontact_default", source=LEADS, list_name="poke",
-                                 settings={"hub": "sales"}, progress=str(tmp_path / "p.json")).execute({})
+    summary = UploadListOperator(
+        task_id="u",
+        conn_id="ucontact_default",
+        source=LEADS,
+        list_name="poke",
+        settings={"hub": "sales"},
+        progress=str(tmp_path / "p.json"),
+    ).execute({})
     targets = summary["wait"]["targets"]
     assert targets and targets[0]["hub"] == "sales"
     sensor = ListLoadedSensor(task_id="s", conn_id="ucontact_default", targets=str(targets), deferrable=False)
@@ -39,10 +45,17 @@ def test_list_loaded_sensor_pokes_until_the_hub_list_is_inactive(emu, tmp_path):
 
 def test_list_loaded_sensor_pokes_an_xcally_csv_import_until_every_contact_is_there(emu, tmp_path):
     emu.configure(xcally_import_rate=10)  # 5 contacts appear over ~0.5 s
-    summary = UploadListOperator(task_id="u", conn_id="xcally_default", source=LEADS, list_name="poke",
-                                 settings={"mode": "csv"}, progress=str(tmp_path / "p.json")).execute({})
-    sensor = ListLoadedSensor(task_id="s", conn_id="xcally_default", targets=summary["wait"]["targets"],
-                              deferrable=False)
+    summary = UploadListOperator(
+        task_id="u",
+        conn_id="xcally_default",
+        source=LEADS,
+        list_name="poke",
+        settings={"mode": "csv"},
+        progress=str(tmp_path / "p.json"),
+    ).execute({})
+    sensor = ListLoadedSensor(
+        task_id="s", conn_id="xcally_default", targets=summary["wait"]["targets"], deferrable=False
+    )
     deadline = time.monotonic() + 10
     while not sensor.poke({}):
         assert time.monotonic() < deadline

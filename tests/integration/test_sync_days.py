@@ -43,8 +43,12 @@ class TI:
 
 def people(ids, renamed=()) -> list[dict]:
     return [
-        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}{'-new-name' if i in renamed else ''}",
-         "external_id": f"EXT-{i}", "timezone": "America/New_York"}
+        {
+            "phones": [f"+1212555{i:04d}"],
+            "first_name": f"Lead{i}{'-new-name' if i in renamed else ''}",
+            "external_id": f"EXT-{i}",
+            "timezone": "America/New_York",
+        }
         for i in ids
     ]
 
@@ -75,9 +79,17 @@ def run_day(monkeypatch, tmp_path, vendor, day, source, ledger_conn, **kwargs):
     conn_id, settings = VENDORS[vendor]
     monkeypatch.setattr(base_module, "utcnow", lambda: DAY1 + dt.timedelta(days=day - 1))
     op = UploadListOperator(
-        task_id="upload", conn_id=conn_id, list_name="daily", settings=dict(settings), source=source,
-        progress=str(tmp_path / f"progress-{vendor}-{day}.json"), chunk_size=4, sync_mode="insert",
-        ledger_conn_id=ledger_conn, outcome_log=str(tmp_path / f"outcomes-{vendor}-{day}.csv"), **kwargs,
+        task_id="upload",
+        conn_id=conn_id,
+        list_name="daily",
+        settings=dict(settings),
+        source=source,
+        progress=str(tmp_path / f"progress-{vendor}-{day}.json"),
+        chunk_size=4,
+        sync_mode="insert",
+        ledger_conn_id=ledger_conn,
+        outcome_log=str(tmp_path / f"outcomes-{vendor}-{day}.csv"),
+        **kwargs,
     )
     return op.execute({"ti": TI(day)})
 
@@ -111,22 +123,33 @@ def test_three_days_send_only_the_difference(emu, tmp_path, monkeypatch, ledger_
     assert stored(emu, vendor) == held
     writes = [r for r in emu.requests(vendor)[before:] if r["method"] in ("POST", "PUT", "PATCH", "DELETE")]
     assert writes == [] or vendor in ("ucontact", "voipex"), writes  # only logins may write on an unchanged day
-    assert all("login" in r["path"].lower() or "token" in r["path"].lower() or "auth" in r["path"].lower()
-               for r in writes), writes
+    assert all(
+        "login" in r["path"].lower() or "token" in r["path"].lower() or "auth" in r["path"].lower() for r in writes
+    ), writes
 
 
 def test_a_refused_lead_lands_the_next_day(emu, tmp_path, monkeypatch, ledger_conn):
     """UJET refuses a phone the campaign already holds; once that contact is gone, the next run sends it again."""
     monkeypatch.setattr(base_module, "utcnow", lambda: DAY1)
-    outsider = PushFreshLeadsOperator(task_id="other", conn_id="ujet_default", settings={"campaign_id": 6},
-                                      source=people([3]), progress=str(tmp_path / "other.json"))
+    outsider = PushFreshLeadsOperator(
+        task_id="other",
+        conn_id="ujet_default",
+        settings={"campaign_id": 6},
+        source=people([3]),
+        progress=str(tmp_path / "other.json"),
+    )
     outsider.execute({"ti": TI(0)})
 
     def push(day):
         monkeypatch.setattr(base_module, "utcnow", lambda: DAY1 + dt.timedelta(days=day - 1))
         op = PushFreshLeadsOperator(
-            task_id="fresh", conn_id="ujet_default", settings={"campaign_id": 6}, source=people(range(5)),
-            progress=str(tmp_path / f"fresh-{day}.json"), sync_mode="insert", ledger_conn_id=ledger_conn,
+            task_id="fresh",
+            conn_id="ujet_default",
+            settings={"campaign_id": 6},
+            source=people(range(5)),
+            progress=str(tmp_path / f"fresh-{day}.json"),
+            sync_mode="insert",
+            ledger_conn_id=ledger_conn,
             max_reject_ratio=1.0,
         )
         return op.execute({"ti": TI(day)})
@@ -139,8 +162,11 @@ def test_a_refused_lead_lands_the_next_day(emu, tmp_path, monkeypatch, ledger_co
     RemoveLeadsOperator(task_id="rm", conn_id="ujet_default", campaign_id=6, phones=["+12125550003"]).execute({})
     day2 = push(2)
     assert day2["sync"]["retried"] == 1 and day2["sync"]["unchanged"] == 4 and day2["accepted"] == 1
-    campaign = [c for c in emu.state("ujet")["campaigns"] if str(c["id"]) == "6"][0] if isinstance(
-        emu.state("ujet").get("campaigns"), list) else None
+    campaign = (
+        [c for c in emu.state("ujet")["campaigns"] if str(c["id"]) == "6"][0]
+        if isinstance(emu.state("ujet").get("campaigns"), list)
+        else None
+    )
     held = stored(emu, "ujet")
     assert held["12125550003"] == 2  # once by the outsider (then removed), once by day 2
     assert all(held[f"1212555{i:04d}"] == 1 for i in (0, 1, 2, 4))
@@ -150,10 +176,19 @@ def test_a_refused_lead_lands_the_next_day(emu, tmp_path, monkeypatch, ledger_co
 def test_an_unknown_fate_is_read_back_before_anything_is_resent(emu, tmp_path, monkeypatch, ledger_conn):
     """Day 1 loses the answer of a bulk add and cannot read the list either; day 2 reads the list first and finds
     the leads there: they are recorded as added, not sent again."""
-    emu.set_faults("xcally", [
-        {"kind": "drop_after", "method": "POST", "path": r"/cm/lists/\d+/contacts$", "times": 1},
-        {"kind": "status", "status": 400, "method": "GET", "path": r"/cm/contacts$", "after": 1},  # after the baseline count
-    ])
+    emu.set_faults(
+        "xcally",
+        [
+            {"kind": "drop_after", "method": "POST", "path": r"/cm/lists/\d+/contacts$", "times": 1},
+            {
+                "kind": "status",
+                "status": 400,
+                "method": "GET",
+                "path": r"/cm/contacts$",
+                "after": 1,
+            },  # after the baseline count
+        ],
+    )
     day1 = run_day(monkeypatch, tmp_path, "xcally", 1, people(range(4)), ledger_conn, max_reject_ratio=1.0)
     assert day1["unknown"] == 4 and day1["accepted"] == 0
     assert stored(emu, "xcally") == Counter({f"1212555{i:04d}": 1 for i in range(4)})  # it did land
@@ -168,8 +203,15 @@ def test_an_unknown_fate_is_read_back_before_anything_is_resent(emu, tmp_path, m
 
 def test_modes_that_need_vendor_verbs_fail_before_any_request(emu, tmp_path, ledger_conn):
     for mode in ("upsert", "mirror"):
-        op = UploadListOperator(task_id="u", conn_id="xcally_default", list_name="x", source=people(range(2)),
-                                progress=str(tmp_path / "p.json"), sync_mode=mode, ledger_conn_id=ledger_conn)
+        op = UploadListOperator(
+            task_id="u",
+            conn_id="xcally_default",
+            list_name="x",
+            source=people(range(2)),
+            progress=str(tmp_path / "p.json"),
+            sync_mode=mode,
+            ledger_conn_id=ledger_conn,
+        )
         with pytest.raises(UnsupportedCapabilityError, match=f"sync_mode='{mode}'.*insert"):
             op.execute({"ti": TI(1)})
     assert emu.requests("xcally") == []
@@ -180,13 +222,27 @@ def test_modes_that_need_vendor_verbs_fail_before_any_request(emu, tmp_path, led
 def test_a_dry_run_reports_the_planned_difference_and_sends_nothing(emu, tmp_path, monkeypatch, ledger_conn):
     day1 = run_day(monkeypatch, tmp_path, "xcally", 1, people(range(5)), ledger_conn)
     before = len(emu.requests("xcally"))
-    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="daily", source=people(range(8)),
-                            dry_run=True, sync_mode="insert", ledger_conn_id=ledger_conn,
-                            sync_target=f"list_id={day1['ids']['list_id']}")
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_default",
+        list_name="daily",
+        source=people(range(8)),
+        dry_run=True,
+        sync_mode="insert",
+        ledger_conn_id=ledger_conn,
+        sync_target=f"list_id={day1['ids']['list_id']}",
+    )
     summary = op.execute({"ti": TI(2)})
     assert summary["dry_run"] and summary["would_send"] == 3
     assert (summary["sync"]["to_add"], summary["sync"]["unchanged"]) == (3, 5)
     assert emu.requests("xcally")[before:] == []
     with pytest.raises(DialerConfigError, match="sync_target"):
-        UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="daily", source=people(range(8)),
-                           dry_run=True, sync_mode="insert", ledger_conn_id=ledger_conn).execute({"ti": TI(2)})
+        UploadListOperator(
+            task_id="upload",
+            conn_id="xcally_default",
+            list_name="daily",
+            source=people(range(8)),
+            dry_run=True,
+            sync_mode="insert",
+            ledger_conn_id=ledger_conn,
+        ).execute({"ti": TI(2)})

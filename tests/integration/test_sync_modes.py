@@ -84,8 +84,10 @@ class Source:
         self.changes.update(updated=renamed + rephoned, removed=removed, added=added)
 
     def rows(self) -> list[dict]:
-        return [{"phones": [phone], "first_name": name, "external_id": key, "timezone": "America/New_York"}
-                for key, (phone, name) in self.people.items()]
+        return [
+            {"phones": [phone], "first_name": name, "external_id": key, "timezone": "America/New_York"}
+            for key, (phone, name) in self.people.items()
+        ]
 
 
 @pytest.fixture
@@ -106,9 +108,18 @@ def run_day(monkeypatch, tmp_path, ledger, mode: str, day: int, rows: list[dict]
     monkeypatch.setattr(base_module, "utcnow", lambda: DAY1 + dt.timedelta(days=day - 1))
     conn_id, table = ledger
     op = UploadListOperator(
-        task_id="upload", conn_id="ujet_default", list_name="daily", settings={"campaign_id": CAMPAIGN}, source=rows,
-        progress=str(tmp_path / f"progress-{day}.json"), chunk_size=5, sync_mode=mode, ledger_conn_id=conn_id,
-        ledger_table=table, outcome_log=str(tmp_path / f"outcomes-{day}.csv"), **kwargs,
+        task_id="upload",
+        conn_id="ujet_default",
+        list_name="daily",
+        settings={"campaign_id": CAMPAIGN},
+        source=rows,
+        progress=str(tmp_path / f"progress-{day}.json"),
+        chunk_size=5,
+        sync_mode=mode,
+        ledger_conn_id=conn_id,
+        ledger_table=table,
+        outcome_log=str(tmp_path / f"outcomes-{day}.csv"),
+        **kwargs,
     )
     return op.execute({"ti": TI(day)})
 
@@ -175,7 +186,9 @@ def lead(key: str, phone: str, name: str) -> dict:
 
 
 @pytest.mark.parametrize("mode", ["upsert", "mirror"])
-def test_a_refused_update_succeeds_the_next_day_and_an_unknown_fate_is_resolved(emu, tmp_path, monkeypatch, ledger, mode):
+def test_a_refused_update_succeeds_the_next_day_and_an_unknown_fate_is_resolved(
+    emu, tmp_path, monkeypatch, ledger, mode
+):
     from airflow_provider_dialer.hooks.ujet import UjetHook
 
     base = [lead(f"L-{i}", f"+1415556{i:04d}", f"Lead {i}") for i in range(6)]
@@ -185,12 +198,16 @@ def test_a_refused_update_succeeds_the_next_day_and_an_unknown_fate_is_resolved(
     UjetHook("ujet_default").add_contact(CAMPAIGN, {"name": "Outsider", "phone_number": outsider})
 
     # day 2: a new lead whose import answer is lost and whose campaign cannot be read back: unknown
-    emu.set_faults("ujet", [
-        {"kind": "drop_after", "method": "POST", "path": r"/contacts/import$", "times": 1},
-        {"kind": "status", "status": 400, "method": "GET", "path": r"/contacts$", "after": 1},
-    ])
-    day2 = run_day(monkeypatch, tmp_path, ledger, mode, 2, base + [lead("L-new", "+14155560100", "New")],
-                   max_reject_ratio=1.0)
+    emu.set_faults(
+        "ujet",
+        [
+            {"kind": "drop_after", "method": "POST", "path": r"/contacts/import$", "times": 1},
+            {"kind": "status", "status": 400, "method": "GET", "path": r"/contacts$", "after": 1},
+        ],
+    )
+    day2 = run_day(
+        monkeypatch, tmp_path, ledger, mode, 2, base + [lead("L-new", "+14155560100", "New")], max_reject_ratio=1.0
+    )
     emu.set_faults("ujet", [])
     assert day2["unknown"] == 1 and outcomes(tmp_path, 2)["unknown"] == 1
     assert "L-new" in held(emu)  # it did land
@@ -226,9 +243,17 @@ def test_a_refused_update_succeeds_the_next_day_and_an_unknown_fate_is_resolved(
 @pytest.mark.parametrize("mode", ["upsert", "mirror"])
 def test_modes_a_vendor_cannot_do_faithfully_fail_before_any_request(emu, tmp_path, ledger, conn_id, mode):
     settings = {"hub": "sales"} if conn_id == "ucontact_default" else {}
-    op = UploadListOperator(task_id="u", conn_id=conn_id, list_name="x", settings=settings,
-                            source=[lead("L-1", "+14155560001", "A")], progress=str(tmp_path / "p.json"),
-                            sync_mode=mode, ledger_conn_id=ledger[0], ledger_table=ledger[1])
+    op = UploadListOperator(
+        task_id="u",
+        conn_id=conn_id,
+        list_name="x",
+        settings=settings,
+        source=[lead("L-1", "+14155560001", "A")],
+        progress=str(tmp_path / "p.json"),
+        sync_mode=mode,
+        ledger_conn_id=ledger[0],
+        ledger_table=ledger[1],
+    )
     with pytest.raises(UnsupportedCapabilityError, match=f"sync_mode='{mode}'.*insert") as raised:
         op.execute({"ti": TI(1)})
     assert raised.value.vendor.lower().startswith(conn_id.split("_")[0][:5])
@@ -242,9 +267,17 @@ def test_mirror_dry_run_plans_the_difference_and_an_empty_source_removes_nothing
     run_day(monkeypatch, tmp_path, ledger, "mirror", 1, base)
     before = len(emu.requests("ujet"))
     today = [lead("L-0", "+14155560000", "Renamed")] + base[1:3] + [lead("L-9", "+14155560009", "New")]
-    op = UploadListOperator(task_id="upload", conn_id="ujet_default", list_name="daily", source=today, dry_run=True,
-                            sync_mode="mirror", ledger_conn_id=ledger[0], ledger_table=ledger[1],
-                            sync_target=f"campaign_id={CAMPAIGN}")
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="ujet_default",
+        list_name="daily",
+        source=today,
+        dry_run=True,
+        sync_mode="mirror",
+        ledger_conn_id=ledger[0],
+        ledger_table=ledger[1],
+        sync_target=f"campaign_id={CAMPAIGN}",
+    )
     plan = op.execute({"ti": TI(2)})["sync"]
     assert (plan["to_add"], plan["to_update"], plan["unchanged"], plan["to_remove"]) == (1, 1, 2, 2)
     assert emu.requests("ujet")[before:] == []
@@ -290,9 +323,17 @@ def test_insert_days_of_source_changes_store_each_key_once_per_vendor(emu, tmp_p
     def run(day: int) -> dict:
         monkeypatch.setattr(base_module, "utcnow", lambda: DAY1 + dt.timedelta(days=day - 1))
         op = UploadListOperator(
-            task_id="upload", conn_id=conn_id, list_name="daily", settings=dict(settings), source=source.rows(),
-            progress=str(tmp_path / f"progress-{day}.json"), chunk_size=4, sync_mode="insert",
-            ledger_conn_id=ledger[0], ledger_table=ledger[1], outcome_log=str(tmp_path / f"outcomes-{day}.csv"),
+            task_id="upload",
+            conn_id=conn_id,
+            list_name="daily",
+            settings=dict(settings),
+            source=source.rows(),
+            progress=str(tmp_path / f"progress-{day}.json"),
+            chunk_size=4,
+            sync_mode="insert",
+            ledger_conn_id=ledger[0],
+            ledger_table=ledger[1],
+            outcome_log=str(tmp_path / f"outcomes-{day}.csv"),
         )
         return op.execute({"ti": TI(day)})
 

@@ -34,8 +34,15 @@ UPLOADS: dict[str, tuple[str, dict[str, Any], str]] = {
 
 
 def leads(n: int) -> list[dict[str, Any]]:
-    return [{"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "external_id": f"EXT-{i}",
-             "timezone": "America/New_York"} for i in range(n)]
+    return [
+        {
+            "phones": [f"+1212555{i:04d}"],
+            "first_name": f"Lead{i}",
+            "external_id": f"EXT-{i}",
+            "timezone": "America/New_York",
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -54,6 +61,7 @@ def connect(emu, monkeypatch, vendor: str, **extra: Any) -> str:
 
 def stored(emu, vendor: str, endpoint: str, expected: int) -> dict[str, int]:
     """The emulator's per-phone receipt counts, once ``expected`` phones landed (imports apply a moment later)."""
+
     def read() -> dict[str, int]:
         emu.state(vendor)  # settles what has finished loading
         return emu.leads(vendor, keys=True).get(endpoint, {}).get("counts", {})
@@ -71,12 +79,22 @@ def test_an_upload_answer_that_trickles_is_cut_by_request_timeout_and_no_lead_is
     state instead of sending it again."""
     path, settings, endpoint = UPLOADS[vendor]
     conn_id = connect(emu, monkeypatch, vendor, request_timeout=1)
-    emu.set_faults(vendor, [{"kind": "trickle", "chunk_bytes": 1, "delay": 1.0, "path": path, "method": "POST",
-                             "after": 1, "times": 1}])
+    emu.set_faults(
+        vendor,
+        [{"kind": "trickle", "chunk_bytes": 1, "delay": 1.0, "path": path, "method": "POST", "after": 1, "times": 1}],
+    )
     source = leads(12)
     started = time.monotonic()
-    summary = UploadListOperator(task_id="up", conn_id=conn_id, list_name="june", settings=settings, source=source,
-                                 progress=str(tmp_path / "p.json"), chunk_size=4, concurrency=1).execute({})
+    summary = UploadListOperator(
+        task_id="up",
+        conn_id=conn_id,
+        list_name="june",
+        settings=settings,
+        source=source,
+        progress=str(tmp_path / "p.json"),
+        chunk_size=4,
+        concurrency=1,
+    ).execute({})
     elapsed = time.monotonic() - started
     rule = emu.admin(vendor, "GET", "faults")["rules"][0]
     assert rule["fired"] == 1  # the trickle happened...
@@ -94,11 +112,20 @@ def test_a_429_burst_holds_every_chunk_until_retry_after_and_no_lead_is_lost_or_
     was already on the wire (it arrives within the first 0.2 s), and every lead lands once."""
     path, settings, endpoint = UPLOADS[vendor]
     conn_id = connect(emu, monkeypatch, vendor, rate_limit_per_second=3, max_attempts=8)
-    emu.set_faults(vendor, [{"kind": "rate_limit", "rate": 2, "burst": 1, "retry_after": 1.0, "path": path,
-                             "method": "POST"}])
+    emu.set_faults(
+        vendor, [{"kind": "rate_limit", "rate": 2, "burst": 1, "retry_after": 1.0, "path": path, "method": "POST"}]
+    )
     source = leads(12)
-    summary = UploadListOperator(task_id="up", conn_id=conn_id, list_name="june", settings=settings, source=source,
-                                 progress=str(tmp_path / "p.json"), chunk_size=2, concurrency=4).execute({})
+    summary = UploadListOperator(
+        task_id="up",
+        conn_id=conn_id,
+        list_name="june",
+        settings=settings,
+        source=source,
+        progress=str(tmp_path / "p.json"),
+        chunk_size=2,
+        concurrency=4,
+    ).execute({})
     checked = check_delivery(summary, source, stored(emu, vendor, endpoint, 12))
     assert checked["accepted"] == set(range(1, 13)) and summary["unknown"] == 0
 
@@ -116,8 +143,15 @@ def test_a_fresh_ujet_hook_sends_no_burst_above_ten_per_second(emu, monkeypatch,
     emu.configure(ujet_rate_limit=10)
     conn_id = connect(emu, monkeypatch, "ujet")
     source = leads(25)
-    summary = PushFreshLeadsOperator(task_id="fresh", conn_id=conn_id, settings={"campaign_id": 6}, source=source,
-                                     progress=str(tmp_path / "p.json"), concurrency=4, chunk_size=1).execute({})
+    summary = PushFreshLeadsOperator(
+        task_id="fresh",
+        conn_id=conn_id,
+        settings={"campaign_id": 6},
+        source=source,
+        progress=str(tmp_path / "p.json"),
+        concurrency=4,
+        chunk_size=1,
+    ).execute({})
     assert summary["accepted"] == 25
     seen = sorted(r["ts"] for r in emu.requests("ujet") if r["method"] == "POST")
     statuses = [r["status"] for r in emu.requests("ujet") if r["method"] == "POST"]

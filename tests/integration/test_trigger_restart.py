@@ -33,8 +33,15 @@ JOB = r"/contacts/jobs/"
 
 
 def leads(n: int, start: int = 0) -> list[dict]:
-    return [{"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "external_id": f"EXT-{i}",
-             "timezone": "America/New_York"} for i in range(start, start + n)]
+    return [
+        {
+            "phones": [f"+1212555{i:04d}"],
+            "first_name": f"Lead{i}",
+            "external_id": f"EXT-{i}",
+            "timezone": "America/New_York",
+        }
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
@@ -42,7 +49,6 @@ def emu(fresh_dialer_emulator, monkeypatch):
     monkeypatch.setattr(base_module, "utcnow", lambda: AFTERNOON)
     fresh_dialer_emulator.configure(ujet_rate_limit=0)
     return fresh_dialer_emulator
-
 
 
 def deferred(task, context) -> tuple[str, dict]:
@@ -66,7 +72,9 @@ def polls(emu, vendor: str, pattern: str) -> int:
     return sum(1 for r in emu.requests(vendor, pattern) if r["method"] == "GET")
 
 
-def first_life_cancelled_mid_poll(emu, vendor: str, pattern: str, serialized: tuple[str, dict], min_polls: int = 2) -> None:
+def first_life_cancelled_mid_poll(
+    emu, vendor: str, pattern: str, serialized: tuple[str, dict], min_polls: int = 2
+) -> None:
     """A triggerer runs the trigger until it has polled a few times, then goes away (the task is cancelled)."""
 
     async def run() -> None:
@@ -104,9 +112,17 @@ def stored_ujet(emu) -> dict[str, int]:
 
 def test_import_wait_resumes_after_a_triggerer_restart_and_completes_the_upload(emu, tmp_path, fake_ti):
     emu.configure(ujet_job_seconds=60)  # the import stays in_progress while the first triggerer polls
-    op = UploadListOperator(task_id="upload", conn_id="ujet_default", list_name="l", settings={"campaign_id": 6},
-                            source=leads(6), progress=str(tmp_path / "p.json"), chunk_size=4,
-                            wait_for_completion=True, poll_interval=0.05)
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="ujet_default",
+        list_name="l",
+        settings={"campaign_id": 6},
+        source=leads(6),
+        progress=str(tmp_path / "p.json"),
+        chunk_size=4,
+        wait_for_completion=True,
+        poll_interval=0.05,
+    )
     ti = fake_ti()
     serialized = deferred(op, {"ti": ti})
     sent = writes(emu, "ujet")
@@ -128,8 +144,14 @@ def test_import_wait_resumes_after_a_triggerer_restart_and_completes_the_upload(
 
 
 def test_failed_import_seen_after_a_triggerer_restart_fails_the_sensor(emu, tmp_path):
-    op = UploadListOperator(task_id="first", conn_id="ujet_default", list_name="l", settings={"campaign_id": 6},
-                            source=leads(2), progress=str(tmp_path / "first.json"))
+    op = UploadListOperator(
+        task_id="first",
+        conn_id="ujet_default",
+        list_name="l",
+        settings={"campaign_id": 6},
+        source=leads(2),
+        progress=str(tmp_path / "first.json"),
+    )
     emu.configure(ujet_job_seconds=0)
     op.execute({})
     emu.state("ujet")  # the first import completes: its phones are now in the campaign
@@ -138,8 +160,9 @@ def test_failed_import_seen_after_a_triggerer_restart_fails_the_sensor(emu, tmp_
     from airflow_provider_dialer.hooks.ujet import UjetHook
 
     job_id = UjetHook("ujet_default").import_contacts(6, [{"name": "Again", "phone_number": "+12125550000"}])
-    sensor = ImportJobSensor(task_id="wait", conn_id="ujet_default", campaign_id=6, job_ids=[job_id],
-                             poll_interval=0.05, timeout=60)
+    sensor = ImportJobSensor(
+        task_id="wait", conn_id="ujet_default", campaign_id=6, job_ids=[job_id], poll_interval=0.05, timeout=60
+    )
     serialized = deferred(sensor, {})
     sent = writes(emu, "ujet")
 
@@ -156,9 +179,17 @@ def test_failed_import_seen_after_a_triggerer_restart_fails_the_sensor(emu, tmp_
 
 def test_list_loading_wait_resumes_after_a_triggerer_restart(emu, tmp_path, monkeypatch, fake_ti):
     emu.configure(ucontact_list_load_seconds=0.8)  # lists stay loading while the first triggerer polls
-    op = UploadListOperator(task_id="upload", conn_id="ucontact_default", list_name="june", settings={"hub": "sales"},
-                            source=leads(8), progress=str(tmp_path / "p.json"), chunk_size=4,
-                            wait_for_completion=True, poll_interval=0.05)
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="ucontact_default",
+        list_name="june",
+        settings={"hub": "sales"},
+        source=leads(8),
+        progress=str(tmp_path / "p.json"),
+        chunk_size=4,
+        wait_for_completion=True,
+        poll_interval=0.05,
+    )
     ti = fake_ti()
     serialized = deferred(op, {"ti": ti})
     assert serialized[0] == "airflow_provider_dialer.triggers.wait.ListLoadedTrigger"
@@ -204,15 +235,27 @@ def triggerer(serialized: tuple[str, dict]) -> subprocess.Popen:
     env = dict(os.environ)  # the connections point at the emulator; AIRFLOW_HOME is the tests' own
     root = str(Path(airflow_provider_dialer.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return subprocess.Popen([sys.executable, "-c", TRIGGERER, json.dumps(serialized)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", TRIGGERER, json.dumps(serialized)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_triggerer_process_killed_mid_poll_then_a_new_process_completes_the_wait(emu, tmp_path, fake_ti):
     emu.configure(ujet_job_seconds=600)
-    op = UploadListOperator(task_id="upload", conn_id="ujet_default", list_name="l", settings={"campaign_id": 6},
-                            source=leads(3), progress=str(tmp_path / "p.json"), wait_for_completion=True,
-                            poll_interval=0.05)
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="ujet_default",
+        list_name="l",
+        settings={"campaign_id": 6},
+        source=leads(3),
+        progress=str(tmp_path / "p.json"),
+        wait_for_completion=True,
+        poll_interval=0.05,
+    )
     ti = fake_ti()
     serialized = deferred(op, {"ti": ti})
     sent = writes(emu, "ujet")

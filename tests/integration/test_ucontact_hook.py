@@ -68,7 +68,9 @@ def test_test_connection_wrong_password(emu, monkeypatch):
     conn_id = other_conn(monkeypatch, emu, password="not-the-password-123")
     ok, message = UContactHook(conn_id).test_connection()
     assert not ok
-    assert message.startswith("Authentication failed: uContact answered HTTP 200 to POST /Integra/resources/auth/getUserToken")
+    assert message.startswith(
+        "Authentication failed: uContact answered HTTP 200 to POST /Integra/resources/auth/getUserToken"
+    )
     assert "not-the-password-123" not in message
     assert integra(emu)["failed_logins"] == 1
 
@@ -97,17 +99,26 @@ def test_test_connection_unreachable_port(emu, monkeypatch):
 
 def test_dialer_task_stores_the_record_and_ends_the_session(emu):
     at = datetime(2025, 3, 10, 15, 0, tzinfo=UTC)
-    special = lead(alternatives=("+59824001122",), agent="1001", call_at=at,
-                   data={"idcustomer": 7, "note": "a&b=c+d <- ñandú"})
+    special = lead(
+        alternatives=("+59824001122",), agent="1001", call_at=at, data={"idcustomer": 7, "note": "a&b=c+d <- ñandú"}
+    )
     with UContactHook() as hook:
         assert hook.dialer_task(dialer_task_call(special, campaign="POWER<-", instance_timezone="America/Montevideo"))
     state = integra(emu)
     (task,) = state["tasks"]
-    assert {k: task[k] for k in ("calldate", "campaign", "destination", "alternatives", "agent", "data", "source",
-                                 "bulk", "automatic")} == {
-        "calldate": "2025-03-10 12:00:00", "campaign": "POWER<-", "destination": "59899123456",
-        "alternatives": "59824001122", "agent": "1001", "data": "idcustomer=7:note=a&b%3Dc+d <- ñandú",
-        "source": "airflow", "bulk": False, "automatic": True,
+    assert {
+        k: task[k]
+        for k in ("calldate", "campaign", "destination", "alternatives", "agent", "data", "source", "bulk", "automatic")
+    } == {
+        "calldate": "2025-03-10 12:00:00",
+        "campaign": "POWER<-",
+        "destination": "59899123456",
+        "alternatives": "59824001122",
+        "agent": "1001",
+        "data": "idcustomer=7:note=a&b%3Dc+d <- ñandú",
+        "source": "airflow",
+        "bulk": False,
+        "automatic": True,
     }
     assert task["calldate_utc"] == "2025-03-10 15:00:00"  # the emulator reads calldate in the instance zone
     assert (state["sessions_ended"], state["open_sessions"]) == (1, [])
@@ -184,13 +195,20 @@ def test_push_fresh_leads_email_hub(emu):
     leads = [automation_contact(lead(email="john@x.io", call_at=at, subject="Hi"), channel="email", fresh=True)]
     assert UContactHook().push_fresh_leads("mail", leads).count == 1
     assert automation(emu)["fresh_leads"]["mail"] == [
-        {"clientId": "john@x.io", "timezone": "America/Montevideo", "subject": "Hi", "scheduleDate": "2025-11-03 11:54:00"}
+        {
+            "clientId": "john@x.io",
+            "timezone": "America/Montevideo",
+            "subject": "Hi",
+            "scheduleDate": "2025-11-03 11:54:00",
+        }
     ]
     assert emu.leads("ucontact", keys=True)["automation.freshLeads"]["counts"] == {"john@x.io": 1}
 
 
 def test_429_storm_ends_in_success_stored_once(emu):
-    emu.set_faults("ucontact", [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": "/freshLeads$"}])
+    emu.set_faults(
+        "ucontact", [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": "/freshLeads$"}]
+    )
     assert UContactHook().push_fresh_leads("sales", [automation_contact(lead())]).count == 1
     assert emu.leads("ucontact")["automation.freshLeads"]["total"] == 1
     statuses = [r["status"] for r in emu.requests("ucontact", path="/freshLeads")]
@@ -244,8 +262,11 @@ def test_fresh_and_dialer_task_capabilities(emu):
     target = hook.open_fresh_target({"hub": "wa", "channel": "whatsapp"})
     outcome = hook.push_fresh_chunk(target, "now#1", [lead(row=1, content="Hola"), lead(row=2, phone="+59899000002")])
     assert outcome.accepted == 2 and hook.resolve_fresh_chunk(target, "now#1", []) is None
-    assert automation(emu)["fresh_leads"]["wa"][0] == {"clientId": "+59899123456", "timezone": "America/Montevideo",
-                                                        "content": "Hola"}
+    assert automation(emu)["fresh_leads"]["wa"][0] == {
+        "clientId": "+59899123456",
+        "timezone": "America/Montevideo",
+        "content": "Hola",
+    }
     hook.add_dialer_task_lead(lead(), {"campaign": "AutomationDialerPD<-"})
     hook.close()
     assert integra(emu)["tasks"][0]["campaign"] == "AutomationDialerPD<-"

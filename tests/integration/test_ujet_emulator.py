@@ -21,8 +21,19 @@ DOC_CONTACT = {
     "outbound_number": "+1 760-867-5309",
     "external_unique_id": "UID_123456",
 }
-SEED_CONTACT_KEYS = {"id", "name", "campaign_id", "assigned_call_id", "assigned_participant_id", "outbound_number",
-                     "priority", "created_at", "updated_at", "status", "user_custom_metadata"}
+SEED_CONTACT_KEYS = {
+    "id",
+    "name",
+    "campaign_id",
+    "assigned_call_id",
+    "assigned_participant_id",
+    "outbound_number",
+    "priority",
+    "created_at",
+    "updated_at",
+    "status",
+    "user_custom_metadata",
+}
 
 
 @pytest.fixture
@@ -38,7 +49,9 @@ def client(emu):
 
 
 def upload(client: httpx.Client, campaign_id: int, payload: bytes | str, name: str = "file") -> httpx.Response:
-    return client.post(f"{APPS}/{campaign_id}/contacts/import", files={name: ("contacts.json", payload, "application/json")})
+    return client.post(
+        f"{APPS}/{campaign_id}/contacts/import", files={name: ("contacts.json", payload, "application/json")}
+    )
 
 
 def stored(emu, campaign_id: int) -> list[dict]:
@@ -73,7 +86,11 @@ def test_import_example_202_empty_body_location_link_then_job_completes(emu, cli
     assert response.headers["location"] == f"{APPS}/1/contacts/jobs/500"
     assert response.headers["link"] == f'<{APPS}/1/contacts/jobs/500>; rel="status"'
     assert client.get(response.headers["location"]).json() == {
-        "id": 500, "status": "in_progress", "type": "Jobs::Bulk::Campaign::ParentJob", "invalid_count": 0}
+        "id": 500,
+        "status": "in_progress",
+        "type": "Jobs::Bulk::Campaign::ParentJob",
+        "invalid_count": 0,
+    }
     assert stored(emu, 1) == []  # nothing visible while the job runs
     done = wait_until(lambda: client.get(response.headers["location"]).json()["status"] == "completed", timeout=5)
     assert done
@@ -89,22 +106,40 @@ def test_link_header_can_be_turned_off(emu, client):
 
 def test_patch_example_answers_the_seed_contact_object(emu, client):
     client.post(f"{APPS}/6/contacts", json=DOC_CONTACT)
-    body = {"contact_id": 1, "name": "Bob Smith", "email": "customer@somedomain.com",
-            "phone_number": "+1 111-111-1111", "external_unique_id": "UID_123456"}
+    body = {
+        "contact_id": 1,
+        "name": "Bob Smith",
+        "email": "customer@somedomain.com",
+        "phone_number": "+1 111-111-1111",
+        "external_unique_id": "UID_123456",
+    }
     response = client.patch(f"{APPS}/6/contact", json=body)
     assert response.status_code == 200
     contact = response.json()
     assert set(contact) == SEED_CONTACT_KEYS
-    assert (contact["id"], contact["name"], contact["campaign_id"], contact["status"]) == (1, "Bob Smith", 6, "Upcoming")
-    assert contact["user_custom_metadata"] == {"NAME (REQUIRED)": "Bob Smith", "PHONE (REQUIRED)": "+1 111-111-1111",
-                                               "EMAIL (REQUIRED)": "customer@somedomain.com"}
+    assert (contact["id"], contact["name"], contact["campaign_id"], contact["status"]) == (
+        1,
+        "Bob Smith",
+        6,
+        "Upcoming",
+    )
+    assert contact["user_custom_metadata"] == {
+        "NAME (REQUIRED)": "Bob Smith",
+        "PHONE (REQUIRED)": "+1 111-111-1111",
+        "EMAIL (REQUIRED)": "customer@somedomain.com",
+    }
     assert contact["created_at"].endswith("Z") and len(contact["created_at"]) == 24
     assert stored(emu, 6)[0]["name"] == "Bob Smith"
 
 
 def test_delete_example_by_contact_id_seven(emu, client):
     for i in range(7):
-        assert client.post(f"{APPS}/6/contacts", json={"phone_number": f"+1 202-555-01{i:02d}", "name": f"N{i}"}).status_code == 200
+        assert (
+            client.post(
+                f"{APPS}/6/contacts", json={"phone_number": f"+1 202-555-01{i:02d}", "name": f"N{i}"}
+            ).status_code
+            == 200
+        )
     response = client.request("DELETE", f"{APPS}/6/contact", json={"contact_id": 7})
     assert response.status_code == 200
     assert set(response.json()) == SEED_CONTACT_KEYS and response.json()["id"] == 7
@@ -115,8 +150,11 @@ def test_manager_campaigns_with_contact_stats(emu, client):
     client.post(f"{APPS}/6/contacts", json=DOC_CONTACT)
     campaigns = client.get(MANAGER).json()
     assert [(c["id"], c["mode"], c["status"]) for c in campaigns] == [
-        (1, "predictive", "created"), (6, "preview", "dialing"),
-        (7, "progressive", "dialing"), (8, "preview", "dialing"), (9, "progressive", "dialing"),  # one per example DAG
+        (1, "predictive", "created"),
+        (6, "preview", "dialing"),
+        (7, "progressive", "dialing"),
+        (8, "preview", "dialing"),
+        (9, "progressive", "dialing"),  # one per example DAG
     ]
     six = client.get(f"{MANAGER}/6").json()
     assert six["contact_stats"]["Contacts"] == 1 and six["contact_stats"]["Upcoming"] == 1
@@ -128,8 +166,11 @@ def test_manager_campaigns_with_contact_stats(emu, client):
 
 @pytest.mark.parametrize(
     ("body", "fragment"),
-    [({"name": "x"}, "phone_number: Field required"), ({**DOC_CONTACT, "phone": "+1"}, "phone: Unexpected keyword"),
-     ({"phone_number": 5551234}, "phone_number: Input should be a valid string")],
+    [
+        ({"name": "x"}, "phone_number: Field required"),
+        ({**DOC_CONTACT, "phone": "+1"}, "phone: Unexpected keyword"),
+        ({"phone_number": 5551234}, "phone_number: Input should be a valid string"),
+    ],
 )
 def test_single_add_validation_is_422(client, body, fragment):
     response = client.post(f"{APPS}/6/contacts", json=body)
@@ -143,12 +184,18 @@ def test_single_add_empty_body_is_422(client):
     assert response.status_code == 422 and response.json() == {"message": "Request body is empty"}
 
 
-@pytest.mark.parametrize("phone", ["555-1234", "1 111 111 1111", "+1 (202) 555", "+12025550100123456", "+1 202 ABC 0100"])
+@pytest.mark.parametrize(
+    "phone", ["555-1234", "1 111 111 1111", "+1 (202) 555", "+12025550100123456", "+1 202 ABC 0100"]
+)
 def test_single_add_implausible_phone_goes_to_invalid_contacts(emu, client, phone):
     response = client.post(f"{APPS}/6/contacts", json={"phone_number": phone, "name": "X"})
     assert response.status_code == 200
-    assert response.json() == {"valid_contacts": [], "invalid_contacts": [
-        {"name": "X", "phone_number": phone, "errors": ["phone_number is not a valid international phone number"]}]}
+    assert response.json() == {
+        "valid_contacts": [],
+        "invalid_contacts": [
+            {"name": "X", "phone_number": phone, "errors": ["phone_number is not a valid international phone number"]}
+        ],
+    }
     assert stored(emu, 6) == []
 
 
@@ -167,7 +214,9 @@ def test_import_must_be_multipart(client):
 
 def test_import_needs_the_file_part(client):
     response = upload(client, 1, json.dumps([DOC_CONTACT]), name="contacts")
-    assert response.status_code == 400 and response.json() == {"message": "param is missing or the value is empty: file"}
+    assert response.status_code == 400 and response.json() == {
+        "message": "param is missing or the value is empty: file"
+    }
 
 
 @pytest.mark.parametrize("payload", [json.dumps(DOC_CONTACT), "not json", '"a string"'])
@@ -186,7 +235,9 @@ def test_import_elements_are_validated(client):
 
 
 def test_import_skips_and_counts_invalid_phones(emu, client):
-    response = upload(client, 1, json.dumps([{"phone_number": "+12025550100"}, {"phone_number": "123"}, {"phone_number": "+1"}]))
+    response = upload(
+        client, 1, json.dumps([{"phone_number": "+12025550100"}, {"phone_number": "123"}, {"phone_number": "+1"}])
+    )
     location = response.headers["location"]
     job = wait_until(lambda: (j := client.get(location).json())["status"] != "in_progress" and j, timeout=5)
     assert job == {"id": 500, "status": "completed", "type": "Jobs::Bulk::Campaign::ParentJob", "invalid_count": 2}
@@ -202,9 +253,14 @@ def test_duplicate_phone_fails_the_whole_import(emu, client, existing):
         rows = [{"phone_number": "+12025550100"}, {"phone_number": "+12025550101"}, {"phone_number": "+1 202-555-0100"}]
     location = upload(client, 1, json.dumps(rows)).headers["location"]
     job = wait_until(lambda: (j := client.get(location).json())["status"] != "in_progress" and j, timeout=5)
-    assert job == {"id": 500, "status": "failed", "type": "Jobs::Bulk::Campaign::StartImport",
-                   "error_message": "Internal Error",
-                   "error_details": "NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign", "invalid_count": 0}
+    assert job == {
+        "id": 500,
+        "status": "failed",
+        "type": "Jobs::Bulk::Campaign::StartImport",
+        "error_message": "Internal Error",
+        "error_details": "NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign",
+        "invalid_count": 0,
+    }
     assert len(stored(emu, 1)) == (1 if existing else 0)
     assert "ujet.import" not in emu.leads("ujet")
 
@@ -231,11 +287,18 @@ def test_patch_and_delete_failures(emu, client):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", f"{APPS}/2/contacts"), ("POST", f"{APPS}/abc/contacts"), ("GET", f"{APPS}/1/contacts/jobs/999"),
-     ("GET", f"{MANAGER}/3"), ("PATCH", f"{APPS}/9/contact")],
+    [
+        ("GET", f"{APPS}/2/contacts"),
+        ("POST", f"{APPS}/abc/contacts"),
+        ("GET", f"{APPS}/1/contacts/jobs/999"),
+        ("GET", f"{MANAGER}/3"),
+        ("PATCH", f"{APPS}/9/contact"),
+    ],
 )
 def test_unknown_campaign_or_job_is_404(client, method, path):
-    response = client.request(method, path, json={"phone_number": "+12025550100", "contact_id": 1} if method != "GET" else None)
+    response = client.request(
+        method, path, json={"phone_number": "+12025550100", "contact_id": 1} if method != "GET" else None
+    )
     assert response.status_code == 404 and response.json()["message"].endswith("not found")
 
 
@@ -248,7 +311,8 @@ def test_job_of_another_campaign_is_404(client):
 
 
 @pytest.mark.parametrize(
-    "auth", [None, ("emulator", "wrong-token"), ("", "TOKEN"), "Bearer TOKEN", "Basic !!notbase64!!"],
+    "auth",
+    [None, ("emulator", "wrong-token"), ("", "TOKEN"), "Bearer TOKEN", "Basic !!notbase64!!"],
 )
 def test_auth_failures_are_401(emu, auth):
     token = emu.credentials.ujet_token

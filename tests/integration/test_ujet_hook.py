@@ -71,14 +71,16 @@ def test_test_connection_unreachable_port(emu, monkeypatch):
 
 
 def test_add_contact_stores_one_contact(emu, hook):
-    wire = ujet_contact(lead(1, "+59899123456", first_name="Ana", last_name="Pérez", external_id="L-1",
-                             outbound_number="+59829001234"))
+    wire = ujet_contact(
+        lead(1, "+59899123456", first_name="Ana", last_name="Pérez", external_id="L-1", outbound_number="+59829001234")
+    )
     result = hook.add_contact(6, wire)
     assert [c.phone_number for c in result.valid_contacts] == ["+59899123456"]
     assert result.invalid_contacts == []
     stored = contacts_of(emu, 6)
-    assert [(c["name"], c["phone_number"], c["external_unique_id"], c["outbound_number"], c["status"]) for c in stored] == [
-        ("Ana Pérez", "+59899123456", "L-1", "+59829001234", "Upcoming")]
+    assert [
+        (c["name"], c["phone_number"], c["external_unique_id"], c["outbound_number"], c["status"]) for c in stored
+    ] == [("Ana Pérez", "+59899123456", "L-1", "+59829001234", "Upcoming")]
     assert emu.leads("ujet")["ujet.contacts"] == {"total": 1, "distinct": 1, "duplicates": {}}
 
 
@@ -114,7 +116,9 @@ def test_import_runs_to_completion(emu, hook):
 
 def test_import_with_a_duplicate_phone_fails_and_stores_nothing(emu, hook):
     hook.add_contact(1, {"phone_number": "+59899123450"})
-    job_id = hook.import_contacts(1, [UjetNewContact(phone_number="+598 99 123 450"), UjetNewContact(phone_number="+59899123451")])
+    job_id = hook.import_contacts(
+        1, [UjetNewContact(phone_number="+598 99 123 450"), UjetNewContact(phone_number="+59899123451")]
+    )
     job = wait_until(lambda: (j := hook.get_job(1, job_id)).is_terminal and j, timeout=5)
     assert job.failed and job.type == "Jobs::Bulk::Campaign::StartImport"
     assert job.detail == "Internal Error: NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign"
@@ -135,7 +139,11 @@ def test_update_contact(emu, hook):
     updated = hook.update_contact(6, 1, name="Bob Smith", phone_number="+1 222-222-2222")
     assert (updated.id, updated.name, updated.campaign_id, updated.phone) == (1, "Bob Smith", 6, "+1 222-222-2222")
     (stored,) = contacts_of(emu, 6)
-    assert (stored["name"], stored["phone_number"], stored["email"]) == ("Bob Smith", "+1 222-222-2222", "b@example.com")
+    assert (stored["name"], stored["phone_number"], stored["email"]) == (
+        "Bob Smith",
+        "+1 222-222-2222",
+        "b@example.com",
+    )
 
 
 @pytest.mark.parametrize("how", [{"contact_id": 2}, {"phone_number": "+59899123456"}, {"external_unique_id": "UID_2"}])
@@ -165,7 +173,9 @@ def test_campaigns_from_the_manager_api(emu, hook):
 
 
 def test_default_rate_limits_meet_and_every_lead_lands_once(emu, hook):
-    emu.configure(ujet_rate_limit=10)  # the vendor's 10/s against the hook's default 10/s (docs/vendors/ujet.md#decision-rate-limit-10-per-second)
+    emu.configure(
+        ujet_rate_limit=10
+    )  # the vendor's 10/s against the hook's default 10/s (docs/vendors/ujet.md#decision-rate-limit-10-per-second)
     for i in range(15):
         hook.add_contact(6, {"phone_number": f"+5989900{i:04d}"})
     assert emu.leads("ujet")["ujet.contacts"] == {"total": 15, "distinct": 15, "duplicates": {}}
@@ -175,8 +185,19 @@ def test_default_rate_limits_meet_and_every_lead_lands_once(emu, hook):
 
 
 def test_429_storm_ends_in_one_stored_lead(emu, hook):
-    emu.set_faults("ujet", [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3,
-                             "path": "/campaigns/6/contacts$", "method": "POST"}])
+    emu.set_faults(
+        "ujet",
+        [
+            {
+                "kind": "status",
+                "status": 429,
+                "retry_after": 0.05,
+                "times": 3,
+                "path": "/campaigns/6/contacts$",
+                "method": "POST",
+            }
+        ],
+    )
     result = hook.add_contact(6, {"phone_number": "+59899123456"})
     assert len(result.valid_contacts) == 1
     assert emu.leads("ujet")["ujet.contacts"] == {"total": 1, "distinct": 1, "duplicates": {}}

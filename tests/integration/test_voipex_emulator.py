@@ -16,7 +16,8 @@ VENDOR = "voipex"
 #: the guide's step-1 and step-3 bodies, verbatim
 SEED_CALL_LIST = {"name": "call-list-name", "numbers": [{"number": "123456789", "attributes": []}]}
 SEED_CAMPAIGN = {
-    "name": "campaign", "callerId": "123456789",
+    "name": "campaign",
+    "callerId": "123456789",
     "activePeriod": {"startTime": "09:00", "endTime": "17:00", "weekDays": [1, 2, 3, 4, 5, 6, 7]},
     "callLists": [1],
     "rescheduleRules": [{"status": "RS_ERROR", "retryAfter": 15, "maxAttempts": 1}],
@@ -38,7 +39,13 @@ def client(emu):
 
 def token(emu, client, **form) -> httpx.Response:
     creds = emu.credentials
-    body = {"grant_type": "password", "client_id": "api", "username": creds.voipex_user, "password": creds.voipex_password, **form}
+    body = {
+        "grant_type": "password",
+        "client_id": "api",
+        "username": creds.voipex_user,
+        "password": creds.voipex_password,
+        **form,
+    }
     return client.post("/token", data={k: v for k, v in body.items() if v is not None})
 
 
@@ -67,7 +74,11 @@ def assert_boom(response: httpx.Response, status: int, error: str, *fragments: s
 
 def test_guide_walkthrough(emu, client, auth):
     r = client.post("/dialer/call-lists", json=SEED_CALL_LIST, headers=auth)
-    assert r.status_code == 200 and r.json() == {"id": 1, "message": "Call list successfully created", "numbersCount": 1}
+    assert r.status_code == 200 and r.json() == {
+        "id": 1,
+        "message": "Call list successfully created",
+        "numbersCount": 1,
+    }
     ivrs = client.get("/ivr", headers=auth).json()
     assert ivrs[0]["id"] == "TUxw53xCBf" and ivrs[0]["name"] == "IVR-app-name"
     assert set(ivrs[0]) == {"id", "name", "description", "createdAt", "updatedAt", "createdBy", "updatedBy", "routing"}
@@ -83,8 +94,16 @@ def test_guide_walkthrough(emu, client, auth):
 
 def test_token_response_is_keycloak_shaped(emu, client):
     body = token(emu, client).json()
-    assert set(body) == {"access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type",
-                         "not-before-policy", "session_state", "scope"}
+    assert set(body) == {
+        "access_token",
+        "expires_in",
+        "refresh_expires_in",
+        "refresh_token",
+        "token_type",
+        "not-before-policy",
+        "session_state",
+        "scope",
+    }
     assert (body["expires_in"], body["refresh_expires_in"], body["token_type"]) == (3000, 7200, "Bearer")
 
 
@@ -102,50 +121,74 @@ def test_campaign_defaults_applied(emu, client, auth):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"numbers": [{"number": "123456789"}]}, '"name"'),
-    ({"name": "x", "numbers": [{"number": "123456789"}, {"number": "12ab"}]}, '"numbers[1].number"'),
-    ({"name": "x", "numbers": [{"attributes": []}]}, '"numbers[0].number"'),
-    ({"name": "x", "numbers": [{"number": 123456789}]}, '"numbers[0].number"'),
-    ({"name": "x", "numbers": [{"number": "123456789", "phone": "1"}]}, '"numbers[0].phone"'),
-    ({"name": "x", "numbers": [{"number": "123456789", "attributes": [{"k": "v"}]}]}, '"numbers[0].attributes[0].name"'),
-    ({"name": "x", "numbers": []}, '"numbers"'),
-    ({"name": " ", "numbers": [{"number": "123456789"}]}, '"name"'),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"numbers": [{"number": "123456789"}]}, '"name"'),
+        ({"name": "x", "numbers": [{"number": "123456789"}, {"number": "12ab"}]}, '"numbers[1].number"'),
+        ({"name": "x", "numbers": [{"attributes": []}]}, '"numbers[0].number"'),
+        ({"name": "x", "numbers": [{"number": 123456789}]}, '"numbers[0].number"'),
+        ({"name": "x", "numbers": [{"number": "123456789", "phone": "1"}]}, '"numbers[0].phone"'),
+        (
+            {"name": "x", "numbers": [{"number": "123456789", "attributes": [{"k": "v"}]}]},
+            '"numbers[0].attributes[0].name"',
+        ),
+        ({"name": "x", "numbers": []}, '"numbers"'),
+        ({"name": " ", "numbers": [{"number": "123456789"}]}, '"name"'),
+    ],
+)
 def test_call_list_validation(client, auth, body, field):
     body = assert_boom(client.post("/dialer/call-lists", json=body, headers=auth), 400, "Bad Request", field)
     assert body["validation"]["source"] == "payload"
 
 
 def test_call_list_bad_json_and_media_type(emu, client, auth):
-    assert_boom(client.post("/dialer/call-lists", content=b"{nope", headers={**auth, "Content-Type": "application/json"}),
-                400, "Bad Request")
-    assert_boom(client.post("/dialer/call-lists", content=b"", headers={**auth, "Content-Type": "application/json"}),
-                400, "Bad Request", "Invalid request payload JSON format")
+    assert_boom(
+        client.post("/dialer/call-lists", content=b"{nope", headers={**auth, "Content-Type": "application/json"}),
+        400,
+        "Bad Request",
+    )
+    assert_boom(
+        client.post("/dialer/call-lists", content=b"", headers={**auth, "Content-Type": "application/json"}),
+        400,
+        "Bad Request",
+        "Invalid request payload JSON format",
+    )
     assert_boom(client.post("/dialer/call-lists", data={"name": "x"}, headers=auth), 415, "Unsupported Media Type")
     assert state(emu)["call_lists"] == []
 
 
-@pytest.mark.parametrize(("change", "status", "fragment"), [
-    ({"callerId": None}, 400, '"callerId"'),
-    ({"activePeriod": {"startTime": "09:00", "endTime": "17:00"}}, 400, '"activePeriod.weekDays"'),
-    ({"activePeriod": {"startTime": "09:00", "endTime": "17:00", "weekDays": [1, 8]}}, 400, '"activePeriod.weekDays"'),
-    ({"activePeriod": {"startTime": "9am", "endTime": "17:00", "weekDays": [1]}}, 400, '"activePeriod.startTime"'),
-    ({"activePeriod": {"startTime": "18:00", "endTime": "17:00", "weekDays": [1]}}, 400, '"activePeriod.endTime"'),
-    ({"callLists": []}, 400, '"callLists"'),
-    ({"rescheduleRules": [{"status": "RS_ERROR", "retryAfter": 15}]}, 400, '"rescheduleRules[0].maxAttempts"'),
-    ({"endpoint": {"type": "agent"}}, 400, '"endpoint.type"'),
-    ({"endpoint": {"type": "queue"}}, 400, '"endpoint.queue"'),
-    ({"colour": "red"}, 400, '"colour"'),
-    ({"callLists": [1, 9]}, 404, "Call list 9 not found"),
-    ({"ivr": "nope"}, 404, "IVR application 'nope' not found"),
-])
+@pytest.mark.parametrize(
+    ("change", "status", "fragment"),
+    [
+        ({"callerId": None}, 400, '"callerId"'),
+        ({"activePeriod": {"startTime": "09:00", "endTime": "17:00"}}, 400, '"activePeriod.weekDays"'),
+        (
+            {"activePeriod": {"startTime": "09:00", "endTime": "17:00", "weekDays": [1, 8]}},
+            400,
+            '"activePeriod.weekDays"',
+        ),
+        ({"activePeriod": {"startTime": "9am", "endTime": "17:00", "weekDays": [1]}}, 400, '"activePeriod.startTime"'),
+        ({"activePeriod": {"startTime": "18:00", "endTime": "17:00", "weekDays": [1]}}, 400, '"activePeriod.endTime"'),
+        ({"callLists": []}, 400, '"callLists"'),
+        ({"rescheduleRules": [{"status": "RS_ERROR", "retryAfter": 15}]}, 400, '"rescheduleRules[0].maxAttempts"'),
+        ({"endpoint": {"type": "agent"}}, 400, '"endpoint.type"'),
+        ({"endpoint": {"type": "queue"}}, 400, '"endpoint.queue"'),
+        ({"colour": "red"}, 400, '"colour"'),
+        ({"callLists": [1, 9]}, 404, "Call list 9 not found"),
+        ({"ivr": "nope"}, 404, "IVR application 'nope' not found"),
+    ],
+)
 def test_campaign_validation(emu, client, auth, change, status, fragment):
     client.post("/dialer/call-lists", json=SEED_CALL_LIST, headers=auth)
     body = {**SEED_CAMPAIGN, **change}
     body = {k: v for k, v in body.items() if v is not None}
-    assert_boom(client.post("/dialer/campaigns", json=body, headers=auth), status,
-                "Bad Request" if status == 400 else "Not Found", fragment)
+    assert_boom(
+        client.post("/dialer/campaigns", json=body, headers=auth),
+        status,
+        "Bad Request" if status == 400 else "Not Found",
+        fragment,
+    )
     assert state(emu)["campaigns"] == []
 
 
@@ -159,17 +202,24 @@ def test_api_needs_live_bearer(emu, client):
     r = client.get("/ivr", headers={"Authorization": "Bearer not-a-token"})
     assert_boom(r, 401, "Unauthorized", "Invalid token")
     assert r.headers["www-authenticate"].startswith("Bearer")
-    assert_boom(client.post("/dialer/call-lists", json=SEED_CALL_LIST, headers={"Authorization": "Basic eDp5"}), 401, "Unauthorized")
+    assert_boom(
+        client.post("/dialer/call-lists", json=SEED_CALL_LIST, headers={"Authorization": "Basic eDp5"}),
+        401,
+        "Unauthorized",
+    )
     assert state(emu)["call_lists"] == [] and state(emu)["tokens"]["refused_api_calls"] == 3
 
 
-@pytest.mark.parametrize(("form", "status", "error"), [
-    ({"password": "wrong"}, 401, "invalid_grant"),
-    ({"username": "someone@example.com"}, 401, "invalid_grant"),
-    ({"client_id": "web"}, 401, "invalid_client"),
-    ({"password": ""}, 400, "invalid_request"),
-    ({"grant_type": "client_credentials"}, 400, "unsupported_grant_type"),
-])
+@pytest.mark.parametrize(
+    ("form", "status", "error"),
+    [
+        ({"password": "wrong"}, 401, "invalid_grant"),
+        ({"username": "someone@example.com"}, 401, "invalid_grant"),
+        ({"client_id": "web"}, 401, "invalid_client"),
+        ({"password": ""}, 400, "invalid_request"),
+        ({"grant_type": "client_credentials"}, 400, "unsupported_grant_type"),
+    ],
+)
 def test_token_refusals(emu, client, form, status, error):
     r = token(emu, client, **form)
     assert r.status_code == status and r.json()["error"] == error and r.json()["error_description"]
@@ -189,13 +239,21 @@ def test_access_and_refresh_tokens_expire(emu, client):
     expired = wait_until(lambda: client.get("/ivr", headers=bearer).status_code == 401, timeout=3)
     assert expired
     assert_boom(client.get("/ivr", headers=bearer), 401, "Unauthorized", "Token expired")
-    refreshed = client.post("/token", data={"grant_type": "refresh_token", "client_id": "api",
-                                            "refresh_token": first["refresh_token"]})
+    refreshed = client.post(
+        "/token", data={"grant_type": "refresh_token", "client_id": "api", "refresh_token": first["refresh_token"]}
+    )
     assert refreshed.status_code == 200
-    assert client.get("/ivr", headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"}).status_code == 200
+    assert (
+        client.get("/ivr", headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"}).status_code == 200
+    )
     time.sleep(0.8)
-    late = client.post("/token", data={"grant_type": "refresh_token", "client_id": "api", "refresh_token": first["refresh_token"]})
-    assert late.status_code == 400 and late.json() == {"error": "invalid_grant", "error_description": "Token is not active"}
+    late = client.post(
+        "/token", data={"grant_type": "refresh_token", "client_id": "api", "refresh_token": first["refresh_token"]}
+    )
+    assert late.status_code == 400 and late.json() == {
+        "error": "invalid_grant",
+        "error_description": "Token is not active",
+    }
     assert state(emu)["tokens"]["grants"] == {"password": 1, "refresh_token": 1}
 
 
@@ -246,7 +304,11 @@ def test_update_campaign_keeps_state(emu, client, auth):
 
 def test_call_list_reads_and_pagination(emu, client, auth):
     for i in range(3):
-        client.post("/dialer/call-lists", json={"name": f"l{i}", "numbers": [{"number": f"12345678{i}"}] * (i + 1)}, headers=auth)
+        client.post(
+            "/dialer/call-lists",
+            json={"name": f"l{i}", "numbers": [{"number": f"12345678{i}"}] * (i + 1)},
+            headers=auth,
+        )
     page1 = client.get("/dialer/call-lists", params={"page": 1, "pageSize": 2}, headers=auth).json()
     assert [c["name"] for c in page1["items"]] == ["l0", "l1"]
     assert (page1["currentPage"], page1["totalPages"], page1["totalResults"]) == (1, 2, 3)

@@ -19,7 +19,8 @@ VENDOR = "voipex"
 
 def campaign_body(call_lists: list[int], **changes) -> dict:
     body = {
-        "name": "campaign", "callerId": "123456789",
+        "name": "campaign",
+        "callerId": "123456789",
         "activePeriod": {"startTime": "09:00", "endTime": "17:00", "weekDays": [1, 2, 3, 4, 5, 6, 7]},
         "callLists": call_lists,
         "rescheduleRules": [{"status": "RS_ERROR", "retryAfter": 15, "maxAttempts": 1}],
@@ -53,10 +54,13 @@ def hook(emu):
 
 
 def test_every_method_against_the_emulator(emu, hook):
-    created = hook.create_call_list("call-list-name", [
-        {"number": "420228881234", "attributes": []},
-        {"number": "420228881235", "attributes": [{"name": "external_id", "value": "c-2"}]},
-    ])
+    created = hook.create_call_list(
+        "call-list-name",
+        [
+            {"number": "420228881234", "attributes": []},
+            {"number": "420228881235", "attributes": [{"name": "external_id", "value": "c-2"}]},
+        ],
+    )
     assert (created.id, created.numbers_count, created.message) == (1, 2, "Call list successfully created")
     assert [(c.id, c.name, c.numbers_count) for c in hook.list_call_lists()] == [(1, "call-list-name", 2)]
     assert hook.get_call_list(1).numbers_count == 2
@@ -71,7 +75,12 @@ def test_every_method_against_the_emulator(emu, hook):
     listed = hook.list_campaigns()
     assert [(c.id, c.name, c.state) for c in listed] == [(1, "campaign", "created")]
     got = hook.get_campaign(1)
-    assert got.call_lists == [1] and got.endpoint == {"type": "queue", "boostFactor": 1.1, "maxWaitingCalls": 2, "queue": "green"}
+    assert got.call_lists == [1] and got.endpoint == {
+        "type": "queue",
+        "boostFactor": 1.1,
+        "maxWaitingCalls": 2,
+        "queue": "green",
+    }
     assert hook.get_campaign(42) is None
 
     hook.update_campaign(1, campaign_body([1], callerId="420228881234"))
@@ -131,8 +140,13 @@ def test_test_connection_unreachable_port(emu, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    conn_id = conn_env(emu, monkeypatch, "voipex_closed", port=port,
-                       extra={"auth_url": f"http://127.0.0.1:{port}/token", "max_attempts": 2})
+    conn_id = conn_env(
+        emu,
+        monkeypatch,
+        "voipex_closed",
+        port=port,
+        extra={"auth_url": f"http://127.0.0.1:{port}/token", "max_attempts": 2},
+    )
     ok, message = VoipexHook(conn_id).test_connection()
     assert not ok
     assert message.startswith(f"Cannot reach Voipex at http://127.0.0.1:{port}: connection refused")
@@ -166,8 +180,19 @@ def test_revoked_token_401_then_relogin(emu, hook):
 
 
 def test_429_storm_then_stored_once(emu, hook):
-    emu.set_faults(VENDOR, [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3, "path": "^/dialer/call-lists$",
-                             "method": "POST"}])
+    emu.set_faults(
+        VENDOR,
+        [
+            {
+                "kind": "status",
+                "status": 429,
+                "retry_after": 0.05,
+                "times": 3,
+                "path": "^/dialer/call-lists$",
+                "method": "POST",
+            }
+        ],
+    )
     created = hook.create_call_list("storm", [{"number": "420228881234"}, {"number": "420228881235"}])
     assert created.numbers_count == 2
     assert len(voipex_state(emu)["call_lists"]) == 1
@@ -177,8 +202,21 @@ def test_429_storm_then_stored_once(emu, hook):
 
 
 def test_500_raises_with_body(emu, hook):
-    emu.set_faults(VENDOR, [{"kind": "status", "status": 500, "path": "^/ivr$",
-                             "body": {"statusCode": 500, "error": "Internal Server Error", "message": "An internal server error occurred"}}])
+    emu.set_faults(
+        VENDOR,
+        [
+            {
+                "kind": "status",
+                "status": 500,
+                "path": "^/ivr$",
+                "body": {
+                    "statusCode": 500,
+                    "error": "Internal Server Error",
+                    "message": "An internal server error occurred",
+                },
+            }
+        ],
+    )
     with pytest.raises(DialerHTTPError) as info:
         hook.list_ivrs()
     assert info.value.status == 500
@@ -193,7 +231,9 @@ def test_drop_after_write_is_unknown_and_applied_once(emu, hook):
     with pytest.raises(DialerDeliveryUnknownError):
         hook.push_list_chunk(target, "now#1", leads)
     state = voipex_state(emu)
-    assert [(c["name"], c["numbersCount"]) for c in state["call_lists"]] == [("daily", 3)]  # the first list keeps the name given
+    assert [(c["name"], c["numbersCount"]) for c in state["call_lists"]] == [
+        ("daily", 3)
+    ]  # the first list keeps the name given
     assert emu.leads(VENDOR)["voipex.call-lists"]["duplicates"] == {}
     # the operators resolve the unknown fate by name instead of resending
     resolved = hook.resolve_list_chunk(target, "now#1", leads)
@@ -202,15 +242,18 @@ def test_drop_after_write_is_unknown_and_applied_once(emu, hook):
 
 
 def test_campaign_capabilities_create_then_update_by_name(emu, hook):
-    list_id = hook.push_list_chunk(hook.open_list_target("d", {}), "now#1",
-                                   [PreparedLead(row=0, phone="+420228881234", timezone="Europe/Prague")]).ids["call_list_ids"][0]
+    list_id = hook.push_list_chunk(
+        hook.open_list_target("d", {}), "now#1", [PreparedLead(row=0, phone="+420228881234", timezone="Europe/Prague")]
+    ).ids["call_list_ids"][0]
     common = {"name": "daily", "calling_hours": "09:00-17:00", "weekdays": [1, 2, 3, 4, 5], "lists": [list_id]}
     wanted = hook.build_campaign(common, {"callerId": "420228881234", "ivr_name": "IVR-app-name"})
     assert hook.find_campaign_by_name("daily") is None
     cid = hook.create_campaign_from(wanted)
     existing = hook.find_campaign_by_name("daily")
     assert existing["id"] == cid and hook.campaign_differences(existing, wanted) == {}
-    changed = hook.build_campaign({**common, "calling_hours": "10:00-16:00"}, {"callerId": "420228881234", "ivr": "Qm8vK2pLxa"})
+    changed = hook.build_campaign(
+        {**common, "calling_hours": "10:00-16:00"}, {"callerId": "420228881234", "ivr": "Qm8vK2pLxa"}
+    )
     assert set(hook.campaign_differences(existing, changed)) == {"activePeriod", "ivr"}
     hook.update_campaign_from(cid, changed)
     assert hook.control(cid, "start") == {"id": cid, "message": "Campaign started", "state": "running"}
@@ -223,8 +266,10 @@ def test_token_lifetime_counts_from_the_request_not_from_a_slow_answer(emu):
     # counted from the answer's arrival outlasts the server's by that much, and a call in that gap carries
     # an expired token. The 3 s lifetime leaves the first call room however slow the answer gets.
     emu.configure(voipex_token_lifetime=3.0, voipex_refresh_lifetime=30)
-    emu.set_faults(VENDOR, [{"kind": "trickle", "path": "^/token$", "method": "POST", "chunk_bytes": 16,
-                             "delay": 0.035, "times": 1}])
+    emu.set_faults(
+        VENDOR,
+        [{"kind": "trickle", "path": "^/token$", "method": "POST", "chunk_bytes": 16, "delay": 0.035, "times": 1}],
+    )
     hook = VoipexHook()
     hook.list_ivrs()
     # now at least 0.6 + 2.55 s after the token was issued: past the server's 3 s, within 2.7 s of the answer

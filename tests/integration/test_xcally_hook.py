@@ -39,8 +39,9 @@ def test_lists_contacts_and_counts(emu, hook):
     assert hook.find_list_by_name("leads-a").id == created.id
     assert hook.find_list_by_name("leads") is None
     assert [f.key for f in hook.list_fields(created.id)] == ["cf_1", "cf_2", "cf_3"]
-    one = hook.create_contact(xcally_contact(lead(1, "+5511900000001", first_name="Ana",
-                                                  custom_fields={"1": "C-1"}), list_id=created.id))
+    one = hook.create_contact(
+        xcally_contact(lead(1, "+5511900000001", first_name="Ana", custom_fields={"1": "C-1"}), list_id=created.id)
+    )
     assert one.first_name == "Ana" and one.phone == "5511900000001"
     batch = [xcally_contact(lead(i, f"+55119000000{i:02d}"), list_id=created.id) for i in range(2, 6)]
     result = hook.add_contacts(created.id, batch)
@@ -58,10 +59,14 @@ def test_lists_contacts_and_counts(emu, hook):
 
 def test_campaign_lifecycle_and_hopper(emu, hook):
     lst = hook.create_list("camp-list")
-    hook.add_contacts(lst.id, [{"ListId": lst.id, "firstName": "a", "phone": "111"},
-                               {"ListId": lst.id, "firstName": "b", "phone": "111"},
-                               {"ListId": lst.id, "firstName": "c", "phone": "222",
-                                "scheduledat": "2026-01-05T12:00:00Z"}])
+    hook.add_contacts(
+        lst.id,
+        [
+            {"ListId": lst.id, "firstName": "a", "phone": "111"},
+            {"ListId": lst.id, "firstName": "b", "phone": "111"},
+            {"ListId": lst.id, "firstName": "c", "phone": "222", "scheduledat": "2026-01-05T12:00:00Z"},
+        ],
+    )
     camp = hook.create_campaign({"name": "daily", "TrunkId": 12, "dialMethod": "power"})
     assert camp.dial_active is True and camp.dial_method == "power"
     assert hook.get_campaign(camp.id).name == "daily" and hook.get_campaign(404) is None
@@ -134,24 +139,48 @@ def test_test_connection_ok_wrong_password_and_unreachable(emu, hook, monkeypatc
 
 
 def test_api_key_auth(emu, monkeypatch):
-    conn = {**emu.connection("xcally"), "login": None, "password": None,
-            "extra": {"api_key": emu.credentials.xcally_api_key}}
+    conn = {
+        **emu.connection("xcally"),
+        "login": None,
+        "password": None,
+        "extra": {"api_key": emu.credentials.xcally_api_key},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_XCALLY_KEY", json.dumps(conn))
     assert XCallyHook("xcally_key").create_list("by-key").name == "by-key"
 
 
 def test_429_storm_ends_in_one_stored_lead(emu, hook):
     lst = hook.create_list("storm")
-    emu.set_faults("xcally", [{"kind": "status", "status": 429, "retry_after": 0.05, "times": 3,
-                               "path": f"/api/cm/lists/{lst.id}/contacts"}])
+    emu.set_faults(
+        "xcally",
+        [
+            {
+                "kind": "status",
+                "status": 429,
+                "retry_after": 0.05,
+                "times": 3,
+                "path": f"/api/cm/lists/{lst.id}/contacts",
+            }
+        ],
+    )
     hook.add_contacts(lst.id, [{"ListId": lst.id, "firstName": "a", "phone": "5511977777777"}])
     assert emu.leads("xcally", keys=True)["xcally.contacts"]["counts"] == {"5511977777777": 1}
     assert [r["status"] for r in emu.requests("xcally", path="/contacts")] == [429, 429, 429, 201]
 
 
 def test_500_raises_with_the_body(emu, hook):
-    emu.set_faults("xcally", [{"kind": "status", "status": 500, "times": 1, "path": "/api/cm/lists",
-                               "body": {"message": "SequelizeConnectionError: db down"}}])
+    emu.set_faults(
+        "xcally",
+        [
+            {
+                "kind": "status",
+                "status": 500,
+                "times": 1,
+                "path": "/api/cm/lists",
+                "body": {"message": "SequelizeConnectionError: db down"},
+            }
+        ],
+    )
     with pytest.raises(DialerHTTPError) as info:
         hook.create_list("x")
     assert info.value.status == 500 and "db down" in str(info.value)
@@ -159,8 +188,9 @@ def test_500_raises_with_the_body(emu, hook):
 
 def test_dropped_answer_on_a_write_is_unknown_and_applied_once(emu, hook):
     lst = hook.create_list("drop")
-    emu.set_faults("xcally", [{"kind": "drop_after", "times": 1, "method": "POST",
-                               "path": f"/api/cm/lists/{lst.id}/contacts"}])
+    emu.set_faults(
+        "xcally", [{"kind": "drop_after", "times": 1, "method": "POST", "path": f"/api/cm/lists/{lst.id}/contacts"}]
+    )
     with pytest.raises(DialerDeliveryUnknownError):
         hook.add_contacts(lst.id, [{"ListId": lst.id, "firstName": "a", "phone": "5511966666666"}])
     assert emu.leads("xcally", keys=True)["xcally.contacts"]["counts"] == {"5511966666666": 1}

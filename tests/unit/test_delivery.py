@@ -73,7 +73,7 @@ def test_retry_skips_done_chunks():
     report = ChunkDelivery(store, vendor.send, vendor.resolve, concurrency=1).run(CHUNKS)
     assert report.accepted == 12 and report.chunks_skipped >= 2
     assert sorted(vendor.stored) == list(range(12))  # each lead exactly once
-    assert "now#1" not in vendor.sends[len(sends_before):]
+    assert "now#1" not in vendor.sends[len(sends_before) :]
 
 
 def test_lost_answer_is_resolved_not_resent():
@@ -132,7 +132,9 @@ def test_leads_proved_missing_are_sent_once_more():
 
     def resolve(key, chunk):
         present = [lead.row for lead in chunk if lead.row in vendor.stored]
-        return ChunkOutcome(accepted=len(present), missing=[lead.row for lead in chunk if lead.row not in vendor.stored])
+        return ChunkOutcome(
+            accepted=len(present), missing=[lead.row for lead in chunk if lead.row not in vendor.stored]
+        )
 
     report = ChunkDelivery(store, vendor.send, resolve, concurrency=1).run(CHUNKS)
     assert sorted(vendor.stored) == list(range(12))
@@ -181,10 +183,14 @@ def test_chunk_stopped_at_its_first_record_is_simply_failed():
 def test_task_dying_while_the_rest_of_a_partial_chunk_is_sent_keeps_what_is_known():
     vendor, store = RecordByRecordVendor(), MemoryProgressStore()
     vendor.stored.extend([0, 1, 2, 3])  # chunk 1, and row 3 before chunk 2 stopped; the retry died with 4-5 in flight
-    store.save({"chunks": {
-        "now#1": {"status": "done", "outcome": ChunkOutcome(accepted=3).as_dict()},
-        "now#2": {"status": "sending", "outcome": ChunkOutcome(accepted=1).as_dict(), "pending": [4, 5]},
-    }})
+    store.save(
+        {
+            "chunks": {
+                "now#1": {"status": "done", "outcome": ChunkOutcome(accepted=3).as_dict()},
+                "now#2": {"status": "sending", "outcome": ChunkOutcome(accepted=1).as_dict(), "pending": [4, 5]},
+            }
+        }
+    )
     report = ChunkDelivery(store, vendor.send, lambda key, chunk: None, concurrency=1).run(CHUNKS)
     # no read: only the two rows in flight are unknown; row 3 stays accepted; nothing is resent
     assert report.unknown_rows == [4, 5] and report.accepted == 1 + 3 + 6
@@ -207,8 +213,14 @@ def test_task_dying_while_resending_missing_leads_reads_that_resend_on_retry():
     store = MemoryProgressStore()
     # the attempt that ended: chunk 2 dropped before apply, resent as now#2/resend, died before recording it
     named.update({"now#1": [0, 1, 2], "now#2/resend": [3, 4, 5]})
-    store.save({"chunks": {"now#1": {"status": "done", "outcome": ChunkOutcome(accepted=3).as_dict()},
-                           "now#2": {"status": "sending", "resending": True}}})
+    store.save(
+        {
+            "chunks": {
+                "now#1": {"status": "done", "outcome": ChunkOutcome(accepted=3).as_dict()},
+                "now#2": {"status": "sending", "resending": True},
+            }
+        }
+    )
     report = ChunkDelivery(store, send, resolve, concurrency=1).run(CHUNKS)
     assert sends == ["now#3", "now#4"]  # now#2's leads were found under the resend's name: not sent again
     assert report.accepted == 12 and report.unknown == 0
@@ -266,7 +278,9 @@ def test_an_old_save_makes_a_done_mark_durable_at_once():
     delivery.flush_seconds = 0.0
     delivery.run(CHUNKS)
     assert len(store.saves) == 2 * len(CHUNKS)  # sending and done, each written at once
-    assert [state["chunks"][key]["status"] for (state, _), (key, _) in zip(store.saves[1::2], CHUNKS, strict=True)] == ["done"] * 4
+    assert [state["chunks"][key]["status"] for (state, _), (key, _) in zip(store.saves[1::2], CHUNKS, strict=True)] == [
+        "done"
+    ] * 4
 
 
 def test_unsaved_done_marks_are_written_when_a_chunk_fails():
@@ -279,19 +293,29 @@ def test_unsaved_done_marks_are_written_when_a_chunk_fails():
     assert statuses == {"now#1": "done", "now#2": "done", "now#3": "failed"}
 
 
-@pytest.mark.parametrize("outcome", [
-    ChunkOutcome(accepted=1000),
-    ChunkOutcome(accepted=2, refused=[{"row": 3, "reason": "invalid_contact", "detail": "x"}], unknown=[4], missing=[5],
-                 ids={"pids": ["p"]}, how="resolved"),
-    ChunkOutcome(),
-])
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        ChunkOutcome(accepted=1000),
+        ChunkOutcome(
+            accepted=2,
+            refused=[{"row": 3, "reason": "invalid_contact", "detail": "x"}],
+            unknown=[4],
+            missing=[5],
+            ids={"pids": ["p"]},
+            how="resolved",
+        ),
+        ChunkOutcome(),
+    ],
+)
 def test_chunk_outcomes_round_trip_and_store_only_what_differs_from_the_defaults(outcome):
     import json
 
     stored = json.loads(json.dumps(outcome.as_dict()))
     assert ChunkOutcome.from_dict(stored) == outcome
-    assert set(stored) == {"accepted"} | {k for k in ("refused", "unknown", "missing", "ids") if getattr(outcome, k)} | (
-        {"how"} if outcome.how != "sent" else set())
+    assert set(stored) == {"accepted"} | {
+        k for k in ("refused", "unknown", "missing", "ids") if getattr(outcome, k)
+    } | ({"how"} if outcome.how != "sent" else set())
 
 
 def test_a_done_mark_is_written_within_flush_seconds_even_when_no_other_save_comes():
@@ -309,8 +333,10 @@ def test_a_done_mark_is_written_within_flush_seconds_even_when_no_other_save_com
 
     delivery.run(slow_source())
     # chunk 1's done mark reached the store on its own, before chunk 2 was even marked
-    assert any(state["chunks"].get("now#1", {}).get("status") == "done" and "now#2" not in state["chunks"]
-               for state, _ in store.saves)
+    assert any(
+        state["chunks"].get("now#1", {}).get("status") == "done" and "now#2" not in state["chunks"]
+        for state, _ in store.saves
+    )
     assert {v["status"] for v in store.state["chunks"].values()} == {"done"}
 
 
@@ -370,10 +396,14 @@ def test_a_write_applied_within_the_settle_window_is_never_doubled_nor_left_unkn
 
     vendor = LateVendor(fates)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(delivery_module, "time", type("T", (), {"sleep": staticmethod(vendor.sleep),
-                                                              "monotonic": staticmethod(lambda: vendor.now)}))
-        report = ChunkDelivery(MemoryProgressStore(), vendor.send, vendor.resolve, concurrency=1,
-                               settle_seconds=SETTLE).run(CHUNKS)
+        patch.setattr(
+            delivery_module,
+            "time",
+            type("T", (), {"sleep": staticmethod(vendor.sleep), "monotonic": staticmethod(lambda: vendor.now)}),
+        )
+        report = ChunkDelivery(
+            MemoryProgressStore(), vendor.send, vendor.resolve, concurrency=1, settle_seconds=SETTLE
+        ).run(CHUNKS)
     vendor._land(until=float("inf"))  # every late write lands, however late
     assert sorted(vendor.stored) == list(range(12)), f"stored: {sorted(vendor.stored)}"
     assert report.accepted == 12 and report.unknown == 0
@@ -384,8 +414,11 @@ def test_without_settling_a_late_write_is_resent_and_doubled(monkeypatch):
     from airflow_provider_dialer import delivery as delivery_module
 
     vendor = LateVendor({"now#2": [("late", 1.0)]})
-    monkeypatch.setattr(delivery_module, "time", type("T", (), {"sleep": staticmethod(vendor.sleep),
-                                                               "monotonic": staticmethod(lambda: vendor.now)}))
+    monkeypatch.setattr(
+        delivery_module,
+        "time",
+        type("T", (), {"sleep": staticmethod(vendor.sleep), "monotonic": staticmethod(lambda: vendor.now)}),
+    )
     ChunkDelivery(MemoryProgressStore(), vendor.send, vendor.resolve, concurrency=1, settle_seconds=0).run(CHUNKS)
     vendor._land(until=float("inf"))
     assert sorted(vendor.stored).count(3) == 2  # row 3 (chunk 2) stored twice
@@ -406,7 +439,10 @@ def test_reads_that_keep_changing_leave_the_leads_unknown(monkeypatch):
         n = next(reads) % len(chunk)  # a different lead missing at every read
         return ChunkOutcome(accepted=len(chunk) - 1, missing=[chunk[n].row])
 
-    monkeypatch.setattr(delivery_module, "time", type("T", (), {"sleep": staticmethod(lambda s: None),
-                                                               "monotonic": staticmethod(lambda: 0.0)}))
+    monkeypatch.setattr(
+        delivery_module,
+        "time",
+        type("T", (), {"sleep": staticmethod(lambda s: None), "monotonic": staticmethod(lambda: 0.0)}),
+    )
     report = ChunkDelivery(MemoryProgressStore(), send, resolve, concurrency=1, settle_seconds=1.0).run(CHUNKS[:1])
     assert sends == ["now#1"] and report.unknown == 1 and report.accepted == 2

@@ -45,8 +45,11 @@ def scanned_files() -> list[Path]:
         if path.is_file():
             out.append(path)
         elif path.is_dir():
-            out += [p for p in sorted(path.rglob("*"))
-                    if p.is_file() and p.suffix in TEXT_SUFFIXES and "__pycache__" not in p.parts]
+            out += [
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix in TEXT_SUFFIXES and "__pycache__" not in p.parts
+            ]
     return out
 
 
@@ -168,7 +171,9 @@ def test_anchor_computation_matches_python_markdown(page: str) -> None:
     """The anchors above are the ones mkdocs' markdown renders (checked against Python-Markdown's toc itself)."""
     markdown = pytest.importorskip("markdown")
     source = (ROOT / "docs" / page).read_text(encoding="utf-8")
-    source = re.sub(r'^--8<-- ".*"$', "", source, flags=re.M)  # snippets: the included file is not a heading source here
+    source = re.sub(
+        r'^--8<-- ".*"$', "", source, flags=re.M
+    )  # snippets: the included file is not a heading source here
     md = markdown.Markdown(extensions=["toc", "tables", "admonition", "fenced_code"])
     rendered = md.convert(source)
     ids = re.findall(r'<h[1-6] id="([^"]+)"', rendered)

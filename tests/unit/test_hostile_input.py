@@ -72,18 +72,31 @@ def reasons(errors: list[dict[str, Any]]) -> dict[int, str]:
 
 
 def test_rtl_and_unicode_names_survive_every_file_format(tmp_path: Path) -> None:
-    rows = [{"phone": f"+1212555{i:04d}", "first_name": name, "last_name": name[::-1], "city": name}
-            for i, name in enumerate(RTL_NAMES)]
+    rows = [
+        {"phone": f"+1212555{i:04d}", "first_name": name, "last_name": name[::-1], "city": name}
+        for i, name in enumerate(RTL_NAMES)
+    ]
     jsonl = tmp_path / "l.jsonl"
     jsonl.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     csv_ok = [r for r in rows if "\u0000" not in r["first_name"]]  # a raw NUL in CSV: tested below
     csv_path = tmp_path / "l.csv"
-    csv_path.write_bytes(b"\xef\xbb\xbf" + ("phone,first_name,last_name,city\n" + "".join(
-        f'{r["phone"]},"{r["first_name"]}","{r["last_name"]}","{r["city"]}"\n' for r in csv_ok)).encode("utf-8"))
-    for source, written, expected in ((rows, rows, csv_ok), (str(jsonl), rows, csv_ok), (str(csv_path), csv_ok, csv_ok)):
+    csv_path.write_bytes(
+        b"\xef\xbb\xbf"
+        + (
+            "phone,first_name,last_name,city\n"
+            + "".join(f'{r["phone"]},"{r["first_name"]}","{r["last_name"]}","{r["city"]}"\n' for r in csv_ok)
+        ).encode("utf-8")
+    )
+    for source, written, expected in (
+        (rows, rows, csv_ok),
+        (str(jsonl), rows, csv_ok),
+        (str(csv_path), csv_ok, csv_ok),
+    ):
         leads, rep, errors = prepare(source, tmp_path / "r.jsonl")
         # a NUL (escaped in JSON, or in memory) never reaches a name: that row is rejected, the rest kept
-        assert [(r["reason"], r["field"]) for r in errors] == [("invalid_field", "first_name")] * (len(written) - len(expected))
+        assert [(r["reason"], r["field"]) for r in errors] == [("invalid_field", "first_name")] * (
+            len(written) - len(expected)
+        )
         got = [(lead.first_name, lead.last_name, lead.data["city"]) for lead in leads]
         assert got == [(r["first_name"].strip(), r["last_name"].strip(), r["city"]) for r in expected]
 
@@ -99,8 +112,10 @@ def test_nul_byte_in_a_csv_row_is_one_reject_not_a_crash(tmp_path: Path) -> None
 
 def test_one_megabyte_fields_from_memory_and_jsonl_are_kept_whole(tmp_path: Path) -> None:
     blob = "\u05d0" * MB  # 1 M Hebrew letters (2 MB of UTF-8)
-    rows = [{"phone": "+12125550001", "first_name": "x" * MB, "data": {"blob": blob}},
-            {"phone": "+12125550002", "notes": blob}]
+    rows = [
+        {"phone": "+12125550001", "first_name": "x" * MB, "data": {"blob": blob}},
+        {"phone": "+12125550002", "notes": blob},
+    ]
     f = tmp_path / "big.jsonl"
     f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     for source in (rows, str(f)):
@@ -115,8 +130,10 @@ def test_one_megabyte_csv_cell_is_kept_and_an_oversized_one_is_a_malformed_recor
     big = "y" * MB
     huge = "z" * (MAX_RECORD_SIZE + 1)
     f = tmp_path / "big.csv"
-    f.write_text(f'phone,note\n+12125550001,{big}\n+12125550002,small\n+12125550003,"{huge}"\n+12125550004,ok\n',
-                 encoding="utf-8")
+    f.write_text(
+        f'phone,note\n+12125550001,{big}\n+12125550002,small\n+12125550003,"{huge}"\n+12125550004,ok\n',
+        encoding="utf-8",
+    )
     leads, rep, errors = prepare(str(f), tmp_path / "r.jsonl")
     assert [lead.row for lead in leads] == [1, 2, 4]
     assert [len(lead.data["note"]) for lead in leads] == [MB, 5, 2]
@@ -132,7 +149,9 @@ def test_one_megabyte_csv_cell_is_kept_and_an_oversized_one_is_a_malformed_recor
 def test_wrong_declared_delimiter_is_a_config_error_before_the_first_row(tmp_path: Path) -> None:
     f = tmp_path / "semi.csv"
     f.write_text("phone;first_name\n+12125550001;Ana\n+12125550002;Bo\n", encoding="utf-8")
-    with pytest.raises(DialerConfigError, match="its columns are: 'phone;first_name' .one column: is the delimiter right"):
+    with pytest.raises(
+        DialerConfigError, match="its columns are: 'phone;first_name' .one column: is the delimiter right"
+    ):
         prepare(CsvSource(f, delimiter=","), tmp_path / "r.jsonl")
     leads, rep, _ = prepare(CsvSource(f), tmp_path / "r2.jsonl")  # detected: all accepted
     assert [lead.first_name for lead in leads] == ["Ana", "Bo"]
@@ -169,7 +188,10 @@ def test_missing_extra_and_ragged_columns(tmp_path: Path) -> None:
     )
     leads, _, errors = prepare(str(f), tmp_path / "r.jsonl")
     assert [(lead.row, lead.first_name, lead.data) for lead in leads] == [
-        (1, "Ana", {"extra_col": "e1"}), (2, "Bo", {}), (5, "Eve", {"extra_col": "e5"})]
+        (1, "Ana", {"extra_col": "e1"}),
+        (2, "Bo", {}),
+        (5, "Eve", {"extra_col": "e5"}),
+    ]
     assert reasons(errors) == {3: "bad_row", 4: "missing_phone"}
     no_phone_column = tmp_path / "nophone.csv"
     no_phone_column.write_text("name,tel_typo\nAna,+12125550001\n", encoding="utf-8")
@@ -198,10 +220,14 @@ def test_jsonl_non_objects_deep_nesting_and_bad_bytes_are_one_reject_each(tmp_pa
     lines = [
         b'{"phone": "+12125550001"}',
         b"[" * 100_000 + b"]" * 100_000,  # RecursionError inside json
-        b"null", b"42", b"true", b'"text"', b"[1, 2]",
+        b"null",
+        b"42",
+        b"true",
+        b'"text"',
+        b"[1, 2]",
         b'{"phone": null, "first_name": "no phone"}',
         b'{"phone": "+12125550002", "first_name": "Bego\xf1a"}',  # the only non-ASCII line: cp1252 decides
-        b"{\"phone\": \"+12125550003\", \"data\": \"not an object\"}",
+        b'{"phone": "+12125550003", "data": "not an object"}',
         b'{"phone": "+12125550004", "data": {"k": [1, {"deep": null}]}}',
         b"",
         b"   ",
@@ -212,20 +238,62 @@ def test_jsonl_non_objects_deep_nesting_and_bad_bytes_are_one_reject_each(tmp_pa
     assert rep.rows == 12  # blank lines are not rows
     assert [lead.row for lead in leads] == [1, 9, 11] and leads[2].data == {"k": [1, {"deep": None}]}
     assert leads[1].first_name == "Bego\u00f1a"
-    assert reasons(errors) == {2: "bad_row", 3: "bad_row", 4: "bad_row", 5: "bad_row", 6: "bad_row", 7: "bad_row",
-                               8: "missing_phone", 10: "invalid_field", 12: "bad_row"}
+    assert reasons(errors) == {
+        2: "bad_row",
+        3: "bad_row",
+        4: "bad_row",
+        5: "bad_row",
+        6: "bad_row",
+        7: "bad_row",
+        8: "missing_phone",
+        10: "invalid_field",
+        12: "bad_row",
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # Time zones and dates
 # --------------------------------------------------------------------------------------------
 
-HOSTILE_ZONES = ["../../etc/passwd", "UTC\x00", "Mars/Olympus_Mons", "+03:00", "America/New_York\n", "a" * 10_000,
-                 "America//New_York", "EST5EDT", "utc", "Etc/GMT+14", "\u202eUTC", "posixrules", "Factory"]
-HOSTILE_DATES = ["2026-02-30 10:00", "2026-13-01", "0000-01-01", "9999-12-31T23:59:59", "2026-03-08 02:30",
-                 "1e10", "NaN", "inf", "-1", "2026-03-07T10:00:00+25:00", "\u0662\u0660\u0662\u0666-03-07 10:00",
-                 "2026-03-07 10:00 America/New_York", 10**30, float("inf"), float("nan"), -(10**12), True, [2026, 3, 7],
-                 {"date": "2026-03-07"}, "2026-03-07", "   ", "tomorrow"]
+HOSTILE_ZONES = [
+    "../../etc/passwd",
+    "UTC\x00",
+    "Mars/Olympus_Mons",
+    "+03:00",
+    "America/New_York\n",
+    "a" * 10_000,
+    "America//New_York",
+    "EST5EDT",
+    "utc",
+    "Etc/GMT+14",
+    "\u202eUTC",
+    "posixrules",
+    "Factory",
+]
+HOSTILE_DATES = [
+    "2026-02-30 10:00",
+    "2026-13-01",
+    "0000-01-01",
+    "9999-12-31T23:59:59",
+    "2026-03-08 02:30",
+    "1e10",
+    "NaN",
+    "inf",
+    "-1",
+    "2026-03-07T10:00:00+25:00",
+    "\u0662\u0660\u0662\u0666-03-07 10:00",
+    "2026-03-07 10:00 America/New_York",
+    10**30,
+    float("inf"),
+    float("nan"),
+    -(10**12),
+    True,
+    [2026, 3, 7],
+    {"date": "2026-03-07"},
+    "2026-03-07",
+    "   ",
+    "tomorrow",
+]
 
 
 def test_hostile_time_zones_and_dates_are_accepted_or_rejected_with_reason(tmp_path: Path) -> None:
@@ -253,24 +321,40 @@ def test_hostile_time_zones_and_dates_are_accepted_or_rejected_with_reason(tmp_p
 def test_sql_source_with_null_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "crm.sqlite"
     with sqlite3.connect(db) as c:
-        c.execute("create table leads (tel text, tel2 text, nome text, fuso text, quando text, prio integer, "
-                  "extra blob, num integer, ratio real)")
-        c.executemany("insert into leads values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            ("+12125550001", None, None, None, None, None, None, None, None),  # only a phone
-            (None, "+12125550002", "fallback to tel2", None, None, None, None, None, None),
-            (None, None, "Nobody", "America/New_York", None, None, None, None, None),  # no phone at all
-            ("+12125550004", None, "\u05e9\u05dc\u05d5\u05dd", None, None, None, None, 7, 0.5),
-            ("+12125550005", None, "Bad prio", None, None, None, b"\x00\xff", None, None),
-            (None, None, None, None, None, None, None, None, None),  # all NULL
-        ])
+        c.execute(
+            "create table leads (tel text, tel2 text, nome text, fuso text, quando text, prio integer, "
+            "extra blob, num integer, ratio real)"
+        )
+        c.executemany(
+            "insert into leads values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("+12125550001", None, None, None, None, None, None, None, None),  # only a phone
+                (None, "+12125550002", "fallback to tel2", None, None, None, None, None, None),
+                (None, None, "Nobody", "America/New_York", None, None, None, None, None),  # no phone at all
+                ("+12125550004", None, "\u05e9\u05dc\u05d5\u05dd", None, None, None, None, 7, 0.5),
+                ("+12125550005", None, "Bad prio", None, None, None, b"\x00\xff", None, None),
+                (None, None, None, None, None, None, None, None, None),  # all NULL
+            ],
+        )
         c.execute("update leads set prio = 'high' where nome = 'Bad prio'")
     monkeypatch.setenv("AIRFLOW_CONN_HOSTILE_DB", f"sqlite://{db}")
-    source = SqlSource("hostile_db", "select tel, tel2, nome, fuso, quando, prio, extra, num, ratio from leads", fetch_size=2)
-    mapping = {"phones": ["tel", "tel2"], "first_name": "nome", "timezone": "fuso", "schedule": "quando", "priority": "prio"}
+    source = SqlSource(
+        "hostile_db", "select tel, tel2, nome, fuso, quando, prio, extra, num, ratio from leads", fetch_size=2
+    )
+    mapping = {
+        "phones": ["tel", "tel2"],
+        "first_name": "nome",
+        "timezone": "fuso",
+        "schedule": "quando",
+        "priority": "prio",
+    }
     leads, rep, errors = prepare(source, tmp_path / "r.jsonl", mapping=mapping)
     assert rep.rows == 6
     assert [(lead.row, lead.phone, lead.first_name) for lead in leads] == [
-        (1, "+12125550001", None), (2, "+12125550002", "fallback to tel2"), (4, "+12125550004", "\u05e9\u05dc\u05d5\u05dd")]
+        (1, "+12125550001", None),
+        (2, "+12125550002", "fallback to tel2"),
+        (4, "+12125550004", "\u05e9\u05dc\u05d5\u05dd"),
+    ]
     assert leads[2].data == {"num": 7, "ratio": 0.5} and leads[0].data == {}  # NULL extras are not data
     assert reasons(errors) == {3: "missing_phone", 5: "invalid_field", 6: "missing_phone"}
 
@@ -288,8 +372,10 @@ COLUMNS = ["phone", "first_name", "timezone", "schedule", "priority", "data", "c
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(rows=st.lists(st.fixed_dictionaries({}, optional={c: hostile_text for c in COLUMNS}), max_size=8),
-       fmt=st.sampled_from(["csv", "jsonl"]))
+@given(
+    rows=st.lists(st.fixed_dictionaries({}, optional={c: hostile_text for c in COLUMNS}), max_size=8),
+    fmt=st.sampled_from(["csv", "jsonl"]),
+)
 def test_any_hostile_file_conserves_rows(rows: list[dict[str, str]], fmt: str) -> None:
     import csv
     import io
@@ -318,12 +404,32 @@ def test_any_hostile_file_conserves_rows(rows: list[dict[str, str]], fmt: str) -
 
 def hostile_leads(tmp_path: Path) -> list[Any]:
     rows = [
-        {"phones": ["+12125550001", "+12125550009"], "first_name": RTL_NAMES[0], "last_name": RTL_NAMES[2],
-         "email": "\u05d0@example.com", "external_id": "EXT:=%1", "agent": RTL_NAMES[1],
-         "data": {"blob": "z" * MB, "a:b": "c=d:e%3A", "=": ":", "rtl": RTL_NAMES[3], "n": 7, "nested": {"x": ["y:z"]}},
-         "cf_3": RTL_NAMES[4], "priority": 3, "timezone": "America/New_York"},
-        {"phones": ["+59899123456"], "first_name": RTL_NAMES[4], "schedule": "2026-03-07 10:00",
-         "timezone": "America/Montevideo", "data": {"\u202ekey": "\u202evalue"}},
+        {
+            "phones": ["+12125550001", "+12125550009"],
+            "first_name": RTL_NAMES[0],
+            "last_name": RTL_NAMES[2],
+            "email": "\u05d0@example.com",
+            "external_id": "EXT:=%1",
+            "agent": RTL_NAMES[1],
+            "data": {
+                "blob": "z" * MB,
+                "a:b": "c=d:e%3A",
+                "=": ":",
+                "rtl": RTL_NAMES[3],
+                "n": 7,
+                "nested": {"x": ["y:z"]},
+            },
+            "cf_3": RTL_NAMES[4],
+            "priority": 3,
+            "timezone": "America/New_York",
+        },
+        {
+            "phones": ["+59899123456"],
+            "first_name": RTL_NAMES[4],
+            "schedule": "2026-03-07 10:00",
+            "timezone": "America/Montevideo",
+            "data": {"\u202ekey": "\u202evalue"},
+        },
     ]
     leads, rep, _ = prepare(rows, tmp_path / "r.jsonl")
     assert rep.prepared == 2
@@ -350,15 +456,23 @@ def test_wire_mappings_keep_hostile_text_and_serialize(tmp_path: Path) -> None:
             "voipex": voipex_number(lead),
             "automation": automation_contact(lead),
             "automation_fresh": automation_contact(lead, fresh=True),
-            "integra": json.loads(dialer_task_call(lead, campaign="POWER<-", instance_timezone="America/Montevideo").to_json()),
+            "integra": json.loads(
+                dialer_task_call(lead, campaign="POWER<-", instance_timezone="America/Montevideo").to_json()
+            ),
         }
         back = json.loads(json.dumps(wires, ensure_ascii=False))
         assert back == wires
         assert back["ujet"]["name"] == lead.full_name
         assert back["xcally"]["firstName"] == lead.first_name
         assert back["automation"]["data"] == json.loads(json.dumps(lead.data))
-        as_text = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
-                   if isinstance(v, (dict, list)) else str(v) for k, v in lead.data.items()}
+        as_text = {
+            k: v
+            if isinstance(v, str)
+            else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+            if isinstance(v, (dict, list))
+            else str(v)
+            for k, v in lead.data.items()
+        }
         attributes = {a["name"]: a["value"] for a in back["voipex"]["attributes"]}
         assert attributes == {**({"external_id": lead.external_id} if lead.external_id else {}), **as_text}
         assert parse_integra_data(back["integra"]["data"]) == as_text
@@ -382,7 +496,9 @@ def test_integra_data_escaping_round_trips_colons_equals_and_percent(data: dict[
         assert rendered.count(":") == len(data) - 1 and rendered.count("=") == len(data)
 
 
-def test_sql_mapping_naming_a_column_the_query_lacks_is_refused_before_any_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sql_mapping_naming_a_column_the_query_lacks_is_refused_before_any_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "crm.sqlite"
     with sqlite3.connect(db) as c:
         c.execute("create table leads (tel text, nome text)")
@@ -390,8 +506,14 @@ def test_sql_mapping_naming_a_column_the_query_lacks_is_refused_before_any_row(t
     monkeypatch.setenv("AIRFLOW_CONN_HOSTILE_DB", f"sqlite://{db}")
     source = SqlSource("hostile_db", "select tel, nome from leads")
     # a misspelled time zone column must not send the lead to be called in the default zone
-    result = prepare_leads(source, mapping={"phones": ["tel"], "first_name": "nome", "timezone": "fuso"}, now=NOW,
-                           default_timezone="America/New_York")
-    with pytest.raises(DialerConfigError, match="names 'fuso', which the query result does not have; its columns are: 'tel', 'nome'"):
+    result = prepare_leads(
+        source,
+        mapping={"phones": ["tel"], "first_name": "nome", "timezone": "fuso"},
+        now=NOW,
+        default_timezone="America/New_York",
+    )
+    with pytest.raises(
+        DialerConfigError, match="names 'fuso', which the query result does not have; its columns are: 'tel', 'nome'"
+    ):
         list(result)
     assert result.report.prepared == 0

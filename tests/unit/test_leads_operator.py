@@ -65,8 +65,14 @@ def at(monkeypatch, when: dt.datetime) -> None:
 
 
 def make(tmp_path, **kwargs) -> UploadListOperator:
-    defaults = dict(task_id="upload", conn_id="fake", source=LEADS, list_name="l", progress=str(tmp_path / "p.json"),
-                    max_reject_ratio=0.5)
+    defaults = dict(
+        task_id="upload",
+        conn_id="fake",
+        source=LEADS,
+        list_name="l",
+        progress=str(tmp_path / "p.json"),
+        max_reject_ratio=0.5,
+    )
     defaults.update(kwargs)
     return UploadListOperator(**defaults)
 
@@ -144,8 +150,9 @@ def test_a_failed_task_keeps_its_progress_so_a_retry_sends_nothing_twice(tmp_pat
 
 
 def test_missing_capability_fails_before_reading_the_source(tmp_path, monkeypatch, fake_hook):
-    op = AddToDialerTaskOperator(task_id="t", conn_id="fake", campaign="X", source="/does/not/exist.csv",
-                                 progress=str(tmp_path / "p.json"))
+    op = AddToDialerTaskOperator(
+        task_id="t", conn_id="fake", campaign="X", source="/does/not/exist.csv", progress=str(tmp_path / "p.json")
+    )
     with pytest.raises(UnsupportedCapabilityError, match="FakeDialer does not support DialerTask"):
         op.execute({})
 
@@ -157,12 +164,17 @@ def test_bad_policy_names_fail_at_definition():
         UploadListOperator(task_id="x", conn_id="c", source=[], list_name="l", hold_back="later")
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"tel,first_name\n+12125550147,Noah\n", "'phones or phone'"),  # no phone column
-    (b"+12125550147,Noah\n", "looks like a lead, not a header"),  # no header row
-    (b"\x00\xd8" * 100, "cannot tell the encoding"),
-])
-def test_a_source_that_cannot_be_read_fails_before_the_target_is_opened(tmp_path, monkeypatch, fake_hook, content, message):
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"tel,first_name\n+12125550147,Noah\n", "'phones or phone'"),  # no phone column
+        (b"+12125550147,Noah\n", "looks like a lead, not a header"),  # no header row
+        (b"\x00\xd8" * 100, "cannot tell the encoding"),
+    ],
+)
+def test_a_source_that_cannot_be_read_fails_before_the_target_is_opened(
+    tmp_path, monkeypatch, fake_hook, content, message
+):
     from airflow_provider_dialer.exceptions import DialerConfigError
 
     at(monkeypatch, NOON)

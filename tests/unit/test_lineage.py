@@ -19,9 +19,18 @@ from airflow_provider_dialer.lineage import (
     target_label,
 )
 
-SUMMARY = {"read": 10, "prepared": 8, "rejected": 2, "rejected_by_reason": {"invalid_phone": 2}, "held_back": 1,
-           "accepted": 6, "refused_by_vendor": {"vendor_refused": 1}, "unknown": 0, "reject_samples": [{"value": "***1"}],
-           "ids": {"list_id": 7}}
+SUMMARY = {
+    "read": 10,
+    "prepared": 8,
+    "rejected": 2,
+    "rejected_by_reason": {"invalid_phone": 2},
+    "held_back": 1,
+    "accepted": 6,
+    "refused_by_vendor": {"vendor_refused": 1},
+    "unknown": 0,
+    "reject_samples": [{"value": "***1"}],
+    "ids": {"list_id": 7},
+}
 
 
 def test_every_declared_asset_gets_the_counts_and_an_alias_gets_the_target_asset():
@@ -32,8 +41,9 @@ def test_every_declared_asset_gets_the_counts_and_an_alias_gets_the_target_asset
     assert emit_asset_events(op, {"outlet_events": events}, {"list_id": 7}, SUMMARY) == 3
     for asset in (daily, Asset("other", uri="s3://b/k")):
         extra = events[asset].extra
-        assert {k: extra[k] for k in ("read", "prepared", "rejected", "held_back", "accepted", "unknown", "refused")} == {
-            "read": 10, "prepared": 8, "rejected": 2, "held_back": 1, "accepted": 6, "unknown": 0, "refused": 1}
+        assert {
+            k: extra[k] for k in ("read", "prepared", "rejected", "held_back", "accepted", "unknown", "refused")
+        } == {"read": 10, "prepared": 8, "rejected": 2, "held_back": 1, "accepted": 6, "unknown": 0, "refused": 1}
         assert extra["target"] == "list_id=7" and extra["conn_id"] == "xcally_default"
         assert "reject_samples" not in extra and "ids" not in extra  # counts, never leads
     added = events[alias].asset_alias_events
@@ -42,7 +52,12 @@ def test_every_declared_asset_gets_the_counts_and_an_alias_gets_the_target_asset
 
 
 def test_no_outlets_no_events_and_a_dry_run_says_so():
-    assert emit_asset_events(SimpleNamespace(conn_id="c", outlets=[]), {"outlet_events": OutletEventAccessors()}, {}, SUMMARY) == 0
+    assert (
+        emit_asset_events(
+            SimpleNamespace(conn_id="c", outlets=[]), {"outlet_events": OutletEventAccessors()}, {}, SUMMARY
+        )
+        == 0
+    )
     extra = asset_extra("c", {}, {"read": 3, "prepared": 3, "rejected": 0, "dry_run": True, "would_send": 3})
     assert extra["dry_run"] is True and extra["would_send"] == 3 and extra["target"] is None
 
@@ -62,11 +77,16 @@ def test_sources_are_named_by_what_they_are(tmp_path):
     local = tmp_path / "leads.csv"
     assert source_datasets(str(local), dag_id="d", task_id="t") == [DatasetName("file", str(local))]
     assert source_datasets(CsvSource(str(local)), dag_id="d", task_id="t") == [DatasetName("file", str(local))]
-    assert source_datasets(ObjectStoragePath(f"file://{local}"), dag_id="d", task_id="t") == [DatasetName("file", str(local))]
-    assert source_datasets("s3://bucket/in/leads.csv", dag_id="d", task_id="t") == [DatasetName("s3://bucket", "in/leads.csv")]
+    assert source_datasets(ObjectStoragePath(f"file://{local}"), dag_id="d", task_id="t") == [
+        DatasetName("file", str(local))
+    ]
+    assert source_datasets("s3://bucket/in/leads.csv", dag_id="d", task_id="t") == [
+        DatasetName("s3://bucket", "in/leads.csv")
+    ]
     assert source_datasets([{"phones": ["+1"]}], dag_id="d", task_id="t") == [DatasetName("airflow://d", "t.source")]
     assert source_datasets([], dag_id="d", task_id="t", origin="xcom:group.make:parts") == [
-        DatasetName("airflow://d", "group.make.xcom.parts")]
+        DatasetName("airflow://d", "group.make.xcom.parts")
+    ]
     assert source_origin("{{ dag_run.conf['leads'] }}") == "conf"
     assert source_origin("{{ ti.xcom_pull(task_ids='extract') }}") == "xcom:extract"
     assert source_origin("/data/leads.csv") is None and source_origin([{"phones": []}]) is None

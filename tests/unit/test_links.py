@@ -25,8 +25,9 @@ from airflow_provider_dialer.links import (
 PASSWORD = "Hunter2-link-secret"
 
 
-def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_type: str, host: str, extra: dict[str, Any],
-             **fields: Any) -> None:
+def set_conn(
+    monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_type: str, host: str, extra: dict[str, Any], **fields: Any
+) -> None:
     conn = {"conn_type": conn_type, "host": host, "login": "someone", "password": PASSWORD, "extra": extra, **fields}
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
@@ -37,21 +38,62 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_type: str, host
 @pytest.mark.parametrize(
     ("conn_type", "host", "extra", "kind", "values", "expected"),
     [
-        ("ucontact", "acme", {"list_link_template": "{origin}/hubs/{hub}/lists/{list_id}?name={list_name}"},
-         "list", {"hub": "sales", "list_id": 41, "list_name": "leads 2026/06 & more"},
-         "https://acme.ucontactcloud.com/hubs/sales/lists/41?name=leads%202026%2F06%20%26%20more"),
-        ("xcally", "motion.example.com", {"campaign_link_template": "{origin}/#/campaigns/{campaign_id}"},
-         "campaign", {"campaign_id": 59, "campaign_name": "daily"}, "https://motion.example.com:8443/#/campaigns/59"),
-        ("xcally", "motion.example.com", {"list_link_template": "{origin}/#/lists/{list_id}?campaign={campaign_id}"},
-         "list", {"list_id": 32, "list_name": "x", "campaign_id": 59}, "https://motion.example.com:8443/#/lists/32?campaign=59"),
-        ("voipex", "", {"campaign_link_template": "https://portal.voipex.io/dialer/campaigns/{campaign_id}"},
-         "campaign", {"campaign_id": 3}, "https://portal.voipex.io/dialer/campaigns/3"),
-        ("voipex", "", {"list_link_template": "https://portal.voipex.io/dialer/call-lists/{list_id}"},
-         "list", {"list_id": 8, "list_name": "calls"}, "https://portal.voipex.io/dialer/call-lists/8"),
-        ("ujet", "acme", {"list_link_template": "{origin}/campaigns/{campaign_id}/imports/{job_id}"},
-         "list", {"campaign_id": 6, "job_id": 530}, "https://acme.uc1.ccaiplatform.com/campaigns/6/imports/530"),
-        ("ujet", "acme", {"campaign_link_template": "{origin}/campaigns/{campaign_id}"},
-         "campaign", {"campaign_id": 6}, "https://acme.uc1.ccaiplatform.com/campaigns/6"),
+        (
+            "ucontact",
+            "acme",
+            {"list_link_template": "{origin}/hubs/{hub}/lists/{list_id}?name={list_name}"},
+            "list",
+            {"hub": "sales", "list_id": 41, "list_name": "leads 2026/06 & more"},
+            "https://acme.ucontactcloud.com/hubs/sales/lists/41?name=leads%202026%2F06%20%26%20more",
+        ),
+        (
+            "xcally",
+            "motion.example.com",
+            {"campaign_link_template": "{origin}/#/campaigns/{campaign_id}"},
+            "campaign",
+            {"campaign_id": 59, "campaign_name": "daily"},
+            "https://motion.example.com:8443/#/campaigns/59",
+        ),
+        (
+            "xcally",
+            "motion.example.com",
+            {"list_link_template": "{origin}/#/lists/{list_id}?campaign={campaign_id}"},
+            "list",
+            {"list_id": 32, "list_name": "x", "campaign_id": 59},
+            "https://motion.example.com:8443/#/lists/32?campaign=59",
+        ),
+        (
+            "voipex",
+            "",
+            {"campaign_link_template": "https://portal.voipex.io/dialer/campaigns/{campaign_id}"},
+            "campaign",
+            {"campaign_id": 3},
+            "https://portal.voipex.io/dialer/campaigns/3",
+        ),
+        (
+            "voipex",
+            "",
+            {"list_link_template": "https://portal.voipex.io/dialer/call-lists/{list_id}"},
+            "list",
+            {"list_id": 8, "list_name": "calls"},
+            "https://portal.voipex.io/dialer/call-lists/8",
+        ),
+        (
+            "ujet",
+            "acme",
+            {"list_link_template": "{origin}/campaigns/{campaign_id}/imports/{job_id}"},
+            "list",
+            {"campaign_id": 6, "job_id": 530},
+            "https://acme.uc1.ccaiplatform.com/campaigns/6/imports/530",
+        ),
+        (
+            "ujet",
+            "acme",
+            {"campaign_link_template": "{origin}/campaigns/{campaign_id}"},
+            "campaign",
+            {"campaign_id": 6},
+            "https://acme.uc1.ccaiplatform.com/campaigns/6",
+        ),
     ],
 )
 def test_each_vendor_fills_its_template(monkeypatch, conn_type, host, extra, kind, values, expected):
@@ -73,8 +115,16 @@ def test_no_template_no_link_and_no_default_for_any_vendor(monkeypatch):
 
 
 def test_a_missing_or_empty_id_gives_no_link(monkeypatch):
-    set_conn(monkeypatch, "xc", "xcally", "motion.example.com",
-             {"list_link_template": "{origin}/lists/{list_id}", "campaign_link_template": "{origin}/c/{campaign_id}/{campaign_name}"})
+    set_conn(
+        monkeypatch,
+        "xc",
+        "xcally",
+        "motion.example.com",
+        {
+            "list_link_template": "{origin}/lists/{list_id}",
+            "campaign_link_template": "{origin}/c/{campaign_id}/{campaign_name}",
+        },
+    )
     hook = get_dialer_hook("xc")
     assert hook.ui_link("list", {"list_name": "only a name"}) is None
     assert hook.ui_link("list", {"list_id": ""}) is None
@@ -87,10 +137,16 @@ def test_a_missing_or_empty_id_gives_no_link(monkeypatch):
 
 
 def test_user_info_and_credential_query_parameters_are_removed(monkeypatch):
-    set_conn(monkeypatch, "xc", "xcally", "motion.example.com", {
-        "campaign_link_template": "https://admin:pw@ui.example:9443/c/{campaign_id}?apikey=abc&tab=hopper&access_token=t",
-        "list_link_template": "https://ui.example/#/lists/{list_id}?Token=z&view=contacts&X-Api-Key=k",
-    })
+    set_conn(
+        monkeypatch,
+        "xc",
+        "xcally",
+        "motion.example.com",
+        {
+            "campaign_link_template": "https://admin:pw@ui.example:9443/c/{campaign_id}?apikey=abc&tab=hopper&access_token=t",
+            "list_link_template": "https://ui.example/#/lists/{list_id}?Token=z&view=contacts&X-Api-Key=k",
+        },
+    )
     hook = get_dialer_hook("xc")
     hook.check_link_templates(["campaign", "list"])
     assert hook.ui_link("campaign", {"campaign_id": 7}) == "https://ui.example:9443/c/7?tab=hopper"
@@ -98,12 +154,22 @@ def test_user_info_and_credential_query_parameters_are_removed(monkeypatch):
 
 
 def test_a_link_holding_a_secret_of_the_connection_is_dropped(monkeypatch, capsys):
-    set_conn(monkeypatch, "xc", "xcally", "motion.example.com",
-             {"campaign_link_template": f"https://ui.example/{PASSWORD}/c/{{campaign_id}}", "api_key": "apikey-Secret-77"})
+    set_conn(
+        monkeypatch,
+        "xc",
+        "xcally",
+        "motion.example.com",
+        {"campaign_link_template": f"https://ui.example/{PASSWORD}/c/{{campaign_id}}", "api_key": "apikey-Secret-77"},
+    )
     hook = get_dialer_hook("xc")
     assert hook.ui_link("campaign", {"campaign_id": 7}) is None
-    set_conn(monkeypatch, "xc2", "xcally", "motion.example.com",
-             {"list_link_template": "https://ui.example/l/{list_name}", "api_key": "apikey-Secret-77"})
+    set_conn(
+        monkeypatch,
+        "xc2",
+        "xcally",
+        "motion.example.com",
+        {"list_link_template": "https://ui.example/l/{list_name}", "api_key": "apikey-Secret-77"},
+    )
     hook = get_dialer_hook("xc2")
     assert hook.ui_link("list", {"list_name": "apikey-Secret-77"}) is None  # a value equal to a secret, too
     assert hook.ui_link("list", {"list_name": "leads"}) == "https://ui.example/l/leads"
@@ -114,8 +180,13 @@ def test_a_link_holding_a_secret_of_the_connection_is_dropped(monkeypatch, capsy
 
 @pytest.mark.parametrize("placeholder", ["password", "api_key", "api_token", "login", "token", "hub"])
 def test_unknown_placeholders_are_a_config_error_naming_them(monkeypatch, placeholder):
-    set_conn(monkeypatch, "xc", "xcally", "motion.example.com",
-             {"campaign_link_template": f"{{origin}}/c/{{campaign_id}}?x={{{placeholder}}}"})
+    set_conn(
+        monkeypatch,
+        "xc",
+        "xcally",
+        "motion.example.com",
+        {"campaign_link_template": f"{{origin}}/c/{{campaign_id}}?x={{{placeholder}}}"},
+    )
     hook = get_dialer_hook("xc")
     with pytest.raises(DialerConfigError) as info:
         hook.check_link_templates(["campaign"])
@@ -127,11 +198,21 @@ def test_unknown_placeholders_are_a_config_error_naming_them(monkeypatch, placeh
     assert hook.ui_link("campaign", {"campaign_id": 1, placeholder: "x"}) is None
 
 
-@pytest.mark.parametrize("template", [
-    "{origin}/c/{campaign_id!r}", "{origin}/c/{campaign_id:>5}", "{origin}/c/{campaign_id.real}",
-    "{origin}/c/{0}", "{origin}/c/{}", "{origin}/c/{campaign_id", "/campaigns/{campaign_id}",
-    "ui.example/campaigns/{campaign_id}", "ftp://ui.example/{campaign_id}", "javascript:alert({campaign_id})",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{origin}/c/{campaign_id!r}",
+        "{origin}/c/{campaign_id:>5}",
+        "{origin}/c/{campaign_id.real}",
+        "{origin}/c/{0}",
+        "{origin}/c/{}",
+        "{origin}/c/{campaign_id",
+        "/campaigns/{campaign_id}",
+        "ui.example/campaigns/{campaign_id}",
+        "ftp://ui.example/{campaign_id}",
+        "javascript:alert({campaign_id})",
+    ],
+)
 def test_malformed_or_relative_templates_are_a_config_error(monkeypatch, template):
     set_conn(monkeypatch, "xc", "xcally", "motion.example.com", {"campaign_link_template": template})
     with pytest.raises(DialerConfigError, match="campaign_link_template"):
@@ -183,9 +264,12 @@ def test_voipex_links_the_first_call_list_and_the_base_mapping_takes_first_ids(m
     set_conn(monkeypatch, "vx", "voipex", "", {})
     set_conn(monkeypatch, "uc", "ucontact", "acme", {})
     assert get_dialer_hook("vx").target_link_values({"list_name": "calls"}, {"call_list_ids": [8, 9]}) == {
-        "list_name": "calls", "list_id": 8}
+        "list_name": "calls",
+        "list_id": 8,
+    }
     assert get_dialer_hook("uc").target_link_values(
-        {"hub": "sales", "list_name": "leads", "channel": "telephony", "chunk_size": 5}, {"list_ids": [41, 42], "pids": [1]},
+        {"hub": "sales", "list_name": "leads", "channel": "telephony", "chunk_size": 5},
+        {"list_ids": [41, 42], "pids": [1]},
     ) == {"hub": "sales", "list_name": "leads", "list_id": 41}
 
 

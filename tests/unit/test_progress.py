@@ -49,7 +49,8 @@ steps = st.lists(
     st.tuples(
         st.floats(min_value=0, max_value=7, allow_nan=False),
         st.one_of(
-            st.just(("lead", True)), st.just(("lead", False)),
+            st.just(("lead", True)),
+            st.just(("lead", False)),
             st.tuples(st.just("chunk"), st.integers(0, 50), st.integers(0, 3), st.integers(0, 3)),
         ),
     ),
@@ -145,7 +146,15 @@ def test_off_logs_nothing_and_passes_leads_through():
 
 
 def test_durations():
-    assert [duration(s) for s in (0, 59.4, 60, 190, 3599, 3600, 3725)] == ["0s", "59s", "1m00s", "3m10s", "59m59s", "1h00m", "1h02m"]
+    assert [duration(s) for s in (0, 59.4, 60, 190, 3599, 3600, 3725)] == [
+        "0s",
+        "59s",
+        "1m00s",
+        "3m10s",
+        "59m59s",
+        "1h00m",
+        "1h02m",
+    ]
 
 
 # -- the operator logs them while it runs (emulator over HTTP, fake progress clock) ---------------
@@ -167,9 +176,16 @@ def test_upload_logs_progress_while_it_runs(fresh_dialer_emulator, monkeypatch, 
     monkeypatch.setattr(progress_module, "monotonic", fake_monotonic)
     leads = [{"phones": [f"+1212555{i:04d}"], "timezone": "America/New_York"} for i in range(40)]
     leads.insert(7, {"phones": ["12"]})  # one reject
-    op = UploadListOperator(task_id="upload", conn_id="xcally_default", list_name="leads", source=leads,
-                            progress=str(tmp_path / "p.json"), chunk_size=5, max_reject_ratio=0.1,
-                            progress_log_seconds=10)
+    op = UploadListOperator(
+        task_id="upload",
+        conn_id="xcally_default",
+        list_name="leads",
+        source=leads,
+        progress=str(tmp_path / "p.json"),
+        chunk_size=5,
+        max_reject_ratio=0.1,
+        progress_log_seconds=10,
+    )
     capfd.readouterr()
     summary = op.execute({})
     out = capfd.readouterr()

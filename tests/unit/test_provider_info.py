@@ -54,8 +54,11 @@ def test_extra_links_are_listed_and_match_the_operators_and_the_connection_forms
 
     info = get_provider_info()
     listed = info["extra-links"]
-    assert listed == ["airflow_provider_dialer.links.DialerCampaignLink", "airflow_provider_dialer.links.DialerListLink",
-                      "airflow_provider_dialer.run_report.RunReportLink"]
+    assert listed == [
+        "airflow_provider_dialer.links.DialerCampaignLink",
+        "airflow_provider_dialer.links.DialerListLink",
+        "airflow_provider_dialer.run_report.RunReportLink",
+    ]
     classes = set()
     for path in listed:
         module, _, name = path.rpartition(".")
@@ -67,8 +70,16 @@ def test_extra_links_are_listed_and_match_the_operators_and_the_connection_forms
 
     used = {
         type(link)
-        for op in (CreateCampaignOperator, ControlCampaignOperator, RemoveLeadsOperator, UploadListOperator,
-                   PushFreshLeadsOperator, AddToDialerTaskOperator, ImportJobSensor, ListLoadedSensor)
+        for op in (
+            CreateCampaignOperator,
+            ControlCampaignOperator,
+            RemoveLeadsOperator,
+            UploadListOperator,
+            PushFreshLeadsOperator,
+            AddToDialerTaskOperator,
+            ImportJobSensor,
+            ListLoadedSensor,
+        )
         for link in op.operator_extra_links
     }
     assert used == classes and all(issubclass(c, DialerLink) for c in used - {RunReportLink})
@@ -90,7 +101,9 @@ def test_the_connection_form_marks_no_extra_required_and_drops_no_placeholder():
     drops placeholders given for extra fields; an empty extra means the hook's default."""
     for entry in get_provider_info()["connection-types"]:
         placeholders = entry["ui-field-behaviour"]["placeholders"]
-        assert set(placeholders) <= {"host", "schema", "login", "password", "port", "description"}, entry["connection-type"]
+        assert set(placeholders) <= {"host", "schema", "login", "password", "port", "description"}, entry[
+            "connection-type"
+        ]
         for name, field in entry["conn-fields"].items():
             kinds = field["schema"]["type"]
             assert isinstance(kinds, list) and "null" in kinds, (entry["connection-type"], name)
@@ -122,15 +135,21 @@ def test_airflow_cli_lists_the_provider_and_its_connection_types(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update({"AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
-    providers = subprocess.run([airflow, "providers", "list", "-o", "json"], env=env, capture_output=True, text=True, timeout=120)
+    providers = subprocess.run(
+        [airflow, "providers", "list", "-o", "json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert providers.returncode == 0, providers.stderr[-2000:]
     assert any(p["package_name"] == "airflow-provider-dialer" for p in json.loads(providers.stdout))
-    hooks = subprocess.run([airflow, "providers", "hooks", "-o", "json"], env=env, capture_output=True, text=True, timeout=120)
+    hooks = subprocess.run(
+        [airflow, "providers", "hooks", "-o", "json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert hooks.returncode == 0, hooks.stderr[-2000:]
     ours = {h["connection_type"]: h for h in json.loads(hooks.stdout) if h["package_name"] == "airflow-provider-dialer"}
     assert set(ours) == {"ucontact", "xcally", "voipex", "ujet"}
     assert ours["xcally"]["class"] == "airflow_provider_dialer.hooks.xcally.XCallyHook"
-    links = subprocess.run([airflow, "providers", "links", "-o", "json"], env=env, capture_output=True, text=True, timeout=120)
+    links = subprocess.run(
+        [airflow, "providers", "links", "-o", "json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert links.returncode == 0, links.stderr[-2000:]
     names = {entry["extra_link_class_name"] for entry in json.loads(links.stdout)}
     assert {"airflow_provider_dialer.links.DialerCampaignLink", "airflow_provider_dialer.links.DialerListLink"} <= names

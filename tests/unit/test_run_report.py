@@ -18,8 +18,16 @@ from airflow_provider_dialer.leads.model import PreparedLead
 from airflow_provider_dialer.run_report import CallHours, RunReportLink, render, report_url
 
 UTC = dt.UTC
-ZONES = ["America/New_York", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe", "America/Sao_Paulo",
-         "Asia/Tokyo", "Europe/London", "Pacific/Chatham"]
+ZONES = [
+    "America/New_York",
+    "Asia/Kolkata",
+    "America/St_Johns",
+    "Australia/Lord_Howe",
+    "America/Sao_Paulo",
+    "Asia/Tokyo",
+    "Europe/London",
+    "Pacific/Chatham",
+]
 
 
 class Page(html.parser.HTMLParser):
@@ -93,36 +101,71 @@ def assert_self_contained(page: str, parsed: Page) -> None:
 
 # -- the page from any summary -------------------------------------------------------------------
 
-hostile = st.lists(st.sampled_from(list("<>&\"'/= abcxyz_-;") + ["<script>", "</td>", "http://x.example/", "\u2028"]),
-                   min_size=1, max_size=12).map("".join)
-phone = st.builds(lambda cc, n: f"+{cc} {n // 10000:04d}-{n % 10000:04d}", st.integers(1, 99), st.integers(10_000_000, 99_999_999))
+hostile = st.lists(
+    st.sampled_from(list("<>&\"'/= abcxyz_-;") + ["<script>", "</td>", "http://x.example/", "\u2028"]),
+    min_size=1,
+    max_size=12,
+).map("".join)
+phone = st.builds(
+    lambda cc, n: f"+{cc} {n // 10000:04d}-{n % 10000:04d}", st.integers(1, 99), st.integers(10_000_000, 99_999_999)
+)
 
 
 @st.composite
 def summaries(draw):
-    reasons = draw(st.dictionaries(st.one_of(st.sampled_from(["invalid_phone", "duplicate_phone", "do_not_call"]), hostile),
-                                   st.integers(1, 10_000), max_size=5))
+    reasons = draw(
+        st.dictionaries(
+            st.one_of(st.sampled_from(["invalid_phone", "duplicate_phone", "do_not_call"]), hostile),
+            st.integers(1, 10_000),
+            max_size=5,
+        )
+    )
     samples = []
     phones = []
     for reason in reasons:
         for row in draw(st.lists(st.integers(1, 10**6), max_size=4)):
             raw = draw(phone)
             phones.append(raw)
-            samples.append({"row": row, "reason": reason, "field": draw(st.one_of(st.none(), hostile)), "level": "error",
-                            "value": raw, "detail": f"{draw(hostile)} near {raw}"})
-    refused = draw(st.dictionaries(st.sampled_from(["vendor_refused", "invalid_field"]), st.integers(1, 50), max_size=2))
-    refused_samples = [{"row": i, "reason": r, "detail": f"dialer said no to {draw(phone)}"} for i, r in enumerate(refused)]
+            samples.append(
+                {
+                    "row": row,
+                    "reason": reason,
+                    "field": draw(st.one_of(st.none(), hostile)),
+                    "level": "error",
+                    "value": raw,
+                    "detail": f"{draw(hostile)} near {raw}",
+                }
+            )
+    refused = draw(
+        st.dictionaries(st.sampled_from(["vendor_refused", "invalid_field"]), st.integers(1, 50), max_size=2)
+    )
+    refused_samples = [
+        {"row": i, "reason": r, "detail": f"dialer said no to {draw(phone)}"} for i, r in enumerate(refused)
+    ]
     phones += [s["detail"].rsplit(" ", 1)[-1] for s in refused_samples]
     dry = draw(st.booleans())
     prepared = draw(st.integers(0, 10**6))
-    summary = {"read": prepared + sum(reasons.values()), "prepared": prepared, "rejected": sum(reasons.values()),
-               "rejected_by_reason": reasons, "reject_samples": samples, "held_back": draw(st.integers(0, 100))}
+    summary = {
+        "read": prepared + sum(reasons.values()),
+        "prepared": prepared,
+        "rejected": sum(reasons.values()),
+        "rejected_by_reason": reasons,
+        "reject_samples": samples,
+        "held_back": draw(st.integers(0, 100)),
+    }
     if dry:
         summary.update(dry_run=True, would_send=prepared)
     else:
-        summary.update(accepted=draw(st.integers(0, prepared)), refused_by_vendor=refused, refused_samples=refused_samples,
-                       unknown=draw(st.integers(0, 20)), chunks=draw(st.integers(0, 5000)))
-    hours = draw(st.dictionaries(st.sampled_from(ZONES), st.lists(st.integers(0, 5000), min_size=24, max_size=24), max_size=4))
+        summary.update(
+            accepted=draw(st.integers(0, prepared)),
+            refused_by_vendor=refused,
+            refused_samples=refused_samples,
+            unknown=draw(st.integers(0, 20)),
+            chunks=draw(st.integers(0, 5000)),
+        )
+    hours = draw(
+        st.dictionaries(st.sampled_from(ZONES), st.lists(st.integers(0, 5000), min_size=24, max_size=24), max_size=4)
+    )
     return summary, hours, phones
 
 
@@ -130,20 +173,36 @@ def summaries(draw):
 @given(case=summaries(), meta_text=hostile)
 def test_the_page_says_the_summary_and_nothing_else(case, meta_text):
     summary, hours, phones = case
-    meta = {"dag_id": meta_text, "task_id": "upload", "run_id": meta_text, "conn_id": "xcally_default",
-            "target": meta_text, "written_at": "2026-06-10T16:00:00+00:00"}
+    meta = {
+        "dag_id": meta_text,
+        "task_id": "upload",
+        "run_id": meta_text,
+        "conn_id": "xcally_default",
+        "target": meta_text,
+        "written_at": "2026-06-10T16:00:00+00:00",
+    }
     page = render(summary, hours, meta)
     parsed = parse(page)
     assert_self_contained(page, parsed)
 
     # outcomes, as a reader of the summary would count them
-    expected = {"Leads read": summary["read"], "Prepared": summary["prepared"], "Rejected at preparation or send": summary["rejected"],
-                "Held back for their calling window": summary["held_back"]}
+    expected = {
+        "Leads read": summary["read"],
+        "Prepared": summary["prepared"],
+        "Rejected at preparation or send": summary["rejected"],
+        "Held back for their calling window": summary["held_back"],
+    }
     if summary.get("dry_run"):
         expected["Would send (dry run)"] = summary["would_send"]
     else:
-        expected.update({"Accepted by the dialer": summary["accepted"], "Unknown fate": summary["unknown"],
-                         "Chunks": summary["chunks"], "Refused by the dialer": sum(summary["refused_by_vendor"].values())})
+        expected.update(
+            {
+                "Accepted by the dialer": summary["accepted"],
+                "Unknown fate": summary["unknown"],
+                "Chunks": summary["chunks"],
+                "Refused by the dialer": sum(summary["refused_by_vendor"].values()),
+            }
+        )
     shown = {row[0]: int(row[1]) for row in parsed.tables["outcomes"][1:]}
     assert shown == expected
 
@@ -214,10 +273,16 @@ def test_the_parameters_map_and_take_default_args():
 
     from airflow_provider_dialer.operators.lists import UploadListOperator
 
-    with DAG("report_params", schedule=None, default_args={"progress_log_seconds": 7, "run_report": "/r/{{ run_id }}.html"}):
+    with DAG(
+        "report_params", schedule=None, default_args={"progress_log_seconds": 7, "run_report": "/r/{{ run_id }}.html"}
+    ):
         plain = UploadListOperator(task_id="plain", conn_id="c", list_name="l", source=[])
-        mapped = UploadListOperator.partial(task_id="mapped", conn_id="c", list_name="l", progress_log_seconds=5).expand(
-            run_report=["/a.html", "/b.html"], source=[[], []])
+        mapped = UploadListOperator.partial(
+            task_id="mapped", conn_id="c", list_name="l", progress_log_seconds=5
+        ).expand(run_report=["/a.html", "/b.html"], source=[[], []])
     assert (plain.progress_log_seconds, plain.run_report) == (7, "/r/{{ run_id }}.html")
     assert "run_report" in plain.template_fields and "run_report_url" in plain.template_fields
-    assert mapped.partial_kwargs["progress_log_seconds"] == 5 and set(mapped.expand_input.value) == {"run_report", "source"}
+    assert mapped.partial_kwargs["progress_log_seconds"] == 5 and set(mapped.expand_input.value) == {
+        "run_report",
+        "source",
+    }

@@ -81,8 +81,16 @@ class RecordingHook:
         if self.pushes == self.kill_before_at:
             raise Killed(f"killed before chunk {key} went out")
         for lead in leads:
-            self.sent.append({"row": lead.row, "zones": lead.zones, "timezone": lead.timezone,
-                              "call_at": lead.call_at, "sent_at": self.clock.last, "key": key})
+            self.sent.append(
+                {
+                    "row": lead.row,
+                    "zones": lead.zones,
+                    "timezone": lead.timezone,
+                    "call_at": lead.call_at,
+                    "sent_at": self.clock.last,
+                    "key": key,
+                }
+            )
             self.stored[lead.row] += 1
         if self.pushes == self.kill_at:
             raise Killed(f"killed after chunk {key} was applied")
@@ -90,8 +98,9 @@ class RecordingHook:
 
     def resolve_list_chunk(self, target, key, leads):
         present = [lead.row for lead in leads if self.stored[lead.row]]
-        return ChunkOutcome(accepted=len(present), missing=[lead.row for lead in leads if not self.stored[lead.row]],
-                            how="resolved")
+        return ChunkOutcome(
+            accepted=len(present), missing=[lead.row for lead in leads if not self.stored[lead.row]], how="resolved"
+        )
 
     def list_wait(self, target, summary):
         return None
@@ -130,7 +139,10 @@ def dst_days(zone: str) -> tuple[dt.date, ...]:
     days, day = [], dt.date(2027, 1, 1)
     while day <= dt.date(2028, 12, 31):
         after = day + dt.timedelta(days=1)
-        if dt.datetime(day.year, day.month, day.day, tzinfo=tz).utcoffset() != dt.datetime(after.year, after.month, after.day, tzinfo=tz).utcoffset():
+        if (
+            dt.datetime(day.year, day.month, day.day, tzinfo=tz).utcoffset()
+            != dt.datetime(after.year, after.month, after.day, tzinfo=tz).utcoffset()
+        ):
             days.append(day)
         day = after
     return tuple(days)
@@ -151,7 +163,9 @@ def scenarios(draw: Any) -> dict[str, Any]:
     # the first attempt prepares shortly before the window closes in the first lead's zone, or anywhere
     before_end = draw(st.integers(0, 45 * 60))
     local_secs = max(0, end - before_end) if draw(st.booleans()) else draw(st.integers(0, 86399))
-    local = dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(anchor)) + dt.timedelta(seconds=min(local_secs, 86399))
+    local = dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(anchor)) + dt.timedelta(
+        seconds=min(local_secs, 86399)
+    )
     prepared_at = local.astimezone(UTC)
     leads = []
     for i, zone in enumerate(zones):
@@ -160,7 +174,11 @@ def scenarios(draw: Any) -> dict[str, Any]:
             lead["schedule"] = (prepared_at + dt.timedelta(seconds=draw(st.integers(-3600, 36 * 3600)))).isoformat()
         leads.append(lead)
     return {
-        "leads": leads, "start": start, "end": end, "closed_weekday": closed_weekday, "prepared_at": prepared_at,
+        "leads": leads,
+        "start": start,
+        "end": end,
+        "closed_weekday": closed_weekday,
+        "prepared_at": prepared_at,
         "retry_after": dt.timedelta(seconds=draw(st.integers(1, 30 * 3600))),
         # time passing per clock read, and the triggerer's delay: bounded so that a 30-minute window can
         # still be met (with larger ones every opening is missed and the lead is, correctly, held forever)
@@ -174,7 +192,9 @@ def scenarios(draw: Any) -> dict[str, Any]:
     }
 
 
-def run_to_the_end(sc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, progress: Path) -> tuple[RecordingHook, dict[str, Any]]:
+def run_to_the_end(
+    sc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, progress: Path
+) -> tuple[RecordingHook, dict[str, Any]]:
     clock = Clock(sc["prepared_at"], sc["step"])
     hook = RecordingHook(clock, sc["per_lead"])
     if sc["fault"] == "kill_after_apply":
@@ -186,12 +206,25 @@ def run_to_the_end(sc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, progress
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
     monkeypatch.setattr(base_module, "utcnow", clock)
     weekly = {WEEKDAYS[sc["closed_weekday"]]: None} if sc["closed_weekday"] is not None else None
-    window = {"start": hhmmss(sc["start"]), "end": hhmmss(sc["end"]) if sc["end"] < 86400 else "24:00", "weekly": weekly}
+    window = {
+        "start": hhmmss(sc["start"]),
+        "end": hhmmss(sc["end"]) if sc["end"] < 86400 else "24:00",
+        "weekly": weekly,
+    }
 
     def operator() -> UploadListOperator:
-        return UploadListOperator(task_id="upload", conn_id="fake", source=sc["leads"], list_name="l",
-                                  progress=str(progress), calling_window=window, max_reject_ratio=1.0,
-                                  outside_window=sc["outside_window"], hold_back=sc["hold_back"], concurrency=2)
+        return UploadListOperator(
+            task_id="upload",
+            conn_id="fake",
+            source=sc["leads"],
+            list_name="l",
+            progress=str(progress),
+            calling_window=window,
+            max_reject_ratio=1.0,
+            outside_window=sc["outside_window"],
+            hold_back=sc["hold_back"],
+            concurrency=2,
+        )
 
     run = operator().execute
     for _ in range(60):
@@ -206,7 +239,9 @@ def run_to_the_end(sc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, progress
     raise AssertionError("the task never finished")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(sc=scenarios())
 def test_every_lead_that_goes_out_is_dialed_inside_its_window_and_lands_once(sc: dict[str, Any], monkeypatch) -> None:
     with tempfile.TemporaryDirectory() as tmp, monkeypatch.context() as mp:
@@ -250,8 +285,15 @@ def first_attempt_dies_then_retry_at_2105(monkeypatch, tmp_path, per_lead: bool,
     monkeypatch.setattr(base_module, "utcnow", clock)
 
     def operator() -> UploadListOperator:
-        params = dict(task_id="upload", conn_id="fake", source=SIX_NY, list_name="l", progress=str(tmp_path / "p.json"),
-                      concurrency=1, max_reject_ratio=1.0)
+        params = dict(
+            task_id="upload",
+            conn_id="fake",
+            source=SIX_NY,
+            list_name="l",
+            progress=str(tmp_path / "p.json"),
+            concurrency=1,
+            max_reject_ratio=1.0,
+        )
         params.update(kwargs)
         return UploadListOperator(**params)
 
@@ -268,7 +310,11 @@ def test_retry_at_2105_gives_a_per_lead_vendor_the_next_opening_not_an_immediate
     later = [e for e in hook.sent if e["sent_at"] == AT_2105]
     assert [e["row"] for e in first] == [1, 2, 3] and all(e["call_at"] is None for e in first)
     assert [e["row"] for e in later] == [4, 5, 6] and all(e["call_at"] == NEXT_0800 for e in later)
-    assert summary["accepted"] == 6 and summary["rescheduled_at_send"] == 3 and summary["chunks_resolved_after_unknown_fate"] == 1
+    assert (
+        summary["accepted"] == 6
+        and summary["rescheduled_at_send"] == 3
+        and summary["chunks_resolved_after_unknown_fate"] == 1
+    )
 
 
 def test_retry_at_2105_holds_leads_for_a_vendor_without_a_time_and_releases_them_once_inside(monkeypatch, tmp_path):
@@ -294,7 +340,9 @@ def test_retry_at_2105_holds_leads_for_a_vendor_without_a_time_and_releases_them
 
 
 def test_retry_at_2105_rejects_by_policy_with_reason_and_row(monkeypatch, tmp_path):
-    hook, clock, operator = first_attempt_dies_then_retry_at_2105(monkeypatch, tmp_path, per_lead=False, hold_back="reject")
+    hook, clock, operator = first_attempt_dies_then_retry_at_2105(
+        monkeypatch, tmp_path, per_lead=False, hold_back="reject"
+    )
     summary = operator().execute({})
     assert [e["row"] for e in hook.sent] == [1, 2, 3]
     assert summary["rejected_by_reason"] == {"outside_window": 3} and summary["rejected"] == 3
@@ -304,12 +352,15 @@ def test_retry_at_2105_rejects_by_policy_with_reason_and_row(monkeypatch, tmp_pa
 
 
 def test_a_slow_upload_that_crosses_the_closing_time_keeps_back_the_chunks_sent_after_it(monkeypatch, tmp_path):
-    clock = Clock(dt.datetime(2027, 6, 11, 0, 59, 58, tzinfo=UTC), dt.timedelta(seconds=1))  # 20:59:58 local, 1 s per read
+    clock = Clock(
+        dt.datetime(2027, 6, 11, 0, 59, 58, tzinfo=UTC), dt.timedelta(seconds=1)
+    )  # 20:59:58 local, 1 s per read
     hook = RecordingHook(clock, per_lead=True)
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
     monkeypatch.setattr(base_module, "utcnow", clock)
-    summary = UploadListOperator(task_id="u", conn_id="fake", source=SIX_NY, list_name="l", concurrency=1,
-                                 progress=str(tmp_path / "p.json")).execute({})
+    summary = UploadListOperator(
+        task_id="u", conn_id="fake", source=SIX_NY, list_name="l", concurrency=1, progress=str(tmp_path / "p.json")
+    ).execute({})
     for entry in hook.sent:
         assert inside(dial_instant(entry, True), NY, 8 * 3600, 21 * 3600, None)
     assert summary["rescheduled_at_send"] >= 3 and summary["accepted"] == 6
@@ -328,7 +379,9 @@ def test_a_lead_allowed_from_2058_is_released_at_2058_not_at_the_2100_grid_point
 @given(
     zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=3),
     day=st.dates(dt.date(2027, 1, 1), dt.date(2028, 12, 31)),
-    start=st.integers(0, 23 * 60 - 1), length=st.integers(1, 12 * 60), offset=st.integers(0, 86399),
+    start=st.integers(0, 23 * 60 - 1),
+    length=st.integers(1, 12 * 60),
+    offset=st.integers(0, 86399),
 )
 def test_every_release_on_the_grid_is_strictly_inside_the_window(zones, day, start, length, offset) -> None:
     end = min(start + length, 24 * 60)
@@ -391,8 +444,9 @@ def test_default_timezone_applies_only_when_it_is_one_of_the_numbers_zones(defau
     from airflow_provider_dialer.hooks.ucontact.wire import automation_contact
 
     # a US toll-free number: dozens of candidate zones, New York among them, London not
-    (lead,) = prepare_leads([{"phones": ["+18005551234"]}], default_timezone=default, now=AT_2050,
-                            calling_window=CallingWindow.always())
+    (lead,) = prepare_leads(
+        [{"phones": ["+18005551234"]}], default_timezone=default, now=AT_2050, calling_window=CallingWindow.always()
+    )
     assert len(lead.window_zones) > 1 and NY in lead.window_zones and "Europe/London" not in lead.window_zones
     assert lead.timezone in lead.window_zones
     assert lead.timezone == (expected or lead.window_zones[0])

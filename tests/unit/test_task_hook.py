@@ -52,8 +52,14 @@ def hooks(monkeypatch) -> list[FakeHook]:
 
 
 def test_operators_close_their_hook_when_execute_ends(hooks):
-    assert ControlCampaignOperator(task_id="c", conn_id="x", campaign_id=7, command="start").execute({})["state"] == "running"
-    assert RemoveLeadsOperator(task_id="r", conn_id="x", campaign_id=7, phones=["+12125550100"]).execute({})["removed"] == 1
+    assert (
+        ControlCampaignOperator(task_id="c", conn_id="x", campaign_id=7, command="start").execute({})["state"]
+        == "running"
+    )
+    assert (
+        RemoveLeadsOperator(task_id="r", conn_id="x", campaign_id=7, phones=["+12125550100"]).execute({})["removed"]
+        == 1
+    )
     assert [h.closed for h in hooks] == [1, 1]
 
 
@@ -64,8 +70,9 @@ def test_a_failing_execute_closes_its_hook_too(hooks):
 
 
 def test_a_poking_sensor_uses_one_client_for_all_its_pokes_and_closes_it(hooks):
-    sensor = ImportJobSensor(task_id="s", conn_id="x", campaign_id=6, job_ids=[500], deferrable=False,
-                             poke_interval=0.01, timeout=10)
+    sensor = ImportJobSensor(
+        task_id="s", conn_id="x", campaign_id=6, job_ids=[500], deferrable=False, poke_interval=0.01, timeout=10
+    )
     assert [sensor.poke({}) for _ in range(3)] == [False, False, True]
     assert len(hooks) == 1 and hooks[0].polls == 3
     sensor.on_kill()  # the task is killed (or ends): its client is closed
@@ -75,8 +82,9 @@ def test_a_poking_sensor_uses_one_client_for_all_its_pokes_and_closes_it(hooks):
 
 
 def test_a_sensor_executed_in_poke_mode_closes_its_client_when_done(hooks):
-    sensor = ImportJobSensor(task_id="s", conn_id="x", campaign_id=6, job_ids=[500], deferrable=False,
-                             poke_interval=0.01, timeout=10)
+    sensor = ImportJobSensor(
+        task_id="s", conn_id="x", campaign_id=6, job_ids=[500], deferrable=False, poke_interval=0.01, timeout=10
+    )
     sensor.execute({})
     assert len(hooks) == 1 and hooks[0].polls == 3 and hooks[0].closed == 1
 
@@ -98,8 +106,13 @@ def test_a_lead_upload_closes_its_hook_when_it_ends(hooks, monkeypatch, tmp_path
             return None
 
     monkeypatch.setattr(capabilities, "get_dialer_hook", lambda conn_id: Pusher())
-    op = PushFreshLeadsOperator(task_id="p", conn_id="x", source=[{"phones": ["+12125550100"], "timezone": "UTC"}],
-                                calling_window={"start": "00:00", "end": "24:00"}, progress=str(tmp_path / "p.json"))
+    op = PushFreshLeadsOperator(
+        task_id="p",
+        conn_id="x",
+        source=[{"phones": ["+12125550100"], "timezone": "UTC"}],
+        calling_window={"start": "00:00", "end": "24:00"},
+        progress=str(tmp_path / "p.json"),
+    )
     summary = op.execute({})
     assert summary["accepted"] == 1
     assert [h.closed for h in hooks] == [1]

@@ -38,7 +38,7 @@ def make_leads(rows: range) -> list[PreparedLead]:
 
 
 def chunks_of(leads: list[PreparedLead], size: int) -> list[tuple[str, list[PreparedLead]]]:
-    return [(f"now#{i // size + 1}", leads[i:i + size]) for i in range(0, len(leads), size)]
+    return [(f"now#{i // size + 1}", leads[i : i + size]) for i in range(0, len(leads), size)]
 
 
 class Killed(BaseException):
@@ -59,9 +59,13 @@ class StrictVendor:
         self.requests += 1
         bad = [i for i, lead in enumerate(chunk) if lead.row in self.bad]
         if bad:
-            body = json.dumps({"message": f"[{bad[0]}].firstName: too long",
-                               "errors": [{"path": "firstName", "message": f"[{bad[0]}].firstName: too long"}],
-                               "echo": [lead.phone.lstrip("+") for lead in chunk]})
+            body = json.dumps(
+                {
+                    "message": f"[{bad[0]}].firstName: too long",
+                    "errors": [{"path": "firstName", "message": f"[{bad[0]}].firstName: too long"}],
+                    "echo": [lead.phone.lstrip("+") for lead in chunk],
+                }
+            )
             raise DialerHTTPError("Strict", "POST", "/contacts", 400, body)
         self.stored.extend(lead.row for lead in chunk)
         if self.kill_at is not None and self.requests >= self.kill_at:
@@ -87,11 +91,14 @@ def test_a_chunk_refused_for_some_leads_is_split_until_exactly_those_are_refused
     bad = {r for r in rows if rng.random() < share}
     vendor = StrictVendor(bad)
     report = ChunkDelivery(MemoryProgressStore(), vendor.send, vendor.resolve, concurrency=2).run(
-        chunks_of(make_leads(rows), size))
+        chunks_of(make_leads(rows), size)
+    )
     assert sorted(vendor.stored) == sorted(set(rows) - bad)  # every good lead landed, once
     assert {e["row"] for e in report.refused_rows} == bad and len(report.refused_rows) == len(bad)
-    assert all(e["reason"] == "vendor_refused" and "firstName: too long" in e["detail"] and e["field"] == "firstName"
-               for e in report.refused_rows)
+    assert all(
+        e["reason"] == "vendor_refused" and "firstName: too long" in e["detail"] and e["field"] == "firstName"
+        for e in report.refused_rows
+    )
     assert report.accepted == n - len(bad) and report.unknown == 0
     refused_chunks = {i // size for i in bad}
     assert report.chunks_split == len(refused_chunks)
@@ -127,13 +134,21 @@ def test_a_status_that_does_not_point_at_the_content_is_not_split():
         raise DialerHTTPError("X", "POST", "/l", 404, "list not found")
 
     with pytest.raises(DialerHTTPError):
-        ChunkDelivery(MemoryProgressStore(), send, vendor.resolve, concurrency=1).run(chunks_of(make_leads(range(8)), 8))
+        ChunkDelivery(MemoryProgressStore(), send, vendor.resolve, concurrency=1).run(
+            chunks_of(make_leads(range(8)), 8)
+        )
     assert calls == ["now#1"]
 
 
-@pytest.mark.parametrize("text", [
-    "+55 11 99999-0000", "5511999990000", '{"phone":"12125550001"}', "+1 (212) 555-0147",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+55 11 99999-0000",
+        "5511999990000",
+        '{"phone":"12125550001"}',
+        "+1 (212) 555-0147",
+    ],
+)
 def test_http_errors_never_carry_a_full_phone_number(text):
     from airflow_provider_dialer.exceptions import mask_phone_numbers
 
@@ -165,8 +180,11 @@ class PlannedHook:
         self.sent.extend(lead.row for lead in leads)
         if any(self.plan.get(lead.row) == "lost" for lead in leads):
             raise DialerDeliveryUnknownError("Planned", "POST", "/l", "dropped")
-        refused = [{"row": lead.row, "reason": "vendor_refused", "detail": f"no: {lead.phone}"}
-                   for lead in leads if self.plan.get(lead.row) == "refused"]
+        refused = [
+            {"row": lead.row, "reason": "vendor_refused", "detail": f"no: {lead.phone}"}
+            for lead in leads
+            if self.plan.get(lead.row) == "refused"
+        ]
         return ChunkOutcome(accepted=len(leads) - len(refused), refused=refused)
 
     def resolve_list_chunk(self, target, key, leads):
@@ -183,11 +201,14 @@ class PlannedHook:
 
 
 def source(n: int, invalid: set[int]) -> list[dict[str, Any]]:
-    return [{"phones": ["12"] if i + 1 in invalid else [phone_of(i + 1)], "timezone": "America/New_York"}
-            for i in range(n)]
+    return [
+        {"phones": ["12"] if i + 1 in invalid else [phone_of(i + 1)], "timezone": "America/New_York"} for i in range(n)
+    ]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 40), ratio=st.sampled_from([0.0, 0.05, 0.1, 0.25, 0.5, 1.0]))
 def test_refused_and_unknown_leads_count_toward_the_threshold_and_reach_the_report(
     seed, n, ratio, tmp_path_factory, monkeypatch
@@ -199,10 +220,18 @@ def test_refused_and_unknown_leads_count_toward_the_threshold_and_reach_the_repo
     hook = PlannedHook(plan)
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
     tmp = tmp_path_factory.mktemp("run")
-    op = UploadListOperator(task_id="t", conn_id="c", list_name="l", source=source(n, invalid), chunk_size=3,
-                            progress=str(tmp / "p.json"), reject_report=str(tmp / "rejects.jsonl"), max_reject_ratio=ratio)
+    op = UploadListOperator(
+        task_id="t",
+        conn_id="c",
+        list_name="l",
+        source=source(n, invalid),
+        chunk_size=3,
+        progress=str(tmp / "p.json"),
+        reject_report=str(tmp / "rejects.jsonl"),
+        max_reject_ratio=ratio,
+    )
     # the expected answer, from the plan: a chunk with a lost answer is unknown as a whole
-    chunks = [sorted(r for r in range(1, n + 1) if r not in invalid)[i:i + 3] for i in range(0, n - len(invalid), 3)]
+    chunks = [sorted(r for r in range(1, n + 1) if r not in invalid)[i : i + 3] for i in range(0, n - len(invalid), 3)]
     unknown = {r for chunk in chunks if any(plan[r] == "lost" for r in chunk) for r in chunk}
     refused = {r for r, answer in plan.items() if answer == "refused" and r not in unknown}
     missed = len(invalid) + len(refused) + len(unknown)
@@ -263,8 +292,16 @@ def test_every_summary_counter_is_true(tmp_path, monkeypatch):
 
     hook = Hook({})
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
-    op = UploadListOperator(task_id="t", conn_id="c", list_name="l", source=rows, chunk_size=3, hold_back="reject",
-                            progress=str(tmp_path / "p.json"), max_reject_ratio=1.0)
+    op = UploadListOperator(
+        task_id="t",
+        conn_id="c",
+        list_name="l",
+        source=rows,
+        chunk_size=3,
+        hold_back="reject",
+        progress=str(tmp_path / "p.json"),
+        max_reject_ratio=1.0,
+    )
     summary = op.execute({})
     assert summary["read"] == 12
     assert summary["rejected_by_reason"] == {"invalid_phone": 1, "duplicate_phone": 1, "outside_window": 1}
@@ -297,8 +334,15 @@ def test_chunks_already_delivered_counts_the_chunks_a_failed_attempt_delivered(t
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
 
     def op() -> UploadListOperator:
-        return UploadListOperator(task_id="t", conn_id="c", list_name="l", source=rows, chunk_size=3, concurrency=1,
-                                  progress=str(tmp_path / "p.json"))
+        return UploadListOperator(
+            task_id="t",
+            conn_id="c",
+            list_name="l",
+            source=rows,
+            chunk_size=3,
+            concurrency=1,
+            progress=str(tmp_path / "p.json"),
+        )
 
     with pytest.raises(DialerHTTPError):
         op().execute({})
@@ -318,8 +362,13 @@ def test_unreadable_progress_file_fails_the_task_and_sends_nothing(tmp_path, mon
     hook = PlannedHook({})
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
     (tmp_path / "p.json").write_bytes(content)
-    op = UploadListOperator(task_id="t", conn_id="c", list_name="l", progress=str(tmp_path / "p.json"),
-                            source=[{"phones": [phone_of(1)], "timezone": "America/New_York"}])
+    op = UploadListOperator(
+        task_id="t",
+        conn_id="c",
+        list_name="l",
+        progress=str(tmp_path / "p.json"),
+        source=[{"phones": [phone_of(1)], "timezone": "America/New_York"}],
+    )
     with pytest.raises(DialerProgressError, match="cannot be read.*Way out: .*delete the file"):
         op.execute({})
     assert hook.sent == []

@@ -50,14 +50,15 @@ _LIST_SETTINGS = frozenset({"hub", "channel", "zone_aware", "chunk_size", "numbe
 _FRESH_SETTINGS = frozenset({"hub", "channel", "chunk_size", "number_plus"})
 
 
-
 def _encoded_objects(key: str, items: Iterable[Any]) -> list[bytes]:
     """Each contact of ``UploadListBody.list`` / ``FreshLeadsBody.leads`` checked to be an object and
     encoded, without a model per contact (a list holds up to 20,000 of them)."""
     encoded = []
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise DialerConfigError(f"uContact {key}[{i}] must be an object (see automation_contact), got {type(item).__name__}")
+            raise DialerConfigError(
+                f"uContact {key}[{i}] must be an object (see automation_contact), got {type(item).__name__}"
+            )
         encoded.append(to_json(item))
     return encoded
 
@@ -71,6 +72,7 @@ def fresh_leads_body(encoded: Iterable[bytes]) -> bytes:
     """``POST …/freshLeads`` body (``FreshLeadsBody``): ``{"leads"}`` with contacts already encoded."""
     return json_object({}, "leads", encoded)
 
+
 class UContactHook(DialerHook):
     """uContact (net2phone): Integra ``DialerTask`` and the Automation API of outbound hubs, one instance.
 
@@ -82,10 +84,10 @@ class UContactHook(DialerHook):
 
     :param ucontact_conn_id: the Airflow connection id (default ``ucontact_default``).
     """
+
     #: async twins (made by ``api_call``) this class calls, declared for type checkers
     aend_session: AsyncTwin[[], bool]
     aget_list: AsyncTwin[[str, Any], ListInfo]
-
 
     conn_name_attr = "ucontact_conn_id"
     default_conn_name = "ucontact_default"
@@ -175,8 +177,12 @@ class UContactHook(DialerHook):
         # a lost answer only leaves an orphan session behind, so the login may be resent
         try:
             response = yield Request(
-                "POST", GET_USER_TOKEN, data={"user": user, "password": password},
-                authenticated=False, idempotent=True, auth="integra",
+                "POST",
+                GET_USER_TOKEN,
+                data={"user": user, "password": password},
+                authenticated=False,
+                idempotent=True,
+                auth="integra",
             )
         except DialerAuthError:
             raise
@@ -184,13 +190,21 @@ class UContactHook(DialerHook):
             # any failed login (a 5xx after every retry included) means the record was never sent:
             # an auth error stops the task (it fails and retries), it never makes records "unknown"
             raise DialerAuthError(
-                self.vendor, exc.method, exc.path, exc.status, exc.body,
+                self.vendor,
+                exc.method,
+                exc.path,
+                exc.status,
+                exc.body,
                 f"getUserToken failed for connection {self.conn_id!r}, so nothing was sent; the task fails and retries",
             ) from None
         token = parse_user_token(response.text)
         if token is None:
             raise DialerAuthError(
-                self.vendor, "POST", GET_USER_TOKEN, response.status_code, self.redact(response.text.strip()[:500]),
+                self.vendor,
+                "POST",
+                GET_USER_TOKEN,
+                response.status_code,
+                self.redact(response.text.strip()[:500]),
                 f"getUserToken refused user {user!r} of connection {self.conn_id!r}: wrong password, "
                 "or the user is not a SuperUser (supervisor without phone)",
             )
@@ -217,8 +231,13 @@ class UContactHook(DialerHook):
     @staticmethod
     def _end_session_request(user: str, token: str) -> Request:
         return Request(
-            "POST", END_SESSION, data={"user": user, "token": token},
-            headers={"Authorization": f"Basic {token}"}, authenticated=False, idempotent=True, auth="integra",
+            "POST",
+            END_SESSION,
+            data={"user": user, "token": token},
+            headers={"Authorization": f"Basic {token}"},
+            authenticated=False,
+            idempotent=True,
+            auth="integra",
         )
 
     def close(self) -> None:
@@ -263,7 +282,11 @@ class UContactHook(DialerHook):
         text = response.text.strip()
         if text != "1":
             raise DialerRejectedError(
-                self.vendor, "POST", DIALER_TASK, response.status_code, self.redact(text[:2000]),
+                self.vendor,
+                "POST",
+                DIALER_TASK,
+                response.status_code,
+                self.redact(text[:2000]),
                 f"DialerTask answers 1 on success; check that campaign {call.campaign!r} exists and the fields",
             )
         return True
@@ -300,8 +323,11 @@ class UContactHook(DialerHook):
         if not filename:
             raise DialerConfigError("a uContact list needs a filename")
         response = yield Request(
-            "POST", f"{hub_path(hub)}/lists", content=list_body(filename, encoded),
-            headers={"Content-Type": "application/json"}, auth="automation",
+            "POST",
+            f"{hub_path(hub)}/lists",
+            content=list_body(filename, encoded),
+            headers={"Content-Type": "application/json"},
+            auth="automation",
         )
         return self._list_info(response, filename=filename)
 
@@ -313,8 +339,11 @@ class UContactHook(DialerHook):
     def _push_fresh_flow(self, hub: str, encoded: Sequence[bytes]) -> Flow[FreshLeadsResult]:
         """The fresh-leads request for contacts already encoded (``push_fresh_leads`` and the fresh path)."""
         response = yield Request(
-            "POST", f"{hub_path(hub)}/freshLeads", content=fresh_leads_body(encoded),
-            headers={"Content-Type": "application/json"}, auth="automation",
+            "POST",
+            f"{hub_path(hub)}/freshLeads",
+            content=fresh_leads_body(encoded),
+            headers={"Content-Type": "application/json"},
+            auth="automation",
         )
         data = self._json_or_none(response)
         return FreshLeadsResult.model_validate(data) if isinstance(data, dict) else FreshLeadsResult()
@@ -423,11 +452,15 @@ class UContactHook(DialerHook):
         contacts, refused = self._contacts(leads, target["channel"], False, target.get("number_plus", True))
         if not contacts:
             return ChunkOutcome(refused=refused)
-        info = self.run_flow(self._upload_list_flow(target["hub"], self.chunk_filename(target["list_name"], key), contacts))
+        info = self.run_flow(
+            self._upload_list_flow(target["hub"], self.chunk_filename(target["list_name"], key), contacts)
+        )
         ids = {"list_ids": [info.id]} if info.id is not None else {}
         return ChunkOutcome(accepted=len(contacts), refused=refused, ids=ids)
 
-    def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_list_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         """After a lost answer: a list named like the chunk exists -> accepted; none -> its leads are missing."""
         from airflow_provider_dialer.capabilities import ChunkOutcome
 
@@ -488,7 +521,9 @@ class UContactHook(DialerHook):
             self.run_flow(self._push_fresh_flow(target["hub"], contacts))
         return ChunkOutcome(accepted=len(contacts), refused=refused)
 
-    def resolve_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_fresh_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         return None  # the Automation API has no read of fresh leads: their fate stays unknown
 
     # -- test_connection -----------------------------------------------------------------------------

@@ -20,7 +20,21 @@ from airflow_provider_dialer.hooks.ujet.wire import (
 )
 
 __all__ = [
-    "APPS_API", "DEFAULT_DOMAIN", "MANAGER_API", "ContactStatus", "JobStatus", "UjetAddResult", "UjetCampaign",
-    "UjetContact", "UjetContactSelector", "UjetContactUpdate", "UjetHook", "UjetInvalidContact", "UjetJob",
-    "UjetNewContact", "discover_job_id", "phone_digits", "ujet_contact",
+    "APPS_API",
+    "DEFAULT_DOMAIN",
+    "MANAGER_API",
+    "ContactStatus",
+    "JobStatus",
+    "UjetAddResult",
+    "UjetCampaign",
+    "UjetContact",
+    "UjetContactSelector",
+    "UjetContactUpdate",
+    "UjetHook",
+    "UjetInvalidContact",
+    "UjetJob",
+    "UjetNewContact",
+    "discover_job_id",
+    "phone_digits",
+    "ujet_contact",
 ]

@@ -83,7 +83,6 @@ def _new_contact(contact: NewContactLike) -> UjetNewContact:
         raise DialerConfigError(f"not a UJET contact: {exc}") from None
 
 
-
 def import_file(leads: Iterable[PreparedLead]) -> bytes:
     """The import file of a chunk: the JSON array of each lead's :func:`ujet_contact`, encoded one by one.
 
@@ -92,6 +91,7 @@ def import_file(leads: Iterable[PreparedLead]) -> bytes:
     """
     return json_array(to_json(ujet_contact(lead)) for lead in leads)
 
+
 class UjetHook(DialerHook):
     """Hook for the UJET / CCAI Platform outbound dialer.
 
@@ -99,9 +99,9 @@ class UjetHook(DialerHook):
 
     Every endpoint method has an async twin named ``a<name>`` (``await hook.aget_job(6, 530)``).
     """
+
     #: async twins (made by ``api_call``) this class calls, declared for type checkers
     aget_job: AsyncTwin[[int | str, int | str], UjetJob]
-
 
     conn_name_attr: ClassVar[str] = "ujet_conn_id"
     default_conn_name: ClassVar[str] = "ujet_default"
@@ -217,7 +217,9 @@ class UjetHook(DialerHook):
         items = [c if isinstance(c, UjetNewContact) else _new_contact(c) for c in contacts]
         if not items:
             raise DialerConfigError("import_contacts needs at least one contact")
-        return (yield from self._import_flow(campaign_id, _NEW_CONTACTS.dump_json(items, by_alias=True, exclude_none=True)))
+        return (
+            yield from self._import_flow(campaign_id, _NEW_CONTACTS.dump_json(items, by_alias=True, exclude_none=True))
+        )
 
     def _import_flow(self, campaign_id: int | str, payload: bytes) -> Flow[int | str]:
         """The import request for a JSON array already encoded (``import_contacts`` and the list path)."""
@@ -259,7 +261,11 @@ class UjetHook(DialerHook):
     ) -> Flow[UjetContact]:
         """``PATCH …/contact`` (singular, JSON body with ``contact_id``); returns the updated contact."""
         body = UjetContactUpdate(
-            contact_id=contact_id, name=name, email=email, phone_number=phone_number, external_unique_id=external_unique_id
+            contact_id=contact_id,
+            name=name,
+            email=email,
+            phone_number=phone_number,
+            external_unique_id=external_unique_id,
         ).wire()
         if len(body) == 1:
             raise DialerConfigError("update_contact needs at least one field to change")
@@ -280,8 +286,15 @@ class UjetHook(DialerHook):
 
         Resent after a lost answer (deleting is idempotent): the second try may then answer 404.
         """
-        given = {k: v for k, v in (("contact_id", contact_id), ("phone_number", phone_number),
-                                   ("external_unique_id", external_unique_id)) if v not in (None, "")}
+        given = {
+            k: v
+            for k, v in (
+                ("contact_id", contact_id),
+                ("phone_number", phone_number),
+                ("external_unique_id", external_unique_id),
+            )
+            if v not in (None, "")
+        }
         if len(given) != 1:
             raise DialerConfigError(
                 "delete_contact needs exactly one of contact_id, phone_number or external_unique_id, "
@@ -317,7 +330,6 @@ class UjetHook(DialerHook):
         """The Test button: the manager campaign list (cheap, authenticated)."""
         campaigns = yield from self._list_campaigns()
         return f"{len(campaigns)} outbound campaign(s) visible"
-
 
     # -- capabilities (capabilities.py): what the vendor-neutral operators call ----------------
 
@@ -395,7 +407,9 @@ class UjetHook(DialerHook):
         rows = {lead.row for lead in landed}
         return ChunkOutcome(accepted=len(landed), missing=[lead.row for lead in leads if lead.row not in rows])
 
-    def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_list_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         """After a lost import answer: the job may still run, so wait ``resolve_settle_seconds`` for its contacts."""
         return self._resolve(target, leads, self.resolve_settle_seconds)
 
@@ -426,8 +440,9 @@ class UjetHook(DialerHook):
         outcome.unknown += [lead.row for lead in lost]
         return outcome
 
-    def _add_each(self, target: dict[str, Any], leads: Sequence[PreparedLead], outcome: ChunkOutcome,
-                  resent: bool) -> list[PreparedLead]:
+    def _add_each(
+        self, target: dict[str, Any], leads: Sequence[PreparedLead], outcome: ChunkOutcome, resent: bool
+    ) -> list[PreparedLead]:
         """Add each lead, counting it into ``outcome``; return the leads whose answer was lost."""
         from airflow_provider_dialer.exceptions import DialerDeliveryUnknownError
 
@@ -447,7 +462,9 @@ class UjetHook(DialerHook):
                 outcome.refused.append({"row": lead.row, "reason": "invalid_contact", "detail": self.redact(detail)})
         return lost
 
-    def _settled_absent(self, target: dict[str, Any], leads: Sequence[PreparedLead], outcome: ChunkOutcome) -> list[PreparedLead]:
+    def _settled_absent(
+        self, target: dict[str, Any], leads: Sequence[PreparedLead], outcome: ChunkOutcome
+    ) -> list[PreparedLead]:
         """The leads two reads ``late_write_seconds`` apart both miss (counting the found ones as accepted)."""
         import time
 
@@ -462,11 +479,14 @@ class UjetHook(DialerHook):
             absent = [lead for lead in absent if lead.row in missing]
         return absent
 
-    def resolve_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_fresh_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         return self._resolve(target, leads, 0.0)
 
-    def remove_lead(self, campaign_id: Any, *, contact_id: Any = None, phone: str | None = None,
-                    external_id: str | None = None) -> dict[str, Any]:
+    def remove_lead(
+        self, campaign_id: Any, *, contact_id: Any = None, phone: str | None = None, external_id: str | None = None
+    ) -> dict[str, Any]:
         """Remove one contact, always with the document's "remove a contact by ID" request.
 
         By phone or external id the id is resolved first by reading the campaign's contacts (phones
@@ -488,20 +508,29 @@ class UjetHook(DialerHook):
         removed_all = [self.delete_contact(campaign_id, contact_id=i) for i in ids]
         return {**removed_all[0].model_dump(mode="json", exclude_none=True), "removed_ids": ids}
 
-    def contact_ids_for(self, campaign_id: Any, *, phone: str | None = None,
-                        external_id: str | None = None) -> list[int]:
+    def contact_ids_for(
+        self, campaign_id: Any, *, phone: str | None = None, external_id: str | None = None
+    ) -> list[int]:
         """The ids of the campaign's contacts with this phone (``+`` and digits) or this external id."""
         wanted_phone = phone_digits(phone) if phone else None
         wanted_external = None if external_id in (None, "") else str(external_id)
-        return [c.id for c in self.list_contacts(campaign_id) if c.id is not None and (
-            (wanted_phone is not None and phone_digits(c.phone) == wanted_phone)
-            or (wanted_external is not None and c.external_unique_id == wanted_external))]
+        return [
+            c.id
+            for c in self.list_contacts(campaign_id)
+            if c.id is not None
+            and (
+                (wanted_phone is not None and phone_digits(c.phone) == wanted_phone)
+                or (wanted_external is not None and c.external_unique_id == wanted_external)
+            )
+        ]
 
     # -- ContactSyncer: sync_mode upsert (PATCH a contact by id) and mirror (DELETE by id) -------------
 
     sync_modes: ClassVar[frozenset[str]] = frozenset({"upsert", "mirror"})
 
-    def sync_contact_ids(self, target: dict[str, Any], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    def sync_contact_ids(
+        self, target: dict[str, Any], keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
         """One read of the campaign's contacts: ``{key: {"contact_id": id}}`` for the keys it holds, an
         ``external_id`` key matched on ``external_unique_id``, a ``phone`` key on ``+`` and digits."""
         wanted_external = {value for kind, value in keys if kind == "external_id"}
@@ -524,8 +553,12 @@ class UjetHook(DialerHook):
         lets a PATCH set; the outbound number is not one of them)."""
         wire = ujet_contact(lead)
         updated = self.update_contact(
-            target["campaign_id"], _contact_id(ids["contact_id"]), name=wire.get("name"), email=wire.get("email"),
-            phone_number=wire.get("phone_number"), external_unique_id=wire.get("external_unique_id"),
+            target["campaign_id"],
+            _contact_id(ids["contact_id"]),
+            name=wire.get("name"),
+            email=wire.get("email"),
+            phone_number=wire.get("phone_number"),
+            external_unique_id=wire.get("external_unique_id"),
         )
         return {"contact_id": updated.id if updated.id is not None else _contact_id(ids["contact_id"])}
 
@@ -542,7 +575,9 @@ class UjetHook(DialerHook):
         return True
 
     def _job_state(self, job: UjetJob) -> WaitState:
-        return WaitState(status=job.status.value, done=job.status is JobStatus.COMPLETED, failed=job.failed, detail=job.detail)
+        return WaitState(
+            status=job.status.value, done=job.status is JobStatus.COMPLETED, failed=job.failed, detail=job.detail
+        )
 
     def import_job_state(self, campaign_id: Any, job_id: Any) -> WaitState:
         return self._job_state(self.get_job(campaign_id, job_id))

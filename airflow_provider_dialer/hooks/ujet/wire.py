@@ -60,7 +60,9 @@ class ContactStatus(str, Enum):
         for member in cls:
             if member.value.lower() == value.strip().lower():
                 return member
-        raise DialerError(f"UJET contact status {value!r} is not one the documents list (see docs/vendors/ujet.md#decision-unknown-keys-ignored-unknown-statuses-fail)")
+        raise DialerError(
+            f"UJET contact status {value!r} is not one the documents list (see docs/vendors/ujet.md#decision-unknown-keys-ignored-unknown-statuses-fail)"
+        )
 
 
 class JobStatus(str, Enum):

@@ -22,7 +22,20 @@ from airflow_provider_dialer.hooks.voipex.wire import (
 )
 
 __all__ = [
-    "CAMPAIGN_COMMANDS", "ActivePeriod", "CallList", "CallListCreated", "CallListNumber", "Campaign", "CampaignCreate",
-    "CampaignCreated", "CampaignEndpoint", "CampaignState", "ControlResult", "Ivr", "RescheduleRule", "TokenResponse",
-    "VoipexHook", "voipex_number",
+    "CAMPAIGN_COMMANDS",
+    "ActivePeriod",
+    "CallList",
+    "CallListCreated",
+    "CallListNumber",
+    "Campaign",
+    "CampaignCreate",
+    "CampaignCreated",
+    "CampaignEndpoint",
+    "CampaignState",
+    "ControlResult",
+    "Ivr",
+    "RescheduleRule",
+    "TokenResponse",
+    "VoipexHook",
+    "voipex_number",
 ]

@@ -127,7 +127,11 @@ class VoipexHook(DialerHook):
         scheme = parts.scheme.lower()
         if scheme not in {"http", "https"} or not parts.hostname:
             raise DialerConfigError(f"connection {self.conn_id!r}: auth_url must be an http(s) URL, got {url!r}")
-        if scheme == "http" and not is_loopback(parts.hostname) and not as_bool(self.extras.get("allow_insecure_http"), False):
+        if (
+            scheme == "http"
+            and not is_loopback(parts.hostname)
+            and not as_bool(self.extras.get("allow_insecure_http"), False)
+        ):
             raise DialerConfigError(
                 f"connection {self.conn_id!r}: refusing plain http:// to token host {parts.hostname!r}; the password "
                 "would cross the network unencrypted. Use https, or set allow_insecure_http=true on a trusted network."
@@ -137,7 +141,11 @@ class VoipexHook(DialerHook):
     def _token_request(self, form: dict[str, str]) -> Request:
         url = self.auth_url
         return Request(
-            "POST", urlsplit(url).path or "/", url=url, data=form, authenticated=False,
+            "POST",
+            urlsplit(url).path or "/",
+            url=url,
+            data=form,
+            authenticated=False,
             # asking for a token again is harmless, so a lost answer may be resent
             idempotent=True,
             headers={"Accept": "application/json"},
@@ -146,7 +154,9 @@ class VoipexHook(DialerHook):
     def _password_form(self) -> dict[str, str]:
         conn = self.connection
         if not conn.login or not conn.password:
-            raise DialerConfigError(f"connection {self.conn_id!r} (Voipex) needs login (API access e-mail) and password")
+            raise DialerConfigError(
+                f"connection {self.conn_id!r} (Voipex) needs login (API access e-mail) and password"
+            )
         form = {
             "grant_type": "password",
             "client_id": str(self.extras.get("client_id") or DEFAULT_CLIENT_ID),
@@ -169,8 +179,12 @@ class VoipexHook(DialerHook):
             token = TokenResponse.model_validate_json(response.content)
         except ValidationError:
             raise DialerAuthError(
-                self.vendor, "POST", urlsplit(self.auth_url).path, response.status_code,
-                self.redact(response.text[:500]), "the token endpoint answered without an access_token",
+                self.vendor,
+                "POST",
+                urlsplit(self.auth_url).path,
+                response.status_code,
+                self.redact(response.text[:500]),
+                "the token endpoint answered without an access_token",
             ) from None
         register_secret(token.access_token)
         register_secret(token.refresh_token)
@@ -213,7 +227,11 @@ class VoipexHook(DialerHook):
         except DialerHTTPError as exc:
             if exc.status in (400, 401, 403):
                 raise DialerAuthError(
-                    self.vendor, exc.method, exc.path, exc.status, exc.body,
+                    self.vendor,
+                    exc.method,
+                    exc.path,
+                    exc.status,
+                    exc.body,
                     f"the token endpoint refused the login of connection {self.conn_id!r}; check the API access "
                     "e-mail, password and client_id",
                 ) from None
@@ -235,7 +253,11 @@ class VoipexHook(DialerHook):
             return model.model_validate_json(response.content)
         except ValidationError as exc:
             raise DialerHTTPError(
-                self.vendor, request.method, request.path, response.status_code, self.redact(response.text[:2000]),
+                self.vendor,
+                request.method,
+                request.path,
+                response.status_code,
+                self.redact(response.text[:2000]),
                 f"unexpected answer shape: {exc.error_count()} error(s), first: {exc.errors(include_url=False)[0]['msg']}",
             ) from None
 
@@ -267,7 +289,8 @@ class VoipexHook(DialerHook):
         :meth:`list_call_lists` instead.
         """
         body = CallListCreate(
-            name=name, numbers=[n if isinstance(n, CallListNumber) else CallListNumber.model_validate(n) for n in numbers]
+            name=name,
+            numbers=[n if isinstance(n, CallListNumber) else CallListNumber.model_validate(n) for n in numbers],
         )
         return (yield from self._create_call_list_flow(to_json(body.wire())))
 
@@ -303,8 +326,14 @@ class VoipexHook(DialerHook):
         try:
             return [Ivr.model_validate(item) for item in items]
         except ValidationError as exc:
-            raise DialerHTTPError(self.vendor, "GET", "/ivr", response.status_code, self.redact(response.text[:2000]),
-                                  f"unexpected answer shape: {exc.errors(include_url=False)[0]['msg']}") from None
+            raise DialerHTTPError(
+                self.vendor,
+                "GET",
+                "/ivr",
+                response.status_code,
+                self.redact(response.text[:2000]),
+                f"unexpected answer shape: {exc.errors(include_url=False)[0]['msg']}",
+            ) from None
 
     @api_call
     def find_ivr(self, name_or_id: str) -> Flow[Ivr | None]:
@@ -417,7 +446,9 @@ class VoipexHook(DialerHook):
         created = self.run_flow(self._create_call_list_flow(self.call_list_body(target, key, leads)))
         return ChunkOutcome(accepted=len(leads), ids={"call_list_ids": [created.id]})
 
-    def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_list_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         """Look the chunk's call list up by name: found -> accepted; absent -> missing (sent again)."""
         name = self.call_list_name(target, key)
         try:
@@ -473,14 +504,19 @@ class VoipexHook(DialerHook):
         if not sep:
             raise DialerConfigError(f"calling_hours must look like '09:00-17:00', got {hours!r}")
         try:
-            body = CampaignCreate.model_validate({
-                "name": common["name"],
-                "activePeriod": ActivePeriod(start_time=start.strip(), end_time=end.strip(),
-                                             week_days=list(common.get("weekdays") or range(1, 8))),
-                "callLists": [int(x) for x in common.get("lists") or []],
-                "ivr": ivr,
-                **settings,
-            })
+            body = CampaignCreate.model_validate(
+                {
+                    "name": common["name"],
+                    "activePeriod": ActivePeriod(
+                        start_time=start.strip(),
+                        end_time=end.strip(),
+                        week_days=list(common.get("weekdays") or range(1, 8)),
+                    ),
+                    "callLists": [int(x) for x in common.get("lists") or []],
+                    "ivr": ivr,
+                    **settings,
+                }
+            )
         except (ValidationError, TypeError, ValueError) as exc:
             raise DialerConfigError(f"Voipex campaign settings are invalid: {exc}") from None
         return body.wire()
@@ -519,7 +555,9 @@ class VoipexHook(DialerHook):
             current = self.get_campaign(campaign_id)
             if current is None or current.state != target:
                 raise
-            self.log.info("Voipex campaign %s is %s: command %r has been applied (%s)", campaign_id, target, command, exc)
+            self.log.info(
+                "Voipex campaign %s is %s: command %r has been applied (%s)", campaign_id, target, command, exc
+            )
             return {"id": campaign_id, "message": f"Campaign is already {target}", "state": target}
 
 

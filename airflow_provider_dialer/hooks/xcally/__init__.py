@@ -23,7 +23,21 @@ from airflow_provider_dialer.hooks.xcally.wire import (
 )
 
 __all__ = [
-    "BulkAddResult", "CmList", "Contact", "ContactIn", "HopperHistory", "ImportProgress", "ListField", "Page",
-    "QueueCampaign", "QueueCampaignOut", "RealtimeAgent", "User", "XCallyHook", "contacts_csv",
-    "contacts_of_leads", "csv_binding", "xcally_contact",
+    "BulkAddResult",
+    "CmList",
+    "Contact",
+    "ContactIn",
+    "HopperHistory",
+    "ImportProgress",
+    "ListField",
+    "Page",
+    "QueueCampaign",
+    "QueueCampaignOut",
+    "RealtimeAgent",
+    "User",
+    "XCallyHook",
+    "contacts_csv",
+    "contacts_of_leads",
+    "csv_binding",
+    "xcally_contact",
 ]

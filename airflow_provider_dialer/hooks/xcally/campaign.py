@@ -168,7 +168,9 @@ def _same(have: Any, want: Any) -> bool:
 
 
 def campaign_differences(
-    existing: Mapping[str, Any], wanted: Mapping[str, Any], attached_lists: Iterable[int] | None = (),
+    existing: Mapping[str, Any],
+    wanted: Mapping[str, Any],
+    attached_lists: Iterable[int] | None = (),
     attached_agents: Iterable[int] | None = (),
 ) -> dict[str, tuple[Any, Any]]:
     """Field -> (existing, wanted) for the owned fields that differ; ``lists`` / ``agents`` when some are missing.

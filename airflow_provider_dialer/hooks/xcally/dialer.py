@@ -76,8 +76,14 @@ if TYPE_CHECKING:
         def get_list(self, list_id: int) -> CmList | None: ...
         def set_campaign_active(self, campaign_id: int, active: bool) -> QueueCampaignOut: ...
         def update_campaign(self, campaign_id: int, changes: dict[str, Any]) -> QueueCampaignOut: ...
-        def upload_csv(self, list_id: int, csv_bytes: bytes, binding: dict[str, str],
-                       duplicates: Sequence[str] | None = ("phone",), filename: str | None = None) -> int: ...
+        def upload_csv(
+            self,
+            list_id: int,
+            csv_bytes: bytes,
+            binding: dict[str, str],
+            duplicates: Sequence[str] | None = ("phone",),
+            filename: str | None = None,
+        ) -> int: ...
 
     class _MixinBase(DialerHook, _XCallyEndpoints):
         """What the mixin's methods find on ``self``: the base hook and XCallyHook's endpoints."""
@@ -101,8 +107,11 @@ class XCallyDialer(_MixinBase):
     campaign_commands: ClassVar[frozenset[str]] = frozenset({"activate", "deactivate"})
 
     _LIST_SETTINGS: ClassVar[frozenset[str]] = frozenset(
-        {"mode", "agents", "campaign_id", "duplicates", "phone_format", "first_name_fallback"})
-    _FRESH_SETTINGS: ClassVar[frozenset[str]] = frozenset({"list_id", "list_name", "phone_format", "first_name_fallback"})
+        {"mode", "agents", "campaign_id", "duplicates", "phone_format", "first_name_fallback"}
+    )
+    _FRESH_SETTINGS: ClassVar[frozenset[str]] = frozenset(
+        {"list_id", "list_name", "phone_format", "first_name_fallback"}
+    )
 
     # -- shared by list uploads and fresh leads ---------------------------------------------------
 
@@ -147,8 +156,12 @@ class XCallyDialer(_MixinBase):
         for lead in leads:
             try:
                 # xcally_contact refuses with ValueError whatever ContactIn would refuse (a unit test pins it)
-                contact = xcally_contact(lead, list_id=int(target["list_id"]), phone_format=target["phone_format"],
-                                         first_name_fallback=target.get("first_name_fallback"))
+                contact = xcally_contact(
+                    lead,
+                    list_id=int(target["list_id"]),
+                    phone_format=target["phone_format"],
+                    first_name_fallback=target.get("first_name_fallback"),
+                )
             except ValueError as exc:
                 refused.append({"row": lead.row, "reason": "invalid_contact", "detail": self.redact(str(exc))[:200]})
                 continue
@@ -169,8 +182,11 @@ class XCallyDialer(_MixinBase):
             return ChunkOutcome(refused=refused)
         list_id = int(target["list_id"])
         if self._chunk_mode(target, leads) == "csv":
-            csv_bytes = contacts_csv([lead for lead, _, _ in good], phone_format=target["phone_format"],
-                                     first_name_fallback=target.get("first_name_fallback"))
+            csv_bytes = contacts_csv(
+                [lead for lead, _, _ in good],
+                phone_format=target["phone_format"],
+                first_name_fallback=target.get("first_name_fallback"),
+            )
             slug = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-") or "chunk"
             duplicates = list(target.get("duplicates") or ())
             if key.endswith("/resend") and "phone" not in duplicates:
@@ -178,14 +194,20 @@ class XCallyDialer(_MixinBase):
                 # guarded even when the import it replaces lands later than the settled read allowed for
                 duplicates.append("phone")
             held = self._held_by_duplicate_check(target, good, duplicates)
-            pid = self.upload_csv(list_id, csv_bytes, csv_binding(csv_bytes), duplicates=duplicates or None,
-                                  filename=f"list-{list_id}-{slug}.csv")
+            pid = self.upload_csv(
+                list_id,
+                csv_bytes,
+                csv_binding(csv_bytes),
+                duplicates=duplicates or None,
+                filename=f"list-{list_id}-{slug}.csv",
+            )
             return ChunkOutcome(accepted=len(good), refused=refused, ids={"pids": [pid]}, already_held=held)
         self.run_flow(self._add_contacts_flow(list_id, [encoded for _, _, encoded in good]))
         return ChunkOutcome(accepted=len(good), refused=refused)
 
-    def _held_by_duplicate_check(self, target: Mapping[str, Any], good: Sequence[tuple[PreparedLead, str, bytes]],
-                                 duplicates: Sequence[str]) -> list[int]:
+    def _held_by_duplicate_check(
+        self, target: Mapping[str, Any], good: Sequence[tuple[PreparedLead, str, bytes]], duplicates: Sequence[str]
+    ) -> list[int]:
         """The rows of a CSV chunk whose contact Motion's duplicate check on ``phone`` will skip: a phone
         the list held before the upload, or one repeated within the chunk. They are accounted for (the
         list holds the phone) but add nothing to its count, so the list wait must not expect them: a
@@ -272,7 +294,9 @@ class XCallyDialer(_MixinBase):
         agents = int_ids(settings.get("agents"), "agents")
         campaign_ids = int_ids(settings.get("campaign_id"), "campaign_id")
         if len(campaign_ids) > 1:
-            raise DialerConfigError(f"XCALLY campaign_id must be one queue campaign id, got {settings['campaign_id']!r}")
+            raise DialerConfigError(
+                f"XCALLY campaign_id must be one queue campaign id, got {settings['campaign_id']!r}"
+            )
         options = self._contact_options(settings)
         lst = self._find_or_create_list(list_name)
         if agents:
@@ -299,7 +323,9 @@ class XCallyDialer(_MixinBase):
         ``auto``: whichever fits the chunk's size (see :meth:`open_list_target`)."""
         return self._push(target, key, leads)
 
-    def resolve_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_list_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         """Read the list by phone; a CSV import may still be storing, so wait for the list to settle first."""
         return self._resolve(target, leads, settle=self._chunk_mode(target, leads) == "csv")
 
@@ -307,10 +333,14 @@ class XCallyDialer(_MixinBase):
         """CSV imports load in the background (docs/vendors/xcally.md#decision-csv-import-completion-by-contact-count): wait until the list holds ``baseline + accepted - already_held``.
 
         Nothing to wait for when no chunk went as a CSV import (``batch``, or ``auto`` with a small list)."""
-        if target.get("mode") == "batch" or (target.get("mode") == "auto" and not (summary.get("ids") or {}).get("pids")):
+        if target.get("mode") == "batch" or (
+            target.get("mode") == "auto" and not (summary.get("ids") or {}).get("pids")
+        ):
             return None
         # contacts accounted for: stored by this run, or skipped by the duplicate check (already held)
-        expected = int(target.get("baseline") or 0) + int(summary.get("accepted") or 0) - int(summary.get("already_held") or 0)
+        expected = (
+            int(target.get("baseline") or 0) + int(summary.get("accepted") or 0) - int(summary.get("already_held") or 0)
+        )
         return {"kind": "list_loaded", "targets": [{"list_id": target["list_id"], "expected": expected}]}
 
     @staticmethod
@@ -331,7 +361,9 @@ class XCallyDialer(_MixinBase):
         self._check_settings(settings, self._FRESH_SETTINGS, "fresh leads")
         list_id, list_name = settings.get("list_id"), settings.get("list_name")
         if (list_id in (None, "")) == (not list_name):
-            raise DialerConfigError("XCALLY fresh leads need settings={'list_id': <id>} or {'list_name': <name>} (one of them)")
+            raise DialerConfigError(
+                "XCALLY fresh leads need settings={'list_id': <id>} or {'list_name': <name>} (one of them)"
+            )
         options = self._contact_options(settings)
         if list_id not in (None, ""):
             ids = int_ids(list_id, "list_id")
@@ -350,7 +382,9 @@ class XCallyDialer(_MixinBase):
     def push_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
         return self._push(target, key, leads)
 
-    def resolve_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome | None:
+    def resolve_fresh_chunk(
+        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
+    ) -> ChunkOutcome | None:
         return self._resolve(target, leads, settle=False)  # a bulk add is synchronous
 
     # -- CampaignCreator ------------------------------------------------------------------------------
@@ -365,7 +399,9 @@ class XCallyDialer(_MixinBase):
         return build_campaign_wanted(common, settings)
 
     def _campaign_now(
-        self, campaign_id: int, wanted: Mapping[str, Any],
+        self,
+        campaign_id: int,
+        wanted: Mapping[str, Any],
     ) -> tuple[dict[str, Any], list[int] | None, list[int] | None]:
         """The campaign, its attached list ids and agent ids (None: this server does not serve that read)."""
         campaign = self.get_campaign(campaign_id)
@@ -395,7 +431,11 @@ class XCallyDialer(_MixinBase):
         self.log.warning(
             "XCALLY campaign %s: this server does not serve GET /api/voice/queues/%s/%s (the document gives only "
             "its POST), so what is attached cannot be read; the wanted ids %s are sent again (attaching is set-like)",
-            campaign_id, campaign_id, what, sorted(wanted))
+            campaign_id,
+            campaign_id,
+            what,
+            sorted(wanted),
+        )
 
     def campaign_differences(self, existing: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
         """Field -> (existing, wanted) for the fields the DAG set that differ, plus missing ``lists`` / ``agents``."""
@@ -428,8 +468,11 @@ class XCallyDialer(_MixinBase):
     def control(self, campaign_id: Any, command: str) -> dict[str, Any]:
         """``activate`` / ``deactivate``: ``PUT /api/voice/queues/{id}`` ``{"dialActive": true|false}``."""
         if command not in self.campaign_commands:
-            raise UnsupportedCapabilityError(self.vendor, f"campaign command {command!r}",
-                                             f"XCALLY accepts {', '.join(sorted(self.campaign_commands))}")
+            raise UnsupportedCapabilityError(
+                self.vendor,
+                f"campaign command {command!r}",
+                f"XCALLY accepts {', '.join(sorted(self.campaign_commands))}",
+            )
         ids = int_ids(campaign_id, "campaign_id")
         if len(ids) != 1:
             raise DialerConfigError(f"XCALLY campaign_id must be one queue campaign id, got {campaign_id!r}")

@@ -51,8 +51,14 @@ def _total(response: Any, body: Any) -> int:
     tail = header.rpartition("/")[2].strip()
     if tail.isdigit():
         return int(tail)
-    raise DialerHTTPError("XCALLY", response.request.method, response.request.url.path, response.status_code,
-                          "collection answer has neither count nor Content-Range", "")
+    raise DialerHTTPError(
+        "XCALLY",
+        response.request.method,
+        response.request.url.path,
+        response.status_code,
+        "collection answer has neither count nor Content-Range",
+        "",
+    )
 
 
 class XCallyHook(XCallyDialer, DialerHook):
@@ -151,10 +157,17 @@ class XCallyHook(XCallyDialer, DialerHook):
         """The list whose name is exactly ``name`` (``GET /api/cm/lists?filter=`` is a text search)."""
         offset = 0
         while True:
-            response = yield Request("GET", self._path("/cm/lists"), params={
-                "filter": name, "fields": "id,name,description,createdAt,updatedAt",
-                "limit": PAGE_SIZE, "offset": offset, "sort": "id",
-            })
+            response = yield Request(
+                "GET",
+                self._path("/cm/lists"),
+                params={
+                    "filter": name,
+                    "fields": "id,name,description,createdAt,updatedAt",
+                    "limit": PAGE_SIZE,
+                    "offset": offset,
+                    "sort": "id",
+                },
+            )
             body = response.json()
             page = Page[CmList].model_validate(body)
             for row in page.rows:
@@ -167,8 +180,11 @@ class XCallyHook(XCallyDialer, DialerHook):
     @api_call
     def list_fields(self, list_id: int, include_globals: bool = True) -> Flow[list[ListField]]:
         """``GET /api/cm/lists/{id}/fields``: custom fields (their ``id`` gives the contact key ``cf_<id>``)."""
-        response = yield Request("GET", self._path(f"/cm/lists/{int(list_id)}/fields"),
-                                 params={"includeGlobals": "true" if include_globals else "false"})
+        response = yield Request(
+            "GET",
+            self._path(f"/cm/lists/{int(list_id)}/fields"),
+            params={"includeGlobals": "true" if include_globals else "false"},
+        )
         body = response.json()
         rows = body.get("rows", []) if isinstance(body, dict) else body
         return [ListField.model_validate(row) for row in rows]
@@ -201,8 +217,12 @@ class XCallyHook(XCallyDialer, DialerHook):
 
     def _add_contacts_flow(self, list_id: int, encoded: list[bytes]) -> Flow[BulkAddResult]:
         """The bulk add request for contacts already encoded (``add_contacts`` and the list path)."""
-        response = yield Request("POST", self._path(f"/cm/lists/{int(list_id)}/contacts"),
-                                 content=json_array(encoded), headers={"Content-Type": "application/json"})
+        response = yield Request(
+            "POST",
+            self._path(f"/cm/lists/{int(list_id)}/contacts"),
+            content=json_array(encoded),
+            headers={"Content-Type": "application/json"},
+        )
         ids: list[int] = []
         try:
             answer = response.json() if response.content else None
@@ -215,8 +235,9 @@ class XCallyHook(XCallyDialer, DialerHook):
     @api_call
     def count_contacts(self, list_id: int) -> Flow[int]:
         """Contacts in a list: ``GET /api/cm/contacts?ListId=&limit=1&fields=id`` (``count`` or ``Content-Range``)."""
-        response = yield Request("GET", self._path("/cm/contacts"),
-                                 params={"ListId": int(list_id), "limit": 1, "fields": "id"})
+        response = yield Request(
+            "GET", self._path("/cm/contacts"), params={"ListId": int(list_id), "limit": 1, "fields": "id"}
+        )
         return _total(response, response.json())
 
     @api_call
@@ -227,10 +248,16 @@ class XCallyHook(XCallyDialer, DialerHook):
         """
         found: dict[str, list[Contact]] = {}
         for phone in dict.fromkeys(phones):
-            response = yield Request("GET", self._path("/cm/contacts"), params={
-                "ListId": int(list_id), "phone": phone, "fields": "id,firstName,lastName,phone,ListId",
-                "limit": PAGE_SIZE,
-            })
+            response = yield Request(
+                "GET",
+                self._path("/cm/contacts"),
+                params={
+                    "ListId": int(list_id),
+                    "phone": phone,
+                    "fields": "id,firstName,lastName,phone,ListId",
+                    "limit": PAGE_SIZE,
+                },
+            )
             found[phone] = Page[Contact].model_validate(response.json()).rows
         return found
 
@@ -243,8 +270,17 @@ class XCallyHook(XCallyDialer, DialerHook):
         phones: set[str] = set()
         offset = 0
         while True:
-            response = yield Request("GET", self._path("/cm/contacts"), params={
-                "ListId": int(list_id), "fields": "id,phone", "limit": LIST_READ_PAGE, "offset": offset, "sort": "id"})
+            response = yield Request(
+                "GET",
+                self._path("/cm/contacts"),
+                params={
+                    "ListId": int(list_id),
+                    "fields": "id,phone",
+                    "limit": LIST_READ_PAGE,
+                    "offset": offset,
+                    "sort": "id",
+                },
+            )
             page = Page[Contact].model_validate(response.json())
             phones.update(row.phone for row in page.rows if row.phone)
             offset += len(page.rows)
@@ -257,13 +293,23 @@ class XCallyHook(XCallyDialer, DialerHook):
         identifier = f"{len(csv_bytes)}-{uuid.uuid4().hex}"
         size = str(len(csv_bytes))
         data = {
-            "flowChunkNumber": "1", "flowChunkSize": size, "flowCurrentChunkSize": size, "flowTotalSize": size,
-            "flowIdentifier": identifier, "flowFilename": filename, "flowRelativePath": filename,
+            "flowChunkNumber": "1",
+            "flowChunkSize": size,
+            "flowCurrentChunkSize": size,
+            "flowTotalSize": size,
+            "flowIdentifier": identifier,
+            "flowFilename": filename,
+            "flowRelativePath": filename,
             "flowTotalChunks": "1",
         }
         # staging only stores a temporary file on the server: resending it is harmless
-        return Request("POST", self._path("/cm/contacts/upload"), data=data,
-                       files={"file": (filename, csv_bytes, "text/csv")}, idempotent=True)
+        return Request(
+            "POST",
+            self._path("/cm/contacts/upload"),
+            data=data,
+            files={"file": (filename, csv_bytes, "text/csv")},
+            idempotent=True,
+        )
 
     @api_call
     def stage_csv(self, csv_bytes: bytes, filename: str = "contacts.csv") -> Flow[str]:
@@ -272,17 +318,28 @@ class XCallyHook(XCallyDialer, DialerHook):
         return StagedUpload.model_validate(response.json()).file.name
 
     @api_call
-    def import_csv(self, staged_name: str, list_id: int, binding: dict[str, str],
-                   duplicates: Sequence[str] | None = ("phone",)) -> Flow[int]:
+    def import_csv(
+        self, staged_name: str, list_id: int, binding: dict[str, str], duplicates: Sequence[str] | None = ("phone",)
+    ) -> Flow[int]:
         """Step 2: ``POST /api/cm/contacts/upload/{stagedName}`` -> ``pid``; contacts then load in the background."""
-        body = CsvImport(id=staged_name, ListId=int(list_id), binding=dict(binding),
-                         duplicates=list(duplicates) if duplicates else None).model_dump(by_alias=True, exclude_none=True)
+        body = CsvImport(
+            id=staged_name,
+            ListId=int(list_id),
+            binding=dict(binding),
+            duplicates=list(duplicates) if duplicates else None,
+        ).model_dump(by_alias=True, exclude_none=True)
         response = yield Request("POST", self._path(f"/cm/contacts/upload/{staged_name}"), json=body)
         return ImportStarted.model_validate(response.json()).pid
 
     @api_call
-    def upload_csv(self, list_id: int, csv_bytes: bytes, binding: dict[str, str],
-                   duplicates: Sequence[str] | None = ("phone",), filename: str | None = None) -> Flow[int]:
+    def upload_csv(
+        self,
+        list_id: int,
+        csv_bytes: bytes,
+        binding: dict[str, str],
+        duplicates: Sequence[str] | None = ("phone",),
+        filename: str | None = None,
+    ) -> Flow[int]:
         """Both steps of the CSV upload (docs/vendors/xcally.md#decision-csv-upload-as-flowjs-multipart): stage the file, then bind its columns into ``list_id``; returns the import ``pid``.
 
         Completion is not signalled by Motion: poll :meth:`import_progress` (or :meth:`wait_for_import`).
@@ -290,8 +347,9 @@ class XCallyHook(XCallyDialer, DialerHook):
         name = filename or f"list-{int(list_id)}-{uuid.uuid4().hex[:8]}.csv"
         response = yield self._stage(csv_bytes, name)
         staged = StagedUpload.model_validate(response.json()).file.name
-        body = CsvImport(id=staged, ListId=int(list_id), binding=dict(binding),
-                         duplicates=list(duplicates) if duplicates else None).model_dump(by_alias=True, exclude_none=True)
+        body = CsvImport(
+            id=staged, ListId=int(list_id), binding=dict(binding), duplicates=list(duplicates) if duplicates else None
+        ).model_dump(by_alias=True, exclude_none=True)
         response = yield Request("POST", self._path(f"/cm/contacts/upload/{staged}"), json=body)
         return ImportStarted.model_validate(response.json()).pid
 
@@ -310,7 +368,9 @@ class XCallyHook(XCallyDialer, DialerHook):
                 return progress.count
             if time.monotonic() + poll_interval > deadline:
                 raise DialerJobFailedError(
-                    self.vendor, f"CSV import into list {list_id}", "timed out",
+                    self.vendor,
+                    f"CSV import into list {list_id}",
+                    "timed out",
                     f"{progress.count} of {expected} contacts after {timeout:.0f}s (duplicates skipped by the "
                     "import also keep the count below the expected number)",
                 )
@@ -328,17 +388,23 @@ class XCallyHook(XCallyDialer, DialerHook):
     @api_call
     def get_campaign(self, campaign_id: int) -> Flow[QueueCampaignOut | None]:
         """``GET /api/voice/queues/{id}``; None on 404."""
-        response = yield Request("GET", self._path(f"/voice/queues/{int(campaign_id)}"),
-                                 accept_statuses=frozenset({404}))
+        response = yield Request(
+            "GET", self._path(f"/voice/queues/{int(campaign_id)}"), accept_statuses=frozenset({404})
+        )
         return None if response.status_code == 404 else QueueCampaignOut.model_validate(response.json())
 
     @api_call
-    def list_campaigns(self, active: bool | None = None, name: str | None = None,
-                       limit: int = PAGE_SIZE, offset: int = 0) -> Flow[Page[QueueCampaignOut]]:
+    def list_campaigns(
+        self, active: bool | None = None, name: str | None = None, limit: int = PAGE_SIZE, offset: int = 0
+    ) -> Flow[Page[QueueCampaignOut]]:
         """``GET /api/voice/queues?type=outbound`` (equality filters ``dialActive``, ``name``)."""
-        params: dict[str, Any] = {"type": "outbound", "limit": limit, "offset": offset, "sort": "id",
-                                  "fields": "id,name,type,dialMethod,TrunkId,IntervalId,dialTimezone,dialActive,"
-                                            "dialCheckDuplicateType"}
+        params: dict[str, Any] = {
+            "type": "outbound",
+            "limit": limit,
+            "offset": offset,
+            "sort": "id",
+            "fields": "id,name,type,dialMethod,TrunkId,IntervalId,dialTimezone,dialActive,dialCheckDuplicateType",
+        }
         if active is not None:
             params["dialActive"] = "true" if active else "false"
         if name is not None:
@@ -404,9 +470,17 @@ class XCallyHook(XCallyDialer, DialerHook):
         """
         agents: list[User] = []
         while True:
-            response = yield Request("GET", self._path(f"/voice/queues/{int(campaign_id)}/users"), params={
-                "fields": "id,name,fullname,role", "limit": LIST_READ_PAGE, "offset": len(agents), "sort": "id"},
-                accept_statuses=frozenset({404, 405}))
+            response = yield Request(
+                "GET",
+                self._path(f"/voice/queues/{int(campaign_id)}/users"),
+                params={
+                    "fields": "id,name,fullname,role",
+                    "limit": LIST_READ_PAGE,
+                    "offset": len(agents),
+                    "sort": "id",
+                },
+                accept_statuses=frozenset({404, 405}),
+            )
             if response.status_code in (404, 405):
                 return None
             page = Page[User].model_validate(response.json())
@@ -417,10 +491,17 @@ class XCallyHook(XCallyDialer, DialerHook):
     @api_call
     def hopper_histories(self, campaign_id: int, limit: int = 10, offset: int = 0) -> Flow[Page[HopperHistory]]:
         """``GET /api/voice/queues/{id}/hopper_histories``: the latest call attempts, newest first."""
-        response = yield Request("GET", self._path(f"/voice/queues/{int(campaign_id)}/hopper_histories"), params={
-            "VoiceQueueId": int(campaign_id), "fields": "id,VoiceQueueId,statedesc,starttime,endtime,ContactId,ListId",
-            "limit": limit, "offset": offset, "sort": "-id",
-        })
+        response = yield Request(
+            "GET",
+            self._path(f"/voice/queues/{int(campaign_id)}/hopper_histories"),
+            params={
+                "VoiceQueueId": int(campaign_id),
+                "fields": "id,VoiceQueueId,statedesc,starttime,endtime,ContactId,ListId",
+                "limit": limit,
+                "offset": offset,
+                "sort": "-id",
+            },
+        )
         return Page[HopperHistory].model_validate(response.json())
 
     # -- agents ---------------------------------------------------------------------------------
@@ -428,13 +509,17 @@ class XCallyHook(XCallyDialer, DialerHook):
     @api_call
     def list_agents(self, limit: int = PAGE_SIZE, offset: int = 0) -> Flow[Page[User]]:
         """``GET /api/users?role=agent``."""
-        response = yield Request("GET", self._path("/users"), params={
-            "role": "agent", "fields": "id,name,fullname,role", "limit": limit, "offset": offset, "sort": "id"})
+        response = yield Request(
+            "GET",
+            self._path("/users"),
+            params={"role": "agent", "fields": "id,name,fullname,role", "limit": limit, "offset": offset, "sort": "id"},
+        )
         return Page[User].model_validate(response.json())
 
     @api_call
     def realtime_agents(self) -> Flow[Page[RealtimeAgent]]:
         """``GET /api/realtime/agents?channel=voice&nolimit=true``: who is online and their voice status."""
-        response = yield Request("GET", self._path("/realtime/agents"),
-                                 params={"channel": "voice", "nolimit": "true", "sort": "fullname"})
+        response = yield Request(
+            "GET", self._path("/realtime/agents"), params={"channel": "voice", "nolimit": "true", "sort": "fullname"}
+        )
         return Page[RealtimeAgent].model_validate(response.json())

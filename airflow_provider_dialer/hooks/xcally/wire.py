@@ -30,9 +30,33 @@ CUSTOM_FIELD = re.compile(r"^cf_[1-9][0-9]*$")
 
 #: contact columns of Motion's ``cm_contacts`` table a client may set (the contact fields Motion documents)
 CONTACT_FIELDS = (
-    "firstName", "lastName", "street", "postalCode", "city", "country", "dateOfBirth", "description",
-    "phone", "mobile", "fax", "email", "url", "facebook", "twitter", "skype", "teams", "viber", "line",
-    "wechat", "telegram", "tags", "priority", "scheduledat", "UserId", "CompanyId", "ListId",
+    "firstName",
+    "lastName",
+    "street",
+    "postalCode",
+    "city",
+    "country",
+    "dateOfBirth",
+    "description",
+    "phone",
+    "mobile",
+    "fax",
+    "email",
+    "url",
+    "facebook",
+    "twitter",
+    "skype",
+    "teams",
+    "viber",
+    "line",
+    "wechat",
+    "telegram",
+    "tags",
+    "priority",
+    "scheduledat",
+    "UserId",
+    "CompanyId",
+    "ListId",
 )
 
 #: the most characters Motion stores in the contact columns a lead fills (lead field -> limit): its
@@ -178,7 +202,9 @@ class QueueCampaign(BaseModel):
     dial_method: DialMethod = Field(default="progressive", alias="dialMethod")
     dial_power_level: int = Field(default=1, ge=1, alias="dialPowerLevel")
     dial_predictive_optimization: str = Field(default="dropRate", alias="dialPredictiveOptimization")
-    dial_predictive_optimization_percentage: int = Field(default=3, ge=0, le=100, alias="dialPredictiveOptimizationPercentage")
+    dial_predictive_optimization_percentage: int = Field(
+        default=3, ge=0, le=100, alias="dialPredictiveOptimizationPercentage"
+    )
     dial_predictive_interval: int = Field(default=10, ge=0, alias="dialPredictiveInterval")
     dial_limit_queue: int = Field(default=0, ge=0, alias="dialLimitQueue")
     dial_random_last_digit_caller_id_number: int = Field(default=0, ge=0, alias="dialRandomLastDigitCallerIdNumber")
@@ -457,8 +483,10 @@ def contacts_csv(
     Columns are named after the Motion fields they bind to (see :func:`csv_binding`), so the binding
     is the identity. Quoting is RFC 4180 (``csv.QUOTE_MINIMAL``), UTF-8, ``\\r\\n`` line ends.
     """
-    rows = [xcally_contact(lead, list_id=0, phone_format=phone_format, first_name_fallback=first_name_fallback)
-            for lead in leads]
+    rows = [
+        xcally_contact(lead, list_id=0, phone_format=phone_format, first_name_fallback=first_name_fallback)
+        for lead in leads
+    ]
     custom = sorted({k for row in rows for k in row if k.startswith("cf_")}, key=lambda k: int(k[3:]))
     present = {k for row in rows for k in row}
     columns = [c for c in _CSV_ORDER if c in present or c in ("firstName", "phone")] + custom
@@ -478,9 +506,14 @@ def csv_binding(csv_bytes: bytes) -> dict[str, str]:
 
 
 def contacts_of_leads(
-    leads: Sequence[PreparedLead], *, list_id: int, phone_format: PhoneFormat = "digits",
+    leads: Sequence[PreparedLead],
+    *,
+    list_id: int,
+    phone_format: PhoneFormat = "digits",
     first_name_fallback: str | None = None,
 ) -> list[dict[str, Any]]:
     """The bulk-add array for a chunk of leads."""
-    return [xcally_contact(lead, list_id=list_id, phone_format=phone_format, first_name_fallback=first_name_fallback)
-            for lead in leads]
+    return [
+        xcally_contact(lead, list_id=list_id, phone_format=phone_format, first_name_fallback=first_name_fallback)
+        for lead in leads
+    ]

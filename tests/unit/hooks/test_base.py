@@ -93,7 +93,10 @@ def scripted(responses: list[Any], seen: list[httpx.Request]) -> httpx.MockTrans
     [
         ({"host": "127.0.0.1", "port": 8080, "schema": "http"}, "http://127.0.0.1:8080"),
         ({"host": "api.example.com", "port": None, "schema": ""}, "https://api.example.com"),
-        ({"host": "https://api.example.com:8443/motion/", "port": None, "schema": ""}, "https://api.example.com:8443/motion"),
+        (
+            {"host": "https://api.example.com:8443/motion/", "port": None, "schema": ""},
+            "https://api.example.com:8443/motion",
+        ),
         ({"host": "localhost", "port": 5000, "schema": "http"}, "http://localhost:5000"),
         ({"host": "::1", "port": 5000, "schema": "http"}, "http://[::1]:5000"),
     ],
@@ -103,13 +106,16 @@ def test_base_url_is_built_from_the_connection(monkeypatch, fields, expected):
     assert DemoHook().base_url == expected
 
 
-@pytest.mark.parametrize("extra, expected", [
-    ({}, 60.0),  # the client's read timeout: the server is assumed to give up no later than the client
-    ({"read_timeout": "15"}, 15.0),
-    ({"read_timeout": 15, "late_write_seconds": "90"}, 90.0),
-    ({"late_write_seconds": 0}, 0.0),  # settling off, on purpose
-    ({"late_write_seconds": -3}, 0.0),
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ({}, 60.0),  # the client's read timeout: the server is assumed to give up no later than the client
+        ({"read_timeout": "15"}, 15.0),
+        ({"read_timeout": 15, "late_write_seconds": "90"}, 90.0),
+        ({"late_write_seconds": 0}, 0.0),  # settling off, on purpose
+        ({"late_write_seconds": -3}, 0.0),
+    ],
+)
 def test_late_write_seconds_defaults_to_the_read_timeout(monkeypatch, extra, expected):
     set_conn(monkeypatch, extra=extra)
     assert DemoHook().settings.late_write_seconds == expected
@@ -143,8 +149,17 @@ def test_conn_id_accepted_under_vendor_keyword(monkeypatch):
     assert DemoHook(demo_conn_id="demo_default").conn_id == "demo_default"
 
 
-@pytest.mark.parametrize(("host", "loop"), [("127.0.0.1", True), ("127.8.0.1", True), ("localhost", True),
-                                            ("[::1]", True), ("10.0.0.1", False), ("example.com", False)])
+@pytest.mark.parametrize(
+    ("host", "loop"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("localhost", True),
+        ("[::1]", True),
+        ("10.0.0.1", False),
+        ("example.com", False),
+    ],
+)
 def test_is_loopback(host, loop):
     assert is_loopback(host) is loop
 
@@ -305,7 +320,9 @@ def test_test_connection_messages(monkeypatch):
     ok, message = DemoHook(transport=scripted([httpx.Response(401)], [])).test_connection()
     assert not ok and message.startswith("Authentication failed") and SECRET not in message
     set_conn(monkeypatch, extra={"max_attempts": 1})
-    ok, message = DemoHook(transport=scripted([httpx.ConnectError("[Errno 111] Connection refused")], [])).test_connection()
+    ok, message = DemoHook(
+        transport=scripted([httpx.ConnectError("[Errno 111] Connection refused")], [])
+    ).test_connection()
     assert not ok and "connection refused" in message
 
 
@@ -348,7 +365,9 @@ async def test_async_twin_matches_sync(monkeypatch):
     set_conn(monkeypatch)
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"path": request.url.path, "auth": request.headers["Authorization"] == f"Bearer {SECRET}"})
+        return httpx.Response(
+            200, json={"path": request.url.path, "auth": request.headers["Authorization"] == f"Bearer {SECRET}"}
+        )
 
     hook = DemoHook(transport=httpx.MockTransport(handler), async_transport=httpx.MockTransport(handler))
     sync_result = hook.get_thing(7)

@@ -62,8 +62,15 @@ class DemoHook(DialerHook):
 
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, port: int = 9, **extra: Any) -> None:
-    conn = {"conn_type": "demo", "host": "127.0.0.1", "port": port, "schema": "http", "login": "bob",
-            "password": "pw-123456", "extra": {"retry_backoff_seconds": 0.001, **extra}}
+    conn = {
+        "conn_type": "demo",
+        "host": "127.0.0.1",
+        "port": port,
+        "schema": "http",
+        "login": "bob",
+        "password": "pw-123456",
+        "extra": {"retry_backoff_seconds": 0.001, **extra},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_DEMO_DEFAULT", json.dumps(conn))
 
 
@@ -180,7 +187,9 @@ def starts_in(starts: list[float], lo: float, hi: float) -> int:
     oversleeps=st.lists(st.floats(0, 0.2), min_size=1, max_size=10),
     pauses=st.lists(st.tuples(st.floats(0, 6), st.floats(0, 3)), max_size=4),
 )
-def test_limiter_never_lets_a_window_hold_more_than_its_share_nor_a_start_into_a_pause(rate, arrivals, oversleeps, pauses):
+def test_limiter_never_lets_a_window_hold_more_than_its_share_nor_a_start_into_a_pause(
+    rate, arrivals, oversleeps, pauses
+):
     """Requests ask at arbitrary times, sleep what they are told (plus a random oversleep) and ask again.
 
     Invariants, computed from the grant times alone: in every half-open window of ``k / rate`` seconds
@@ -235,11 +244,15 @@ def test_limiter_never_lets_a_window_hold_more_than_its_share_nor_a_start_into_a
     refused=st.integers(0, 6),
     retry_after=st.sampled_from([0.05, 0.4, 1.0, 2.5]),
 )
-def test_a_429_holds_every_thread_of_the_hook_until_retry_after(monkeypatch, threads, per_thread, rate, refused, retry_after):
+def test_a_429_holds_every_thread_of_the_hook_until_retry_after(
+    monkeypatch, threads, per_thread, rate, refused, retry_after
+):
     """One request among many concurrent ones is answered 429 with Retry-After: no request of the hook, from
     any thread, goes out before it has passed; and from the first request on, starts are spaced by the rate."""
     vt = VirtualTime()
-    monkeypatch.setattr(base_module, "time", types.SimpleNamespace(monotonic=vt.monotonic, sleep=vt.sleep, time=vt.time))
+    monkeypatch.setattr(
+        base_module, "time", types.SimpleNamespace(monotonic=vt.monotonic, sleep=vt.sleep, time=vt.time)
+    )
     extra = {"rate_limit_per_second": rate} if rate else {}
     set_conn(monkeypatch, **extra)
     refused = min(refused, threads * per_thread - 1)
@@ -306,7 +319,9 @@ HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " 
 #: how the server sends its answer: a list of (bytes, seconds to wait after them)
 PLANS: dict[str, list[tuple[bytes, float]]] = {
     "status line a byte at a time": [(HEAD[i : i + 1], 0.05) for i in range(len(HEAD))] + [(BODY, 0)],
-    "headers a byte at a time": [(HEAD[:17], 0)] + [(HEAD[i : i + 1], 0.05) for i in range(17, len(HEAD))] + [(BODY, 0)],
+    "headers a byte at a time": [(HEAD[:17], 0)]
+    + [(HEAD[i : i + 1], 0.05) for i in range(17, len(HEAD))]
+    + [(BODY, 0)],
     "body a byte at a time": [(HEAD, 0)] + [(BODY[i : i + 1], 0.05) for i in range(len(BODY))],
     "silence, then the body a byte at a time": [(HEAD, 0.3)] + [(BODY[i : i + 1], 0.05) for i in range(len(BODY))],
     "no answer at all": [(b"", 60)],
@@ -344,8 +359,14 @@ class SlowServer:
                             return
                         buffer += chunk
                     head, _, buffer = buffer.partition(b"\r\n\r\n")
-                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length:")), 0)
+                    length = next(
+                        (
+                            int(line.split(b":")[1])
+                            for line in head.split(b"\r\n")
+                            if line.lower().startswith(b"content-length:")
+                        ),
+                        0,
+                    )
                     while len(buffer) < length:
                         buffer += conn.recv(65536)
                     buffer = buffer[length:]
@@ -428,6 +449,7 @@ def test_the_deadline_is_per_exchange_not_per_connection(monkeypatch, slow_serve
         results = [hook.get_thing(i) for i in range(3)]
         hook.close()
     else:
+
         async def run() -> list[Any]:
             try:
                 return [await hook.aget_thing(i) for i in range(3)]

@@ -68,7 +68,9 @@ def spellings(secret: str, password: bool = True) -> dict[str, str]:
         "json inside json": json.dumps({"k": document})[len('{"k": "') : -2][len('{\\"k\\": \\"') : -len('\\"}')],
         "form-encoded (urlencode)": urlencode({"k": secret})[2:],
         "percent-encoded": quote(secret.encode("utf-8"), safe=""),
-        "percent-encoded, lower-case hex": re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe="")),
+        "percent-encoded, lower-case hex": re.sub(
+            r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe="")
+        ),
         "as httpx puts it in a URL": str(httpx.QueryParams({"k": secret}))[2:],
         "html": html.escape(secret),
     }
@@ -78,15 +80,26 @@ def spellings(secret: str, password: bool = True) -> dict[str, str]:
 
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, password: str, api_key: Any) -> None:
-    conn = {"conn_type": "echo", "host": "127.0.0.1", "port": 9, "schema": "http", "login": LOGIN,
-            "password": password, "extra": {"api_key": api_key, "max_attempts": 1}}
+    conn = {
+        "conn_type": "echo",
+        "host": "127.0.0.1",
+        "port": 9,
+        "schema": "http",
+        "login": LOGIN,
+        "password": password,
+        "extra": {"api_key": api_key, "max_attempts": 1},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_ECHO_DEFAULT", json.dumps(conn))
 
 
 def leaks(text: str, secrets: list[str]) -> list[str]:
     """Spellings found in ``text``; the first secret is the password, the others API keys."""
-    return [f"{name} of secret {i}" for i, secret in enumerate(secrets)
-            for name, form in spellings(secret, password=i == 0).items() if form in text]
+    return [
+        f"{name} of secret {i}"
+        for i, secret in enumerate(secrets)
+        for name, form in spellings(secret, password=i == 0).items()
+        if form in text
+    ]
 
 
 API_KEYS = st.one_of(SECRETS, st.integers(10**7, 10**18), st.floats(1e7, 1e15, allow_nan=False, allow_infinity=False))
@@ -121,8 +134,9 @@ def test_every_spelling_of_every_secret_is_masked_in_errors_logs_and_xcom(
     echoed = "\n".join(form for i, secret in enumerate(secrets) for form in spellings(secret, i == 0).values())
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(500, text=f"request failed; you sent:\n{echoed}",
-                              headers={"Content-Type": "text/plain; charset=utf-8"})
+        return httpx.Response(
+            500, text=f"request failed; you sent:\n{echoed}", headers={"Content-Type": "text/plain; charset=utf-8"}
+        )
 
     hook = EchoHook(transport=httpx.MockTransport(handler))
     caplog.clear()
@@ -203,7 +217,9 @@ def test_the_lead_operators_xcom_value_passes_the_redaction(monkeypatch, tmp_pat
     monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: LeakyHook())
     monkeypatch.setattr(operators_base, "utcnow", lambda: dt.datetime(2026, 6, 10, 16, tzinfo=dt.UTC))
     source = [{"phones": ["+12125550147"], "first_name": "Noah", "timezone": "America/New_York"}]
-    op = UploadListOperator(task_id="t", conn_id="leaky", source=source, list_name="l", progress=str(tmp_path / "p.json"))
+    op = UploadListOperator(
+        task_id="t", conn_id="leaky", source=source, list_name="l", progress=str(tmp_path / "p.json")
+    )
     result = op.execute({})
     stored = json.dumps(result, ensure_ascii=False)
     assert result["accepted"] == 1 and set(result["ids"]["list_ids"]) == {"L-***"}

@@ -33,8 +33,14 @@ LOGIN_ANSWER = json.dumps(["Supervisor", "supervisor", ISSUED])
 
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "ucontact_default", **fields: Any) -> None:
-    conn: dict[str, Any] = {"conn_type": "ucontact", "host": "127.0.0.1", "port": 9, "schema": "http",
-                            "login": "supervisor", "password": PASSWORD}
+    conn: dict[str, Any] = {
+        "conn_type": "ucontact",
+        "host": "127.0.0.1",
+        "port": 9,
+        "schema": "http",
+        "login": "supervisor",
+        "password": PASSWORD,
+    }
     extra = {"api_token": API_TOKEN, "retry_backoff_seconds": 0.001}
     extra.update(fields.pop("extra", {}))
     conn.update(fields)
@@ -110,7 +116,10 @@ def test_plain_http_to_an_instance_is_refused_unless_allowed(monkeypatch):
 
 def test_hook_identity():
     assert (UContactHook.conn_type, UContactHook.conn_name_attr, UContactHook.default_conn_name) == (
-        "ucontact", "ucontact_conn_id", "ucontact_default")
+        "ucontact",
+        "ucontact_conn_id",
+        "ucontact_default",
+    )
     assert UContactHook.supports_per_lead_schedule is True
     assert UContactHook(ucontact_conn_id="other").conn_id == "other"
 
@@ -118,7 +127,9 @@ def test_hook_identity():
 # -- Integra: login, DialerTask wire (docs/vendors/ucontact.md#decision-dialertask-success-is-the-text-1) --
 
 SPECIAL = lead(
-    phone="+59899123456", alternatives=("+59824001122", "+59899000111"), agent="1001",
+    phone="+59899123456",
+    alternatives=("+59824001122", "+59899000111"),
+    agent="1001",
     data={"idcustomer": 7, "note": "a&b=c+d <- ñandú", "url": "http://x:1/?q=1"},
 )
 
@@ -153,7 +164,17 @@ def test_dialer_task_logs_in_then_sends_the_form_exactly(monkeypatch):
         "bulk": False,
         "automatic": True,
     }
-    assert list(sent) == ["calldate", "campaign", "destination", "alternatives", "agent", "data", "source", "bulk", "automatic"]
+    assert list(sent) == [
+        "calldate",
+        "campaign",
+        "destination",
+        "alternatives",
+        "agent",
+        "data",
+        "source",
+        "bulk",
+        "automatic",
+    ]
 
 
 def test_getusertoken_zero_is_an_auth_error_without_the_password(monkeypatch):
@@ -205,8 +226,9 @@ def test_preissued_integra_token_is_used_as_is_and_a_401_is_not_relogged(monkeyp
 def test_401_after_own_login_logs_in_again_once(monkeypatch):
     set_conn(monkeypatch)
     second = json.dumps(["Supervisor", "supervisor", "c2Vjb25kLXRva2Vu"])
-    script = Script(httpx.Response(200, text=LOGIN_ANSWER), httpx.Response(401),
-                    httpx.Response(200, text=second), text("1"))
+    script = Script(
+        httpx.Response(200, text=LOGIN_ANSWER), httpx.Response(401), httpx.Response(200, text=second), text("1")
+    )
     hook = script.hook()
     assert hook.dialer_task(dialer_task_call(lead(), campaign="POWER<-")) is True
     paths = [r.url.path.rsplit("/", 1)[-1] for r in script.seen]
@@ -261,7 +283,9 @@ def test_push_fresh_leads_body(monkeypatch):
     set_conn(monkeypatch)
     script = Script(httpx.Response(200, json={"count": 1}))
     at = datetime(2025, 11, 3, 14, 54, tzinfo=UTC)
-    result = script.hook().push_fresh_leads("mail", [automation_contact(lead(email="j@x.io", call_at=at), channel="email", fresh=True)])
+    result = script.hook().push_fresh_leads(
+        "mail", [automation_contact(lead(email="j@x.io", call_at=at), channel="email", fresh=True)]
+    )
     assert result.count == 1
     assert json.loads(script.seen[0].content) == {
         "leads": [{"clientId": "j@x.io", "timezone": "America/Montevideo", "scheduleDate": "2025-11-03 11:54:00"}]
@@ -288,8 +312,10 @@ def test_get_list_path_is_configurable(monkeypatch):
 
 @pytest.mark.parametrize(
     "payload",
-    [[{"id": 1, "filename": "a", "status": "loading", "count": 3, "x": 1}],
-     {"lists": [{"id": 1, "filename": "a", "status": "loading", "count": 3}]}],
+    [
+        [{"id": 1, "filename": "a", "status": "loading", "count": 3, "x": 1}],
+        {"lists": [{"id": 1, "filename": "a", "status": "loading", "count": 3}]},
+    ],
 )
 def test_list_lists_parses_array_or_envelope(monkeypatch, payload):
     set_conn(monkeypatch)
@@ -300,11 +326,21 @@ def test_list_lists_parses_array_or_envelope(monkeypatch, payload):
 
 @pytest.mark.parametrize(
     ("status", "waiting", "loaded", "failed"),
-    [("loading", True, False, False), ("inactive", False, True, False), ("ACTIVE", False, True, False),
-     ("finished", False, False, True), ("error", False, False, True), (None, False, False, True)],
+    [
+        ("loading", True, False, False),
+        ("inactive", False, True, False),
+        ("ACTIVE", False, True, False),
+        ("finished", False, False, True),
+        ("error", False, False, True),
+        (None, False, False, True),
+    ],
 )
 def test_list_state_semantics_d3(status, waiting, loaded, failed):
-    assert (ListState.is_waiting(status), ListState.is_loaded(status), ListState.is_failed(status)) == (waiting, loaded, failed)
+    assert (ListState.is_waiting(status), ListState.is_loaded(status), ListState.is_failed(status)) == (
+        waiting,
+        loaded,
+        failed,
+    )
 
 
 # -- retries -------------------------------------------------------------------------------------------
@@ -380,15 +416,26 @@ async def test_async_twin_matches_sync(monkeypatch):
 def test_dialer_task_call_matches_the_document_example():
     call = dialer_task_call(lead(phone="+0123456789", data={"idcustomer": 7}), campaign="POWER<-", source="source")
     assert call.model_dump(by_alias=True) == {
-        "calldate": None, "campaign": "POWER<-", "destination": "0123456789", "alternatives": "", "agent": "",
-        "data": "idcustomer=7", "source": "source", "bulk": False, "automatic": True,
+        "calldate": None,
+        "campaign": "POWER<-",
+        "destination": "0123456789",
+        "alternatives": "",
+        "agent": "",
+        "data": "idcustomer=7",
+        "source": "source",
+        "bulk": False,
+        "automatic": True,
     }
 
 
 def test_dialer_task_calldate_is_in_the_instance_zone_and_plus_is_optional():
     at = datetime(2025, 1, 15, 12, 30, 5, tzinfo=UTC)
-    call = dialer_task_call(lead(call_at=at, alternatives=("+59824001122",)), campaign="Ventas->",
-                            instance_timezone="America/Montevideo", destination_plus=True)
+    call = dialer_task_call(
+        lead(call_at=at, alternatives=("+59824001122",)),
+        campaign="Ventas->",
+        instance_timezone="America/Montevideo",
+        destination_plus=True,
+    )
     assert call.calldate == "2025-01-15 09:30:05"
     assert (call.destination, call.alternatives) == ("+59899123456", "+59824001122")
 
@@ -404,20 +451,42 @@ def test_integra_data_escaping_is_reversible():
 
 
 def test_automation_contact_per_channel():
-    full = lead(alternatives=("+59824001122",), priority=2, external_id="1365", agent="my_best_agent",
-                data={"name": "John Smith"}, email="john@x.io", content="Hola", template="t1", subject="S")
+    full = lead(
+        alternatives=("+59824001122",),
+        priority=2,
+        external_id="1365",
+        agent="my_best_agent",
+        data={"name": "John Smith"},
+        email="john@x.io",
+        content="Hola",
+        template="t1",
+        subject="S",
+    )
     assert automation_contact(full) == {
-        "clientIds": ["+59899123456", "+59824001122"], "timezone": "America/Montevideo",
-        "data": {"name": "John Smith"}, "priority": 2, "contactId": "1365", "agent": "my_best_agent",
+        "clientIds": ["+59899123456", "+59824001122"],
+        "timezone": "America/Montevideo",
+        "data": {"name": "John Smith"},
+        "priority": 2,
+        "contactId": "1365",
+        "agent": "my_best_agent",
     }
     assert automation_contact(full, channel="email") == {
-        "clientId": "john@x.io", "timezone": "America/Montevideo", "data": {"name": "John Smith"}, "priority": 2,
-        "contactId": "1365", "content": "Hola", "template": "t1", "subject": "S",
+        "clientId": "john@x.io",
+        "timezone": "America/Montevideo",
+        "data": {"name": "John Smith"},
+        "priority": 2,
+        "contactId": "1365",
+        "content": "Hola",
+        "template": "t1",
+        "subject": "S",
     }
     # "agent" is listed only under the preview (telephony) properties: never sent to a text hub
     for channel in ("sms", "whatsapp", "email"):
         assert "agent" not in automation_contact(full, channel=channel)
-    assert automation_contact(lead(), channel="whatsapp") == {"clientId": "+59899123456", "timezone": "America/Montevideo"}
+    assert automation_contact(lead(), channel="whatsapp") == {
+        "clientId": "+59899123456",
+        "timezone": "America/Montevideo",
+    }
     assert automation_contact(lead(), channel="sms", number_plus=False)["clientId"] == "59899123456"
     with pytest.raises(ValueError, match="email hub needs"):
         automation_contact(lead(), channel="email")
@@ -430,7 +499,9 @@ def test_schedule_date_only_for_fresh_leads_in_the_lead_zone():
     scheduled = lead(call_at=at)
     assert "scheduleDate" not in automation_contact(scheduled)
     assert automation_contact(scheduled, fresh=True) == {
-        "clientIds": ["+59899123456"], "timezone": "America/Montevideo", "scheduleDate": "2025-12-25 00:00:00",
+        "clientIds": ["+59899123456"],
+        "timezone": "America/Montevideo",
+        "scheduleDate": "2025-12-25 00:00:00",
     }
 
 
@@ -458,7 +529,12 @@ def test_add_dialer_task_lead_uses_the_instance_timezone(monkeypatch):
     at = datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
     script.hook().add_dialer_task_lead(lead(call_at=at), {"campaign": "POWER<-", "source": "crm", "bulk": True})
     sent = json.loads(script.form(0)["call"][0])
-    assert (sent["calldate"], sent["source"], sent["bulk"], sent["automatic"]) == ("2025-07-01 10:00:00", "crm", True, True)
+    assert (sent["calldate"], sent["source"], sent["bulk"], sent["automatic"]) == (
+        "2025-07-01 10:00:00",
+        "crm",
+        True,
+        True,
+    )
 
 
 def test_bad_instance_timezone_is_a_config_error(monkeypatch):

@@ -44,11 +44,21 @@ DOC_CONTACT = {
 }
 # the seed's PATCH/DELETE answer, plus a key the vendor may add one day
 DOC_CONTACT_OBJECT = {
-    "id": 7, "name": "Bob Smith", "campaign_id": 6, "assigned_call_id": None, "assigned_participant_id": None,
-    "outbound_number": "+1-(201)-471-6992", "priority": None, "created_at": "2024-08-05T14:51:49.000Z",
-    "updated_at": "2024-08-05T21:01:16.000Z", "status": "Upcoming",
-    "user_custom_metadata": {"NAME (REQUIRED)": "Bob Smith", "PHONE (REQUIRED)": "+1 111-111-1111",
-                             "EMAIL (REQUIRED)": "customer@somedomain.com"},
+    "id": 7,
+    "name": "Bob Smith",
+    "campaign_id": 6,
+    "assigned_call_id": None,
+    "assigned_participant_id": None,
+    "outbound_number": "+1-(201)-471-6992",
+    "priority": None,
+    "created_at": "2024-08-05T14:51:49.000Z",
+    "updated_at": "2024-08-05T21:01:16.000Z",
+    "status": "Upcoming",
+    "user_custom_metadata": {
+        "NAME (REQUIRED)": "Bob Smith",
+        "PHONE (REQUIRED)": "+1 111-111-1111",
+        "EMAIL (REQUIRED)": "customer@somedomain.com",
+    },
     "brand_new_key": {"ignored": True},
 }
 
@@ -62,7 +72,9 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> None:
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
 
 
-def hook_with(monkeypatch: pytest.MonkeyPatch, responses: list[Any], seen: list[httpx.Request], **conn: Any) -> UjetHook:
+def hook_with(
+    monkeypatch: pytest.MonkeyPatch, responses: list[Any], seen: list[httpx.Request], **conn: Any
+) -> UjetHook:
     set_conn(monkeypatch, **conn)
     return UjetHook(CONN_ID, transport=scripted(responses, seen))
 
@@ -74,7 +86,9 @@ def multipart_parts(request: httpx.Request) -> dict[str, tuple[str | None, str, 
     parts = {}
     for part in message.iter_parts():
         parts[part.get_param("name", header="content-disposition")] = (
-            part.get_filename(), part.get_content_type(), part.get_payload(decode=True),
+            part.get_filename(),
+            part.get_content_type(),
+            part.get_payload(decode=True),
         )
     return parts
 
@@ -115,14 +129,20 @@ def test_hook_class_attributes_and_conn_keyword(monkeypatch):
     set_conn(monkeypatch)
     hook = UjetHook(ujet_conn_id=CONN_ID)
     assert (hook.conn_id, hook.conn_type, hook.hook_name, hook.default_conn_name) == (
-        CONN_ID, "ujet", "UJET / CCAI Platform", "ujet_default")
+        CONN_ID,
+        "ujet",
+        "UJET / CCAI Platform",
+        "ujet_default",
+    )
     assert hook.supports_per_lead_schedule is False
     assert UjetHook.default_rate_limit == 10.0
 
 
 def test_rate_limit_defaults_to_ten_per_second(monkeypatch):
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(
-        {"conn_type": "ujet", "host": "acme", "login": "bob", "password": TOKEN}))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{CONN_ID.upper()}",
+        json.dumps({"conn_type": "ujet", "host": "acme", "login": "bob", "password": TOKEN}),
+    )
     assert UjetHook(CONN_ID).settings.rate_limit_per_second == 10.0
 
 
@@ -214,7 +234,9 @@ def test_import_of_nothing_is_refused_before_sending(monkeypatch):
 def test_import_without_any_job_id_fails_clearly(monkeypatch):
     seen: list[httpx.Request] = []
     hook = hook_with(monkeypatch, [httpx.Response(202)], seen)
-    with pytest.raises(DialerError, match=r"neither the body \(job_id/id\) nor the Location or Link header gave a job id"):
+    with pytest.raises(
+        DialerError, match=r"neither the body \(job_id/id\) nor the Location or Link header gave a job id"
+    ):
         hook.import_contacts(6, [DOC_CONTACT])
 
 
@@ -223,8 +245,19 @@ def test_import_without_any_job_id_fails_clearly(monkeypatch):
     [
         ({"json": {"job_id": 41, "id": 99}, "headers": {"Location": "/x/jobs/7"}}, 41),
         ({"json": {"id": "99"}}, 99),
-        ({"headers": {"Location": "https://acme.example/apps/api/v1/outbound_dialer/campaigns/6/contacts/jobs/530"}}, 530),
-        ({"headers": {"Location": "/elsewhere", "Link": '<https://a.example/other>; rel="x", </c/6/contacts/jobs/77>; rel="status"'}}, 77),
+        (
+            {"headers": {"Location": "https://acme.example/apps/api/v1/outbound_dialer/campaigns/6/contacts/jobs/530"}},
+            530,
+        ),
+        (
+            {
+                "headers": {
+                    "Location": "/elsewhere",
+                    "Link": '<https://a.example/other>; rel="x", </c/6/contacts/jobs/77>; rel="status"',
+                }
+            },
+            77,
+        ),
         ({"headers": {"Link": "</c/6/contacts/jobs/ab-12>; rel=self"}}, "ab-12"),
         ({"text": "Accepted", "headers": {"Location": "/c/6/contacts/jobs/8?x=1"}}, 8),
         ({"headers": {"Location": "/c/6/contacts"}}, None),
@@ -237,9 +270,14 @@ def test_job_id_discovery_order_d4(kwargs, expected):
 
 def test_get_job_parses_the_documented_failure(monkeypatch):
     seen: list[httpx.Request] = []
-    failed = {"error_details": "NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign",
-              "error_message": "Internal Error", "id": 523, "status": "failed",
-              "type": "Jobs::Bulk::Campaign::StartImport", "extra_key": 1}
+    failed = {
+        "error_details": "NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign",
+        "error_message": "Internal Error",
+        "id": 523,
+        "status": "failed",
+        "type": "Jobs::Bulk::Campaign::StartImport",
+        "extra_key": 1,
+    }
     hook = hook_with(monkeypatch, [httpx.Response(200, json=failed)], seen)
     job = hook.get_job(1, 523)
     assert str(seen[0].url) == f"{APPS}/1/contacts/jobs/523"
@@ -265,12 +303,23 @@ def test_unknown_job_status_is_an_error_naming_it(monkeypatch):
 def test_update_contact_patches_the_singular_path(monkeypatch):
     seen: list[httpx.Request] = []
     hook = hook_with(monkeypatch, [httpx.Response(200, json=DOC_CONTACT_OBJECT)], seen)
-    contact = hook.update_contact(6, 7, name="Bob Smith", email="customer@somedomain.com",
-                                  phone_number="+1 111-111-1111", external_unique_id="UID_123456")
+    contact = hook.update_contact(
+        6,
+        7,
+        name="Bob Smith",
+        email="customer@somedomain.com",
+        phone_number="+1 111-111-1111",
+        external_unique_id="UID_123456",
+    )
     request = seen[0]
     assert (request.method, str(request.url)) == ("PATCH", f"{APPS}/6/contact")
-    assert json.loads(request.content) == {"contact_id": 7, "name": "Bob Smith", "email": "customer@somedomain.com",
-                                           "phone_number": "+1 111-111-1111", "external_unique_id": "UID_123456"}
+    assert json.loads(request.content) == {
+        "contact_id": 7,
+        "name": "Bob Smith",
+        "email": "customer@somedomain.com",
+        "phone_number": "+1 111-111-1111",
+        "external_unique_id": "UID_123456",
+    }
     assert (contact.id, contact.campaign_id, contact.status) == (7, 6, "Upcoming")
     assert contact.phone == "+1 111-111-1111"  # from user_custom_metadata: no top-level phone in this object
     assert contact.contact_status is ContactStatus.UPCOMING
@@ -286,8 +335,11 @@ def test_update_contact_needs_a_field(monkeypatch):
 
 @pytest.mark.parametrize(
     ("kwargs", "body"),
-    [({"contact_id": 7}, {"contact_id": 7}), ({"phone_number": "+11111111111"}, {"phone_number": "+11111111111"}),
-     ({"external_unique_id": "UID_1"}, {"external_unique_id": "UID_1"})],
+    [
+        ({"contact_id": 7}, {"contact_id": 7}),
+        ({"phone_number": "+11111111111"}, {"phone_number": "+11111111111"}),
+        ({"external_unique_id": "UID_1"}, {"external_unique_id": "UID_1"}),
+    ],
 )
 def test_delete_contact_sends_a_json_body(monkeypatch, kwargs, body):
     seen: list[httpx.Request] = []
@@ -309,23 +361,33 @@ def test_delete_contact_needs_exactly_one_identifier(monkeypatch, kwargs):
 
 def test_manager_campaigns(monkeypatch):
     seen: list[httpx.Request] = []
-    campaign = {"id": 6, "name": "Renewals", "mode": "preview", "status": "dialing", "new": "ignored",
-                "queue": {"id": 10, "name": "Outbound", "menu_type": "ivr_menu"},
-                "contact_stats": {"Contacts": 3, "Upcoming": 2, "Average Redials per Number": 0.5}}
+    campaign = {
+        "id": 6,
+        "name": "Renewals",
+        "mode": "preview",
+        "status": "dialing",
+        "new": "ignored",
+        "queue": {"id": 10, "name": "Outbound", "menu_type": "ivr_menu"},
+        "contact_stats": {"Contacts": 3, "Upcoming": 2, "Average Redials per Number": 0.5},
+    }
     hook = hook_with(monkeypatch, [httpx.Response(200, json=[campaign]), httpx.Response(200, json=campaign)], seen)
     campaigns = hook.list_campaigns()
     one = hook.get_campaign(6)
-    assert [str(r.url) for r in seen] == ["https://acme.uc1.ccaiplatform.com/manager/api/v1/outbound_dialer/campaigns",
-                                          "https://acme.uc1.ccaiplatform.com/manager/api/v1/outbound_dialer/campaigns/6"]
+    assert [str(r.url) for r in seen] == [
+        "https://acme.uc1.ccaiplatform.com/manager/api/v1/outbound_dialer/campaigns",
+        "https://acme.uc1.ccaiplatform.com/manager/api/v1/outbound_dialer/campaigns/6",
+    ]
     assert campaigns[0].id == 6 and one.mode == "preview" and one.queue and one.queue.name == "Outbound"
     assert one.contact_stats == {"Contacts": 3, "Upcoming": 2, "Average Redials per Number": 0.5}
 
 
 def test_find_contacts_matches_external_ids_and_phone_digits(monkeypatch):
     seen: list[httpx.Request] = []
-    listed = [{"id": 1, "phone_number": "+1 111-111-1111", "external_unique_id": "A"},
-              {"id": 2, "phone_number": "+59899123456", "external_unique_id": "B"},
-              {"id": 3, "phone_number": "+4915112345678"}]
+    listed = [
+        {"id": 1, "phone_number": "+1 111-111-1111", "external_unique_id": "A"},
+        {"id": 2, "phone_number": "+59899123456", "external_unique_id": "B"},
+        {"id": 3, "phone_number": "+4915112345678"},
+    ]
     hook = hook_with(monkeypatch, [httpx.Response(200, json=listed)], seen)
     found = hook.find_contacts(6, external_ids=["B", "Z"], phones=["+11111111111", "+33612345678"])
     assert {k: v.id for k, v in found.items()} == {"B": 2, "+11111111111": 1}
@@ -338,8 +400,14 @@ def test_find_contacts_matches_external_ids_and_phone_digits(monkeypatch):
 
 def test_429_retry_after_is_honoured(monkeypatch):
     seen: list[httpx.Request] = []
-    hook = hook_with(monkeypatch, [httpx.Response(429, headers={"Retry-After": "0.2"}, json={"message": "slow down"}),
-                                   httpx.Response(200, json={"valid_contacts": [DOC_CONTACT], "invalid_contacts": []})], seen)
+    hook = hook_with(
+        monkeypatch,
+        [
+            httpx.Response(429, headers={"Retry-After": "0.2"}, json={"message": "slow down"}),
+            httpx.Response(200, json={"valid_contacts": [DOC_CONTACT], "invalid_contacts": []}),
+        ],
+        seen,
+    )
     started = time.monotonic()
     assert len(hook.add_contact(6, DOC_CONTACT).valid_contacts) == 1
     assert time.monotonic() - started >= 0.2
@@ -363,7 +431,9 @@ def test_502_on_a_write_is_not_resent(monkeypatch):
 
 def test_502_on_a_read_is_retried(monkeypatch):
     seen: list[httpx.Request] = []
-    hook = hook_with(monkeypatch, [httpx.Response(502), httpx.Response(200, json={"id": 530, "status": "completed"})], seen)
+    hook = hook_with(
+        monkeypatch, [httpx.Response(502), httpx.Response(200, json={"id": 530, "status": "completed"})], seen
+    )
     assert hook.get_job(6, 530).status is JobStatus.COMPLETED
     assert len(seen) == 2
 
@@ -389,7 +459,9 @@ def test_dropped_import_is_delivery_unknown_not_resent(monkeypatch):
 def test_no_secret_in_error_texts(monkeypatch):
     seen: list[httpx.Request] = []
     echo = {"message": f"bad credentials {TOKEN}", "header": f"Basic {BASIC}"}
-    hook = hook_with(monkeypatch, [httpx.Response(401, json=echo), httpx.Response(500, text=f"trace: token={TOKEN} {BASIC}")], seen)
+    hook = hook_with(
+        monkeypatch, [httpx.Response(401, json=echo), httpx.Response(500, text=f"trace: token={TOKEN} {BASIC}")], seen
+    )
     with pytest.raises(DialerAuthError) as auth:
         hook.list_campaigns()
     with pytest.raises(DialerHTTPError) as server:
@@ -404,7 +476,9 @@ def test_test_connection_reports_auth_failure_without_the_token(monkeypatch):
     hook = hook_with(monkeypatch, [httpx.Response(401, json={"message": "Unauthorized"})], seen)
     ok, message = hook.test_connection()
     assert ok is False
-    assert message.startswith("Authentication failed: UJET answered HTTP 401 to GET /manager/api/v1/outbound_dialer/campaigns")
+    assert message.startswith(
+        "Authentication failed: UJET answered HTTP 401 to GET /manager/api/v1/outbound_dialer/campaigns"
+    )
     assert TOKEN not in message
 
 
@@ -420,13 +494,18 @@ async def test_async_twin_matches_sync(monkeypatch):
         seen.append(request)
         return httpx.Response(200, json=listed)
 
-    hook = UjetHook(CONN_ID, transport=scripted([httpx.Response(200, json=listed)], seen),
-                    async_transport=httpx.MockTransport(handler))
+    hook = UjetHook(
+        CONN_ID,
+        transport=scripted([httpx.Response(200, json=listed)], seen),
+        async_transport=httpx.MockTransport(handler),
+    )
     sync_result = hook.list_contacts(6)
     async_result = await hook.alist_contacts(6)
     await hook.aclose()
     assert async_result == sync_result and async_result[0].name == "Ana"
-    assert [(r.method, str(r.url), r.headers["authorization"]) for r in seen] == [("GET", f"{APPS}/6/contacts", f"Basic {BASIC}")] * 2
+    assert [(r.method, str(r.url), r.headers["authorization"]) for r in seen] == [
+        ("GET", f"{APPS}/6/contacts", f"Basic {BASIC}")
+    ] * 2
 
 
 # -- lead mapping ------------------------------------------------------------------------------
@@ -439,20 +518,36 @@ def lead(**fields: Any) -> PreparedLead:
 
 
 def test_mapping_matches_the_documented_contact():
-    wire = ujet_contact(lead(first_name="Bob", last_name="Smith", email="customer@somedomain.com",
-                             outbound_number="+17608675309", external_id="UID_123456", priority=3, agent="a1",
-                             data={"x": 1}))
-    assert wire == {"name": "Bob Smith", "email": "customer@somedomain.com", "phone_number": "+11111111111",
-                    "outbound_number": "+17608675309", "external_unique_id": "UID_123456"}
+    wire = ujet_contact(
+        lead(
+            first_name="Bob",
+            last_name="Smith",
+            email="customer@somedomain.com",
+            outbound_number="+17608675309",
+            external_id="UID_123456",
+            priority=3,
+            agent="a1",
+            data={"x": 1},
+        )
+    )
+    assert wire == {
+        "name": "Bob Smith",
+        "email": "customer@somedomain.com",
+        "phone_number": "+11111111111",
+        "outbound_number": "+17608675309",
+        "external_unique_id": "UID_123456",
+    }
     assert list(wire) == ["name", "email", "phone_number", "outbound_number", "external_unique_id"]
     UjetNewContact.model_validate(wire)  # the hook's own request model accepts it
 
 
 @pytest.mark.parametrize(
     ("fields", "expected"),
-    [({"external_id": "UID_9"}, {"name": "UID_9", "phone_number": "+11111111111", "external_unique_id": "UID_9"}),
-     ({}, {"name": "+11111111111", "phone_number": "+11111111111"}),
-     ({"last_name": "Smith", "email": ""}, {"name": "Smith", "phone_number": "+11111111111"})],
+    [
+        ({"external_id": "UID_9"}, {"name": "UID_9", "phone_number": "+11111111111", "external_unique_id": "UID_9"}),
+        ({}, {"name": "+11111111111", "phone_number": "+11111111111"}),
+        ({"last_name": "Smith", "email": ""}, {"name": "Smith", "phone_number": "+11111111111"}),
+    ],
 )
 def test_mapping_fallbacks_and_omitted_keys(fields, expected):
     assert ujet_contact(lead(**fields)) == expected

@@ -39,10 +39,18 @@ SEED_CAMPAIGN = {
 }
 
 
-def token_body(access: str = ACCESS, refresh: str = REFRESH, expires: float = 3000, refresh_expires: float = 7200) -> dict:
+def token_body(
+    access: str = ACCESS, refresh: str = REFRESH, expires: float = 3000, refresh_expires: float = 7200
+) -> dict:
     return {
-        "access_token": access, "expires_in": expires, "refresh_expires_in": refresh_expires, "refresh_token": refresh,
-        "token_type": "Bearer", "not-before-policy": 0, "session_state": "5d9c", "scope": "profile email",
+        "access_token": access,
+        "expires_in": expires,
+        "refresh_expires_in": refresh_expires,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "not-before-policy": 0,
+        "session_state": "5d9c",
+        "scope": "profile email",
         "id_token_extra": "ignored",
     }
 
@@ -68,13 +76,18 @@ class FakeVoipex:
             return self.scripts[key].popleft()
         if request.method == "POST" and request.url.path.endswith("/token"):
             self.tokens += 1
-            return httpx.Response(200, json=token_body(access=f"{ACCESS}-{self.tokens}", refresh=f"{REFRESH}-{self.tokens}"))
+            return httpx.Response(
+                200, json=token_body(access=f"{ACCESS}-{self.tokens}", refresh=f"{REFRESH}-{self.tokens}")
+            )
         if key == ("GET", "/ivr"):
-            return httpx.Response(200, json=[{"id": "TUxw53xCBf", "name": "IVR-app-name", "description": "", "extra": 1}])
+            return httpx.Response(
+                200, json=[{"id": "TUxw53xCBf", "name": "IVR-app-name", "description": "", "extra": 1}]
+            )
         if key == ("POST", "/dialer/call-lists"):
             body = json.loads(request.content)
-            return httpx.Response(200, json={"id": 7, "message": "Call list successfully created",
-                                             "numbersCount": len(body["numbers"])})
+            return httpx.Response(
+                200, json={"id": 7, "message": "Call list successfully created", "numbersCount": len(body["numbers"])}
+            )
         return httpx.Response(200, json={"id": 1, "message": "ok"})
 
     async def ahandler(self, request: httpx.Request) -> httpx.Response:
@@ -89,15 +102,25 @@ def fake() -> FakeVoipex:
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "voipex_unit", **fields: Any) -> str:
     extra = {"retry_backoff_seconds": 0.001, **fields.pop("extra", {})}
-    conn = {"conn_type": "voipex", "host": "ipbxapi.voipex.io", "login": LOGIN, "password": PASSWORD, "extra": extra, **fields}
+    conn = {
+        "conn_type": "voipex",
+        "host": "ipbxapi.voipex.io",
+        "login": LOGIN,
+        "password": PASSWORD,
+        "extra": extra,
+        **fields,
+    }
     conn = {k: v for k, v in conn.items() if v is not None}
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
     return conn_id
 
 
 def make_hook(monkeypatch: pytest.MonkeyPatch, fake: FakeVoipex, **fields: Any) -> VoipexHook:
-    return VoipexHook(set_conn(monkeypatch, **fields), transport=httpx.MockTransport(fake.handler),
-                      async_transport=httpx.MockTransport(fake.ahandler))
+    return VoipexHook(
+        set_conn(monkeypatch, **fields),
+        transport=httpx.MockTransport(fake.handler),
+        async_transport=httpx.MockTransport(fake.ahandler),
+    )
 
 
 class Clock:
@@ -153,12 +176,18 @@ def test_plain_http_to_remote_token_host_refused(monkeypatch, fake):
 
 
 def test_plain_http_allowed_to_loopback_and_when_allowed(monkeypatch, fake):
-    hook = make_hook(monkeypatch, fake, host="127.0.0.1", port=8103, schema="http",
-                     extra={"auth_url": "http://127.0.0.1:8103/token"})
+    hook = make_hook(
+        monkeypatch, fake, host="127.0.0.1", port=8103, schema="http", extra={"auth_url": "http://127.0.0.1:8103/token"}
+    )
     hook.list_ivrs()
     assert [str(r.url) for r in fake.requests] == ["http://127.0.0.1:8103/token", "http://127.0.0.1:8103/ivr"]
-    hook2 = make_hook(monkeypatch, fake, host="pbx.lan", schema="http",
-                      extra={"auth_url": "http://auth.lan/token", "allow_insecure_http": True})
+    hook2 = make_hook(
+        monkeypatch,
+        fake,
+        host="pbx.lan",
+        schema="http",
+        extra={"auth_url": "http://auth.lan/token", "allow_insecure_http": True},
+    )
     assert hook2.auth_url == "http://auth.lan/token"
     assert hook2.base_url == "http://pbx.lan"
 
@@ -176,14 +205,24 @@ def test_password_grant_form_and_bearer_header(monkeypatch, fake):
     assert token_req.headers["content-type"] == "application/x-www-form-urlencoded"
     assert "authorization" not in token_req.headers
     assert parse_qs(token_req.content.decode()) == {
-        "grant_type": ["password"], "client_id": ["api"], "username": [LOGIN], "password": [PASSWORD],
+        "grant_type": ["password"],
+        "client_id": ["api"],
+        "username": [LOGIN],
+        "password": [PASSWORD],
     }
     assert api_req.headers["authorization"] == f"Bearer {ACCESS}-1"
 
 
 def test_scope_and_client_id_extras(monkeypatch, fake):
-    hook = make_hook(monkeypatch, fake, extra={"client_id": "dialer-app", "scope": "openid profile",
-                                               "auth_url": "https://sso.example.com/realms/x/token"})
+    hook = make_hook(
+        monkeypatch,
+        fake,
+        extra={
+            "client_id": "dialer-app",
+            "scope": "openid profile",
+            "auth_url": "https://sso.example.com/realms/x/token",
+        },
+    )
     hook.list_ivrs()
     token_req = fake.requests[0]
     assert str(token_req.url) == "https://sso.example.com/realms/x/token"
@@ -204,7 +243,9 @@ def test_token_cached_until_skew_then_refreshed_then_relogin(monkeypatch, fake):
     tokens = fake.of("POST", "/token")
     assert len(tokens) == 2
     assert parse_qs(tokens[1].content.decode()) == {
-        "grant_type": ["refresh_token"], "client_id": ["api"], "refresh_token": [f"{REFRESH}-1"],
+        "grant_type": ["refresh_token"],
+        "client_id": ["api"],
+        "refresh_token": [f"{REFRESH}-1"],
     }
     assert fake.of("GET", "/ivr")[-1].headers["authorization"] == f"Bearer {ACCESS}-2"
     clock.now += 7200  # both tokens of the refresh are expired: log in again
@@ -230,7 +271,11 @@ def test_short_lifetime_uses_ten_percent_skew(monkeypatch, fake):
 
 def test_401_refreshes_then_retries(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
-    fake.script("GET", "/ivr", httpx.Response(401, json={"statusCode": 401, "error": "Unauthorized", "message": "Token expired"}))
+    fake.script(
+        "GET",
+        "/ivr",
+        httpx.Response(401, json={"statusCode": 401, "error": "Unauthorized", "message": "Token expired"}),
+    )
     assert [i.id for i in hook.list_ivrs()] == ["TUxw53xCBf"]
     tokens = fake.of("POST", "/token")
     assert [parse_qs(t.content.decode())["grant_type"] for t in tokens] == [["password"], ["refresh_token"]]
@@ -241,7 +286,11 @@ def test_refused_refresh_falls_back_to_login(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
     hook.list_ivrs()
     fake.script("GET", "/ivr", httpx.Response(401, json={"statusCode": 401, "error": "Unauthorized", "message": "x"}))
-    fake.script("POST", "/token", httpx.Response(400, json={"error": "invalid_grant", "error_description": "Token is not active"}))
+    fake.script(
+        "POST",
+        "/token",
+        httpx.Response(400, json={"error": "invalid_grant", "error_description": "Token is not active"}),
+    )
     hook.list_ivrs()
     grants = [parse_qs(t.content.decode())["grant_type"][0] for t in fake.of("POST", "/token")]
     assert grants == ["password", "refresh_token", "password"]
@@ -258,8 +307,14 @@ def test_second_401_raises_auth_error(monkeypatch, fake):
 
 def test_login_refused_is_auth_error_without_secrets(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
-    fake.script("POST", "/token", httpx.Response(
-        401, json={"error": "invalid_grant", "error_description": f"Invalid user credentials for {LOGIN} / {PASSWORD}"}))
+    fake.script(
+        "POST",
+        "/token",
+        httpx.Response(
+            401,
+            json={"error": "invalid_grant", "error_description": f"Invalid user credentials for {LOGIN} / {PASSWORD}"},
+        ),
+    )
     with pytest.raises(DialerAuthError) as info:
         hook.list_ivrs()
     text = str(info.value)
@@ -277,9 +332,18 @@ def test_token_answer_without_access_token(monkeypatch, fake):
 
 def test_error_text_redacts_tokens_and_password(monkeypatch, fake, no_sleep):
     hook = make_hook(monkeypatch, fake)
-    fake.script("POST", "/dialer/call-lists", httpx.Response(
-        500, json={"statusCode": 500, "error": "Internal Server Error",
-                   "message": f"boom with Bearer {ACCESS}-1 and {PASSWORD} and {REFRESH}-1"}))
+    fake.script(
+        "POST",
+        "/dialer/call-lists",
+        httpx.Response(
+            500,
+            json={
+                "statusCode": 500,
+                "error": "Internal Server Error",
+                "message": f"boom with Bearer {ACCESS}-1 and {PASSWORD} and {REFRESH}-1",
+            },
+        ),
+    )
     with pytest.raises(DialerHTTPError) as info:
         hook.create_call_list("x", [{"number": "123456789"}])
     text = str(info.value)
@@ -312,7 +376,11 @@ def test_call_list_number_rejects_unknown_key_before_sending(monkeypatch, fake):
 def test_campaign_model_round_trips_the_guide_example(monkeypatch, fake):
     assert CampaignCreate.model_validate(SEED_CAMPAIGN).wire() == SEED_CAMPAIGN
     hook = make_hook(monkeypatch, fake)
-    fake.script("POST", "/dialer/campaigns", httpx.Response(200, json={"id": 1, "message": "Campaign successfully created", "x": 2}))
+    fake.script(
+        "POST",
+        "/dialer/campaigns",
+        httpx.Response(200, json={"id": 1, "message": "Campaign successfully created", "x": 2}),
+    )
     created = hook.create_campaign(SEED_CAMPAIGN)
     assert json.loads(fake.of("POST", "/dialer/campaigns")[0].content) == SEED_CAMPAIGN
     assert (created.id, created.message) == (1, "Campaign successfully created")
@@ -328,9 +396,13 @@ def test_campaign_defaults_and_required_fields():
         with pytest.raises(ValueError, match=field):
             CampaignCreate.model_validate({k: v for k, v in minimal.items() if k != field})
     with pytest.raises(ValueError, match="weekDays"):
-        CampaignCreate.model_validate({**minimal, "activePeriod": {"startTime": "09:00", "endTime": "17:00", "weekDays": [0, 8]}})
+        CampaignCreate.model_validate(
+            {**minimal, "activePeriod": {"startTime": "09:00", "endTime": "17:00", "weekDays": [0, 8]}}
+        )
     with pytest.raises(ValueError, match="startTime"):
-        CampaignCreate.model_validate({**minimal, "activePeriod": {"startTime": "9", "endTime": "17:00", "weekDays": [1]}})
+        CampaignCreate.model_validate(
+            {**minimal, "activePeriod": {"startTime": "9", "endTime": "17:00", "weekDays": [1]}}
+        )
     with pytest.raises(ValueError, match="type"):
         CampaignCreate.model_validate({**minimal, "endpoint": {"type": "agent"}})
     with pytest.raises(ValueError, match="typo"):
@@ -339,7 +411,11 @@ def test_campaign_defaults_and_required_fields():
 
 def test_control_campaign_body_and_invalid_command(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
-    fake.script("PUT", "/dialer/campaigns/5/control", httpx.Response(200, json={"id": 5, "message": "Campaign started", "state": "running"}))
+    fake.script(
+        "PUT",
+        "/dialer/campaigns/5/control",
+        httpx.Response(200, json={"id": 5, "message": "Campaign started", "state": "running"}),
+    )
     result = hook.control_campaign(5, "start")
     assert json.loads(fake.of("PUT", "/dialer/campaigns/5/control")[0].content) == {"command": "start"}
     assert (result.id, result.state) == (5, "running")
@@ -360,22 +436,37 @@ def test_update_and_get_campaign(monkeypatch, fake):
     hook.update_campaign(3, SEED_CAMPAIGN)
     put = fake.of("PUT", "/dialer/campaigns/3")[0]
     assert json.loads(put.content) == SEED_CAMPAIGN
-    fake.script("GET", "/dialer/campaigns/3", httpx.Response(200, json={**SEED_CAMPAIGN, "id": 3, "state": "paused", "new": 1}))
+    fake.script(
+        "GET", "/dialer/campaigns/3", httpx.Response(200, json={**SEED_CAMPAIGN, "id": 3, "state": "paused", "new": 1})
+    )
     got = hook.get_campaign(3)
     assert got.id == 3 and got.campaign_state.value == "paused" and got.call_lists == [1]
-    fake.script("GET", "/dialer/campaigns/4", httpx.Response(404, json={"statusCode": 404, "error": "Not Found", "message": "Campaign not found"}))
+    fake.script(
+        "GET",
+        "/dialer/campaigns/4",
+        httpx.Response(404, json={"statusCode": 404, "error": "Not Found", "message": "Campaign not found"}),
+    )
     assert hook.get_campaign(4) is None
 
 
 def test_list_campaigns_follows_pages(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
-    page = lambda n, ids: httpx.Response(200, json={  # noqa: E731 - a one-line response builder
-        "items": [{"id": i, "name": f"c{i}", "state": "created"} for i in ids], "links": [],
-        "currentPage": n, "totalPages": 2, "totalResults": 3})
+    page = lambda n, ids: httpx.Response(  # noqa: E731 - a one-line response builder
+        200,
+        json={
+            "items": [{"id": i, "name": f"c{i}", "state": "created"} for i in ids],
+            "links": [],
+            "currentPage": n,
+            "totalPages": 2,
+            "totalResults": 3,
+        },
+    )
     fake.script("GET", "/dialer/campaigns", page(1, [1, 2]), page(2, [3]))
     assert [c.id for c in hook.list_campaigns()] == [1, 2, 3]
     assert [dict(r.url.params) for r in fake.of("GET", "/dialer/campaigns")] == [
-        {"page": "1", "pageSize": "100"}, {"page": "2", "pageSize": "100"}]
+        {"page": "1", "pageSize": "100"},
+        {"page": "2", "pageSize": "100"},
+    ]
 
 
 def test_list_call_lists_accepts_bare_array_and_get_404(monkeypatch, fake):
@@ -450,7 +541,11 @@ def test_502_on_read_retried(monkeypatch, fake, no_sleep):
 
 def test_500_not_retried_and_carries_body(monkeypatch, fake, no_sleep):
     hook = make_hook(monkeypatch, fake)
-    fake.script("GET", "/ivr", httpx.Response(500, json={"statusCode": 500, "error": "Internal Server Error", "message": "db down"}))
+    fake.script(
+        "GET",
+        "/ivr",
+        httpx.Response(500, json={"statusCode": 500, "error": "Internal Server Error", "message": "db down"}),
+    )
     with pytest.raises(DialerHTTPError, match="GET /ivr -> HTTP 500.*db down"):
         hook.list_ivrs()
     assert len(fake.of("GET", "/ivr")) == 1
@@ -485,15 +580,23 @@ def test_mapping_matches_the_guide_example():
 
 
 def test_mapping_options_and_attributes():
-    full = lead(phone="+420228881234", alternatives=("+420228881235",), first_name="Jana", external_id="c-17",
-                data={"plan": "gold", "balance": 12.5, "vip": True, "none": None, "tags": ["a", "b"]},
-                call_at=datetime(2030, 1, 1, tzinfo=UTC))
+    full = lead(
+        phone="+420228881234",
+        alternatives=("+420228881235",),
+        first_name="Jana",
+        external_id="c-17",
+        data={"plan": "gold", "balance": 12.5, "vip": True, "none": None, "tags": ["a", "b"]},
+        call_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
     assert voipex_number(full, number_format="e164")["number"] == "+420228881234"
     assert voipex_number(full) == {
         "number": "420228881234",
         "attributes": [
-            {"name": "external_id", "value": "c-17"}, {"name": "plan", "value": "gold"},
-            {"name": "balance", "value": "12.5"}, {"name": "vip", "value": "true"}, {"name": "tags", "value": '["a","b"]'},
+            {"name": "external_id", "value": "c-17"},
+            {"name": "plan", "value": "gold"},
+            {"name": "balance", "value": "12.5"},
+            {"name": "vip", "value": "true"},
+            {"name": "tags", "value": '["a","b"]'},
         ],
     }
     assert voipex_number(full, with_attributes=False) == {"number": "420228881234", "attributes": []}
@@ -508,8 +611,10 @@ def test_hook_number_format_option(monkeypatch, fake):
     target = hook.open_list_target("daily", {})
     outcome = hook.push_list_chunk(target, "now#1", [lead(), lead(row=2, phone="+420228881234")])
     body = json.loads(fake.of("POST", "/dialer/call-lists")[0].content)
-    assert body == {"name": "daily", "numbers": [{"number": "+123456789", "attributes": []},
-                                                       {"number": "+420228881234", "attributes": []}]}
+    assert body == {
+        "name": "daily",
+        "numbers": [{"number": "+123456789", "attributes": []}, {"number": "+420228881234", "attributes": []}],
+    }
     assert outcome.accepted == 2 and outcome.ids == {"call_list_ids": [7]}
 
 
@@ -522,14 +627,22 @@ def test_list_target_settings_validated(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
     with pytest.raises(DialerConfigError, match="hub"):
         hook.open_list_target("x", {"hub": "sales"})
-    assert hook.open_list_target("x", {"attributes": False}) == {"list_name": "x", "number_format": "digits", "attributes": False}
+    assert hook.open_list_target("x", {"attributes": False}) == {
+        "list_name": "x",
+        "number_format": "digits",
+        "attributes": False,
+    }
 
 
 def test_resolve_list_chunk_by_name(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
     target = hook.open_list_target("daily", {})
     leads = [lead(row=4), lead(row=5)]
-    fake.script("GET", "/dialer/call-lists", httpx.Response(200, json={"items": [{"id": 11, "name": "daily now#2"}], "currentPage": 1, "totalPages": 1}))
+    fake.script(
+        "GET",
+        "/dialer/call-lists",
+        httpx.Response(200, json={"items": [{"id": 11, "name": "daily now#2"}], "currentPage": 1, "totalPages": 1}),
+    )
     found = hook.resolve_list_chunk(target, "now#2", leads)
     assert (found.accepted, found.ids, found.how) == (2, {"call_list_ids": [11]}, "resolved")
     fake.script("GET", "/dialer/call-lists", httpx.Response(200, json={"items": [], "currentPage": 1, "totalPages": 1}))
@@ -543,13 +656,18 @@ def test_build_campaign_from_operator_arguments(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
     wanted = hook.build_campaign(
         {"name": "daily", "calling_hours": "09:00-17:00", "weekdays": [1, 2, 3], "lists": ["7", 8], "agents": None},
-        {"callerId": "420228881234", "ivr_name": "IVR-app-name",
-         "rescheduleRules": [{"status": "RS_ERROR", "retryAfter": 900, "maxAttempts": 2}]},
+        {
+            "callerId": "420228881234",
+            "ivr_name": "IVR-app-name",
+            "rescheduleRules": [{"status": "RS_ERROR", "retryAfter": 900, "maxAttempts": 2}],
+        },
     )
     assert wanted == {
-        "name": "daily", "callerId": "420228881234",
+        "name": "daily",
+        "callerId": "420228881234",
         "activePeriod": {"startTime": "09:00", "endTime": "17:00", "weekDays": [1, 2, 3]},
-        "callLists": [7, 8], "rescheduleRules": [{"status": "RS_ERROR", "retryAfter": 900, "maxAttempts": 2}],
+        "callLists": [7, 8],
+        "rescheduleRules": [{"status": "RS_ERROR", "retryAfter": 900, "maxAttempts": 2}],
         "ivr": "TUxw53xCBf",
     }
     with pytest.raises(DialerConfigError, match="no IVR application named 'x'"):
@@ -562,7 +680,12 @@ def test_build_campaign_from_operator_arguments(monkeypatch, fake):
 
 def test_campaign_differences_fill_endpoint_defaults(monkeypatch, fake):
     hook = make_hook(monkeypatch, fake)
-    existing = {**SEED_CAMPAIGN, "id": 1, "state": "running", "endpoint": {"type": "phone", "boostFactor": 1, "maxWaitingCalls": 2}}
+    existing = {
+        **SEED_CAMPAIGN,
+        "id": 1,
+        "state": "running",
+        "endpoint": {"type": "phone", "boostFactor": 1, "maxWaitingCalls": 2},
+    }
     wanted = {**SEED_CAMPAIGN, "endpoint": {"type": "phone", "boostFactor": 1.0, "maxWaitingCalls": 2}}
     assert hook.campaign_differences(existing, wanted) == {}
     diff = hook.campaign_differences(existing, {**wanted, "callLists": [1, 2]})

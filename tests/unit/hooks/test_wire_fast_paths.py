@@ -31,20 +31,38 @@ from airflow_provider_dialer.leads.model import PreparedLead
 text = st.one_of(st.none(), st.text(min_size=1, max_size=12))
 phones = st.from_regex(r"\+[1-9][0-9]{7,13}", fullmatch=True)
 zones = st.sampled_from(["America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "America/St_Johns", "UTC"])
-data_values = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.lists(st.integers(), max_size=2))
+data_values = st.one_of(
+    st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.lists(st.integers(), max_size=2)
+)
 
 
 @st.composite
 def prepared_leads(draw) -> PreparedLead:
-    call_at = draw(st.one_of(st.none(), st.integers(0, 10**7).map(
-        lambda s: datetime(2026, 3, 1, tzinfo=UTC) + timedelta(seconds=s))))
+    call_at = draw(
+        st.one_of(
+            st.none(), st.integers(0, 10**7).map(lambda s: datetime(2026, 3, 1, tzinfo=UTC) + timedelta(seconds=s))
+        )
+    )
     return PreparedLead(
-        row=draw(st.integers(1, 10**6)), phone=draw(phones), alternatives=tuple(draw(st.lists(phones, max_size=2))),
-        first_name=draw(text), last_name=draw(text), email=draw(text), external_id=draw(text),
-        priority=draw(st.one_of(st.none(), st.integers(-3, 10))), agent=draw(text), timezone=draw(zones), call_at=call_at,
+        row=draw(st.integers(1, 10**6)),
+        phone=draw(phones),
+        alternatives=tuple(draw(st.lists(phones, max_size=2))),
+        first_name=draw(text),
+        last_name=draw(text),
+        email=draw(text),
+        external_id=draw(text),
+        priority=draw(st.one_of(st.none(), st.integers(-3, 10))),
+        agent=draw(text),
+        timezone=draw(zones),
+        call_at=call_at,
         data=draw(st.dictionaries(st.text(min_size=1, max_size=6), data_values, max_size=3)),
-        custom_fields=draw(st.dictionaries(st.sampled_from(["1", "cf_2", "x", "cf_", "3a"]), st.text(max_size=5), max_size=2)),
-        content=draw(text), template=draw(text), subject=draw(text), outbound_number=draw(st.one_of(st.none(), phones)),
+        custom_fields=draw(
+            st.dictionaries(st.sampled_from(["1", "cf_2", "x", "cf_", "3a"]), st.text(max_size=5), max_size=2)
+        ),
+        content=draw(text),
+        template=draw(text),
+        subject=draw(text),
+        outbound_number=draw(st.one_of(st.none(), phones)),
     )
 
 
@@ -72,8 +90,13 @@ def test_xcally_contact_refuses_exactly_what_contactin_refuses(lead: PreparedLea
         contact = xcally_contact(lead, list_id=7, phone_format=fmt, first_name_fallback=fallback)
     except ValueError:
         # the mapping refused: the model must refuse what the mapping would have produced too
-        raw = {"ListId": 7, "firstName": lead.first_name or fallback or "x", "phone": lead.phone,
-               "priority": lead.priority, **{f"cf_{k}" if not k.startswith("cf_") else k: v for k, v in lead.custom_fields.items()}}
+        raw = {
+            "ListId": 7,
+            "firstName": lead.first_name or fallback or "x",
+            "phone": lead.phone,
+            "priority": lead.priority,
+            **{f"cf_{k}" if not k.startswith("cf_") else k: v for k, v in lead.custom_fields.items()},
+        }
         with pytest.raises(ValidationError):
             ContactIn.model_validate(raw)
         return
@@ -98,7 +121,10 @@ def test_automation_bodies_equal_the_documented_models_dump(leads: list[Prepared
     encoded, refused = UContactHook._contacts(leads, "telephony", fresh, True)
     assert not refused
     contacts = [automation_contact(lead, fresh=fresh) for lead in leads]
-    assert list_body("leads (now#2)", encoded) == UploadListBody(filename="leads (now#2)", contacts=contacts).model_dump_json(by_alias=True).encode()
+    assert (
+        list_body("leads (now#2)", encoded)
+        == UploadListBody(filename="leads (now#2)", contacts=contacts).model_dump_json(by_alias=True).encode()
+    )
     assert fresh_leads_body(encoded) == FreshLeadsBody(leads=contacts).model_dump_json(by_alias=True).encode()
 
 
@@ -111,14 +137,22 @@ def test_automation_bodies_encode_any_data_value_and_refuse_non_objects() -> Non
 
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=6), st.floats(allow_nan=False, allow_infinity=False)),
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=4), children, max_size=3)),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.text(max_size=6), st.floats(allow_nan=False, allow_infinity=False)
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(json_values, max_size=5), st.dictionaries(st.text(max_size=4), json_values, max_size=2), st.text(max_size=4))
+@given(
+    st.lists(json_values, max_size=5),
+    st.dictionaries(st.text(max_size=4), json_values, max_size=2),
+    st.text(max_size=4),
+)
 def test_items_encoded_one_by_one_join_into_the_same_bytes(items, head, key) -> None:
     from airflow_provider_dialer.transport.requests import json_array, json_object
 

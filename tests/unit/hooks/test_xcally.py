@@ -30,8 +30,13 @@ BASIC = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
 
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> None:
-    conn = {"conn_type": "xcally", "host": "motion.example.com", "schema": "https", "login": "admin",
-            "password": PASSWORD}
+    conn = {
+        "conn_type": "xcally",
+        "host": "motion.example.com",
+        "schema": "https",
+        "login": "admin",
+        "password": PASSWORD,
+    }
     extra = {"retry_backoff_seconds": 0.001, **fields.pop("extra", {})}
     conn.update(fields)
     conn["extra"] = extra
@@ -51,12 +56,15 @@ def lead(**kw: Any) -> PreparedLead:
 # -- URL and auth ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fields", "expected"), [
-    ({"host": "motion.example.com"}, "https://motion.example.com"),
-    ({"host": "motion.example.com", "port": 8443}, "https://motion.example.com:8443"),
-    ({"host": "https://pbx.example.org:9443/"}, "https://pbx.example.org:9443"),
-    ({"host": "127.0.0.1", "port": 8080, "schema": "http"}, "http://127.0.0.1:8080"),
-])
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"host": "motion.example.com"}, "https://motion.example.com"),
+        ({"host": "motion.example.com", "port": 8443}, "https://motion.example.com:8443"),
+        ({"host": "https://pbx.example.org:9443/"}, "https://pbx.example.org:9443"),
+        ({"host": "127.0.0.1", "port": 8080, "schema": "http"}, "http://127.0.0.1:8080"),
+    ],
+)
 def test_base_url(monkeypatch, fields, expected):
     set_conn(monkeypatch, **fields)
     assert XCallyHook().base_url == expected
@@ -88,8 +96,9 @@ def test_basic_auth_header(monkeypatch):
 
 def test_api_key_goes_in_the_query_and_no_basic_header(monkeypatch):
     seen: list[httpx.Request] = []
-    hook = hook_with(monkeypatch, [httpx.Response(200, json={"count": 0, "rows": []})], seen,
-                     extra={"api_key": API_KEY})
+    hook = hook_with(
+        monkeypatch, [httpx.Response(200, json={"count": 0, "rows": []})], seen, extra={"api_key": API_KEY}
+    )
     hook.count_contacts(7)
     assert "Authorization" not in seen[0].headers
     assert seen[0].url.params["apikey"] == API_KEY
@@ -106,8 +115,14 @@ def test_missing_login_is_a_config_error(monkeypatch):
 
 def test_create_list_body_and_parsing(monkeypatch):
     seen: list[httpx.Request] = []
-    answer = {"id": 12, "name": "list1", "description": "A brief description of my list",
-              "updatedAt": "2017-07-13T15:42:06Z", "createdAt": "2017-07-13T15:42:06Z", "NewKey": 1}
+    answer = {
+        "id": 12,
+        "name": "list1",
+        "description": "A brief description of my list",
+        "updatedAt": "2017-07-13T15:42:06Z",
+        "createdAt": "2017-07-13T15:42:06Z",
+        "NewKey": 1,
+    }
     hook = hook_with(monkeypatch, [httpx.Response(201, json=answer)], seen)
     created = hook.create_list("list1", "A brief description of my list")
     assert json.loads(seen[0].content) == {"name": "list1", "description": "A brief description of my list"}
@@ -118,8 +133,10 @@ def test_create_list_body_and_parsing(monkeypatch):
 def test_bulk_add_body_is_the_documented_array(monkeypatch):
     seen: list[httpx.Request] = []
     hook = hook_with(monkeypatch, [httpx.Response(201, json=[{"id": 5}, {"id": 6}])], seen)
-    contacts = [{"ListId": 32, "firstName": "test1", "lastName": "asdasd", "phone": "123456789", "cf_1": "qwertyuio"},
-                {"ListId": 32, "firstName": "test2", "lastName": "qweqwe", "phone": "098765432", "cf_3": "asdfghjk"}]
+    contacts = [
+        {"ListId": 32, "firstName": "test1", "lastName": "asdasd", "phone": "123456789", "cf_1": "qwertyuio"},
+        {"ListId": 32, "firstName": "test2", "lastName": "qweqwe", "phone": "098765432", "cf_3": "asdfghjk"},
+    ]
     result = hook.add_contacts(32, contacts)
     assert seen[0].url.path == "/api/cm/lists/32/contacts"
     assert json.loads(seen[0].content) == contacts
@@ -151,14 +168,24 @@ def test_campaign_body_carries_every_documented_field(monkeypatch):
         '"dialQueueTimeout":3,"strategy":"rrmemory","timeout":3,"retry":3,"weight":1,"dialGlobalMaxRetry":4,'
         '"dialCongestionMaxRetry":3,"dialCongestionRetryFrequency":150,"dialBusyMaxRetry":3,'
         '"dialBusyRetryFrequency":150,"dialNoAnswerMaxRetry":3,"dialNoAnswerRetryFrequency":150,'
-        '"name":"TestCampaign","TrunkId":12,"IntervalId":11}')
+        '"name":"TestCampaign","TrunkId":12,"IntervalId":11}'
+    )
     assert body == seed
     assert campaign.id == 59
 
 
-@pytest.mark.parametrize("bad", [{"dialMethod": "robocall"}, {"dialCheckDuplicateType": "sometimes"},
-                                 {"dialOrderByScheduledAt": "UP"}, {"strategy": "roundrobin"}, {"type": "inbound"},
-                                 {"ringinuse": "maybe"}, {"dialActiv": True}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"dialMethod": "robocall"},
+        {"dialCheckDuplicateType": "sometimes"},
+        {"dialOrderByScheduledAt": "UP"},
+        {"strategy": "roundrobin"},
+        {"type": "inbound"},
+        {"ringinuse": "maybe"},
+        {"dialActiv": True},
+    ],
+)
 def test_campaign_enums_and_typos_are_refused(bad):
     with pytest.raises(ValueError):
         QueueCampaign.model_validate({"name": "c", "TrunkId": 1, **bad})
@@ -175,8 +202,16 @@ def test_update_is_partial_and_activation_is_dial_active(monkeypatch):
 
 def test_attach_detach_and_agents_bodies(monkeypatch):
     seen: list[httpx.Request] = []
-    hook = hook_with(monkeypatch, [httpx.Response(201, json=[]), httpx.Response(200, json=[]),
-                                   httpx.Response(201, json=[]), httpx.Response(201, json=[])], seen)
+    hook = hook_with(
+        monkeypatch,
+        [
+            httpx.Response(201, json=[]),
+            httpx.Response(200, json=[]),
+            httpx.Response(201, json=[]),
+            httpx.Response(201, json=[]),
+        ],
+        seen,
+    )
     hook.attach_lists(59, [32, 33])
     hook.detach_lists(59, [7, 8])
     hook.add_campaign_agents(59, [24, 26, 31])
@@ -184,13 +219,22 @@ def test_attach_detach_and_agents_bodies(monkeypatch):
     assert json.loads(seen[0].content) == {"id": 59, "ids": [32, 33]}
     assert seen[1].method == "DELETE" and str(seen[1].url).endswith("/api/voice/queues/59/lists?ids=7&ids=8")
     assert json.loads(seen[2].content) == {"id": 59, "ids": [24, 26, 31], "penalty": "0"}
-    assert seen[3].url.path == "/api/cm/lists/32/users" and json.loads(seen[3].content) == {"id": 32, "ids": [24, 26, 31]}
+    assert seen[3].url.path == "/api/cm/lists/32/users" and json.loads(seen[3].content) == {
+        "id": 32,
+        "ids": [24, 26, 31],
+    }
 
 
 def test_csv_upload_is_multipart_with_flow_fields_then_binds(monkeypatch):
     seen: list[httpx.Request] = []
-    hook = hook_with(monkeypatch, [httpx.Response(201, json={"file": {"name": "171-ab-x.csv", "size": 1}}),
-                                   httpx.Response(200, json={"pid": 4242})], seen)
+    hook = hook_with(
+        monkeypatch,
+        [
+            httpx.Response(201, json={"file": {"name": "171-ab-x.csv", "size": 1}}),
+            httpx.Response(200, json={"pid": 4242}),
+        ],
+        seen,
+    )
     data = b"firstName,phone\r\nAna,5511\r\n"
     pid = hook.upload_csv(32, data, {"firstName": "firstName", "phone": "phone"}, filename="x.csv")
     assert pid == 4242
@@ -198,15 +242,25 @@ def test_csv_upload_is_multipart_with_flow_fields_then_binds(monkeypatch):
     assert step1.url.path == "/api/cm/contacts/upload"
     assert step1.headers["content-type"].startswith("multipart/form-data; boundary=")
     raw = step1.content.decode()
-    for name, value in {"flowChunkNumber": "1", "flowTotalChunks": "1", "flowTotalSize": str(len(data)),
-                        "flowCurrentChunkSize": str(len(data)), "flowChunkSize": str(len(data)),
-                        "flowFilename": "x.csv", "flowRelativePath": "x.csv"}.items():
+    for name, value in {
+        "flowChunkNumber": "1",
+        "flowTotalChunks": "1",
+        "flowTotalSize": str(len(data)),
+        "flowCurrentChunkSize": str(len(data)),
+        "flowChunkSize": str(len(data)),
+        "flowFilename": "x.csv",
+        "flowRelativePath": "x.csv",
+    }.items():
         assert f'name="{name}"\r\n\r\n{value}\r\n' in raw
     assert 'name="flowIdentifier"' in raw
     assert 'name="file"; filename="x.csv"' in raw and "Ana,5511" in raw
     assert step2.url.path == "/api/cm/contacts/upload/171-ab-x.csv"
-    assert json.loads(step2.content) == {"id": "171-ab-x.csv", "ListId": 32,
-                                         "binding": {"firstName": "firstName", "phone": "phone"}, "duplicates": ["phone"]}
+    assert json.loads(step2.content) == {
+        "id": "171-ab-x.csv",
+        "ListId": 32,
+        "binding": {"firstName": "firstName", "phone": "phone"},
+        "duplicates": ["phone"],
+    }
 
 
 def test_import_binding_must_map_first_name(monkeypatch):
@@ -244,8 +298,14 @@ def test_429_with_retry_after_is_honoured(monkeypatch):
     seen: list[httpx.Request] = []
     sleeps: list[float] = []
     monkeypatch.setattr("airflow_provider_dialer.hooks.base.time.sleep", sleeps.append)
-    hook = hook_with(monkeypatch, [httpx.Response(429, headers={"Retry-After": "2"}, json={"message": "slow"}),
-                                   httpx.Response(201, json={"id": 1, "name": "l"})], seen)
+    hook = hook_with(
+        monkeypatch,
+        [
+            httpx.Response(429, headers={"Retry-After": "2"}, json={"message": "slow"}),
+            httpx.Response(201, json={"id": 1, "name": "l"}),
+        ],
+        seen,
+    )
     assert hook.create_list("l").id == 1
     assert len(seen) == 2 and sleeps == [2.0]
 
@@ -300,8 +360,13 @@ def test_test_connection_reports_auth_failure_without_secret(monkeypatch):
 
 
 def test_async_twin_gives_the_same_result(monkeypatch):
-    answer = {"count": 2, "rows": [{"id": 24, "name": "agent24", "role": "agent"},
-                                   {"id": 26, "name": "agent26", "role": "agent", "new": 1}]}
+    answer = {
+        "count": 2,
+        "rows": [
+            {"id": 24, "name": "agent24", "role": "agent"},
+            {"id": 26, "name": "agent26", "role": "agent", "new": 1},
+        ],
+    }
     set_conn(monkeypatch)
     sync_seen: list[httpx.Request] = []
     sync = XCallyHook(transport=scripted([httpx.Response(200, json=answer)], sync_seen)).list_agents()
@@ -321,19 +386,39 @@ def test_async_twin_gives_the_same_result(monkeypatch):
 
 
 def test_mapping_matches_the_documents_example():
-    mapped = xcally_contact(lead(first_name="John", last_name="doe", phone="+1234567890",
-                                 custom_fields={"1": "some text", "cf_3": "some other text"}), list_id=12)
-    assert mapped == {"firstName": "John", "lastName": "doe", "phone": "1234567890", "ListId": 12,
-                      "cf_1": "some text", "cf_3": "some other text"}
+    mapped = xcally_contact(
+        lead(
+            first_name="John",
+            last_name="doe",
+            phone="+1234567890",
+            custom_fields={"1": "some text", "cf_3": "some other text"},
+        ),
+        list_id=12,
+    )
+    assert mapped == {
+        "firstName": "John",
+        "lastName": "doe",
+        "phone": "1234567890",
+        "ListId": 12,
+        "cf_1": "some text",
+        "cf_3": "some other text",
+    }
 
 
 def test_mapping_options_and_fallbacks():
     when = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-    mapped = xcally_contact(lead(call_at=when, priority=3, email="a@b.c", alternatives=("+5511900000000",)),
-                            list_id=4, phone_format="e164")
-    assert mapped == {"ListId": 4, "firstName": "+5511912345678", "phone": "+5511912345678",
-                      "mobile": "+5511900000000", "email": "a@b.c", "priority": 3,
-                      "scheduledat": "2026-01-05T09:30:00Z"}
+    mapped = xcally_contact(
+        lead(call_at=when, priority=3, email="a@b.c", alternatives=("+5511900000000",)), list_id=4, phone_format="e164"
+    )
+    assert mapped == {
+        "ListId": 4,
+        "firstName": "+5511912345678",
+        "phone": "+5511912345678",
+        "mobile": "+5511900000000",
+        "email": "a@b.c",
+        "priority": 3,
+        "scheduledat": "2026-01-05T09:30:00Z",
+    }
     assert xcally_contact(lead(), list_id=4, first_name_fallback="Cliente")["firstName"] == "Cliente"
     with pytest.raises(ValueError, match="priority must be > 0"):
         xcally_contact(lead(priority=0), list_id=4)
@@ -342,8 +427,12 @@ def test_mapping_options_and_fallbacks():
 
 
 def test_contacts_csv_quotes_and_binds():
-    data = contacts_csv([lead(first_name='Ana "A", Jr', last_name="Silva"), lead(row=2, phone="+5511900000001",
-                                                                              custom_fields={"2": "line\nbreak"})])
+    data = contacts_csv(
+        [
+            lead(first_name='Ana "A", Jr', last_name="Silva"),
+            lead(row=2, phone="+5511900000001", custom_fields={"2": "line\nbreak"}),
+        ]
+    )
     assert data.decode().split("\r\n")[0] == "firstName,lastName,phone,cf_2"
     assert '"Ana ""A"", Jr",Silva,5511912345678,' in data.decode()
     assert '"line\nbreak"' in data.decode()
@@ -353,21 +442,33 @@ def test_contacts_csv_quotes_and_binds():
 # -- capabilities: campaign rules (pure) --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("hours", "days", "expected"), [
-    ("08:00-21:00", [1, 2, 3, 4, 5], "08:00-21:00,mon-fri,*,*"),
-    ("9:00-17:30", [1, 3, 5], "09:00-17:30,mon&wed&fri,*,*"),
-    ("22:00-06:00", [1, 2, 3, 6], "22:00-06:00,mon-wed&sat,*,*"),
-    (None, [6, 7, 1], "07:00-22:00,mon&sat-sun,*,*"),
-    ("08:00-20:00", None, "08:00-20:00,*,*,*"),
-    ("08:00-20:00", [7, 6, 5, 4, 3, 2, 1], "08:00-20:00,*,*,*"),
-    ("08:00-20:00", [3, 3], "08:00-20:00,wed,*,*"),
-])
+@pytest.mark.parametrize(
+    ("hours", "days", "expected"),
+    [
+        ("08:00-21:00", [1, 2, 3, 4, 5], "08:00-21:00,mon-fri,*,*"),
+        ("9:00-17:30", [1, 3, 5], "09:00-17:30,mon&wed&fri,*,*"),
+        ("22:00-06:00", [1, 2, 3, 6], "22:00-06:00,mon-wed&sat,*,*"),
+        (None, [6, 7, 1], "07:00-22:00,mon&sat-sun,*,*"),
+        ("08:00-20:00", None, "08:00-20:00,*,*,*"),
+        ("08:00-20:00", [7, 6, 5, 4, 3, 2, 1], "08:00-20:00,*,*,*"),
+        ("08:00-20:00", [3, 3], "08:00-20:00,wed,*,*"),
+    ],
+)
 def test_dial_global_interval(hours, days, expected):
     assert rules.dial_global_interval(hours, days) == expected
 
 
-@pytest.mark.parametrize(("hours", "days"), [("8-20", None), ("24:00-25:00", None), ("08:00-08:00", None),
-                                              ("08:00-20:00", [0]), ("08:00-20:00", [True]), ("08:00-20:00", ["mon"])])
+@pytest.mark.parametrize(
+    ("hours", "days"),
+    [
+        ("8-20", None),
+        ("24:00-25:00", None),
+        ("08:00-08:00", None),
+        ("08:00-20:00", [0]),
+        ("08:00-20:00", [True]),
+        ("08:00-20:00", ["mon"]),
+    ],
+)
 def test_dial_global_interval_refuses_bad_input(hours, days):
     with pytest.raises(DialerConfigError):
         rules.dial_global_interval(hours, days)
@@ -375,35 +476,57 @@ def test_dial_global_interval_refuses_bad_input(hours, days):
 
 def test_build_campaign_validates_and_keeps_lists_agents_and_owned_fields():
     wanted = rules.build_campaign_wanted(
-        {"name": "daily", "calling_hours": "08:00-21:00", "weekdays": [1, 2, 3, 4, 5], "lists": ["7"], "agents": "24,26"},
+        {
+            "name": "daily",
+            "calling_hours": "08:00-21:00",
+            "weekdays": [1, 2, 3, 4, 5],
+            "lists": ["7"],
+            "agents": "24,26",
+        },
         {"dialMethod": "power", "trunk_id": "12"},
     )
     body = rules.campaign_body(wanted)
-    assert body == QueueCampaign(name="daily", TrunkId=12, dialMethod="power",
-                                 dialGlobalInterval="08:00-21:00,mon-fri,*,*").wire()
+    assert (
+        body
+        == QueueCampaign(
+            name="daily", TrunkId=12, dialMethod="power", dialGlobalInterval="08:00-21:00,mon-fri,*,*"
+        ).wire()
+    )
     assert wanted["_lists"] == [7] and wanted["_agents"] == [24, 26]
     assert wanted["_owned"] == ["TrunkId", "dialGlobalInterval", "dialMethod"]
     assert not any(k.startswith("_") for k in body)
 
 
-@pytest.mark.parametrize(("settings", "common", "message"), [
-    ({"TrunkId": 12, "dialMethod": "robocall"}, {}, "'dialMethod': Input should be"),
-    ({}, {}, "'TrunkId' is required"),
-    ({"TrunkId": 12, "dial_power_level": 0}, {}, "'dialPowerLevel'"),
-    ({"TrunkId": 12, "lists": [1]}, {}, "'lists' comes from the operator"),
-    ({"TrunkId": 12, "dialGlobalInterval": "07:00-22:00,*,*,*"}, {"calling_hours": "08:00-20:00"}, "not both"),
-    ({"TrunkId": 12}, {"agents": ["x"]}, "agents must be numeric ids"),
-])
+@pytest.mark.parametrize(
+    ("settings", "common", "message"),
+    [
+        ({"TrunkId": 12, "dialMethod": "robocall"}, {}, "'dialMethod': Input should be"),
+        ({}, {}, "'TrunkId' is required"),
+        ({"TrunkId": 12, "dial_power_level": 0}, {}, "'dialPowerLevel'"),
+        ({"TrunkId": 12, "lists": [1]}, {}, "'lists' comes from the operator"),
+        ({"TrunkId": 12, "dialGlobalInterval": "07:00-22:00,*,*,*"}, {"calling_hours": "08:00-20:00"}, "not both"),
+        ({"TrunkId": 12}, {"agents": ["x"]}, "agents must be numeric ids"),
+    ],
+)
 def test_build_campaign_names_the_bad_setting(settings, common, message):
     with pytest.raises(DialerConfigError, match=message):
         rules.build_campaign_wanted({"name": "daily", **common}, settings)
 
 
 def test_campaign_differences_compare_only_owned_fields_and_missing_ids():
-    wanted = rules.build_campaign_wanted({"name": "d", "calling_hours": "08:00-20:00", "lists": [7, 8], "agents": [24]},
-                                         {"TrunkId": 12, "dialMethod": "power"})
-    existing = {"id": 3, "name": "d", "TrunkId": "12", "dialMethod": "progressive", "dialActive": False,
-                "dialPowerLevel": 9, "dialGlobalInterval": "08:00-20:00,*,*,*"}
+    wanted = rules.build_campaign_wanted(
+        {"name": "d", "calling_hours": "08:00-20:00", "lists": [7, 8], "agents": [24]},
+        {"TrunkId": 12, "dialMethod": "power"},
+    )
+    existing = {
+        "id": 3,
+        "name": "d",
+        "TrunkId": "12",
+        "dialMethod": "progressive",
+        "dialActive": False,
+        "dialPowerLevel": 9,
+        "dialGlobalInterval": "08:00-20:00,*,*,*",
+    }
     diff = rules.campaign_differences(existing, wanted, attached_lists=[7], attached_agents=[24, 31])
     assert diff == {"dialMethod": ("progressive", "power"), "lists": ([7], [7, 8])}  # TrunkId "12" == 12
     assert rules.missing_ids(diff, "lists") == [8] and rules.missing_ids(diff, "agents") == []
@@ -417,8 +540,13 @@ def test_xcally_has_exactly_its_verbs(monkeypatch):
 
     set_conn(monkeypatch)
     hook = XCallyHook()
-    for verb in (caps.ListUploader, caps.FreshLeadPusher, caps.CampaignCreator, caps.CampaignController,
-                 caps.ListStateWatcher):
+    for verb in (
+        caps.ListUploader,
+        caps.FreshLeadPusher,
+        caps.CampaignCreator,
+        caps.CampaignController,
+        caps.ListStateWatcher,
+    ):
         assert isinstance(hook, verb), verb
     for verb in (caps.DialerTaskAdder, caps.LeadRemover, caps.ImportJobWatcher):
         assert not isinstance(hook, verb), verb
@@ -426,18 +554,34 @@ def test_xcally_has_exactly_its_verbs(monkeypatch):
 
 def test_open_list_target_creates_adds_agents_attaches_and_counts(monkeypatch):
     seen: list[httpx.Request] = []
-    hook = hook_with(monkeypatch, [
-        httpx.Response(200, json={"count": 0, "rows": []}),  # find by name
-        httpx.Response(201, json={"id": 7, "name": "leads"}),  # create
-        httpx.Response(201, json=[]),  # agents
-        httpx.Response(201, json=[]),  # attach to campaign 59
-        httpx.Response(200, json={"count": 0, "rows": []}),  # baseline count
-    ], seen, extra={"phone_format": "e164", "first_name_fallback": "Cliente"})
+    hook = hook_with(
+        monkeypatch,
+        [
+            httpx.Response(200, json={"count": 0, "rows": []}),  # find by name
+            httpx.Response(201, json={"id": 7, "name": "leads"}),  # create
+            httpx.Response(201, json=[]),  # agents
+            httpx.Response(201, json=[]),  # attach to campaign 59
+            httpx.Response(200, json={"count": 0, "rows": []}),  # baseline count
+        ],
+        seen,
+        extra={"phone_format": "e164", "first_name_fallback": "Cliente"},
+    )
     target = hook.open_list_target("leads", {"mode": "auto", "agents": "[24, 26]", "campaign_id": "59"})
-    assert target == {"list_id": 7, "list_name": "leads", "mode": "auto", "baseline": 0, "duplicates": ["phone"],
-                      "phone_format": "e164", "first_name_fallback": "Cliente", "campaign_id": 59}
+    assert target == {
+        "list_id": 7,
+        "list_name": "leads",
+        "mode": "auto",
+        "baseline": 0,
+        "duplicates": ["phone"],
+        "phone_format": "e164",
+        "first_name_fallback": "Cliente",
+        "campaign_id": 59,
+    }
     assert [(r.method, r.url.path) for r in seen[1:4]] == [
-        ("POST", "/api/cm/lists"), ("POST", "/api/cm/lists/7/users"), ("POST", "/api/voice/queues/59/lists")]
+        ("POST", "/api/cm/lists"),
+        ("POST", "/api/cm/lists/7/users"),
+        ("POST", "/api/voice/queues/59/lists"),
+    ]
     assert json.loads(seen[2].content) == {"id": 7, "ids": [24, 26]}
     assert hook.list_chunk_size_for(target) == 50_000 and hook.list_chunk_size_for({"mode": "batch"}) == 1000
     assert hook.list_chunk_size_for({"mode": "csv"}) == 50_000
@@ -456,8 +600,14 @@ def test_auto_mode_picks_per_chunk_by_size():
     assert hook._chunk_mode({"mode": "batch"}, large) == "batch" and hook._chunk_mode({"mode": "csv"}, small) == "csv"
 
 
-@pytest.mark.parametrize(("settings", "message"), [({"mode": "bulk"}, "mode must be"), ({"hub": "x"}, "unknown settings"),
-                                                   ({"phone_format": "national"}, "phone_format")])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"mode": "bulk"}, "mode must be"),
+        ({"hub": "x"}, "unknown settings"),
+        ({"phone_format": "national"}, "phone_format"),
+    ],
+)
 def test_open_list_target_refuses_bad_settings_before_any_request(monkeypatch, settings, message):
     seen: list[httpx.Request] = []
     hook = hook_with(monkeypatch, [], seen)
@@ -471,19 +621,26 @@ def test_batch_chunk_sends_scheduledat_and_refuses_bad_leads_per_lead(monkeypatc
     hook = hook_with(monkeypatch, [httpx.Response(201, json=[{"id": 1}])], seen)
     target = {"list_id": 7, "mode": "batch", "phone_format": "digits", "first_name_fallback": None}
     call_at = datetime(2026, 6, 10, 23, 0, tzinfo=UTC)
-    outcome = hook.push_list_chunk(target, "now#1", [lead(row=1, call_at=call_at), lead(row=2, phone="+5511900000000", priority=0)])
+    outcome = hook.push_list_chunk(
+        target, "now#1", [lead(row=1, call_at=call_at), lead(row=2, phone="+5511900000000", priority=0)]
+    )
     assert outcome.accepted == 1 and [r["row"] for r in outcome.refused] == [2]
-    assert json.loads(seen[0].content) == [{"ListId": 7, "firstName": "5511912345678", "phone": "5511912345678",
-                                            "scheduledat": "2026-06-10T23:00:00Z"}]
+    assert json.loads(seen[0].content) == [
+        {"ListId": 7, "firstName": "5511912345678", "phone": "5511912345678", "scheduledat": "2026-06-10T23:00:00Z"}
+    ]
 
 
 def test_resolve_reads_by_phone_and_reports_missing_rows(monkeypatch):
     seen: list[httpx.Request] = []
-    hook = hook_with(monkeypatch, [
-        httpx.Response(200, json={"count": 5000, "rows": [{"id": 1}]}),  # count: 5 pages > 2 phones -> by phone
-        httpx.Response(200, json={"count": 0, "rows": []}),  # phones are read in sorted order
-        httpx.Response(200, json={"count": 1, "rows": [{"id": 9, "phone": "5511912345678"}]}),
-    ], seen)
+    hook = hook_with(
+        monkeypatch,
+        [
+            httpx.Response(200, json={"count": 5000, "rows": [{"id": 1}]}),  # count: 5 pages > 2 phones -> by phone
+            httpx.Response(200, json={"count": 0, "rows": []}),  # phones are read in sorted order
+            httpx.Response(200, json={"count": 1, "rows": [{"id": 9, "phone": "5511912345678"}]}),
+        ],
+        seen,
+    )
     target = {"list_id": 7, "mode": "batch", "phone_format": "digits"}
     outcome = hook.resolve_list_chunk(target, "now#1", [lead(row=1), lead(row=2, phone="+5511900000000")])
     assert (outcome.accepted, outcome.missing, outcome.how) == (1, [2], "resolved")
@@ -492,10 +649,14 @@ def test_resolve_reads_by_phone_and_reports_missing_rows(monkeypatch):
 
 def test_resolve_walks_the_list_when_it_has_fewer_pages_than_leads(monkeypatch):
     seen: list[httpx.Request] = []
-    hook = hook_with(monkeypatch, [
-        httpx.Response(200, json={"count": 1, "rows": [{"id": 1}]}),
-        httpx.Response(200, json={"count": 1, "rows": [{"id": 9, "phone": "5511900000000"}]}),
-    ], seen)
+    hook = hook_with(
+        monkeypatch,
+        [
+            httpx.Response(200, json={"count": 1, "rows": [{"id": 1}]}),
+            httpx.Response(200, json={"count": 1, "rows": [{"id": 9, "phone": "5511900000000"}]}),
+        ],
+        seen,
+    )
     target = {"list_id": 7, "mode": "batch", "phone_format": "digits"}
     outcome = hook.resolve_fresh_chunk(target, "now#1", [lead(row=1), lead(row=2, phone="+5511900000000")])
     assert (outcome.accepted, outcome.missing) == (1, [1])
@@ -530,13 +691,36 @@ def test_control_sends_dial_active(monkeypatch):
     seen: list[httpx.Request] = []
     hook = hook_with(monkeypatch, [httpx.Response(200, json={"id": 3, "name": "d", "dialActive": False})], seen)
     assert hook.control("3", "deactivate") == {"id": 3, "name": "d", "dialActive": False}
-    assert (seen[0].method, seen[0].url.path, json.loads(seen[0].content)) == ("PUT", "/api/voice/queues/3", {"dialActive": False})
+    assert (seen[0].method, seen[0].url.path, json.loads(seen[0].content)) == (
+        "PUT",
+        "/api/voice/queues/3",
+        {"dialActive": False},
+    )
     with pytest.raises(UnsupportedCapabilityError):
         hook.control(3, "start")
 
 
 def test_find_campaign_by_name_is_a_json_dict(monkeypatch):
-    hook = hook_with(monkeypatch, [httpx.Response(200, json={"count": 1, "rows": [
-        {"id": 3, "name": "daily", "TrunkId": 12, "dialActive": True, "createdAt": "2026-01-05T00:00:00Z"}]})], [])
+    hook = hook_with(
+        monkeypatch,
+        [
+            httpx.Response(
+                200,
+                json={
+                    "count": 1,
+                    "rows": [
+                        {
+                            "id": 3,
+                            "name": "daily",
+                            "TrunkId": 12,
+                            "dialActive": True,
+                            "createdAt": "2026-01-05T00:00:00Z",
+                        }
+                    ],
+                },
+            )
+        ],
+        [],
+    )
     found = hook.find_campaign_by_name("daily")
     assert found["id"] == 3 and found["TrunkId"] == 12 and json.loads(json.dumps(found)) == found

@@ -127,7 +127,9 @@ def line_problem(line: str, max_size: int) -> bool:
     return "\x00" in line or len(body) > max_size
 
 
-def ref_csv_count(text: str, *, delimiter: str = ",", max_lines: int = MAX_LINES, max_size: int = MAX_SIZE) -> tuple[int, list[str] | None]:
+def ref_csv_count(
+    text: str, *, delimiter: str = ",", max_lines: int = MAX_LINES, max_size: int = MAX_SIZE
+) -> tuple[int, list[str] | None]:
     """(records after the header, the header's cells) by the documented rules."""
     lines = physical_lines(text)
     problem = [line_problem(x, max_size) for x in lines]
@@ -189,8 +191,11 @@ ENDINGS = ["\n", "\r\n", "\r"]
 def csv_text(draw: Any) -> tuple[str, str]:
     """A hostile CSV file as text, and the kind of header it has (``ok``, ``no_phone``, ``none``)."""
     header_kind = draw(st.sampled_from(["ok"] * 8 + ["no_phone", "none"]))
-    columns = draw(st.sampled_from([["phone", "first_name", "notes"], ["first_name", "phone", "phone", "external_id"],
-                                    ["PHONE", "notes"]]))
+    columns = draw(
+        st.sampled_from(
+            [["phone", "first_name", "notes"], ["first_name", "phone", "phone", "external_id"], ["PHONE", "notes"]]
+        )
+    )
     ending = draw(st.sampled_from(ENDINGS + ["mixed"]))
 
     def end() -> str:
@@ -208,13 +213,20 @@ def csv_text(draw: Any) -> tuple[str, str]:
         out.append(record([("tel" if c.lower() == "phone" else c) for c in columns]))
     else:  # no header: the first line is a lead
         out.append(record([draw(phone) if c.lower() == "phone" else "Ana" for c in columns]))
-    for kind in draw(st.lists(st.sampled_from(["good", "good", "good", "multiline", "blank", "stray", "nul", "long",
-                                               "garbage", "wide"]), max_size=25)):
+    for kind in draw(
+        st.lists(
+            st.sampled_from(["good", "good", "good", "multiline", "blank", "stray", "nul", "long", "garbage", "wide"]),
+            max_size=25,
+        )
+    ):
         if kind == "good":
             out.append(record([draw(phone) if c.lower() == "phone" else draw(cell_text) for c in columns]))
         elif kind == "multiline":
-            out.append(record([draw(phone) if c.lower() == "phone" else draw(cell_text) + "\n" + draw(cell_text)
-                               for c in columns]))
+            out.append(
+                record(
+                    [draw(phone) if c.lower() == "phone" else draw(cell_text) + "\n" + draw(cell_text) for c in columns]
+                )
+            )
         elif kind == "blank":
             out.append(draw(st.sampled_from(["", " ", "\t"])) + end())
         elif kind == "stray":  # one unbalanced quote at the start of a cell
@@ -230,7 +242,18 @@ def csv_text(draw: Any) -> tuple[str, str]:
     return "".join(out), header_kind
 
 
-ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "cp1252", "mixed"]
+ENCODINGS = [
+    "utf-8",
+    "utf-8-sig",
+    "utf-16",
+    "utf-16-le",
+    "utf-16-be",
+    "utf-32",
+    "utf-32-le",
+    "utf-32-be",
+    "cp1252",
+    "mixed",
+]
 
 
 def encode(text: str, encoding: str) -> bytes | None:
@@ -285,7 +308,7 @@ def may_refuse(text: str, encoding: str) -> bool:
     NUL-heavy (NUL characters, not bytes), so nothing tells it from a wide encoding of other text."""
     if not encoding.endswith(("-le", "-be")):
         return False
-    head = text[:65536 // (2 if encoding.startswith("utf-16") else 4)]
+    head = text[: 65536 // (2 if encoding.startswith("utf-16") else 4)]
     return bool(head) and head.count("\x00") >= 0.1 * len(head)
 
 
@@ -324,20 +347,29 @@ def test_every_csv_record_is_prepared_or_rejected(generated: tuple[str, str], en
         assert header_kind == "ok", f"a {header_kind} header was taken: {header}"
         assert rep.rows == expected, (rep, expected, errors[:5])
         # the CSV fast path and rows() (what a subclass goes through) give the same leads and rejects
-        slow_rep, slow_leads, slow_errors = run(path, _RowsCsv(path, delimiter=",", max_record_lines=MAX_LINES,
-                                                                max_record_size=MAX_SIZE), Path(tmp) / "r2.jsonl")
+        slow_rep, slow_leads, slow_errors = run(
+            path,
+            _RowsCsv(path, delimiter=",", max_record_lines=MAX_LINES, max_record_size=MAX_SIZE),
+            Path(tmp) / "r2.jsonl",
+        )
         assert slow_leads == leads
-        assert [(r["row"], r["reason"], r["field"]) for r in slow_errors] == [(r["row"], r["reason"], r["field"]) for r in errors]
+        assert [(r["row"], r["reason"], r["field"]) for r in slow_errors] == [
+            (r["row"], r["reason"], r["field"]) for r in errors
+        ]
 
 
 @st.composite
 def jsonl_text(draw: Any) -> str:
     ending = draw(st.sampled_from(ENDINGS + ["mixed"]))
     out = []
-    for kind in draw(st.lists(st.sampled_from(["good", "good", "blank", "garbage", "nul", "long", "array"]), max_size=25)):
+    for kind in draw(
+        st.lists(st.sampled_from(["good", "good", "blank", "garbage", "nul", "long", "array"]), max_size=25)
+    ):
         end = draw(st.sampled_from(ENDINGS)) if ending == "mixed" else ending
         if kind == "good":
-            out.append(json.dumps({"phone": draw(phone), "first_name": draw(cell_text)}, ensure_ascii=draw(st.booleans())))
+            out.append(
+                json.dumps({"phone": draw(phone), "first_name": draw(cell_text)}, ensure_ascii=draw(st.booleans()))
+            )
         elif kind == "blank":
             out.append(draw(st.sampled_from(["", "  ", "\t"])))
         elif kind == "garbage":
@@ -417,8 +449,9 @@ def test_one_unbalanced_quote_loses_one_line_not_the_file(tmp_path: Path) -> Non
 
 def test_an_unbalanced_quote_near_the_end_is_not_a_lead_holding_the_rest(tmp_path: Path) -> None:
     f = tmp_path / "stray_end.csv"
-    f.write_text('phone,first_name\n+12125550001,Ana\n+12125550002,"Bo\n+12125550003,Cy\n+12125550004,Dee\n',
-                 encoding="utf-8")
+    f.write_text(
+        'phone,first_name\n+12125550001,Ana\n+12125550002,"Bo\n+12125550003,Cy\n+12125550004,Dee\n', encoding="utf-8"
+    )
     rep, leads, errors = prepared(f, tmp_path)
     assert [lead.first_name for lead in leads] == ["Ana", "Cy", "Dee"]
     assert [(r["row"], r["reason"]) for r in errors] == [(2, "malformed_record")]
@@ -428,8 +461,9 @@ def test_an_unbalanced_quote_near_the_end_is_not_a_lead_holding_the_rest(tmp_pat
 def test_two_stray_quotes_within_the_bound_make_a_rejected_name_not_a_lead(tmp_path: Path) -> None:
     # the quotes pair up, so CSV reads one record over three lines; its name holds other rows
     f = tmp_path / "pair.csv"
-    f.write_text('phone,first_name,last_name\n+12125550001,"Ana,x\n+12125550002,Bo,y\n+12125550003,Cy",z\n',
-                 encoding="utf-8")
+    f.write_text(
+        'phone,first_name,last_name\n+12125550001,"Ana,x\n+12125550002,Bo,y\n+12125550003,Cy",z\n', encoding="utf-8"
+    )
     rep, leads, errors = prepared(f, tmp_path)
     assert leads == [] and [(r["reason"], r["field"]) for r in errors] == [("invalid_field", "first_name")]
     assert "+12125550002" not in errors[0]["value"]
@@ -461,24 +495,34 @@ def test_an_encoding_that_cannot_be_told_is_refused_before_any_row(tmp_path: Pat
 def test_a_file_without_header_is_refused_unless_fieldnames_are_given(tmp_path: Path) -> None:
     f = tmp_path / "noheader.csv"
     f.write_text("+12125550001,Ana\n+12125550002,Bo\n", encoding="utf-8")
-    with pytest.raises(DialerConfigError, match=r"looks like a lead, not a header: column 1 holds a phone number \('\*+0001'\)"):
+    with pytest.raises(
+        DialerConfigError, match=r"looks like a lead, not a header: column 1 holds a phone number \('\*+0001'\)"
+    ):
         prepare_leads(str(f), now=NOW).consume()
     rep, leads, _ = prepared(f, tmp_path, source=CsvSource(f, fieldnames=("phone", "first_name")))
     assert [(lead.row, lead.first_name) for lead in leads] == [(1, "Ana"), (2, "Bo")]
 
 
-@pytest.mark.parametrize("mapping, missing", [
-    ({"phones": ["tel"]}, "'tel'"),
-    ({"phones": ["phone"], "timezone": "fuso"}, "'fuso'"),
-    ({"phones": ["phone"], "schedule": "when"}, "'when'"),
-    ({"phones": ["phone"], "custom_fields": {"cf_1": "nope"}}, "'nope'"),
-])
-def test_a_mapping_naming_a_missing_column_is_refused_before_the_first_row(tmp_path: Path, mapping: dict[str, Any], missing: str) -> None:
+@pytest.mark.parametrize(
+    "mapping, missing",
+    [
+        ({"phones": ["tel"]}, "'tel'"),
+        ({"phones": ["phone"], "timezone": "fuso"}, "'fuso'"),
+        ({"phones": ["phone"], "schedule": "when"}, "'when'"),
+        ({"phones": ["phone"], "custom_fields": {"cf_1": "nope"}}, "'nope'"),
+    ],
+)
+def test_a_mapping_naming_a_missing_column_is_refused_before_the_first_row(
+    tmp_path: Path, mapping: dict[str, Any], missing: str
+) -> None:
     f = tmp_path / "m.csv"
     f.write_text("phone,first_name,extra\n+12125550001,Ana,x\n", encoding="utf-8")
     result = prepare_leads(str(f), mapping=mapping, now=NOW, default_timezone="America/New_York")
-    with pytest.raises(DialerConfigError, match=f"names {missing}, which the header of .* does not have; its columns are: "
-                                                r"'phone', 'first_name', 'extra'"):
+    with pytest.raises(
+        DialerConfigError,
+        match=f"names {missing}, which the header of .* does not have; its columns are: "
+        r"'phone', 'first_name', 'extra'",
+    ):
         next(iter(result))
     assert result.report.rows == 0  # nothing was read before the error
 

@@ -49,7 +49,15 @@ def test_run_keys_tiers_first_row_wins() -> None:
         assert len(keys.memory["phone"]) == 3 and keys.compact["phone"].count == 2 and not keys.spilled["phone"]
         keys.add("phone", [(15, 6), (16, 7), (11, 97), (14, 96)])  # 15 fills the compact tier, 16 spills
         assert keys.compact["phone"].count == 3 and keys.spilled["phone"]
-        assert keys.found("phone", [10, 11, 12, 13, 14, 15, 16, 17, 13]) == {10: 1, 11: 2, 12: 3, 13: 4, 14: 5, 15: 6, 16: 7}
+        assert keys.found("phone", [10, 11, 12, 13, 14, 15, 16, 17, 13]) == {
+            10: 1,
+            11: 2,
+            12: 3,
+            13: 4,
+            14: 5,
+            15: 6,
+            16: 7,
+        }
         keys.add("phone", [(13, 95), (16, 94), (17, 8)])
         assert keys.memory["phone"] == {10: 1, 11: 2, 12: 3}
         assert keys.found("phone", [17, 16, 13, 18]) == {17: 8, 16: 7, 13: 4}
@@ -136,15 +144,25 @@ def test_every_valid_phone_key_fits_the_compact_tier() -> None:
 @pytest.mark.parametrize("memory_keys", [0, 1, 7, 23, 10_000])
 @pytest.mark.parametrize("chunk_rows", [1, 5, 1000])
 @pytest.mark.parametrize("compact_bits", [0, 3])
-def test_prepare_identical_on_both_sides_of_the_spill(monkeypatch, tmp_path: Path, memory_keys: int, chunk_rows: int, compact_bits: int) -> None:
+def test_prepare_identical_on_both_sides_of_the_spill(
+    monkeypatch, tmp_path: Path, memory_keys: int, chunk_rows: int, compact_bits: int
+) -> None:
     rng = random.Random(memory_keys * 31 + chunk_rows)
     pool = [f"+5989912{i:04d}" for i in range(40)]
     rows = [
-        {"phone": rng.choice(pool), "phone2": rng.choice(pool + [""] * 3), "external_id": rng.choice([f"e{i}", f"e{rng.randrange(60)}", ""])}
+        {
+            "phone": rng.choice(pool),
+            "phone2": rng.choice(pool + [""] * 3),
+            "external_id": rng.choice([f"e{i}", f"e{rng.randrange(60)}", ""]),
+        }
         for i in range(120)
     ]
-    kw = dict(mapping={"phones": ["phone", "phone2"]}, default_timezone="America/Montevideo", chunk_rows=chunk_rows,
-              do_not_call=[pool[3], pool[17], pool[29]])
+    kw = dict(
+        mapping={"phones": ["phone", "phone2"]},
+        default_timezone="America/Montevideo",
+        chunk_rows=chunk_rows,
+        do_not_call=[pool[3], pool[17], pool[29]],
+    )
     monkeypatch.setattr(suppression, "MEMORY_KEYS", 1_000_000)
     expected = outcome(rows, reject_report=str(tmp_path / "a.csv"), **kw)
     monkeypatch.setattr(suppression, "MEMORY_KEYS", memory_keys)
@@ -157,20 +175,40 @@ def test_prepare_identical_on_both_sides_of_the_spill(monkeypatch, tmp_path: Pat
 # -- CSV by position ------------------------------------------------------------------------------
 def _messy_csv(path: Path, n: int = 400) -> None:
     rng = random.Random(5)
-    phones = ["+12125550100", "(415) 555-0199", "+598 94 123 456", "099 123 456", "not", "", "+34 612 345 678|+34 699 111 222",
-              "+1 709 555 1234; 709 555 9999", "+44 20 7946 0958"]
+    phones = [
+        "+12125550100",
+        "(415) 555-0199",
+        "+598 94 123 456",
+        "099 123 456",
+        "not",
+        "",
+        "+34 612 345 678|+34 699 111 222",
+        "+1 709 555 1234; 709 555 9999",
+        "+44 20 7946 0958",
+    ]
     # duplicate header names, a case variant, a data column, a custom-field column, an unmapped column
     header = ["ID", "tel", "Tel2", "nome", "pais", "fuso", "agendar", "cf_x", "data", "prio", "tel", "extra"]
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(header)
         for i in range(n):
-            more = [f"+1 212 {rng.randint(200, 999)} {rng.randint(1000, 9999)}", f"+598 9{rng.randint(1000000, 9999999)}"]
+            more = [
+                f"+1 212 {rng.randint(200, 999)} {rng.randint(1000, 9999)}",
+                f"+598 9{rng.randint(1000000, 9999999)}",
+            ]
             row = [
-                rng.choice([f"E{i}", f"E{rng.randrange(n)}", "", " x "]), rng.choice(phones + more), rng.choice(phones + more + [""] * 4),
-                rng.choice(["Ana", " ", ""]), rng.choice(["US", "uy", "", "XX", "es"]), rng.choice(["", "America/New_York", "europe/madrid", "Mars/X"]),
-                rng.choice(["", "2026-03-10 02:00:00", "2026-03-12T10:00:00Z", "bad", "2026-03-01"]), rng.choice(["", "v"]),
-                rng.choice(["", '{"a": 1}', "[1]", "  ", "{bad"]), rng.choice(["", "3", "3.5", "x"]), rng.choice(phones + more), rng.choice(["", "e"]),
+                rng.choice([f"E{i}", f"E{rng.randrange(n)}", "", " x "]),
+                rng.choice(phones + more),
+                rng.choice(phones + more + [""] * 4),
+                rng.choice(["Ana", " ", ""]),
+                rng.choice(["US", "uy", "", "XX", "es"]),
+                rng.choice(["", "America/New_York", "europe/madrid", "Mars/X"]),
+                rng.choice(["", "2026-03-10 02:00:00", "2026-03-12T10:00:00Z", "bad", "2026-03-01"]),
+                rng.choice(["", "v"]),
+                rng.choice(["", '{"a": 1}', "[1]", "  ", "{bad"]),
+                rng.choice(["", "3", "3.5", "x"]),
+                rng.choice(phones + more),
+                rng.choice(["", "e"]),
             ]
             cut = rng.random()
             if cut < 0.08:
@@ -187,8 +225,15 @@ class _DictRowsCsv(CsvSource):
 @pytest.mark.parametrize(
     "mapping",
     [
-        {"phones": ["tel", "tel2"], "external_id": "id", "first_name": "nome", "country": "pais", "timezone": "fuso",
-         "schedule": "agendar", "priority": "prio"},
+        {
+            "phones": ["tel", "tel2"],
+            "external_id": "id",
+            "first_name": "nome",
+            "country": "pais",
+            "timezone": "fuso",
+            "schedule": "agendar",
+            "priority": "prio",
+        },
         {"phones": ["tel", "Tel2"], "external_id": "ID", "country": "pais", "data": "data", "unmapped_to_data": False},
         {"phones": "TEL", "custom_fields": {"cf_1": "extra"}, "custom_field_prefix": None, "phone_separators": ""},
     ],

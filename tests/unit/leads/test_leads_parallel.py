@@ -17,10 +17,22 @@ from airflow_provider_dialer.leads.sources import CsvSource
 
 from .test_leads_fast_paths import NOW, _DictRowsCsv, _messy_csv, outcome
 
-MAPPING = {"phones": ["tel", "tel2"], "external_id": "id", "first_name": "nome", "country": "pais", "timezone": "fuso",
-           "schedule": "agendar", "priority": "prio"}
-KW = dict(mapping=MAPPING, default_region="UY", default_timezone="America/Montevideo", chunk_rows=37,
-          do_not_call=["+12125550100"])
+MAPPING = {
+    "phones": ["tel", "tel2"],
+    "external_id": "id",
+    "first_name": "nome",
+    "country": "pais",
+    "timezone": "fuso",
+    "schedule": "agendar",
+    "priority": "prio",
+}
+KW = dict(
+    mapping=MAPPING,
+    default_region="UY",
+    default_timezone="America/Montevideo",
+    chunk_rows=37,
+    do_not_call=["+12125550100"],
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +44,39 @@ def messy(tmp_path_factory) -> Path:
     with path.open("a", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         for i in range(1200):
-            tel = rng.choice([f"+1 212 {rng.randint(200, 999)} {rng.randint(1000, 9999)}", f"+598 9{rng.randint(1000000, 1000400)}",
-                              f"+91 98{rng.randint(10000000, 99999999)}", f"+61 4{rng.randint(10000000, 99999999)}"])
-            w.writerow([f"P{i}", tel, "", "Ana", "", rng.choice(["", "Asia/Kolkata"]), rng.choice(["", "2026-03-10 10:00:00"]),
-                        "", "", "", "", ""])
+            tel = rng.choice(
+                [
+                    f"+1 212 {rng.randint(200, 999)} {rng.randint(1000, 9999)}",
+                    f"+598 9{rng.randint(1000000, 1000400)}",
+                    f"+91 98{rng.randint(10000000, 99999999)}",
+                    f"+61 4{rng.randint(10000000, 99999999)}",
+                ]
+            )
+            w.writerow(
+                [
+                    f"P{i}",
+                    tel,
+                    "",
+                    "Ana",
+                    "",
+                    rng.choice(["", "Asia/Kolkata"]),
+                    rng.choice(["", "2026-03-10 10:00:00"]),
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
     return path
 
 
 @pytest.mark.parametrize("after", [0, 100])
 def test_workers_give_the_same_leads_report_and_reject_file(tmp_path: Path, messy: Path, after: int) -> None:
     alone = outcome(CsvSource(messy), reject_report=str(tmp_path / "alone.csv"), **KW)
-    spread = outcome(CsvSource(messy), reject_report=str(tmp_path / "spread.csv"), workers=2,
-                     parallel_after_rows=after, **KW)
+    spread = outcome(
+        CsvSource(messy), reject_report=str(tmp_path / "spread.csv"), workers=2, parallel_after_rows=after, **KW
+    )
     assert spread == alone
     counts = alone[1]["counts"]
     assert alone[1]["prepared"] > 1000 and counts["duplicate_phone"] > 0 and counts["invalid_phone"] > 0
@@ -58,8 +91,13 @@ def test_workers_on_dict_rows(tmp_path: Path, messy: Path) -> None:
 def test_workers_never_start_below_the_threshold(monkeypatch, messy: Path) -> None:
     started, real_start = [], parallel.start_pool
     monkeypatch.setattr(parallel, "start_pool", lambda run: started.append(run) or real_start(run))
-    result = prepare_leads(CsvSource(messy), workers=2, parallel_after_rows=10_000, now=NOW,
-                           **{k: v for k, v in KW.items() if k != "do_not_call"})
+    result = prepare_leads(
+        CsvSource(messy),
+        workers=2,
+        parallel_after_rows=10_000,
+        now=NOW,
+        **{k: v for k, v in KW.items() if k != "do_not_call"},
+    )
     assert sum(1 for _ in result) > 1000
     assert started == []  # 2,000 rows: all prepared in this process
 

@@ -127,5 +127,13 @@ def test_packed_text_parses_exactly_like_the_original(raw: str, region: str | No
 def test_packed_leaves_other_text_alone() -> None:
     assert packed("+1 212 291-0830") == "+12122910830"
     assert packed("011 598 99-123-456") == "01159899123456"
-    for raw in ("+1 212 291-0830 ext 12", "(212) 291-0830", "+1.212.291.0830", "1 2", "+ -", "+1 ２12 291", "12122910830"):
+    for raw in (
+        "+1 212 291-0830 ext 12",
+        "(212) 291-0830",
+        "+1.212.291.0830",
+        "1 2",
+        "+ -",
+        "+1 ２12 291",
+        "12122910830",
+    ):
         assert packed(raw) == raw

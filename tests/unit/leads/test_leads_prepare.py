@@ -36,7 +36,16 @@ def run(source, **kw):
 
 
 def test_column_mapping_tel_nome_fuso() -> None:
-    rows = [{"tel": "099 123 456", "tel2": "+59899123457", "nome": "Ana", "fuso": "America/Montevideo", "cf_12": "gold", "seg": "x"}]
+    rows = [
+        {
+            "tel": "099 123 456",
+            "tel2": "+59899123457",
+            "nome": "Ana",
+            "fuso": "America/Montevideo",
+            "cf_12": "gold",
+            "seg": "x",
+        }
+    ]
     leads, report = run(
         rows,
         mapping=ColumnMapping(phones=["tel", "tel2"], first_name="nome", timezone="fuso"),
@@ -45,8 +54,13 @@ def test_column_mapping_tel_nome_fuso() -> None:
     assert report.to_dict()["counts"] == {}
     assert leads == [
         PreparedLead(
-            row=1, phone="+59899123456", alternatives=("+59899123457",), first_name="Ana",
-            timezone="America/Montevideo", data={"seg": "x"}, custom_fields={"cf_12": "gold"},
+            row=1,
+            phone="+59899123456",
+            alternatives=("+59899123457",),
+            first_name="Ana",
+            timezone="America/Montevideo",
+            data={"seg": "x"},
+            custom_fields={"cf_12": "gold"},
         )
     ]
 
@@ -59,7 +73,9 @@ def test_mapping_from_dict_case_insensitive_and_several_numbers_in_one_cell() ->
 
 
 def test_fast_construction_equals_validated_model() -> None:
-    leads, _ = run([{"phone": "+59899123456", "first_name": " Ana ", "data": '{"k": 1}', "schedule": "2026-03-09 10:00"}])
+    leads, _ = run(
+        [{"phone": "+59899123456", "first_name": " Ana ", "data": '{"k": 1}', "schedule": "2026-03-09 10:00"}]
+    )
     lead = leads[0]
     again = PreparedLead.model_validate(lead.model_dump())
     assert lead == again and lead.model_dump() == again.model_dump()
@@ -94,7 +110,13 @@ def test_every_reject_reason_with_row_field_and_masked_value() -> None:
     assert [lead.row for lead in leads] == [1]
     got = [(r.row, r.reason, r.field, r.value, r.detail) for r in report.samples]
     assert got == [
-        (2, "invalid_phone", "phones[0]", "*2345", "no country: not in +<country code> form and no default region or country column"),
+        (
+            2,
+            "invalid_phone",
+            "phones[0]",
+            "*2345",
+            "no country: not in +<country code> form and no default region or country column",
+        ),
         (3, "missing_phone", "phones", None, "no phone number"),
         (4, "unknown_timezone", "timezone", "Mars/Olympus", "not an IANA time zone name"),
         (5, "bad_schedule", "schedule", "next tuesday", "not ISO 8601 or 'yyyy-MM-dd HH:mm:ss'"),
@@ -105,8 +127,14 @@ def test_every_reject_reason_with_row_field_and_masked_value() -> None:
         (10, "invalid_field", "country", "ZZ", "not an ISO 3166 country code phonenumbers knows"),
     ]
     assert dict(report.counts) == {
-        "invalid_phone": 1, "missing_phone": 1, "unknown_timezone": 1, "bad_schedule": 1, "duplicate_phone": 1,
-        "duplicate_external_id": 1, "bad_row": 1, "invalid_field": 2,
+        "invalid_phone": 1,
+        "missing_phone": 1,
+        "unknown_timezone": 1,
+        "bad_schedule": 1,
+        "duplicate_phone": 1,
+        "duplicate_external_id": 1,
+        "bad_row": 1,
+        "invalid_field": 2,
     }
     assert (report.rows, report.prepared, report.rejected) == (10, 1, 9)
 
@@ -221,7 +249,9 @@ def test_release_at_for_vendors_without_per_lead_time() -> None:
     assert leads[0].release_at(NOW, window) is None
     assert leads[1].release_at(NOW, window) == datetime(2026, 3, 9, 12, 30, tzinfo=UTC)
     # later the same day, after 21:00 Montevideo: held until 08:00 next morning
-    assert leads[0].release_at(datetime(2026, 3, 7, 0, 30, tzinfo=UTC), window) == datetime(2026, 3, 7, 11, 0, tzinfo=UTC)
+    assert leads[0].release_at(datetime(2026, 3, 7, 0, 30, tzinfo=UTC), window) == datetime(
+        2026, 3, 7, 11, 0, tzinfo=UTC
+    )
 
 
 def test_config_errors_are_raised_eagerly() -> None:
@@ -252,17 +282,51 @@ def test_package_import_is_cheap() -> None:
         "heavy = [m for m in ('phonenumbers', 'airflow', 'pydantic', 'pendulum') if m in sys.modules]; "
         "print(heavy)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[3])
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[3]
+    )
     assert out.stdout.strip() == "[]"
 
 
 # -- properties --------------------------------------------------------------------------------
 cell = st.one_of(
-    st.none(), st.text(max_size=30), st.integers(), st.floats(allow_nan=True), st.booleans(),
-    st.lists(st.text(max_size=15), max_size=3), st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
-    st.sampled_from(["+59899123456", "+1 709 555 1234", "099 123 456", "+91 98123 45678", "2026-03-08 02:30", "America/St_Johns", "UY", "US", "cf_1"]),
+    st.none(),
+    st.text(max_size=30),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.lists(st.text(max_size=15), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
+    st.sampled_from(
+        [
+            "+59899123456",
+            "+1 709 555 1234",
+            "099 123 456",
+            "+91 98123 45678",
+            "2026-03-08 02:30",
+            "America/St_Johns",
+            "UY",
+            "US",
+            "cf_1",
+        ]
+    ),
 )
-keys = st.sampled_from(["phone", "phones", "timezone", "schedule", "country", "external_id", "priority", "first_name", "data", "cf_1", "outbound_number", "x"])
+keys = st.sampled_from(
+    [
+        "phone",
+        "phones",
+        "timezone",
+        "schedule",
+        "country",
+        "external_id",
+        "priority",
+        "first_name",
+        "data",
+        "cf_1",
+        "outbound_number",
+        "x",
+    ]
+)
 rows = st.lists(st.one_of(st.dictionaries(keys, cell, max_size=8), cell), max_size=12)
 
 
@@ -284,11 +348,15 @@ def test_preparation_never_raises_and_every_row_is_accounted(rows: list, region:
 @given(
     at=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
     schedule=st.one_of(st.none(), st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31))),
-    phone=st.sampled_from(["+59899123456", "+17095551234", "+61265632000", "+919812345678", "+12125551234", "+61412345678"]),
+    phone=st.sampled_from(
+        ["+59899123456", "+17095551234", "+61265632000", "+919812345678", "+12125551234", "+61412345678"]
+    ),
 )
 def test_prepared_time_is_inside_window_in_all_zones(at: datetime, schedule: datetime | None, phone: str) -> None:
     window = CallingWindow(weekly={"mon-fri": "09:00-20:00", "sat": "10:00-14:00", "sun": None})
-    result = prepare_leads([{"phone": phone, "schedule": schedule}], calling_window=window, now=at, default_timezone="UTC")
+    result = prepare_leads(
+        [{"phone": phone, "schedule": schedule}], calling_window=window, now=at, default_timezone="UTC"
+    )
     leads = list(result)
     if not leads:
         assert [r.reason for r in result.report.samples] == ["outside_window"]

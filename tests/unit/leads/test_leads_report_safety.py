@@ -93,8 +93,14 @@ def test_external_ids_differing_only_in_form_zero_width_or_spaces_are_one_id() -
 
 
 @settings(max_examples=150, deadline=None)
-@given(base=st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp", "Cf")), min_size=1, max_size=6),
-       noise=st.lists(st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", " ", "\u00a0", "\t"]), max_size=3))
+@given(
+    base=st.text(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp", "Cf")), min_size=1, max_size=6
+    ),
+    noise=st.lists(
+        st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", " ", "\u00a0", "\t"]), max_size=3
+    ),
+)
 def test_any_id_and_its_disguises_are_one_id(base: str, noise: list[str]) -> None:
     nfd = unicodedata.normalize("NFD", base)
     disguised = "".join(noise) + nfd + "".join(reversed(noise))

@@ -41,13 +41,22 @@ def test_parse_schedule(value: object, zone: str, expected: datetime | None) -> 
     assert parse_schedule(value, zone) == expected
 
 
-@pytest.mark.parametrize("value", ["tomorrow", "09/03/2026 10:00", "2026-02-30 10:00:00", "2026-03-09 25:00", 1741514400, "x" * 80])
+@pytest.mark.parametrize(
+    "value", ["tomorrow", "09/03/2026 10:00", "2026-02-30 10:00:00", "2026-03-09 25:00", 1741514400, "x" * 80]
+)
 def test_bad_schedules_raise_schedule_error(value: object) -> None:
     with pytest.raises(ScheduleError):
         parse_schedule(value, "UTC")
 
 
-ZONES = ["America/New_York", "Australia/Lord_Howe", "America/St_Johns", "Asia/Kolkata", "Europe/London", "Pacific/Chatham"]
+ZONES = [
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+    "Asia/Kolkata",
+    "Europe/London",
+    "Pacific/Chatham",
+]
 
 
 @settings(max_examples=300, deadline=None)

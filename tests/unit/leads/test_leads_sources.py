@@ -45,8 +45,12 @@ def test_csv_undecodable_row_is_one_bad_row(tmp_path: Path) -> None:
     # the first 64 KiB are UTF-8 (not only ASCII), so UTF-8 is chosen; a later Latin-1 row is rejected alone
     good = "".join(f"+5989912{i:04d},Ana\n" for i in range(5000))
     f = tmp_path / "mixed.csv"
-    f.write_bytes(b"phone,first_name\n+59899000000,Jos\xc3\xa9\n" + good.encode()
-                  + "+59899000001,Begoña\n".encode("latin-1") + b"+59899000002,Eve\n")
+    f.write_bytes(
+        b"phone,first_name\n+59899000000,Jos\xc3\xa9\n"
+        + good.encode()
+        + "+59899000001,Begoña\n".encode("latin-1")
+        + b"+59899000002,Eve\n"
+    )
     out = rows(CsvSource(f))
     assert len(out) == 5003 and out[0][1]["first_name"] == "José"
     assert out[5001][0] == 5002 and isinstance(out[5001][1], BadRow)
@@ -59,8 +63,13 @@ def test_csv_ascii_head_then_the_first_non_ascii_line_decides_and_a_mix_is_rejec
     # would be garbled as cp1252, so it is rejected instead
     good = "".join(f"+5989912{i:04d},Ana\n" for i in range(5000))
     f = tmp_path / "late.csv"
-    f.write_bytes(b"phone,first_name\n" + good.encode() + "+59899000001,Begoña\n".encode("cp1252")
-                  + "+59899000002,Begoña\n".encode() + b"+59899000003,Eve\n")
+    f.write_bytes(
+        b"phone,first_name\n"
+        + good.encode()
+        + "+59899000001,Begoña\n".encode("cp1252")
+        + "+59899000002,Begoña\n".encode()
+        + b"+59899000003,Eve\n"
+    )
     out = rows(CsvSource(f))
     assert out[5000] == (5001, {"phone": "+59899000001", "first_name": "Begoña"})
     assert isinstance(out[5001][1], BadRow) and "mixed encodings" in out[5001][1].detail
@@ -115,7 +124,9 @@ def test_sql_through_airflow_connection(tmp_path: Path, monkeypatch: pytest.Monk
         c.execute("create table leads (tel text, nome text, id integer)")
         c.executemany("insert into leads values (?, ?, ?)", [(f"+5989912{i:04d}", f"n{i}", i) for i in range(25)])
     monkeypatch.setenv("AIRFLOW_CONN_LEADS_DB", f"sqlite://{db}")
-    source = SqlSource("leads_db", "select tel, nome, id from leads where id >= ? order by id", parameters=(3,), fetch_size=4)
+    source = SqlSource(
+        "leads_db", "select tel, nome, id from leads where id >= ? order by id", parameters=(3,), fetch_size=4
+    )
     out = rows(source)
     assert len(out) == 22
     assert out[0] == (1, {"tel": "+59899120003", "nome": "n3", "id": 3})

@@ -109,21 +109,33 @@ def test_misuse_raises() -> None:
 
 
 ZONES = [
-    NY, "America/St_Johns", "Australia/Lord_Howe", "Asia/Kolkata", "Europe/London", "America/Halifax",
-    "Pacific/Chatham", "America/Sao_Paulo", "Asia/Kathmandu", "Australia/Sydney",
+    NY,
+    "America/St_Johns",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "Europe/London",
+    "America/Halifax",
+    "Pacific/Chatham",
+    "America/Sao_Paulo",
+    "Asia/Kathmandu",
+    "Australia/Sydney",
 ]
 instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
-windows = st.sampled_from([
-    CallingWindow(),
-    CallingWindow(weekly={"mon-fri": "09:00-20:00", "sat": "10:00-14:00", "sun": None}),
-    CallingWindow(start="01:30", end="02:45"),  # boundaries inside DST gaps/overlaps somewhere
-    CallingWindow(weekly={"mon-sun": ["08:00-12:00", "13:00-24:00"]}, holidays=["2026-03-08", "2026-10-04"]),
-])
+windows = st.sampled_from(
+    [
+        CallingWindow(),
+        CallingWindow(weekly={"mon-fri": "09:00-20:00", "sat": "10:00-14:00", "sun": None}),
+        CallingWindow(start="01:30", end="02:45"),  # boundaries inside DST gaps/overlaps somewhere
+        CallingWindow(weekly={"mon-sun": ["08:00-12:00", "13:00-24:00"]}, holidays=["2026-03-08", "2026-10-04"]),
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(at=instants, zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True), window=windows)
-def test_next_open_is_open_in_every_zone_and_earliest_locally(at: datetime, zones: list[str], window: CallingWindow) -> None:
+def test_next_open_is_open_in_every_zone_and_earliest_locally(
+    at: datetime, zones: list[str], window: CallingWindow
+) -> None:
     found = window.next_open(at, zones)
     if found is None:
         # only legitimate when no instant in the horizon is open in all zones: sample every 15 min

@@ -90,8 +90,16 @@ def plain_parts(directory: Path) -> tuple[dict, list[list[dict]]]:
 def check_parts(tmp: Path, rows: list[dict[str, str]], dnc: list[str], now: datetime, how: dict[str, int]) -> None:
     source, out, report = tmp / "leads.csv", tmp / "parts", tmp / "rejects.jsonl"
     write_csv(source, rows)
-    entries = prepare_parts(str(source), str(out), column_mapping=MAPPING, default_region="US",
-                            dnc_source=[{"phone": p} for p in dnc], reject_report=str(report), now=now, **how)
+    entries = prepare_parts(
+        str(source),
+        str(out),
+        column_mapping=MAPPING,
+        default_region="US",
+        dnc_source=[{"phone": p} for p in dnc],
+        reject_report=str(report),
+        now=now,
+        **how,
+    )
     manifest, parts = plain_parts(out)
     assert [e["path"] for e in entries] == [e["path"] for e in manifest["parts"]]
 
@@ -150,17 +158,24 @@ def check_parts(tmp: Path, rows: list[dict[str, str]], dnc: list[str], now: date
         assert [lead["row"] for lead in part] == sorted(lead["row"] for lead in part)
 
     # the union of the parts is what one preparation of the source hands on, field for field
-    once = prepare_leads(str(source), mapping=MAPPING, default_region="US", do_not_call=[{"phone": p} for p in dnc], now=now)
+    once = prepare_leads(
+        str(source), mapping=MAPPING, default_region="US", do_not_call=[{"phone": p} for p in dnc], now=now
+    )
     expected = sorted((lead.model_dump(mode="json") for lead in once), key=lambda d: d["row"])
     read_back = sorted((lead.model_dump(mode="json") for e in entries for lead in read_part(e)), key=lambda d: d["row"])
     assert read_back == expected
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 60),
-       split=st.one_of(st.builds(lambda n: {"parts": n}, st.integers(1, 7)),
-                       st.builds(lambda n: {"leads_per_part": n}, st.integers(1, 9))),
-       minutes=st.integers(0, 7 * 24 * 60))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 60),
+    split=st.one_of(
+        st.builds(lambda n: {"parts": n}, st.integers(1, 7)),
+        st.builds(lambda n: {"leads_per_part": n}, st.integers(1, 9)),
+    ),
+    minutes=st.integers(0, 7 * 24 * 60),
+)
 def test_generated_sources_prepared_once_and_split(tmp_path_factory, seed, rows, split, minutes) -> None:
     rnd = random.Random(seed)
     source_rows, dnc = generate_source(rnd, rows)
@@ -169,9 +184,11 @@ def test_generated_sources_prepared_once_and_split(tmp_path_factory, seed, rows,
 
 
 def test_one_number_in_two_spellings_is_one_lead_across_parts(tmp_path) -> None:
-    rows = [{"id": "A", "nome": "A", "tel": "+1 212 555 0101", "fuso": "America/New_York"},
-            {"id": "B", "nome": "B", "tel": "+1 212 555 0102", "fuso": "America/New_York"},
-            {"id": "C", "nome": "C", "tel": "2125550101", "fuso": "America/New_York"}]
+    rows = [
+        {"id": "A", "nome": "A", "tel": "+1 212 555 0101", "fuso": "America/New_York"},
+        {"id": "B", "nome": "B", "tel": "+1 212 555 0102", "fuso": "America/New_York"},
+        {"id": "C", "nome": "C", "tel": "2125550101", "fuso": "America/New_York"},
+    ]
     check_parts(tmp_path, rows, [], datetime(2026, 3, 2, 15, tzinfo=UTC), {"parts": 3})
     manifest, parts = plain_parts(tmp_path / "parts")
     assert [len(p) for p in parts] == [1, 1, 0] and manifest["rejected_by_reason"] == {"duplicate_phone": 1}
@@ -181,11 +198,18 @@ def test_a_retried_prepare_reuses_the_manifest_and_prepares_nothing(tmp_path) ->
     rows = [{"id": f"C{i}", "nome": "x", "tel": f"212555{i:04d}", "fuso": "America/New_York"} for i in range(100, 110)]
     write_csv(tmp_path / "leads.csv", rows)
     now = datetime(2026, 3, 2, 15, tzinfo=UTC)
-    first = prepare_parts(str(tmp_path / "leads.csv"), str(tmp_path / "p"), parts=3, column_mapping=MAPPING,
-                          default_region="US", now=now)
+    first = prepare_parts(
+        str(tmp_path / "leads.csv"), str(tmp_path / "p"), parts=3, column_mapping=MAPPING, default_region="US", now=now
+    )
     (tmp_path / "leads.csv").write_text("not,the,same\n")  # a second read would see another source
-    again = prepare_parts(str(tmp_path / "leads.csv"), str(tmp_path / "p"), parts=3, column_mapping=MAPPING,
-                          default_region="US", now=now + timedelta(hours=1))
+    again = prepare_parts(
+        str(tmp_path / "leads.csv"),
+        str(tmp_path / "p"),
+        parts=3,
+        column_mapping=MAPPING,
+        default_region="US",
+        now=now + timedelta(hours=1),
+    )
     assert again == first
 
 
@@ -202,8 +226,9 @@ def test_a_manifest_cut_short_is_prepared_again(tmp_path) -> None:
 def test_a_changed_part_is_refused_by_its_digest(tmp_path) -> None:
     rows = [{"id": f"C{i}", "nome": "x", "tel": f"212555{i:04d}", "fuso": "America/New_York"} for i in range(100, 104)]
     write_csv(tmp_path / "leads.csv", rows)
-    entry = prepare_parts(str(tmp_path / "leads.csv"), str(tmp_path / "p"), parts=1, column_mapping=MAPPING,
-                          default_region="US")[0]
+    entry = prepare_parts(
+        str(tmp_path / "leads.csv"), str(tmp_path / "p"), parts=1, column_mapping=MAPPING, default_region="US"
+    )[0]
     assert part_digest(entry) == entry["sha256"]
     path = Path(entry["path"])
     path.write_text(path.read_text().replace("+12125550101", "+12125550109"))
@@ -215,8 +240,9 @@ def test_a_changed_part_is_refused_by_its_digest(tmp_path) -> None:
 def test_a_damaged_line_names_the_line_and_no_phone(tmp_path) -> None:
     rows = [{"id": "A", "nome": "x", "tel": "2125550101", "fuso": "America/New_York"}]
     write_csv(tmp_path / "leads.csv", rows)
-    entry = prepare_parts(str(tmp_path / "leads.csv"), str(tmp_path / "p"), parts=1, column_mapping=MAPPING,
-                          default_region="US")[0]
+    entry = prepare_parts(
+        str(tmp_path / "leads.csv"), str(tmp_path / "p"), parts=1, column_mapping=MAPPING, default_region="US"
+    )[0]
     path = Path(entry["path"])
     path.write_text(path.read_text().replace('"timezone":"America/New_York"', '"timezone":null'))
     with pytest.raises(DialerConfigError, match="line 2 is not a prepared lead") as info:
@@ -230,8 +256,9 @@ def test_object_storage_destination(tmp_path) -> None:
     rows = [{"id": f"C{i}", "nome": "x", "tel": f"212555{i:04d}", "fuso": "America/New_York"} for i in range(100, 107)]
     write_csv(tmp_path / "leads.csv", rows)
     destination = ObjectStoragePath(f"file://{tmp_path}/store/run-1")
-    entries = prepare_parts(str(tmp_path / "leads.csv"), destination, leads_per_part=3, column_mapping=MAPPING,
-                            default_region="US")
+    entries = prepare_parts(
+        str(tmp_path / "leads.csv"), destination, leads_per_part=3, column_mapping=MAPPING, default_region="US"
+    )
     assert [e["leads"] for e in entries] == [3, 3, 1]
     assert all(e["path"].startswith("file://") for e in entries)
     assert sorted(lead.row for e in entries for lead in read_part(e)) == list(range(1, 8))

@@ -57,8 +57,16 @@ def _metadata_lags() -> bool:
 
 @pytest.mark.parametrize(
     ("fast", "ref", "lag"),
-    [("9.0.41", "9.0.41", 0), ("9.0.41", "9.0.43", 2), ("9.0.45", "9.0.43", 2), ("9.0.41", "9.1.0", None),
-     ("8.13.55", "9.0.1", None), ("", "9.0.43", None), ("9.0", "9.0.43", None), ("9.0.x", "9.0.43", None)],
+    [
+        ("9.0.41", "9.0.41", 0),
+        ("9.0.41", "9.0.43", 2),
+        ("9.0.45", "9.0.43", 2),
+        ("9.0.41", "9.1.0", None),
+        ("8.13.55", "9.0.1", None),
+        ("", "9.0.43", None),
+        ("9.0", "9.0.43", None),
+        ("9.0.x", "9.0.43", None),
+    ],
 )
 def test_metadata_lag(fast: str, ref: str, lag: int | None) -> None:
     assert metadata_lag(fast, ref) == lag
@@ -87,7 +95,9 @@ def test_auto_takes_the_fast_library_only_when_its_metadata_matches(monkeypatch:
     monkeypatch.setattr(rphonenumbers, "__phonenumbers_version__", phonenumbers.__version__)
     assert PhoneNormaliser().backend.module is rphonenumbers
     major, minor, patch = (int(p) for p in phonenumbers.__version__.split("."))
-    monkeypatch.setattr(rphonenumbers, "__phonenumbers_version__", f"{major}.{minor}.{patch + 1 + phone_backend.MAX_METADATA_LAG}")
+    monkeypatch.setattr(
+        rphonenumbers, "__phonenumbers_version__", f"{major}.{minor}.{patch + 1 + phone_backend.MAX_METADATA_LAG}"
+    )
     chosen = select_backend("auto")
     assert chosen.module is phonenumbers and "differs" in chosen.reason
     assert select_backend("rphonenumbers").module is rphonenumbers  # forcing ignores the release
@@ -129,12 +139,30 @@ def _forms(example: phonenumbers.PhoneNumber, rng: random.Random) -> list[str]:
     nsn = phonenumbers.national_significant_number(example)
     other_last = str((int(e164[-1]) + rng.randrange(1, 10)) % 10)
     return [
-        e164, national, international, phonenumbers.format_number(example, fmt.RFC3966), nsn, e164[1:],
-        "00" + e164[1:], "011" + e164[1:],  # IDD prefixes: valid or not depending on the default region
-        e164[:-1], e164 + str(rng.randrange(10)), e164[:-1] + other_last, nsn[:-1], nsn + "0",  # off by a digit
-        national.replace(" ", "-"), national.replace(" ", "."), f"({national})", f"{international} ext. 12",
-        f"{national} x7", " ".join(e164), f"{e164[:4]}-{e164[4:]}", national + "a", "tel:" + e164,
-        e164.translate(_ARABIC_INDIC), nsn.translate(_FULL_WIDTH),
+        e164,
+        national,
+        international,
+        phonenumbers.format_number(example, fmt.RFC3966),
+        nsn,
+        e164[1:],
+        "00" + e164[1:],
+        "011" + e164[1:],  # IDD prefixes: valid or not depending on the default region
+        e164[:-1],
+        e164 + str(rng.randrange(10)),
+        e164[:-1] + other_last,
+        nsn[:-1],
+        nsn + "0",  # off by a digit
+        national.replace(" ", "-"),
+        national.replace(" ", "."),
+        f"({national})",
+        f"{international} ext. 12",
+        f"{national} x7",
+        " ".join(e164),
+        f"{e164[:4]}-{e164[4:]}",
+        national + "a",
+        "tel:" + e164,
+        e164.translate(_ARABIC_INDIC),
+        nsn.translate(_FULL_WIDTH),
     ]
 
 
@@ -185,7 +213,9 @@ def reference(raw: str, region: str | None) -> tuple[str | None, str | None, tup
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None, tuple(sorted(zones))
 
 
-def _outcome(normaliser: PhoneNormaliser, raw: str, region: str | None) -> tuple[str | None, str | None, tuple[str, ...]]:
+def _outcome(
+    normaliser: PhoneNormaliser, raw: str, region: str | None
+) -> tuple[str | None, str | None, tuple[str, ...]]:
     result = normaliser.normalise(raw, region)
     return result.e164, result.error, normaliser.zones(result) if result.e164 else ()
 
@@ -217,8 +247,11 @@ def test_fast_normaliser_matches_phonenumbers_over_the_corpus(
 ) -> None:
     pairs = corpus_pairs
     assert len(pairs) > 100_000
-    differ = [(raw, region, got, want) for raw, region in pairs
-              if not _agrees(got := _outcome(fast_normaliser, raw, region), want := reference(raw, region))]
+    differ = [
+        (raw, region, got, want)
+        for raw, region in pairs
+        if not _agrees(got := _outcome(fast_normaliser, raw, region), want := reference(raw, region))
+    ]
     # the corpus reaches every kind of outcome, so agreement is not agreement on one kind only
     kinds = Counter((want[1] or "valid").split(":")[0] for want in (reference(r, g) for r, g in pairs[::50]))
     assert {"valid", "no country", "not a phone number", "too short", "too long", INVALID_FOR_COUNTRY} <= set(kinds)
@@ -235,8 +268,12 @@ def _raw_outcome(lib, raw: str, region: str | None) -> tuple:
     except lib.NumberParseException as exc:
         return ("error", exc.error_type)
     valid = lib.is_valid_number(number)
-    return ("number", valid, lib.format_number(number, lib.PhoneNumberFormat.E164) if valid else None,
-            lib.number_type(number) if valid else None)
+    return (
+        "number",
+        valid,
+        lib.format_number(number, lib.PhoneNumberFormat.E164) if valid else None,
+        lib.number_type(number) if valid else None,
+    )
 
 
 def raw_differences(pairs: list[tuple[str, str | None]]) -> list[tuple[str, str | None, tuple, tuple]]:
@@ -337,8 +374,14 @@ def _prepare(path: Path, backend: str, rejects: Path) -> tuple[list[dict], dict[
     # a fresh process per backend: DIALER_PHONE_BACKEND is read where a normaliser is built,
     # prepare_leads' worker processes included
     env = {**os.environ, BACKEND_ENV: backend, "PYTHONPATH": str(REPO)}
-    out = subprocess.run([sys.executable, "-c", code, str(path), str(rejects), backend, NOW.isoformat()],
-                         check=True, capture_output=True, text=True, env=env, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(rejects), backend, NOW.isoformat()],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     import json
 
     data = json.loads(out.stdout)
@@ -374,7 +417,10 @@ def test_existing_phone_tests_pass_on_the_fast_backend() -> None:
     env = {**os.environ, BACKEND_ENV: "rphonenumbers", "PYTHONPATH": str(REPO)}
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/leads/test_leads_phones.py"],
-        capture_output=True, text=True, env=env, cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
     )
     assert out.returncode == 0, out.stdout[-3000:]
     assert " passed" in out.stdout and " failed" not in out.stdout

@@ -56,7 +56,9 @@ def test_example_4_new_york_spring_forward_0230() -> None:
 
 
 def test_example_5_number_in_several_zones() -> None:
-    lead = one({"phone": "+1 709 555 1234"}, now=datetime(2026, 3, 6, 11, 40, tzinfo=UTC), default_timezone="America/Halifax")
+    lead = one(
+        {"phone": "+1 709 555 1234"}, now=datetime(2026, 3, 6, 11, 40, tzinfo=UTC), default_timezone="America/Halifax"
+    )
     assert lead.window_zones == ("America/Halifax", "America/St_Johns")
     assert lead.timezone == "America/Halifax"
     assert lead.call_at == datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
@@ -65,7 +67,9 @@ def test_example_5_number_in_several_zones() -> None:
 
 
 def test_example_5b_us_toll_free_number() -> None:
-    lead = one({"phone": "+1 800 555 0199"}, now=datetime(2026, 3, 6, 11, 40, tzinfo=UTC), default_timezone="America/New_York")
+    lead = one(
+        {"phone": "+1 800 555 0199"}, now=datetime(2026, 3, 6, 11, 40, tzinfo=UTC), default_timezone="America/New_York"
+    )
     assert len(lead.window_zones) == 42
     assert lead.call_at == datetime(2026, 3, 6, 22, 0, tzinfo=UTC)
     assert CallingWindow().closes_at(lead.call_at, lead.zones) == datetime(2026, 3, 7, 0, 30, tzinfo=UTC)

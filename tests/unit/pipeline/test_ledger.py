@@ -56,10 +56,15 @@ def test_content_hash_covers_what_is_sent_not_when():
 def test_round_trip_and_outcome_rules(ledger_conn):
     conn_id, table = ledger_conn
     with SyncLedger(conn_id, table=table) as ledger:
-        ledger.record("dialer", "list:1", [
-            LedgerEntry("phone", "+1", "added", content_hash="h1", vendor_ids={"contact_id": 9}),
-            LedgerEntry("external_id", "X", "refused", content_hash="hx", reason="bad name"),
-        ], run_id="run-1")
+        ledger.record(
+            "dialer",
+            "list:1",
+            [
+                LedgerEntry("phone", "+1", "added", content_hash="h1", vendor_ids={"contact_id": 9}),
+                LedgerEntry("external_id", "X", "refused", content_hash="hx", reason="bad name"),
+            ],
+            run_id="run-1",
+        )
         got = ledger.lookup("dialer", "list:1", [("phone", "+1"), ("external_id", "X"), ("phone", "+2")])
         assert set(got) == {("phone", "+1"), ("external_id", "X")}
         assert got["phone", "+1"].content_hash == "h1" and got["phone", "+1"].attempts == 0
@@ -67,10 +72,15 @@ def test_round_trip_and_outcome_rules(ledger_conn):
         assert got["external_id", "X"].content_hash is None  # nothing delivered yet
         assert got["external_id", "X"].attempts == 1 and got["external_id", "X"].reason == "bad name"
         # refused again: one more attempt; the delivered hash of +1 survives an unknown fate
-        ledger.record("dialer", "list:1", [
-            LedgerEntry("external_id", "X", "refused", content_hash="hx2", reason="bad name"),
-            LedgerEntry("phone", "+1", "unknown", content_hash="h2"),
-        ], run_id="run-2")
+        ledger.record(
+            "dialer",
+            "list:1",
+            [
+                LedgerEntry("external_id", "X", "refused", content_hash="hx2", reason="bad name"),
+                LedgerEntry("phone", "+1", "unknown", content_hash="h2"),
+            ],
+            run_id="run-2",
+        )
         got = ledger.lookup("dialer", "list:1", [("phone", "+1"), ("external_id", "X")])
         assert got["external_id", "X"].attempts == 2
         assert got["phone", "+1"].content_hash == "h1" and got["phone", "+1"].outcome == "unknown"
@@ -127,8 +137,13 @@ def test_entries_pages_in_key_order(ledger_conn):
 
 _outcomes = st.sampled_from(["added", "updated", "unchanged", "removed", "refused", "unknown"])
 _entries = st.lists(
-    st.tuples(st.sampled_from(["phone", "external_id"]), st.sampled_from(["a", "b", "c", "é", "d'x"]), _outcomes,
-              st.sampled_from([None, "h1", "h2"]), st.sampled_from([None, {"id": 1}, {"id": 2}])),
+    st.tuples(
+        st.sampled_from(["phone", "external_id"]),
+        st.sampled_from(["a", "b", "c", "é", "d'x"]),
+        _outcomes,
+        st.sampled_from([None, "h1", "h2"]),
+        st.sampled_from([None, {"id": 1}, {"id": 2}]),
+    ),
     max_size=8,
 )
 
@@ -142,7 +157,12 @@ def _model_apply(model: dict, batch: list) -> None:
         delivered = outcome in ("added", "updated", "unchanged")
         retry = outcome in ("refused", "unknown")
         if old is None:
-            model[k] = {"outcome": outcome, "hash": chash if delivered else None, "ids": ids or {}, "attempts": 1 if retry else 0}
+            model[k] = {
+                "outcome": outcome,
+                "hash": chash if delivered else None,
+                "ids": ids or {},
+                "attempts": 1 if retry else 0,
+            }
         else:
             model[k] = {
                 "outcome": outcome,
@@ -160,10 +180,14 @@ def test_ledger_agrees_with_a_model(ledger_conn, batches):
     model: dict = {}
     with SyncLedger(conn_id, table=table, batch_size=3) as ledger:
         for batch in batches:
-            ledger.record("d", target, [LedgerEntry(k, v, o, content_hash=h, vendor_ids=i or {}) for k, v, o, h, i in batch])
+            ledger.record(
+                "d", target, [LedgerEntry(k, v, o, content_hash=h, vendor_ids=i or {}) for k, v, o, h, i in batch]
+            )
             _model_apply(model, batch)
-        stored = {e.key: {"outcome": e.outcome, "hash": e.content_hash, "ids": e.vendor_ids, "attempts": e.attempts}
-                  for e in ledger.entries("d", target)}
+        stored = {
+            e.key: {"outcome": e.outcome, "hash": e.content_hash, "ids": e.vendor_ids, "attempts": e.attempts}
+            for e in ledger.entries("d", target)
+        }
     assert stored == model
 
 
@@ -179,9 +203,12 @@ def _writer(uri: str, table: str, name: str, rounds: int, errors) -> None:
         with SyncLedger("ledger_w", table=table, batch_size=50) as ledger:
             for r in range(rounds):
                 keys = rnd.sample(range(300), 120)  # overlapping with the other writer, in random order
-                ledger.record("d", "campaign:1", [
-                    LedgerEntry("phone", f"+1{k:05d}", "added", content_hash=f"{name}:{r}") for k in keys
-                ], run_id=name)
+                ledger.record(
+                    "d",
+                    "campaign:1",
+                    [LedgerEntry("phone", f"+1{k:05d}", "added", content_hash=f"{name}:{r}") for k in keys],
+                    run_id=name,
+                )
     except BaseException as exc:  # reported to the parent: a writer must not fail
         errors.put(f"{name}: {type(exc).__name__}: {exc}")
 
@@ -223,8 +250,12 @@ def test_sqlite_file_is_a_real_database(tmp_path, monkeypatch):
     """What a data team sees: a plain table in its own database, readable without this package."""
     monkeypatch.setenv("AIRFLOW_CONN_LEDGER_PLAIN", f"sqlite://{tmp_path}/plain.db")
     with SyncLedger("ledger_plain") as ledger:
-        ledger.record("dialer_x", "list:5", [LedgerEntry("external_id", "C-9", "added", content_hash="abc")], run_id="r1")
-    rows = sqlite3.connect(tmp_path / "plain.db").execute(
-        "select dialer_conn_id, target, key_kind, lead_key, outcome, attempts, run_id from dialer_sync_ledger"
-    ).fetchall()
+        ledger.record(
+            "dialer_x", "list:5", [LedgerEntry("external_id", "C-9", "added", content_hash="abc")], run_id="r1"
+        )
+    rows = (
+        sqlite3.connect(tmp_path / "plain.db")
+        .execute("select dialer_conn_id, target, key_kind, lead_key, outcome, attempts, run_id from dialer_sync_ledger")
+        .fetchall()
+    )
     assert rows == [("dialer_x", "list:5", "external_id", "C-9", "added", 0, "r1")]

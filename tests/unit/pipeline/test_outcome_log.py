@@ -17,10 +17,15 @@ _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters
 _rows = st.lists(
     st.builds(
         OutcomeRow,
-        run_id=st.just("dag/run/task/-1"), dialer_conn_id=st.just("dialer"), target=st.just("list_id=1"),
-        row=st.integers(1, 10**6), key_kind=st.sampled_from(["phone", "external_id"]), lead_key=_text,
+        run_id=st.just("dag/run/task/-1"),
+        dialer_conn_id=st.just("dialer"),
+        target=st.just("list_id=1"),
+        row=st.integers(1, 10**6),
+        key_kind=st.sampled_from(["phone", "external_id"]),
+        lead_key=_text,
         outcome=st.sampled_from(sorted(["added", "refused", "unknown", "held", "rejected", "skipped"])),
-        reason=st.one_of(st.none(), _text), vendor_ids=st.one_of(st.none(), st.just('{"contact_id": 5}')),
+        reason=st.one_of(st.none(), _text),
+        vendor_ids=st.one_of(st.none(), st.just('{"contact_id": 5}')),
         at=st.just("2027-01-01T00:00:00+00:00"),
     ),
     max_size=40,
@@ -45,7 +50,9 @@ def test_files_give_back_every_row(tmp_path, rows, fmt, batch):
     else:
         lines = path.read_text(encoding="utf-8").split("\n")
         assert lines[-1] == ""
-        assert [json.loads(line) for line in lines[:-1]] == [dict(zip(OUTCOME_LOG_COLUMNS, (getattr(r, c) for c in OUTCOME_LOG_COLUMNS), strict=True)) for r in rows]
+        assert [json.loads(line) for line in lines[:-1]] == [
+            dict(zip(OUTCOME_LOG_COLUMNS, (getattr(r, c) for c in OUTCOME_LOG_COLUMNS), strict=True)) for r in rows
+        ]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -53,14 +60,28 @@ def test_tables_give_back_every_row(backend, tmp_path, monkeypatch, request):
     uri = f"sqlite://{tmp_path}/log.db" if backend == "sqlite" else request.getfixturevalue("postgres_uri")
     monkeypatch.setenv("AIRFLOW_CONN_OUTCOMES", uri)
     table = f"outcomes_{uuid.uuid4().hex[:8]}"
-    rows = [OutcomeRow("r", "dialer", "list_id=1", i, "phone", f"+1212555{i:04d}", "added" if i % 3 else "refused",
-                       None if i % 3 else "field too long, 'quoted'", None) for i in range(1, 1203)]
+    rows = [
+        OutcomeRow(
+            "r",
+            "dialer",
+            "list_id=1",
+            i,
+            "phone",
+            f"+1212555{i:04d}",
+            "added" if i % 3 else "refused",
+            None if i % 3 else "field too long, 'quoted'",
+            None,
+        )
+        for i in range(1, 1203)
+    ]
     with OutcomeLog({"conn_id": "outcomes", "table": table}, batch_size=250) as log:
         log.extend(rows)
     assert log.rows_written == len(rows)
     from airflow.sdk import BaseHook
 
-    got = BaseHook.get_hook("outcomes").get_records(f"SELECT row, lead_key, outcome, reason, at FROM {table} ORDER BY row")
+    got = BaseHook.get_hook("outcomes").get_records(
+        f"SELECT row, lead_key, outcome, reason, at FROM {table} ORDER BY row"
+    )
     assert [(r[0], r[1], r[2], r[3]) for r in got] == [(r.row, r.lead_key, r.outcome, r.reason) for r in rows]
     assert all(r[4] for r in got)
 

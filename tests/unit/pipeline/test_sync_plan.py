@@ -28,17 +28,22 @@ def ledger(tmp_path, monkeypatch):
 
 
 def _lead(row: int, ident: int, name: str) -> PreparedLead:
-    return PreparedLead(row=row, phone=f"+1212555{ident:04d}", external_id=f"C{ident}", first_name=name,
-                        timezone="America/New_York")
+    return PreparedLead(
+        row=row, phone=f"+1212555{ident:04d}", external_id=f"C{ident}", first_name=name, timezone="America/New_York"
+    )
 
 
 def _plan(ledger, mode, writer, at, max_retries=2) -> SyncPlan:
-    return SyncPlan(ledger, "dialer", "list_id=1", mode, writer=writer, prepared_at=at, max_retries=max_retries, batch=3)
+    return SyncPlan(
+        ledger, "dialer", "list_id=1", mode, writer=writer, prepared_at=at, max_retries=max_retries, batch=3
+    )
 
 
 def _deliver(ledger, plan_leads, verdicts, writer):
     """Record what the vendor did with the sent leads, as the operator does after each chunk."""
-    refused = [{"row": lead.row, "reason": "bad_field"} for lead in plan_leads if verdicts[lead.external_id] == "refused"]
+    refused = [
+        {"row": lead.row, "reason": "bad_field"} for lead in plan_leads if verdicts[lead.external_id] == "refused"
+    ]
     unknown = [lead.row for lead in plan_leads if verdicts[lead.external_id] == "unknown"]
     outcome = ChunkOutcome(accepted=len(plan_leads) - len(refused) - len(unknown), refused=refused, unknown=unknown)
     ledger.record("dialer", "list_id=1", outcome_entries(plan_leads, outcome, writer=writer))
@@ -46,7 +51,8 @@ def _deliver(ledger, plan_leads, verdicts, writer):
 
 day_strategy = st.lists(
     st.tuples(st.integers(0, 9), st.sampled_from(["Ana", "Bo"]), st.sampled_from(["ok", "ok", "refused", "unknown"])),
-    max_size=10, unique_by=lambda t: t[0],
+    max_size=10,
+    unique_by=lambda t: t[0],
 )
 
 
@@ -96,7 +102,9 @@ def test_unchanged_and_changed_keys_are_told_apart(ledger):
 def test_a_retried_task_plans_what_its_first_attempt_planned(ledger):
     """Attempt 1 records its first chunk and dies; attempt 2 (same run, same preparation instant) must cut the same
     chunks, or progress would not recognise them and exactly-once would break."""
-    ledger.record("dialer", "list_id=1", outcome_entries([_lead(9, 5, "Old")], ChunkOutcome(accepted=1), writer="yesterday"))
+    ledger.record(
+        "dialer", "list_id=1", outcome_entries([_lead(9, 5, "Old")], ChunkOutcome(accepted=1), writer="yesterday")
+    )
     leads = [_lead(i, i, "N") for i in range(1, 8)]
     prepared_at = dt.datetime.now(dt.UTC)  # the first attempt's instant, before it wrote anything
     first = _plan(ledger, "insert", "today", prepared_at)
@@ -142,11 +150,21 @@ def test_a_retried_upsert_task_keeps_its_updates_as_updates(ledger, mode):
     if mode == "mirror":
         assert first.seen == {("external_id", f"C{i}") for i in (1, 2, 3, 5, 6)}
     _deliver(ledger, [today[3]], {"C5": "ok"}, "today")
-    ledger.record("dialer", "list_id=1", [
-        LedgerEntry("external_id", "C2", "updated", content_hash=content_hash(today[1]), vendor_ids={"contact_id": 2},
-                    run_id="today"),
-        LedgerEntry("external_id", "C3", "refused", reason=f"{UPDATE_REFUSED}: HTTP 422", run_id="today"),
-    ])
+    ledger.record(
+        "dialer",
+        "list_id=1",
+        [
+            LedgerEntry(
+                "external_id",
+                "C2",
+                "updated",
+                content_hash=content_hash(today[1]),
+                vendor_ids={"contact_id": 2},
+                run_id="today",
+            ),
+            LedgerEntry("external_id", "C3", "refused", reason=f"{UPDATE_REFUSED}: HTTP 422", run_id="today"),
+        ],
+    )
     again = _plan(ledger, mode, "today", prepared_at)
     assert [lead.row for lead in again.filter(today)] == adds
     assert [lead.row for lead, _ in again.updates] == updates
