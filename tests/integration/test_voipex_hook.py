@@ -153,16 +153,17 @@ def test_test_connection_unreachable_port(emu, monkeypatch):
 
 
 def test_token_refreshed_before_expiry_then_relogin(emu):
-    emu.configure(voipex_token_lifetime=0.5, voipex_refresh_lifetime=1.2)
+    # lifetimes of seconds, not fractions: a loaded machine must not let a request outlast its token
+    emu.configure(voipex_token_lifetime=2.0, voipex_refresh_lifetime=4.0)
     hook = VoipexHook()
     hook.list_ivrs()
-    time.sleep(0.5)  # past 0.5 - 10% skew: refreshed before the server refuses it
+    time.sleep(2.0)  # past 2.0 - 10% skew: refreshed before the server refuses it
     hook.list_ivrs()
-    # a loaded machine may take longer than the 0.45 s a token is used for, and refresh once more: the
+    # a slow machine may take longer than the 1.8 s a token is used for, and refresh once more: the
     # counts below are bounds, the refusals exact
     grants = voipex_state(emu)["tokens"]["grants"]
     assert grants["password"] == 1 and grants["refresh_token"] >= 1
-    time.sleep(1.2)  # every refresh token issued so far is past its lifetime: log in again
+    time.sleep(4.0)  # every refresh token issued so far is past its lifetime: log in again
     hook.list_ivrs()
     tokens = voipex_state(emu)["tokens"]
     assert tokens["grants"]["password"] == 2
