@@ -104,3 +104,26 @@ class PreparedLead(BaseModel):
         if opening is None:
             raise ValueError(f"row {self.row}: no calling window opens in {', '.join(self.zones)} within the horizon")
         return opening
+
+
+#: the fields of a ``PreparedLead`` in declaration order (the order ``prepared_lead_from_fields`` expects)
+PREPARED_FIELD_ORDER = tuple(PreparedLead.model_fields)
+PREPARED_FIELDS = frozenset(PREPARED_FIELD_ORDER)
+_new = PreparedLead.__new__
+_set = object.__setattr__
+
+
+def prepared_lead_from_fields(values: dict[str, Any]) -> PreparedLead:
+    """``PreparedLead.model_construct`` without its per-call overhead (20x cheaper, same object).
+
+    ``values`` holds every field, in ``PREPARED_FIELD_ORDER``, already validated by the caller
+    (preparation, or a part read back), and becomes the lead's ``__dict__`` as is; model_construct
+    would only re-apply defaults, which every value here already has. Unit tests pin equality with
+    ``model_validate`` and the field order.
+    """
+    lead = _new(PreparedLead)
+    _set(lead, "__dict__", values)
+    _set(lead, "__pydantic_fields_set__", PREPARED_FIELDS)
+    _set(lead, "__pydantic_extra__", None)
+    _set(lead, "__pydantic_private__", None)
+    return lead

@@ -244,6 +244,13 @@ class PreparationReport:
         for row in unknown:
             self._writer.write(Reject(int(row), "unknown_fate", None, None, UNKNOWN_DETAIL, level="unknown"))
 
+    def close_unfinished(self) -> None:
+        """Close the report file of a run that failed or was abandoned before ``finish`` (idempotent):
+        the rejects found so far stay readable."""
+        if self._writer is not None and not self.complete:
+            self._writer.close()
+            self._writer = None
+
     def close(self) -> None:
         """Close the report file if ``keep_open`` left it open (idempotent)."""
         if self._writer is not None and self.complete:

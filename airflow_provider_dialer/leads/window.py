@@ -301,7 +301,9 @@ class CallingWindow:
                 raise CallingWindowError(f"unknown time zone {z!r}")
         return at.astimezone(UTC)
 
-    def _open_in(self, at: datetime, zone: str) -> bool:
+    def open_in_zone(self, at: datetime, zone: str) -> bool:
+        """True when ``at`` (aware, UTC) is inside the window in ``zone``, without ``is_open``'s
+        argument checks: for loops that checked their zones once and ask per lead."""
         day = at.astimezone(zone_info(zone)).date()
         for s, e in self._day_bounds(zone, day):
             if s <= at < e:
@@ -319,7 +321,7 @@ class CallingWindow:
     def is_open(self, at: datetime, zones: Sequence[str]) -> bool:
         """True when ``at`` (aware) is inside the window in every one of ``zones``."""
         at = self._check(at, zones)
-        return all(self._open_in(at, z) for z in zones)
+        return all(self.open_in_zone(at, z) for z in zones)
 
     def next_open(self, at: datetime, zones: Sequence[str]) -> datetime | None:
         """The earliest instant ``>= at`` (UTC) at which the window is open in ALL ``zones``.
@@ -328,9 +330,10 @@ class CallingWindow:
         within ``horizon_days`` (for example zones whose windows never overlap).
         """
         at = self._check(at, zones)
-        return self._next_open_checked(at, zones)
+        return self.next_open_unchecked(at, zones)
 
-    def _next_open_checked(self, at: datetime, zones: Sequence[str]) -> datetime | None:
+    def next_open_unchecked(self, at: datetime, zones: Sequence[str]) -> datetime | None:
+        """``next_open`` without its argument checks: ``at`` aware UTC, ``zones`` known and non-empty."""
         limit = at + timedelta(days=self.horizon_days)
         candidate = at
         # Each step jumps to the latest "next opening" among the closed zones; nothing in between can
@@ -338,7 +341,7 @@ class CallingWindow:
         while candidate <= limit:
             latest: datetime | None = None
             for z in zones:
-                if self._open_in(candidate, z):
+                if self.open_in_zone(candidate, z):
                     continue
                 nxt = self._next_open_in(candidate, z)
                 if nxt is None:
