@@ -140,7 +140,7 @@ class PreparedLeads:
 def prepare_leads(
     source: Any,
     *,
-    mapping: ColumnMapping | Mapping[str, Any] | None = None,
+    column_mapping: ColumnMapping | Mapping[str, Any] | None = None,
     default_region: str | None = None,
     default_timezone: str | None = None,
     calling_window: CallingWindow | Mapping[str, Any] | None = None,
@@ -159,12 +159,14 @@ def prepare_leads(
     workers: int = 1,
     parallel_after_rows: int = 20_000,
     field_limits: Mapping[str, int] | None = None,
+    mapping: ColumnMapping | Mapping[str, Any] | None = None,
 ) -> PreparedLeads:
     """Prepare leads from any source for any dialer: phones, zone, schedule, calling window, de-dup, DNC.
 
     :param source: rows: an iterable / XCom value of dicts or ``Lead``s, a CSV or JSONL path / URL /
         ``ObjectStoragePath``, or a ``CsvSource``, ``JsonLinesSource``, ``SqlSource``.
-    :param mapping: ``ColumnMapping`` (or dict of its fields) naming the source columns.
+    :param column_mapping: ``ColumnMapping`` (or dict of its fields) naming the source columns; the
+        operators' argument of the same name.
     :param default_region: ISO country for numbers written without ``+<country code>`` (e.g. ``"UY"``);
         a row's ``country`` column overrides it. ``None``: such numbers are ``invalid_phone``.
     :param default_timezone: campaign zone for leads whose zone is neither given nor implied by the
@@ -198,11 +200,12 @@ def prepare_leads(
         ``{"first_name": 255, "email": 255}`` (a dict field such as ``custom_fields`` limits each
         value); a longer value rejects the row as ``field_too_long`` instead of failing its chunk at
         the vendor. Operators pass their hook's ``lead_field_limits``.
+    :param mapping: deprecated spelling of ``column_mapping`` (a ``DeprecationWarning``).
     :return: ``PreparedLeads``; nothing is read until it is iterated.
 
     Example::
 
-        result = prepare_leads("s3://crm/leads.csv", mapping={"phones": ["tel"], "first_name": "nome"},
+        result = prepare_leads("s3://crm/leads.csv", column_mapping={"phones": ["tel"], "first_name": "nome"},
                                default_region="UY", default_timezone="America/Montevideo")
         for chunk in result.chunks(500):
             hook.push(chunk)
@@ -210,7 +213,7 @@ def prepare_leads(
     """
     import phonenumbers
 
-    mapping = ColumnMapping.from_spec(mapping)
+    mapping = ColumnMapping.from_spec(_column_mapping_argument("prepare_leads", column_mapping, mapping))
     window = CallingWindow.from_spec(calling_window)
     if default_region is not None:
         default_region = str(default_region).upper()
@@ -270,7 +273,28 @@ def prepare_leads(
     return PreparedLeads(run.stream(rows_source, dnc_source, chunk_rows), report, now)
 
 
-def check_source(source: Any, mapping: ColumnMapping | Mapping[str, Any] | None = None) -> None:
+def _column_mapping_argument(function: str, column_mapping: Any, mapping: Any) -> Any:
+    """``column_mapping``, or the deprecated ``mapping=`` a caller still passes (with a warning)."""
+    if mapping is None:
+        return column_mapping
+    import warnings
+
+    if column_mapping is not None:
+        raise DialerConfigError(f"{function}: give column_mapping only (mapping is its deprecated spelling)")
+    warnings.warn(
+        f"{function}(mapping=...) is deprecated; pass column_mapping=... (the operators' name)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return mapping
+
+
+def check_source(
+    source: Any,
+    column_mapping: ColumnMapping | Mapping[str, Any] | None = None,
+    *,
+    mapping: ColumnMapping | Mapping[str, Any] | None = None,
+) -> None:
     """Check, before anything is written anywhere, what a file source can tell up front.
 
     A CSV file's encoding and header are read and the mapping is checked against the header; a JSON
@@ -285,7 +309,8 @@ def check_source(source: Any, mapping: ColumnMapping | Mapping[str, Any] | None 
     if isinstance(spec, CsvSource):
         names = spec.header()
         if names:
-            ColumnMapping.from_spec(mapping).check_columns(names, f"the header of {spec.path}")
+            column_mapping = _column_mapping_argument("check_source", column_mapping, mapping)
+            ColumnMapping.from_spec(column_mapping).check_columns(names, f"the header of {spec.path}")
     elif isinstance(spec, JsonLinesSource):
         spec.check_encoding()
 

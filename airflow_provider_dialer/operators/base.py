@@ -503,7 +503,7 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
 
         return prepare_leads(
             self.as_source(self.source),
-            mapping=self.column_mapping,
+            column_mapping=self.column_mapping,
             default_region=self.default_region,
             default_timezone=self.default_timezone,
             calling_window=self.calling_window,

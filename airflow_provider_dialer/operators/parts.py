@@ -87,7 +87,7 @@ def prepare_parts(
     if manifest is None:
         prepared = prepare_leads(
             source,
-            mapping=column_mapping,
+            column_mapping=column_mapping,
             default_region=default_region,
             default_timezone=default_timezone,
             calling_window=calling_window,
