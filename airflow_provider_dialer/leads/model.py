@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airflow_provider_dialer.exceptions import DialerValueError
+
 
 class Lead(BaseModel):
     """One person to contact, described once for every vendor.
@@ -94,15 +96,17 @@ class PreparedLead(BaseModel):
         """For vendors that take no per-lead time: ``None`` if the lead may be sent at ``now``, else
         the instant to hold it until (its ``call_at`` or the window's next opening, whichever is later).
 
-        ``window`` is the ``CallingWindow`` the lead was prepared with. Raises ``ValueError`` when
-        the window never opens within its horizon (the lead must not be sent).
+        ``window`` is the ``CallingWindow`` the lead was prepared with. Raises ``DialerValueError`` (a ``ValueError``)
+        when the window never opens within its horizon (the lead must not be sent).
         """
         earliest = now if self.call_at is None or self.call_at <= now else self.call_at
         if earliest == now and window.is_open(now, self.zones):
             return None
         opening: datetime | None = window.next_open(earliest, self.zones)
         if opening is None:
-            raise ValueError(f"row {self.row}: no calling window opens in {', '.join(self.zones)} within the horizon")
+            raise DialerValueError(
+                f"row {self.row}: no calling window opens in {', '.join(self.zones)} within the horizon"
+            )
         return opening
 
 

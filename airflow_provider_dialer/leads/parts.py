@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerError
 from airflow_provider_dialer.leads.model import (
     PREPARED_FIELD_ORDER,
     PREPARED_FIELDS,
@@ -214,9 +214,7 @@ def write_parts(
         "parts": [{**entry, "manifest": _as_text(manifest_path)} for entry in entries],
     }
     if sum(entry["leads"] for entry in entries) != report.prepared:  # a broken invariant must not travel on
-        raise RuntimeError(
-            f"parts hold {sum(e['leads'] for e in entries)} leads, preparation counted {report.prepared}"
-        )
+        raise DialerError(f"parts hold {sum(e['leads'] for e in entries)} leads, preparation counted {report.prepared}")
     from airflow_provider_dialer.leads.sources import open_binary
 
     with open_binary(manifest_path, conn_id, mode="wb") as handle:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal
 
-from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerUsageError, DialerValueError
 from airflow_provider_dialer.leads.columns import SCALAR_FIELDS, ColumnMapping
 from airflow_provider_dialer.leads.model import Lead, PreparedLead, prepared_lead_from_fields
 from airflow_provider_dialer.leads.phones import PhoneNormaliser, PhoneResult, mask_phone, phone_text
@@ -118,14 +118,14 @@ class PreparedLeads:
 
     def __iter__(self) -> Iterator[PreparedLead]:
         if self._started:
-            raise RuntimeError("prepared leads stream once; call prepare_leads again to re-read the source")
+            raise DialerUsageError("prepared leads stream once; call prepare_leads again to re-read the source")
         self._started = True
         return self._run
 
     def chunks(self, size: int = 1000) -> Iterator[list[PreparedLead]]:
         """Lists of at most ``size`` prepared leads, in source order."""
         if size < 1:
-            raise ValueError("chunk size must be at least 1")
+            raise DialerValueError(f"chunk size must be at least 1, got {size!r}")
         it = iter(self)
         while chunk := list(islice(it, size)):
             yield chunk

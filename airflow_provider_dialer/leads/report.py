@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import IO, Any
 
-from airflow_provider_dialer.exceptions import DialerError
+from airflow_provider_dialer.exceptions import DialerError, DialerUsageError
 
 
 class RejectReason(str, Enum):
@@ -268,7 +268,7 @@ class PreparationReport:
         task fails loudly afterwards. Warnings do not count.
         """
         if not self.complete:
-            raise RuntimeError("check_ratio() needs the whole run: iterate the prepared leads first")
+            raise DialerUsageError("check_ratio() needs the whole run: iterate the prepared leads first")
         if self.rejected and self.reject_ratio > max_reject_ratio:
             raise RejectRatioExceededError(self.rejected, self.rows, max_reject_ratio, dict(self.counts))
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerUsageError, DialerValueError
 from airflow_provider_dialer.leads import (
     CallingWindow,
     ColumnMapping,
@@ -217,10 +217,10 @@ def test_check_ratio() -> None:
 
 def test_check_ratio_before_iteration_and_single_use() -> None:
     result = prepare_leads([{"phone": "+59899123456"}], now=NOW)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(DialerUsageError, match="whole run"):
         result.report.check_ratio()
     assert [len(c) for c in result.chunks(10)] == [1]
-    with pytest.raises(RuntimeError, match="once"):
+    with pytest.raises(DialerUsageError, match="once"):
         list(result)
 
 
@@ -386,3 +386,19 @@ def test_mapping_is_a_deprecated_spelling_of_column_mapping(tmp_path: Path) -> N
         check_source(str(csv_file), mapping={"phones": "fone"})
     with pytest.raises(DialerConfigError, match="fone"):
         check_source(str(csv_file), column_mapping={"phones": "fone"})
+
+
+def test_misuse_raises_family_members_that_are_still_the_builtins() -> None:
+    result = prepare_leads([{"phone": "+59899123456"}], now=NOW)
+    with pytest.raises(DialerValueError, match="at least 1, got 0") as bad_size:
+        next(result.chunks(0))
+    assert isinstance(bad_size.value, ValueError) and isinstance(bad_size.value, DialerConfigError)
+    with pytest.raises(DialerUsageError) as early:
+        result.report.check_ratio()
+    assert isinstance(early.value, RuntimeError)
+    # a lead whose zone never opens within the horizon (every day closed) must not be sent
+    leads, _ = run([{"phone": "+59899123456"}], calling_window=CallingWindow.always())
+    closed = CallingWindow(weekly={"mon-sun": None}, horizon_days=3)
+    with pytest.raises(DialerValueError, match="no calling window opens") as never:
+        leads[0].release_at(NOW + timedelta(days=1), closed)
+    assert isinstance(never.value, ValueError)
