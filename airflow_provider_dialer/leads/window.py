@@ -109,21 +109,6 @@ def _fmt(secs: int) -> str:
     return f"{secs // 3600:02d}:{secs % 3600 // 60:02d}" + (f":{secs % 60:02d}" if secs % 60 else "")
 
 
-def local_to_utc(day: date, seconds: int, zone: str) -> datetime:
-    """The UTC instant of wall-clock ``seconds`` after midnight on ``day`` in ``zone``.
-
-    fold=0 with zoneinfo gives exactly the documented policy: a time inside a DST gap uses the
-    offset before the transition (so it lands ``gap`` later on the new clock), and an ambiguous time
-    is its first occurrence.
-    """
-    if seconds >= _DAY:
-        day, seconds = day + timedelta(days=seconds // _DAY), seconds % _DAY
-    local = datetime(
-        day.year, day.month, day.day, seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=zone_info(zone)
-    )
-    return local.astimezone(UTC)
-
-
 def window_bound(day: date, seconds: int, zone: str, *, opening: bool) -> datetime:
     """The UTC instant of a window boundary, on the safe side when the wall-clock time is not unique.
 

@@ -156,7 +156,7 @@ class ImportJobSensor(_VendorWaitSensor):
         return f"import jobs {self._items()} of campaign {self.campaign_id}"
 
     def _link_values(self) -> dict[str, Any]:
-        from airflow_provider_dialer.links import one_id
+        from airflow_provider_dialer.link_templates import one_id
 
         return {"campaign_id": one_id(self.campaign_id), "job_id": one_id(self._items())}
 
