@@ -301,15 +301,15 @@ def check_source(
     Lines file's encoding is detected. Either raises ``DialerConfigError`` as ``prepare_leads``
     would at its first row. Other sources are left alone: reading a generator or a query twice
     would consume or repeat it (a query's columns are checked at its first row, before any lead
-    is handed on).
+    is handed on). ``mapping`` is the deprecated spelling of ``column_mapping``.
     """
     from airflow_provider_dialer.leads.sources import JsonLinesSource
 
+    column_mapping = _column_mapping_argument("check_source", column_mapping, mapping)
     spec = as_source(source)
     if isinstance(spec, CsvSource):
         names = spec.header()
         if names:
-            column_mapping = _column_mapping_argument("check_source", column_mapping, mapping)
             ColumnMapping.from_spec(column_mapping).check_columns(names, f"the header of {spec.path}")
     elif isinstance(spec, JsonLinesSource):
         spec.check_encoding()
