@@ -46,6 +46,16 @@ class DialerConfigError(DialerError):
     """The connection or the operator arguments are wrong (missing host, plain http off loopback, ...)."""
 
 
+class DialerValueError(DialerConfigError, ValueError):
+    """An argument has a value the provider cannot use (a chunk size below 1, a calling window that
+    never opens for a lead). Also a ``ValueError``, so callers written against the built-in still catch it."""
+
+
+class DialerUsageError(DialerError, RuntimeError):
+    """A provider object was used out of order: prepared leads iterated twice, a report's ratio checked
+    before its run ended. Also a ``RuntimeError``, so callers written against the built-in still catch it."""
+
+
 class UnsupportedCapabilityError(DialerError):
     """The connection's vendor has no API for the asked verb.
 

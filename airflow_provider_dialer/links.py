@@ -25,34 +25,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperatorLink
 
-# the template helpers live in link_templates (no Airflow import, so hooks use them without importing
-# this module); they stay importable from here, where they were first defined
-from airflow_provider_dialer.link_templates import (
-    ORIGIN,
-    PLACEHOLDERS,
-    TEMPLATE_EXTRAS,
-    check_template,
-    fill_template,
-    one_id,
-    safe_link,
-    template_placeholders,
-)
-
 __all__ = [
     "DialerCampaignLink",
     "DialerLink",
     "DialerListLink",
-    "ORIGIN",
-    "PLACEHOLDERS",
-    "TEMPLATE_EXTRAS",
     "check_links",
-    "check_template",
-    "fill_template",
     "link_kinds",
-    "one_id",
     "remember_links",
-    "safe_link",
-    "template_placeholders",
 ]
 
 if TYPE_CHECKING:
@@ -113,7 +92,7 @@ def remember_links(operator: Any, hook: Any, values: Mapping[str, Any]) -> None:
 class DialerLink(BaseOperatorLink):
     """Base of the dialer's extra links: the URL the task built, or the one its deferral stored."""
 
-    #: ``campaign`` or ``list`` (see ``TEMPLATE_EXTRAS``)
+    #: ``campaign`` or ``list`` (see ``link_templates.TEMPLATE_EXTRAS``)
     kind: ClassVar[str] = ""
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:

@@ -27,8 +27,13 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from airflow_provider_dialer.exceptions import DialerConfigError
-from airflow_provider_dialer.leads.model import PreparedLead
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerError
+from airflow_provider_dialer.leads.model import (
+    PREPARED_FIELD_ORDER,
+    PREPARED_FIELDS,
+    PreparedLead,
+    prepared_lead_from_fields,
+)
 
 #: the header's ``format`` value; a reader refuses any other
 PART_FORMAT = "dialer-prepared-part/1"
@@ -209,9 +214,7 @@ def write_parts(
         "parts": [{**entry, "manifest": _as_text(manifest_path)} for entry in entries],
     }
     if sum(entry["leads"] for entry in entries) != report.prepared:  # a broken invariant must not travel on
-        raise RuntimeError(
-            f"parts hold {sum(e['leads'] for e in entries)} leads, preparation counted {report.prepared}"
-        )
+        raise DialerError(f"parts hold {sum(e['leads'] for e in entries)} leads, preparation counted {report.prepared}")
     from airflow_provider_dialer.leads.sources import open_binary
 
     with open_binary(manifest_path, conn_id, mode="wb") as handle:
@@ -289,15 +292,13 @@ def _lead_from_part(values: dict[str, Any]) -> PreparedLead:
     """A lead from a part line written by ``write_parts``, without pydantic's per-field validation.
 
     Every field must be there and nothing else, with the types preparation gave them; the values
-    become the lead as ``prepare_leads`` builds it (``_construct``). Anything else raises ``ValueError``.
+    become the lead as ``prepare_leads`` builds it (``prepared_lead_from_fields``). Anything else raises ``ValueError``.
     """
     from datetime import datetime
 
-    from airflow_provider_dialer.leads.prepare import _FIELD_ORDER, _FIELDS_SET, _construct
-
-    if values.keys() != _FIELDS_SET:
+    if values.keys() != PREPARED_FIELDS:
         raise ValueError("not the fields of a prepared lead")
-    ordered = {name: values[name] for name in _FIELD_ORDER}
+    ordered = {name: values[name] for name in PREPARED_FIELD_ORDER}
     if type(ordered["row"]) is not int or type(ordered["phone"]) is not str or type(ordered["timezone"]) is not str:
         raise ValueError("row, phone or timezone of the wrong type")
     call_at = ordered["call_at"]
@@ -310,7 +311,7 @@ def _lead_from_part(values: dict[str, Any]) -> PreparedLead:
     ordered["window_zones"] = tuple(ordered["window_zones"])
     if type(ordered["data"]) is not dict or type(ordered["custom_fields"]) is not dict:
         raise ValueError("data or custom_fields not an object")
-    return _construct(ordered)
+    return prepared_lead_from_fields(ordered)
 
 
 def read_part(spec: Mapping[str, Any], conn_id: str | None = None) -> Iterator[PreparedLead]:

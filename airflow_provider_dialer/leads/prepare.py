@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal
 
-from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerUsageError, DialerValueError
 from airflow_provider_dialer.leads.columns import SCALAR_FIELDS, ColumnMapping
-from airflow_provider_dialer.leads.model import Lead, PreparedLead
+from airflow_provider_dialer.leads.model import Lead, PreparedLead, prepared_lead_from_fields
 from airflow_provider_dialer.leads.phones import PhoneNormaliser, PhoneResult, mask_phone, phone_text
 from airflow_provider_dialer.leads.report import PreparationReport, Reject, RejectReason, RejectWriter, mask_phones_in
 from airflow_provider_dialer.leads.schedule import ScheduleError, parse_schedule
@@ -34,27 +34,6 @@ _BREAK_OR_NUL = re.compile("[\r\n\x00]")
 _TEXT_FIELDS = ("first_name", "last_name", "email", "agent", "content", "template", "subject")
 
 
-_FIELD_ORDER = tuple(PreparedLead.model_fields)
-_FIELDS_SET = frozenset(_FIELD_ORDER)
-_new = PreparedLead.__new__
-_set = object.__setattr__
-
-
-def _construct(values: dict[str, Any]) -> PreparedLead:
-    """``PreparedLead.model_construct`` without its per-call overhead (20x cheaper, same object).
-
-    ``values`` holds every field, in ``_FIELD_ORDER``, validated by this module, and becomes the
-    lead's ``__dict__`` as is; model_construct would only re-apply defaults, which every value here
-    already has. Unit tests pin equality with ``model_validate`` and the field order.
-    """
-    lead = _new(PreparedLead)
-    _set(lead, "__dict__", values)
-    _set(lead, "__pydantic_fields_set__", _FIELDS_SET)
-    _set(lead, "__pydantic_extra__", None)
-    _set(lead, "__pydantic_private__", None)
-    return lead
-
-
 class _RowProblem(Exception):
     """Internal: carries a reject out of the per-row code path."""
 
@@ -69,7 +48,7 @@ def _shorten(value: object) -> str | None:
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
 
 
-def _too_long(fields: dict[str, Any], limits: Mapping[str, int], row: int, ext: str | None) -> Reject | None:
+def field_too_long(fields: dict[str, Any], limits: Mapping[str, int], row: int, ext: str | None) -> Reject | None:
     """A ``field_too_long`` reject for the first field longer than the dialer takes, else None."""
     for name, limit in limits.items():
         value = fields.get(name)
@@ -139,14 +118,14 @@ class PreparedLeads:
 
     def __iter__(self) -> Iterator[PreparedLead]:
         if self._started:
-            raise RuntimeError("prepared leads stream once; call prepare_leads again to re-read the source")
+            raise DialerUsageError("prepared leads stream once; call prepare_leads again to re-read the source")
         self._started = True
         return self._run
 
     def chunks(self, size: int = 1000) -> Iterator[list[PreparedLead]]:
         """Lists of at most ``size`` prepared leads, in source order."""
         if size < 1:
-            raise ValueError("chunk size must be at least 1")
+            raise DialerValueError(f"chunk size must be at least 1, got {size!r}")
         it = iter(self)
         while chunk := list(islice(it, size)):
             yield chunk
@@ -161,7 +140,7 @@ class PreparedLeads:
 def prepare_leads(
     source: Any,
     *,
-    mapping: ColumnMapping | Mapping[str, Any] | None = None,
+    column_mapping: ColumnMapping | Mapping[str, Any] | None = None,
     default_region: str | None = None,
     default_timezone: str | None = None,
     calling_window: CallingWindow | Mapping[str, Any] | None = None,
@@ -180,12 +159,14 @@ def prepare_leads(
     workers: int = 1,
     parallel_after_rows: int = 20_000,
     field_limits: Mapping[str, int] | None = None,
+    mapping: ColumnMapping | Mapping[str, Any] | None = None,
 ) -> PreparedLeads:
     """Prepare leads from any source for any dialer: phones, zone, schedule, calling window, de-dup, DNC.
 
     :param source: rows: an iterable / XCom value of dicts or ``Lead``s, a CSV or JSONL path / URL /
         ``ObjectStoragePath``, or a ``CsvSource``, ``JsonLinesSource``, ``SqlSource``.
-    :param mapping: ``ColumnMapping`` (or dict of its fields) naming the source columns.
+    :param column_mapping: ``ColumnMapping`` (or dict of its fields) naming the source columns; the
+        operators' argument of the same name.
     :param default_region: ISO country for numbers written without ``+<country code>`` (e.g. ``"UY"``);
         a row's ``country`` column overrides it. ``None``: such numbers are ``invalid_phone``.
     :param default_timezone: campaign zone for leads whose zone is neither given nor implied by the
@@ -219,11 +200,12 @@ def prepare_leads(
         ``{"first_name": 255, "email": 255}`` (a dict field such as ``custom_fields`` limits each
         value); a longer value rejects the row as ``field_too_long`` instead of failing its chunk at
         the vendor. Operators pass their hook's ``lead_field_limits``.
+    :param mapping: deprecated spelling of ``column_mapping`` (a ``DeprecationWarning``).
     :return: ``PreparedLeads``; nothing is read until it is iterated.
 
     Example::
 
-        result = prepare_leads("s3://crm/leads.csv", mapping={"phones": ["tel"], "first_name": "nome"},
+        result = prepare_leads("s3://crm/leads.csv", column_mapping={"phones": ["tel"], "first_name": "nome"},
                                default_region="UY", default_timezone="America/Montevideo")
         for chunk in result.chunks(500):
             hook.push(chunk)
@@ -231,7 +213,7 @@ def prepare_leads(
     """
     import phonenumbers
 
-    mapping = ColumnMapping.from_spec(mapping)
+    mapping = ColumnMapping.from_spec(_column_mapping_argument("prepare_leads", column_mapping, mapping))
     window = CallingWindow.from_spec(calling_window)
     if default_region is not None:
         default_region = str(default_region).upper()
@@ -291,25 +273,46 @@ def prepare_leads(
     return PreparedLeads(run.stream(rows_source, dnc_source, chunk_rows), report, now)
 
 
-def check_source(source: Any, mapping: ColumnMapping | Mapping[str, Any] | None = None) -> None:
+def _column_mapping_argument(function: str, column_mapping: Any, mapping: Any) -> Any:
+    """``column_mapping``, or the deprecated ``mapping=`` a caller still passes (with a warning)."""
+    if mapping is None:
+        return column_mapping
+    import warnings
+
+    if column_mapping is not None:
+        raise DialerConfigError(f"{function}: give column_mapping only (mapping is its deprecated spelling)")
+    warnings.warn(
+        f"{function}(mapping=...) is deprecated; pass column_mapping=... (the operators' name)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return mapping
+
+
+def check_source(
+    source: Any,
+    column_mapping: ColumnMapping | Mapping[str, Any] | None = None,
+    *,
+    mapping: ColumnMapping | Mapping[str, Any] | None = None,
+) -> None:
     """Check, before anything is written anywhere, what a file source can tell up front.
 
     A CSV file's encoding and header are read and the mapping is checked against the header; a JSON
     Lines file's encoding is detected. Either raises ``DialerConfigError`` as ``prepare_leads``
     would at its first row. Other sources are left alone: reading a generator or a query twice
     would consume or repeat it (a query's columns are checked at its first row, before any lead
-    is handed on).
+    is handed on). ``mapping`` is the deprecated spelling of ``column_mapping``.
     """
-    from airflow_provider_dialer.leads.sources import JsonLinesSource, _Lines, open_binary
+    from airflow_provider_dialer.leads.sources import JsonLinesSource
 
+    column_mapping = _column_mapping_argument("check_source", column_mapping, mapping)
     spec = as_source(source)
     if isinstance(spec, CsvSource):
         names = spec.header()
         if names:
-            ColumnMapping.from_spec(mapping).check_columns(names, f"the header of {spec.path}")
+            ColumnMapping.from_spec(column_mapping).check_columns(names, f"the header of {spec.path}")
     elif isinstance(spec, JsonLinesSource):
-        with open_binary(spec.path, spec.conn_id) as handle:
-            _Lines(handle, spec.encoding, spec.max_record_size, str(spec.path))
+        spec.check_encoding()
 
 
 class _Run:
@@ -360,7 +363,7 @@ class _Run:
             settle = self._settle
             if type(rows_source) is CsvSource:
                 # CSV fast path: cells by position, the mapping bound to the header once (no dict per row)
-                records: Iterator[Any] = rows_source._records()
+                records: Iterator[Any] = rows_source.records()
                 names = next(records, None)
                 if names is None:
                     records, names = iter(()), []
@@ -381,13 +384,12 @@ class _Run:
             report.finish()
         finally:
             keys.close()
-            if not report.complete and report._writer is not None:
-                report._writer.close()  # a failed or abandoned run still leaves a readable report
+            report.close_unfinished()  # a failed or abandoned run still leaves a readable report
 
     def outcomes(self, task: tuple[Any, ...], rows: Iterable[tuple[int, Any]]) -> list[Any]:
         """Each row's outcome (see ``_settle``), in order: the row-local part of preparation.
 
-        ``task`` is ``("csv", header names)`` for ``CsvSource._records`` rows, else ``("items",)``.
+        ``task`` is ``("csv", header names)`` for ``CsvSource.records`` rows, else ``("items",)``.
         Runs here or in a worker process (``leads/parallel.py``); it must stay free of run-wide state.
         """
         if task[0] != "csv":
@@ -477,7 +479,7 @@ class _Run:
         )
         new_phone: list[tuple[int, int]] = []
         new_ext: list[tuple[str, int]] = []
-        construct = _construct
+        construct = prepared_lead_from_fields
         for o in outcomes:
             if type(o) is not tuple:
                 add(o)
@@ -497,7 +499,7 @@ class _Run:
                 )
                 continue
             if self.field_limits:
-                too_long = _too_long(fields, self.field_limits, row, ext)
+                too_long = field_too_long(fields, self.field_limits, row, ext)
                 if too_long is not None:
                     add(too_long)
                     continue
@@ -895,8 +897,8 @@ class _Run:
         if sched is None:
             cached = self._now_window.get(zones)
             if cached is None:
-                is_open = all(window._open_in(now, z) for z in zones)
-                cached = (is_open, None if is_open else window._next_open_checked(now, zones))
+                is_open = all(window.open_in_zone(now, z) for z in zones)
+                cached = (is_open, None if is_open else window.next_open_unchecked(now, zones))
                 self._now_window[zones] = cached
             is_open, next_at = cached
             call_at = None
@@ -904,8 +906,8 @@ class _Run:
             # dialer schedules cluster on round times, so (instant, zones) repeats a lot
             cached = self._sched_window.get((sched, zones))
             if cached is None:
-                is_open = all(window._open_in(sched, z) for z in zones)
-                cached = (is_open, None if is_open else window._next_open_checked(sched, zones))
+                is_open = all(window.open_in_zone(sched, z) for z in zones)
+                cached = (is_open, None if is_open else window.next_open_unchecked(sched, zones))
                 if len(self._sched_window) > 65536:
                     self._sched_window.clear()
                 self._sched_window[(sched, zones)] = cached
@@ -932,7 +934,7 @@ class _Run:
                     ext,
                 )
             call_at = next_at
-        # PreparedLead field order (see _FIELD_ORDER; a unit test pins it)
+        # PreparedLead field order (see PREPARED_FIELD_ORDER; a unit test pins it)
         fields = {
             "row": n,
             "phone": e164,

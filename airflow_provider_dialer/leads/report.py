@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import IO, Any
 
-from airflow_provider_dialer.exceptions import DialerError
+from airflow_provider_dialer.exceptions import DialerError, DialerUsageError
 
 
 class RejectReason(str, Enum):
@@ -244,6 +244,13 @@ class PreparationReport:
         for row in unknown:
             self._writer.write(Reject(int(row), "unknown_fate", None, None, UNKNOWN_DETAIL, level="unknown"))
 
+    def close_unfinished(self) -> None:
+        """Close the report file of a run that failed or was abandoned before ``finish`` (idempotent):
+        the rejects found so far stay readable."""
+        if self._writer is not None and not self.complete:
+            self._writer.close()
+            self._writer = None
+
     def close(self) -> None:
         """Close the report file if ``keep_open`` left it open (idempotent)."""
         if self._writer is not None and self.complete:
@@ -261,7 +268,7 @@ class PreparationReport:
         task fails loudly afterwards. Warnings do not count.
         """
         if not self.complete:
-            raise RuntimeError("check_ratio() needs the whole run: iterate the prepared leads first")
+            raise DialerUsageError("check_ratio() needs the whole run: iterate the prepared leads first")
         if self.rejected and self.reject_ratio > max_reject_ratio:
             raise RejectRatioExceededError(self.rejected, self.rows, max_reject_ratio, dict(self.counts))
 

@@ -520,8 +520,8 @@ class CsvSource:
         for n, values in records:
             yield n, dict(zip(keys, values, strict=False)) if type(values) is list else values
 
-    def _records(self) -> Generator[Any, None, None]:
-        """Internal fast path for ``prepare_leads``: first the header's column names (a list), then
+    def records(self) -> Generator[Any, None, None]:
+        """The rows by position, the fast path ``prepare_leads`` takes: first the header's column names (a list), then
         ``(row_number, values)`` with ``values`` a list of at most as many cells as the header (the
         row ``rows()`` turns into ``dict(zip(names, values))``) or a ``BadRow``. Nothing when the
         file has no line at all."""
@@ -531,7 +531,7 @@ class CsvSource:
     def header(self) -> list[str] | None:
         """The column names (read from the file's first record unless ``fieldnames`` are given);
         ``None`` for an empty file. Raises ``DialerConfigError`` as reading would (encoding, header)."""
-        records = self._records()
+        records = self.records()
         try:
             return next(records, None)
         finally:
@@ -652,6 +652,11 @@ class JsonLinesSource:
     encoding: str | None = None
     conn_id: str | None = None
     max_record_size: int = MAX_RECORD_SIZE
+
+    def check_encoding(self) -> None:
+        """Detect the file's encoding from its first bytes, raising ``DialerConfigError`` as reading would."""
+        with open_binary(self.path, self.conn_id) as handle:
+            _Lines(handle, self.encoding, self.max_record_size, str(self.path))
 
     def rows(self) -> Iterator[SourceRow]:
         with open_binary(self.path, self.conn_id) as handle:

@@ -109,21 +109,6 @@ def _fmt(secs: int) -> str:
     return f"{secs // 3600:02d}:{secs % 3600 // 60:02d}" + (f":{secs % 60:02d}" if secs % 60 else "")
 
 
-def local_to_utc(day: date, seconds: int, zone: str) -> datetime:
-    """The UTC instant of wall-clock ``seconds`` after midnight on ``day`` in ``zone``.
-
-    fold=0 with zoneinfo gives exactly the documented policy: a time inside a DST gap uses the
-    offset before the transition (so it lands ``gap`` later on the new clock), and an ambiguous time
-    is its first occurrence.
-    """
-    if seconds >= _DAY:
-        day, seconds = day + timedelta(days=seconds // _DAY), seconds % _DAY
-    local = datetime(
-        day.year, day.month, day.day, seconds // 3600, seconds % 3600 // 60, seconds % 60, tzinfo=zone_info(zone)
-    )
-    return local.astimezone(UTC)
-
-
 def window_bound(day: date, seconds: int, zone: str, *, opening: bool) -> datetime:
     """The UTC instant of a window boundary, on the safe side when the wall-clock time is not unique.
 
@@ -301,7 +286,9 @@ class CallingWindow:
                 raise CallingWindowError(f"unknown time zone {z!r}")
         return at.astimezone(UTC)
 
-    def _open_in(self, at: datetime, zone: str) -> bool:
+    def open_in_zone(self, at: datetime, zone: str) -> bool:
+        """True when ``at`` (aware, UTC) is inside the window in ``zone``, without ``is_open``'s
+        argument checks: for loops that checked their zones once and ask per lead."""
         day = at.astimezone(zone_info(zone)).date()
         for s, e in self._day_bounds(zone, day):
             if s <= at < e:
@@ -319,7 +306,7 @@ class CallingWindow:
     def is_open(self, at: datetime, zones: Sequence[str]) -> bool:
         """True when ``at`` (aware) is inside the window in every one of ``zones``."""
         at = self._check(at, zones)
-        return all(self._open_in(at, z) for z in zones)
+        return all(self.open_in_zone(at, z) for z in zones)
 
     def next_open(self, at: datetime, zones: Sequence[str]) -> datetime | None:
         """The earliest instant ``>= at`` (UTC) at which the window is open in ALL ``zones``.
@@ -328,9 +315,10 @@ class CallingWindow:
         within ``horizon_days`` (for example zones whose windows never overlap).
         """
         at = self._check(at, zones)
-        return self._next_open_checked(at, zones)
+        return self.next_open_unchecked(at, zones)
 
-    def _next_open_checked(self, at: datetime, zones: Sequence[str]) -> datetime | None:
+    def next_open_unchecked(self, at: datetime, zones: Sequence[str]) -> datetime | None:
+        """``next_open`` without its argument checks: ``at`` aware UTC, ``zones`` known and non-empty."""
         limit = at + timedelta(days=self.horizon_days)
         candidate = at
         # Each step jumps to the latest "next opening" among the closed zones; nothing in between can
@@ -338,7 +326,7 @@ class CallingWindow:
         while candidate <= limit:
             latest: datetime | None = None
             for z in zones:
-                if self._open_in(candidate, z):
+                if self.open_in_zone(candidate, z):
                     continue
                 nxt = self._next_open_in(candidate, z)
                 if nxt is None:

@@ -481,20 +481,15 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         return FileProgressStore(self.progress)
 
     @staticmethod
-    def _as_source(spec: Any) -> Any:
+    def as_source(spec: Any) -> Any:
         """Accept what templates produce: a SQL spec dict, or a list rendered to text."""
+        from airflow_provider_dialer.leads.rendered import rendered_value
+
+        spec = rendered_value(spec, "source")
         if isinstance(spec, dict) and "sql" in spec:
             from airflow_provider_dialer.leads import SqlSource
 
             return SqlSource(**spec)
-        if isinstance(spec, str) and spec.lstrip().startswith(("[", "(")):
-            import ast
-            import json
-
-            try:
-                return json.loads(spec)
-            except ValueError:
-                return ast.literal_eval(spec)
         return spec
 
     def _prepare(self, now: dt.datetime, with_report: bool = True) -> Any:
@@ -503,17 +498,18 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         if self._part is not None:  # prepared once upstream: read, do not prepare again
             from airflow_provider_dialer.operators.prepared_part import prepared_from_part
 
-            return prepared_from_part(self, self._part, now, self.reject_report if with_report else None)
+            limits = getattr(self._task_hook, "lead_field_limits", None)
+            return prepared_from_part(self._part, now, self.reject_report if with_report else None, limits)
 
         return prepare_leads(
-            self._as_source(self.source),
-            mapping=self.column_mapping,
+            self.as_source(self.source),
+            column_mapping=self.column_mapping,
             default_region=self.default_region,
             default_timezone=self.default_timezone,
             calling_window=self.calling_window,
             outside_window=self.outside_window,
             past_schedule=self.past_schedule,
-            do_not_call=self._as_source(self.dnc_source) if self.dnc_source is not None else None,
+            do_not_call=self.as_source(self.dnc_source) if self.dnc_source is not None else None,
             now=now,
             reject_report=self.reject_report if with_report else None,
             workers=self.prepare_workers,
@@ -592,7 +588,7 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         send: list[PreparedLead] = []
         moves: dict[str, dict[str, Any]] = {}
         # one answer per zone set for the leads dialed at the send (this runs for every lead sent);
-        # _open_in, not is_open: preparation validated the zones
+        # open_in_zone, not is_open: preparation validated the zones
         open_now: dict[Any, bool] = {}
         for lead in leads:
             call_at = lead.call_at
@@ -601,10 +597,10 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
                 zone_key = lead.window_zones or lead.timezone
                 inside = open_now.get(zone_key)
                 if inside is None:
-                    inside = open_now[zone_key] = all(window._open_in(clock, z) for z in lead.zones)
+                    inside = open_now[zone_key] = all(window.open_in_zone(clock, z) for z in lead.zones)
             else:
                 dial_at = call_at
-                inside = all(window._open_in(call_at, z) for z in lead.zones)
+                inside = all(window.open_in_zone(call_at, z) for z in lead.zones)
             if inside:
                 send.append(lead)
                 continue
@@ -674,12 +670,13 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         hook = self._get_hook()
         if self.prepared_part is None:
             check_source(
-                self._as_source(self.source), self.column_mapping
+                self.as_source(self.source), self.column_mapping
             )  # encoding, header, mapping: before any write
         else:
             from airflow_provider_dialer.operators.prepared_part import check_part_arguments
 
-            check_part_arguments(self)
+            if self._part is None:  # else checked by an earlier execute of this task object (bind_part set its window)
+                check_part_arguments(self)
         store = self._store(context)
         state = store.load() or {}
         if self.prepared_part is not None:

@@ -9,7 +9,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_dialer.capabilities import CampaignController, CampaignCreator, TaskHook
 from airflow_provider_dialer.exceptions import DialerConfigError
-from airflow_provider_dialer.links import DialerCampaignLink, check_links, one_id, remember_links
+from airflow_provider_dialer.link_templates import one_id
+from airflow_provider_dialer.links import DialerCampaignLink, check_links, remember_links
 
 
 class CreateCampaignOperator(TaskHook, BaseOperator):
@@ -71,14 +72,12 @@ class CreateCampaignOperator(TaskHook, BaseOperator):
         self.on_difference = on_difference
 
     @staticmethod
-    def _as_list(value: Any) -> list[Any] | None:
+    def _as_list(value: Any, what: str) -> list[Any] | None:
         if value in (None, "", []):
             return None
-        if isinstance(value, str):
-            import ast
+        from airflow_provider_dialer.leads.rendered import rendered_list
 
-            value = ast.literal_eval(value) if value.strip().startswith("[") else [value]
-        return list(value) if isinstance(value, (list, tuple)) else [value]
+        return rendered_list(value, what)
 
     def execute(self, context: Any) -> Any:
         try:
@@ -92,8 +91,8 @@ class CreateCampaignOperator(TaskHook, BaseOperator):
             "name": self.name,
             "calling_hours": self.calling_hours,
             "weekdays": self.weekdays,
-            "lists": self._as_list(self.lists),
-            "agents": self._as_list(self.agents),
+            "lists": self._as_list(self.lists, "lists"),
+            "agents": self._as_list(self.agents, "agents"),
         }
         wanted = hook.build_campaign(common, dict(self.settings))
         existing = hook.find_campaign_by_name(self.name)

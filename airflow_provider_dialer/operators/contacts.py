@@ -9,7 +9,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_dialer.capabilities import LeadRemover, TaskHook
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError, DialerNotFoundError
-from airflow_provider_dialer.links import DialerCampaignLink, check_links, one_id, remember_links
+from airflow_provider_dialer.link_templates import one_id
+from airflow_provider_dialer.links import DialerCampaignLink, check_links, remember_links
 
 
 class RemoveLeadsOperator(TaskHook, BaseOperator):

@@ -87,7 +87,7 @@ def prepare_parts(
     if manifest is None:
         prepared = prepare_leads(
             source,
-            mapping=column_mapping,
+            column_mapping=column_mapping,
             default_region=default_region,
             default_timezone=default_timezone,
             calling_window=calling_window,
@@ -214,7 +214,7 @@ class PreparePartsOperator(BaseOperator):
         from airflow_provider_dialer.leads.report import RejectRatioExceededError
         from airflow_provider_dialer.operators.base import LeadsOperator, utcnow
 
-        as_source = LeadsOperator._as_source
+        as_source = LeadsOperator.as_source
         reused = read_manifest(self.destination, self.storage_conn_id) is not None
         entries = prepare_parts(
             as_source(self.source),

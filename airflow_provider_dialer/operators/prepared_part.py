@@ -9,6 +9,7 @@ leads back as a ``PreparedLeads``. See ``operators/parts.py`` for the preparing 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dialer.exceptions import DialerConfigError
@@ -24,8 +25,6 @@ PREPARATION_ARGS = ("column_mapping", "default_region", "default_timezone", "cal
 
 def check_part_arguments(op: Any) -> None:
     """A task sending a prepared part takes no source and no preparation parameters: the part holds both."""
-    if op._part is not None:  # checked by an earlier execute of this task object (bind_part set its window)
-        return
     if op.source is not None:
         raise DialerConfigError(f"{op.task_id}: give source or prepared_part, not both")
     given = [name for name in PREPARATION_ARGS if getattr(op, name, None) is not None]
@@ -66,18 +65,20 @@ def bind_part(op: Any, state: dict[str, Any], store: Any) -> dict[str, Any]:
     return {**spec, "header": header}
 
 
-def prepared_from_part(op: Any, spec: dict[str, Any], now: dt.datetime, reject_report: Any) -> PreparedLeads:
+def prepared_from_part(
+    spec: dict[str, Any], now: dt.datetime, reject_report: Any, field_limits: Mapping[str, int] | None
+) -> PreparedLeads:
     """The part's leads as a ``PreparedLeads`` (what ``_prepare`` returns for a source), with its own report.
 
-    The report counts the part's leads as read; a lead with a field longer than this task's dialer
-    takes is rejected here (``field_too_long``), as preparation does for a source. The other rejects
+    The report counts the part's leads as read; a lead with a field longer than ``field_limits``
+    (what this task's dialer takes) is rejected here (``field_too_long``), as preparation does for a source. The other rejects
     of the source are in the preparing task's report.
     """
     from airflow_provider_dialer.leads.parts import read_part
-    from airflow_provider_dialer.leads.prepare import PreparedLeads, _too_long
+    from airflow_provider_dialer.leads.prepare import PreparedLeads, field_too_long
     from airflow_provider_dialer.leads.report import PreparationReport, RejectWriter
 
-    limits = dict(getattr(op._task_hook, "lead_field_limits", None) or {})
+    limits = dict(field_limits or {})
     writer = RejectWriter(reject_report) if reject_report is not None else None
     report = PreparationReport(writer=writer)
 
@@ -86,7 +87,7 @@ def prepared_from_part(op: Any, spec: dict[str, Any], now: dt.datetime, reject_r
             for lead in read_part(spec):
                 report.rows += 1
                 if limits:
-                    reject = _too_long(lead.__dict__, limits, lead.row, lead.external_id)
+                    reject = field_too_long(lead.__dict__, limits, lead.row, lead.external_id)
                     if reject is not None:
                         report.add(reject)
                         continue
@@ -94,7 +95,6 @@ def prepared_from_part(op: Any, spec: dict[str, Any], now: dt.datetime, reject_r
                 yield lead
             report.finish()
         finally:
-            if not report.complete and report._writer is not None:
-                report._writer.close()
+            report.close_unfinished()
 
     return PreparedLeads(run(), report, now)

@@ -401,9 +401,9 @@ class SyncRun:
         updates = self.plan.updates
         removals = self.removals()
         if removals and self.plan.seen is not None and not self.plan.seen:
-            from airflow_provider_dialer.exceptions import DialerError
+            from airflow_provider_dialer.exceptions import DialerConfigError
 
-            raise DialerError(
+            raise DialerConfigError(
                 f"sync_mode='mirror': the source gave no lead at all, and mirroring it would remove all "
                 f"{len(removals)} key(s) the target {self.target!r} holds; refusing. If that is meant, "
                 "remove them with RemoveLeadsOperator or reset the ledger's target"

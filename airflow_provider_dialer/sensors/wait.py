@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerJobFailedError
+from airflow_provider_dialer.leads.rendered import rendered_list, rendered_value
 from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink, link_kinds
 
 
@@ -26,16 +27,6 @@ def finish_wait(task: BaseOperator, event: dict[str, Any] | None, what: str) -> 
 
         raise AirflowSensorTimeout(f"{what}: {event.get('message')}")
     raise DialerJobFailedError("dialer", what, str(status), str(event.get("message", "")))
-
-
-def _as_list(value: Any) -> list[Any]:
-    """A templated value as a list: ``"[1, 2]"`` (rendered text), a list, or one item."""
-    if isinstance(value, str):
-        import ast
-
-        text = value.strip()
-        value = ast.literal_eval(text) if text.startswith("[") else [text]
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 class _VendorWaitSensor(TaskHook, BaseSensorOperator):
@@ -151,7 +142,7 @@ class ImportJobSensor(_VendorWaitSensor):
         return ImportJobWatcher
 
     def _items(self) -> list[Any]:
-        return _as_list(self.job_ids)
+        return rendered_list(self.job_ids, "job_ids")
 
     def _state(self, hook: Any, item: Any) -> Any:
         return hook.import_job_state(self.campaign_id, item)
@@ -165,7 +156,7 @@ class ImportJobSensor(_VendorWaitSensor):
         return f"import jobs {self._items()} of campaign {self.campaign_id}"
 
     def _link_values(self) -> dict[str, Any]:
-        from airflow_provider_dialer.links import one_id
+        from airflow_provider_dialer.link_templates import one_id
 
         return {"campaign_id": one_id(self.campaign_id), "job_id": one_id(self._items())}
 
@@ -206,14 +197,10 @@ class ListLoadedSensor(_VendorWaitSensor):
         return ListStateWatcher
 
     def _items(self) -> list[Any]:
-        targets = self.targets
-        if isinstance(targets, str):
-            import ast
-
-            targets = ast.literal_eval(targets)
+        targets = rendered_value(self.targets, "targets")
         if isinstance(targets, dict):
             return [targets]
-        return list(targets)
+        return rendered_list(targets, "targets")
 
     def _state(self, hook: Any, item: Any) -> Any:
         return hook.list_state(item)

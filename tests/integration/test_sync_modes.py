@@ -261,7 +261,7 @@ def test_modes_a_vendor_cannot_do_faithfully_fail_before_any_request(emu, tmp_pa
 
 
 def test_mirror_dry_run_plans_the_difference_and_an_empty_source_removes_nothing(emu, tmp_path, monkeypatch, ledger):
-    from airflow_provider_dialer.exceptions import DialerError
+    from airflow_provider_dialer.exceptions import DialerConfigError
 
     base = [lead(f"L-{i}", f"+1415556{i:04d}", f"Lead {i}") for i in range(5)]
     run_day(monkeypatch, tmp_path, ledger, "mirror", 1, base)
@@ -283,7 +283,7 @@ def test_mirror_dry_run_plans_the_difference_and_an_empty_source_removes_nothing
     assert emu.requests("ujet")[before:] == []
 
     # a source that comes back empty (a broken extract) would wipe the campaign: refused, nothing removed
-    with pytest.raises(DialerError, match="source gave no lead"):
+    with pytest.raises(DialerConfigError, match="source gave no lead"):
         run_day(monkeypatch, tmp_path, ledger, "mirror", 2, [])
     assert set(held(emu)) == {f"L-{i}" for i in range(5)}
     assert [r for r in emu.requests("ujet")[before:] if r["method"] == "DELETE"] == []

@@ -348,7 +348,7 @@ def test_sql_source_with_null_columns(tmp_path: Path, monkeypatch: pytest.Monkey
         "schedule": "quando",
         "priority": "prio",
     }
-    leads, rep, errors = prepare(source, tmp_path / "r.jsonl", mapping=mapping)
+    leads, rep, errors = prepare(source, tmp_path / "r.jsonl", column_mapping=mapping)
     assert rep.rows == 6
     assert [(lead.row, lead.phone, lead.first_name) for lead in leads] == [
         (1, "+12125550001", None),
@@ -508,7 +508,7 @@ def test_sql_mapping_naming_a_column_the_query_lacks_is_refused_before_any_row(
     # a misspelled time zone column must not send the lead to be called in the default zone
     result = prepare_leads(
         source,
-        mapping={"phones": ["tel"], "first_name": "nome", "timezone": "fuso"},
+        column_mapping={"phones": ["tel"], "first_name": "nome", "timezone": "fuso"},
         now=NOW,
         default_timezone="America/New_York",
     )

@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 
 from airflow_provider_dialer.capabilities import LinkBuilder, get_dialer_hook
 from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.link_templates import fill_template, safe_link
 from airflow_provider_dialer.links import (
     DialerCampaignLink,
     DialerListLink,
     check_links,
-    fill_template,
     remember_links,
-    safe_link,
 )
 
 PASSWORD = "Hunter2-link-secret"

@@ -45,7 +45,8 @@ def test_connection_types_match_hook_registry_and_secrets_are_password_fields():
 def test_extra_links_are_listed_and_match_the_operators_and_the_connection_forms():
     from airflow.sdk import BaseOperatorLink
 
-    from airflow_provider_dialer.links import TEMPLATE_EXTRAS, DialerLink
+    from airflow_provider_dialer.link_templates import TEMPLATE_EXTRAS
+    from airflow_provider_dialer.links import DialerLink
     from airflow_provider_dialer.operators.campaign import ControlCampaignOperator, CreateCampaignOperator
     from airflow_provider_dialer.operators.contacts import RemoveLeadsOperator
     from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator

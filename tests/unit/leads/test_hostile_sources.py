@@ -517,7 +517,7 @@ def test_a_mapping_naming_a_missing_column_is_refused_before_the_first_row(
 ) -> None:
     f = tmp_path / "m.csv"
     f.write_text("phone,first_name,extra\n+12125550001,Ana,x\n", encoding="utf-8")
-    result = prepare_leads(str(f), mapping=mapping, now=NOW, default_timezone="America/New_York")
+    result = prepare_leads(str(f), column_mapping=mapping, now=NOW, default_timezone="America/New_York")
     with pytest.raises(
         DialerConfigError,
         match=f"names {missing}, which the header of .* does not have; its columns are: "

@@ -158,7 +158,7 @@ def test_prepare_identical_on_both_sides_of_the_spill(
         for i in range(120)
     ]
     kw = dict(
-        mapping={"phones": ["phone", "phone2"]},
+        column_mapping={"phones": ["phone", "phone2"]},
         default_timezone="America/Montevideo",
         chunk_rows=chunk_rows,
         do_not_call=[pool[3], pool[17], pool[29]],
@@ -241,7 +241,7 @@ class _DictRowsCsv(CsvSource):
 def test_csv_by_position_equals_csv_as_dicts(tmp_path: Path, mapping: dict) -> None:
     path = tmp_path / "messy.csv"
     _messy_csv(path)
-    kw = dict(mapping=mapping, default_region="UY", default_timezone="America/Montevideo", chunk_rows=37)
+    kw = dict(column_mapping=mapping, default_region="UY", default_timezone="America/Montevideo", chunk_rows=37)
     fast = outcome(CsvSource(path), reject_report=str(tmp_path / "fast.csv"), **kw)
     # the same file through the general path: rows() yields a dict per row (only CsvSource itself is read by position)
     general = outcome(_DictRowsCsv(path), reject_report=str(tmp_path / "general.csv"), **kw)

@@ -27,7 +27,7 @@ MAPPING = {
     "priority": "prio",
 }
 KW = dict(
-    mapping=MAPPING,
+    column_mapping=MAPPING,
     default_region="UY",
     default_timezone="America/Montevideo",
     chunk_rows=37,

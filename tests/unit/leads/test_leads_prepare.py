@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,13 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.exceptions import DialerConfigError, DialerUsageError, DialerValueError
 from airflow_provider_dialer.leads import (
     CallingWindow,
     ColumnMapping,
     Lead,
     PreparedLead,
     RejectRatioExceededError,
+    check_source,
     prepare_leads,
 )
 
@@ -48,7 +50,7 @@ def test_column_mapping_tel_nome_fuso() -> None:
     ]
     leads, report = run(
         rows,
-        mapping=ColumnMapping(phones=["tel", "tel2"], first_name="nome", timezone="fuso"),
+        column_mapping=ColumnMapping(phones=["tel", "tel2"], first_name="nome", timezone="fuso"),
         default_region="UY",
     )
     assert report.to_dict()["counts"] == {}
@@ -67,7 +69,7 @@ def test_column_mapping_tel_nome_fuso() -> None:
 
 def test_mapping_from_dict_case_insensitive_and_several_numbers_in_one_cell() -> None:
     rows = [{"TEL": "+59899123456|+59899123457; +59899123458", "EXTERNAL_ID": 42, "PRIORITY": "3.0"}]
-    leads, _ = run(rows, mapping={"phones": "tel", "unmapped_to_data": False})
+    leads, _ = run(rows, column_mapping={"phones": "tel", "unmapped_to_data": False})
     assert leads[0].alternatives == ("+59899123457", "+59899123458")
     assert (leads[0].external_id, leads[0].priority) == ("42", 3)
 
@@ -215,10 +217,10 @@ def test_check_ratio() -> None:
 
 def test_check_ratio_before_iteration_and_single_use() -> None:
     result = prepare_leads([{"phone": "+59899123456"}], now=NOW)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(DialerUsageError, match="whole run"):
         result.report.check_ratio()
     assert [len(c) for c in result.chunks(10)] == [1]
-    with pytest.raises(RuntimeError, match="once"):
+    with pytest.raises(DialerUsageError, match="once"):
         list(result)
 
 
@@ -264,7 +266,7 @@ def test_config_errors_are_raised_eagerly() -> None:
     with pytest.raises(DialerConfigError, match="aware"):
         prepare_leads([], now=datetime(2026, 1, 1))
     with pytest.raises(DialerConfigError, match="ColumnMapping"):
-        prepare_leads([], mapping={"telefono": "x"})
+        prepare_leads([], column_mapping={"telefono": "x"})
 
 
 def test_unknown_zone_without_default_is_rejected_not_guessed() -> None:
@@ -365,3 +367,38 @@ def test_prepared_time_is_inside_window_in_all_zones(at: datetime, schedule: dat
     moment = lead.call_at or at
     assert moment >= at - timedelta(0)
     assert window.is_open(moment, lead.zones)
+
+
+def test_mapping_is_a_deprecated_spelling_of_column_mapping(tmp_path: Path) -> None:
+    rows = [{"tel": "+12125550100", "nome": "Ana"}, {"tel": "+12125550101", "nome": "Bo"}]
+    spec = {"phones": "tel", "first_name": "nome"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new name warns about nothing
+        wanted = [lead.model_dump() for lead in prepare_leads(rows, column_mapping=spec, now=NOW)]
+    with pytest.warns(DeprecationWarning, match=r"column_mapping="):
+        got = [lead.model_dump() for lead in prepare_leads(rows, mapping=spec, now=NOW)]
+    assert got == wanted and [lead["first_name"] for lead in got] == ["Ana", "Bo"]
+    with pytest.raises(DialerConfigError, match="column_mapping only"):
+        prepare_leads(rows, column_mapping=spec, mapping=spec)
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_text("tel,nome\n+12125550100,Ana\n", encoding="utf-8")
+    with pytest.warns(DeprecationWarning), pytest.raises(DialerConfigError, match="fone"):
+        check_source(str(csv_file), mapping={"phones": "fone"})
+    with pytest.raises(DialerConfigError, match="fone"):
+        check_source(str(csv_file), column_mapping={"phones": "fone"})
+
+
+def test_misuse_raises_family_members_that_are_still_the_builtins() -> None:
+    result = prepare_leads([{"phone": "+59899123456"}], now=NOW)
+    with pytest.raises(DialerValueError, match="at least 1, got 0") as bad_size:
+        next(result.chunks(0))
+    assert isinstance(bad_size.value, ValueError) and isinstance(bad_size.value, DialerConfigError)
+    with pytest.raises(DialerUsageError) as early:
+        result.report.check_ratio()
+    assert isinstance(early.value, RuntimeError)
+    # a lead whose zone never opens within the horizon (every day closed) must not be sent
+    leads, _ = run([{"phone": "+59899123456"}], calling_window=CallingWindow.always())
+    closed = CallingWindow(weekly={"mon-sun": None}, horizon_days=3)
+    with pytest.raises(DialerValueError, match="no calling window opens") as never:
+        leads[0].release_at(NOW + timedelta(days=1), closed)
+    assert isinstance(never.value, ValueError)

@@ -159,7 +159,7 @@ def check_parts(tmp: Path, rows: list[dict[str, str]], dnc: list[str], now: date
 
     # the union of the parts is what one preparation of the source hands on, field for field
     once = prepare_leads(
-        str(source), mapping=MAPPING, default_region="US", do_not_call=[{"phone": p} for p in dnc], now=now
+        str(source), column_mapping=MAPPING, default_region="US", do_not_call=[{"phone": p} for p in dnc], now=now
     )
     expected = sorted((lead.model_dump(mode="json") for lead in once), key=lambda d: d["row"])
     read_back = sorted((lead.model_dump(mode="json") for e in entries for lead in read_part(e)), key=lambda d: d["row"])

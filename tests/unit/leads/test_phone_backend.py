@@ -365,7 +365,7 @@ def _prepare(path: Path, backend: str, rejects: Path) -> tuple[list[dict], dict[
         "from airflow_provider_dialer.leads import ColumnMapping, prepare_leads\n"
         "from airflow_provider_dialer.leads.phones import PhoneNormaliser\n"
         "assert PhoneNormaliser().backend.name == sys.argv[3]\n"
-        "result = prepare_leads(sys.argv[1], mapping=ColumnMapping(phones=['tel', 'tel2'], external_id='id',\n"
+        "result = prepare_leads(sys.argv[1], column_mapping=ColumnMapping(phones=['tel', 'tel2'], external_id='id',\n"
         "    first_name='name', country='country', timezone='tz'), default_timezone='America/Montevideo',\n"
         "    now=datetime.fromisoformat(sys.argv[4]), reject_report=sys.argv[2], dedupe_by=('phone',))\n"
         "leads = [lead.model_dump(mode='json') for lead in result]\n"
