@@ -220,7 +220,7 @@ def worker_prepare(path: str, workers: int = 1) -> dict[str, float]:
     t0 = time.perf_counter()
     result = prepare_leads(
         CsvSource(path),
-        mapping=mapping,
+        column_mapping=mapping,
         default_timezone="America/Montevideo",
         now=datetime.fromisoformat(NOW),
         reject_report=os.path.join(os.path.dirname(path), "rejects.csv"),

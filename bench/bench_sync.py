@@ -52,7 +52,7 @@ def _prepared(path: str):
         schedule="agendar",
     )
     return prepare_leads(
-        CsvSource(path), mapping=mapping, default_timezone="America/Montevideo", now=datetime.fromisoformat(NOW)
+        CsvSource(path), column_mapping=mapping, default_timezone="America/Montevideo", now=datetime.fromisoformat(NOW)
     )
 
 
