@@ -80,7 +80,9 @@ def _peak_rss_mb() -> float:
 def _prepare(path: str, now: Any) -> Any:
     from airflow_provider_dialer.leads import prepare_leads
 
-    return prepare_leads(path, column_mapping=MAPPING, default_timezone="America/Montevideo", calling_window=WINDOW, now=now)
+    return prepare_leads(
+        path, column_mapping=MAPPING, default_timezone="America/Montevideo", calling_window=WINDOW, now=now
+    )
 
 
 def _chunk_size(vendor: str) -> int:
