@@ -12,7 +12,7 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError, DialerJobFailedError
 from airflow_provider_dialer.hooks.base import DialerHook
-from airflow_provider_dialer.hooks.xcally.dialer import XCallyDialer
+from airflow_provider_dialer.hooks.xcally.verbs import XCallyVerbs
 from airflow_provider_dialer.hooks.xcally.wire import (
     LEAD_FIELD_LIMITS,
     LIST_READ_PAGE,
@@ -61,7 +61,7 @@ def _total(response: Any, body: Any) -> int:
     )
 
 
-class XCallyHook(XCallyDialer, DialerHook):
+class XCallyHook(XCallyVerbs, DialerHook):
     """XCALLY Motion REST API (``/api/cm/...`` contact manager, ``/api/voice/queues`` campaigns).
 
     Connection: host (required; self-hosted, no expansion), port, schema (``https``), login and

@@ -92,7 +92,7 @@ else:
     _MixinBase = object  # at run time the mixin adds nothing to XCallyHook's bases
 
 
-class XCallyDialer(_MixinBase):
+class XCallyVerbs(_MixinBase):
     """The capability methods of :class:`~airflow_provider_dialer.hooks.xcally.hook.XCallyHook`."""
 
     batch_chunk_size: ClassVar[int] = 1000
