@@ -86,7 +86,7 @@ def _prepare(path: str, now: Any) -> Any:
 def _chunk_size(vendor: str) -> int:
     from airflow_provider_dialer.hooks.ucontact.hook import UContactHook
     from airflow_provider_dialer.hooks.ujet.hook import UjetHook
-    from airflow_provider_dialer.hooks.voipex.hook import CALL_LIST_CHUNK
+    from airflow_provider_dialer.hooks.voipex.verbs import CALL_LIST_CHUNK
     from airflow_provider_dialer.hooks.xcally.hook import XCallyHook
 
     return {
