@@ -61,7 +61,7 @@ from airflow_provider_dialer.transport.settings import (
     ConnectionSettings,
     as_bool,
     as_float,
-    is_loopback,
+    refuse_plain_http,
     ssl_context,
 )
 
@@ -230,12 +230,7 @@ class DialerHook(BaseHook):
                 f"connection {self.conn_id!r}: scheme must be http or https, got {scheme!r} "
                 "(the Schema field holds the URL scheme for dialer connections)"
             )
-        if scheme == "http" and not is_loopback(hostname) and not as_bool(extras.get("allow_insecure_http"), False):
-            raise DialerConfigError(
-                f"connection {self.conn_id!r}: refusing plain http:// to {hostname!r}; credentials would "
-                "cross the network unencrypted. Use https, or set the extra allow_insecure_http=true "
-                "if this host is on a trusted network."
-            )
+        refuse_plain_http(scheme, hostname, extras, self.conn_id)
         netloc = f"[{hostname}]" if ":" in hostname else hostname
         if port:
             netloc += f":{port}"

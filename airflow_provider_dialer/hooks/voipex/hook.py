@@ -39,7 +39,7 @@ from airflow_provider_dialer.hooks.voipex.wire import (
 )
 from airflow_provider_dialer.transport.redaction import register_secret
 from airflow_provider_dialer.transport.requests import Flow, Request, api_call
-from airflow_provider_dialer.transport.settings import as_bool, is_loopback
+from airflow_provider_dialer.transport.settings import refuse_plain_http
 
 if TYPE_CHECKING:
     import httpx
@@ -112,15 +112,9 @@ class VoipexHook(VoipexVerbs, DialerHook):
         scheme = parts.scheme.lower()
         if scheme not in {"http", "https"} or not parts.hostname:
             raise DialerConfigError(f"connection {self.conn_id!r}: auth_url must be an http(s) URL, got {url!r}")
-        if (
-            scheme == "http"
-            and not is_loopback(parts.hostname)
-            and not as_bool(self.extras.get("allow_insecure_http"), False)
-        ):
-            raise DialerConfigError(
-                f"connection {self.conn_id!r}: refusing plain http:// to token host {parts.hostname!r}; the password "
-                "would cross the network unencrypted. Use https, or set allow_insecure_http=true on a trusted network."
-            )
+        refuse_plain_http(
+            scheme, parts.hostname, self.extras, self.conn_id, what="the password", host_label="token host "
+        )
         return url
 
     def _token_request(self, form: dict[str, str]) -> Request:
