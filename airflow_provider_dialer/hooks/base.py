@@ -201,6 +201,12 @@ class DialerHook(BaseHook):
     def base_url(self) -> str:
         return self.settings.base_url
 
+    def check_settings(self, settings: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+        """Refuse an operator's ``settings`` key this vendor's verb does not read (a typo would be ignored)."""
+        unknown = sorted(set(settings) - allowed)
+        if unknown:
+            raise DialerConfigError(f"{self.vendor} {what}: unknown settings {unknown}; allowed: {sorted(allowed)}")
+
     # -- base URL ------------------------------------------------------------------------------
 
     def expand_host(self, host: str, extras: Mapping[str, Any]) -> str:

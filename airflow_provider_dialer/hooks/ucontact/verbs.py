@@ -89,18 +89,16 @@ class UContactVerbs(_MixinBase):
             raise DialerConfigError(f"uContact hub channel {channel!r} is not one of {', '.join(CHANNELS)}")
         return channel
 
-    @staticmethod
-    def _check_settings(settings: Mapping[str, Any], allowed: frozenset[str], what: str) -> str:
-        unknown = sorted(set(settings) - allowed)
-        if unknown:
-            raise DialerConfigError(f"uContact {what}: unknown settings {unknown}; allowed: {sorted(allowed)}")
+    def _hub_of(self, settings: Mapping[str, Any], allowed: frozenset[str], what: str) -> str:
+        """The hub ``settings`` name, once they hold only keys the verb reads."""
+        self.check_settings(settings, allowed, what)
         hub = settings.get("hub")
         if not hub:
             raise DialerConfigError(f"uContact {what} needs settings={{'hub': '<hub name>'}}")
         return str(hub)
 
     def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
-        hub = self._check_settings(settings, _LIST_SETTINGS, "list upload")
+        hub = self._hub_of(settings, _LIST_SETTINGS, "list upload")
         return {
             "hub": hub,
             "channel": self._channel(settings),
@@ -189,7 +187,7 @@ class UContactVerbs(_MixinBase):
     # -- FreshLeadPusher ---------------------------------------------------------------
 
     def open_fresh_target(self, settings: dict[str, Any]) -> dict[str, Any]:
-        hub = self._check_settings(settings, _FRESH_SETTINGS, "fresh leads")
+        hub = self._hub_of(settings, _FRESH_SETTINGS, "fresh leads")
         return {
             "hub": hub,
             "channel": self._channel(settings),

@@ -70,6 +70,8 @@ CALL_LIST_CHUNK = 5000
 #: the key of a run's first chunk of leads due now (the operators' ``<wave>#<n>`` keys): its call list
 #: keeps the name the user gave
 FIRST_CHUNK_KEY = "now#1"
+#: the settings a list upload reads
+_LIST_SETTINGS = frozenset({"number_format", "attributes"})
 
 
 class VoipexVerbs(_MixinBase):
@@ -88,9 +90,7 @@ class VoipexVerbs(_MixinBase):
 
         ``settings``: ``number_format`` (``digits``/``e164``), ``attributes`` (bool, default true).
         """
-        unknown = set(settings) - {"number_format", "attributes"}
-        if unknown:
-            raise DialerConfigError(f"Voipex list settings take number_format and attributes, not {sorted(unknown)}")
+        self.check_settings(settings, _LIST_SETTINGS, "list upload")
         fmt = settings.get("number_format", self.number_format)
         if fmt not in ("digits", "e164"):
             raise DialerConfigError(f"number_format must be 'digits' or 'e164', got {fmt!r}")
