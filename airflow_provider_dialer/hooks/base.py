@@ -15,7 +15,6 @@ URL templates.
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 import random
 import threading
@@ -44,6 +43,7 @@ from airflow_provider_dialer.link_templates import (
     fill_template,
     one_id,
 )
+from airflow_provider_dialer.transport.auth import basic_authorization
 from airflow_provider_dialer.transport.deadline import DEADLINE, guard_deadlines
 from airflow_provider_dialer.transport.ratelimit import RateLimiter
 from airflow_provider_dialer.transport.redaction import (
@@ -160,8 +160,8 @@ class DialerHook(BaseHook):
         self._extras = dict(extras or {})
         register_secret(conn.password)
         if conn.login and conn.password:
-            # the HTTP Basic value of login:password, whichever vendor builds it
-            register_secret(base64.b64encode(f"{conn.login}:{conn.password}".encode()).decode("ascii"))
+            # the HTTP Basic value of login:password, registered whichever vendor builds it
+            basic_authorization(conn.login, conn.password)
         for key in self.secret_extras:
             register_secret(secret_text(self._extras.get(key), f"connection {self.conn_id!r} extra {key!r}"))
         self._settings = self._build_settings(conn, self._extras)

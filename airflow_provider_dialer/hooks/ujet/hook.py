@@ -8,7 +8,6 @@ Base URL: the connection's host; a bare subdomain ``acme`` becomes ``acme.<domai
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -31,7 +30,7 @@ from airflow_provider_dialer.hooks.ujet.wire import (
     discover_job_id,
     phone_digits,
 )
-from airflow_provider_dialer.transport.redaction import register_secret
+from airflow_provider_dialer.transport.auth import basic_authorization
 from airflow_provider_dialer.transport.requests import AsyncTwin, Flow, Request, api_call
 from airflow_provider_dialer.transport.settings import is_loopback
 
@@ -127,9 +126,7 @@ class UjetHook(UjetVerbs, DialerHook):
             if not token:
                 raise DialerConfigError(f"connection {self.conn_id!r} (UJET) has no API token in its password field")
             user = (conn.login or "").strip() or self.base_url.split("://", 1)[-1].split(".", 1)[0]
-            encoded = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
-            register_secret(encoded)
-            self._auth_header = f"Basic {encoded}"
+            self._auth_header = basic_authorization(user, token)
         return {"Authorization": self._auth_header}
         yield  # pragma: no cover - makes this a generator
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,7 +37,7 @@ from airflow_provider_dialer.hooks.xcally.wire import (
     User,
     campaign_update_body,
 )
-from airflow_provider_dialer.transport.redaction import register_secret
+from airflow_provider_dialer.transport.auth import basic_authorization
 from airflow_provider_dialer.transport.requests import Flow, Request, api_call, json_array
 
 
@@ -116,9 +115,7 @@ class XCallyHook(XCallyVerbs, DialerHook):
                 raise DialerConfigError(
                     f"connection {self.conn_id!r} (XCALLY) needs login and password, or the extra api_key"
                 )
-            token = base64.b64encode(f"{conn.login}:{conn.password}".encode()).decode("ascii")
-            register_secret(token)
-            self._basic = f"Basic {token}"
+            self._basic = basic_authorization(conn.login, conn.password)
         return {"Authorization": self._basic}
         yield  # pragma: no cover - makes this a generator
 
