@@ -64,9 +64,6 @@ if TYPE_CHECKING:
 
 else:
     _MixinBase = object  # at run time the mixin adds nothing to VoipexHook's bases
-
-#: numbers per call list when the list upload operator splits leads into chunks
-CALL_LIST_CHUNK = 5000
 #: the key of a run's first chunk of leads due now (the operators' ``<wave>#<n>`` keys): its call list
 #: keeps the name the user gave
 FIRST_CHUNK_KEY = "now#1"
@@ -79,6 +76,8 @@ class VoipexVerbs(_MixinBase):
 
     #: CampaignController: the guide's five commands
     campaign_commands: ClassVar[frozenset[str]] = CAMPAIGN_COMMANDS
+    #: numbers per call list when the list upload operator splits leads into chunks
+    list_chunk_size: ClassVar[int] = 5000
 
     # -- ListUploader -------------------------------------------------------------
 
@@ -143,7 +142,7 @@ class VoipexVerbs(_MixinBase):
         return values
 
     def list_chunk_size_for(self, target: dict[str, Any]) -> int:
-        return CALL_LIST_CHUNK
+        return self.list_chunk_size
 
     # -- CampaignCreator / CampaignController ---------------------------------------
 
