@@ -68,7 +68,7 @@ else:
 #: keeps the name the user gave
 FIRST_CHUNK_KEY = "now#1"
 #: the settings a list upload reads
-_LIST_SETTINGS = frozenset({"number_format", "attributes"})
+_LIST_SETTINGS = frozenset({"phone_format", "number_format", "attributes"})
 
 
 class VoipexVerbs(_MixinBase):
@@ -87,12 +87,19 @@ class VoipexVerbs(_MixinBase):
         ``june 2026-06-02T13:00Z#1`` for a later wave), so each name is unique within a run and a lost
         answer is resolved by name.
 
-        ``settings``: ``number_format`` (``digits``/``e164``), ``attributes`` (bool, default true).
+        ``settings``: ``phone_format`` (``digits``/``e164``; the name XCALLY uses too, ``number_format``
+        is still read), ``attributes`` (bool, default true).
         """
         self.check_settings(settings, _LIST_SETTINGS, "list upload")
-        fmt = settings.get("number_format", self.number_format)
+        given = [settings[name] for name in ("phone_format", "number_format") if name in settings]
+        if len(given) == 2 and given[0] != given[1]:
+            raise DialerConfigError(
+                "Voipex list settings give phone_format and number_format (its older name) different values: "
+                f"{given[0]!r} and {given[1]!r}; give phone_format only"
+            )
+        fmt = given[0] if given else self.number_format
         if fmt not in ("digits", "e164"):
-            raise DialerConfigError(f"number_format must be 'digits' or 'e164', got {fmt!r}")
+            raise DialerConfigError(f"phone_format must be 'digits' or 'e164', got {fmt!r}")
         return {"list_name": list_name, "number_format": fmt, "attributes": bool(settings.get("attributes", True))}
 
     @staticmethod

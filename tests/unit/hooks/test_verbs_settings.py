@@ -15,7 +15,7 @@ from airflow_provider_dialer.hooks.xcally import XCallyHook
 LIST_KEYS = {
     UContactHook: {"hub", "channel", "zone_aware", "chunk_size", "number_plus"},
     XCallyHook: {"mode", "agents", "campaign_id", "duplicates", "phone_format", "first_name_fallback"},
-    VoipexHook: {"number_format", "attributes"},
+    VoipexHook: {"phone_format", "number_format", "attributes"},
 }
 
 keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
