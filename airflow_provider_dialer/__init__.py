@@ -120,10 +120,18 @@ def _connection_types() -> list[dict[str, Any]]:
 
 
 def _declared_connection_types() -> list[dict[str, Any]]:
-    return [
+    """One entry per line of the hook registry, in its order, with the hook class it names.
+
+    A connection type with no form here gets the fields every dialer connection has, so a new
+    vendor is usable from its registry line alone; its labels and own fields belong here.
+    """
+    # the registry names each hook by its dotted path and imports nothing heavy
+    from airflow_provider_dialer.hooks.registry import HOOKS_BY_CONN_TYPE as hooks
+
+    forms = [
         {
             "connection-type": "ucontact",
-            "hook-class-name": f"{PACKAGE}.hooks.ucontact.UContactHook",
+            "hook-class-name": hooks["ucontact"],
             "hook-name": "uContact (Integra + Automation API)",
             "ui-field-behaviour": {
                 "hidden-fields": [],
@@ -177,7 +185,7 @@ def _declared_connection_types() -> list[dict[str, Any]]:
         },
         {
             "connection-type": "xcally",
-            "hook-class-name": f"{PACKAGE}.hooks.xcally.XCallyHook",
+            "hook-class-name": hooks["xcally"],
             "hook-name": "XCALLY Motion",
             "ui-field-behaviour": {
                 "hidden-fields": [],
@@ -222,7 +230,7 @@ def _declared_connection_types() -> list[dict[str, Any]]:
         },
         {
             "connection-type": "voipex",
-            "hook-class-name": f"{PACKAGE}.hooks.voipex.VoipexHook",
+            "hook-class-name": hooks["voipex"],
             "hook-name": "Voipex IPBX",
             "ui-field-behaviour": {
                 "hidden-fields": [],
@@ -257,7 +265,7 @@ def _declared_connection_types() -> list[dict[str, Any]]:
         },
         {
             "connection-type": "ujet",
-            "hook-class-name": f"{PACKAGE}.hooks.ujet.UjetHook",
+            "hook-class-name": hooks["ujet"],
             "hook-name": "UJET / CCAI Platform",
             "ui-field-behaviour": {
                 "hidden-fields": [],
@@ -288,6 +296,20 @@ def _declared_connection_types() -> list[dict[str, Any]]:
             },
         },
     ]
+    by_type = {form["connection-type"]: form for form in forms}
+    return [by_type.get(conn_type) or _plain_form(conn_type, path) for conn_type, path in hooks.items()]
+
+
+def _plain_form(conn_type: str, hook_class: str) -> dict[str, Any]:
+    """The form of a registered connection type this module has no entry for: the standard fields and the
+    extras every dialer connection has (TLS, timeouts, retries, rate limit)."""
+    return {
+        "connection-type": conn_type,
+        "hook-class-name": hook_class,
+        "hook-name": conn_type,
+        "ui-field-behaviour": {"hidden-fields": [], "relabeling": {}, "placeholders": {}},
+        "conn-fields": _transport_fields(),
+    }
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""The vendor-neutral verbs operators speak, and ``get_dialer_hook`` which picks a connection's hook.
+"""The vendor-neutral verbs operators speak: what a verb returns, the verbs, and ``require``.
 
-Operators never name a vendor: they ask for the hook of the connection's type and check that it
+Operators never name a vendor: they ask for the hook of the connection's type
+(``hooks/registry.py``, ``get_dialer_hook``) and check that it
 implements the verb they need (``require(hook, ListUploader, ...)``). A hook implements the verbs its
 vendor's API has; a missing one raises :class:`UnsupportedCapabilityError` naming the vendor, the
 verb and what to use instead, before any request is sent.
@@ -12,51 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from airflow_provider_dialer.exceptions import DialerConfigError, UnsupportedCapabilityError
+from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
 
 if TYPE_CHECKING:
-    from airflow_provider_dialer.hooks.base import DialerHook
     from airflow_provider_dialer.leads.model import PreparedLead
-
-#: connection type -> hook class path (kept in step with get_provider_info()["connection-types"])
-HOOKS_BY_CONN_TYPE = {
-    "ucontact": "airflow_provider_dialer.hooks.ucontact.UContactHook",
-    "xcally": "airflow_provider_dialer.hooks.xcally.XCallyHook",
-    "voipex": "airflow_provider_dialer.hooks.voipex.VoipexHook",
-    "ujet": "airflow_provider_dialer.hooks.ujet.UjetHook",
-}
-
-
-def get_dialer_hook(conn_id: str) -> DialerHook:
-    """The vendor hook for the connection's type (``ucontact``, ``xcally``, ``voipex`` or ``ujet``)."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.module_loading import import_string
-
-    conn = BaseHook.get_connection(conn_id)
-    path = HOOKS_BY_CONN_TYPE.get(conn.conn_type or "")
-    if path is None:
-        raise DialerConfigError(
-            f"connection {conn_id!r} has type {conn.conn_type!r}; a dialer connection has one of "
-            f"{', '.join(sorted(HOOKS_BY_CONN_TYPE))}"
-        )
-    hook: DialerHook = import_string(path)(conn_id)  # import_string answers Any
-    hook.adopt_connection(conn, conn.extra_dejson)
-    return hook
-
-
-async def aget_dialer_hook(conn_id: str) -> DialerHook:
-    """Async twin of :func:`get_dialer_hook` for triggers (never touches the sync connection API)."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.module_loading import import_string
-
-    conn = await BaseHook.aget_connection(conn_id)
-    path = HOOKS_BY_CONN_TYPE.get(conn.conn_type or "")
-    if path is None:
-        raise DialerConfigError(f"connection {conn_id!r} has type {conn.conn_type!r}, not a dialer connection type")
-    hook: DialerHook = import_string(path)(conn_id)  # import_string answers Any
-    await hook.aload_connection()
-    return hook
-
 
 # --------------------------------------------------------------------------------------------
 # What a verb returns
@@ -274,31 +234,3 @@ def require(hook: Any, verb: type[P], what: str | None = None) -> P:
     raise UnsupportedCapabilityError(
         getattr(hook, "vendor", type(hook).__name__), what or name, ALTERNATIVES.get(name, "")
     )
-
-
-class TaskHook:
-    """Mixin for the operators and sensors: one dialer hook (one HTTP client) for the task's life.
-
-    Closed when ``execute`` ends (each operator calls :meth:`close_task_hook` in a ``finally``) and
-    when the task is killed (``on_kill``), which also aborts a request in flight. A sensor in poke
-    mode keeps one client across its pokes instead of opening one per poke.
-    """
-
-    conn_id: str
-    _task_hook: Any = None
-
-    def task_hook(self, capability: type | None = None, label: str | None = None) -> Any:
-        """The connection's hook, created on first use; ``capability`` is checked on every call."""
-        if self._task_hook is None:
-            self._task_hook = get_dialer_hook(self.conn_id)
-        if capability is not None:
-            require(self._task_hook, capability, label)
-        return self._task_hook
-
-    def close_task_hook(self) -> None:
-        hook, self._task_hook = self._task_hook, None
-        if hook is not None:
-            hook.close()
-
-    def on_kill(self) -> None:
-        self.close_task_hook()

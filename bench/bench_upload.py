@@ -88,12 +88,12 @@ def _prepare(path: str, now: Any) -> Any:
 def _chunk_size(vendor: str) -> int:
     from airflow_provider_dialer.hooks.ucontact.hook import UContactHook
     from airflow_provider_dialer.hooks.ujet.hook import UjetHook
-    from airflow_provider_dialer.hooks.voipex.hook import CALL_LIST_CHUNK
+    from airflow_provider_dialer.hooks.voipex.hook import VoipexHook
     from airflow_provider_dialer.hooks.xcally.hook import XCallyHook
 
     return {
         "xcally": XCallyHook.batch_chunk_size,
-        "voipex": CALL_LIST_CHUNK,
+        "voipex": VoipexHook.list_chunk_size,
         "ujet": UjetHook.list_chunk_size,
         "ucontact": UContactHook.list_chunk_size,
     }[vendor]

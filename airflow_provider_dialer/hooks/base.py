@@ -15,7 +15,6 @@ URL templates.
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 import random
 import threading
@@ -44,6 +43,7 @@ from airflow_provider_dialer.link_templates import (
     fill_template,
     one_id,
 )
+from airflow_provider_dialer.transport.auth import basic_authorization
 from airflow_provider_dialer.transport.deadline import DEADLINE, guard_deadlines
 from airflow_provider_dialer.transport.ratelimit import RateLimiter
 from airflow_provider_dialer.transport.redaction import (
@@ -61,7 +61,7 @@ from airflow_provider_dialer.transport.settings import (
     ConnectionSettings,
     as_bool,
     as_float,
-    is_loopback,
+    refuse_plain_http,
     ssl_context,
 )
 
@@ -160,8 +160,8 @@ class DialerHook(BaseHook):
         self._extras = dict(extras or {})
         register_secret(conn.password)
         if conn.login and conn.password:
-            # the HTTP Basic value of login:password, whichever vendor builds it
-            register_secret(base64.b64encode(f"{conn.login}:{conn.password}".encode()).decode("ascii"))
+            # the HTTP Basic value of login:password, registered whichever vendor builds it
+            basic_authorization(conn.login, conn.password)
         for key in self.secret_extras:
             register_secret(secret_text(self._extras.get(key), f"connection {self.conn_id!r} extra {key!r}"))
         self._settings = self._build_settings(conn, self._extras)
@@ -201,6 +201,12 @@ class DialerHook(BaseHook):
     def base_url(self) -> str:
         return self.settings.base_url
 
+    def check_settings(self, settings: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+        """Refuse an operator's ``settings`` key this vendor's verb does not read (a typo would be ignored)."""
+        unknown = sorted(set(settings) - allowed)
+        if unknown:
+            raise DialerConfigError(f"{self.vendor} {what}: unknown settings {unknown}; allowed: {sorted(allowed)}")
+
     # -- base URL ------------------------------------------------------------------------------
 
     def expand_host(self, host: str, extras: Mapping[str, Any]) -> str:
@@ -230,12 +236,7 @@ class DialerHook(BaseHook):
                 f"connection {self.conn_id!r}: scheme must be http or https, got {scheme!r} "
                 "(the Schema field holds the URL scheme for dialer connections)"
             )
-        if scheme == "http" and not is_loopback(hostname) and not as_bool(extras.get("allow_insecure_http"), False):
-            raise DialerConfigError(
-                f"connection {self.conn_id!r}: refusing plain http:// to {hostname!r}; credentials would "
-                "cross the network unencrypted. Use https, or set the extra allow_insecure_http=true "
-                "if this host is on a trusted network."
-            )
+        refuse_plain_http(scheme, hostname, extras, self.conn_id)
         netloc = f"[{hostname}]" if ":" in hostname else hostname
         if port:
             netloc += f":{port}"

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.hooks.registry import TaskHook
 from airflow_provider_dialer.operators.observe import ObservedRun
 
 if TYPE_CHECKING:

@@ -7,8 +7,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_dialer.capabilities import LeadRemover, TaskHook
+from airflow_provider_dialer.capabilities import LeadRemover
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError, DialerNotFoundError
+from airflow_provider_dialer.hooks.registry import TaskHook
 from airflow_provider_dialer.link_templates import one_id
 from airflow_provider_dialer.links import DialerCampaignLink, check_links, remember_links
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, BaseSensorOperator
 
-from airflow_provider_dialer.capabilities import TaskHook
 from airflow_provider_dialer.exceptions import DialerJobFailedError
+from airflow_provider_dialer.hooks.registry import TaskHook
 from airflow_provider_dialer.leads.rendered import rendered_list, rendered_value
 from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink, link_kinds
 

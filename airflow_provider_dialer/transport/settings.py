@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,29 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def refuse_plain_http(
+    scheme: str,
+    hostname: str,
+    extras: Mapping[str, Any],
+    conn_id: str | None,
+    *,
+    what: str = "credentials",
+    host_label: str = "",
+) -> None:
+    """The https rule, for the API host and any other host a connection sends a secret to (a token URL):
+    plain ``http`` only to a loopback host, or where the extra ``allow_insecure_http`` is on.
+
+    :param what: what would cross the network unencrypted, for the message (``the password``).
+    :param host_label: what the host is, for the message (``token host``).
+    """
+    if scheme == "http" and not is_loopback(hostname) and not as_bool(extras.get("allow_insecure_http"), False):
+        raise DialerConfigError(
+            f"connection {conn_id!r}: refusing plain http:// to {host_label}{hostname!r}; {what} would "
+            "cross the network unencrypted. Use https, or set the extra allow_insecure_http=true "
+            "if this host is on a trusted network."
+        )
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from airflow_provider_dialer.capabilities import (
     ImportJobWatcher,
     ListStateWatcher,
     WaitState,
-    aget_dialer_hook,
     require,
 )
 from airflow_provider_dialer.exceptions import DialerError
+from airflow_provider_dialer.hooks.registry import aget_dialer_hook
 
 
 class _PollingTrigger(BaseTrigger):

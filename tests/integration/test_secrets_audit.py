@@ -322,7 +322,7 @@ def test_sentinels_are_what_the_emulator_accepts(emu):
 
 
 def test_successful_operators_of_every_vendor_emit_no_secret(emu, tmp_path, caplog, capfd):
-    from airflow_provider_dialer.capabilities import get_dialer_hook
+    from airflow_provider_dialer.hooks.registry import get_dialer_hook
     from airflow_provider_dialer.operators.dialer_task import AddToDialerTaskOperator
     from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
     from airflow_provider_dialer.operators.lists import UploadListOperator
@@ -596,8 +596,8 @@ def test_xcally_apikey_needing_url_encoding_is_redacted_in_request_logs(caplog, 
 def test_extra_links_carry_no_secret_even_when_the_template_asks_for_one(emu, tmp_path, caplog, capfd, monkeypatch):
     """Link templates that embed the credentials (user info, ``apikey=``/``password=``/``token=`` parameters, the
     password in a path) or name them as placeholders: the links keep none, and the refusals name none."""
-    from airflow_provider_dialer.capabilities import get_dialer_hook
     from airflow_provider_dialer.exceptions import DialerConfigError
+    from airflow_provider_dialer.hooks.registry import get_dialer_hook
     from airflow_provider_dialer.links import DialerCampaignLink, DialerListLink
     from airflow_provider_dialer.operators.campaign import CreateCampaignOperator
     from airflow_provider_dialer.operators.lists import UploadListOperator

@@ -56,7 +56,7 @@ class FakeListHook:
 @pytest.fixture
 def fake_hook(monkeypatch):
     hook = FakeListHook()
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
     return hook
 
 

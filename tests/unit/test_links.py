@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_dialer.capabilities import LinkBuilder, get_dialer_hook
+from airflow_provider_dialer.capabilities import LinkBuilder
 from airflow_provider_dialer.exceptions import DialerConfigError
+from airflow_provider_dialer.hooks.registry import get_dialer_hook
 from airflow_provider_dialer.link_templates import fill_template, safe_link
 from airflow_provider_dialer.links import (
     DialerCampaignLink,

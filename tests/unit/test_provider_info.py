@@ -11,7 +11,7 @@ from importlib.resources import files
 import jsonschema
 
 from airflow_provider_dialer import get_provider_info
-from airflow_provider_dialer.capabilities import HOOKS_BY_CONN_TYPE
+from airflow_provider_dialer.hooks.registry import HOOKS_BY_CONN_TYPE
 
 
 def test_validates_against_runtime_schema():
@@ -128,6 +128,29 @@ def test_provider_package_import_is_light():
     code = "import sys, airflow_provider_dialer; print(sorted(m for m in ('airflow', 'httpx', 'phonenumbers', 'pydantic') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_provider_info_reads_the_registry_without_heavy_imports():
+    """get_provider_info() takes the connection types from hooks/registry.py at every DAG parse."""
+    code = (
+        "import sys, airflow_provider_dialer as p; p.get_provider_info(); "
+        "print(sorted(m for m in ('airflow', 'httpx', 'phonenumbers', 'pydantic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_a_sixth_vendor_is_one_registry_line(monkeypatch):
+    """A connection type added to the registry alone appears in the provider info, with the common fields."""
+    from airflow_provider_dialer.hooks import registry
+
+    monkeypatch.setitem(registry.HOOKS_BY_CONN_TYPE, "sixth", "airflow_provider_dialer.hooks.sixth.SixthHook")
+    types = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}
+    assert list(types) == list(registry.HOOKS_BY_CONN_TYPE)
+    assert types["sixth"]["hook-class-name"] == "airflow_provider_dialer.hooks.sixth.SixthHook"
+    assert {"verify_ssl", "read_timeout", "max_attempts"} <= set(types["sixth"]["conn-fields"])
+    schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
 
 
 def test_airflow_cli_lists_the_provider_and_its_connection_types(tmp_path):

@@ -203,7 +203,7 @@ def run_to_the_end(
         hook.kill_before_at = sc["fault_at"]
     elif sc["fault"] == "refuse":
         hook.refuse_at = sc["fault_at"]
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
     monkeypatch.setattr(base_module, "utcnow", clock)
     weekly = {WEEKDAYS[sc["closed_weekday"]]: None} if sc["closed_weekday"] is not None else None
     window = {
@@ -281,7 +281,7 @@ def first_attempt_dies_then_retry_at_2105(monkeypatch, tmp_path, per_lead: bool,
     clock = Clock(AT_2050)
     hook = RecordingHook(clock, per_lead)
     hook.kill_at = 1  # the first chunk is applied, then the task dies before recording it
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
     monkeypatch.setattr(base_module, "utcnow", clock)
 
     def operator() -> UploadListOperator:
@@ -356,7 +356,7 @@ def test_a_slow_upload_that_crosses_the_closing_time_keeps_back_the_chunks_sent_
         dt.datetime(2027, 6, 11, 0, 59, 58, tzinfo=UTC), dt.timedelta(seconds=1)
     )  # 20:59:58 local, 1 s per read
     hook = RecordingHook(clock, per_lead=True)
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
     monkeypatch.setattr(base_module, "utcnow", clock)
     summary = UploadListOperator(
         task_id="u", conn_id="fake", source=SIX_NY, list_name="l", concurrency=1, progress=str(tmp_path / "p.json")

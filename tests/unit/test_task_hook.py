@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import airflow_provider_dialer.capabilities as capabilities
+import airflow_provider_dialer.hooks.registry as registry
 from airflow_provider_dialer.capabilities import WaitState
 from airflow_provider_dialer.operators.campaign import ControlCampaignOperator
 from airflow_provider_dialer.operators.contacts import RemoveLeadsOperator
@@ -47,7 +48,7 @@ class FakeHook:
 @pytest.fixture
 def hooks(monkeypatch) -> list[FakeHook]:
     FakeHook.made = []
-    monkeypatch.setattr(capabilities, "get_dialer_hook", lambda conn_id: FakeHook())
+    monkeypatch.setattr(registry, "get_dialer_hook", lambda conn_id: FakeHook())
     return FakeHook.made
 
 
@@ -105,7 +106,7 @@ def test_a_lead_upload_closes_its_hook_when_it_ends(hooks, monkeypatch, tmp_path
         def resolve_fresh_chunk(self, target, key, leads):
             return None
 
-    monkeypatch.setattr(capabilities, "get_dialer_hook", lambda conn_id: Pusher())
+    monkeypatch.setattr(registry, "get_dialer_hook", lambda conn_id: Pusher())
     op = PushFreshLeadsOperator(
         task_id="p",
         conn_id="x",

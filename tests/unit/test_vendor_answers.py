@@ -218,7 +218,7 @@ def test_refused_and_unknown_leads_count_toward_the_threshold_and_reach_the_repo
     invalid = {r for r in range(1, n + 1) if rng.random() < 0.1}
     plan = {r: rng.choice(["ok", "ok", "ok", "refused", "lost"]) for r in range(1, n + 1) if r not in invalid}
     hook = PlannedHook(plan)
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
     tmp = tmp_path_factory.mktemp("run")
     op = UploadListOperator(
         task_id="t",
@@ -291,7 +291,7 @@ def test_every_summary_counter_is_true(tmp_path, monkeypatch):
             return None
 
     hook = Hook({})
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
     op = UploadListOperator(
         task_id="t",
         conn_id="c",
@@ -331,7 +331,7 @@ def test_chunks_already_delivered_counts_the_chunks_a_failed_attempt_delivered(t
             return ChunkOutcome(accepted=len(leads))
 
     hook = Hook({})
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
 
     def op() -> UploadListOperator:
         return UploadListOperator(
@@ -360,7 +360,7 @@ def test_unreadable_progress_file_fails_the_task_and_sends_nothing(tmp_path, mon
 
     monkeypatch.setattr(base_module, "utcnow", lambda: NOON)
     hook = PlannedHook({})
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: hook)
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
     (tmp_path / "p.json").write_bytes(content)
     op = UploadListOperator(
         task_id="t",

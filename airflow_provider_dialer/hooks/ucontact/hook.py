@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -17,23 +17,17 @@ from airflow_provider_dialer.exceptions import (
     DialerRejectedError,
 )
 from airflow_provider_dialer.hooks.base import DialerHook
+from airflow_provider_dialer.hooks.ucontact.verbs import UContactVerbs
 from airflow_provider_dialer.hooks.ucontact.wire import (
-    CHANNELS,
     DialerTaskCall,
     FreshLeadsResult,
     ListInfo,
-    automation_contact,
-    dialer_task_call,
     hub_path,
     parse_user_token,
 )
 from airflow_provider_dialer.transport.redaction import register_secret
 from airflow_provider_dialer.transport.requests import AsyncTwin, Flow, Request, api_call, json_object
 from airflow_provider_dialer.transport.settings import as_bool, is_loopback
-
-if TYPE_CHECKING:
-    from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
-    from airflow_provider_dialer.leads.model import PreparedLead
 
 INTEGRA = "/Integra/resources"
 GET_USER_TOKEN = f"{INTEGRA}/auth/getUserToken"
@@ -43,11 +37,6 @@ DEFAULT_LIST_STATE_PATH = "/api/dialer/id/{hub}/lists/{list_id}"
 FORM = "application/x-www-form-urlencoded; charset=UTF-8"
 #: statuses whose ``0`` body is Integra refusing the record (not an outage, not our credentials)
 _REFUSAL_STATUSES = frozenset(range(400, 500)) - {401, 403, 408, 429}
-#: statuses that say "this read does not exist here" (the list reads are assumptions:
-#: docs/vendors/ucontact.md#decision-assumed-list-state-read)
-_NO_SUCH_READ = frozenset({404, 405, 501})
-_LIST_SETTINGS = frozenset({"hub", "channel", "zone_aware", "chunk_size", "number_plus"})
-_FRESH_SETTINGS = frozenset({"hub", "channel", "chunk_size", "number_plus"})
 
 
 def _encoded_objects(key: str, items: Iterable[Any]) -> list[bytes]:
@@ -73,7 +62,7 @@ def fresh_leads_body(encoded: Iterable[bytes]) -> bytes:
     return json_object({}, "leads", encoded)
 
 
-class UContactHook(DialerHook):
+class UContactHook(UContactVerbs, DialerHook):
     """uContact (net2phone): Integra ``DialerTask`` and the Automation API of outbound hubs, one instance.
 
     Connection: host = instance name (``acme`` -> ``https://acme.ucontactcloud.com``) or URL;
@@ -98,12 +87,6 @@ class UContactHook(DialerHook):
     supports_per_lead_schedule = True
     #: links: a hub list (``list_id`` once the upload answered with it); no campaign object in these APIs
     link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {"list": frozenset({"hub", "list_id", "list_name"})}
-
-    #: leads per freshLeads request ("fewer than a list", the document says)
-    fresh_chunk_size: ClassVar[int] = 500
-    fresh_per_lead_schedule: ClassVar[bool] = True
-    #: contacts per list upload; each chunk becomes its own hub list
-    list_chunk_size: ClassVar[int] = 20_000
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
@@ -291,22 +274,6 @@ class UContactHook(DialerHook):
             )
         return True
 
-    def add_dialer_task_lead(self, lead: PreparedLead, settings: Mapping[str, Any]) -> None:
-        """DialerTaskAdder: map ``lead`` with :func:`dialer_task_call` and send it."""
-        campaign = settings.get("campaign")
-        if not campaign:
-            raise DialerConfigError("uContact DialerTask needs a campaign name")
-        call = dialer_task_call(
-            lead,
-            campaign=str(campaign),
-            instance_timezone=self.instance_timezone,
-            source=str(settings.get("source", "airflow")),
-            bulk=bool(settings.get("bulk", False)),
-            automatic=bool(settings.get("automatic", True)),
-            destination_plus=self._flag("destination_plus", settings),
-        )
-        self.dialer_task(call)
-
     # -- Automation API ----------------------------------------------------------------------------
 
     @api_call
@@ -390,141 +357,6 @@ class UContactHook(DialerHook):
         if info.filename is None and filename is not None:
             info = info.model_copy(update={"filename": filename})
         return info
-
-    # -- capabilities: ListUploader, ListStateWatcher ---------------------------------------------
-
-    @staticmethod
-    def _channel(settings: Mapping[str, Any]) -> str:
-        channel = str(settings.get("channel") or "telephony").lower()
-        if channel not in CHANNELS:
-            raise DialerConfigError(f"uContact hub channel {channel!r} is not one of {', '.join(CHANNELS)}")
-        return channel
-
-    @staticmethod
-    def _check_settings(settings: Mapping[str, Any], allowed: frozenset[str], what: str) -> str:
-        unknown = sorted(set(settings) - allowed)
-        if unknown:
-            raise DialerConfigError(f"uContact {what}: unknown settings {unknown}; allowed: {sorted(allowed)}")
-        hub = settings.get("hub")
-        if not hub:
-            raise DialerConfigError(f"uContact {what} needs settings={{'hub': '<hub name>'}}")
-        return str(hub)
-
-    def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
-        hub = self._check_settings(settings, _LIST_SETTINGS, "list upload")
-        return {
-            "hub": hub,
-            "channel": self._channel(settings),
-            "list_name": list_name,
-            # lists carry no per-lead time: leads outside their window are held back by the operator,
-            # unless the user trusts the hub's own hours in each contact's zone (zone_aware=True)
-            "zone_aware": as_bool(settings.get("zone_aware"), False),
-            "per_lead_schedule": False,
-            "chunk_size": int(settings.get("chunk_size") or self.list_chunk_size),
-            "number_plus": as_bool(settings.get("number_plus"), True),
-        }
-
-    def list_chunk_size_for(self, target: dict[str, Any]) -> int:
-        return int(target.get("chunk_size") or self.list_chunk_size)
-
-    @staticmethod
-    def chunk_filename(list_name: str, key: str) -> str:
-        """The first chunk keeps the list name; later chunks (and resends) get the chunk key appended."""
-        return list_name if key == "now#1" else f"{list_name} ({key})"
-
-    @staticmethod
-    def _contacts(
-        leads: Sequence[PreparedLead], channel: str, fresh: bool, plus: bool
-    ) -> tuple[list[bytes], list[dict[str, Any]]]:
-        """Each lead's contact, encoded as it is mapped (``automation_contact`` builds exactly what
-        ``AutomationContact`` dumps; a unit test pins it), and the leads the hub cannot take."""
-        contacts, refused = [], []
-        for lead in leads:
-            try:
-                contacts.append(to_json(automation_contact(lead, channel=channel, fresh=fresh, number_plus=plus)))
-            except ValueError as exc:
-                refused.append({"row": lead.row, "reason": "missing_email", "detail": str(exc)})
-        return contacts, refused
-
-    def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        from airflow_provider_dialer.capabilities import ChunkOutcome
-
-        contacts, refused = self._contacts(leads, target["channel"], False, target.get("number_plus", True))
-        if not contacts:
-            return ChunkOutcome(refused=refused)
-        info = self.run_flow(
-            self._upload_list_flow(target["hub"], self.chunk_filename(target["list_name"], key), contacts)
-        )
-        ids = {"list_ids": [info.id]} if info.id is not None else {}
-        return ChunkOutcome(accepted=len(contacts), refused=refused, ids=ids)
-
-    def resolve_list_chunk(
-        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
-    ) -> ChunkOutcome | None:
-        """After a lost answer: a list named like the chunk exists -> accepted; none -> its leads are missing."""
-        from airflow_provider_dialer.capabilities import ChunkOutcome
-
-        try:
-            lists = self.list_lists(target["hub"])
-        except DialerHTTPError as exc:
-            if exc.status in _NO_SUCH_READ:
-                return None
-            raise
-        contacts, refused = self._contacts(leads, target["channel"], False, target.get("number_plus", True))
-        filename = self.chunk_filename(target["list_name"], key)
-        found = [info for info in lists if info.filename == filename]
-        if found:
-            ids = {"list_ids": [found[-1].id]} if found[-1].id is not None else {}
-            return ChunkOutcome(accepted=len(contacts), refused=refused, ids=ids, how="resolved")
-        sent_rows = {lead.row for lead in leads} - {r["row"] for r in refused}
-        return ChunkOutcome(refused=refused, missing=sorted(sent_rows), how="resolved")
-
-    def list_wait(self, target: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any] | None:
-        list_ids = (summary.get("ids") or {}).get("list_ids") or []
-        if not list_ids:
-            return None
-        return {"kind": "list_loaded", "targets": [{"hub": target["hub"], "list_id": i} for i in list_ids]}
-
-    def _wait_state(self, info: ListInfo, target: Mapping[str, Any]) -> WaitState:
-        from airflow_provider_dialer.capabilities import WaitState
-
-        status = info.status or "(no status)"
-        detail = ""
-        if info.is_failed:
-            detail = (
-                f"list {target.get('list_id')} of hub {target.get('hub')!r} is {status!r}; only loading "
-                "(waiting), inactive and active (loaded) are expected (see docs/vendors/ucontact.md#decision-assumed-list-state-read)"
-            )
-        return WaitState(status=status, done=info.is_loaded, failed=info.is_failed, detail=detail)
-
-    def list_state(self, target: dict[str, Any]) -> WaitState:
-        return self._wait_state(self.get_list(target["hub"], target["list_id"]), target)
-
-    async def alist_state(self, target: dict[str, Any]) -> WaitState:
-        return self._wait_state(await self.aget_list(target["hub"], target["list_id"]), target)
-
-    # -- capabilities: FreshLeadPusher ---------------------------------------------------------------
-
-    def open_fresh_target(self, settings: dict[str, Any]) -> dict[str, Any]:
-        hub = self._check_settings(settings, _FRESH_SETTINGS, "fresh leads")
-        return {
-            "hub": hub,
-            "channel": self._channel(settings),
-            "number_plus": as_bool(settings.get("number_plus"), True),
-        }
-
-    def push_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        from airflow_provider_dialer.capabilities import ChunkOutcome
-
-        contacts, refused = self._contacts(leads, target["channel"], True, target.get("number_plus", True))
-        if contacts:
-            self.run_flow(self._push_fresh_flow(target["hub"], contacts))
-        return ChunkOutcome(accepted=len(contacts), refused=refused)
-
-    def resolve_fresh_chunk(
-        self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]
-    ) -> ChunkOutcome | None:
-        return None  # the Automation API has no read of fresh leads: their fate stays unknown
 
     # -- test_connection -----------------------------------------------------------------------------
 

@@ -8,15 +8,17 @@ responses ignore them (CCAI: "expect unrecognized JSON keys").
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from airflow_provider_dialer.exceptions import DialerError
+from airflow_provider_dialer.transport.requests import json_array
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
@@ -326,3 +328,12 @@ def phone_digits(phone: str | None) -> str:
         return ""
     digits = "".join(ch for ch in phone if ch.isdigit())
     return f"+{digits}" if digits else ""
+
+
+def import_file(leads: Iterable[PreparedLead]) -> bytes:
+    """The import file of a chunk: the JSON array of each lead's :func:`ujet_contact`, encoded one by one.
+
+    ``ujet_contact`` builds exactly what ``UjetNewContact`` accepts and dumps (a unit test pins the
+    bytes), so no model is built per contact.
+    """
+    return json_array(to_json(ujet_contact(lead)) for lead in leads)

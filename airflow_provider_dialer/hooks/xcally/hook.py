@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,7 +11,7 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError, DialerJobFailedError
 from airflow_provider_dialer.hooks.base import DialerHook
-from airflow_provider_dialer.hooks.xcally.dialer import XCallyDialer
+from airflow_provider_dialer.hooks.xcally.verbs import XCallyVerbs
 from airflow_provider_dialer.hooks.xcally.wire import (
     LEAD_FIELD_LIMITS,
     LIST_READ_PAGE,
@@ -38,7 +37,7 @@ from airflow_provider_dialer.hooks.xcally.wire import (
     User,
     campaign_update_body,
 )
-from airflow_provider_dialer.transport.redaction import register_secret
+from airflow_provider_dialer.transport.auth import basic_authorization
 from airflow_provider_dialer.transport.requests import Flow, Request, api_call, json_array
 
 
@@ -61,7 +60,7 @@ def _total(response: Any, body: Any) -> int:
     )
 
 
-class XCallyHook(XCallyDialer, DialerHook):
+class XCallyHook(XCallyVerbs, DialerHook):
     """XCALLY Motion REST API (``/api/cm/...`` contact manager, ``/api/voice/queues`` campaigns).
 
     Connection: host (required; self-hosted, no expansion), port, schema (``https``), login and
@@ -116,9 +115,7 @@ class XCallyHook(XCallyDialer, DialerHook):
                 raise DialerConfigError(
                     f"connection {self.conn_id!r} (XCALLY) needs login and password, or the extra api_key"
                 )
-            token = base64.b64encode(f"{conn.login}:{conn.password}".encode()).decode("ascii")
-            register_secret(token)
-            self._basic = f"Basic {token}"
+            self._basic = basic_authorization(conn.login, conn.password)
         return {"Authorization": self._basic}
         yield  # pragma: no cover - makes this a generator
 

@@ -214,7 +214,7 @@ def test_the_lead_operators_xcom_value_passes_the_redaction(monkeypatch, tmp_pat
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr("airflow_provider_dialer.capabilities.get_dialer_hook", lambda conn_id: LeakyHook())
+    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: LeakyHook())
     monkeypatch.setattr(operators_base, "utcnow", lambda: dt.datetime(2026, 6, 10, 16, tzinfo=dt.UTC))
     source = [{"phones": ["+12125550147"], "first_name": "Noah", "timezone": "America/New_York"}]
     op = UploadListOperator(

@@ -618,6 +618,27 @@ def test_hook_number_format_option(monkeypatch, fake):
     assert outcome.accepted == 2 and outcome.ids == {"call_list_ids": [7]}
 
 
+@pytest.mark.parametrize("fmt", ["digits", "e164"])
+@pytest.mark.parametrize("spelling", [("phone_format",), ("number_format",), ("phone_format", "number_format")])
+def test_list_phone_format_is_read_under_both_names(monkeypatch, fake, fmt, spelling):
+    """``phone_format`` (the name XCALLY uses) and the older ``number_format`` set the same thing: the
+    numbers on the wire are E.164 with "+" or digits alone, checked on the body the fake received."""
+    hook = make_hook(monkeypatch, fake)
+    target = hook.open_list_target("daily", dict.fromkeys(spelling, fmt))
+    hook.push_list_chunk(target, "now#1", [lead(phone="+420228881234")])
+    body = json.loads(fake.of("POST", "/dialer/call-lists")[-1].content)
+    assert body["numbers"][0]["number"] == ("+420228881234" if fmt == "e164" else "420228881234")
+
+
+def test_list_phone_format_under_two_names_must_agree(monkeypatch, fake):
+    hook = make_hook(monkeypatch, fake)
+    with pytest.raises(DialerConfigError, match="phone_format only"):
+        hook.open_list_target("daily", {"phone_format": "e164", "number_format": "digits"})
+    with pytest.raises(DialerConfigError, match="phone_format must be"):
+        hook.open_list_target("daily", {"phone_format": "national"})
+    assert not fake.of("POST", "/dialer/call-lists")
+
+
 # --------------------------------------------------------------------------------------------
 # Capabilities used by the operators
 # --------------------------------------------------------------------------------------------

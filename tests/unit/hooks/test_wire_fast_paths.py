@@ -21,8 +21,8 @@ from airflow_provider_dialer.hooks.ucontact.wire import (
     UploadListBody,
     automation_contact,
 )
-from airflow_provider_dialer.hooks.ujet.hook import _NEW_CONTACTS, import_file
-from airflow_provider_dialer.hooks.ujet.wire import UjetNewContact, ujet_contact
+from airflow_provider_dialer.hooks.ujet.hook import _NEW_CONTACTS
+from airflow_provider_dialer.hooks.ujet.wire import UjetNewContact, import_file, ujet_contact
 from airflow_provider_dialer.hooks.voipex.hook import VoipexHook
 from airflow_provider_dialer.hooks.voipex.wire import CallListCreate, CallListNumber, voipex_number
 from airflow_provider_dialer.hooks.xcally.wire import ContactIn, xcally_contact

@@ -92,7 +92,7 @@ else:
     _MixinBase = object  # at run time the mixin adds nothing to XCallyHook's bases
 
 
-class XCallyDialer(_MixinBase):
+class XCallyVerbs(_MixinBase):
     """The capability methods of :class:`~airflow_provider_dialer.hooks.xcally.hook.XCallyHook`."""
 
     batch_chunk_size: ClassVar[int] = 1000
@@ -114,12 +114,6 @@ class XCallyDialer(_MixinBase):
     )
 
     # -- shared by list uploads and fresh leads ---------------------------------------------------
-
-    @staticmethod
-    def _check_settings(settings: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
-        unknown = sorted(set(settings) - allowed)
-        if unknown:
-            raise DialerConfigError(f"XCALLY {what}: unknown settings {unknown}; allowed: {sorted(allowed)}")
 
     def _contact_options(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """``phone_format`` / ``first_name_fallback``: the settings, else the connection extras."""
@@ -284,7 +278,7 @@ class XCallyDialer(_MixinBase):
         fields Motion's import uses to skip contacts the list already has. ``baseline`` is the list's
         contact count before the upload: a CSV wait expects ``baseline + accepted``.
         """
-        self._check_settings(settings, self._LIST_SETTINGS, "list upload")
+        self.check_settings(settings, self._LIST_SETTINGS, "list upload")
         mode = str(settings.get("mode") or "batch").lower()
         if mode not in ("batch", "csv", "auto"):
             raise DialerConfigError(f"XCALLY list upload mode must be 'batch', 'csv' or 'auto', got {mode!r}")
@@ -358,7 +352,7 @@ class XCallyDialer(_MixinBase):
 
     def open_fresh_target(self, settings: dict[str, Any]) -> dict[str, Any]:
         """An EXISTING list: ``{"list_id": 12}`` or ``{"list_name": "fresh"}`` (never created here)."""
-        self._check_settings(settings, self._FRESH_SETTINGS, "fresh leads")
+        self.check_settings(settings, self._FRESH_SETTINGS, "fresh leads")
         list_id, list_name = settings.get("list_id"), settings.get("list_name")
         if (list_id in (None, "")) == (not list_name):
             raise DialerConfigError(
