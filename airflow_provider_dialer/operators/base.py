@@ -24,7 +24,6 @@ never names a vendor. The flow of one task:
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,146 +33,29 @@ from airflow.sdk import BaseOperator
 from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.hooks.registry import TaskHook
 from airflow_provider_dialer.operators.observe import ObservedRun
+from airflow_provider_dialer.pipeline.summary import build_summary, log_summary, not_delivered_samples
+from airflow_provider_dialer.pipeline.waves import (
+    NOW_WAVE,
+    WINDOW_MOVES,
+    apply_moves,
+    count_zone,
+    parse_wave,
+    release_wave,
+    wave_of,
+    with_moves,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.capabilities import ChunkOutcome
-    from airflow_provider_dialer.delivery import ChunkDelivery, DeliveryReport, ProgressStore
+    from airflow_provider_dialer.delivery import ChunkDelivery, ProgressStore
     from airflow_provider_dialer.leads.model import PreparedLead
     from airflow_provider_dialer.leads.prepare import OutsideWindowPolicy, PastSchedulePolicy
     from airflow_provider_dialer.leads.window import CallingWindow
-
-NOW_WAVE = "now"
-WAVE_GRANULARITY = dt.timedelta(minutes=5)
-#: the progress-state section recording leads re-planned at send time, by row
-WINDOW_MOVES = "window"
 
 
 def utcnow() -> dt.datetime:
     """The clock: read when a task starts and again as each chunk goes out (tests replace it)."""
     return dt.datetime.now(dt.UTC)
-
-
-def wave_of(lead: PreparedLead, per_lead_schedule: bool, now: dt.datetime, window: CallingWindow | None = None) -> str:
-    """The wave a lead belongs to: ``now`` or the instant it is released (see ``release_wave``)."""
-    if per_lead_schedule or lead.call_at is None or lead.call_at <= now:
-        return NOW_WAVE
-    return release_wave(lead.call_at, lead.zones, window)
-
-
-def release_wave(at: dt.datetime, zones: Sequence[str], window: CallingWindow | None = None) -> str:
-    """The wave (a UTC instant, as text) releasing a lead that may be called from ``at``.
-
-    Waves sit on a ``WAVE_GRANULARITY`` grid so that leads released close together share a wake-up.
-    Rounding ``at`` up to the grid can leave the window (a lead allowed from 20:58 would be released
-    at 21:00, when the window has closed), so the grid instant is taken only when ``window`` is open
-    at it in every zone; otherwise ``at`` to the whole second (up, else down), the first of these
-    that is inside. Without a window, the grid instant.
-    """
-    epoch = at.timestamp()
-    step = WAVE_GRANULARITY.total_seconds()
-    grid = math.ceil(epoch / step) * step
-    for candidate in (grid, math.ceil(epoch), math.floor(epoch)):
-        moment = dt.datetime.fromtimestamp(candidate, dt.UTC)
-        if window is None or window.is_open(moment, zones):
-            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    # not reached for a window-derived instant (boundaries are whole seconds); the send-time check
-    # re-plans the lead should it ever be released outside its window
-    return dt.datetime.fromtimestamp(grid, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
-    entry = zones.setdefault(lead.timezone, {"leads": 0, "call_now": 0, "first": None, "last": None})
-    entry["leads"] += 1
-    if lead.call_at is None:
-        entry["call_now"] += 1
-        return
-    if entry["first"] is None or lead.call_at < entry["first"]:
-        entry["first"] = lead.call_at
-    if entry["last"] is None or lead.call_at > entry["last"]:
-        entry["last"] = lead.call_at
-
-
-def zones_summary(zones: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per zone: leads, how many may be called now, and the first/last scheduled call in local time."""
-    from zoneinfo import ZoneInfo
-
-    out = {}
-    for zone, entry in sorted(zones.items()):
-        local = ZoneInfo(zone)
-        out[zone] = {
-            "leads": entry["leads"],
-            "call_now": entry["call_now"],
-            "first_local": entry["first"].astimezone(local).isoformat() if entry["first"] else None,
-            "last_local": entry["last"].astimezone(local).isoformat() if entry["last"] else None,
-        }
-    return out
-
-
-def parse_wave(wave: str) -> dt.datetime:
-    return dt.datetime.strptime(wave, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-
-
-def _apply_moves(
-    key: str,
-    leads: list[PreparedLead],
-    moves: dict[str, dict[str, Any]],
-    now: dt.datetime,
-    held: dict[str, int],
-) -> Iterator[tuple[str, list[PreparedLead]]]:
-    """Chunk ``key`` without the leads an earlier send moved out of it, then those held for a wave now due.
-
-    A lead moved to a later wave is counted as held until that wave is due. A rejected lead is dropped
-    here (the summary counts it from the progress); a lead re-scheduled in place stays.
-    """
-    if not moves:
-        yield key, leads
-        return
-    stay: list[PreparedLead] = []
-    later: dict[str, list[PreparedLead]] = {}
-    for lead in leads:
-        move = moves.get(str(lead.row))
-        if move is None or "schedule" in move:
-            stay.append(lead)
-        elif "hold" in move:
-            later.setdefault(move["hold"], []).append(lead)
-    if stay:
-        yield key, stay
-    for wave, group in sorted(later.items()):
-        if parse_wave(wave) > now:
-            held[wave] = held.get(wave, 0) + len(group)
-        else:
-            yield f"{wave}<{key}", group
-
-
-def _with_moves(summary: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """Add the send-time guard's decisions (from the progress, so over every attempt) to a summary.
-
-    Leads rejected at send time count as rejected (``outside_window``), not prepared, so that read =
-    prepared + rejected still holds; leads given a schedule at send time are counted apart.
-    """
-    moves = state.get(WINDOW_MOVES) or {}
-    rejects = [
-        {
-            "row": int(row),
-            "level": "error",
-            "reason": "outside_window",
-            "field": None,
-            "value": move["at"],
-            "external_id": move.get("external_id"),
-            "detail": move["reject"],
-        }
-        for row, move in sorted(moves.items(), key=lambda kv: int(kv[0]))
-        if "reject" in move
-    ]
-    summary["rescheduled_at_send"] = sum(1 for move in moves.values() if "schedule" in move)
-    if rejects:
-        by_reason = dict(summary["rejected_by_reason"])
-        by_reason["outside_window"] = by_reason.get("outside_window", 0) + len(rejects)
-        summary["rejected_by_reason"] = dict(sorted(by_reason.items()))
-        summary["rejected"] += len(rejects)
-        summary["prepared"] -= len(rejects)
-        summary["reject_samples"] = summary["reject_samples"] + rejects[:20]
-    return summary
 
 
 class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
@@ -545,7 +427,7 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         counters: dict[str, int] = {}
         for lead in prepared:
             if zones is not None:
-                _count_zone(zones, lead)
+                count_zone(zones, lead)
             wave = wave_of(lead, per_lead, prepared_at, window)
             if wave != NOW_WAVE and parse_wave(wave) > now:
                 held[wave] = held.get(wave, 0) + 1
@@ -556,12 +438,12 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
             buffer.append(lead)
             if len(buffer) >= size:
                 counters[wave] = counters.get(wave, 0) + 1
-                yield from _apply_moves(f"{wave}#{counters[wave]}", buffer, moves, now, held)
+                yield from apply_moves(f"{wave}#{counters[wave]}", buffer, moves, now, held)
                 buffers[wave] = []
         for wave, buffer in buffers.items():
             if buffer:
                 counters[wave] = counters.get(wave, 0) + 1
-                yield from _apply_moves(f"{wave}#{counters[wave]}", buffer, moves, now, held)
+                yield from apply_moves(f"{wave}#{counters[wave]}", buffer, moves, now, held)
 
     def _screen(
         self,
@@ -725,10 +607,10 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
 
             if self.dry_run:
                 would_send = sum(len(chunk) for _, chunk in chunks)
-                summary = self._summary(prepared, None, held, target, zones, dry_run_sent=would_send)
+                summary = build_summary(prepared, None, held, target, zones, self.hold_back, dry_run_sent=would_send)
                 if sync is not None:
                     summary["sync"] = sync.summary()
-                self._log_summary(summary)
+                log_summary(self.log, self.conn_id, summary)
                 self._observed(context, target, summary)
                 return summary
 
@@ -772,13 +654,13 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         self._remember_links(hook, target, report.ids)
         held_total = sum(held.values())
         if held and self.hold_back == "defer":
-            summary = _with_moves(self._summary(prepared, report, held, target, zones), state)
-            self._log_summary(summary)
+            summary = with_moves(build_summary(prepared, report, held, target, zones, self.hold_back), state)
+            log_summary(self.log, self.conn_id, summary)
             self._defer_until(min(held), held_total)
-        summary = _with_moves(self._summary(prepared, report, held, target, zones), state)
+        summary = with_moves(build_summary(prepared, report, held, target, zones, self.hold_back), state)
         if sync is not None:
             summary["sync"] = sync.summary()
-        self._log_summary(summary)
+        log_summary(self.log, self.conn_id, summary)
         self._observed(context, target, summary)
         result = self.after_delivery(hook, target, summary, context)
         self._check_rejects(prepared, summary)
@@ -804,128 +686,6 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
         self.log.info("%d lead(s) may not be dialed before their calling window opens; deferring until %s", held, wave)
         self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_after_hold")
 
-    def _summary(
-        self,
-        prepared: Any,
-        report: DeliveryReport | None,
-        held: dict[str, int],
-        target: dict[str, Any],
-        zones: dict[str, dict[str, Any]],
-        dry_run_sent: int | None = None,
-    ) -> dict[str, Any]:
-        counts = dict(sorted(prepared.report.counts.items()))
-        summary: dict[str, Any] = {
-            "read": prepared.report.rows,
-            "prepared": prepared.report.prepared,
-            "rejected": sum(counts.values()),
-            "rejected_by_reason": counts,
-            "warnings": dict(prepared.report.warnings),
-            "reject_samples": [r.to_dict() for r in prepared.report.samples[:20]],
-            "reject_report": prepared.report.report_path,
-            "held_back": sum(held.values()),
-            "held_back_until": {wave: n for wave, n in sorted(held.items())},
-            "scheduled_by_timezone": zones_summary(zones),
-        }
-        if self.hold_back == "reject" and held:
-            summary["rejected_by_reason"] = {
-                **counts,
-                "outside_window": counts.get("outside_window", 0) + summary["held_back"],
-            }
-            summary["rejected"] += summary["held_back"]
-        if dry_run_sent is not None:
-            summary.update({"dry_run": True, "would_send": dry_run_sent})
-            return summary
-        assert report is not None
-        summary.update(
-            {
-                "accepted": report.accepted,
-                "already_held": len(report.already_held),
-                "refused_by_vendor": report.refused,
-                "refused_samples": report.refused_rows[:20],
-                "unknown": report.unknown,
-                "unknown_rows": report.unknown_rows[:100],
-                "chunks": report.chunks,
-                "chunks_already_delivered": report.chunks_skipped,
-                "chunks_resolved_after_unknown_fate": report.chunks_resolved,
-                "chunks_split_after_refusal": report.chunks_split,
-                "ids": {**{k: v for k, v in target.items() if k.endswith("_id")}, **report.ids},
-            }
-        )
-        return summary
-
-    def _log_summary(self, summary: dict[str, Any]) -> None:
-        rows = [
-            ("leads read", summary["read"]),
-            ("prepared", summary["prepared"]),
-            ("rejected", summary["rejected"]),
-            *((f"  rejected: {k}", v) for k, v in sorted(summary["rejected_by_reason"].items())),
-            ("held back (window)", summary["held_back"]),
-        ]
-        if summary.get("dry_run"):
-            rows.append(("would send (dry run)", summary["would_send"]))
-        else:
-            rows += [
-                ("accepted by vendor", summary["accepted"]),
-                *((f"  refused: {k}", v) for k, v in sorted(summary["refused_by_vendor"].items())),
-                ("unknown fate", summary["unknown"]),
-                ("chunks (already delivered)", f"{summary['chunks']} ({summary['chunks_already_delivered']})"),
-                (
-                    "chunks resolved / split",
-                    f"{summary['chunks_resolved_after_unknown_fate']} / {summary.get('chunks_split_after_refusal', 0)}",
-                ),
-            ]
-        sync = summary.get("sync")
-        if sync and "to_add" in sync:
-            rows += [
-                (
-                    f"sync ({sync['mode']})",
-                    f"sent new {sync['to_add']}, retried {sync['retried']}, unchanged "
-                    f"{sync['unchanged']}, held by target {sync['held_by_target']}, retries exhausted {sync['retries_exhausted']}"
-                    + (f", to update {sync['to_update']}" if sync.get("to_update") else "")
-                    + (f", to remove {sync['to_remove']}" if sync.get("to_remove") else ""),
-                ),
-            ]
-        width = max(len(r[0]) for r in rows)
-        self.log.info("delivery summary (%s):\n%s", self.conn_id, "\n".join(f"  {k:<{width}}  {v}" for k, v in rows))
-        schedule = summary.get("scheduled_by_timezone") or {}
-        if schedule:
-            lines = [
-                f"  {zone:<24} {info['leads']:>7} lead(s)  now: {info['call_now']:>7}  first: {info['first_local'] or '-'}"
-                f"  last: {info['last_local'] or '-'}"
-                for zone, info in schedule.items()
-            ]
-            self.log.info("who is called when (local times):\n%s", "\n".join(lines))
-        samples = self._samples(summary)
-        if samples:
-            self.log.warning("leads not delivered (samples; phones masked):\n%s", samples)
-
-    @staticmethod
-    def _samples(summary: dict[str, Any], limit: int = 10) -> str:
-        """Up to ``limit`` rejected, refused and unknown leads, one line each. Values are masked where
-        they are made: preparation masks phones, vendor texts pass through the error masking."""
-
-        def where(entry: dict[str, Any]) -> str:
-            return f" ({entry['field']})" if entry.get("field") else ""
-
-        lines = []
-        rejected = [r for r in summary.get("reject_samples") or () if r.get("level") == "error"]
-        for entry in rejected[:limit]:
-            value = f" value {entry['value']!r}" if entry.get("value") else ""
-            lines.append(
-                f"  row {entry['row']}: rejected, {entry['reason']}{where(entry)}: {entry.get('detail') or ''}{value}"
-            )
-        for entry in list(summary.get("refused_samples") or ())[:limit]:
-            lines.append(
-                f"  row {entry['row']}: refused by the vendor, {entry.get('reason', 'refused')}{where(entry)}: "
-                f"{entry.get('detail') or ''}"
-            )
-        unknown = list(summary.get("unknown_rows") or ())[:limit]
-        if unknown:
-            more = summary.get("unknown", 0) - len(unknown)
-            tail = f" (+{more} more)" if more > 0 else ""
-            lines.append(f"  rows of unknown fate: {', '.join(map(str, unknown))}{tail}")
-        return "\n".join(lines)
-
     def _check_rejects(self, prepared: Any, summary: dict[str, Any]) -> None:
         """Fail (no retry: a retry would not change the answer) when the leads not delivered exceed
         ``max_reject_ratio`` of the leads read. Not delivered: rejected at preparation, refused by the
@@ -944,7 +704,7 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
                 if self.reject_report
                 else "set reject_report for the full list (the log and XCom hold samples)"
             )
-            samples = self._samples(summary, limit=5)
+            samples = not_delivered_samples(summary, limit=5)
             raise AirflowFailException(
                 f"{missed} of {read} leads not delivered ({missed / read:.1%} > max_reject_ratio "
                 f"{self.max_reject_ratio:.1%}): rejected {rejected} {summary['rejected_by_reason']}, refused by the "

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from airflow_provider_dialer.operators import base as base_module
+from airflow_provider_dialer.pipeline import waves as waves_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagtest]
 UTC = dt.UTC
@@ -46,7 +47,7 @@ def clock(monkeypatch):
     real_defer = base_module.LeadsOperator._defer_until
 
     def defer_until(self, wave: str, held: int) -> None:
-        calls["now"] = max(calls["now"], base_module.parse_wave(wave) + dt.timedelta(minutes=1))
+        calls["now"] = max(calls["now"], waves_module.parse_wave(wave) + dt.timedelta(minutes=1))
         real_defer(self, wave, held)
 
     monkeypatch.setattr(base_module, "utcnow", fake_now)

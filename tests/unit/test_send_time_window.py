@@ -27,8 +27,8 @@ from airflow_provider_dialer.exceptions import DialerHTTPError
 from airflow_provider_dialer.leads import prepare_leads
 from airflow_provider_dialer.leads.window import CallingWindow
 from airflow_provider_dialer.operators import base as base_module
-from airflow_provider_dialer.operators.base import release_wave
 from airflow_provider_dialer.operators.lists import UploadListOperator
+from airflow_provider_dialer.pipeline.waves import release_wave
 
 UTC = dt.UTC
 NY = "America/New_York"
