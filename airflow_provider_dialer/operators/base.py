@@ -165,12 +165,10 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
             **((group.default_args or {}) if group else {}),
             **(kwargs.get("default_args") or {}),
         }
-        if "pool" not in kwargs and "pool" not in inherited and "conn_id" in kwargs:
-            from airflow_provider_dialer.operators.pools import connection_pool
+        if "conn_id" in kwargs:
+            from airflow_provider_dialer.operators.pools import apply_connection_pool
 
-            pool = connection_pool(kwargs["conn_id"])
-            if pool is not None:
-                kwargs["pool"] = pool
+            apply_connection_pool(kwargs, kwargs["conn_id"], inherited)
         return airflow_partial(cls, **kwargs)
 
     def __init__(
@@ -209,12 +207,9 @@ class LeadsOperator(TaskHook, ObservedRun, BaseOperator):
     ) -> None:
         # the connection's pool when the deployment names one (operators/pools.py); Airflow hands a
         # DAG's default_args down whole, so a pool there is the user's choice too
-        if "pool" not in kwargs and "pool" not in (kwargs.get("default_args") or {}):
-            from airflow_provider_dialer.operators.pools import connection_pool
+        from airflow_provider_dialer.operators.pools import apply_connection_pool
 
-            pool = connection_pool(conn_id)
-            if pool is not None:
-                kwargs["pool"] = pool
+        apply_connection_pool(kwargs, conn_id, kwargs.get("default_args") or {})
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.source = source

@@ -18,6 +18,9 @@ exists. The deployment says that the pools exist instead, with one setting namin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from airflow_provider_dialer.exceptions import DialerConfigError
 
 POOL_SECTION, POOL_OPTION = "dialer", "connection_pool"
@@ -40,3 +43,16 @@ def connection_pool(conn_id: object) -> str | None:
             f"[{POOL_SECTION}] {POOL_OPTION} must contain {CONN_ID_FIELD} (one pool per connection), got {template!r}"
         )
     return template.replace(CONN_ID_FIELD, conn_id)
+
+
+def apply_connection_pool(kwargs: dict[str, Any], conn_id: object, inherited: Mapping[str, Any]) -> None:
+    """Put a lead task in its connection's pool unless the user chose one.
+
+    ``kwargs`` are the task's arguments; ``inherited`` the ``default_args`` it receives (a pool there
+    is the user's choice too). Used by the operators' constructor and by their ``partial``.
+    """
+    if "pool" in kwargs or "pool" in inherited:
+        return
+    pool = connection_pool(conn_id)
+    if pool is not None:
+        kwargs["pool"] = pool
