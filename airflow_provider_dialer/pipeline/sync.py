@@ -1,5 +1,8 @@
 """Sync by key: which prepared leads a run sends, given what the target already holds, and what it records after.
 
+Over 500 lines because the plan (``SyncPlan``) and the run that carries it out (``SyncRun``) share the
+ledger's keys and statuses; each is the other's only user.
+
 A run in ``insert`` mode sends only the keys the target does not hold yet (plus the keys an earlier
 run left refused or unknown, a bounded number of times); ``append`` sends everything, as a run
 without a ledger does. ``upsert`` also updates the keys whose content changed, and ``mirror``

@@ -81,7 +81,7 @@ def test_the_id_is_only_swapped_for_the_endpoints_own_temporary_id(dialer_emulat
     """Outside the endpoint (the CLI, a task) the hook's own id is named, whatever the callers' locals say."""
     import json
 
-    from airflow_provider_dialer.hooks.base import tested_connection_id
+    from airflow_provider_dialer.hooks.connection_test import tested_connection_id
     from airflow_provider_dialer.hooks.registry import get_dialer_hook
 
     conn = dialer_emulator.connection("xcally")

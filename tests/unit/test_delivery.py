@@ -9,18 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, ListUploader, require
-from airflow_provider_dialer.delivery import (
-    ChunkDelivery,
-    ChunkInterruptedError,
-    FileProgressStore,
-    MemoryProgressStore,
-)
+from airflow_provider_dialer.delivery import ChunkDelivery, ChunkInterruptedError
 from airflow_provider_dialer.exceptions import (
     DialerDeliveryUnknownError,
     DialerHTTPError,
     UnsupportedCapabilityError,
 )
 from airflow_provider_dialer.leads.model import PreparedLead
+from airflow_provider_dialer.pipeline.progress_store import FileProgressStore, MemoryProgressStore
 
 
 def leads(start: int, n: int) -> list[PreparedLead]:

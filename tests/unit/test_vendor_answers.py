@@ -20,11 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
-from airflow_provider_dialer.delivery import ChunkDelivery, FileProgressStore, MemoryProgressStore
+from airflow_provider_dialer.delivery import ChunkDelivery
 from airflow_provider_dialer.exceptions import DialerDeliveryUnknownError, DialerHTTPError
 from airflow_provider_dialer.leads.model import PreparedLead
 from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.lists import UploadListOperator
+from airflow_provider_dialer.pipeline.progress_store import FileProgressStore, MemoryProgressStore
 
 NOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
 

@@ -1,4 +1,8 @@
-"""XCallyHook: what exactly we send to an XCALLY Motion server (self-hosted, ``https://{host}/api``)."""
+"""XCallyHook: what exactly we send to an XCALLY Motion server (self-hosted, ``https://{host}/api``).
+
+Over 500 lines because Motion needs the most endpoints of the four vendors (lists, contacts, campaigns,
+agents, staged CSV imports); the file is one method per documented endpoint, as every vendor's hook.py is.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """XCALLY Motion wire contract: request/response models with Motion's own field names, and the lead -> contact mapping.
 
+Over 500 lines because Motion's API has many shapes (lists, contacts, campaigns, agents, staged imports);
+one file keeps every shape the provider sends or reads next to the mapping that fills it, as every
+vendor's wire.py does.
+
 Field names are spelled as the vendor document spells them (``ListId``, ``firstName``,
 ``dialCheckDuplicateType``, ``TrunkId``). Request models forbid unknown keys (a typo fails a test,
 not a customer); response models ignore them (Motion adds keys between releases).
