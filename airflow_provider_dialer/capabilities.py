@@ -145,7 +145,18 @@ class CampaignController(Protocol):
 
     campaign_commands: frozenset[str]
 
-    def control(self, campaign_id: Any, command: str) -> dict[str, Any]: ...
+    def control(self, campaign_id: Any, command: str) -> dict[str, Any]:
+        """Send ``command``; one not in ``campaign_commands`` raises (``check_campaign_command``) before any request."""
+        ...
+
+
+def check_campaign_command(vendor: str, accepted: frozenset[str], command: str) -> None:
+    """Raise ``UnsupportedCapabilityError`` before any request when ``command`` is not one of the vendor's
+    ``accepted`` campaign commands, naming them (the operator and every vendor's ``control`` call this)."""
+    if command not in accepted:
+        raise UnsupportedCapabilityError(
+            vendor, f"campaign command {command!r}", f"{vendor} accepts {', '.join(sorted(accepted))}"
+        )
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ import math
 import random
 import threading
 import time
+import warnings
 from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -84,8 +85,20 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
     secret_extras: ClassVar[tuple[str, ...]] = ()
     #: default client-side rate limit when the connection sets none
     default_rate_limit: ClassVar[float | None] = None
-    #: whether the vendor can take a per-lead call time (see the leads docs)
-    supports_per_lead_schedule: ClassVar[bool] = False
+    #: whether a list upload's wire carries each lead's call time, so no lead is held back for its
+    #: window (a target may say otherwise in its ``per_lead_schedule``); fresh leads: ``fresh_per_lead_schedule``
+    list_per_lead_schedule: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "supports_per_lead_schedule" in cls.__dict__:
+            # the attribute's earlier name, kept working for hooks written outside this package
+            warnings.warn(
+                f"{cls.__name__}.supports_per_lead_schedule is deprecated; set list_per_lead_schedule",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            cls.list_per_lead_schedule = bool(cls.__dict__["supports_per_lead_schedule"])
 
     def __init__(
         self,

@@ -89,8 +89,8 @@ class LeadsOperator(TaskHook, ObservedRun, LeadArguments):
         return 500
 
     def per_lead_schedule(self, hook: Any, target: dict[str, Any]) -> bool:
-        """Whether the vendor carries each lead's time on the wire (no hold-back needed)."""
-        return bool(getattr(hook, "supports_per_lead_schedule", False))
+        """Whether this send path's wire carries each lead's time (no hold-back needed). Default: no."""
+        return False
 
     def after_delivery(self, hook: Any, target: dict[str, Any], summary: dict[str, Any], context: Any) -> Any:
         """Runs when every wave was delivered; returns the task's XCom value."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_dialer.capabilities import CampaignController, CampaignCreator
+from airflow_provider_dialer.capabilities import CampaignController, CampaignCreator, check_campaign_command
 from airflow_provider_dialer.exceptions import DialerConfigError
 from airflow_provider_dialer.hooks.registry import TaskHook
 from airflow_provider_dialer.link_templates import one_id
@@ -152,15 +152,8 @@ class ControlCampaignOperator(TaskHook, BaseOperator):
             self.close_task_hook()
 
     def _control(self, hook: Any) -> Any:
-        from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
-
         check_links(self, hook)
-        if self.command not in hook.campaign_commands:
-            raise UnsupportedCapabilityError(
-                hook.vendor,
-                f"campaign command {self.command!r}",
-                f"{hook.vendor} accepts {', '.join(sorted(hook.campaign_commands))}",
-            )
+        check_campaign_command(hook.vendor, hook.campaign_commands, self.command)
         remember_links(self, hook, {"campaign_id": one_id(self.campaign_id)})
         result = hook.control(self.campaign_id, self.command)
         self.log.info("campaign %s: %s -> %s", self.campaign_id, self.command, result)

@@ -100,11 +100,9 @@ class UploadListOperator(LeadsOperator):
         return int(hook.list_chunk_size_for(target))
 
     def per_lead_schedule(self, hook: Any, target: dict[str, Any]) -> bool:
-        """A target may say its wire carries no per-lead time (uContact hub lists) or that the vendor
-        dials within hours in each contact's zone (``zone_aware``), overriding the hook's default."""
-        if target.get("zone_aware"):
-            return True
-        return bool(target.get("per_lead_schedule", super().per_lead_schedule(hook, target)))
+        """The target's ``per_lead_schedule`` when its vendor set one (e.g. a uContact hub list whose
+        user trusts the hub's hours in each contact's zone), else the hook's ``list_per_lead_schedule``."""
+        return bool(target.get("per_lead_schedule", getattr(hook, "list_per_lead_schedule", False)))
 
     def after_delivery(self, hook: Any, target: dict[str, Any], summary: dict[str, Any], context: Any) -> Any:
         wait = hook.list_wait(target, summary)

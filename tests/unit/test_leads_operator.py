@@ -28,7 +28,7 @@ LEADS = [
 
 class FakeListHook:
     vendor = "FakeDialer"
-    supports_per_lead_schedule = False
+    list_per_lead_schedule = False
 
     def __init__(self) -> None:
         self.pushed: list[tuple[str, list[str], list[Any]]] = []
@@ -106,7 +106,7 @@ def test_hold_back_reject_rejects_instead_of_waiting(tmp_path, monkeypatch, fake
 
 def test_per_lead_schedule_vendor_gets_every_lead_now_with_its_time(tmp_path, monkeypatch, fake_hook):
     at(monkeypatch, NOON)
-    fake_hook.supports_per_lead_schedule = True
+    fake_hook.list_per_lead_schedule = True
     summary = make(tmp_path).execute({})
     assert summary["held_back"] == 0 and summary["accepted"] == 3
     times = {phone: when for _, phones, whens in fake_hook.pushed for phone, when in zip(phones, whens, strict=True)}

@@ -63,7 +63,7 @@ class RecordingHook:
 
     def __init__(self, clock: Clock, per_lead: bool) -> None:
         self.clock = clock
-        self.supports_per_lead_schedule = per_lead
+        self.list_per_lead_schedule = per_lead
         self.sent: list[dict[str, Any]] = []
         self.stored: Counter[int] = Counter()
         self.kill_at: int | None = None  # the n-th push dies after the vendor applied it

@@ -168,7 +168,7 @@ class PlannedHook:
     lost and the vendor's state cannot tell: unknown)."""
 
     vendor = "Planned"
-    supports_per_lead_schedule = True
+    list_per_lead_schedule = True
 
     def __init__(self, plan: dict[int, str]) -> None:
         self.plan = plan
@@ -271,7 +271,7 @@ def test_every_summary_counter_is_true(tmp_path, monkeypatch):
     calls = {"n": 0}
 
     class Hook(PlannedHook):
-        supports_per_lead_schedule = False  # so row 5 is held back
+        list_per_lead_schedule = False  # so row 5 is held back
 
         def push_list_chunk(self, target, key, leads):
             calls["n"] += 1

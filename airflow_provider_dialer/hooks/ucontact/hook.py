@@ -84,7 +84,6 @@ class UContactHook(UContactVerbs, DialerHook):
     hook_name = "uContact (Integra + Automation API)"
     vendor = "uContact"
     secret_extras = ("api_token", "integra_token")
-    supports_per_lead_schedule = True
     #: links: a hub list (``list_id`` once the upload answered with it); no campaign object in these APIs
     link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {"list": frozenset({"hub", "list_id", "list_name"})}
 

@@ -61,6 +61,8 @@ class UContactVerbs(_MixinBase):
     fresh_per_lead_schedule: ClassVar[bool] = True
     #: contacts per list upload; each chunk becomes its own hub list
     list_chunk_size: ClassVar[int] = 20_000
+    #: list contacts carry no time (only a zone, within the hub's hours); a target may trust those hours
+    list_per_lead_schedule: ClassVar[bool] = False
 
     # -- DialerTaskAdder (Integra) ---------------------------------------------------------------------
 
@@ -104,9 +106,8 @@ class UContactVerbs(_MixinBase):
             "channel": self._channel(settings),
             "list_name": list_name,
             # lists carry no per-lead time: leads outside their window are held back by the operator,
-            # unless the user trusts the hub's own hours in each contact's zone (zone_aware=True)
-            "zone_aware": as_bool(settings.get("zone_aware"), False),
-            "per_lead_schedule": False,
+            # unless the user trusts the hub's own hours in each contact's zone (setting zone_aware=True)
+            "per_lead_schedule": as_bool(settings.get("zone_aware"), self.list_per_lead_schedule),
             "chunk_size": int(settings.get("chunk_size") or self.list_chunk_size),
             "number_plus": as_bool(settings.get("number_plus"), True),
         }

@@ -84,7 +84,6 @@ class UjetHook(UjetVerbs, DialerHook):
     vendor: ClassVar[str] = "UJET"
     secret_extras: ClassVar[tuple[str, ...]] = ()
     default_rate_limit: ClassVar[float | None] = 10.0
-    supports_per_lead_schedule: ClassVar[bool] = False
     #: links: campaigns; UJET has no lists, so the list link of an upload is its import job in the campaign
     link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {
         "campaign": frozenset({"campaign_id"}),

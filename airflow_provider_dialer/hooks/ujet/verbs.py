@@ -90,6 +90,8 @@ class UjetVerbs(_MixinBase):
     """The capability methods of :class:`~airflow_provider_dialer.hooks.ujet.hook.UjetHook`."""
 
     list_chunk_size: ClassVar[int] = 5000
+    #: an imported contact has no time field
+    list_per_lead_schedule: ClassVar[bool] = False
     fresh_chunk_size: ClassVar[int] = 25
     fresh_per_lead_schedule: ClassVar[bool] = False
     #: seconds a state read waits for an import that may still be running before calling leads missing

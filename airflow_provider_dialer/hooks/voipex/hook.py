@@ -86,7 +86,6 @@ class VoipexHook(VoipexVerbs, DialerHook):
     vendor = "Voipex"
     secret_extras = ()
     default_rate_limit = None
-    supports_per_lead_schedule = False
     #: links: campaigns and call lists (an upload makes one call list per chunk: the link is the first)
     link_placeholders: ClassVar[Mapping[str, frozenset[str]]] = {
         "campaign": frozenset({"campaign_id", "campaign_name"}),

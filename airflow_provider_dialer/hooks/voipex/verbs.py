@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from airflow_provider_dialer.capabilities import ChunkOutcome
+from airflow_provider_dialer.capabilities import ChunkOutcome, check_campaign_command
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerDeliveryUnknownError, DialerHTTPError
 from airflow_provider_dialer.hooks.voipex.wire import (
     CAMPAIGN_COMMAND_STATE,
@@ -78,6 +78,8 @@ class VoipexVerbs(_MixinBase):
     campaign_commands: ClassVar[frozenset[str]] = CAMPAIGN_COMMANDS
     #: numbers per call list when the list upload operator splits leads into chunks
     list_chunk_size: ClassVar[int] = 5000
+    #: a call list has no per-number time
+    list_per_lead_schedule: ClassVar[bool] = False
 
     # -- ListUploader -------------------------------------------------------------
 
@@ -219,9 +221,10 @@ class VoipexVerbs(_MixinBase):
         """Send the command; when its answer is lost, or it conflicts (409) with the campaign's state,
         read the campaign: already in the state the command leads to means done (the command was
         applied, e.g. by an attempt whose answer was lost). Otherwise the error stands; never resent."""
+        check_campaign_command(self.vendor, self.campaign_commands, command)
         campaign_id = int(campaign_id)
         try:
-            # a str where a CampaignCommand is typed: control_campaign refuses an unknown command
+            # a str where a CampaignCommand is typed, checked just above
             return self.control_campaign(campaign_id, command).model_dump(exclude_none=True)  # type: ignore[arg-type]
         except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
             target = CAMPAIGN_COMMAND_STATE.get(command)

@@ -87,7 +87,6 @@ class XCallyHook(XCallyVerbs, DialerHook):
     vendor = "XCALLY"
     secret_extras = ("api_key",)
     default_rate_limit = None
-    supports_per_lead_schedule = True
     #: lead field -> most characters Motion stores (see ``wire.LEAD_FIELD_LIMITS``); checked at preparation
     lead_field_limits: ClassVar[Mapping[str, int]] = LEAD_FIELD_LIMITS
     #: links: queue campaigns and contact lists (a list upload knows the campaign it attached the list to)

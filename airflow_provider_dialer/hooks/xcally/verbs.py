@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic_core import to_json
 
-from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
+from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState, check_campaign_command
 from airflow_provider_dialer.exceptions import (
     DialerConfigError,
     DialerDeliveryUnknownError,
     DialerHTTPError,
-    UnsupportedCapabilityError,
 )
 from airflow_provider_dialer.hooks.xcally.campaign import (
     AGENTS_KEY,
@@ -97,6 +96,8 @@ class XCallyVerbs(_MixinBase):
 
     batch_chunk_size: ClassVar[int] = 1000
     csv_chunk_size: ClassVar[int] = 50_000
+    #: a contact carries its time (``scheduledat``)
+    list_per_lead_schedule: ClassVar[bool] = True
     fresh_chunk_size: ClassVar[int] = 100
     fresh_per_lead_schedule: ClassVar[bool] = True
     #: after a lost CSV import answer, wait until the list has not grown for this long before calling leads missing
@@ -461,12 +462,7 @@ class XCallyVerbs(_MixinBase):
 
     def control(self, campaign_id: Any, command: str) -> dict[str, Any]:
         """``activate`` / ``deactivate``: ``PUT /api/voice/queues/{id}`` ``{"dialActive": true|false}``."""
-        if command not in self.campaign_commands:
-            raise UnsupportedCapabilityError(
-                self.vendor,
-                f"campaign command {command!r}",
-                f"XCALLY accepts {', '.join(sorted(self.campaign_commands))}",
-            )
+        check_campaign_command(self.vendor, self.campaign_commands, command)
         ids = int_ids(campaign_id, "campaign_id")
         if len(ids) != 1:
             raise DialerConfigError(f"XCALLY campaign_id must be one queue campaign id, got {campaign_id!r}")

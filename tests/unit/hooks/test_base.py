@@ -406,3 +406,13 @@ def test_clients_share_one_ssl_context_per_verify_setting(monkeypatch):
     assert ssl_context(certifi.where()) is bundle
     with pytest.raises(FileNotFoundError):
         ssl_context("/nonexistent/ca.pem")
+
+
+def test_a_hook_setting_the_old_per_lead_schedule_name_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="list_per_lead_schedule"):
+
+        class OldStyleHook(DemoHook):
+            supports_per_lead_schedule = True
+
+    assert OldStyleHook.list_per_lead_schedule is True
+    assert DemoHook.list_per_lead_schedule is False

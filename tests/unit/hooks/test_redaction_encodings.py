@@ -193,7 +193,7 @@ def test_the_lead_operators_xcom_value_passes_the_redaction(monkeypatch, tmp_pat
 
     class LeakyHook:
         vendor = "Leaky"
-        supports_per_lead_schedule = True
+        list_per_lead_schedule = True
 
         def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
             register_secret(token)  # what a hook does with a token it obtains

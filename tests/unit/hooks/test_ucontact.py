@@ -120,8 +120,24 @@ def test_hook_identity():
         "ucontact_conn_id",
         "ucontact_default",
     )
-    assert UContactHook.supports_per_lead_schedule is True
+    # DialerTask and fresh leads carry each lead's time; hub list contacts do not
+    assert (UContactHook.list_per_lead_schedule, UContactHook.fresh_per_lead_schedule) == (False, True)
     assert UContactHook(ucontact_conn_id="other").conn_id == "other"
+
+
+@pytest.mark.parametrize(
+    ("zone_aware", "at_once"),
+    [(None, False), (False, False), ("false", False), (True, True), ("true", True)],
+)
+def test_a_hub_list_holds_leads_back_unless_zone_aware(zone_aware, at_once):
+    """The list upload reads one name, the target's ``per_lead_schedule``: set from ``zone_aware``."""
+    from airflow_provider_dialer.operators.lists import UploadListOperator
+
+    settings: dict[str, Any] = {"hub": "sales"} if zone_aware is None else {"hub": "sales", "zone_aware": zone_aware}
+    hook = UContactHook("any")
+    target = hook.open_list_target("l", settings)
+    op = UploadListOperator(task_id="u", conn_id="any", source=[], list_name="l", settings=settings)
+    assert op.per_lead_schedule(hook, target) is at_once
 
 
 # -- Integra: login, DialerTask wire (docs/vendors/ucontact.md#decision-dialertask-success-is-the-text-1) --

@@ -134,7 +134,7 @@ def test_hook_class_attributes_and_conn_keyword(monkeypatch):
         "UJET / CCAI Platform",
         "ujet_default",
     )
-    assert hook.supports_per_lead_schedule is False
+    assert hook.list_per_lead_schedule is False
     assert UjetHook.default_rate_limit == 10.0
 
 

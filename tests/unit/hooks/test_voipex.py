@@ -17,6 +17,7 @@ from airflow_provider_dialer.exceptions import (
     DialerDeliveryUnknownError,
     DialerHTTPError,
     DialerRateLimitError,
+    UnsupportedCapabilityError,
 )
 from airflow_provider_dialer.hooks.voipex import CampaignCreate, VoipexHook, voipex_number
 from airflow_provider_dialer.hooks.voipex import hook as hook_module
@@ -423,6 +424,15 @@ def test_control_campaign_body_and_invalid_command(monkeypatch, fake):
     with pytest.raises(DialerConfigError, match="start, pause, unpause, reload, remove.*'stop'"):
         hook.control_campaign(5, "stop")
     assert len(fake.requests) == count
+
+
+def test_the_control_verb_refuses_a_command_voipex_lacks_as_every_vendor_does(monkeypatch, fake):
+    """The CampaignController verb checks the command as XCALLY's does: UnsupportedCapabilityError naming
+    the accepted ones, before any request."""
+    hook = make_hook(monkeypatch, fake)
+    with pytest.raises(UnsupportedCapabilityError, match="campaign command 'stop'.*pause, reload, remove, start"):
+        hook.control(5, "stop")
+    assert fake.requests == []
 
 
 def test_control_campaign_empty_answer(monkeypatch, fake):
