@@ -22,6 +22,10 @@ import sys  # noqa: E402 - after the Airflow settings above, which must precede 
 
 import pytest  # noqa: E402 - as above
 
+# the shared test helpers (tests/fakes.py) import as ``tests.fakes`` however pytest is started
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
 
 @pytest.fixture(scope="session")
 def postgres_uri():

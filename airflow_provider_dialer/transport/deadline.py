@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 import httpcore
 import httpx
-
-if TYPE_CHECKING:
-    pass
-
-
-# --------------------------------------------------------------------------------------------
 
 #: (monotonic instant, configured seconds) of the exchange running in this thread or task, if any
 DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("dialer_deadline", default=None)
@@ -41,6 +37,19 @@ def _time_left(timeout: float | None, error: type[Exception]) -> tuple[float | N
     return timeout, None
 
 
+@contextlib.contextmanager
+def _cut_to_deadline(timeout: float | None, error: type[Exception]) -> Iterator[float | None]:
+    """Yield ``timeout`` cut to the running exchange's deadline; a timeout the cut caused is re-raised
+    as ``error`` naming the deadline, so the message says which limit was hit."""
+    cut, seconds = _time_left(timeout, error)
+    try:
+        yield cut
+    except error:
+        if seconds is None:
+            raise
+        raise error(_deadline_message(seconds)) from None
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     """A connection whose every read and write waits no longer than the running exchange's deadline.
 
@@ -52,22 +61,12 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        cut, seconds = _time_left(timeout, httpcore.ReadTimeout)
-        try:
+        with _cut_to_deadline(timeout, httpcore.ReadTimeout) as cut:
             return self._inner.read(max_bytes, cut)
-        except httpcore.ReadTimeout:
-            if seconds is None:
-                raise
-            raise httpcore.ReadTimeout(_deadline_message(seconds)) from None
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        cut, seconds = _time_left(timeout, httpcore.WriteTimeout)
-        try:
+        with _cut_to_deadline(timeout, httpcore.WriteTimeout) as cut:
             self._inner.write(buffer, cut)
-        except httpcore.WriteTimeout:
-            if seconds is None:
-                raise
-            raise httpcore.WriteTimeout(_deadline_message(seconds)) from None
 
     def close(self) -> None:
         self._inner.close()
@@ -112,22 +111,12 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        cut, seconds = _time_left(timeout, httpcore.ReadTimeout)
-        try:
+        with _cut_to_deadline(timeout, httpcore.ReadTimeout) as cut:
             return await self._inner.read(max_bytes, cut)
-        except httpcore.ReadTimeout:
-            if seconds is None:
-                raise
-            raise httpcore.ReadTimeout(_deadline_message(seconds)) from None
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        cut, seconds = _time_left(timeout, httpcore.WriteTimeout)
-        try:
+        with _cut_to_deadline(timeout, httpcore.WriteTimeout) as cut:
             await self._inner.write(buffer, cut)
-        except httpcore.WriteTimeout:
-            if seconds is None:
-                raise
-            raise httpcore.WriteTimeout(_deadline_message(seconds)) from None
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -132,3 +132,27 @@ def first_event(trigger: Any) -> Any:
             await events.aclose()
 
     return asyncio.run(run())
+
+
+# -- set-up shared by the operator tests (test_operators_<vendor>.py) -------------------------------------------
+
+
+def new_york_leads(n: int, start: int = 0) -> list[dict[str, Any]]:
+    """``n`` valid New York leads, numbered from ``start`` (``+1212555<number>``, ``Lead<number>``)."""
+    return [
+        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
+        for i in range(start, start + n)
+    ]
+
+
+def use_emulator_connection(emu: Any, monkeypatch: pytest.MonkeyPatch, vendor: str, conn_id: str) -> None:
+    """Point ``conn_id`` at the emulator's ``vendor`` API, with a short retry backoff (a server's
+    ``Retry-After`` still rules), so fault tests do not wait out the default backoff."""
+    conn = emu.connection(vendor)
+    conn["extra"] = {**conn["extra"], "retry_backoff_seconds": 0.01}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def lead_operator(cls: type[Any], tmp_path: Path, progress_name: str, **params: Any) -> Any:
+    """``cls`` built with its progress in ``tmp_path / progress_name`` and chunks of 4, unless ``params`` say otherwise."""
+    return cls(**{"progress": str(tmp_path / progress_name), "chunk_size": 4, **params})

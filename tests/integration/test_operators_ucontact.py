@@ -8,7 +8,6 @@ exactly once, an unknown one at most once, a rejected or refused one not at all,
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 
@@ -16,6 +15,9 @@ from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.dialer_task import AddToDialerTaskOperator
 from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
+
+from .conftest import lead_operator, use_emulator_connection
+from .conftest import new_york_leads as leads
 
 pytestmark = pytest.mark.integration
 UTC = dt.UTC
@@ -26,61 +28,39 @@ FRESH = r"^/api/dialer/id/sales/freshLeads$"
 TASK = r"^/Integra/resources/Dialers/DialerTask$"
 
 
-def leads(n: int, start: int = 0) -> list[dict]:
-    return [
-        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
-        for i in range(start, start + n)
-    ]
-
-
 @pytest.fixture
 def emu(fresh_dialer_emulator, monkeypatch):
     monkeypatch.setattr(base_module, "utcnow", lambda: AFTERNOON)
-    conn = fresh_dialer_emulator.connection("ucontact")
-    conn["extra"] = {**conn["extra"], "retry_backoff_seconds": 0.01}  # keep backoff short; Retry-After still rules
-    monkeypatch.setenv("AIRFLOW_CONN_UCONTACT_DEFAULT", json.dumps(conn))
+    use_emulator_connection(fresh_dialer_emulator, monkeypatch, "ucontact", "ucontact_default")
     fresh_dialer_emulator.configure(ucontact_list_load_seconds=0.0)
     return fresh_dialer_emulator
 
 
+HUB = {"conn_id": "ucontact_default", "settings": {"hub": "sales"}}
+
+
 def upload(tmp_path, source, name="progress.json", **kwargs) -> UploadListOperator:
-    params = dict(
-        task_id="upload",
-        conn_id="ucontact_default",
-        list_name="june",
-        settings={"hub": "sales"},
-        source=source,
-        progress=str(tmp_path / name),
-        chunk_size=4,
+    return lead_operator(
+        UploadListOperator,
+        tmp_path,
+        name,
+        **{"task_id": "upload", "list_name": "june", **HUB, "source": source, **kwargs},
     )
-    params.update(kwargs)
-    return UploadListOperator(**params)
 
 
 def fresh(tmp_path, source, name="fresh.json", **kwargs) -> PushFreshLeadsOperator:
-    params = dict(
-        task_id="fresh",
-        conn_id="ucontact_default",
-        settings={"hub": "sales"},
-        source=source,
-        progress=str(tmp_path / name),
-        chunk_size=4,
+    return lead_operator(
+        PushFreshLeadsOperator, tmp_path, name, **{"task_id": "fresh", **HUB, "source": source, **kwargs}
     )
-    params.update(kwargs)
-    return PushFreshLeadsOperator(**params)
 
 
 def dialer_task(tmp_path, source, name="task.json", **kwargs) -> AddToDialerTaskOperator:
-    params = dict(
-        task_id="task",
-        conn_id="ucontact_default",
-        campaign="POWER<-",
-        source=source,
-        progress=str(tmp_path / name),
-        chunk_size=4,
+    return lead_operator(
+        AddToDialerTaskOperator,
+        tmp_path,
+        name,
+        **{"task_id": "task", "conn_id": "ucontact_default", "campaign": "POWER<-", "source": source, **kwargs},
     )
-    params.update(kwargs)
-    return AddToDialerTaskOperator(**params)
 
 
 def stored(emu, endpoint: str) -> dict[str, int]:

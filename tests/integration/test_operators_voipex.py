@@ -9,7 +9,6 @@ exactly once, an unknown one at most once, a rejected one not at all, and nothin
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 
 import pytest
@@ -19,6 +18,9 @@ from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.campaign import ControlCampaignOperator, CreateCampaignOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
 
+from .conftest import lead_operator, use_emulator_connection
+from .conftest import new_york_leads as leads
+
 pytestmark = pytest.mark.integration
 UTC = dt.UTC
 # 16:00 UTC: 12:00 in New York, inside the default calling hours
@@ -27,33 +29,20 @@ CALL_LISTS = r"^/dialer/call-lists$"
 CAMPAIGNS = r"^/dialer/campaigns$"
 
 
-def leads(n: int, start: int = 0) -> list[dict]:
-    return [
-        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
-        for i in range(start, start + n)
-    ]
-
-
 @pytest.fixture
 def emu(fresh_dialer_emulator, monkeypatch):
     monkeypatch.setattr(base_module, "utcnow", lambda: AFTERNOON)
-    conn = fresh_dialer_emulator.connection("voipex")
-    conn["extra"] = {**conn["extra"], "retry_backoff_seconds": 0.01}  # keep backoff short; Retry-After still rules
-    monkeypatch.setenv("AIRFLOW_CONN_VOIPEX_DEFAULT", json.dumps(conn))
+    use_emulator_connection(fresh_dialer_emulator, monkeypatch, "voipex", "voipex_default")
     return fresh_dialer_emulator
 
 
 def upload(tmp_path, source, name="progress.json", **kwargs) -> UploadListOperator:
-    params = dict(
-        task_id="upload",
-        conn_id="voipex_default",
-        list_name="june",
-        source=source,
-        progress=str(tmp_path / name),
-        chunk_size=4,
+    return lead_operator(
+        UploadListOperator,
+        tmp_path,
+        name,
+        **{"task_id": "upload", "conn_id": "voipex_default", "list_name": "june", "source": source, **kwargs},
     )
-    params.update(kwargs)
-    return UploadListOperator(**params)
 
 
 def state(emu) -> dict:

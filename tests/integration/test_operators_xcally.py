@@ -18,6 +18,7 @@ from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.triggers.wait import ListLoadedTrigger
 
 from .conftest import first_event
+from .conftest import new_york_leads as leads
 
 pytestmark = pytest.mark.integration
 UTC = dt.UTC
@@ -25,13 +26,6 @@ UTC = dt.UTC
 AFTERNOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 TOKYO = {"phones": ["+81312345678"], "first_name": "Yui", "timezone": "Asia/Tokyo"}
 BULK = r"^/api/cm/lists/\d+/contacts$"
-
-
-def leads(n: int, start: int = 0) -> list[dict]:
-    return [
-        {"phones": [f"+1212555{i:04d}"], "first_name": f"Lead{i}", "timezone": "America/New_York"}
-        for i in range(start, start + n)
-    ]
 
 
 def phones(n: int, start: int = 0) -> set[str]:

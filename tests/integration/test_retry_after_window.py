@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -80,6 +81,24 @@ def check_dialed_inside(phases: list[tuple[dt.datetime, dict[str, dt.datetime | 
     return len(seen)
 
 
+def attempt_settings(tmp_path) -> dict[str, Any]:
+    """What every attempt of a test's task is built with: the same source, progress file and chunks."""
+    return {"source": SOURCE, "progress": str(tmp_path / "p.json"), "chunk_size": 4, "concurrency": 1}
+
+
+def upload(tmp_path, conn_id: str, **kwargs: Any) -> UploadListOperator:
+    return UploadListOperator(task_id="upload", conn_id=conn_id, **attempt_settings(tmp_path), **kwargs)
+
+
+def first_attempt_dies_before_a_request(monkeypatch, task_dies, hook_cls: type, op: Any) -> None:
+    """Run ``op()`` once with ``hook_cls.push_list_chunk`` killing the task before one of its requests."""
+    real = hook_cls.push_list_chunk
+    monkeypatch.setattr(hook_cls, "push_list_chunk", task_dies(real, "before_the_request"))
+    with pytest.raises(SystemExit):
+        op().execute({})
+    monkeypatch.setattr(hook_cls, "push_list_chunk", real)
+
+
 def test_xcally_retry_at_2105_schedules_new_york_leads_for_the_next_morning(
     clock, fresh_dialer_emulator, monkeypatch, tmp_path, task_dies, delivery_check
 ):
@@ -98,22 +117,10 @@ def test_xcally_retry_at_2105_schedules_new_york_leads_for_the_next_morning(
         }
 
     def op() -> UploadListOperator:
-        return UploadListOperator(
-            task_id="upload",
-            conn_id="xcally_default",
-            list_name="leads",
-            source=SOURCE,
-            progress=str(tmp_path / "p.json"),
-            chunk_size=4,
-            concurrency=1,
-        )
+        return upload(tmp_path, "xcally_default", list_name="leads")
 
-    real = XCallyHook.push_list_chunk
-    monkeypatch.setattr(XCallyHook, "push_list_chunk", task_dies(real, "before_the_request"))
-    with pytest.raises(SystemExit):
-        op().execute({})
+    first_attempt_dies_before_a_request(monkeypatch, task_dies, XCallyHook, op)
     first = stored()
-    monkeypatch.setattr(XCallyHook, "push_list_chunk", real)
     clock.now = AT_2105
     summary = op().execute({})
     after = stored()
@@ -156,13 +163,7 @@ def test_ucontact_fresh_leads_retry_at_2105_carry_a_schedule_in_the_leads_own_zo
 
     def op() -> PushFreshLeadsOperator:
         return PushFreshLeadsOperator(
-            task_id="fresh",
-            conn_id="ucontact_default",
-            settings={"hub": "sales"},
-            source=SOURCE,
-            progress=str(tmp_path / "p.json"),
-            chunk_size=4,
-            concurrency=1,
+            task_id="fresh", conn_id="ucontact_default", settings={"hub": "sales"}, **attempt_settings(tmp_path)
         )
 
     with pytest.raises(DialerHTTPError):
@@ -194,23 +195,10 @@ def test_ujet_retry_at_2105_holds_new_york_leads_until_0800_then_sends_each_once
         return {digits(p): None for p in emu.leads("ujet", keys=True).get("ujet.import", {}).get("counts", {})}
 
     def op() -> UploadListOperator:
-        return UploadListOperator(
-            task_id="upload",
-            conn_id="ujet_default",
-            list_name="l",
-            settings={"campaign_id": 6},
-            source=SOURCE,
-            progress=str(tmp_path / "p.json"),
-            chunk_size=4,
-            concurrency=1,
-        )
+        return upload(tmp_path, "ujet_default", list_name="l", settings={"campaign_id": 6})
 
-    real = UjetHook.push_list_chunk
-    monkeypatch.setattr(UjetHook, "push_list_chunk", task_dies(real, "before_the_request"))
-    with pytest.raises(SystemExit):
-        op().execute({})
+    first_attempt_dies_before_a_request(monkeypatch, task_dies, UjetHook, op)
     first = stored()
-    monkeypatch.setattr(UjetHook, "push_list_chunk", real)
     clock.now = AT_2105
     with pytest.raises(TaskDeferred) as deferred:
         op().execute({})

@@ -13,6 +13,7 @@ from airflow_provider_dialer.exceptions import UnsupportedCapabilityError
 from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.dialer_task import AddToDialerTaskOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
+from tests.fakes import FakeListHook, use_hook
 
 UTC = dt.UTC
 # 2026-06-10 12:00 UTC: 08:00 in New York (open), 21:00 in Tokyo (closed), 17:30 in Kolkata (open)
@@ -26,38 +27,20 @@ LEADS = [
 ]
 
 
-class FakeListHook:
-    vendor = "FakeDialer"
-    list_per_lead_schedule = False
+class PushRecordingHook(FakeListHook):
+    """Takes every lead, recording each chunk's key, phones and times."""
 
     def __init__(self) -> None:
         self.pushed: list[tuple[str, list[str], list[Any]]] = []
-
-    def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
-        return {"list_id": 5, "name": list_name}
 
     def push_list_chunk(self, target, key, leads):
         self.pushed.append((key, [lead.phone for lead in leads], [lead.call_at for lead in leads]))
         return ChunkOutcome(accepted=len(leads), ids={"list_ids": [target["list_id"]]})
 
-    def resolve_list_chunk(self, target, key, leads):
-        return None
-
-    def list_wait(self, target, summary):
-        return None
-
-    def list_chunk_size_for(self, target):
-        return 2
-
-    def close(self) -> None:
-        pass
-
 
 @pytest.fixture
 def fake_hook(monkeypatch):
-    hook = FakeListHook()
-    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
-    return hook
+    return use_hook(monkeypatch, PushRecordingHook())
 
 
 def at(monkeypatch, when: dt.datetime) -> None:

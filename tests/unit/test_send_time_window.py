@@ -29,6 +29,7 @@ from airflow_provider_dialer.leads.window import CallingWindow
 from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.pipeline.waves import release_wave
+from tests.fakes import FakeListHook, use_hook
 
 UTC = dt.UTC
 NY = "America/New_York"
@@ -53,11 +54,11 @@ class Clock:
         return self.last
 
 
-class RecordingHook:
+class RecordingHook(FakeListHook):
     """A list vendor that records every lead it receives with the clock of the send; its state can be read
     back (like XCALLY or UJET), so a chunk in flight when the task died is resolved, not blindly resent."""
 
-    vendor = "FakeDialer"
+    chunk_size = 3
     # it applies a write before answering or never: no late write to settle for (no real sleeps)
     settings = types.SimpleNamespace(late_write_seconds=0.0)
 
@@ -70,9 +71,6 @@ class RecordingHook:
         self.kill_before_at: int | None = None  # the n-th push dies before its request (a read finds it missing)
         self.refuse_at: int | None = None  # the n-th push is refused with 503 (not applied)
         self.pushes = 0
-
-    def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
-        return {"list_id": 5, "name": list_name}
 
     def push_list_chunk(self, target, key, leads):
         self.pushes += 1
@@ -101,15 +99,6 @@ class RecordingHook:
         return ChunkOutcome(
             accepted=len(present), missing=[lead.row for lead in leads if not self.stored[lead.row]], how="resolved"
         )
-
-    def list_wait(self, target, summary):
-        return None
-
-    def list_chunk_size_for(self, target):
-        return 3
-
-    def close(self) -> None:
-        pass
 
 
 # -- the independent window ------------------------------------------------------------------------
@@ -203,7 +192,7 @@ def run_to_the_end(
         hook.kill_before_at = sc["fault_at"]
     elif sc["fault"] == "refuse":
         hook.refuse_at = sc["fault_at"]
-    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
+    use_hook(monkeypatch, hook)
     monkeypatch.setattr(base_module, "utcnow", clock)
     weekly = {WEEKDAYS[sc["closed_weekday"]]: None} if sc["closed_weekday"] is not None else None
     window = {
@@ -281,7 +270,7 @@ def first_attempt_dies_then_retry_at_2105(monkeypatch, tmp_path, per_lead: bool,
     clock = Clock(AT_2050)
     hook = RecordingHook(clock, per_lead)
     hook.kill_at = 1  # the first chunk is applied, then the task dies before recording it
-    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
+    use_hook(monkeypatch, hook)
     monkeypatch.setattr(base_module, "utcnow", clock)
 
     def operator() -> UploadListOperator:
@@ -356,7 +345,7 @@ def test_a_slow_upload_that_crosses_the_closing_time_keeps_back_the_chunks_sent_
         dt.datetime(2027, 6, 11, 0, 59, 58, tzinfo=UTC), dt.timedelta(seconds=1)
     )  # 20:59:58 local, 1 s per read
     hook = RecordingHook(clock, per_lead=True)
-    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
+    use_hook(monkeypatch, hook)
     monkeypatch.setattr(base_module, "utcnow", clock)
     summary = UploadListOperator(
         task_id="u", conn_id="fake", source=SIX_NY, list_name="l", concurrency=1, progress=str(tmp_path / "p.json")

@@ -26,6 +26,7 @@ from airflow_provider_dialer.leads.model import PreparedLead
 from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.lists import UploadListOperator
 from airflow_provider_dialer.pipeline.progress_store import FileProgressStore, MemoryProgressStore
+from tests.fakes import FakeListHook, use_hook
 
 NOON = dt.datetime(2026, 6, 10, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
 
@@ -163,19 +164,18 @@ def test_http_errors_never_carry_a_full_phone_number(text):
 # -- through the operator: the threshold, the reject report, the summary ---------------------------------
 
 
-class PlannedHook:
+class PlannedHook(FakeListHook):
     """A list vendor whose answer per row follows a plan: ``ok``, ``refused`` or ``lost`` (the answer is
     lost and the vendor's state cannot tell: unknown)."""
 
     vendor = "Planned"
     list_per_lead_schedule = True
+    list_id = 1
+    chunk_size = 3
 
     def __init__(self, plan: dict[int, str]) -> None:
         self.plan = plan
         self.sent: list[int] = []
-
-    def open_list_target(self, list_name: str, settings: dict[str, Any]) -> dict[str, Any]:
-        return {"list_id": 1}
 
     def push_list_chunk(self, target, key, leads):
         self.sent.extend(lead.row for lead in leads)
@@ -187,18 +187,6 @@ class PlannedHook:
             if self.plan.get(lead.row) == "refused"
         ]
         return ChunkOutcome(accepted=len(leads) - len(refused), refused=refused)
-
-    def resolve_list_chunk(self, target, key, leads):
-        return None
-
-    def list_wait(self, target, summary):
-        return None
-
-    def list_chunk_size_for(self, target):
-        return 3
-
-    def close(self) -> None:
-        pass
 
 
 def source(n: int, invalid: set[int]) -> list[dict[str, Any]]:
@@ -219,7 +207,7 @@ def test_refused_and_unknown_leads_count_toward_the_threshold_and_reach_the_repo
     invalid = {r for r in range(1, n + 1) if rng.random() < 0.1}
     plan = {r: rng.choice(["ok", "ok", "ok", "refused", "lost"]) for r in range(1, n + 1) if r not in invalid}
     hook = PlannedHook(plan)
-    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
+    use_hook(monkeypatch, hook)
     tmp = tmp_path_factory.mktemp("run")
     op = UploadListOperator(
         task_id="t",
@@ -292,7 +280,7 @@ def test_every_summary_counter_is_true(tmp_path, monkeypatch):
             return None
 
     hook = Hook({})
-    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
+    use_hook(monkeypatch, hook)
     op = UploadListOperator(
         task_id="t",
         conn_id="c",
@@ -332,7 +320,7 @@ def test_chunks_already_delivered_counts_the_chunks_a_failed_attempt_delivered(t
             return ChunkOutcome(accepted=len(leads))
 
     hook = Hook({})
-    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
+    use_hook(monkeypatch, hook)
 
     def op() -> UploadListOperator:
         return UploadListOperator(
@@ -361,7 +349,7 @@ def test_unreadable_progress_file_fails_the_task_and_sends_nothing(tmp_path, mon
 
     monkeypatch.setattr(base_module, "utcnow", lambda: NOON)
     hook = PlannedHook({})
-    monkeypatch.setattr("airflow_provider_dialer.hooks.registry.get_dialer_hook", lambda conn_id: hook)
+    use_hook(monkeypatch, hook)
     (tmp_path / "p.json").write_bytes(content)
     op = UploadListOperator(
         task_id="t",
