@@ -144,6 +144,11 @@ class DialerJobFailedError(DialerError):
         super().__init__(msg)
 
 
+class DialerAnswerError(DialerError):
+    """The vendor answered a success the provider cannot act on safely: a status value its documents do
+    not list, an accepted import with no job id to follow. The message says what to check before resending."""
+
+
 class DialerProgressError(DialerError):
     """The task's delivery progress exists but cannot be read (corrupt JSON, a value the Fernet key
     cannot decrypt). Starting over could send every lead again, so the task fails instead; the

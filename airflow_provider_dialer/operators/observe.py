@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk.types import Logger
+
+    from airflow_provider_dialer.delivery import ProgressStore
 
 
 class ObservedRun:
@@ -40,14 +45,25 @@ class ObservedRun:
     run_report: Any = None
     run_report_url: str | None = None
 
+    if TYPE_CHECKING:
+        # what the lead operator this is mixed into provides
+        source: Any
+        conn_id: str
+        dag_id: str
+        task_id: str
+
+        @property
+        def log(self) -> Logger: ...
+        def _store(self, context: Any) -> ProgressStore: ...
+
     # -- during the run -------------------------------------------------------------------------
 
     def _observe_leads(self, prepared: Any, leads: Iterable[Any], prepared_at: dt.datetime) -> Iterator[Any]:
         """The lead stream, watched: progress ticks, and the call-hour counts when a report is wanted."""
         from airflow_provider_dialer.progress import ProgressLog, source_size
 
-        total = source_size(self.source)  # type: ignore[attr-defined]
-        self._progress = ProgressLog(self.log, self.progress_log_seconds, prepared.report, total)  # type: ignore[attr-defined]
+        total = source_size(self.source)
+        self._progress = ProgressLog(self.log, self.progress_log_seconds, prepared.report, total)
         self._call_hours = None
         if self.run_report:
             from airflow_provider_dialer.run_report import CallHours
@@ -66,7 +82,7 @@ class ObservedRun:
         asset events and keep what lineage reports. Never fails the task over a report it cannot write."""
         progress = getattr(self, "_progress", None)
         if progress is not None and progress.enabled and progress.lines:
-            self.log.info("progress: %s (done)", progress.line())  # type: ignore[attr-defined]
+            self.log.info("progress: %s (done)", progress.line())
         self._lineage = {"target": target, "summary": summary}
         if self.run_report:
             call_hours = getattr(self, "_call_hours", None)
@@ -81,7 +97,7 @@ class ObservedRun:
         link to the report written before the wait."""
         target: dict[str, Any] = {}
         try:
-            state = self._store(context).load() or {}  # type: ignore[attr-defined]
+            state = self._store(context).load() or {}
             target = state.get("target") or {}
         except Exception:  # noqa: BLE001 - the counts still go out without the target's name
             pass
@@ -102,10 +118,10 @@ class ObservedRun:
 
         ti = context.get("ti") if hasattr(context, "get") else None
         meta = {
-            "dag_id": getattr(ti, "dag_id", None) or self.dag_id,  # type: ignore[attr-defined]
-            "task_id": getattr(ti, "task_id", None) or self.task_id,  # type: ignore[attr-defined]
+            "dag_id": getattr(ti, "dag_id", None) or self.dag_id,
+            "task_id": getattr(ti, "task_id", None) or self.task_id,
             "run_id": getattr(ti, "run_id", None),
-            "conn_id": self.conn_id,  # type: ignore[attr-defined]
+            "conn_id": self.conn_id,
             "target": target_label(target) if target else "(dry run: no target opened)",
             "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
@@ -114,14 +130,14 @@ class ObservedRun:
         except Exception as exc:  # noqa: BLE001 - the leads are delivered; a report is a picture of it
             from airflow_provider_dialer.transport.redaction import redact_value
 
-            self.log.warning(  # type: ignore[attr-defined]  # the operator this mixin is part of has .log
+            self.log.warning(
                 "could not write the run report to %s: %s",
                 report_url(self.run_report),
                 redact_value(str(exc)),
             )
             return
         self.run_report_link = self.run_report_url or report_url(self.run_report)
-        self.log.info("run report written to %s", report_url(self.run_report))  # type: ignore[attr-defined]
+        self.log.info("run report written to %s", report_url(self.run_report))
 
     # -- OpenLineage (called by the openlineage provider's listener, when installed) --------------
 

@@ -18,8 +18,6 @@ from airflow_provider_dialer.exceptions import DialerProgressError
 
 #: what the progress of a task instance is called (Variable key prefix; see ``VariableProgressStore``)
 PROGRESS_PREFIX = "dialer_progress:"
-#: how long the progress of a task that succeeded is kept: within it a cleared task sends nothing twice
-PROGRESS_RETENTION = dt.timedelta(days=7)
 
 
 def _utcnow() -> dt.datetime:

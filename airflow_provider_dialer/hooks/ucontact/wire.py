@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airflow_provider_dialer.exceptions import DialerValueError
+
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
 
@@ -183,7 +185,7 @@ def automation_contact(
     as wall-clock time in the lead's zone, which is sent as ``timezone`` beside it.
     """
     if channel not in CHANNELS:
-        raise ValueError(f"unknown uContact hub channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+        raise DialerValueError(f"unknown uContact hub channel {channel!r}; expected one of {', '.join(CHANNELS)}")
     # built in AutomationContact's wire order with its None fields left out: what
     # ``AutomationContact(...).wire()`` returns, without a model per lead (a unit test pins the equality)
     wire: dict[str, Any] = {}
@@ -191,7 +193,7 @@ def automation_contact(
         wire["clientIds"] = [automation_number(p, plus=number_plus) for p in (lead.phone, *lead.alternatives)]
     elif channel == "email":
         if not lead.email:
-            raise ValueError(f"row {lead.row}: an email hub needs the lead's email")
+            raise DialerValueError(f"row {lead.row}: an email hub needs the lead's email")
         wire["clientId"] = lead.email
     else:
         wire["clientId"] = automation_number(lead.phone, plus=number_plus)
@@ -278,7 +280,7 @@ class FreshLeadsResult(BaseModel):
 
 def hub_path(hub: str) -> str:
     if not hub:
-        raise ValueError("a uContact hub name is required")
+        raise DialerValueError("a uContact hub name is required")
     return f"/api/dialer/id/{quote(hub, safe='')}"
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from airflow_provider_dialer.exceptions import DialerConfigError, DialerError
+from airflow_provider_dialer.exceptions import DialerAnswerError, DialerConfigError
 from airflow_provider_dialer.hooks.base import DialerHook
 from airflow_provider_dialer.hooks.ujet.verbs import UjetVerbs
 from airflow_provider_dialer.hooks.ujet.wire import (
@@ -198,7 +198,7 @@ class UjetHook(UjetVerbs, DialerHook):
         response = yield Request("POST", path, files={"file": ("contacts.json", payload, "application/json")})
         job_id = discover_job_id(response)
         if job_id is None:
-            raise DialerError(
+            raise DialerAnswerError(
                 f"UJET POST {path} -> HTTP {response.status_code}: the import was accepted but neither the body "
                 "(job_id/id) nor the Location or Link header gave a job id (see docs/vendors/ujet.md#decision-import-job-id-discovery), so its progress cannot be "
                 "followed; check the campaign's contacts before sending these contacts again"
@@ -213,7 +213,7 @@ class UjetHook(UjetVerbs, DialerHook):
         body = response.json()
         status = body.get("status") if isinstance(body, Mapping) else None
         if status not in {s.value for s in JobStatus}:
-            raise DialerError(
+            raise DialerAnswerError(
                 f"UJET GET {path}: job status {status!r} is not one the documents list "
                 f"({', '.join(s.value for s in JobStatus)}); refusing to guess whether the import finished (see docs/vendors/ujet.md#decision-job-states)"
             )

@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from airflow_provider_dialer.exceptions import DialerError
+from airflow_provider_dialer.exceptions import DialerAnswerError
 from airflow_provider_dialer.transport.requests import json_array
 
 if TYPE_CHECKING:
@@ -58,11 +58,11 @@ class ContactStatus(str, Enum):
 
     @classmethod
     def parse(cls, value: str) -> ContactStatus:
-        """The status for ``value`` (case-insensitive); raises DialerError naming an unknown value (docs/vendors/ujet.md#decision-unknown-keys-ignored-unknown-statuses-fail)."""
+        """The status for ``value`` (case-insensitive); raises DialerAnswerError naming an unknown value (docs/vendors/ujet.md#decision-unknown-keys-ignored-unknown-statuses-fail)."""
         for member in cls:
             if member.value.lower() == value.strip().lower():
                 return member
-        raise DialerError(
+        raise DialerAnswerError(
             f"UJET contact status {value!r} is not one the documents list (see docs/vendors/ujet.md#decision-unknown-keys-ignored-unknown-statuses-fail)"
         )
 

@@ -13,6 +13,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from airflow_provider_dialer.exceptions import DialerValueError
 from airflow_provider_dialer.leads.model import PreparedLead
 
 T = TypeVar("T")
@@ -249,7 +250,7 @@ def format_number(e164: str, number_format: NumberFormat = "digits") -> str:
         return e164
     if number_format == "digits":
         return e164[1:] if e164.startswith("+") else e164
-    raise ValueError(f"number_format must be 'digits' or 'e164', got {number_format!r}")
+    raise DialerValueError(f"number_format must be 'digits' or 'e164', got {number_format!r}")
 
 
 def lead_attributes(lead: PreparedLead) -> list[dict[str, str]]:

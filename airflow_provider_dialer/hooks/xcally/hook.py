@@ -13,7 +13,12 @@ from typing import Any, ClassVar
 
 from pydantic_core import to_json
 
-from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError, DialerJobFailedError
+from airflow_provider_dialer.exceptions import (
+    DialerConfigError,
+    DialerHTTPError,
+    DialerJobFailedError,
+    DialerValueError,
+)
 from airflow_provider_dialer.hooks.base import DialerHook
 from airflow_provider_dialer.hooks.xcally.verbs import XCallyVerbs
 from airflow_provider_dialer.hooks.xcally.wire import (
@@ -211,7 +216,7 @@ class XCallyHook(XCallyVerbs, DialerHook):
         for contact in contacts:
             wire = ContactIn.model_validate(contact).wire()
             if wire["ListId"] != int(list_id):
-                raise ValueError(f"contact for list {wire['ListId']} sent to list {list_id}")
+                raise DialerValueError(f"contact for list {wire['ListId']} sent to list {list_id}")
             body.append(wire)
         return (yield from self._add_contacts_flow(list_id, [to_json(wire) for wire in body]))
 
@@ -424,7 +429,7 @@ class XCallyHook(XCallyVerbs, DialerHook):
         """``PUT /api/voice/queues/{id}`` with only the given fields (validated like a create)."""
         body = campaign_update_body(changes)
         if not body:
-            raise ValueError("update_campaign needs at least one field")
+            raise DialerValueError("update_campaign needs at least one field")
         response = yield Request("PUT", self._path(f"/voice/queues/{int(campaign_id)}"), json=body, idempotent=True)
         return QueueCampaignOut.model_validate(response.json())
 
@@ -451,7 +456,7 @@ class XCallyHook(XCallyVerbs, DialerHook):
     def detach_lists(self, campaign_id: int, list_ids: Sequence[int]) -> Flow[None]:
         """``DELETE /api/voice/queues/{id}/lists?ids=7&ids=8``."""
         if not list_ids:
-            raise ValueError("detach_lists needs at least one list id")
+            raise DialerValueError("detach_lists needs at least one list id")
         params = [("ids", int(i)) for i in list_ids]
         yield Request("DELETE", self._path(f"/voice/queues/{int(campaign_id)}/lists"), params=params, idempotent=True)
 

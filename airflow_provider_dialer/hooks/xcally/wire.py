@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from airflow_provider_dialer.exceptions import DialerValueError
+
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
 
@@ -417,13 +419,13 @@ def wire_phone(phone: str, phone_format: PhoneFormat = "digits") -> str:
         return phone
     if phone_format == "digits":
         return phone.lstrip("+")
-    raise ValueError(f"phone_format must be 'digits' or 'e164', got {phone_format!r}")
+    raise DialerValueError(f"phone_format must be 'digits' or 'e164', got {phone_format!r}")
 
 
 def wire_datetime(value: datetime) -> str:
     """An aware instant as Motion's ``scheduledat``: ISO 8601 in UTC with ``Z``, whole seconds (assumption)."""
     if value.tzinfo is None:
-        raise ValueError("scheduledat needs an aware datetime")
+        raise DialerValueError("scheduledat needs an aware datetime")
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -432,7 +434,7 @@ def custom_field_key(key: str) -> str:
     key = str(key).strip()
     candidate = key if key.startswith("cf_") else f"cf_{key}"
     if not CUSTOM_FIELD.match(candidate):
-        raise ValueError(f"custom field {key!r} must be a Motion custom field id (cf_<id> or <id>)")
+        raise DialerValueError(f"custom field {key!r} must be a Motion custom field id (cf_<id> or <id>)")
     return candidate
 
 
@@ -463,7 +465,7 @@ def xcally_contact(
         contact["email"] = lead.email
     if lead.priority is not None:
         if lead.priority < 1:
-            raise ValueError(f"row {lead.row}: XCALLY priority must be > 0, got {lead.priority}")
+            raise DialerValueError(f"row {lead.row}: XCALLY priority must be > 0, got {lead.priority}")
         contact["priority"] = lead.priority
     if lead.call_at is not None:
         contact["scheduledat"] = wire_datetime(lead.call_at)
