@@ -19,26 +19,28 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airflow_provider_dialer.emulator.faults import FaultInjector, FaultMiddleware, droppable_protocol
-from airflow_provider_dialer.emulator.state import Credentials, EmulatorConfig, EmulatorContext, VendorAPI
+from airflow_provider_dialer.emulator.http import VendorAPI
+from airflow_provider_dialer.emulator.state import Credentials, EmulatorConfig, EmulatorContext, VendorBackend
 
-#: vendor port -> the API modules it serves (one uContact instance serves both of its APIs)
+#: vendor port -> the HTTP layers of the APIs it serves, by dotted path (one uContact instance serves both of
+#: its APIs); each names its backend class. Adding a vendor adds its line here.
 VENDOR_APIS: dict[str, tuple[str, ...]] = {
     "ucontact": (
-        "airflow_provider_dialer.emulator.ucontact_integra:IntegraAPI",
-        "airflow_provider_dialer.emulator.ucontact_automation:AutomationAPI",
+        "airflow_provider_dialer.emulator.ucontact.routes:IntegraAPI",
+        "airflow_provider_dialer.emulator.ucontact.routes:AutomationAPI",
     ),
-    "xcally": ("airflow_provider_dialer.emulator.xcally:XCallyAPI",),
-    "voipex": ("airflow_provider_dialer.emulator.voipex:VoipexAPI",),
-    "ujet": ("airflow_provider_dialer.emulator.ujet:UjetAPI",),
+    "xcally": ("airflow_provider_dialer.emulator.xcally.routes:XCallyAPI",),
+    "voipex": ("airflow_provider_dialer.emulator.voipex.routes:VoipexAPI",),
+    "ujet": ("airflow_provider_dialer.emulator.ujet.routes:UjetAPI",),
 }
 VENDORS = tuple(VENDOR_APIS)
 
 
-def _load(path: str) -> type[VendorAPI]:
+def _load(path: str) -> type[VendorAPI[Any]]:
     import importlib
 
     module, _, name = path.partition(":")
-    api: type[VendorAPI] = getattr(importlib.import_module(module), name)
+    api: type[VendorAPI[Any]] = getattr(importlib.import_module(module), name)
     return api
 
 
@@ -70,30 +72,35 @@ class _RecordingMiddleware:
 
 @dataclass
 class VendorPort:
-    """One vendor's server: its APIs, context, fault rules and ASGI app."""
+    """One vendor's server: its APIs' backends (state and rules) and HTTP layers, context, fault rules and ASGI app."""
 
     vendor: str
     ctx: EmulatorContext
-    apis: list[VendorAPI]
+    backends: list[VendorBackend]
+    apis: list[VendorAPI[Any]]
     faults: FaultInjector = field(default_factory=FaultInjector)
     app: ASGIApp | None = None
 
     def reset(self) -> None:
         with self.ctx.lock:
-            for api in self.apis:
-                api.reset()
+            for backend in self.backends:
+                backend.reset()
         self.ctx.recorder.reset()
         self.faults.clear()
 
     def dump(self) -> dict[str, Any]:
         with self.ctx.lock:
-            return {api.name: api.dump() for api in self.apis}
+            return {backend.name: backend.dump() for backend in self.backends}
 
 
 def build_port(vendor: str, config: EmulatorConfig, credentials: Credentials, seed: int = 0) -> VendorPort:
     ctx = EmulatorContext(config=config, credentials=credentials)
-    apis = [_load(path)(ctx) for path in VENDOR_APIS[vendor]]
-    port = VendorPort(vendor=vendor, ctx=ctx, apis=apis, faults=FaultInjector(seed))
+    apis = []
+    for path in VENDOR_APIS[vendor]:
+        api_class = _load(path)
+        apis.append(api_class(api_class.backend_class(ctx)))
+    backends = [api.backend for api in apis]
+    port = VendorPort(vendor=vendor, ctx=ctx, backends=backends, apis=apis, faults=FaultInjector(seed))
     routes = [route for api in apis for route in api.routes()] + _admin_routes(port)
     app: ASGIApp = FaultMiddleware(Starlette(routes=routes), port.faults)
     port.app = _RecordingMiddleware(app, ctx)
