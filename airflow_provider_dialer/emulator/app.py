@@ -12,11 +12,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+try:
+    # starlette imports the multipart parser only when a form arrives: checked here so a missing one fails
+    # now, not as a 500 on the first upload
+    import python_multipart  # noqa: F401 - imported only to check it is there
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+except ModuleNotFoundError as missing:  # a worker installs the provider without the `emulator` extra
+    raise ModuleNotFoundError(
+        f"the dialer emulator's server needs {missing.name}: pip install 'airflow-provider-dialer[emulator]'",
+        name=missing.name,
+    ) from missing
 
 from airflow_provider_dialer.emulator.faults import FaultInjector, FaultMiddleware, droppable_protocol
 from airflow_provider_dialer.emulator.http import VendorAPI
@@ -320,8 +330,6 @@ class Emulator:
         return config
 
     async def serve(self, ready: threading.Event | None = None) -> None:
-        import uvicorn
-
         protocol = droppable_protocol()
         self._servers = []
         for vendor, port in self.ports.items():

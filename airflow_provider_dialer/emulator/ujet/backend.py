@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from airflow_provider_dialer.emulator.state import (
     EmulatorContext,
@@ -38,6 +38,7 @@ from airflow_provider_dialer.emulator.ujet.wire import (
     field_errors,
     invalid,
     not_found,
+    parsed_body,
     phone_key,
 )
 
@@ -174,15 +175,6 @@ def campaign_body(campaign: Campaign) -> dict[str, Any]:
     return {**campaign.meta, "contact_stats": stats}
 
 
-def _parsed(raw: bytes, adapter: TypeAdapter[Any]) -> Any:
-    if not raw:
-        raise invalid("Request body is empty")
-    try:
-        return adapter.validate_json(raw)
-    except ValidationError as exc:
-        raise invalid("Invalid contact parameters", field_errors(exc)) from None
-
-
 class UjetBackend(VendorBackend):
     """The CCAI Platform outbound dialer's campaigns, contacts and import jobs, with a per-customer rate limit."""
 
@@ -282,7 +274,7 @@ class UjetBackend(VendorBackend):
     def add_contact(self, raw_id: str, raw: bytes) -> dict[str, Any]:
         """Seed "Adicionar um único contato": the ``valid_contacts`` / ``invalid_contacts`` answer."""
         self.check_campaign(raw_id)
-        contact = _parsed(raw, NEW_CONTACT)
+        contact = parsed_body(raw, NEW_CONTACT)
         echoed = {
             "name": contact.name,
             "email": contact.email,
@@ -328,7 +320,7 @@ class UjetBackend(VendorBackend):
     def patch_contact(self, raw_id: str, raw: bytes) -> dict[str, Any]:
         """``PATCH …/contact``: the fields the body names change; the seed's contact object answers."""
         self.check_campaign(raw_id)
-        patch: ContactPatch = _parsed(raw, CONTACT_PATCH)
+        patch: ContactPatch = parsed_body(raw, CONTACT_PATCH)
         with self.ctx.lock:
             self._advance_jobs()
             cid, campaign = self._campaign(raw_id)
@@ -362,7 +354,7 @@ class UjetBackend(VendorBackend):
     def delete_contact(self, raw_id: str, raw: bytes) -> dict[str, Any]:
         """``DELETE …/contact``: the one contact the body's identifiers name is removed; the seed's contact object answers."""
         self.check_campaign(raw_id)
-        selector: ContactSelector = _parsed(raw, CONTACT_SELECTOR)
+        selector: ContactSelector = parsed_body(raw, CONTACT_SELECTOR)
         with self.ctx.lock:
             self._advance_jobs()
             cid, campaign = self._campaign(raw_id)

@@ -136,3 +136,13 @@ def field_errors(exc: ValidationError, limit: int = 10) -> list[str]:
         where = ".".join(str(p) for p in err["loc"]) or "body"
         out.append(f"{where}: {err['msg']}")
     return out
+
+
+def parsed_body(raw: bytes, adapter: TypeAdapter[Any]) -> Any:
+    """A JSON body validated by ``adapter``, or the 422 UJET answers for an empty or invalid one."""
+    if not raw:
+        raise invalid("Request body is empty")
+    try:
+        return adapter.validate_json(raw)
+    except ValidationError as exc:
+        raise invalid("Invalid contact parameters", field_errors(exc)) from None

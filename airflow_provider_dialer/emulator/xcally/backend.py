@@ -19,13 +19,14 @@ from pydantic import ValidationError
 
 from airflow_provider_dialer.emulator.state import EmulatorContext, VendorBackend, same_text
 from airflow_provider_dialer.emulator.xcally.imports import CsvImports
-from airflow_provider_dialer.emulator.xcally.query import as_text, matches_search
 from airflow_provider_dialer.emulator.xcally.wire import (
     BULK_CONTACTS,
     CUSTOM_FIELD_IDS,
     QUEUE_FIELDS,
     AgentsBody,
     IdsBody,
+    as_text,
+    matches_search,
     message,
     not_unique,
     pydantic_errors,

@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from airflow_provider_dialer.emulator.state import EmulatorContext, call_later
-from airflow_provider_dialer.emulator.xcally.query import as_text
-from airflow_provider_dialer.emulator.xcally.wire import UploadBind, is_contact_field, message, validation
+from airflow_provider_dialer.emulator.xcally.wire import UploadBind, as_text, is_contact_field, message, validation
 
 #: seconds between two background steps of a CSV import
 IMPORT_TICK = 0.05

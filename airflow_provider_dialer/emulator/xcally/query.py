@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from airflow_provider_dialer.emulator.xcally.wire import message
+from airflow_provider_dialer.emulator.xcally.wire import as_text, matches_search, message
 
 #: most rows a collection answers without ``nolimit=true``
 MAX_LIMIT = 1000
@@ -25,13 +25,6 @@ RESERVED_QUERY = frozenset(
 )
 
 Page = tuple[dict[str, Any], dict[str, str]]
-
-
-def as_text(value: Any) -> str:
-    """A column's value as the text a filter (or a duplicates check) compares."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def filter_values(values: list[str], boolean: bool) -> set[str]:
@@ -50,14 +43,6 @@ def filter_values(values: list[str], boolean: bool) -> set[str]:
         else:
             raise ValueError(f"{value!r} is not a boolean (true, false, 1 or 0)")
     return out
-
-
-def matches_search(row: dict[str, Any], text: str | None) -> bool:
-    """``filter=<text>``: some text column holds ``text``, in any case."""
-    if not text:
-        return True
-    low = text.lower()
-    return any(isinstance(v, str) and low in v.lower() for v in row.values())
 
 
 def window(query: QueryParams) -> tuple[int, int | None]:

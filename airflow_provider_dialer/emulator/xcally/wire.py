@@ -200,6 +200,24 @@ _QUEUE_UPDATE_FIELDS: dict[str, Any] = {name: (spec[0] | None, None) for name, s
 QueueUpdate = create_model("QueueUpdate", __config__=ConfigDict(extra="forbid"), **_QUEUE_UPDATE_FIELDS)
 
 
+# -- column values, as filters and duplicate checks compare them --------------------------------
+
+
+def as_text(value: Any) -> str:
+    """A column's value as the text a filter (or a duplicates check) compares."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def matches_search(row: dict[str, Any], text: str | None) -> bool:
+    """``filter=<text>``: some text column holds ``text``, in any case."""
+    if not text:
+        return True
+    low = text.lower()
+    return any(isinstance(v, str) and low in v.lower() for v in row.values())
+
+
 # -- error bodies ---------------------------------------------------------------------------------
 
 
