@@ -157,7 +157,7 @@ class EmulatorContext:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-class Refused(Exception):  # noqa: N818 - a vendor's answer, not a failure of the emulator
+class Refused(Exception):
     """A request the vendor refuses: the HTTP status and the body it answers, in that vendor's error shape.
 
     Backends raise it from plain methods; the HTTP layer turns it into the answer (as moto's models
