@@ -28,7 +28,8 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 DateTimeText = Annotated[str, StringConstraints(pattern=_DATETIME)]
 Positive = Annotated[int, Field(gt=0)]
 
-# cm_contacts columns (the contact fields Motion documents); ``firstName`` is NOT NULL
+# cm_contacts columns (the contact fields Motion documents); ``firstName`` is NOT NULL. The hook lists them too:
+# the emulator reads the document on its own and imports nothing of the hook, so a misreading fails a test
 _CONTACT_STRINGS = (
     "lastName",
     "street",
