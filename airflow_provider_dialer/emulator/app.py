@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 try:
@@ -32,23 +34,18 @@ from airflow_provider_dialer.emulator.faults import FaultInjector, FaultMiddlewa
 from airflow_provider_dialer.emulator.http import VendorAPI
 from airflow_provider_dialer.emulator.state import Credentials, EmulatorConfig, EmulatorContext, VendorBackend
 
-#: vendor port -> the HTTP layers of the APIs it serves, by dotted path (one uContact instance serves both of
-#: its APIs); each names its backend class. Adding a vendor adds its line here.
-VENDOR_APIS: dict[str, tuple[str, ...]] = {
-    "ucontact": (
-        "airflow_provider_dialer.emulator.ucontact.routes:IntegraAPI",
-        "airflow_provider_dialer.emulator.ucontact.routes:AutomationAPI",
-    ),
-    "xcally": ("airflow_provider_dialer.emulator.xcally.routes:XCallyAPI",),
-    "voipex": ("airflow_provider_dialer.emulator.voipex.routes:VoipexAPI",),
-    "ujet": ("airflow_provider_dialer.emulator.ujet.routes:UjetAPI",),
-}
-VENDORS = tuple(VENDOR_APIS)
+#: the vendor ports, each a package ``emulator/<vendor>/`` whose ``__init__`` names the HTTP layers it serves
+#: (``APIS``) and the connection it hands out (``connection``). Adding a vendor adds its name here.
+VENDORS = ("ucontact", "xcally", "voipex", "ujet")
+
+
+def _vendor(vendor: str) -> ModuleType:
+    if vendor not in VENDORS:
+        raise KeyError(vendor)
+    return importlib.import_module(f"airflow_provider_dialer.emulator.{vendor}")
 
 
 def _load(path: str) -> type[VendorAPI[Any]]:
-    import importlib
-
     module, _, name = path.partition(":")
     api: type[VendorAPI[Any]] = getattr(importlib.import_module(module), name)
     return api
@@ -106,7 +103,7 @@ class VendorPort:
 def build_port(vendor: str, config: EmulatorConfig, credentials: Credentials, seed: int = 0) -> VendorPort:
     ctx = EmulatorContext(config=config, credentials=credentials)
     apis = []
-    for path in VENDOR_APIS[vendor]:
+    for path in _vendor(vendor).APIS:
         api_class = _load(path)
         apis.append(api_class(api_class.backend_class(ctx)))
     backends = [api.backend for api in apis]
@@ -187,37 +184,8 @@ def connection_for(vendor: str, host: str, port: int, creds: Credentials, config
     """The Airflow connection (JSON form) that points the vendor's hook at this emulator port."""
     base = {"host": host, "port": port, "schema": "http"}
     late = {"late_write_seconds": EMULATOR_LATE_WRITE_SECONDS}
-    if vendor == "ucontact":
-        return {
-            "conn_type": "ucontact",
-            **base,
-            "login": creds.ucontact_user,
-            "password": creds.ucontact_password,
-            "extra": {
-                "api_token": creds.ucontact_api_token,
-                "instance_timezone": config.ucontact_instance_timezone,
-                **late,
-            },
-        }
-    if vendor == "xcally":
-        return {
-            "conn_type": "xcally",
-            **base,
-            "login": creds.xcally_user,
-            "password": creds.xcally_password,
-            "extra": late,
-        }
-    if vendor == "voipex":
-        return {
-            "conn_type": "voipex",
-            **base,
-            "login": creds.voipex_user,
-            "password": creds.voipex_password,
-            "extra": {"auth_url": f"http://{host}:{port}/token", **late},
-        }
-    if vendor == "ujet":
-        return {"conn_type": "ujet", **base, "login": creds.ujet_user, "password": creds.ujet_token, "extra": late}
-    raise KeyError(vendor)
+    connection: dict[str, Any] = _vendor(vendor).connection(base, late, creds, config)
+    return connection
 
 
 def _credentials_of(vendor: str, creds: Credentials) -> dict[str, str]:
