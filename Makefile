@@ -22,7 +22,7 @@ DOCS_BUILD = $(PY) -m mkdocs build --strict --site-dir site
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,lint,docs,fast]"
+	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[emulator,test,lint,docs,fast]"
 	touch $(STAMP)
 
 install: $(STAMP)

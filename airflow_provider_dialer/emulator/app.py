@@ -4,41 +4,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+try:
+    # starlette imports the multipart parser only when a form arrives: checked here so a missing one fails
+    # now, not as a 500 on the first upload
+    import python_multipart  # noqa: F401 - imported only to check it is there
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+except ModuleNotFoundError as missing:  # a worker installs the provider without the `emulator` extra
+    raise ModuleNotFoundError(
+        f"the dialer emulator's server needs {missing.name}: pip install 'airflow-provider-dialer[emulator]'",
+        name=missing.name,
+    ) from missing
 
 from airflow_provider_dialer.emulator.faults import FaultInjector, FaultMiddleware, droppable_protocol
-from airflow_provider_dialer.emulator.state import Credentials, EmulatorConfig, EmulatorContext, VendorAPI
+from airflow_provider_dialer.emulator.http import VendorAPI
+from airflow_provider_dialer.emulator.state import Credentials, EmulatorConfig, EmulatorContext, VendorBackend
 
-#: vendor port -> the API modules it serves (one uContact instance serves both of its APIs)
-VENDOR_APIS: dict[str, tuple[str, ...]] = {
-    "ucontact": (
-        "airflow_provider_dialer.emulator.ucontact_integra:IntegraAPI",
-        "airflow_provider_dialer.emulator.ucontact_automation:AutomationAPI",
-    ),
-    "xcally": ("airflow_provider_dialer.emulator.xcally:XCallyAPI",),
-    "voipex": ("airflow_provider_dialer.emulator.voipex:VoipexAPI",),
-    "ujet": ("airflow_provider_dialer.emulator.ujet:UjetAPI",),
-}
-VENDORS = tuple(VENDOR_APIS)
+#: the vendor ports, each a package ``emulator/<vendor>/`` whose ``__init__`` names the HTTP layers it serves
+#: (``APIS``) and the connection it hands out (``connection``). Adding a vendor adds its name here.
+VENDORS = ("ucontact", "xcally", "voipex", "ujet")
 
 
-def _load(path: str) -> type[VendorAPI]:
-    import importlib
+def _vendor(vendor: str) -> ModuleType:
+    if vendor not in VENDORS:
+        raise KeyError(vendor)
+    return importlib.import_module(f"airflow_provider_dialer.emulator.{vendor}")
 
+
+def _load(path: str) -> type[VendorAPI[Any]]:
     module, _, name = path.partition(":")
-    api: type[VendorAPI] = getattr(importlib.import_module(module), name)
+    api: type[VendorAPI[Any]] = getattr(importlib.import_module(module), name)
     return api
 
 
@@ -70,30 +79,35 @@ class _RecordingMiddleware:
 
 @dataclass
 class VendorPort:
-    """One vendor's server: its APIs, context, fault rules and ASGI app."""
+    """One vendor's server: its APIs' backends (state and rules) and HTTP layers, context, fault rules and ASGI app."""
 
     vendor: str
     ctx: EmulatorContext
-    apis: list[VendorAPI]
+    backends: list[VendorBackend]
+    apis: list[VendorAPI[Any]]
     faults: FaultInjector = field(default_factory=FaultInjector)
     app: ASGIApp | None = None
 
     def reset(self) -> None:
         with self.ctx.lock:
-            for api in self.apis:
-                api.reset()
+            for backend in self.backends:
+                backend.reset()
         self.ctx.recorder.reset()
         self.faults.clear()
 
     def dump(self) -> dict[str, Any]:
         with self.ctx.lock:
-            return {api.name: api.dump() for api in self.apis}
+            return {backend.name: backend.dump() for backend in self.backends}
 
 
 def build_port(vendor: str, config: EmulatorConfig, credentials: Credentials, seed: int = 0) -> VendorPort:
     ctx = EmulatorContext(config=config, credentials=credentials)
-    apis = [_load(path)(ctx) for path in VENDOR_APIS[vendor]]
-    port = VendorPort(vendor=vendor, ctx=ctx, apis=apis, faults=FaultInjector(seed))
+    apis = []
+    for path in _vendor(vendor).APIS:
+        api_class = _load(path)
+        apis.append(api_class(api_class.backend_class(ctx)))
+    backends = [api.backend for api in apis]
+    port = VendorPort(vendor=vendor, ctx=ctx, backends=backends, apis=apis, faults=FaultInjector(seed))
     routes = [route for api in apis for route in api.routes()] + _admin_routes(port)
     app: ASGIApp = FaultMiddleware(Starlette(routes=routes), port.faults)
     port.app = _RecordingMiddleware(app, ctx)
@@ -170,37 +184,8 @@ def connection_for(vendor: str, host: str, port: int, creds: Credentials, config
     """The Airflow connection (JSON form) that points the vendor's hook at this emulator port."""
     base = {"host": host, "port": port, "schema": "http"}
     late = {"late_write_seconds": EMULATOR_LATE_WRITE_SECONDS}
-    if vendor == "ucontact":
-        return {
-            "conn_type": "ucontact",
-            **base,
-            "login": creds.ucontact_user,
-            "password": creds.ucontact_password,
-            "extra": {
-                "api_token": creds.ucontact_api_token,
-                "instance_timezone": config.ucontact_instance_timezone,
-                **late,
-            },
-        }
-    if vendor == "xcally":
-        return {
-            "conn_type": "xcally",
-            **base,
-            "login": creds.xcally_user,
-            "password": creds.xcally_password,
-            "extra": late,
-        }
-    if vendor == "voipex":
-        return {
-            "conn_type": "voipex",
-            **base,
-            "login": creds.voipex_user,
-            "password": creds.voipex_password,
-            "extra": {"auth_url": f"http://{host}:{port}/token", **late},
-        }
-    if vendor == "ujet":
-        return {"conn_type": "ujet", **base, "login": creds.ujet_user, "password": creds.ujet_token, "extra": late}
-    raise KeyError(vendor)
+    connection: dict[str, Any] = _vendor(vendor).connection(base, late, creds, config)
+    return connection
 
 
 def _credentials_of(vendor: str, creds: Credentials) -> dict[str, str]:
@@ -313,8 +298,6 @@ class Emulator:
         return config
 
     async def serve(self, ready: threading.Event | None = None) -> None:
-        import uvicorn
-
         protocol = droppable_protocol()
         self._servers = []
         for vendor, port in self.ports.items():

@@ -1,17 +1,23 @@
-"""What every emulated vendor API shares: its settings, credentials, lock, and the record of what it received."""
+"""What every emulated vendor shares, without HTTP: settings, credentials, lock, the record of what it received, and
+the base of each vendor's backend (its state and rules).
+
+A backend is plain Python: methods that take parsed values and answer data or raise :class:`Refused`
+with the vendor's own error body. The HTTP layer (``emulator/http.py`` and each ``<vendor>/routes.py``)
+reads requests, calls a backend and writes the answer.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import hmac
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
 
 
 @dataclass
@@ -151,18 +157,33 @@ class EmulatorContext:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-class VendorAPI:
-    """One emulated vendor API. Subclasses define ``name``, ``routes()``, ``reset()`` and ``dump()``.
+class Refused(Exception):
+    """A request the vendor refuses: the HTTP status and the body it answers, in that vendor's error shape.
 
-    Handlers must record accepted leads with ``self.ctx.recorder.leads_received(...)`` and hold
-    ``self.ctx.lock`` while touching state. They never import the provider's hooks: the emulator
-    reads the vendor documents on its own.
+    Backends raise it from plain methods; the HTTP layer turns it into the answer (as moto's models
+    raise errors that carry their status code).
+    """
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, body)
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+
+class VendorBackend:
+    """One emulated vendor API's state and rules: what it stores, validates and answers; no HTTP in it.
+
+    Subclasses define ``name``, ``reset()`` and ``dump()``. Methods hold ``self.ctx.lock`` while touching
+    state and record accepted leads with ``self.ctx.recorder.leads_received(...)``. They never import
+    the provider's hooks: the emulator reads the vendor documents on its own.
     """
 
     name: str = "vendor"
 
     def __init__(self, ctx: EmulatorContext) -> None:
         self.ctx = ctx
+        self.reset()
 
     @property
     def config(self) -> EmulatorConfig:
@@ -172,9 +193,6 @@ class VendorAPI:
     def credentials(self) -> Credentials:
         return self.ctx.credentials
 
-    def routes(self) -> list[BaseRoute]:
-        raise NotImplementedError
-
     def reset(self) -> None:
         raise NotImplementedError
 
@@ -182,18 +200,34 @@ class VendorAPI:
         raise NotImplementedError
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(body, status_code=status, headers=headers)
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time comparison of two texts of any script (compared as UTF-8 bytes).
+
+    ``hmac.compare_digest`` refuses a non-ASCII ``str``; as bytes a non-ASCII secret is checked like any other.
+    """
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
-async def read_json(request: Request) -> tuple[Any, str | None]:
-    """The request's JSON body, or (None, reason) when it is not valid JSON."""
-    import json
+def now_iso_millis() -> str:
+    """Now in UTC as ``2024-08-01T12:00:00.123Z`` (the timestamps UJET and Voipex answer)."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
-    raw = await request.body()
-    if not raw:
-        return None, "empty body"
+
+def release_memory() -> None:
+    """Hand a parser's freed buffers back to the OS after a big body (glibc only; best effort)."""
     try:
-        return json.loads(raw), None
-    except ValueError as exc:
-        return None, f"invalid JSON: {exc}"
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+def call_later(delay: float, callback: Callable[[], None]) -> bool:
+    """Run ``callback`` on the server's event loop ``delay`` seconds from now, as a vendor finishes work in the
+    background; False when no loop runs here (then only a read settles the work)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    loop.call_later(delay, callback)
+    return True

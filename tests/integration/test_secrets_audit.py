@@ -104,7 +104,7 @@ class _RecordingDict(dict):
 
 
 def _api(emu: Emulator, vendor: str, name: str) -> Any:
-    return next(api for api in emu.ports[vendor].apis if api.name == name)
+    return next(backend for backend in emu.ports[vendor].backends if backend.name == name)
 
 
 @pytest.fixture(scope="module")
