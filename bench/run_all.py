@@ -52,6 +52,7 @@ def main() -> int:
     latency = run(["bench/bench_latency.py", *(["--runs", "10"] if args.quick else [])])
     sync = run(["bench/bench_sync.py", "--sizes", *sizes])
     triggerer = run(["bench/bench_triggerer.py", *(["--triggers", "100", "--job-seconds", "6"] if args.quick else [])])
+    quota = run(["bench/bench_quota.py", *(["--leads", "20"] if args.quick else [])])
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Performance
 
@@ -119,6 +120,16 @@ provider's import cost at DAG parse over a bare `import airflow.sdk` (target < 1
 way the triggerer runs them, against UJET import jobs that stay in progress. Target: under one core.
 
 {triggerer}
+
+## One vendor quota across tasks
+
+`bench/bench_quota.py`: three `PushFreshLeadsOperator` tasks start at once on one UJET connection,
+each adding its own leads one request at a time, against the emulator's 10 requests/s per customer;
+the emulator's own request log counts the 429s. The three processes stand for what a pool with 3
+slots lets run at once (see [Operators](operators.md#one-vendor-quota-across-tasks-a-pool-per-connection)).
+Target: no 429 when each task takes its share of the rate.
+
+{quota}
 """
     # the hand-written reading of the numbers (profiles, misses) is kept across runs; its date says when it was written
     old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
