@@ -63,6 +63,9 @@ _worker_run: RowOutcomes | None = None  # the worker process's own row builder, 
 
 def _init_worker(run_class: Callable[..., RowOutcomes], config: dict[str, Any]) -> None:
     global _worker_run
+    from airflow_provider_dialer.leads.collector import raise_young_threshold
+
+    raise_young_threshold()  # the process only prepares rows: fewer collector passes, as in the run's process
     _worker_run = run_class(**config)
 
 
