@@ -1,7 +1,7 @@
 """The row-local part of ``prepare_leads`` on several processes (``workers > 1``).
 
 Phone parsing dominates preparation and is CPU-bound, so a large list is prepared faster on several
-cores. Only row-local work moves (``_Run.outcomes``: phones, zone, schedule, window): the calling
+cores. Only row-local work moves (``RowBuilder.outcomes``: phones, zone, schedule, window): the calling
 process reads the source, hands chunks of raw rows to worker processes, and takes their outcomes back
 **in source order**; de-duplication, do-not-call and the report stay in the calling process. A run
 with workers therefore yields exactly what a run without them yields.
@@ -35,24 +35,37 @@ class ParallelRun(Protocol):
     """What this module needs of a preparation run; the run's class builds each worker's own copy.
 
     Defined here, not imported, so that this module imports nothing of the preparation it serves
-    (``leads/prepare.py`` imports this module when a run asks for workers).
+    (``leads/run.py`` imports this module when a run asks for workers).
     """
 
     #: worker processes to use
     workers: int
     #: rows prepared in this process before any worker starts
     parallel_after_rows: int
-    #: keyword arguments that build the run again in a worker (everything row-local; no report)
+    #: keyword arguments that build the row-local part again in a worker (no report)
     config: dict[str, Any]
+
+    #: what a worker builds from ``config``: it answers ``outcomes`` as the run does
+    @property
+    def worker_class(self) -> Callable[..., RowOutcomes]: ...
 
     def outcomes(self, task: tuple[Any, ...], rows: Iterable[tuple[int, Any]]) -> list[Any]: ...
 
 
-_worker_run: ParallelRun | None = None  # the worker process's own run, built once by _init_worker
+class RowOutcomes(Protocol):
+    """The row-local part of a run, as a worker process holds it."""
+
+    def outcomes(self, task: tuple[Any, ...], rows: Iterable[tuple[int, Any]]) -> list[Any]: ...
 
 
-def _init_worker(run_class: Callable[..., ParallelRun], config: dict[str, Any]) -> None:
+_worker_run: RowOutcomes | None = None  # the worker process's own row builder, built once by _init_worker
+
+
+def _init_worker(run_class: Callable[..., RowOutcomes], config: dict[str, Any]) -> None:
     global _worker_run
+    from airflow_provider_dialer.leads.collector import raise_young_threshold
+
+    raise_young_threshold()  # the process only prepares rows: fewer collector passes, as in the run's process
     _worker_run = run_class(**config)
 
 
@@ -66,7 +79,7 @@ def _context(run: ParallelRun) -> Any:
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         # no effect when a forkserver already runs: then workers import on use
-        ctx.set_forkserver_preload([type(run).__module__, "phonenumbers"])
+        ctx.set_forkserver_preload([run.worker_class.__module__, "phonenumbers"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -93,9 +106,12 @@ def _noop() -> None:
 
 
 def start_pool(run: ParallelRun) -> ProcessPoolExecutor:
-    """``run.workers`` started processes, each with a run of ``run``'s class built from ``run.config``."""
+    """``run.workers`` started processes, each with a ``run.worker_class`` built from ``run.config``."""
     pool = ProcessPoolExecutor(
-        max_workers=run.workers, mp_context=_context(run), initializer=_init_worker, initargs=(type(run), run.config)
+        max_workers=run.workers,
+        mp_context=_context(run),
+        initializer=_init_worker,
+        initargs=(run.worker_class, run.config),
     )
     try:
         with _bare_main():
