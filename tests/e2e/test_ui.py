@@ -35,8 +35,11 @@ CHROMIUM_ARGS = [
 ]
 VENDORS = ("ucontact", "xcally", "voipex", "ujet")
 RUN = secrets.token_hex(2)  # connection ids of this session (a rerun against the same server adds new ones)
-#: each vendor's password-like extras, and what the emulator's credentials call them
+#: each vendor's password-like extras the tests fill in, and what the emulator's credentials call them
 SECRET_EXTRAS = {"ucontact": {"api_token": "api_token"}, "xcally": {"api_key": "api_key"}, "voipex": {}, "ujet": {}}
+#: every extra that holds a secret, written here rather than read from the provider's form (a form that
+#: forgot to mark one as a password would otherwise not be checked for it)
+SECRET_FIELDS = {"ucontact": ("api_token", "integra_token"), "xcally": ("api_key",), "voipex": (), "ujet": ()}
 
 pytestmark = pytest.mark.skipif(not API, reason="needs the deployment scripts/e2e.py starts")
 
@@ -173,12 +176,20 @@ def test_add_form_shows_the_providers_fields_and_no_secret(page, vendor, emulato
             assert " ".join(field["description"].split())[:60] in " ".join(helper.split()), (vendor, name)
         if field["schema"].get("format") == "password":
             assert dialog.locator(f"input[name=element_{name}]").get_attribute("type") == "password", (vendor, name)
-    # typed secrets stay out of sight: password inputs, and the Extra Fields JSON editor (which shows
-    # extras in clear in Airflow 3.3) stays collapsed
-    for name in SECRET_EXTRAS[vendor]:
-        dialog.locator(f"input[name=element_{name}]").fill(secret)
-    visible_text = dialog.evaluate("d => d.innerText")
-    assert secret not in visible_text
+    # typed secrets stay out of sight: every secret extra is a password input, no other input or text
+    # area holds what was typed, and the Extra Fields JSON editor (which shows extras in clear in
+    # Airflow 3.3) stays collapsed
+    for name in SECRET_FIELDS[vendor]:
+        box = dialog.locator(f"input[name=element_{name}]")
+        assert box.get_attribute("type") == "password", f"{vendor}: the secret extra {name!r} shows in clear"
+        box.fill(secret)
+    in_clear = dialog.evaluate(
+        """(d, s) => [...d.querySelectorAll('input, textarea')]
+            .filter(e => e.value.includes(s) && e.type !== 'password').map(e => e.name || e.tagName)""",
+        secret,
+    )
+    assert in_clear == [], f"{vendor}: the typed secret shows in clear in {in_clear}"
+    assert secret not in dialog.evaluate("d => d.innerText")
     editor = dialog.locator(".cm-content, .monaco-editor, textarea[name=extra]")
     assert not any(e.is_visible() for e in editor.all()), "the extra JSON editor is open by default"
 
