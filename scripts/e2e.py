@@ -5,18 +5,21 @@
     ``dag-processor`` and ``triggerer`` as separate processes with the LocalExecutor; the bundled
     emulator as the dialers. Triggers through the REST API (``logical_date: null``, as a manual run
     is made): the demo DAG, the UJET launch (its sensor defers to the triggerer), the asset-driven
-    push (``POST /api/v2/assets/events``), the mapped DAG, the uContact hub launch, the Voipex launch
-    and the upload that emits an asset (its run report published by a local web server); one more
-    run through ``airflow dags trigger``; then the scheduler runs the DAG scheduled on that asset.
+    push (``POST /api/v2/assets/events``), the mapped DAG, the uContact hub launch, the Voipex launch,
+    the daily sync and the upload that emits an asset (its run report published by a local web
+    server); one more run through ``airflow dags trigger``; then the scheduler runs the DAG scheduled
+    on that asset.
     Then asserts: every run succeeded; the deferred tasks ran in the triggerer; the asset event
-    carries the upload's counts and its consumer read them; the emulator holds each lead once; no
+    carries the upload's counts and its consumer read them; the daily sync's second day sent the
+    difference of its two exports; the emulator holds each lead once; no
     error-level line in any task's log or in the scheduler's, dag-processor's, triggerer's or
     api-server's; no credential in any log file, XCom, rendered field or ``pg_dump`` of the metadata
     DB. Then the browser tests (``tests/e2e``, Playwright driving Debian's ``chromium``) run against
     the same api-server; one of them triggers an example from the UI.
 ``python scripts/e2e.py celery``
     The same metadata DB and components with the CeleryExecutor on ``redis-server`` and two workers;
-    runs the mapped DAG and asserts that its map indexes ran on both workers.
+    runs the mapped DAG and asserts that its map indexes ran on both workers, and that no log (the
+    workers' included) has an error-level line.
 
 Everything lives under ``.e2e/<mode>/`` (logs, screenshots, the pg_dump), kept for a failed run to
 be read. Every process started here is stopped at the end, whatever happened. Missing Debian
@@ -366,6 +369,8 @@ def airflow_env(work: pathlib.Path, mode: str, db_url: str, config: dict[str, di
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
             "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{work / 'leads.db'}",
+            # the daily sync's ledger (SQLite here; PostgreSQL in production)
+            "AIRFLOW_CONN_DIALER_SYNC_LEDGER": f"sqlite://{work / 'ledger.db'}",
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(ROOT), str(ROOT / "scripts"), os.environ.get("PYTHONPATH")])
             ),
@@ -591,9 +596,12 @@ def assert_deferred_in_triggerer(home: pathlib.Path, dag_id: str, run_id: str, t
     say(f"{dag_id}.{task_id} deferred and its trigger ran in the triggerer ({trigger_logs[0].name})")
 
 
-#: an error-level line as each component writes it: structlog's console lines (``[error    ]``), JSON
-#: task logs (``"level": "error"``) and the standard library's format (`` ERROR - ``)
-ERROR_LINE = re.compile(r'\[(error|critical)\s*\]|"level":\s*"(error|critical)"|\s(ERROR|CRITICAL) - ')
+#: an error-level line as each component writes it, by its level field only (a message that mentions
+#: "[error]" is not one): structlog's console lines (``<time> [error    ]``), JSON task logs
+#: (``"level": "error"``) and the standard library's format (``[<time>] {<file>} ERROR - ``)
+ERROR_LINE = re.compile(
+    r'^\S+ \[(error|critical)\s*\]|^\{.*"level":\s*"(error|critical)"|^\[[^]]*\] \{[^}]*\} (ERROR|CRITICAL) - '
+)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: the components whose own logs a normal run keeps free of error-level lines
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
@@ -606,7 +614,9 @@ def error_lines(path: pathlib.Path) -> list[str]:
     return [line[:300] for line in plain if ERROR_LINE.search(line)]
 
 
-def assert_no_error_lines(home: pathlib.Path, runs: list[tuple[str, str]], logs: pathlib.Path) -> None:
+def assert_no_error_lines(
+    home: pathlib.Path, runs: list[tuple[str, str]], logs: pathlib.Path, components: tuple[str, ...] = COMPONENTS
+) -> None:
     """A normal run logs nothing at error level: not in its tasks' logs (the worker's and the
     triggerer's part of each), not in the scheduler's, dag-processor's, triggerer's or api-server's own."""
     bad = []
@@ -615,7 +625,7 @@ def assert_no_error_lines(home: pathlib.Path, runs: list[tuple[str, str]], logs:
         for path in (home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("*.log"):
             task_logs += 1
             bad += [f"{path.relative_to(home)}: {line}" for line in error_lines(path)]
-    for name in COMPONENTS:
+    for name in components:
         path = logs / f"{name}.log"
         check(path.is_file() and path.stat().st_size, f"no log of the {name} at {path}")
         bad += [f"{path.name}: {line}" for line in error_lines(path)]
@@ -627,7 +637,7 @@ def assert_no_error_lines(home: pathlib.Path, runs: list[tuple[str, str]], logs:
         ]
     check(task_logs >= len(runs), f"only {task_logs} task logs for {len(runs)} runs under {home / 'logs'}")
     check(not bad, "error-level lines in a normal run:\n" + "\n".join(bad[:20]))
-    say(f"no error-level line in {task_logs} task logs and the logs of the {', '.join(COMPONENTS)}")
+    say(f"no error-level line in {task_logs} task logs and the logs of the {', '.join(components)}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -724,6 +734,8 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
             ),
         ),
         ("dialer_voipex_launch", api.trigger("dialer_voipex_launch", {"leads_path": str(own["voipex"])})),
+        # its two days of exports as shipped: a mirror sync to UJET, day 2 sends only the difference
+        ("dialer_daily_sync", api.trigger("dialer_daily_sync", {"outcome_dir": str(stack.work / "outcomes")})),
         (
             "dialer_upload_asset",
             api.trigger(
@@ -771,6 +783,7 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     assert_deferred_in_triggerer(
         home, "dialer_ucontact_hub_launch", dict(runs)["dialer_ucontact_hub_launch"], "wait_loaded"
     )
+    assert_sync_sent_the_difference(api, dict(runs)["dialer_daily_sync"])
     upload_run = dict(runs)["dialer_upload_asset"]
     report = assert_report_published(api, upload_run, reports, reports_url)
     runs.append(("dialer_after_upload", assert_asset_consumer_ran(api, stack, env, upload_run)))
@@ -824,9 +837,32 @@ MANUAL_RUNS = (
     "dialer_rest_triggered_push",
     "dialer_ucontact_hub_launch",
     "dialer_voipex_launch",
+    "dialer_daily_sync",
     "dialer_upload_asset",
     "dialer_multi_timezone",  # triggered from the UI by the browser tests
 )
+
+
+def assert_sync_sent_the_difference(api: Api, run_id: str) -> None:
+    """The daily sync's second day sent what differs between the two exports, counted here from the files."""
+    data = ROOT / "example_dags" / "data"
+    fields = ("tel", "nome", "sobrenome", "email", "fuso")  # the columns the example maps
+    day1, day2 = (
+        {row["id_cliente"]: tuple(row[f] for f in fields) for row in csv.DictReader(path.open(encoding="utf-8"))}
+        for path in (data / "daily_sync_day1.csv", data / "daily_sync_day2.csv")
+    )
+    expected = {
+        "day_1": {"added": len(day1), "updated": 0, "removed": 0},
+        "day_2": {
+            "added": len(day2.keys() - day1.keys()),
+            "updated": sum(1 for key in day1.keys() & day2.keys() if day1[key] != day2[key]),
+            "removed": len(day1.keys() - day2.keys()),
+        },
+    }
+    got = api.get(f"/dags/dialer_daily_sync/dagRuns/{run_id}/taskInstances/report/xcomEntries/return_value")["value"]
+    got = json.loads(got) if isinstance(got, str) else got
+    check({day: got[day]["sent"] for day in expected} == expected, f"the daily sync sent {got}, not {expected}")
+    say(f"dialer_daily_sync: day 2 sent the difference of the exports, {expected['day_2']}")
 
 
 def assert_report_published(api: Api, run_id: str, folder: pathlib.Path, base_url: str) -> dict[str, Any]:
@@ -931,6 +967,10 @@ def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, An
     check(len(mapped) >= 4 and workers == {"w1", "w2"}, f"the map indexes did not run on both workers: {hosts}")
     stored = assert_no_duplicates(config)
     check(stored.get("ujet ujet.import") == n, f"the emulator holds {stored} of the {n} leads sent")
+    worker_logs = tuple(f"celery-worker-{i}" for i in range(1, len(PORTS["celery"]["worker_logs"]) + 1))
+    assert_no_error_lines(
+        pathlib.Path(env["AIRFLOW_HOME"]), [("dialer_large_list_mapped", run_id)], stack.logs, COMPONENTS + worker_logs
+    )
     say(f"the emulator holds each of the {n} leads once: {stored}")
 
 
