@@ -16,6 +16,9 @@
     api-server's; no credential in any log file, XCom, rendered field or ``pg_dump`` of the metadata
     DB. Then the browser tests (``tests/e2e``, Playwright driving Debian's ``chromium``) run against
     the same api-server; one of them triggers an example from the UI.
+``python scripts/e2e.py local --serve [--no-runs]``, then ``python scripts/e2e.py browser [pytest arguments]``
+    The same deployment kept up (with or without the runs) until ``.e2e/local/stop`` exists, and the
+    browser tests, or those named (``tests/e2e/test_ui.py -k port``), run against it.
 ``python scripts/e2e.py celery``
     The same metadata DB and components with the CeleryExecutor on ``redis-server`` and two workers;
     runs the mapped DAG and asserts that its map indexes ran on both workers, and that no log (the
@@ -974,9 +977,28 @@ def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, An
     say(f"the emulator holds each of the {n} leads once: {stored}")
 
 
+def browser_tests_on_served() -> int:
+    """``e2e.py browser [pytest arguments]``: the browser tests (or those named) against the deployment
+    ``e2e.py local --serve`` keeps up, e.g. to watch one fail on a change and pass without it."""
+    served = ROOT / ".e2e" / "local" / "env.json"
+    if not served.is_file():
+        say(f"no deployment to test: start `python scripts/e2e.py local --serve` first ({served} is missing)")
+        return 2
+    env = {
+        **os.environ,
+        **json.loads(served.read_text()),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    tests = sys.argv[2:] or [str(ROOT / "tests" / "e2e")]
+    command = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dialer_emulator", *tests]
+    return subprocess.run(command, env=env, cwd=ROOT).returncode
+
+
 def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else "local"
-    check(mode in PORTS, f"usage: e2e.py local|celery (got {mode})")
+    if mode == "browser":
+        return browser_tests_on_served()
+    check(mode in PORTS, f"usage: e2e.py local|celery [--serve [--no-runs]] | browser [pytest arguments] (got {mode})")
     work = ROOT / ".e2e" / mode
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
