@@ -737,8 +737,9 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
             ),
         ),
         ("dialer_voipex_launch", api.trigger("dialer_voipex_launch", {"leads_path": str(own["voipex"])})),
-        # its two days of exports as shipped: a mirror sync to UJET, day 2 sends only the difference
-        ("dialer_daily_sync", api.trigger("dialer_daily_sync", {"outcome_dir": str(stack.work / "outcomes")})),
+        # two days of exports of leads callable now (UJET holds back the others for hours): a mirror
+        # sync, day 2 sends only the difference
+        ("dialer_daily_sync", api.trigger("dialer_daily_sync", sync_days(stack.work))),
         (
             "dialer_upload_asset",
             api.trigger(
@@ -786,7 +787,7 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     assert_deferred_in_triggerer(
         home, "dialer_ucontact_hub_launch", dict(runs)["dialer_ucontact_hub_launch"], "wait_loaded"
     )
-    assert_sync_sent_the_difference(api, dict(runs)["dialer_daily_sync"])
+    assert_sync_sent_the_difference(api, dict(runs)["dialer_daily_sync"], stack.work)
     upload_run = dict(runs)["dialer_upload_asset"]
     report = assert_report_published(api, upload_run, reports, reports_url)
     runs.append(("dialer_after_upload", assert_asset_consumer_ran(api, stack, env, upload_run)))
@@ -846,13 +847,32 @@ MANUAL_RUNS = (
 )
 
 
-def assert_sync_sent_the_difference(api: Api, run_id: str) -> None:
+def sync_days(work: pathlib.Path) -> dict[str, str]:
+    """The daily sync's conf: two exports of leads callable now; day 2 drops two, changes the last name
+    of two and adds two."""
+    day1, extra = work / "sync_day1.csv", work / "sync_extra.csv"
+    callable_now_leads(day1, first=50)
+    callable_now_leads(extra, first=55)
+    rows = list(csv.DictReader(day1.open(encoding="utf-8")))
+    new = list(csv.DictReader(extra.open(encoding="utf-8")))[:2]
+    check(len(rows) >= 6 and len(new) == 2, f"too few leads callable now for the daily sync: {len(rows)}")
+    kept = rows[2:]
+    for row in kept[:2]:
+        row["sobrenome"] += "-Changed"
+    day2 = work / "sync_day2.csv"
+    with day2.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept + new)
+    return {"day_1": str(day1), "day_2": str(day2), "outcome_dir": str(work / "outcomes")}
+
+
+def assert_sync_sent_the_difference(api: Api, run_id: str, work: pathlib.Path) -> None:
     """The daily sync's second day sent what differs between the two exports, counted here from the files."""
-    data = ROOT / "example_dags" / "data"
     fields = ("tel", "nome", "sobrenome", "email", "fuso")  # the columns the example maps
     day1, day2 = (
         {row["id_cliente"]: tuple(row[f] for f in fields) for row in csv.DictReader(path.open(encoding="utf-8"))}
-        for path in (data / "daily_sync_day1.csv", data / "daily_sync_day2.csv")
+        for path in (work / "sync_day1.csv", work / "sync_day2.csv")
     )
     expected = {
         "day_1": {"added": len(day1), "updated": 0, "removed": 0},

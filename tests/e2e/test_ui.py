@@ -4,7 +4,9 @@ Run by ``scripts/e2e.py local`` (``make e2e``) against its running api-server; c
 ``DIALER_E2E_API`` is set. For each of the four connection types: the Add Connection form shows the
 provider's fields with their labels, placeholders and descriptions, secret extras as password
 inputs and nothing secret in clear; the connection saves; the Test button answers a good and a bad
-password with a message naming the user's connection. Then the extra links of finished tasks.
+password with a message naming the user's connection. Then the extra links of finished tasks (the
+**Run report** link followed to the report it opens), and an example triggered from the UI's
+Trigger form, with the logical date the form fills in and with it cleared.
 Screenshots go to ``DIALER_E2E_SCREENSHOTS`` (a build artefact, not in git).
 """
 
