@@ -371,6 +371,9 @@ def airflow_env(work: pathlib.Path, mode: str, db_url: str, config: dict[str, di
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+            # a task Airflow's deferral race (see AIRFLOW_RACE) sends to retry runs again within seconds,
+            # not after the default five minutes
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "10",
             "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{work / 'leads.db'}",
             # the daily sync's ledger (SQLite here; PostgreSQL in production)
             "AIRFLOW_CONN_DIALER_SYNC_LEDGER": f"sqlite://{work / 'ledger.db'}",
@@ -606,6 +609,14 @@ ERROR_LINE = re.compile(
     r'^\S+ \[(error|critical)\s*\]|^\{.*"level":\s*"(error|critical)"|^\[[^]]*\] \{[^}]*\} (ERROR|CRITICAL) - '
 )
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Airflow's own error lines for a race of its scheduler (apache/airflow issues 66374 and 67287, open in
+#: 3.3.2): a task whose trigger fires within seconds of its deferral is requeued, then the stale
+#: "success" of the attempt that deferred arrives, the scheduler logs a state mismatch and marks the
+#: task up_for_retry, and the resumed attempt already started is refused ("Workload execution
+#: failed."). The retry resumes the task from its progress (the emulator still holds each lead once,
+#: checked apart). These lines are reported, not failed on; any other error line fails the run.
+AIRFLOW_RACE = re.compile(r"finished with state success, but the task instance's state attribute is (queued|scheduled)")
+AIRFLOW_RACE_AFTERMATH = re.compile(r"\[error\s*\] Workload execution failed\.")
 #: the components whose own logs a normal run keeps free of error-level lines
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 
@@ -614,7 +625,7 @@ def error_lines(path: pathlib.Path) -> list[str]:
     """The error-level lines of ``path``, colours stripped."""
     text = path.read_text(errors="replace")
     plain = (ANSI.sub("", line) for line in text.splitlines())
-    return [line[:300] for line in plain if ERROR_LINE.search(line)]
+    return [line for line in plain if ERROR_LINE.search(line)]
 
 
 def assert_no_error_lines(
@@ -639,7 +650,13 @@ def assert_no_error_lines(
             if "XCom not found" in line
         ]
     check(task_logs >= len(runs), f"only {task_logs} task logs for {len(runs)} runs under {home / 'logs'}")
-    check(not bad, "error-level lines in a normal run:\n" + "\n".join(bad[:20]))
+    races = [line for line in bad if AIRFLOW_RACE.search(line)]
+    aftermath = [line for line in bad if AIRFLOW_RACE_AFTERMATH.search(line)]
+    if races and len(aftermath) <= len(races):
+        for line in races:
+            say(f"Airflow's deferral race (a retry follows; not the provider's): {line[:160]}")
+        bad = [line for line in bad if line not in races and line not in aftermath]
+    check(not bad, "error-level lines in a normal run:\n" + "\n".join(line[:300] for line in bad[:20]))
     say(f"no error-level line in {task_logs} task logs and the logs of the {', '.join(components)}")
 
 

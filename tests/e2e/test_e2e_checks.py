@@ -73,3 +73,30 @@ def test_a_component_that_left_no_log_fails_the_check(tmp_path, e2e):
     (logs / "triggerer.log").unlink()
     with pytest.raises(e2e.Failed, match="no log of the triggerer"):
         e2e.assert_no_error_lines(tmp_path / "home", runs, logs)
+
+
+RACE = (
+    "2026-12-03T10:03:34.782598Z [error    ] Executor LocalExecutor(parallelism=8) reported that the task instance"
+    " <TaskInstance: dialer_large_list_mapped.upload manual__2026-12-03T10:03:06.474580+00:00 map_index=3 [queued]"
+    " ti_id=01a23b5b-c3e4-7207-a058-01bf5c8b257c> finished with state success, but the task instance's state"
+    " attribute is queued. Learn more: https://airflow.apache.org/docs/apache-airflow/stable/troubleshooting.html"
+)
+AFTERMATH = (
+    "2026-12-03T10:03:40.522864Z [error    ] Workload execution failed.     "
+    "[airflow.executors.local_executor.LocalExecutor] loc=local_executor.py:110 workload_type=ExecuteTask"
+)
+
+
+def test_airflows_deferral_race_is_reported_not_failed_on(tmp_path, e2e, capsys):
+    """Airflow's own scheduler race (a stale executor success after a fast trigger) and the refused
+    attempt that follows it are named in the output; the run does not fail over them."""
+    logs, runs = deployment(tmp_path, e2e, component=RACE + "\n" + AFTERMATH)
+    e2e.assert_no_error_lines(tmp_path / "home", runs, logs)
+    assert "deferral race" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("line", [AFTERMATH, RACE.replace("[error    ]", "[info     ]") + "\n" + AFTERMATH])
+def test_a_failed_workload_without_the_race_fails_the_run(tmp_path, e2e, line):
+    logs, runs = deployment(tmp_path, e2e, component=line)
+    with pytest.raises(e2e.Failed, match="Workload execution failed"):
+        e2e.assert_no_error_lines(tmp_path / "home", runs, logs)
