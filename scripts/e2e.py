@@ -24,6 +24,10 @@
     runs the mapped DAG and asserts that its map indexes ran on both workers, and that no log (the
     workers' included) has an error-level line.
 
+One file, over 500 lines, on purpose: docs/deploy.md sends a reader here for any step it keeps
+short, and the deployment reads top to bottom (packages, processes, the scenarios, the checks)
+without a second file to open.
+
 Everything lives under ``.e2e/<mode>/`` (logs, screenshots, the pg_dump), kept for a failed run to
 be read. Every process started here is stopped at the end, whatever happened. Missing Debian
 packages are installed with apt-get (root) or ``sudo apt-get``.
