@@ -5,7 +5,9 @@ and a target name both DAGs agree on). When the upload succeeds, Airflow records
 ``extra`` holds the counts (read, prepared, rejected, accepted, refused, unknown...), and every DAG
 scheduled on the asset runs: ``dialer_after_upload`` (a call-result export) is one. The upload also
 writes a self-contained HTML report of the run (``run_report``), linked from the task as **Run report**,
-and logs progress lines every ``progress_log_seconds`` while it runs.
+and logs progress lines every ``progress_log_seconds`` while it runs. The link opens the file where it
+was written (``file://``, which a browser does not follow from a web page) unless ``report_base_url``
+names the web server that publishes ``report_dir``: then it opens the report there.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ DAILY_LIST = dialer_asset("xcally_default", "list=daily leads")
     start_date=pendulum.datetime(2026, 1, 5, tz="America/Sao_Paulo"),
     catchup=False,
     default_args={"owner": "data-eng", "retries": 2},
-    params={"source": str(SAMPLE), "report_dir": "/tmp/dialer-reports"},
+    params={"source": str(SAMPLE), "report_dir": "/tmp/dialer-reports", "report_base_url": ""},
     tags=["dialer", "example", "assets"],
 )
 def dialer_upload_asset():
@@ -54,6 +56,9 @@ def dialer_upload_asset():
         max_reject_ratio=0.5,
         outlets=[DAILY_LIST],
         run_report="{{ params.report_dir }}/{{ dag.dag_id }}/{{ run_id | replace(':', '-') }}.html",
+        # empty (the default): the link opens the file itself
+        run_report_url="{{ params.report_base_url ~ '/' ~ dag.dag_id ~ '/' ~ (run_id | replace(':', '-')) ~ '.html'"
+        " if params.report_base_url else '' }}",
         progress_log_seconds=10,
     )
 

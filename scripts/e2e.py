@@ -5,14 +5,28 @@
     ``dag-processor`` and ``triggerer`` as separate processes with the LocalExecutor; the bundled
     emulator as the dialers. Triggers through the REST API (``logical_date: null``, as a manual run
     is made): the demo DAG, the UJET launch (its sensor defers to the triggerer), the asset-driven
-    push (``POST /api/v2/assets/events``) and the mapped DAG; one more run through ``airflow dags
-    trigger``. Then asserts: every run succeeded; the deferred tasks ran in the triggerer; the emulator
-    holds each lead once; no credential in any log file, XCom, rendered field or ``pg_dump`` of the
-    metadata DB. Then the browser tests (``tests/e2e``, Playwright driving Debian's ``chromium``) run
-    against the same api-server.
+    push (``POST /api/v2/assets/events``), the mapped DAG, the uContact hub launch, the Voipex launch,
+    the daily sync and the upload that emits an asset (its run report published by a local web
+    server); one more run through ``airflow dags trigger``; then the scheduler runs the DAG scheduled
+    on that asset.
+    Then asserts: every run succeeded; the deferred tasks ran in the triggerer; the asset event
+    carries the upload's counts and its consumer read them; the daily sync's second day sent the
+    difference of its two exports; the emulator holds each lead once; no
+    error-level line in any task's log or in the scheduler's, dag-processor's, triggerer's or
+    api-server's; no credential in any log file, XCom, rendered field or ``pg_dump`` of the metadata
+    DB. Then the browser tests (``tests/e2e``, Playwright driving Debian's ``chromium``) run against
+    the same api-server; one of them triggers an example from the UI.
+``python scripts/e2e.py local --serve [--no-runs]``, then ``python scripts/e2e.py browser [pytest arguments]``
+    The same deployment kept up (with or without the runs) until ``.e2e/local/stop`` exists, and the
+    browser tests, or those named (``tests/e2e/test_ui.py -k port``), run against it.
 ``python scripts/e2e.py celery``
     The same metadata DB and components with the CeleryExecutor on ``redis-server`` and two workers;
-    runs the mapped DAG and asserts that its map indexes ran on both workers.
+    runs the mapped DAG and asserts that its map indexes ran on both workers, and that no log (the
+    workers' included) has an error-level line.
+
+One file, over 500 lines, on purpose: docs/deploy.md sends a reader here for any step it keeps
+short, and the deployment reads top to bottom (packages, processes, the scenarios, the checks)
+without a second file to open.
 
 Everything lives under ``.e2e/<mode>/`` (logs, screenshots, the pg_dump), kept for a failed run to
 be read. Every process started here is stopped at the end, whatever happened. Missing Debian
@@ -26,6 +40,7 @@ import datetime as dt
 import json
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import signal
@@ -43,7 +58,7 @@ AIRFLOW = str(pathlib.Path(PY).parent / "airflow")
 
 # fixed ports, away from Airflow's defaults so a developer's own Airflow keeps running beside it
 PORTS = {
-    "local": {"api": 28080, "pg": 28432, "logs": 28793, "trigger_logs": 28794},
+    "local": {"api": 28080, "pg": 28432, "logs": 28793, "trigger_logs": 28794, "reports": 28795},
     "celery": {
         "api": 28180,
         "pg": 28532,
@@ -287,6 +302,21 @@ def start_emulator(stack: Stack) -> dict[str, dict[str, Any]]:
     return config
 
 
+def start_report_server(stack: Stack, folder: pathlib.Path, port: int) -> str:
+    """A static web server for the run reports (as a bucket behind a web server would publish them)."""
+    import httpx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stack.start(
+        "reports",
+        [PY, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)],
+        env=dict(os.environ),
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_for("the report server", lambda: httpx.get(base + "/", timeout=2).is_success, 20, stack)
+    return base
+
+
 def secrets_of(config: dict[str, dict[str, Any]]) -> set[str]:
     """Every credential the emulator's connections hold (passwords, tokens, keys)."""
     found: set[str] = set()
@@ -345,7 +375,12 @@ def airflow_env(work: pathlib.Path, mode: str, db_url: str, config: dict[str, di
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+            # a task Airflow's deferral race (see AIRFLOW_RACE) sends to retry runs again within seconds,
+            # not after the default five minutes
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "10",
             "AIRFLOW_CONN_DIALER_LEADS_DB": f"sqlite://{work / 'leads.db'}",
+            # the daily sync's ledger (SQLite here; PostgreSQL in production)
+            "AIRFLOW_CONN_DIALER_SYNC_LEDGER": f"sqlite://{work / 'ledger.db'}",
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(ROOT), str(ROOT / "scripts"), os.environ.get("PYTHONPATH")])
             ),
@@ -571,20 +606,62 @@ def assert_deferred_in_triggerer(home: pathlib.Path, dag_id: str, run_id: str, t
     say(f"{dag_id}.{task_id} deferred and its trigger ran in the triggerer ({trigger_logs[0].name})")
 
 
-def assert_no_error_lines(home: pathlib.Path, runs: list[tuple[str, str]]) -> None:
-    """A normal run logs nothing at error level in its tasks' logs."""
+#: an error-level line as each component writes it, by its level field only (a message that mentions
+#: "[error]" is not one): structlog's console lines (``<time> [error    ]``), JSON task logs
+#: (``"level": "error"``) and the standard library's format (``[<time>] {<file>} ERROR - ``)
+ERROR_LINE = re.compile(
+    r'^\S+ \[(error|critical)\s*\]|^\{.*"level":\s*"(error|critical)"|^\[[^]]*\] \{[^}]*\} (ERROR|CRITICAL) - '
+)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Airflow's own error lines for a race of its scheduler (apache/airflow issues 66374 and 67287, open in
+#: 3.3.2): a task whose trigger fires within seconds of its deferral is requeued, then the stale
+#: "success" of the attempt that deferred arrives, the scheduler logs a state mismatch and marks the
+#: task up_for_retry, and the resumed attempt already started is refused ("Workload execution
+#: failed."). The retry resumes the task from its progress (the emulator still holds each lead once,
+#: checked apart). These lines are reported, not failed on; any other error line fails the run.
+AIRFLOW_RACE = re.compile(r"finished with state success, but the task instance's state attribute is (queued|scheduled)")
+AIRFLOW_RACE_AFTERMATH = re.compile(r"\[error\s*\] Workload execution failed\.")
+#: the components whose own logs a normal run keeps free of error-level lines
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+
+
+def error_lines(path: pathlib.Path) -> list[str]:
+    """The error-level lines of ``path``, colours stripped."""
+    text = path.read_text(errors="replace")
+    plain = (ANSI.sub("", line) for line in text.splitlines())
+    return [line for line in plain if ERROR_LINE.search(line)]
+
+
+def assert_no_error_lines(
+    home: pathlib.Path, runs: list[tuple[str, str]], logs: pathlib.Path, components: tuple[str, ...] = COMPONENTS
+) -> None:
+    """A normal run logs nothing at error level: not in its tasks' logs (the worker's and the
+    triggerer's part of each), not in the scheduler's, dag-processor's, triggerer's or api-server's own."""
     bad = []
+    task_logs = 0
     for dag_id, run_id in runs:
         for path in (home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("*.log"):
-            for line in path.read_text(errors="replace").splitlines():
-                if '"level":"error"' in line.replace(" ", "") or "[error" in line:
-                    bad.append(f"{path.relative_to(home)}: {line[:200]}")
-    # the executor's own log carries what its task supervisors logged (a missing XCom, for one)
-    for path in (home.parent / "logs").glob("*.log"):
-        for line in path.read_text(errors="replace").splitlines():
-            if "XCom not found" in line:
-                bad.append(f"{path.name}: {line[:200]}")
-    check(not bad, "error-level lines in a normal run:\n" + "\n".join(bad[:20]))
+            task_logs += 1
+            bad += [f"{path.relative_to(home)}: {line}" for line in error_lines(path)]
+    for name in components:
+        path = logs / f"{name}.log"
+        check(path.is_file() and path.stat().st_size, f"no log of the {name} at {path}")
+        bad += [f"{path.name}: {line}" for line in error_lines(path)]
+        # what the task supervisors logged (a missing XCom, for one) goes to the executor's log
+        bad += [
+            f"{path.name}: {line[:300]}"
+            for line in path.read_text(errors="replace").splitlines()
+            if "XCom not found" in line
+        ]
+    check(task_logs >= len(runs), f"only {task_logs} task logs for {len(runs)} runs under {home / 'logs'}")
+    races = [line for line in bad if AIRFLOW_RACE.search(line)]
+    aftermath = [line for line in bad if AIRFLOW_RACE_AFTERMATH.search(line)]
+    if races and len(aftermath) <= len(races):
+        for line in races:
+            say(f"Airflow's deferral race (a retry follows; not the provider's): {line[:160]}")
+        bad = [line for line in bad if line not in races and line not in aftermath]
+    check(not bad, "error-level lines in a normal run:\n" + "\n".join(line[:300] for line in bad[:20]))
+    say(f"no error-level line in {task_logs} task logs and the logs of the {', '.join(components)}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -628,13 +705,10 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
     stack.stop_one("scheduler")
     env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
     stack.start("scheduler", [AIRFLOW, "scheduler"], env)
-    for dag_id in (
-        "dialer_launch_demo",
-        "dialer_ujet_launch",
-        "dialer_large_list_mapped",
-        "dialer_rest_triggered_push",
-    ):
+    for dag_id in MANUAL_RUNS:
         api.unpause(dag_id)
+    # scheduled on the upload's asset: unpaused when the event comes, so the event queues a run of it
+    api.unpause("dialer_after_upload")
     # each example has its UJET campaign (the demo 6, the UJET launch 7, the mapped DAG 9); the UJET launch and the mapped
     # DAG get leads of their own here, all callable now
     leads_file, parts_file = stack.work / "callable_now.csv", stack.work / "callable_now_parts.csv"
@@ -668,6 +742,32 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
         ("dialer_launch_demo", api.trigger("dialer_launch_demo", {"xcally_conn_id": "xcally_links"})),
         ("dialer_ujet_launch", api.trigger("dialer_ujet_launch", {"leads_path": str(leads_file)})),
         ("dialer_large_list_mapped", api.trigger("dialer_large_list_mapped", {"leads_path": str(parts_file)})),
+    ]
+    # the other examples that render a run's date, each on leads of its own inside their window now
+    # (numbers distinct from the files above); the upload's report goes to a folder a web server publishes
+    own = {name: stack.work / f"callable_now_{name}.csv" for name in ("hub", "priority", "voipex", "asset")}
+    for first, path in zip((70, 75, 80, 85), own.values(), strict=True):
+        callable_now_leads(path, first=first)
+    reports = stack.work / "reports"
+    reports_url = start_report_server(stack, reports, PORTS["local"]["reports"])
+    runs += [
+        (
+            "dialer_ucontact_hub_launch",
+            api.trigger(
+                "dialer_ucontact_hub_launch", {"leads_path": str(own["hub"]), "priority_path": str(own["priority"])}
+            ),
+        ),
+        ("dialer_voipex_launch", api.trigger("dialer_voipex_launch", {"leads_path": str(own["voipex"])})),
+        # two days of exports of leads callable now (UJET holds back the others for hours): a mirror
+        # sync, day 2 sends only the difference
+        ("dialer_daily_sync", api.trigger("dialer_daily_sync", sync_days(stack.work))),
+        (
+            "dialer_upload_asset",
+            api.trigger(
+                "dialer_upload_asset",
+                {"source": str(own["asset"]), "report_dir": str(reports), "report_base_url": reports_url},
+            ),
+        ),
     ]
     # the CLI: `airflow dags trigger` makes a run without a logical date too
     conf = {
@@ -705,6 +805,29 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
             f"{dag_id} {run_id} has a logical date; it should be a manual run without one",
         )
     assert_deferred_in_triggerer(home, "dialer_ujet_launch", runs[2][1], "wait_import")
+    assert_deferred_in_triggerer(
+        home, "dialer_ucontact_hub_launch", dict(runs)["dialer_ucontact_hub_launch"], "wait_loaded"
+    )
+    assert_sync_sent_the_difference(api, dict(runs)["dialer_daily_sync"], stack.work)
+    upload_run = dict(runs)["dialer_upload_asset"]
+    report = assert_report_published(api, upload_run, reports, reports_url)
+    runs.append(("dialer_after_upload", assert_asset_consumer_ran(api, stack, env, upload_run)))
+    # the same upload with no web server named: its link is the file's own address
+    unpublished = stack.work / "callable_now_unpublished.csv"
+    callable_now_leads(unpublished, first=90)
+    runs.append(
+        (
+            "dialer_upload_asset",
+            api.trigger(
+                "dialer_upload_asset", {"source": str(unpublished), "report_dir": str(reports / "unpublished")}
+            ),
+        )
+    )
+    api.wait_run(*runs[-1], stack)
+    file_link = api.get(f"/dags/dialer_upload_asset/dagRuns/{runs[-1][1]}/taskInstances/upload/links")["extra_links"]
+    written = reports / "unpublished" / "dialer_upload_asset" / (runs[-1][1].replace(":", "-") + ".html")
+    check(file_link.get("Run report") == f"file://{written}" and written.is_file(), f"the file link is {file_link}")
+    report["file"] = {"run_id": runs[-1][1], "url": file_link["Run report"]}
     demo_run = runs[1][1]
     xcom = "/dags/dialer_launch_demo/dagRuns/{}/taskInstances/{}/xcomEntries/return_value"
 
@@ -721,14 +844,136 @@ def run_local(stack: Stack, env: dict[str, str], config: dict[str, dict[str, Any
         "xcally_upload": {"Dialer list": f"{origin}/lists/{upload['ids']['list_id']}?name={quote('leads ' + day)}"},
     }
     (stack.work / "links.json").write_text(
-        json.dumps({"dag_id": "dialer_launch_demo", "run_id": demo_run, "expected": expected})
+        json.dumps({"dag_id": "dialer_launch_demo", "run_id": demo_run, "expected": expected, "report": report})
     )
     stored = assert_no_duplicates(config)
     say(f"the emulator holds each lead once: {stored}")
-    assert_no_error_lines(home, runs)
+    assert_no_error_lines(home, runs, stack.logs)
     (stack.work / "runs.json").write_text(json.dumps(runs))
     typed = set()
     assert_no_secret(api, runs, secrets_of(config) | typed, stack.work, pg_port, home)
+
+
+#: the examples run_local triggers by hand (REST or CLI): unpaused while the scheduler creates no scheduled run
+MANUAL_RUNS = (
+    "dialer_launch_demo",
+    "dialer_ujet_launch",
+    "dialer_large_list_mapped",
+    "dialer_rest_triggered_push",
+    "dialer_ucontact_hub_launch",
+    "dialer_voipex_launch",
+    "dialer_daily_sync",
+    "dialer_upload_asset",
+    "dialer_multi_timezone",  # triggered from the UI by the browser tests
+)
+
+
+def sync_days(work: pathlib.Path) -> dict[str, str]:
+    """The daily sync's conf: two exports of leads callable now; day 2 drops two, changes the last name
+    of two and adds two."""
+    day1, extra = work / "sync_day1.csv", work / "sync_extra.csv"
+    callable_now_leads(day1, first=50)
+    callable_now_leads(extra, first=55)
+    rows = list(csv.DictReader(day1.open(encoding="utf-8")))
+    new = list(csv.DictReader(extra.open(encoding="utf-8")))[:2]
+    check(len(rows) >= 6 and len(new) == 2, f"too few leads callable now for the daily sync: {len(rows)}")
+    kept = rows[2:]
+    for row in kept[:2]:
+        row["sobrenome"] += "-Changed"
+    day2 = work / "sync_day2.csv"
+    with day2.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept + new)
+    return {"day_1": str(day1), "day_2": str(day2), "outcome_dir": str(work / "outcomes")}
+
+
+def assert_sync_sent_the_difference(api: Api, run_id: str, work: pathlib.Path) -> None:
+    """The daily sync's second day sent what differs between the two exports, counted here from the files."""
+    fields = ("tel", "nome", "sobrenome", "email", "fuso")  # the columns the example maps
+    day1, day2 = (
+        {row["id_cliente"]: tuple(row[f] for f in fields) for row in csv.DictReader(path.open(encoding="utf-8"))}
+        for path in (work / "sync_day1.csv", work / "sync_day2.csv")
+    )
+    expected = {
+        "day_1": {"added": len(day1), "updated": 0, "removed": 0},
+        "day_2": {
+            "added": len(day2.keys() - day1.keys()),
+            "updated": sum(1 for key in day1.keys() & day2.keys() if day1[key] != day2[key]),
+            "removed": len(day1.keys() - day2.keys()),
+        },
+    }
+    got = api.get(f"/dags/dialer_daily_sync/dagRuns/{run_id}/taskInstances/report/xcomEntries/return_value")["value"]
+    got = json.loads(got) if isinstance(got, str) else got
+    check({day: got[day]["sent"] for day in expected} == expected, f"the daily sync sent {got}, not {expected}")
+    say(f"dialer_daily_sync: day 2 sent the difference of the exports, {expected['day_2']}")
+
+
+def assert_report_published(api: Api, run_id: str, folder: pathlib.Path, base_url: str) -> dict[str, Any]:
+    """The upload wrote its run report under ``folder``, the web server serves it, and the task's
+    **Run report** link (its XCom, as the UI reads it) opens it there. Returns what the browser test checks."""
+    import httpx
+
+    path = folder / "dialer_upload_asset" / (run_id.replace(":", "-") + ".html")
+    check(path.is_file(), f"dialer_upload_asset wrote no run report at {path}")
+    url = f"{base_url}/dialer_upload_asset/{path.name}"
+    link = api.get(f"/dags/dialer_upload_asset/dagRuns/{run_id}/taskInstances/upload/links")["extra_links"]
+    check(link.get("Run report") == url, f"the Run report link is {link}, not {url}")
+    served = httpx.get(url, timeout=10)
+    check(served.is_success and served.text == path.read_text(encoding="utf-8"), f"{url} does not serve {path}")
+    summary = api.get(f"/dags/dialer_upload_asset/dagRuns/{run_id}/taskInstances/upload/xcomEntries/return_value")
+    value = summary["value"]
+    value = json.loads(value) if isinstance(value, str) else value
+    say(f"run report {path.name}: linked and served at {url}")
+    return {"dag_id": "dialer_upload_asset", "run_id": run_id, "task_id": "upload", "url": url, "summary": value}
+
+
+def assert_asset_consumer_ran(api: Api, stack: Stack, env: dict[str, str], upload_run: str) -> str:
+    """The upload recorded one asset event with its counts; the DAG scheduled on the asset runs on it
+    (the scheduler restarted with scheduled runs on, every cron example paused first) and reads them."""
+    from airflow_provider_dialer.lineage import dialer_asset
+
+    uri = dialer_asset("xcally_default", "list=daily leads").uri
+    asset = next(a for a in api.get("/assets", uri_pattern=uri, limit=100)["assets"] if a["uri"] == uri)
+    events = [e for e in api.get("/assets/events", asset_id=asset["id"], limit=100)["asset_events"]]
+    check(len(events) == 1 and events[0]["source_run_id"] == upload_run, f"asset events of {uri}: {events}")
+    extra = events[0]["extra"]
+    xcom = api.get(f"/dags/dialer_upload_asset/dagRuns/{upload_run}/taskInstances/upload/xcomEntries/return_value")
+    summary = json.loads(xcom["value"]) if isinstance(xcom["value"], str) else xcom["value"]
+    for key in ("read", "prepared", "rejected", "accepted", "unknown"):
+        check(
+            extra.get(key) == summary[key], f"the asset event's {key} is {extra.get(key)}, the upload's {summary[key]}"
+        )
+    check(extra["read"] > 0 and extra["accepted"] > 0, f"an empty upload: {extra}")
+    for dag_id in MANUAL_RUNS:
+        api.send("PATCH", f"/dags/{dag_id}", {"is_paused": True})
+    stack.stop_one("scheduler")
+    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True"
+    stack.start("scheduler", [AIRFLOW, "scheduler"], env)
+    run = wait_for(
+        "dialer_after_upload to run on the asset event",
+        lambda: api.get("/dags/dialer_after_upload/dagRuns")["dag_runs"],
+        120,
+        stack,
+        every=2,
+    )[0]
+    api.wait_run("dialer_after_upload", run["dag_run_id"], stack)
+    check(run["run_type"] == "asset_triggered", f"dialer_after_upload ran as {run['run_type']}")
+    path = "/dags/dialer_after_upload/dagRuns/{}/taskInstances/uploads_to_export/xcomEntries/return_value"
+    read = api.get(path.format(run["dag_run_id"]))["value"]
+    read = json.loads(read) if isinstance(read, str) else read
+    check(
+        [(u["read"], u["accepted"]) for u in read] == [(summary["read"], summary["accepted"])],
+        f"dialer_after_upload read {read}",
+    )
+    # back to manual runs only, for the browser test's UI trigger
+    stack.stop_one("scheduler")
+    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
+    stack.start("scheduler", [AIRFLOW, "scheduler"], env)
+    for dag_id in ("dialer_multi_timezone", "dialer_upload_asset"):
+        api.unpause(dag_id)
+    say(f"asset event of the upload: {extra['read']} read, {extra['accepted']} accepted; dialer_after_upload read it")
+    return str(run["dag_run_id"])
 
 
 def browser_tests(env: dict[str, str], work: pathlib.Path) -> None:
@@ -766,12 +1011,35 @@ def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, An
     check(len(mapped) >= 4 and workers == {"w1", "w2"}, f"the map indexes did not run on both workers: {hosts}")
     stored = assert_no_duplicates(config)
     check(stored.get("ujet ujet.import") == n, f"the emulator holds {stored} of the {n} leads sent")
+    worker_logs = tuple(f"celery-worker-{i}" for i in range(1, len(PORTS["celery"]["worker_logs"]) + 1))
+    assert_no_error_lines(
+        pathlib.Path(env["AIRFLOW_HOME"]), [("dialer_large_list_mapped", run_id)], stack.logs, COMPONENTS + worker_logs
+    )
     say(f"the emulator holds each of the {n} leads once: {stored}")
+
+
+def browser_tests_on_served() -> int:
+    """``e2e.py browser [pytest arguments]``: the browser tests (or those named) against the deployment
+    ``e2e.py local --serve`` keeps up, e.g. to watch one fail on a change and pass without it."""
+    served = ROOT / ".e2e" / "local" / "env.json"
+    if not served.is_file():
+        say(f"no deployment to test: start `python scripts/e2e.py local --serve` first ({served} is missing)")
+        return 2
+    env = {
+        **os.environ,
+        **json.loads(served.read_text()),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    tests = sys.argv[2:] or [str(ROOT / "tests" / "e2e")]
+    command = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dialer_emulator", *tests]
+    return subprocess.run(command, env=env, cwd=ROOT).returncode
 
 
 def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else "local"
-    check(mode in PORTS, f"usage: e2e.py local|celery (got {mode})")
+    if mode == "browser":
+        return browser_tests_on_served()
+    check(mode in PORTS, f"usage: e2e.py local|celery [--serve [--no-runs]] | browser [pytest arguments] (got {mode})")
     work = ROOT / ".e2e" / mode
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

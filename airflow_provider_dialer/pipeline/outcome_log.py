@@ -26,6 +26,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, replace
 from typing import IO, Any
@@ -142,6 +143,11 @@ class OutcomeLog:
     def _open_file(self) -> None:
         from airflow_provider_dialer.leads.sources import open_binary
 
+        text = str(self.target)
+        if "://" not in text and not hasattr(self.target, "fs"):
+            # a local folder is made, as for the run report: the log is opened after leads went out,
+            # and a missing folder must not fail a run that delivered them
+            os.makedirs(os.path.dirname(os.path.abspath(os.path.expanduser(text))), exist_ok=True)
         raw = open_binary(self.target, self.conn_id, mode="wb")
         self._handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         if self.format == "csv":

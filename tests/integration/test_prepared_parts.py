@@ -236,7 +236,12 @@ def test_operator_pushes_summary_and_fails_on_rejects_before_any_part_is_sent(tm
     ti = FakeTI()
     with pytest.raises(AirflowFailException, match="1 of 2 lead rows rejected"):
         op.execute({"ti": ti})
-    assert ti.pushed["summary"]["rejected_by_reason"] == {"invalid_phone": 1}
+    first = ti.pushed["summary"]
+    assert first["rejected_by_reason"] == {"invalid_phone": 1}
+    # each counter of the summary, from the file and the arguments: two data rows, one phone too short
+    assert (first["read"], first["prepared"], first["rejected"]) == (2, 1, 1)
+    assert first["parts"] == 2 and first["reused_manifest"] is False
     op.max_reject_ratio = 0.5
     entries = op.execute({"ti": ti})
     assert ti.pushed["summary"]["reused_manifest"] is True and [e["leads"] for e in entries] == [1, 0]
+    assert ti.pushed["summary"]["parts"] == 2 == len(entries)

@@ -55,6 +55,18 @@ def test_files_give_back_every_row(tmp_path, rows, fmt, batch):
         ]
 
 
+@pytest.mark.parametrize("rows", [0, 3], ids=["empty", "rows"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_file_in_a_folder_that_does_not_exist_yet_is_written(tmp_path, rows, fmt):
+    """The log is opened after the leads went out: a missing local folder is made, not a failed run."""
+    path = tmp_path / "not" / "yet" / f"log.{fmt}"
+    written = [OutcomeRow("r", "dialer", "list_id=1", i, "phone", f"+1212555010{i}", "added") for i in range(rows)]
+    with OutcomeLog(str(path)) as log:
+        log.extend(written)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == rows + (1 if fmt == "csv" else 0)  # the CSV header, then one line per row
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_tables_give_back_every_row(backend, tmp_path, monkeypatch, request):
     uri = f"sqlite://{tmp_path}/log.db" if backend == "sqlite" else request.getfixturevalue("postgres_uri")

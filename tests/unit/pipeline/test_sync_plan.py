@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
@@ -58,6 +58,10 @@ day_strategy = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(days=st.lists(day_strategy, min_size=1, max_size=5))
+# every counter moves at least once whatever hypothesis draws: a key refused on three runs is
+# exhausted on the fourth; a delivered key comes back changed (held), then as it was (unchanged)
+@example(days=[[(1, "Ana", "refused")]] * 4 + [[(1, "Ana", "ok")]])
+@example(days=[[(1, "Ana", "ok"), (2, "Bo", "unknown")], [(1, "Bo", "ok"), (2, "Bo", "ok")], [(1, "Ana", "ok")]])
 def test_insert_mode_over_days_agrees_with_a_model(ledger, days):
     target_state = {}  # model: key -> {"name", "delivered": bool, "fails": consecutive failed runs}
     ledger.reset("dialer")
@@ -75,11 +79,26 @@ def test_insert_mode_over_days_agrees_with_a_model(ledger, days):
             if st_ is None or (not st_["delivered"] and st_["fails"] <= 2):
                 expected.append(lead.external_id)
         assert [lead.external_id for lead in sent] == expected
+        # each counter of the run summary's "sync" section, from the model: a key the target does not
+        # hold is added; a failed one retried until it failed on more than max_retries runs; a
+        # delivered one is unchanged if its content is, else held by the target (insert does not update)
+        model = dict.fromkeys(("to_add", "retried", "retries_exhausted", "unchanged", "held_by_target"), 0)
+        for lead in leads:
+            st_ = target_state.get(lead.external_id)
+            if st_ is None:
+                model["to_add"] += 1
+            elif not st_["delivered"]:
+                model["retried" if st_["fails"] <= 2 else "retries_exhausted"] += 1
+            else:
+                model["unchanged" if st_["name"] == lead.first_name else "held_by_target"] += 1
+        summary = plan.summary()
+        assert {k: summary[k] for k in model} == model
+        assert summary["to_update"] == 0 and len(summary["skipped_samples"]) == min(20, len(leads) - len(sent))
         _deliver(ledger, sent, verdicts, writer)
         for lead in sent:
             st_ = target_state.setdefault(lead.external_id, {"delivered": False, "fails": 0})
             if verdicts[lead.external_id] == "ok":
-                st_["delivered"], st_["fails"] = True, 0
+                st_["delivered"], st_["fails"], st_["name"] = True, 0, lead.first_name
             else:
                 st_["fails"] += 1
         assert plan.counts["add"] + plan.counts["retry"] == len(sent)
