@@ -295,6 +295,22 @@ class CallingWindow:
                 return True
         return False
 
+    def open_through(self, start: datetime, end: datetime, zone: str) -> bool:
+        """True when the window is open at every instant of ``[start, end]`` (aware, UTC) in ``zone``:
+        open at ``start`` and not closing before ``end`` (back-to-back intervals, as across midnight,
+        count as one). ``open_in_zone``'s argument rules."""
+        at = start
+        for _ in range(4):  # a margin spans at most a few back-to-back intervals (two days' bounds)
+            day = at.astimezone(zone_info(zone)).date()
+            bounds = self._day_bounds(zone, day) + self._day_bounds(zone, day + timedelta(days=1))
+            current = next(((s, e) for s, e in bounds if s <= at < e), None)
+            if current is None:
+                return False
+            if end < current[1]:
+                return True
+            at = current[1]  # open until here: open beyond only if the next interval starts at this instant
+        return False
+
     def _next_open_in(self, at: datetime, zone: str) -> datetime | None:
         day = at.astimezone(zone_info(zone)).date()
         for offset in range(self.horizon_days + 1):

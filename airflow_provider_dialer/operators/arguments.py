@@ -42,6 +42,9 @@ class LeadArguments(BaseOperator):
     :param past_schedule: ``"send_now"`` (default) treats a schedule in the past as none; ``"reject"`` rejects it.
     :param hold_back: for vendors that take no per-lead time: ``"defer"`` (default) pushes held leads
         when their window opens, deferring the task in between; ``"reject"`` rejects them.
+    :param send_margin: seconds a lead's window must stay open after the send-time check (default 300): the
+        time a chunk may still wait between that check and its request (other chunks, the rate limiter, a
+        retry). A lead whose window closes sooner goes to the next opening like any lead outside it.
     :param dnc_source: a do-not-call source (any source kind) whose phones are suppressed.
     :param reject_report: path or ``ObjectStoragePath`` (``.csv`` or ``.jsonl``) for every reject.
     :param max_reject_ratio: fail the task (after the valid leads were handled) when the leads not
@@ -137,6 +140,7 @@ class LeadArguments(BaseOperator):
         outside_window: OutsideWindowPolicy = "defer",
         past_schedule: PastSchedulePolicy = "send_now",
         hold_back: str = "defer",
+        send_margin: float = 300.0,
         dnc_source: Any = None,
         reject_report: Any = None,
         max_reject_ratio: float = 0.0,
@@ -174,6 +178,7 @@ class LeadArguments(BaseOperator):
         self.outside_window = outside_window
         self.past_schedule = past_schedule
         self.hold_back = hold_back
+        self.send_margin = send_margin
         self.dnc_source = dnc_source
         self.reject_report = reject_report
         self.max_reject_ratio = max_reject_ratio
@@ -209,6 +214,8 @@ class LeadArguments(BaseOperator):
             raise DialerConfigError(f"past_schedule must be 'send_now' or 'reject', got {past_schedule!r}")
         if hold_back not in {"defer", "reject"}:
             raise DialerConfigError(f"hold_back must be 'defer' or 'reject', got {hold_back!r}")
+        if isinstance(send_margin, bool) or not isinstance(send_margin, int | float) or not 0 <= send_margin <= 3600:
+            raise DialerConfigError(f"send_margin must be a number of seconds from 0 to 3600, got {send_margin!r}")
         if prepared_part is None and source is None:
             raise DialerConfigError(
                 "give the leads: source (to prepare here) or prepared_part (prepared by PreparePartsOperator)"

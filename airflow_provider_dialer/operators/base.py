@@ -199,7 +199,9 @@ class LeadsOperator(TaskHook, ObservedRun, LeadArguments):
 
         Preparation checked each lead against the clock of the first attempt; a retry, a late resume
         or a slow chunk sends later. A lead goes out as it is when the window is open, in all its
-        zones, at the instant it would be dialed (its ``call_at`` when still ahead, else now). Otherwise,
+        zones, at the instant it would be dialed: its ``call_at`` when still ahead, else now and still
+        ``send_margin`` seconds later (the request may leave a little after this check: other chunks,
+        the rate limiter, a retry; the window must not close in between). Otherwise,
         by policy: a vendor that carries a per-lead time gets it with ``call_at`` at the window's next
         opening; for the others it is held until that opening (a later wave); with
         ``outside_window="reject"`` or ``hold_back="reject"``, or no opening within the horizon, it is
@@ -207,6 +209,7 @@ class LeadsOperator(TaskHook, ObservedRun, LeadArguments):
         written with the chunk's ``sending`` mark, before the request) so later attempts cut it the same way.
         """
         clock = utcnow()
+        margin = dt.timedelta(seconds=self.send_margin)
         send: list[PreparedLead] = []
         moves: dict[str, dict[str, Any]] = {}
         # one answer per zone set for the leads dialed at the send (this runs for every lead sent);
@@ -219,7 +222,7 @@ class LeadsOperator(TaskHook, ObservedRun, LeadArguments):
                 zone_key = lead.window_zones or lead.timezone
                 inside = open_now.get(zone_key)
                 if inside is None:
-                    inside = open_now[zone_key] = all(window.open_in_zone(clock, z) for z in lead.zones)
+                    inside = open_now[zone_key] = all(window.open_through(clock, clock + margin, z) for z in lead.zones)
             else:
                 dial_at = call_at
                 inside = all(window.open_in_zone(call_at, z) for z in lead.zones)
@@ -227,6 +230,8 @@ class LeadsOperator(TaskHook, ObservedRun, LeadArguments):
                 send.append(lead)
                 continue
             zones = lead.zones
+            if dial_at is clock and all(window.open_in_zone(clock, z) for z in zones):
+                dial_at = clock + margin  # open now but closing within the margin: the opening after it closes
             opening = window.next_open(dial_at, zones) if self.outside_window == "defer" else None
             if opening is not None and per_lead:
                 # model_construct, not model_copy: preparation builds leads with a frozen fields set

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dialer.capabilities import ChunkOutcome
@@ -232,6 +232,25 @@ def run_to_the_end(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(sc=scenarios())
+@example(  # found by hypothesis: chunk 1 checked at 00:29:08, another chunk's check, then chunk 1 out at 00:30:09
+    sc={
+        "leads": [
+            {"phones": [f"+1212555000{i}"], "timezone": "Africa/Abidjan", "external_id": f"x{i}"} for i in range(4)
+        ],
+        "start": 0,
+        "end": 1800,
+        "closed_weekday": None,
+        "prepared_at": dt.datetime(2027, 1, 1, 0, 27, 6, tzinfo=UTC),
+        "retry_after": dt.timedelta(seconds=1),
+        "step": dt.timedelta(seconds=61),
+        "latency": dt.timedelta(0),
+        "per_lead": False,
+        "fault": "kill_after_apply",
+        "fault_at": 1,
+        "outside_window": "defer",
+        "hold_back": "defer",
+    }
+)
 def test_every_lead_that_goes_out_is_dialed_inside_its_window_and_lands_once(sc: dict[str, Any], monkeypatch) -> None:
     with tempfile.TemporaryDirectory() as tmp, monkeypatch.context() as mp:
         hook, summary = run_to_the_end(sc, mp, Path(tmp) / "progress.json")
@@ -441,3 +460,65 @@ def test_default_timezone_applies_only_when_it_is_one_of_the_numbers_zones(defau
     assert lead.timezone == (expected or lead.window_zones[0])
     wire = automation_contact(lead, fresh=True)
     assert wire["timezone"] == lead.timezone  # the zone on the wire is the lead's own
+
+
+# -- the send margin: a window closing just after the check ------------------------------------------
+
+AT_2057 = dt.datetime(2027, 6, 11, 0, 57, tzinfo=UTC)  # 20:57 in New York
+
+
+@pytest.mark.parametrize("per_lead", [True, False])
+def test_a_window_closing_within_the_send_margin_is_treated_as_closed(monkeypatch, tmp_path, per_lead):
+    """At 20:57 with a 300 s margin the 21:00 close is too near: a per-lead vendor gets the next opening,
+    the others hold the leads until it; with the margin at 0 they go out at once."""
+    for margin, expect_now in ((300.0, False), (0.0, True)):
+        clock = Clock(AT_2057)
+        hook = RecordingHook(clock, per_lead)
+        use_hook(monkeypatch, hook)
+        monkeypatch.setattr(base_module, "utcnow", clock)
+        op = UploadListOperator(
+            task_id="upload",
+            conn_id="fake",
+            source=SIX_NY[:2],
+            list_name="l",
+            progress=str(tmp_path / f"p-{margin}-{per_lead}.json"),
+            send_margin=margin,
+        )
+        if expect_now or per_lead:
+            summary = op.execute({})
+            assert summary["accepted"] == 2
+            call_at = {e["call_at"] for e in hook.sent}
+            assert call_at == ({None} if expect_now else {NEXT_0800}), (margin, call_at)
+        else:
+            with pytest.raises(TaskDeferred) as deferred:
+                op.execute({})
+            assert hook.sent == [] and deferred.value.trigger.moment == NEXT_0800
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    start=st.integers(0, 23 * 60).map(lambda m: m * 60),
+    length=st.integers(1, 24 * 60).map(lambda m: m * 60),
+    day=st.dates(dt.date(2027, 1, 1), dt.date(2028, 12, 31)),
+    offset=st.integers(0, 86399),
+    margin=st.integers(0, 900),
+)
+def test_open_through_agrees_with_every_second_read_in_the_zone(zone, start, length, day, offset, margin):
+    """``open_through`` against the window read second by second with zoneinfo (the ``inside`` above). Days on
+    which the zone's offset changes are left out: in a repeated hour the wall clock reads a time twice, and the
+    window's bound is one instant of the two (the tests above cover those days through the operator)."""
+    assume(day not in dst_days(zone) and day - dt.timedelta(days=1) not in dst_days(zone))
+    end = min(start + length, 86400)
+    window = CallingWindow(start=hhmmss(start), end=hhmmss(end) if end < 86400 else "24:00")
+    at = (dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)) + dt.timedelta(seconds=offset)).astimezone(
+        UTC
+    )
+    expected = all(inside(at + dt.timedelta(seconds=k), zone, start, end, None) for k in range(margin + 1))
+    assert window.open_through(at, at + dt.timedelta(seconds=margin), zone) is expected
+
+
+def test_send_margin_is_checked():
+    for bad in (-1, 3601, "300", True, None):
+        with pytest.raises(Exception, match="send_margin"):
+            UploadListOperator(task_id="u", conn_id="fake", source=[], list_name="l", send_margin=bad)
