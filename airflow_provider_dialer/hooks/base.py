@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 from airflow.sdk import BaseHook
+from pydantic import ValidationError
 
 from airflow_provider_dialer.exceptions import (
+    DialerAnswerError,
     DialerAuthError,
     DialerConfigError,
     DialerDeliveryUnknownError,
@@ -37,6 +39,7 @@ from airflow_provider_dialer.exceptions import (
     DialerHTTPError,
     DialerRateLimitError,
     DialerTransportError,
+    DialerValueError,
 )
 from airflow_provider_dialer.hooks.connection_test import ConnectionTest
 from airflow_provider_dialer.hooks.ui_links import UILinks
@@ -495,6 +498,7 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
             return response
 
     def _drive(self, flow: Flow[T]) -> T:
+        request: Request | None = None
         try:
             request = next(flow)
             while True:
@@ -507,6 +511,23 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
         except StopIteration as stop:
             result: T = stop.value
             return result
+        except ValidationError as exc:
+            raise self.unreadable(exc, request) from None
+
+    def unreadable(self, exc: ValidationError, request: Request | None) -> DialerError:
+        """A flow's pydantic error as one of the family: before its first request it read the caller's
+        arguments (``DialerValueError``); after, the vendor's answer (``DialerAnswerError``). The text
+        names fields and rules only: pydantic's own text quotes the input, which may hold a phone or a token."""
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'the value'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False, include_context=False)[:5]
+        )
+        if request is None:
+            return DialerValueError(f"{self.vendor}: the arguments cannot be sent: {problems}")
+        return DialerAnswerError(
+            f"{self.vendor} {request.method} {request.path}: the answer does not read as documented ({problems}); "
+            "check in the dialer what the request did before sending it again"
+        )
 
     def run_flow(self, flow: Flow[T]) -> T:
         """Run a flow synchronously (what every sync endpoint method does)."""
@@ -549,6 +570,7 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
             return response
 
     async def _adrive(self, flow: Flow[T]) -> T:
+        request: Request | None = None
         try:
             request = next(flow)
             while True:
@@ -561,6 +583,8 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
         except StopIteration as stop:
             result: T = stop.value
             return result
+        except ValidationError as exc:
+            raise self.unreadable(exc, request) from None
 
     async def arun_flow(self, flow: Flow[T]) -> T:
         """Run a flow on the async client (what every ``a<name>`` method does)."""
