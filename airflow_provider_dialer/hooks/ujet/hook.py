@@ -212,7 +212,7 @@ class UjetHook(UjetVerbs, DialerHook):
         response = yield Request("GET", path, idempotent=True)
         body = response.json()
         status = body.get("status") if isinstance(body, Mapping) else None
-        if status not in {s.value for s in JobStatus}:
+        if not isinstance(status, str) or status not in {s.value for s in JobStatus}:
             raise DialerAnswerError(
                 f"UJET GET {path}: job status {status!r} is not one the documents list "
                 f"({', '.join(s.value for s in JobStatus)}); refusing to guess whether the import finished (see docs/vendors/ujet.md#decision-job-states)"
