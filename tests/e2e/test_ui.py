@@ -127,8 +127,38 @@ def fill_connection(
         dialog.locator("input[name=element_auth_url]").fill(f"{base_url}/token")
 
 
+def submit(page: Any, dialog: Any, method: str, what: str) -> None:
+    """Click the dialog's Save and wait for the request it sends (``method`` on the connections API).
+
+    A click that sent nothing (the form was still settling) is clicked once more, with a screenshot
+    of the first try kept; a refused save fails with the server's answer and the dialog's text.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in (1, 2):
+        try:
+            with page.expect_response(
+                lambda r: r.request.method == method and "/api/v2/connections" in r.url, timeout=15_000
+            ) as answer:
+                dialog.get_by_role("button", name="Save").click()
+        except PlaywrightTimeout as exc:  # no request went out: try once more
+            shot(page, f"save-sent-nothing-{what}-{attempt}")
+            if attempt == 2:
+                raise AssertionError(
+                    f"Save sent no {method} for {what}; the dialog says: {dialog.inner_text()[:500]}"
+                ) from exc
+            continue
+        response = answer.value
+        assert response.ok, (
+            f"saving {what}: HTTP {response.status} {response.text()[:300]}; dialog: {dialog.inner_text()[:300]}"
+        )
+        dialog.wait_for(state="hidden")
+        return
+
+
 def save(page: Any, dialog: Any, conn_id: str) -> None:
-    dialog.get_by_role("button", name="Save").click()
+    submit(page, dialog, "POST", conn_id)
+    page.goto(f"{API}/connections")  # the list as the server holds it now
     row_of(page, conn_id).wait_for()
 
 
@@ -237,8 +267,7 @@ def test_a_connection_without_a_port(page, emulator):
     row_of(page, conn_id).get_by_role("button", name="Edit Connection").click()
     dialog = page.locator("[role=dialog]")
     dialog.locator("input[name=port]").fill(emulator["xcally"]["base_url"].rsplit(":", 1)[1])
-    dialog.get_by_role("button", name="Save").click()
-    dialog.wait_for(state="hidden")
+    submit(page, dialog, "PATCH", conn_id)
     status, body, toast = run_test(page, conn_id)
     assert status == 200 and body["status"] is True and repr(conn_id) in toast, (body, toast)
 
