@@ -45,8 +45,10 @@ from airflow_provider_dialer.exceptions import (
     DialerDeliveryUnknownError,
     DialerError,
     DialerHTTPError,
+    DialerSendTooLateError,
     mask_phone_numbers,
 )
+from airflow_provider_dialer.transport.send_by import send_by
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
@@ -57,6 +59,10 @@ log = logging.getLogger(__name__)
 NOT_APPLIED = frozenset({400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503})
 #: statuses of a chunk refused for its content: the chunk is split until the refused leads are found
 SPLIT_ON = frozenset({400, 413, 422})
+#: how many times a chunk whose write would have left too late is checked against the window again
+#: (after the wait the server or the rate limit asked for) and sent, before the attempt gives up on it
+#: (the next attempt starts from its progress)
+SCREEN_ROUNDS = 5
 
 
 def vendor_reason(exc: DialerHTTPError) -> tuple[str | None, str]:
@@ -205,6 +211,7 @@ class ChunkDelivery:
         on_outcome: Callable[[str, Sequence[PreparedLead], ChunkOutcome], None] | None = None,
         settle_seconds: float = 0.0,
         screen: Callable[[str, Sequence[PreparedLead]], Sequence[PreparedLead]] | None = None,
+        send_within: float | None = None,
     ) -> None:
         self.store = store
         #: called in the calling thread with every chunk's final outcome (delivered, resolved, or done
@@ -216,6 +223,10 @@ class ChunkDelivery:
         #: called just before leads go out (a chunk, its pending rest, or a resend): returns the leads
         #: that may go out now; what it keeps back it records with ``record`` (saved with the next mark)
         self.screen = screen
+        #: seconds after a screen within which its writes must leave (the window check's margin); a
+        #: write that would leave later is not sent (``DialerSendTooLateError``) and its chunk is
+        #: screened again. None: no limit (no screen, or the caller keeps its own)
+        self.send_within = send_within
         self.concurrency = max(1, concurrency)
         self.settle_seconds = max(0.0, float(settle_seconds))
         self.state = state if state is not None else (store.load() or {})
@@ -364,6 +375,7 @@ class ChunkDelivery:
             # the attempt that ended was sending them again: read that resend before sending
             again = self._settle_resend(key, again, outcome)
         for _ in range(RESEND_ROUNDS):
+            screened_at = time.monotonic()
             if again and self.screen is not None:
                 # the calling window is checked again against the clock of this send
                 again = list(self.screen(f"{key}/resend", again))
@@ -373,8 +385,14 @@ class ChunkDelivery:
             log.warning("chunk %s: %d lead(s) did not land; sending them again", key, len(again))
             self._note_resend(key)
             try:
-                self._absorb(outcome, self.send(f"{key}/resend", again))
+                self._absorb(outcome, self._send_in_time(f"{key}/resend", again, screened_at))
                 return outcome
+            except DialerSendTooLateError as exc:
+                if exc.writes_sent:
+                    again = self._settle_resend(key, again, outcome)
+                else:  # nothing of it went out: wait as asked, the next round checks the windows again
+                    log.warning("chunk %s: resend %s; checking its calling windows again in %.1fs", key, exc, exc.wait)
+                    time.sleep(exc.wait)
             except (DialerDeliveryUnknownError, DialerHTTPError) as exc:
                 log.warning("chunk %s: resend failed (%s); reading the vendor's state again", key, exc)
                 again = self._settle_resend(key, again, outcome)
@@ -399,7 +417,17 @@ class ChunkDelivery:
         else:
             self._mark(key, "partial", handled, pending)
 
-    def _deliver_one(self, key: str, leads: Sequence[PreparedLead], prior: ChunkOutcome | None = None) -> ChunkOutcome:
+    def _send_in_time(self, key: str, leads: Sequence[PreparedLead], screened_at: float) -> ChunkOutcome:
+        """``send``, its writes refused once ``send_within`` seconds have passed since the screen."""
+        if self.send_within is None or self.screen is None:
+            return self.send(key, leads)
+        with send_by(screened_at + self.send_within):
+            return self.send(key, leads)
+
+    def _deliver_one(
+        self, key: str, leads: Sequence[PreparedLead], prior: ChunkOutcome | None = None, rounds: int = 1
+    ) -> ChunkOutcome:
+        screened_at = time.monotonic()
         if self.screen is not None:
             leads = self.screen(key, leads)
             if not leads:  # every lead kept back: nothing goes out
@@ -410,7 +438,18 @@ class ChunkDelivery:
         # a partial chunk keeps what its first records did while the rest is in flight
         self._mark(key, "sending", prior, rows if prior is not None else None)
         try:
-            outcome = self.send(key, leads)
+            outcome = self._send_in_time(key, leads, screened_at)
+        except DialerSendTooLateError as exc:
+            if exc.writes_sent:  # part of the chunk went out before: learn what landed, as for a lost answer
+                log.warning("chunk %s: %s; reading the vendor's state to learn what landed", key, exc)
+                outcome = self._resolve_or_unknown(key, leads)
+            elif rounds < SCREEN_ROUNDS:  # nothing went out: wait as asked, check the windows at that instant, send
+                log.warning("chunk %s: %s; checking its calling windows again in %.1fs", key, exc, exc.wait)
+                time.sleep(exc.wait)
+                return self._deliver_one(key, leads, prior, rounds + 1)
+            else:
+                self._stopped(key, prior, rows)
+                raise
         except ChunkInterruptedError as exc:
             log.warning(
                 "chunk %s stopped after some records (%s); the next attempt sends only the %d left",
@@ -425,7 +464,7 @@ class ChunkDelivery:
             outcome = self._resolve_or_unknown(key, leads)
         except DialerHTTPError as exc:
             if self._splits(exc):
-                outcome = self._split(key, leads, prior, exc)
+                outcome = self._split(key, leads, prior, exc, screened_at)
                 self._mark(key, "done", outcome)
                 return outcome
             if exc.status in NOT_APPLIED or isinstance(exc, DialerAuthError):
@@ -446,7 +485,12 @@ class ChunkDelivery:
         return exc.status in SPLIT_ON and not isinstance(exc, DialerAuthError)
 
     def _split(
-        self, key: str, leads: Sequence[PreparedLead], prior: ChunkOutcome | None, refusal: DialerHTTPError
+        self,
+        key: str,
+        leads: Sequence[PreparedLead],
+        prior: ChunkOutcome | None,
+        refusal: DialerHTTPError,
+        screened_at: float,
     ) -> ChunkOutcome:
         """Find the leads a vendor refuses in a chunk it refused as a whole, and deliver the others.
 
@@ -478,7 +522,13 @@ class ChunkDelivery:
             pending = [lead.row for part in (piece, *reversed(stack)) for lead in part]
             self._mark(key, "sending", done, pending, {"key": piece_key, "rows": [lead.row for lead in piece]})
             try:
-                got = self.send(piece_key, piece)
+                got = self._send_in_time(piece_key, piece, screened_at)
+            except DialerSendTooLateError as exc:
+                if not exc.writes_sent:  # the chunk's window check no longer holds: the next attempt checks again
+                    self._stopped(key, done, pending)
+                    raise
+                log.warning("chunk %s: %s; reading the vendor's state to learn what landed", piece_key, exc)
+                got = self._resolve_or_unknown(piece_key, piece)
             except ChunkInterruptedError as exc:
                 self._stopped(key, merge_outcomes(done, exc.outcome), [*exc.pending, *pending[len(piece) :]])
                 raise exc.cause from None

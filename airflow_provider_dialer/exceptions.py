@@ -91,6 +91,30 @@ class DialerDeliveryUnknownError(DialerTransportError):
     """
 
 
+class DialerSendTooLateError(DialerTransportError):
+    """A write was not sent: it would have left after the instant its chunk's calling-window check allowed.
+
+    ``writes_sent`` counts the writes of the same chunk that went out before it (0: nothing of the
+    chunk was applied, it can be checked against the window again and sent); ``wait`` is how long the
+    request was asked to wait (rate limit, ``Retry-After``, backoff) before it could go: the check
+    against the window is made again after that wait, not before it.
+    """
+
+    def __init__(
+        self, vendor: str, method: str, path: str, seconds_late: float, writes_sent: int, wait: float = 0.0
+    ) -> None:
+        self.seconds_late = seconds_late
+        self.writes_sent = writes_sent
+        self.wait = wait
+        super().__init__(
+            vendor,
+            method,
+            path,
+            f"not sent: it would leave {seconds_late:.1f}s after the send_margin its calling-window check allowed "
+            "(rate limit, Retry-After or retries waited that long)",
+        )
+
+
 class DialerHTTPError(DialerError):
     """The vendor answered with an error status (or a success status with an error body)."""
 

@@ -38,6 +38,7 @@ from airflow_provider_dialer.exceptions import (
     DialerError,
     DialerHTTPError,
     DialerRateLimitError,
+    DialerSendTooLateError,
     DialerTransportError,
     DialerValueError,
 )
@@ -57,6 +58,7 @@ from airflow_provider_dialer.transport.requests import (
     Request,
 )
 from airflow_provider_dialer.transport.retry import RetryPolicy, parse_retry_after
+from airflow_provider_dialer.transport.send_by import SEND_BY
 from airflow_provider_dialer.transport.settings import (
     ConnectionSettings,
     connection_settings,
@@ -425,11 +427,13 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
             attempt += 1
             auth = (yield ("auth", request.auth)) if request.authenticated else {}
             yield from self._wait_turn(request, started, sat_out)
+            self._check_send_by(request)
             outcome = yield ("send", self._build(request, auth))
             if isinstance(outcome, httpx.HTTPError):
                 wait, error = self._transport_decision(request, outcome, attempt, started)
                 if wait is None:
                     raise error from None
+                self._check_send_by(request, wait)
                 self._log_retry(request, str(error), attempt, wait)
                 yield ("sleep", wait)
                 continue
@@ -446,9 +450,26 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
             wait, sat_out = self._status_decision(request, response, attempt, started)
             if wait is None:
                 self.check_response(request, response)
+                scope = SEND_BY.get()
+                if scope is not None and not request.idempotent:
+                    scope.writes_sent += 1  # applied: a later write of the chunk refused as too late is not all of it
                 return response
+            self._check_send_by(request, wait)
             self._log_retry(request, f"HTTP {response.status_code}", attempt, wait)
             yield ("sleep", wait)
+
+    def _check_send_by(self, request: Request, wait: float = 0.0) -> None:
+        """Refuse a write that would leave (after ``wait`` more seconds) past its chunk's send-by instant.
+
+        The instant is the one delivery's calling-window check allowed (``transport/send_by.py``); reads
+        and requests outside a chunk's scope always go.
+        """
+        scope = SEND_BY.get()
+        if scope is None or request.idempotent:
+            return
+        late = scope.seconds_late(wait)
+        if late > 0:
+            raise DialerSendTooLateError(self.vendor, request.method, request.path, late, scope.writes_sent, wait)
 
     def _wait_turn(self, request: Request, started: float, sat_out: float) -> Generator[tuple[str, Any], Any, None]:
         """Wait until the limiter lets this request start (asked again after every wait: a pause may
@@ -469,6 +490,7 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
                     f"the server asked every request of this connection to wait {paused:.1f}s more (Retry-After), "
                     f"beyond retry_max_seconds={policy.total_seconds:g}; not sent",
                 )
+            self._check_send_by(request, delay)
             yield ("sleep", delay)
 
     def send(self, request: Request) -> httpx.Response:

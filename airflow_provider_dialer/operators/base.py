@@ -370,6 +370,8 @@ class LeadsOperator(TaskHook, ObservedRun, LeadArguments):
                 on_outcome=self._observe_outcome(sync.on_outcome if sync is not None else None),
                 settle_seconds=self._late_write_seconds(hook),
                 screen=lambda key, leads: self._screen(window, per_lead, delivery, held_at_send, lock, key, leads),
+                # the screen's promise kept on the wire: a write later than the margin is not sent
+                send_within=self.send_margin or None,
             )
             report = delivery.run(chunks)
             if sync is not None:
