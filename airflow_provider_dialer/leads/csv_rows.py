@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, Protocol
 
 from airflow_provider_dialer.leads.cells import RowProblem, data_cell
-from airflow_provider_dialer.leads.columns import ColumnMapping
+from airflow_provider_dialer.leads.columns import SCALAR_FIELDS, ColumnMapping
 from airflow_provider_dialer.leads.report import Reject, RejectReason
 
 _R = RejectReason
@@ -23,9 +24,21 @@ class RowsFromMappings(Protocol):
     mapping: ColumnMapping
     split_phones: re.Pattern[str] | None
 
-    def build(self, n: int, raw: dict[str, Any]) -> Any: ...
+    def build_row(
+        self, n: int, cells: tuple[Any, ...], phones: list[Any], data: dict[str, Any], custom: dict[str, str]
+    ) -> Any: ...
 
     def row(self, n: int, item: Any) -> Any: ...
+
+
+def _cells_getter(positions: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The cells at ``positions`` as a tuple, in one C call (``itemgetter`` of one position gives the cell alone)."""
+    if not positions:
+        return lambda values: ()
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda values: (values[only],)
+    return itemgetter(*positions)
 
 
 def csv_row_plan(builder: RowsFromMappings, names: list[str]) -> Callable[[int, list[str]], Any]:
@@ -34,17 +47,28 @@ def csv_row_plan(builder: RowsFromMappings, names: list[str]) -> Callable[[int, 
     ``dict(zip(...))`` keeps each name's first position and its last value; the plan binds the
     mapping to exactly those keys and reads each from its last position. Shorter rows (whose
     dict has fewer keys, so may bind differently) go through ``builder.row``.
+
+    Every lead field is read in one ``itemgetter`` call: a field the header lacks reads an empty
+    cell appended to the row (``""`` and a missing value make the same lead), so the row's list
+    grows by one cell; it is the reader's fresh list and nothing reads it afterwards.
     """
     keys = tuple(dict.fromkeys(names))
     at = {name: i for i, name in enumerate(names)}
+    width = len(names)  # the position of the appended empty cell
     b = builder.mapping.bind(keys)
     phone_at = tuple(at[k] for k in b.phones)
-    scalar_at = tuple((name, at[k]) for name, k in b.scalars)
+    bound = dict(b.scalars)
+    cells_of = _cells_getter([at[bound[name]] if name in bound else width for name in SCALAR_FIELDS])
     data_at = at[b.data] if b.data is not None else None
-    rest_at = tuple((k, at[k]) for k in b.rest)
-    custom_at = tuple((cf, at[k]) for cf, k in b.custom)
+    rest_names = tuple(k for k in b.rest)
+    rest_of = _cells_getter([at[k] for k in b.rest])
+    custom_names = tuple(cf for cf, _ in b.custom)
+    custom_of = _cells_getter([at[k] for _, k in b.custom])
     split_phones = builder.split_phones
-    build = builder.build
+    seps = builder.mapping.phone_separators
+    sep1, sep2 = (seps[0], seps[1 if len(seps) > 1 else 0]) if seps else ("", "")
+    more_seps = len(seps) > 2
+    build_row = builder.build_row
     merge_data = data_cell
 
     def row_values(n: int, values: list[str]) -> Any:
@@ -54,12 +78,11 @@ def csv_row_plan(builder: RowsFromMappings, names: list[str]) -> Callable[[int, 
                 v = values[i]
                 if v == "":
                     continue
-                if split_phones is not None and split_phones.search(v):
+                # two `in` tests are a quarter of a regex search; the regex checks the other separators
+                if split_phones is not None and (sep1 in v or sep2 in v or (more_seps and split_phones.search(v))):
                     phones.extend(p for p in (x.strip() for x in split_phones.split(v)) if p)
                 else:
                     phones.append(v)
-            raw: dict[str, Any] = {name: values[i] for name, i in scalar_at}
-            raw["phones"] = phones
             data: dict[str, Any] = {}
             if data_at is not None:
                 try:
@@ -67,18 +90,17 @@ def csv_row_plan(builder: RowsFromMappings, names: list[str]) -> Callable[[int, 
                 except RowProblem as problem:
                     r = problem.reject
                     return Reject(n, r.reason, r.field, r.value, r.detail)
-            for k, i in rest_at:
-                v = values[i]
-                if v != "":
-                    data[k] = v
-            raw["data"] = data
-            custom = {}
-            for cf, i in custom_at:
-                v = values[i]
-                if v != "":
-                    custom[cf] = v
-            raw["custom_fields"] = custom
-            return build(n, raw)
+            if rest_names:
+                for k, v in zip(rest_names, rest_of(values), strict=True):
+                    if v != "":
+                        data[k] = v
+            custom: dict[str, str] = {}
+            if custom_names:
+                for cf, v in zip(custom_names, custom_of(values), strict=True):
+                    if v != "":
+                        custom[cf] = v
+            values.append("")  # what a field the header lacks reads (see above)
+            return build_row(n, cells_of(values), phones, data, custom)
         except RowProblem as problem:
             return problem.reject
         except Exception as exc:  # as in ``RowBuilder.row``

@@ -9,12 +9,15 @@ tens of milliseconds, too much for DAG parsing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
 from airflow_provider_dialer.leads.zones import inferred_zone
 
 MAX_PHONE_TEXT = 64  # longer text is not a phone number; phonenumbers itself stops at 250
+#: key heads whose zones ``PhoneNormaliser.zones`` remembers (a few MB at most)
+ZONE_MEMO_SIZE = 32768
 
 
 class PhoneResult(NamedTuple):
@@ -27,6 +30,9 @@ class PhoneResult(NamedTuple):
     e164: str | None
     error: str | None
     zone_key: str = ""
+
+
+_result = tuple.__new__
 
 
 def mask_phone(value: object) -> str:
@@ -93,6 +99,8 @@ class PhoneNormaliser:
         enable_pattern_cache = getattr(phonenumbers, "enable_pattern_cache", None)
         if enable_pattern_cache is not None:
             enable_pattern_cache()
+        #: is_number_type_geographical per (type, country code), which a list repeats all the time
+        self._geo: dict[int, bool] = {}
         self.backend = select_backend(backend)
         if self.backend.name == FAST:
             fast = self.backend.module
@@ -101,37 +109,48 @@ class PhoneNormaliser:
             self.normalise = lru_cache(maxsize=cache_size)(self._normalise_fast)
         else:
             self.normalise = lru_cache(maxsize=cache_size)(self._normalise)
+        #: zones per matched tzdata prefix (bounded by the tzdata: about 3,000 prefixes)
         self._zone_cache: dict[str, tuple[str, ...]] = {}
+        #: the digits of a key that decide its zones, by its first two (see ``zones``)
+        self._head_lengths = _head_lengths(TIMEZONE_DATA)
+        #: zones per key head (``zones``); cleared when it reaches ``ZONE_MEMO_SIZE``
+        self._zone_memo: dict[str, tuple[str, ...]] = {}
 
     def zones(self, result: PhoneResult) -> tuple[str, ...]:
         """Candidate IANA zones of a valid number (sorted, current names); ``()`` when unknown.
 
-        Computed only for leads without their own zone; cached per matched prefix, of which a
-        country has a few hundred at most.
+        Computed only for leads without their own zone, and remembered per *head* of the key: its
+        first digits, as many as the longest tzdata prefix starting with the key's first two (a
+        longer prefix cannot match, so the head has the key's answer). Seven digits for North
+        America, fewer elsewhere: a list spreads over a few thousand heads; the memo is bounded.
         """
         key = result.zone_key
-        data = self._tzdata
-        for n in range(min(self._tz_longest, len(key)), 0, -1):
-            prefix = key[:n]
-            if prefix in data:
-                found = self._zone_cache.get(prefix)
-                if found is None:
-                    found = self._zone_cache[prefix] = self._zones_for(prefix)
-                return found
-        return ()
+        head = key[: self._head_lengths.get(key[:2], self._tz_longest)]
+        found = self._zone_memo.get(head)
+        if found is None:
+            found = self._zones_for(head)
+            if len(self._zone_memo) >= ZONE_MEMO_SIZE:
+                self._zone_memo.clear()
+            self._zone_memo[head] = found
+        return found
 
     def _zones_for(self, digits: str) -> tuple[str, ...]:
-        # same longest-prefix lookup as phonenumbers.timezone, on the E.164 digits we already have
+        # same longest-prefix lookup as phonenumbers.timezone, on the E.164 digits we already have;
+        # a matched prefix's zones are renamed and sorted once (a country has a few hundred prefixes)
         data = self._tzdata
         for n in range(min(self._tz_longest, len(digits)), 0, -1):
-            found = data.get(digits[:n])
+            prefix = digits[:n]
+            found = data.get(prefix)
             if found is not None:
-                zones = []
-                for name in found:
-                    z = inferred_zone(name)
-                    if z is not None and z not in zones:
-                        zones.append(z)
-                return tuple(sorted(zones))
+                zones = self._zone_cache.get(prefix)
+                if zones is None:
+                    names: list[str] = []
+                    for name in found:
+                        z = inferred_zone(name)
+                        if z is not None and z not in names:
+                            names.append(z)
+                    zones = self._zone_cache[prefix] = tuple(sorted(names))
+                return zones
         return ()
 
     def _normalise_fast(self, raw: str, region: str | None) -> PhoneResult:
@@ -141,15 +160,20 @@ class PhoneNormaliser:
         # reject reason, comes from phonenumbers
         if raw and len(raw) <= MAX_PHONE_TEXT:
             try:
-                number = self._fast_parse(packed(raw), region)
+                number = self._fast_parse(packed(raw) if " " in raw or "-" in raw else raw, region)
                 ntype = self._fast_type(number)
             except Exception:  # its NumberParseException, or anything else: not our code, the reference decides
                 pass
             else:
                 if ntype != self._unknown:
                     cc = number.country_code
-                    digits = f"{cc}{self._nsn(number)}"
-                    return PhoneResult("+" + digits, None, digits if self._is_geo(ntype, cc) else str(cc))
+                    # national_significant_number(), inline: the number's digits behind any Italian leading zeros
+                    digits = f"{cc}{self._nsn(number) if number.italian_leading_zero else number.national_number}"
+                    geo = self._geo.get(ntype * 1000 + cc)  # country codes have at most three digits
+                    if geo is None:
+                        geo = self._geo[ntype * 1000 + cc] = self._is_geo(ntype, cc)
+                    # the tuple's own constructor: PhoneResult(...) goes through a Python-level __new__
+                    return _result(PhoneResult, ("+" + digits, None, digits if geo else str(cc)))
         return self._normalise(raw, region)
 
     def _normalise(self, raw: str, region: str | None) -> PhoneResult:
@@ -173,6 +197,19 @@ class PhoneNormaliser:
         digits = f"{number.country_code}{self._nsn(number)}"
         zone_key = digits if self._is_geo(ntype, number.country_code) else str(number.country_code)
         return PhoneResult("+" + digits, None, zone_key)
+
+
+def _head_lengths(tzdata: Mapping[str, object]) -> dict[str, int]:
+    """For each two-digit start of a tzdata prefix, the length of the longest prefix with that start.
+
+    A key's longest-prefix match in ``tzdata`` is a prefix of the key, so it starts with the key's
+    first two digits (or is one digit long, and shorter than any head): no longer prefix can match.
+    """
+    lengths: dict[str, int] = {}
+    for prefix in tzdata:
+        if len(prefix) >= 2 and len(prefix) > lengths.get(prefix[:2], 0):
+            lengths[prefix[:2]] = len(prefix)
+    return lengths
 
 
 _PARSE_ERRORS = {

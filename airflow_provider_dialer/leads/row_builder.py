@@ -159,14 +159,35 @@ class RowBuilder:
         return self.build(n, raw)
 
     def build(self, n: int, raw: dict[str, Any]) -> Any:
-        """Validate and normalise one row's raw field values: an outcome tuple or a ``Reject``."""
-        get = raw.get
+        """Validate and normalise one row's raw field values (``extract``'s dict): an outcome tuple or a ``Reject``."""
+        return self.build_row(n, tuple(map(raw.get, SCALAR_FIELDS)), raw["phones"], raw["data"], raw["custom_fields"])
+
+    def build_row(
+        self, n: int, cells: tuple[Any, ...], phones: list[Any], data: dict[str, Any], custom: dict[str, str]
+    ) -> Any:
+        """``build`` with the row already apart: ``cells`` holds the raw value of each of
+        ``SCALAR_FIELDS`` in its order (``None`` or ``""`` where the row has none), ``phones`` the
+        non-empty phone values, primary first. An outcome tuple or a ``Reject``."""
+        (
+            first_name,
+            last_name,
+            email,
+            v,
+            priority_raw,
+            agent,
+            tz_raw,
+            sched_raw,
+            country,
+            content,
+            template,
+            subject,
+            ob,
+        ) = cells
         # external id first: every later reject can then name it
-        v = get("external_id")
-        if v is None:
-            ext = None
-        elif type(v) is str:
+        if type(v) is str:
             ext = v.strip() or None
+        elif v is None:
+            ext = None
         else:
             try:
                 ext = cell_text(v)
@@ -177,7 +198,6 @@ class RowBuilder:
 
         # region: the row's country, else the run default
         region = self.default_region
-        country = get("country")
         if country is not None and country != "":
             if type(country) is str:
                 c: str | None = country.strip()
@@ -196,7 +216,6 @@ class RowBuilder:
                 )
             region = c
 
-        phones = raw["phones"]
         if not phones:
             return Reject(n, _R.MISSING_PHONE.value, "phones", None, "no phone number", ext)
         normalise = self.phones.normalise
@@ -250,19 +269,38 @@ class RowBuilder:
         else:
             alt_tuple = ()
 
-        texts: list[str | None] = []
-        for name in _TEXT_FIELDS:
-            v = get(name)
-            if v is None:
-                texts.append(None)
-            elif type(v) is str:  # the common case, without a call
-                texts.append(v.strip() or None)
-            else:
-                try:
-                    texts.append(cell_text(v))
-                except TypeError as exc:
-                    return Reject(n, _R.INVALID_FIELD.value, name, shorten(v), str(exc), ext)
-        first_name, last_name, email, agent, content, template, subject = texts
+        # the text fields: one type test each when they are text (always, from a CSV file)
+        if (
+            type(first_name) is str
+            and type(last_name) is str
+            and type(email) is str
+            and type(agent) is str
+            and type(content) is str
+            and type(template) is str
+            and type(subject) is str
+        ):
+            first_name = first_name.strip() or None
+            last_name = last_name.strip() or None
+            email = email.strip() or None
+            agent = agent.strip() or None
+            content = content.strip() or None
+            template = template.strip() or None
+            subject = subject.strip() or None
+        else:
+            texts: list[str | None] = []
+            for name, value in zip(
+                _TEXT_FIELDS, (first_name, last_name, email, agent, content, template, subject), strict=True
+            ):
+                if value is None:
+                    texts.append(None)
+                elif type(value) is str:
+                    texts.append(value.strip() or None)
+                else:
+                    try:
+                        texts.append(cell_text(value))
+                    except TypeError as exc:
+                        return Reject(n, _R.INVALID_FIELD.value, name, shorten(value), str(exc), ext)
+            first_name, last_name, email, agent, content, template, subject = texts
         # isprintable() is one C pass and true for nearly every name; only the rest are searched
         if not (
             (first_name is None or first_name.isprintable())
@@ -280,15 +318,13 @@ class RowBuilder:
                         "line break or NUL in a one-line field (a stray quote in the source?)",
                         ext,
                     )
-        v = get("priority")
-        if v is None:
+        if priority_raw is None or priority_raw == "":  # what cell_priority returns None for, without a call
             priority = None
         else:
             try:
-                priority = cell_priority(v)
+                priority = cell_priority(priority_raw)
             except (TypeError, ValueError, OverflowError):
-                return Reject(n, _R.INVALID_FIELD.value, "priority", shorten(v), "not an integer", ext)
-        ob = get("outbound_number")
+                return Reject(n, _R.INVALID_FIELD.value, "priority", shorten(priority_raw), "not an integer", ext)
         outbound = None
         if ob is not None and ob != "":
             res = (
@@ -308,7 +344,6 @@ class RowBuilder:
             outbound = res.e164
 
         # time zone: the lead's own, else the number's single zone, else the campaign default
-        tz_raw = get("timezone")
         window_zones: tuple[str, ...] = ()
         if tz_raw is not None and tz_raw != "":
             zone = canonical_zone(tz_raw) if isinstance(tz_raw, str) else None
@@ -339,7 +374,6 @@ class RowBuilder:
                 )
 
         # schedule, in the lead's zone
-        sched_raw = get("schedule")
         if sched_raw is None or sched_raw == "":
             sched = None  # what parse_schedule returns for both
         else:
@@ -417,8 +451,8 @@ class RowBuilder:
             "timezone": zone,
             "window_zones": window_zones,
             "call_at": call_at,
-            "data": raw["data"],
-            "custom_fields": raw["custom_fields"],
+            "data": data,
+            "custom_fields": custom,
             "content": content,
             "template": template,
             "subject": subject,
