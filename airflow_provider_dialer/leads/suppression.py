@@ -4,11 +4,13 @@ A run of millions of leads remembers every phone and external id it has handed o
 that alone is ~100 MB per million (an int or str object, a dict entry and a row object per key).
 Each table (phone, external id, DNC) therefore keeps:
 
-1. its first ``memory_keys`` keys in a plain dict: the whole run, for most lists;
-2. the next ones in a few preallocated *direct-mapped levels* (``LEVELS``: about 1.97 million
-   slots in flat ``array``\\ s, 23-31 MB per table), allocated when the dict fills, so their memory
-   is the same whatever the number of leads;
-3. the rest in a throwaway SQLite file with a small page cache, created on the first spill.
+1. up to ``memory_keys`` keys in a plain dict: the whole run, for most lists;
+2. past that, every key in a few preallocated *direct-mapped levels* (``LEVELS``: about 1.97
+   million slots in flat ``array``\\ s, 23-31 MB per table), allocated when the dict fills: the
+   dict's keys move into them and the dict is dropped, so a lookup never pays for two structures
+   and the memory is the same whatever the number of leads;
+3. the keys no level has room for in a throwaway SQLite file with a small page cache, created on
+   the first spill.
 
 A level is a flat array of ``size`` slots; a key has exactly one slot in each level (its number
 modulo the level's size, a different prime per level, so keys that share a slot in one level
@@ -26,8 +28,9 @@ bytes and row were appended to a scratch file beside the SQLite one; a slot whos
 confirmed by reading those bytes back, so two different ids are never taken for one (an id whose
 hash matches another's in its slot is simply not there, and the walk goes on).
 
-The tiers never disagree: a key is in at most one of them and keeps the row that first took it. A
-tier that has filled stays full, so "in tier 1" always means "among the first keys of the run".
+The tiers never disagree: a key is in exactly one place (the dict, or a level, or SQLite) and keeps
+the row that first took it; int keys no slot can hold (``0``, beyond int64: never a phone) are kept
+aside in a dict.
 """
 
 from __future__ import annotations
@@ -297,38 +300,30 @@ class RunKeys:
             self.levels[table] = levels
         return levels
 
-    def add(self, table: str, items: Sequence[tuple[Any, int]]) -> None:
-        """Remember ``(key, row)`` pairs; an existing key keeps its first row."""
+    def add(self, table: str, items: Sequence[tuple[Any, int]], *, new: bool = False) -> None:
+        """Remember ``(key, row)`` pairs; an existing key keeps its first row.
+
+        ``new=True`` promises that every key appears once in ``items`` and that ``found`` answered
+        each as absent since the last ``add`` to this table (the run's case); it is not relied on
+        for correctness, only to skip asking the dict tier again.
+        """
         if not items:
             return
         self.empty[table] = False
-        memory = self.memory[table]
-        full = self.full[table]
-        room = self.memory_keys - len(memory)
-        if room >= len(items) and not full:
-            for key, row in items:
-                if key not in memory:
-                    memory[key] = row
-            return
-        later: list[tuple[Any, int]] = []
-        if full:
-            later = [item for item in items if item[0] not in memory]
-        else:
-            for key, row in items:
-                if key in memory:
-                    continue
-                if room > 0 and not full:
-                    memory[key] = row
-                    room -= 1
-                else:
-                    later.append((key, row))
-        if not later:
-            return
-        # the dict tier is full for good: later keys go to the levels, then to SQLite (also when a
-        # dict key is never seen again, so "in the dict" means "among the first keys")
-        self.full[table] = True
-        if table != "external_id":
-            later = self._set_odd_aside(table, later)
+        if not self.full[table]:
+            memory = self.memory[table]
+            room = self.memory_keys - len(memory)
+            if room >= len(items) or room >= len({k for k, _ in items if k not in memory}):
+                for key, row in items:
+                    if key not in memory:
+                        memory[key] = row
+                return
+            # the dict is full: its keys move to the levels, in the order they came (so each keeps
+            # its row), before this batch's; from now on no lookup pays for the dict
+            items = [*memory.items(), *(item for item in items if new or item[0] not in memory)]
+            self.memory[table] = {}
+            self.full[table] = True
+        later = self._set_odd_aside(table, items) if table != "external_id" else items
         spill = self._levels_for(table).add(later)
         if spill:
             self.spilled[table] = True
@@ -337,7 +332,7 @@ class RunKeys:
             db.executemany(f"INSERT OR IGNORE INTO {table} (k, row) VALUES (?, ?)", spill)
             db.execute("COMMIT")
 
-    def _set_odd_aside(self, table: str, items: list[tuple[Any, int]]) -> list[tuple[Any, int]]:
+    def _set_odd_aside(self, table: str, items: Sequence[tuple[Any, int]]) -> Sequence[tuple[Any, int]]:
         """``items`` without the int keys a slot cannot hold, which go to the table's ``odd`` dict."""
         kept, odd_keys = _split_odd([k for k, _ in items])
         if not odd_keys:
@@ -352,18 +347,16 @@ class RunKeys:
         """The subset of ``keys`` already present, with the row that first took each."""
         if self.empty[table]:
             return {}
-        memory = self.memory[table]
         if not self.full[table]:
+            memory = self.memory[table]
             return {k: memory[k] for k in keys if k in memory}
-        keys = list(keys)
-        out = {k: memory[k] for k in memory.keys() & keys}
-        rest = [k for k in keys if k not in out] if out else keys
+        out: dict[Any, int] = {}
         if table != "external_id":
-            rest, odd_keys = _split_odd(rest)
+            keys, odd_keys = _split_odd(keys if isinstance(keys, list) else list(keys))
             odd = self.odd[table]
             out.update((k, odd[k]) for k in odd_keys if k in odd)
         unique: list[Any] = []
-        self._levels_for(table).found(rest, out, unique)
+        self._levels_for(table).found(keys, out, unique)
         if unique and self.spilled[table]:
             db = self._connect()
             for i in range(0, len(unique), _BATCH):

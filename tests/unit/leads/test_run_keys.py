@@ -95,7 +95,7 @@ def test_many_keys_through_small_levels_into_sqlite(seed: int, levels: list[int]
             for i, k in enumerate(chunk):
                 if k not in seen:
                     new.setdefault(k, row - len(chunk) + i + 1)
-            keys.add("phone", list(new.items()))
+            keys.add("phone", list(new.items()), new=rng.random() < 0.5)  # what the run promises
             for k, r in new.items():
                 model.setdefault(k, r)
         assert keys.found("phone", list(model) + [0, 10**13]) == model
@@ -106,16 +106,19 @@ def test_many_keys_through_small_levels_into_sqlite(seed: int, levels: list[int]
 
 
 def test_tiers_first_row_wins_and_levels_wait_for_the_dict() -> None:
-    # 3 keys in the dict, then levels of 2 and 1 slots, then SQLite
-    keys = RunKeys(memory_keys=3, levels=(2, 1))
+    # up to 3 keys in the dict, then levels of 5 and 3 slots, then SQLite
+    keys = RunKeys(memory_keys=3, levels=(5, 3))
     try:
         keys.add("phone", [(10, 1), (11, 2)])
+        keys.add("phone", [(12, 3), (10, 99)])
         assert keys.levels["phone"] is None and keys._db is None  # nothing allocated before the dict fills
-        # one chunk straddling the boundary: 12 fills the dict, 13 and 14 go to the levels
-        keys.add("phone", [(12, 3), (10, 99), (13, 4), (14, 5), (13, 98)])
-        assert len(keys.memory["phone"]) == 3 and keys.levels["phone"].count == 2 and not keys.spilled["phone"]
-        keys.add("phone", [(15, 6), (16, 7), (11, 97), (14, 96)])  # 15 takes the last slot, 16 spills
-        assert keys.levels["phone"].count == 3 and keys.spilled["phone"]
+        assert keys.memory["phone"] == {10: 1, 11: 2, 12: 3}
+        # a chunk past the dict: its keys and the dict's move to the levels, the dict is dropped
+        keys.add("phone", [(13, 4), (14, 5), (13, 98)])
+        assert keys.memory["phone"] == {} and keys.levels["phone"].count == 5 and not keys.spilled["phone"]
+        # slots: 10 % 5, 11 % 5, 12 % 5, 13 % 5, 14 % 5 fill the first level; 15 % 3 and 16 % 3 the second
+        keys.add("phone", [(15, 6), (16, 7), (11, 97), (14, 96), (18, 9)])  # 18 % 3 == 15 % 3: it spills
+        assert keys.levels["phone"].count == 7 and keys.spilled["phone"]
         assert keys.found("phone", [10, 11, 12, 13, 14, 15, 16, 17, 13]) == {
             10: 1,
             11: 2,
@@ -126,8 +129,7 @@ def test_tiers_first_row_wins_and_levels_wait_for_the_dict() -> None:
             16: 7,
         }
         keys.add("phone", [(13, 95), (16, 94), (17, 8)])
-        assert keys.memory["phone"] == {10: 1, 11: 2, 12: 3}
-        assert keys.found("phone", [17, 16, 13, 18]) == {17: 8, 16: 7, 13: 4}
+        assert keys.found("phone", [17, 16, 13, 18, 19]) == {17: 8, 16: 7, 13: 4, 18: 9}
         assert keys.found("external_id", ["a"]) == {} and keys.levels["external_id"] is None
     finally:
         keys.close()
