@@ -6,7 +6,7 @@ Each table (phone, external id, DNC) therefore keeps:
 
 1. up to ``memory_keys`` keys in a plain dict: the whole run, for most lists;
 2. past that, every key in a few preallocated *direct-mapped levels* (``LEVELS``: about 1.97
-   million slots in flat ``array``\\ s, 23-31 MB per table), allocated when the dict fills: the
+   million slots in flat ``array``\\ s, 31 MB per table), allocated when the dict fills: the
    dict's keys move into them and the dict is dropped, so a lookup never pays for two structures
    and the memory is the same whatever the number of leads;
 3. the keys no level has room for in a throwaway SQLite file with a small page cache, created on
@@ -22,7 +22,9 @@ addressing (which measured 3x slower per key here). Only a key whose slots are a
 goes on to SQLite, which is queried only for such keys, in batches per chunk.
 
 Phone keys are the E.164 number without ``+`` as an integer, stored as they are (exact, no
-hashing); their rows are int32 (a row beyond that range keeps an exact side entry). An external
+hashing), each beside its row in the same array, so that one memory access finds both (the levels
+are far larger than the CPU's caches: a read of a slot is the cost, and it measured 30% more
+with keys and rows in two arrays). An external
 id's slot holds its 64-bit ``hash()`` (made odd, so never the empty ``0``) and where the id's UTF-8
 bytes and row were appended to a scratch file beside the SQLite one; a slot whose hash matches is
 confirmed by reading those bytes back, so two different ids are never taken for one (an id whose
@@ -51,10 +53,9 @@ MEMORY_KEYS = 50_000
 LEVELS: tuple[int, ...] = (1_048_573, 524_287, 262_139, 131_071)
 """Slots of each direct-mapped level, in lookup order (primes; ``()``: no levels, straight to SQLite).
 
-At 1,000,000 distinct keys per table about 1,000 reach SQLite; phone and DNC tables take 12 bytes
-per slot (23 MB), the external-id table 16 (31 MB), allocated when the table's dict fills."""
+At 1,000,000 distinct keys per table about 1,000 reach SQLite; each table's levels take 16 bytes per
+slot (31 MB), allocated when the table's dict fills."""
 _HEAD = struct.Struct("<qI")  # an external id's record in the scratch file: row, byte length
-_FAR = -(2**31)  # in an int32 row slot: look in the levels' ``far`` dict first (a row beyond int32)
 _KEY_MIN, _KEY_MAX = -(2**63), 2**63 - 1  # int keys a slot holds; 0 marks an empty slot
 _hash = hash  # the text levels' hash; tests swap in a colliding one
 
@@ -68,12 +69,14 @@ def _split_odd(keys: list[int]) -> tuple[list[int], set[int]]:
 
 
 class _IntLevels:
-    """Direct-mapped levels of int keys (never ``0``, within int64) to int32 rows."""
+    """Direct-mapped levels of int keys (never ``0``, within int64) to rows (int64, as in SQLite).
+
+    A level is one ``array("q")`` of key, row pairs: the key and its row share a cache line, so a
+    lookup or an insert costs one memory access, not two (the tables are far larger than the caches).
+    """
 
     def __init__(self, sizes: Sequence[int]) -> None:
-        self.levels = [(array("q", [0]) * size, array("i", [0]) * size, size) for size in sizes]
-        #: rows outside int32, by key: their slot holds ``_FAR`` (a key absent here has row ``_FAR`` itself)
-        self.far: dict[int, int] = {}
+        self.levels = [(array("q", [0]) * (2 * size), size) for size in sizes]
         self.count = 0
 
     def found(self, keys: Iterable[int], out: dict[Any, int], rest: list[Any]) -> None:
@@ -82,23 +85,20 @@ class _IntLevels:
         if not levels:
             rest.extend(keys)
             return
-        (slots0, rows0, size0), deeper = levels[0], levels[1:]
-        far, far_mark = self.far, _FAR
+        (pairs0, size0), deeper = levels[0], levels[1:]
         for k in keys:
-            i = k % size0
-            s = slots0[i]
+            i = (k % size0) << 1
+            s = pairs0[i]
             if s == k:
-                row = rows0[i]
-                out[k] = far.get(k, row) if row == far_mark else row
+                out[k] = pairs0[i + 1]
                 continue
             if s == 0:
                 continue
-            for slots, rows, size in deeper:
-                i = k % size
-                s = slots[i]
+            for pairs, size in deeper:
+                i = (k % size) << 1
+                s = pairs[i]
                 if s == k:
-                    row = rows[i]
-                    out[k] = far.get(k, row) if row == far_mark else row
+                    out[k] = pairs[i + 1]
                     break
                 if s == 0:
                     break
@@ -110,43 +110,33 @@ class _IntLevels:
         levels = self.levels
         if not levels:
             return list(items)
-        (slots0, rows0, size0), deeper = levels[0], levels[1:]
+        (pairs0, size0), deeper = levels[0], levels[1:]
         count = self.count
         left: list[tuple[int, int]] = []
         for k, row in items:
-            i = k % size0
-            s = slots0[i]
+            i = (k % size0) << 1
+            s = pairs0[i]
             if s == 0:  # the common case inline: the first level has room
-                slots0[i] = k
-                try:
-                    rows0[i] = row
-                except OverflowError:
-                    self._far(rows0, i, k, row)
+                pairs0[i] = k
+                pairs0[i + 1] = row
                 count += 1
                 continue
             if s == k:
                 continue  # present: the first row stays
-            for slots, rows, size in deeper:
-                i = k % size
-                s = slots[i]
+            for pairs, size in deeper:
+                i = (k % size) << 1
+                s = pairs[i]
                 if s == k:
                     break
                 if s == 0:
-                    slots[i] = k
-                    try:
-                        rows[i] = row
-                    except OverflowError:
-                        self._far(rows, i, k, row)
+                    pairs[i] = k
+                    pairs[i + 1] = row
                     count += 1
                     break
             else:
                 left.append((k, row))
         self.count = count
         return left
-
-    def _far(self, rows: array[int], i: int, key: int, row: int) -> None:
-        rows[i] = _FAR
-        self.far[key] = row
 
 
 class _TextLevels:
@@ -157,7 +147,8 @@ class _TextLevels:
     """
 
     def __init__(self, sizes: Sequence[int], path: str) -> None:
-        self.levels = [(array("q", [0]) * size, array("q", [0]) * size, size) for size in sizes]
+        # one array("q") per level of hash, offset pairs (one cache line per slot, as the int levels)
+        self.levels = [(array("q", [0]) * (2 * size), size) for size in sizes]
         self.count = 0
         self._file = open(path, "w+b")  # noqa: SIM115 - closed in close()
         self._end = 0
@@ -177,25 +168,25 @@ class _TextLevels:
         if not levels:
             rest.extend(keys)
             return
-        (slots0, where0, size0), deeper = levels[0], levels[1:]
+        (pairs0, size0), deeper = levels[0], levels[1:]
         for k in keys:
             h = hash_(k) | 1
-            i = h % size0
-            s = slots0[i]
+            i = (h % size0) << 1
+            s = pairs0[i]
             if s == 0:
                 continue
             if s == h:
-                stored, row = self._record(where0[i])
+                stored, row = self._record(pairs0[i + 1])
                 if stored == k.encode("utf-8", "surrogatepass"):
                     out[k] = row
                     continue
-            for slots, where, size in deeper:
-                i = h % size
-                s = slots[i]
+            for pairs, size in deeper:
+                i = (h % size) << 1
+                s = pairs[i]
                 if s == 0:
                     break
                 if s == h:
-                    stored, row = self._record(where[i])
+                    stored, row = self._record(pairs[i + 1])
                     if stored == k.encode("utf-8", "surrogatepass"):
                         out[k] = row
                         break
@@ -211,23 +202,23 @@ class _TextLevels:
         for k, row in items:
             h = hash_(k) | 1
             data = None
-            for slots, where, size in levels:
-                i = h % size
-                s = slots[i]
+            for pairs, size in levels:
+                i = (h % size) << 1
+                s = pairs[i]
                 if s == 0:
                     if data is None:
                         data = k.encode("utf-8", "surrogatepass")
                     pending.append(pack(row, len(data)))
                     pending.append(data)
-                    slots[i] = h
-                    where[i] = end
+                    pairs[i] = h
+                    pairs[i + 1] = end
                     end += _HEAD.size + len(data)
                     count += 1
                     break
                 if s == h:
                     if data is None:
                         data = k.encode("utf-8", "surrogatepass")
-                    if self._record(where[i])[0] == data:
+                    if self._record(pairs[i + 1])[0] == data:
                         break  # present: the first row stays
             else:
                 left.append((k, row))

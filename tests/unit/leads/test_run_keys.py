@@ -1,7 +1,7 @@
 """The run's de-duplication keys (``RunKeys``) answer exactly as one plain dict where the first row wins.
 
 Whatever the tier sizes (the dict tier, the direct-mapped levels, the SQLite spill), whatever the keys
-(phone-like ints, ints no slot can hold, text ids whose hashes all collide) and rows (beyond int32
+(phone-like ints, ints no slot can hold, text ids whose hashes all collide) and rows (all of int64
 too), in whatever interleaving of lookups and additions. The sizes are injected so a few keys cross
 every tier; the model is a dict built here with ``setdefault``, independent of the code under test.
 """
@@ -25,9 +25,9 @@ INT_KEYS = st.one_of(
     st.integers(-3, 3),
     st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**70, 598_94_123_456, 1_212_555_0100]),
 )
-# rows around the int32 slot's range, including its marker value -2**31
+# rows anywhere in int64 (what SQLite and the slots hold)
 ROWS = st.one_of(
-    st.integers(1, 10**6), st.sampled_from([0, -1, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**40])
+    st.integers(1, 10**6), st.sampled_from([0, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)])
 )
 TEXT_KEYS = st.one_of(st.integers(0, 40).map(lambda k: f"id-{k}" if k % 3 else f"ïd {k}"), st.text(max_size=4))
 LEVELS = st.lists(st.integers(1, 7), max_size=4)
