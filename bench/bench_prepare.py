@@ -305,7 +305,9 @@ def main() -> None:
         f"| workers={w} RSS: task + workers (MB) | workers={w} task CPU s |"
         + (" fast rows/s | fast / bare | fast / prepare | bare rphonenumbers rows/s |" if args.fast else "")
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if args.fast else ""))
+    print(
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if args.fast else "")
+    )
     for size, bare, prep, prep2, fast in results:
         b = bare["rows"] / bare["seconds"]
         p = prep["rows"] / prep["seconds"]

@@ -11,16 +11,12 @@ import csv
 import random
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import airflow_provider_dialer.leads.suppression as suppression
 from airflow_provider_dialer.leads import PreparedLead, prepare_leads
 from airflow_provider_dialer.leads.sources import CsvSource
-from airflow_provider_dialer.leads.suppression import RunKeys
 
 UTC = UTC
 NOW = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)

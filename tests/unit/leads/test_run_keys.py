@@ -26,9 +26,7 @@ INT_KEYS = st.one_of(
     st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**70, 598_94_123_456, 1_212_555_0100]),
 )
 # rows anywhere in int64 (what SQLite and the slots hold)
-ROWS = st.one_of(
-    st.integers(1, 10**6), st.sampled_from([0, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)])
-)
+ROWS = st.one_of(st.integers(1, 10**6), st.sampled_from([0, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)]))
 TEXT_KEYS = st.one_of(st.integers(0, 40).map(lambda k: f"id-{k}" if k % 3 else f"ïd {k}"), st.text(max_size=4))
 LEVELS = st.lists(st.integers(1, 7), max_size=4)
 
