@@ -13,7 +13,9 @@ fresh subprocess so peak RSS belongs to that run alone:
   format E.164 on every phone of the row (primary and alternative: the floor any preparation pays);
 - ``prepare``: ``prepare_leads`` over the same file, iterating every prepared lead;
 - ``prepare, workers=N`` (``--workers``, default 2): the same with the per-row work on N worker
-  processes (same result, checked); RSS is the task process's peak plus the workers' peak sum.
+  processes (same result, checked); RSS is the task process's peak plus the workers' peak sum, and
+  "task CPU" the task process's own CPU seconds (reading, hand-off, settling rows in order: the
+  serial part that bounds it).
 - ``prepare, fast`` (``--fast``, the default when rphonenumbers is installed): one core again,
   phones parsed by rphonenumbers (the ``fast`` extra, forced whatever its metadata release; same
   counts checked), and the bare loop again with rphonenumbers in place of phonenumbers.
@@ -218,6 +220,7 @@ def worker_prepare(path: str, workers: int = 1) -> dict[str, float]:
     # With one process there are no descendants: scanning /proc for them would only steal the GIL.
     tree = TreeRss() if workers > 1 else None
     t0 = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     result = prepare_leads(
         CsvSource(path),
         column_mapping=mapping,
@@ -230,12 +233,15 @@ def worker_prepare(path: str, workers: int = 1) -> dict[str, float]:
     for chunk in result.chunks(1000):
         prepared += len(chunk)
     seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     report = result.report
     return {
         "rows": report.rows,
         "prepared": prepared,
         "rejected": report.rejected,
         "seconds": seconds,
+        # this process's own CPU (all its threads, not the workers'): with workers, the serial part's cost
+        "cpu_s": cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime,
         "rss_mb": _peak_rss_mb(),
         "workers_rss_mb": tree.stop() if tree else 0.0,
         "counts": dict(report.counts),
@@ -296,10 +302,12 @@ def main() -> None:
     print(
         f"| leads | bare phonenumbers rows/s | prepare_leads rows/s | prepare / bare | prepared | rejected "
         f"| peak RSS bare (MB) | peak RSS prepare (MB) | workers={w} rows/s | workers={w} / bare "
-        f"| workers={w} RSS: task + workers (MB) |"
+        f"| workers={w} RSS: task + workers (MB) | workers={w} task CPU s |"
         + (" fast rows/s | fast / bare | fast / prepare | bare rphonenumbers rows/s |" if args.fast else "")
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if args.fast else ""))
+    print(
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if args.fast else "")
+    )
     for size, bare, prep, prep2, fast in results:
         b = bare["rows"] / bare["seconds"]
         p = prep["rows"] / prep["seconds"]
@@ -308,7 +316,7 @@ def main() -> None:
         print(
             f"| {size:,} | {b:,.0f} | {p:,.0f} | {p / b:.0%} | {prep['prepared']:,} | {prep['rejected']:,} "
             f"| {bare['rss_mb']:.0f} | {prep['rss_mb']:.0f} | {p2:,.0f} | {p2 / b:.0%} "
-            f"| {prep2['rss_mb']:.0f} + {prep2['workers_rss_mb']:.0f} |",
+            f"| {prep2['rss_mb']:.0f} + {prep2['workers_rss_mb']:.0f} | {prep2['cpu_s']:.1f} |",
             end="",
         )
         if fast is not None:

@@ -237,8 +237,9 @@ class PreparationRun:
                 new_ext.append((ext_key, row))
             report.prepared += 1
             yield construct(fields)
-        keys.add("phone", new_phone)
-        keys.add("external_id", new_ext)
+        # each key once, and absent when this chunk looked: the tables need not check them again
+        keys.add("phone", new_phone, new=True)
+        keys.add("external_id", new_ext, new=True)
 
 
 def _checked_first(records: Iterator[Any], mapping: ColumnMapping, where: str) -> Iterator[Any]:
