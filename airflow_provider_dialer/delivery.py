@@ -131,6 +131,9 @@ class ProgressStore(Protocol):
 
     def save(self, state: dict[str, Any]) -> None: ...
 
+    # A store may also offer ``save_changes(state, changed)``: the same save, told which entries
+    # (``("chunks", key)``, ``(section, name)``) changed since the last one, so it can write only those.
+
     def complete(self, retention: dt.timedelta) -> None:
         """The task ended successfully: mark the progress complete (a cleared task then sends nothing
         twice) and remove this DAG's progress that was completed more than ``retention`` ago."""
@@ -222,6 +225,10 @@ class ChunkDelivery:
         self.state.setdefault("chunks", {})
         self.report = DeliveryReport()
         self._lock = threading.Lock()
+        #: the state's entries changed since the last save, for a store that writes only those
+        #: (``save_changes``, see ``pipeline.progress_store.FileProgressStore``); the first save is whole
+        self._changed: set[tuple[str, ...]] = set()
+        self._saved_whole = False
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._timer: threading.Timer | None = None
@@ -243,6 +250,7 @@ class ChunkDelivery:
             if piece is not None:
                 entry["piece"] = piece
             self.state["chunks"][key] = entry
+            self._changed.add(("chunks", key))
             if status == "done" and time.monotonic() - self._saved_at < self.flush_seconds:
                 self._unsaved = True  # saved with the next mark, or by the timer (see the class docstring)
                 if self._timer is None:
@@ -257,10 +265,17 @@ class ChunkDelivery:
         (the ``sending`` mark that follows a screen, before its request goes out)."""
         with self._lock:
             self.state.setdefault(section, {}).update(entries)
+            self._changed.update((section, name) for name in entries)
 
     def _save(self) -> None:
-        """Write the state (the caller holds the lock)."""
-        self.store.save(self.state)
+        """Write the state, or only what changed when the store can (the caller holds the lock)."""
+        save_changes = getattr(self.store, "save_changes", None)
+        if save_changes is not None and self._saved_whole:
+            save_changes(self.state, self._changed)
+        else:
+            self.store.save(self.state)
+            self._saved_whole = True
+        self._changed = set()
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._timer = None
@@ -337,6 +352,7 @@ class ChunkDelivery:
         """Record that the chunk's missing leads are being sent again (under ``<key>/resend``)."""
         with self._lock:
             self.state["chunks"].setdefault(key, {"status": "sending"})["resending"] = True
+            self._changed.add(("chunks", key))
             self._save()
 
     def _resolve_or_unknown(
