@@ -52,7 +52,10 @@ def release_wave(at: dt.datetime, zones: Sequence[str], window: CallingWindow | 
 
 
 def count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
-    entry = zones.setdefault(lead.timezone, {"leads": 0, "call_now": 0, "first": None, "last": None})
+    # runs once per lead sent: the entry's default is built only for a zone seen the first time
+    entry = zones.get(lead.timezone)
+    if entry is None:
+        entry = zones[lead.timezone] = {"leads": 0, "call_now": 0, "first": None, "last": None}
     entry["leads"] += 1
     if lead.call_at is None:
         entry["call_now"] += 1
