@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from airflow_provider_dialer.exceptions import DialerProgressError
 
@@ -109,6 +109,8 @@ class FileProgressStore:
         self._snapshot_bytes = 0
         #: whether this store wrote the file since it was read (else the next save writes a snapshot)
         self._written = False
+        #: the file, open for appending since this store's last snapshot (one write per save, no open)
+        self._journal: BinaryIO | None = None
 
     def _way_out(self) -> str:
         return f"delete the file {str(self.path)!r}"
@@ -178,8 +180,11 @@ class FileProgressStore:
         line = _line([JOURNAL_FORMAT, self._seq, state])
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_bytes(line)
+        self._close()
         tmp.replace(self.path)
         self._snapshot_bytes, self._journal_bytes, self._written = len(line), 0, True
+        # unbuffered: each record is one write() of the whole line, nothing waits in a buffer
+        self._journal = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open across saves, closed by _close
 
     def save_changes(self, state: dict[str, Any], changed: Iterable[StatePath]) -> None:
         """Record that the entries at ``changed`` now hold what ``state`` holds there (one appended line).
@@ -202,13 +207,21 @@ class FileProgressStore:
         if drops:
             record["del"] = drops
         line = _line(record)
-        with open(self.path, "ab") as journal:
-            journal.write(line)  # one write of a whole line: a kill leaves it whole or torn at the end
+        assert self._journal is not None  # opened by the snapshot this store wrote first
+        written = self._journal.write(line)  # one write of a whole line: a kill leaves it whole or torn at the end
+        while written is not None and written < len(line):  # a short write (a signal): the rest, in order
+            written += self._journal.write(line[written:]) or 0
         self._seq += 1
         self._journal_bytes += len(line)
 
+    def _close(self) -> None:
+        journal, self._journal = self._journal, None
+        if journal is not None:
+            journal.close()
+
     def complete(self, retention: dt.timedelta) -> None:
         """Remove the file: a local path is usually reused by the next run, which must start afresh."""
+        self._close()
         self.path.unlink(missing_ok=True)
 
 
