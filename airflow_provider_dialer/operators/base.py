@@ -36,7 +36,7 @@ from airflow_provider_dialer.pipeline.waves import (
     NOW_WAVE,
     WINDOW_MOVES,
     apply_moves,
-    count_zone,
+    count_zones,
     parse_wave,
     release_wave,
     wave_of,
@@ -165,9 +165,14 @@ class LeadsOperator(TaskHook, ObservedRun, LeadArguments):
         moves = moves or {}
         buffers: dict[str, list[PreparedLead]] = {}
         counters: dict[str, int] = {}
+        # zones are counted in batches (``count_zones``: the same counts, its per-lead steps in C)
+        uncounted: list[PreparedLead] = []
         for lead in prepared:
             if zones is not None:
-                count_zone(zones, lead)
+                uncounted.append(lead)
+                if len(uncounted) >= 4096:
+                    count_zones(zones, uncounted)
+                    uncounted = []
             wave = wave_of(lead, per_lead, prepared_at, window)
             if wave != NOW_WAVE and parse_wave(wave) > now:
                 held[wave] = held.get(wave, 0) + 1
@@ -180,6 +185,8 @@ class LeadsOperator(TaskHook, ObservedRun, LeadArguments):
                 counters[wave] = counters.get(wave, 0) + 1
                 yield from apply_moves(f"{wave}#{counters[wave]}", buffer, moves, now, held)
                 buffers[wave] = []
+        if zones is not None and uncounted:
+            count_zones(zones, uncounted)
         for wave, buffer in buffers.items():
             if buffer:
                 counters[wave] = counters.get(wave, 0) + 1
