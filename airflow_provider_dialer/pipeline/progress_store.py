@@ -136,7 +136,8 @@ class FileProgressStore:
             raise self._unreadable("its snapshot line is cut short")
         if len(first) != 3 or not isinstance(first[1], int) or not isinstance(first[2], dict):
             raise self._unreadable("its snapshot line is not [format, seq, state]")
-        _, seq, state = first
+        seq: int = first[1]
+        state: dict[str, Any] = first[2]
         self._snapshot_bytes = len(lines[0]) + 1
         # lines[-1] is what follows the last line end: empty, or a record the worker died writing
         for number, line in enumerate(lines[1:-1], start=2):
