@@ -22,7 +22,7 @@ vendor answers it is marked ``done`` with its outcome (written with the next sav
   is split in halves, and the halves again, until the leads the vendor refuses are found one by
   one: each is reported refused with the vendor's reason, the rest land (see ``_split``).
 
-The stores themselves (memory, JSON file, Airflow Variable) are in ``pipeline/progress_store.py``;
+The stores themselves (memory, a journal file, Airflow Variable) are in ``pipeline/progress_store.py``;
 this module holds what delivery needs of one (``ProgressStore``). A task that ended successfully
 marks its progress complete; completed progress of the same DAG older than the retention is removed
 then (``ProgressStore.complete``).

@@ -1,10 +1,10 @@
-"""Where delivery progress lives between task attempts: in memory, in a JSON file or in an Airflow Variable.
+"""Where delivery progress lives between task attempts: in memory, in a journal file or in an Airflow Variable.
 
 Each store implements ``delivery.ProgressStore``: ``load`` the progress (``None`` when there is
 none), ``save`` it, and ``complete`` it when the task succeeded. Progress that exists but cannot be
 read fails with ``DialerProgressError`` instead of starting over: starting over would send every
 lead again. XCom is cleared when a task retries, so a task's progress lives in a Variable by
-default (one per task instance and map index) or in a JSON file for local runs.
+default (one per task instance and map index) or in a journal file for local runs (``FileProgressStore``).
 """
 
 from __future__ import annotations
