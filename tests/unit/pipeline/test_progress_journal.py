@@ -255,7 +255,7 @@ def test_progress_written_before_the_journal_resumes_and_becomes_a_journal(tmp_p
     vendor = Vendor(stored=list(range(9)))
     report = ChunkDelivery(FileProgressStore(path), vendor.send, vendor.resolve).run(CHUNKS)
     assert Counter(vendor.stored) == Counter(ALL_ROWS)
-    assert vendor.sent == ["now#4", "now#5", "now#6"] and vendor.read == ["now#3"]
+    assert sorted(vendor.sent) == ["now#4", "now#5", "now#6"] and vendor.read == ["now#3"]  # sent 4 at a time
     assert report.accepted == len(ALL_ROWS) and report.chunks_skipped == 2
     first = json.loads(path.read_bytes().split(b"\n")[0])
     assert first[0] == JOURNAL_FORMAT and first[2]["target"] == {"list_id": 7}
