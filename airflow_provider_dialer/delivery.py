@@ -22,7 +22,7 @@ vendor answers it is marked ``done`` with its outcome (written with the next sav
   is split in halves, and the halves again, until the leads the vendor refuses are found one by
   one: each is reported refused with the vendor's reason, the rest land (see ``_split``).
 
-The stores themselves (memory, JSON file, Airflow Variable) are in ``pipeline/progress_store.py``;
+The stores themselves (memory, a journal file, Airflow Variable) are in ``pipeline/progress_store.py``;
 this module holds what delivery needs of one (``ProgressStore``). A task that ended successfully
 marks its progress complete; completed progress of the same DAG older than the retention is removed
 then (``ProgressStore.complete``).
@@ -137,6 +137,9 @@ class ProgressStore(Protocol):
 
     def save(self, state: dict[str, Any]) -> None: ...
 
+    # A store may also offer ``save_changes(state, changed)``: the same save, told which entries
+    # (``("chunks", key)``, ``(section, name)``) changed since the last one, so it can write only those.
+
     def complete(self, retention: dt.timedelta) -> None:
         """The task ended successfully: mark the progress complete (a cleared task then sends nothing
         twice) and remove this DAG's progress that was completed more than ``retention`` ago."""
@@ -233,6 +236,10 @@ class ChunkDelivery:
         self.state.setdefault("chunks", {})
         self.report = DeliveryReport()
         self._lock = threading.Lock()
+        #: the state's entries changed since the last save, for a store that writes only those
+        #: (``save_changes``, see ``pipeline.progress_store.FileProgressStore``); the first save is whole
+        self._changed: set[tuple[str, ...]] = set()
+        self._saved_whole = False
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._timer: threading.Timer | None = None
@@ -254,6 +261,7 @@ class ChunkDelivery:
             if piece is not None:
                 entry["piece"] = piece
             self.state["chunks"][key] = entry
+            self._changed.add(("chunks", key))
             if status == "done" and time.monotonic() - self._saved_at < self.flush_seconds:
                 self._unsaved = True  # saved with the next mark, or by the timer (see the class docstring)
                 if self._timer is None:
@@ -268,10 +276,17 @@ class ChunkDelivery:
         (the ``sending`` mark that follows a screen, before its request goes out)."""
         with self._lock:
             self.state.setdefault(section, {}).update(entries)
+            self._changed.update((section, name) for name in entries)
 
     def _save(self) -> None:
-        """Write the state (the caller holds the lock)."""
-        self.store.save(self.state)
+        """Write the state, or only what changed when the store can (the caller holds the lock)."""
+        save_changes = getattr(self.store, "save_changes", None)
+        if save_changes is not None and self._saved_whole:
+            save_changes(self.state, self._changed)
+        else:
+            self.store.save(self.state)
+            self._saved_whole = True
+        self._changed = set()
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._timer = None
@@ -348,6 +363,7 @@ class ChunkDelivery:
         """Record that the chunk's missing leads are being sent again (under ``<key>/resend``)."""
         with self._lock:
             self.state["chunks"].setdefault(key, {"status": "sending"})["resending"] = True
+            self._changed.add(("chunks", key))
             self._save()
 
     def _resolve_or_unknown(

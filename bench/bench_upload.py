@@ -8,6 +8,7 @@ workload runs in a fresh subprocess so its peak RSS is its own. Per list-capable
   ``execute`` start to return; peak RSS of that process; requests as the emulator logged them;
 - ``send``: the same ``execute`` with the leads already prepared (loaded from a pickle before the
   clock; ``_prepare`` handed the list): hook encoding + HTTP + progress store, i.e. the send stage;
+  also its process's CPU seconds (steadier than the wall clock on a shared machine);
 - ``ceiling``: the same wire bodies (built with the hook modules' mapping functions, before the
   clock) posted with raw httpx at the same concurrency and chunk size: the transport ceiling;
 - ``prepare``: ``prepare_leads`` alone on the same CSV with the operator's arguments, streamed the
@@ -29,6 +30,7 @@ same machine (with UJET's default 10 requests/s, 1,000,000 leads in chunks of 5,
     python bench/bench_upload.py                                   # 100,000 and 1,000,000 leads
     python bench/bench_upload.py --sizes 100000 --vendors ujet --naive-sample 500
     python bench/bench_upload.py --phones rphonenumbers --prepare-workers 1   # one phone library only
+    python bench/bench_upload.py --json rows.json ... ; python bench/bench_upload.py --table rows.json
 
 ``e2e`` and ``prepare`` run once per phone library (``--phones``; default: phonenumbers, and
 rphonenumbers too when the ``fast`` extra is installed, forced with ``DIALER_PHONE_BACKEND``
@@ -186,9 +188,12 @@ def worker_send(vendor: str, pickled: str, work: str) -> dict[str, Any]:
     op._prepare = lambda now, with_report=True: _Prepared(leads, report)  # type: ignore[method-assign]
     __import__(f"airflow_provider_dialer.hooks.{vendor}")  # warm, as the ceiling's wire modules are
     rss_start = _peak_rss_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
     summary = op.execute({})
-    return _result(summary, time.perf_counter() - t0, rss_start)
+    result = _result(summary, time.perf_counter() - t0, rss_start)
+    # the task process's own CPU time: steadier than the wall clock on a machine shared with other work
+    result["cpu_seconds"] = time.process_time() - cpu0
+    return result
 
 
 def _auth(vendor: str, base: str, creds: dict[str, str]) -> dict[str, str]:
@@ -484,17 +489,18 @@ def table(rows: list[dict[str, Any]], sample: int, prepare_workers: int = 1) -> 
         )
         + " The send stage and the ceiling start from leads already prepared.",
         "",
-        "| vendor | leads (CSV rows) | phones | sent | requests | end to end s | leads/s | send stage s | transport ceiling s "
+        "| vendor | leads (CSV rows) | phones | sent | requests | end to end s | leads/s | send stage s | send stage CPU s | transport ceiling s "
         "| send / ceiling | prepare alone s | naive s (extrapolated) | e2e vs naive | e2e / ceiling | e2e / prepare "
         "| peak RSS MB | workers RSS MB | hand-written s (sent) | e2e vs hand-written |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         e2e, send, ceil, prep, naive = r["e2e"], r["send"], r["ceiling"], r["prepare"], r["naive"]
         naive_s = naive["seconds"] / naive["leads"] * e2e["accepted"]
         out.append(
             f"| {r['vendor']} | {r['size']:,} | {r.get('phones', 'phonenumbers')} | {e2e['accepted']:,} | {e2e['requests_logged']:,} | {e2e['seconds']:.1f} "
-            f"| {e2e['read'] / e2e['seconds']:,.0f} | {send['seconds']:.2f} | {ceil['seconds']:.2f} "
+            f"| {e2e['read'] / e2e['seconds']:,.0f} | {send['seconds']:.2f} | {send.get('cpu_seconds', float('nan')):.2f} "
+            f"| {ceil['seconds']:.2f} "
             f"| {ceil['seconds'] / send['seconds']:.0%} | {prep['seconds']:.1f} | ~{naive_s:,.0f} "
             f"| {naive_s / e2e['seconds']:.0f}x faster | {e2e['seconds'] / ceil['seconds']:.1f}x "
             f"| {e2e['seconds'] / prep['seconds']:.2f}x | {e2e['rss_mb']:.0f} | {e2e.get('children_rss_mb', 0):.0f} "
@@ -551,12 +557,16 @@ def main() -> int:
         choices=("phonenumbers", "rphonenumbers"),
         help="phone libraries to prepare with, forced (default: both when rphonenumbers is installed)",
     )
+    parser.add_argument("--table", metavar="JSON", help="only print the table of rows written earlier with --json")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
         sys.path.insert(0, str(ROOT))
         print(json.dumps(WORKERS[kind](*rest)))
+        return 0
+    if args.table:
+        print(table(json.loads(pathlib.Path(args.table).read_text()), args.naive_sample, args.prepare_workers))
         return 0
     os.environ["BENCH_PREPARE_WORKERS"] = str(args.prepare_workers)  # read by the e2e workers
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as work:

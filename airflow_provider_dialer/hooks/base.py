@@ -71,6 +71,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as ``field: rule`` pairs (the first five): never the input, which may hold a phone or a token."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'the value'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)[:5]
+    )
+
+
 class DialerHook(ConnectionTest, UILinks, BaseHook):
     """Base of the four vendor hooks. Subclasses set the class attributes and their auth flow.
 
@@ -540,10 +548,7 @@ class DialerHook(ConnectionTest, UILinks, BaseHook):
         """A flow's pydantic error as one of the family: before its first request it read the caller's
         arguments (``DialerValueError``); after, the vendor's answer (``DialerAnswerError``). The text
         names fields and rules only: pydantic's own text quotes the input, which may hold a phone or a token."""
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'the value'}: {error['msg']}"
-            for error in exc.errors(include_url=False, include_input=False, include_context=False)[:5]
-        )
+        problems = validation_problems(exc)
         if request is None:
             return DialerValueError(f"{self.vendor}: the arguments cannot be sent: {problems}")
         return DialerAnswerError(

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from itertools import compress, repeat
+from operator import attrgetter, is_, is_not
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,7 +55,10 @@ def release_wave(at: dt.datetime, zones: Sequence[str], window: CallingWindow | 
 
 
 def count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
-    entry = zones.setdefault(lead.timezone, {"leads": 0, "call_now": 0, "first": None, "last": None})
+    # runs once per lead sent: the entry's default is built only for a zone seen the first time
+    entry = zones.get(lead.timezone)
+    if entry is None:
+        entry = zones[lead.timezone] = {"leads": 0, "call_now": 0, "first": None, "last": None}
     entry["leads"] += 1
     if lead.call_at is None:
         entry["call_now"] += 1
@@ -61,6 +67,30 @@ def count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
         entry["first"] = lead.call_at
     if entry["last"] is None or lead.call_at > entry["last"]:
         entry["last"] = lead.call_at
+
+
+_TIMEZONE = attrgetter("timezone")
+_CALL_AT = attrgetter("call_at")
+
+
+def count_zones(zones: dict[str, dict[str, Any]], leads: Sequence[PreparedLead]) -> None:
+    """:func:`count_zone` for many leads at once, the same counts: the per-lead steps run in C
+    (``map`` over ``attrgetter``, ``Counter``); only leads with a ``call_at`` are visited one by one."""
+    timezones = list(map(_TIMEZONE, leads))
+    calls = list(map(_CALL_AT, leads))
+    for zone, count in Counter(timezones).items():
+        entry = zones.get(zone)
+        if entry is None:
+            entry = zones[zone] = {"leads": 0, "call_now": 0, "first": None, "last": None}
+        entry["leads"] += count
+    for zone, count in Counter(compress(timezones, map(is_, calls, repeat(None)))).items():
+        zones[zone]["call_now"] += count
+    for zone, call_at in compress(zip(timezones, calls, strict=True), map(is_not, calls, repeat(None))):
+        entry = zones[zone]
+        if entry["first"] is None or call_at < entry["first"]:
+            entry["first"] = call_at
+        if entry["last"] is None or call_at > entry["last"]:
+            entry["last"] = call_at
 
 
 def zones_summary(zones: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

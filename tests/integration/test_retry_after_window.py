@@ -21,6 +21,7 @@ from airflow_provider_dialer.exceptions import DialerHTTPError
 from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.fresh_leads import PushFreshLeadsOperator
 from airflow_provider_dialer.operators.lists import UploadListOperator
+from airflow_provider_dialer.pipeline.progress_store import FileProgressStore
 
 pytestmark = pytest.mark.integration
 UTC = dt.UTC
@@ -205,7 +206,7 @@ def test_ujet_retry_at_2105_holds_new_york_leads_until_0800_then_sends_each_once
     at_2105 = stored()
     assert deferred.value.trigger.moment == NEXT_0800  # released on the grid, inside the window
     assert {ZONE_OF[p] for p in set(at_2105) - set(first)} == {LA}  # New York waits
-    state = json.loads((tmp_path / "p.json").read_text())  # read while deferred: success removes the file
+    state = FileProgressStore(tmp_path / "p.json").load()  # read while deferred: success removes the file
     assert sorted(state["window"], key=int) == ["5", "6", "7", "9", "10", "11"]
     clock.now = NEXT_0800 + dt.timedelta(seconds=30)
     summary = op().resume_after_hold({}, None)

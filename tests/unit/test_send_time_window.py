@@ -28,6 +28,7 @@ from airflow_provider_dialer.leads import prepare_leads
 from airflow_provider_dialer.leads.window import CallingWindow
 from airflow_provider_dialer.operators import base as base_module
 from airflow_provider_dialer.operators.lists import UploadListOperator
+from airflow_provider_dialer.pipeline.progress_store import FileProgressStore
 from airflow_provider_dialer.pipeline.waves import release_wave
 from tests.fakes import FakeListHook, use_hook
 
@@ -331,7 +332,7 @@ def test_retry_at_2105_holds_leads_for_a_vendor_without_a_time_and_releases_them
         operator().execute({})
     assert [e["row"] for e in hook.sent] == [1, 2, 3]  # nothing went out at 21:05
     assert deferred.value.trigger.moment == NEXT_0800
-    state = __import__("json").loads((tmp_path / "p.json").read_text())
+    state = FileProgressStore(tmp_path / "p.json").load()
     assert state["window"] == {str(r): {"hold": "2027-06-11T12:00:00Z"} for r in (4, 5, 6)}
     for _ in range(2):  # a second retry before the opening changes nothing and sends nothing
         clock.now = AT_2105 + dt.timedelta(hours=3)

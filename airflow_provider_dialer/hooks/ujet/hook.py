@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import TypeAdapter, ValidationError
 
 from airflow_provider_dialer.exceptions import DialerAnswerError, DialerConfigError
-from airflow_provider_dialer.hooks.base import DialerHook
+from airflow_provider_dialer.hooks.base import DialerHook, validation_problems
 from airflow_provider_dialer.hooks.ujet.verbs import UjetVerbs
 from airflow_provider_dialer.hooks.ujet.wire import (
     JobStatus,
@@ -63,7 +63,8 @@ def _new_contact(contact: NewContactLike) -> UjetNewContact:
     try:
         return UjetNewContact.model_validate(dict(contact))
     except ValidationError as exc:
-        raise DialerConfigError(f"not a UJET contact: {exc}") from None
+        # field and rule only: pydantic's own text quotes the input, and a contact's input is a phone number
+        raise DialerConfigError(f"not a UJET contact: {validation_problems(exc)}") from None
 
 
 class UjetHook(UjetVerbs, DialerHook):

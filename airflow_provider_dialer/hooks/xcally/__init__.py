@@ -16,6 +16,7 @@ from airflow_provider_dialer.hooks.xcally.wire import (
     QueueCampaignOut,
     RealtimeAgent,
     User,
+    contact_mapper,
     contacts_csv,
     contacts_of_leads,
     csv_binding,
@@ -39,5 +40,6 @@ __all__ = [
     "contacts_csv",
     "contacts_of_leads",
     "csv_binding",
+    "contact_mapper",
     "xcally_contact",
 ]

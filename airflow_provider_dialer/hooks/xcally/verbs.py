@@ -34,9 +34,9 @@ from airflow_provider_dialer.hooks.xcally.campaign import (
 from airflow_provider_dialer.hooks.xcally.wire import (
     LIST_READ_PAGE,
     CmList,
+    contact_mapper,
     contacts_csv,
     csv_binding,
-    xcally_contact,
 )
 
 if TYPE_CHECKING:
@@ -58,7 +58,9 @@ if TYPE_CHECKING:
 
         acount_contacts: AsyncTwin[[int], int]
 
-        def _add_contacts_flow(self, list_id: int, encoded: list[bytes]) -> Flow[BulkAddResult]: ...
+        def _add_contacts_flow(
+            self, list_id: int, encoded: list[bytes], read_ids: bool = True
+        ) -> Flow[BulkAddResult]: ...
         def add_campaign_agents(self, campaign_id: int, agent_ids: Sequence[int], penalty: int = 0) -> None: ...
         def add_list_agents(self, list_id: int, agent_ids: Sequence[int]) -> None: ...
         def attach_lists(self, campaign_id: int, list_ids: Sequence[int]) -> None: ...
@@ -148,15 +150,16 @@ class XCallyVerbs(_MixinBase):
         refusal, not a failed chunk."""
         good: list[tuple[PreparedLead, str, bytes]] = []
         refused: list[dict[str, Any]] = []
+        # the options are the chunk's: checked once, then each lead is a plain dict build (no model)
+        mapped = contact_mapper(
+            list_id=int(target["list_id"]),
+            phone_format=target["phone_format"],
+            first_name_fallback=target.get("first_name_fallback"),
+        )
         for lead in leads:
             try:
-                # xcally_contact refuses with ValueError whatever ContactIn would refuse (a unit test pins it)
-                contact = xcally_contact(
-                    lead,
-                    list_id=int(target["list_id"]),
-                    phone_format=target["phone_format"],
-                    first_name_fallback=target.get("first_name_fallback"),
-                )
+                # the mapping refuses with ValueError whatever ContactIn would refuse (a unit test pins it)
+                contact = mapped(lead)
             except ValueError as exc:
                 refused.append({"row": lead.row, "reason": "invalid_contact", "detail": self.redact(str(exc))[:200]})
                 continue
@@ -171,34 +174,57 @@ class XCallyVerbs(_MixinBase):
             return "csv" if len(leads) > self.batch_chunk_size else "batch"
         return str(mode)
 
+    def _bulk_body(
+        self, target: Mapping[str, Any], leads: Sequence[PreparedLead]
+    ) -> tuple[list[bytes], list[dict[str, Any]]]:
+        """The encoded contacts of a bulk add and the leads refused: one comprehension over the chunk, and
+        lead by lead (``_wire_contacts``) only when some lead is refused, so the usual chunk pays no
+        per-lead bookkeeping (the bulk add needs neither the lead nor its phone back)."""
+        mapped = contact_mapper(
+            list_id=int(target["list_id"]),
+            phone_format=target["phone_format"],
+            first_name_fallback=target.get("first_name_fallback"),
+        )
+        try:
+            return [to_json(mapped(lead)) for lead in leads], []
+        except ValueError:
+            good, refused = self._wire_contacts(target, leads)
+            return [encoded for _, _, encoded in good], refused
+
     def _push(self, target: Mapping[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
+        list_id = int(target["list_id"])
+        if self._chunk_mode(target, leads) != "csv":
+            encoded, refused = self._bulk_body(target, leads)
+            if not encoded:
+                return ChunkOutcome(refused=refused)
+            # the answer's ids are not used here: its body is not parsed (for 1,000 contacts that costs
+            # about what mapping them does)
+            self.run_flow(self._add_contacts_flow(list_id, encoded, read_ids=False))
+            return ChunkOutcome(accepted=len(encoded), refused=refused)
         good, refused = self._wire_contacts(target, leads)
         if not good:
             return ChunkOutcome(refused=refused)
-        list_id = int(target["list_id"])
-        if self._chunk_mode(target, leads) == "csv":
-            csv_bytes = contacts_csv(
-                [lead for lead, _, _ in good],
-                phone_format=target["phone_format"],
-                first_name_fallback=target.get("first_name_fallback"),
-            )
-            slug = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-") or "chunk"
-            duplicates = list(target.get("duplicates") or ())
-            if key.endswith("/resend") and "phone" not in duplicates:
-                # Motion's duplicate check skips a phone the list holds when the import runs: a resend is
-                # guarded even when the import it replaces lands later than the settled read allowed for
-                duplicates.append("phone")
-            held = self._held_by_duplicate_check(target, good, duplicates)
-            pid = self.upload_csv(
-                list_id,
-                csv_bytes,
-                csv_binding(csv_bytes),
-                duplicates=duplicates or None,
-                filename=f"list-{list_id}-{slug}.csv",
-            )
-            return ChunkOutcome(accepted=len(good), refused=refused, ids={"pids": [pid]}, already_held=held)
-        self.run_flow(self._add_contacts_flow(list_id, [encoded for _, _, encoded in good]))
-        return ChunkOutcome(accepted=len(good), refused=refused)
+        # a CSV import: each lead's phone is needed to predict what Motion's duplicate check skips
+        csv_bytes = contacts_csv(
+            [lead for lead, _, _ in good],
+            phone_format=target["phone_format"],
+            first_name_fallback=target.get("first_name_fallback"),
+        )
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-") or "chunk"
+        duplicates = list(target.get("duplicates") or ())
+        if key.endswith("/resend") and "phone" not in duplicates:
+            # Motion's duplicate check skips a phone the list holds when the import runs: a resend is
+            # guarded even when the import it replaces lands later than the settled read allowed for
+            duplicates.append("phone")
+        held = self._held_by_duplicate_check(target, good, duplicates)
+        pid = self.upload_csv(
+            list_id,
+            csv_bytes,
+            csv_binding(csv_bytes),
+            duplicates=duplicates or None,
+            filename=f"list-{list_id}-{slug}.csv",
+        )
+        return ChunkOutcome(accepted=len(good), refused=refused, ids={"pids": [pid]}, already_held=held)
 
     def _held_by_duplicate_check(
         self, target: Mapping[str, Any], good: Sequence[tuple[PreparedLead, str, bytes]], duplicates: Sequence[str]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
@@ -453,24 +453,47 @@ def xcally_contact(
     - ``scheduledat``: only when ``lead.call_at`` is set, see :func:`wire_datetime`.
     - ``priority``: only when given; Motion requires > 0 (its default is 2).
     - ``custom_fields`` ``{"3": "x"}`` or ``{"cf_3": "x"}`` -> ``"cf_3": "x"``.
+
+    A chunk maps every lead with the same options: :func:`contact_mapper` checks them once.
     """
-    phone = wire_phone(lead.phone, phone_format)
-    contact: dict[str, Any] = {"ListId": int(list_id), "firstName": lead.first_name or first_name_fallback or phone}
-    if lead.last_name:
-        contact["lastName"] = lead.last_name
-    contact["phone"] = phone
-    if lead.alternatives:
-        contact["mobile"] = wire_phone(lead.alternatives[0], phone_format)
-    if lead.email:
-        contact["email"] = lead.email
-    if lead.priority is not None:
-        if lead.priority < 1:
-            raise DialerValueError(f"row {lead.row}: XCALLY priority must be > 0, got {lead.priority}")
-        contact["priority"] = lead.priority
-    if lead.call_at is not None:
-        contact["scheduledat"] = wire_datetime(lead.call_at)
-    for key, value in lead.custom_fields.items():
-        contact[custom_field_key(key)] = value
+    return contact_mapper(list_id=list_id, phone_format=phone_format, first_name_fallback=first_name_fallback)(lead)
+
+
+def contact_mapper(
+    *, list_id: int, phone_format: PhoneFormat = "digits", first_name_fallback: str | None = None
+) -> Callable[[PreparedLead], dict[str, Any]]:
+    """:func:`xcally_contact` with its options checked once: the function a chunk maps each of its leads with.
+
+    A list upload maps every lead it sends; the options (list, phone format, fallback) are the
+    chunk's, so they are read and checked here, and the function returned does only the per-lead work.
+    """
+    wire_phone("+1", phone_format)  # refuses an unknown format now, not at the first lead
+    list_id = int(list_id)
+    strip = "+" if phone_format == "digits" else ""
+    fallback = first_name_fallback or None
+
+    def contact(lead: PreparedLead) -> dict[str, Any]:
+        phone = lead.phone.lstrip(strip) if strip else lead.phone
+        out: dict[str, Any] = {"ListId": list_id, "firstName": lead.first_name or fallback or phone}
+        if lead.last_name:
+            out["lastName"] = lead.last_name
+        out["phone"] = phone
+        if lead.alternatives:
+            mobile = lead.alternatives[0]
+            out["mobile"] = mobile.lstrip(strip) if strip else mobile
+        if lead.email:
+            out["email"] = lead.email
+        if lead.priority is not None:
+            if lead.priority < 1:
+                raise DialerValueError(f"row {lead.row}: XCALLY priority must be > 0, got {lead.priority}")
+            out["priority"] = lead.priority
+        if lead.call_at is not None:
+            out["scheduledat"] = wire_datetime(lead.call_at)
+        if lead.custom_fields:
+            for key, value in lead.custom_fields.items():
+                out[custom_field_key(key)] = value
+        return out
+
     return contact
 
 
@@ -489,10 +512,8 @@ def contacts_csv(
     Columns are named after the Motion fields they bind to (see :func:`csv_binding`), so the binding
     is the identity. Quoting is RFC 4180 (``csv.QUOTE_MINIMAL``), UTF-8, ``\\r\\n`` line ends.
     """
-    rows = [
-        xcally_contact(lead, list_id=0, phone_format=phone_format, first_name_fallback=first_name_fallback)
-        for lead in leads
-    ]
+    mapped = contact_mapper(list_id=0, phone_format=phone_format, first_name_fallback=first_name_fallback)
+    rows = [mapped(lead) for lead in leads]
     custom = sorted({k for row in rows for k in row if k.startswith("cf_")}, key=lambda k: int(k[3:]))
     present = {k for row in rows for k in row}
     columns = [c for c in _CSV_ORDER if c in present or c in ("firstName", "phone")] + custom
@@ -519,7 +540,5 @@ def contacts_of_leads(
     first_name_fallback: str | None = None,
 ) -> list[dict[str, Any]]:
     """The bulk-add array for a chunk of leads."""
-    return [
-        xcally_contact(lead, list_id=list_id, phone_format=phone_format, first_name_fallback=first_name_fallback)
-        for lead in leads
-    ]
+    mapped = contact_mapper(list_id=list_id, phone_format=phone_format, first_name_fallback=first_name_fallback)
+    return [mapped(lead) for lead in leads]

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_dialer.exceptions import (
     DialerAuthError,
@@ -196,6 +198,30 @@ def test_add_contact_omits_absent_keys_and_refuses_unknown_ones(monkeypatch):
     with pytest.raises(DialerConfigError, match="phone"):
         hook.add_contact(1, {"phone": "+59899123456"})
     assert len(seen) == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    digits=st.from_regex(r"[1-9][0-9]{7,13}", fullmatch=True),
+    shape=st.sampled_from(["number", "unknown key", "list name", "nested"]),
+)
+def test_a_contact_that_is_not_one_is_refused_by_field_never_quoting_the_phone(monkeypatch, digits, shape):
+    """pydantic's own message quotes the input; a contact's input is a phone number, and the error
+    reaches task logs. The refusal names the field and the rule only."""
+    seen: list[httpx.Request] = []
+    hook = hook_with(monkeypatch, [], seen)
+    contact, field = {
+        "number": ({"phone_number": int(digits)}, "phone_number"),
+        "unknown key": ({"phone_number": f"+{digits}", "mobile": f"+{digits}"}, "mobile"),
+        "list name": ({"phone_number": f"+{digits}", "name": [f"+{digits}"]}, "name"),
+        "nested": ({"phone_number": {"e164": f"+{digits}"}}, "phone_number"),
+    }[shape]
+    with pytest.raises(DialerConfigError) as refused:
+        hook.add_contact(1, contact)
+    text = str(refused.value)
+    assert field in text and "not a UJET contact" in text
+    assert digits not in text and digits[-6:] not in text
+    assert seen == []
 
 
 def test_invalid_contacts_carry_their_reason(monkeypatch):

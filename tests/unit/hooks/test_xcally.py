@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_dialer.exceptions import (
     DialerAuthError,
@@ -724,3 +726,27 @@ def test_find_campaign_by_name_is_a_json_dict(monkeypatch):
     )
     found = hook.find_campaign_by_name("daily")
     assert found["id"] == 3 and found["TrunkId"] == 12 and json.loads(json.dumps(found)) == found
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    priorities=st.lists(st.one_of(st.none(), st.integers(-2, 4)), min_size=1, max_size=12),
+    phone_format=st.sampled_from(["digits", "e164"]),
+)
+def test_a_bulk_chunk_sends_each_acceptable_lead_once_and_refuses_the_rest(monkeypatch, priorities, phone_format):
+    """Whatever leads of a batch chunk Motion would refuse (priority < 1), the bulk add carries exactly
+    the others, mapped as ``xcally_contact`` maps them, and the refused are reported by row."""
+    seen: list[httpx.Request] = []
+    hook = hook_with(monkeypatch, [httpx.Response(201, json=[])], seen)
+    leads = [lead(row=i + 1, phone=f"+55119123{i:05d}", priority=p) for i, p in enumerate(priorities)]
+    target = {"list_id": 7, "mode": "batch", "phone_format": phone_format}
+    outcome = hook.push_list_chunk(target, "now#1", leads)
+    bad = {lead.row for lead in leads if lead.priority is not None and lead.priority < 1}
+    good = [lead for lead in leads if lead.row not in bad]
+    assert [entry["row"] for entry in outcome.refused] == sorted(bad)
+    assert {entry["reason"] for entry in outcome.refused} <= {"invalid_contact"}
+    assert outcome.accepted == len(good)
+    if good:
+        assert json.loads(seen[0].content) == [xcally_contact(x, list_id=7, phone_format=phone_format) for x in good]
+    else:
+        assert seen == []  # nothing to add: no request
