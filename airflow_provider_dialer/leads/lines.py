@@ -87,7 +87,7 @@ def _wide_guess(head: bytes, family: str = "utf-", exhausted: bool = False) -> s
     text (a lead file holds digits, delimiters and line breaks whatever its alphabet). When ``head``
     is the whole file, it must also end on a whole character (a 3-byte file is not UTF-16).
     """
-    best, best_share = None, 0.5
+    best, best_share = None, 0.0
     for codec in _WIDE:
         if not codec.startswith(family):
             continue
@@ -99,7 +99,8 @@ def _wide_guess(head: bytes, family: str = "utf-", exhausted: bool = False) -> s
         if not text or text.count("\x00") >= len(text) * _NUL_SHARE:  # UTF-32 read as UTF-16 is half NUL
             continue
         share = sum(1 for c in text if c < "\x80") / len(text)
-        if share > best_share:
+        # at least half ASCII ("é" and a line break is half), and better than the other byte order
+        if share >= 0.5 and share > best_share:
             best, best_share = codec, share
     return best
 
