@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dialer.hooks.registry import TaskHook
@@ -62,8 +63,6 @@ def _all_open_now(
     is open in each of those zones from ``clock`` through ``clock + margin``: then ``_screen`` keeps them
     all, and this tells so with ``map`` and ``set`` (C) instead of a step per lead. False means "look
     lead by lead", never "outside"."""
-    from operator import attrgetter
-
     if list(map(attrgetter("call_at"), leads)).count(None) != len(leads):
         return False
     if set(map(attrgetter("window_zones"), leads)) - {()}:

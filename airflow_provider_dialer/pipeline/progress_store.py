@@ -107,9 +107,8 @@ class FileProgressStore:
         #: bytes appended since the snapshot, and the snapshot's own
         self._journal_bytes = 0
         self._snapshot_bytes = 0
-        #: whether this store wrote the file since it was read (else the next save writes a snapshot)
-        self._written = False
-        #: the file, open for appending since this store's last snapshot (one write per save, no open)
+        #: the file, open for appending since this store's last snapshot (one write per save, no open);
+        #: None until this store wrote a snapshot, so the next save writes one
         self._journal: BinaryIO | None = None
 
     def _way_out(self) -> str:
@@ -183,7 +182,7 @@ class FileProgressStore:
         tmp.write_bytes(line)
         self._close()
         tmp.replace(self.path)
-        self._snapshot_bytes, self._journal_bytes, self._written = len(line), 0, True
+        self._snapshot_bytes, self._journal_bytes = len(line), 0
         # unbuffered: each record is one write() of the whole line, nothing waits in a buffer
         self._journal = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open across saves, closed by _close
 
@@ -193,7 +192,8 @@ class FileProgressStore:
         ``state`` is the whole state: the first save of an attempt, and a save once the journal
         outweighs its snapshot, write it as a new snapshot instead.
         """
-        if not self._written or self._journal_bytes > max(COMPACT_MIN_BYTES, self._snapshot_bytes):
+        journal = self._journal
+        if journal is None or self._journal_bytes > max(COMPACT_MIN_BYTES, self._snapshot_bytes):
             self.save(state)
             return
         sets: list[list[Any]] = []
@@ -208,10 +208,9 @@ class FileProgressStore:
         if drops:
             record["del"] = drops
         line = _line(record)
-        assert self._journal is not None  # opened by the snapshot this store wrote first
-        written = self._journal.write(line)  # one write of a whole line: a kill leaves it whole or torn at the end
+        written = journal.write(line)  # one write of a whole line: a kill leaves it whole or torn at the end
         while written is not None and written < len(line):  # a short write (a signal): the rest, in order
-            written += self._journal.write(line[written:]) or 0
+            written += journal.write(line[written:]) or 0
         self._seq += 1
         self._journal_bytes += len(line)
 

@@ -54,28 +54,14 @@ def release_wave(at: dt.datetime, zones: Sequence[str], window: CallingWindow | 
     return dt.datetime.fromtimestamp(grid, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def count_zone(zones: dict[str, dict[str, Any]], lead: PreparedLead) -> None:
-    # runs once per lead sent: the entry's default is built only for a zone seen the first time
-    entry = zones.get(lead.timezone)
-    if entry is None:
-        entry = zones[lead.timezone] = {"leads": 0, "call_now": 0, "first": None, "last": None}
-    entry["leads"] += 1
-    if lead.call_at is None:
-        entry["call_now"] += 1
-        return
-    if entry["first"] is None or lead.call_at < entry["first"]:
-        entry["first"] = lead.call_at
-    if entry["last"] is None or lead.call_at > entry["last"]:
-        entry["last"] = lead.call_at
-
-
 _TIMEZONE = attrgetter("timezone")
 _CALL_AT = attrgetter("call_at")
 
 
 def count_zones(zones: dict[str, dict[str, Any]], leads: Sequence[PreparedLead]) -> None:
-    """:func:`count_zone` for many leads at once, the same counts: the per-lead steps run in C
-    (``map`` over ``attrgetter``, ``Counter``); only leads with a ``call_at`` are visited one by one."""
+    """Add ``leads`` to the per-zone counts of the run summary (leads, how many are called now, first
+    and last ``call_at``): the per-lead steps run in C (``map`` over ``attrgetter``, ``Counter``);
+    only leads with a ``call_at`` are visited one by one."""
     timezones = list(map(_TIMEZONE, leads))
     calls = list(map(_CALL_AT, leads))
     for zone, count in Counter(timezones).items():

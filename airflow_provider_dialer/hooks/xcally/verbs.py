@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic_core import to_json
@@ -151,11 +151,7 @@ class XCallyVerbs(_MixinBase):
         good: list[tuple[PreparedLead, str, bytes]] = []
         refused: list[dict[str, Any]] = []
         # the options are the chunk's: checked once, then each lead is a plain dict build (no model)
-        mapped = contact_mapper(
-            list_id=int(target["list_id"]),
-            phone_format=target["phone_format"],
-            first_name_fallback=target.get("first_name_fallback"),
-        )
+        mapped = self._contact_mapper(target)
         for lead in leads:
             try:
                 # the mapping refuses with ValueError whatever ContactIn would refuse (a unit test pins it)
@@ -174,17 +170,22 @@ class XCallyVerbs(_MixinBase):
             return "csv" if len(leads) > self.batch_chunk_size else "batch"
         return str(mode)
 
+    @staticmethod
+    def _contact_mapper(target: Mapping[str, Any]) -> Callable[[PreparedLead], dict[str, Any]]:
+        """The contact mapping of a list target's chunks (its list, phone format and first-name fallback)."""
+        return contact_mapper(
+            list_id=int(target["list_id"]),
+            phone_format=target["phone_format"],
+            first_name_fallback=target.get("first_name_fallback"),
+        )
+
     def _bulk_body(
         self, target: Mapping[str, Any], leads: Sequence[PreparedLead]
     ) -> tuple[list[bytes], list[dict[str, Any]]]:
         """The encoded contacts of a bulk add and the leads refused: one comprehension over the chunk, and
         lead by lead (``_wire_contacts``) only when some lead is refused, so the usual chunk pays no
         per-lead bookkeeping (the bulk add needs neither the lead nor its phone back)."""
-        mapped = contact_mapper(
-            list_id=int(target["list_id"]),
-            phone_format=target["phone_format"],
-            first_name_fallback=target.get("first_name_fallback"),
-        )
+        mapped = self._contact_mapper(target)
         try:
             return [to_json(mapped(lead)) for lead in leads], []
         except ValueError:

@@ -1,4 +1,4 @@
-"""``count_zones`` (the batch the send loop uses) counts exactly what ``count_zone`` counts lead by lead."""
+"""``count_zones`` (the batch the send loop uses) counts exactly what a plain loop over the leads counts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dialer.leads.model import PreparedLead
-from airflow_provider_dialer.pipeline.waves import count_zone, count_zones
+from airflow_provider_dialer.pipeline.waves import count_zones
+
+
+def count_zone(zones: dict, lead: PreparedLead) -> None:
+    """The reference: one lead at a time, as the send loop counted before ``count_zones``."""
+    entry = zones.setdefault(lead.timezone, {"leads": 0, "call_now": 0, "first": None, "last": None})
+    entry["leads"] += 1
+    if lead.call_at is None:
+        entry["call_now"] += 1
+        return
+    if entry["first"] is None or lead.call_at < entry["first"]:
+        entry["first"] = lead.call_at
+    if entry["last"] is None or lead.call_at > entry["last"]:
+        entry["last"] = lead.call_at
+
 
 ZONES = ["America/New_York", "Asia/Kolkata", "UTC", "Australia/Lord_Howe"]
 leads = st.lists(
