@@ -56,6 +56,10 @@ def masked_names(names: Iterable[str], limit: int = 40) -> str:
     return ", ".join(repr(n) for n in shown) + (", ..." if len(shown) == limit else "")
 
 
+#: ``_Feed.stopped`` when a ``LineChunk``'s lines end inside a record
+_CUT = "the lines end inside a record"
+
+
 class _Feed:
     """Physical lines handed to ``csv.reader`` one record at a time.
 
@@ -66,7 +70,19 @@ class _Feed:
     record's first line and feeds the lines after it again (``held``, then ``pending``).
     """
 
-    __slots__ = ("lines", "pending", "held", "start", "last", "size", "stopped", "first_line", "max_lines", "max_size")
+    __slots__ = (
+        "lines",
+        "pending",
+        "held",
+        "start",
+        "last",
+        "size",
+        "stopped",
+        "first_line",
+        "max_lines",
+        "max_size",
+        "eof",
+    )
 
     def __init__(self, lines: CheckedLines, max_lines: int, max_size: int) -> None:
         from collections import deque
@@ -78,6 +94,8 @@ class _Feed:
         self.stopped: str | None = None
         self.first_line = ""
         self.max_lines, self.max_size = max_lines, max_size
+        #: the lines end where the file ends; ``False`` for a ``LineChunk`` that more lines follow
+        self.eof = True
 
     def __iter__(self) -> Iterator[str]:
         pending, held, lines = self.pending, self.held, self.lines
@@ -91,7 +109,7 @@ class _Feed:
                 line = readline(cap)
                 if not line:
                     if self.last >= self.start:
-                        self.stopped = "a quoted cell is still open at the end of the file"
+                        self.stopped = "a quoted cell is still open at the end of the file" if self.eof else _CUT
                     return
                 lines.number = num = lines.number + 1
                 if len(line) == cap and line[-1] not in "\r\n":
@@ -178,13 +196,17 @@ class CsvSource:
         for n, values in records:
             yield n, dict(zip(keys, values, strict=False)) if type(values) is list else values
 
-    def records(self) -> Generator[Any, None, None]:
+    def records(self, chunk_after: int | None = None, chunk_lines: int = 1000) -> Generator[Any, None, None]:
         """The rows by position, the fast path ``prepare_leads`` takes: first the header's column names (a list), then
         ``(row_number, values)`` with ``values`` a list of at most as many cells as the header (the
         row ``rows()`` turns into ``dict(zip(names, values))``) or a ``BadRow``. Nothing when the
-        file has no line at all."""
+        file has no line at all.
+
+        With ``chunk_after``: after the first row numbered ``chunk_after`` or more that ends where a
+        line ends, the rest of the file comes as ``LineChunk``s of ``chunk_lines`` lines, read and
+        checked here, cut into records by whoever parses them (preparation's worker processes)."""
         with open_binary(self.path, self.conn_id) as handle:
-            yield from self._values(handle)
+            yield from self._values(handle, chunk_after, chunk_lines)
 
     def header(self) -> list[str] | None:
         """The column names (read from the file's first record unless ``fieldnames`` are given);
@@ -195,7 +217,7 @@ class CsvSource:
         finally:
             records.close()
 
-    def _values(self, handle: IO[bytes]) -> Iterator[Any]:
+    def _values(self, handle: IO[bytes], chunk_after: int | None = None, chunk_lines: int = 1000) -> Iterator[Any]:
         name = str(self.path)
         lines = CheckedLines(handle, self.encoding, self.max_record_size, name)
         feed = _Feed(lines, self.max_record_lines, self.max_record_size)
@@ -208,90 +230,210 @@ class CsvSource:
         if not peeked:
             return
         delimiter = self.delimiter or _detect_delimiter(peeked[-1][1])
-        # Python's csv refuses cells over 128 KiB by default; the record bound here is the one that holds
-        if csv.field_size_limit() <= self.max_record_size:
-            csv.field_size_limit(self.max_record_size + 1)
+        _allow_record_size(self.max_record_size)
         keys: list[str] | None = None
         if self.fieldnames is not None:
             keys = _unique([h.strip() or f"column_{i}" for i, h in enumerate(self.fieldnames, 1)])
             yield keys
-        width = len(keys) if keys is not None else 0
-        problems = lines.problems
-        n = 0
-        quotechar = self.quotechar
+        layout = _Layout(delimiter, self.quotechar, name, self.max_record_lines, self.max_record_size)
+        loop = _records(feed, lines, layout, keys, _NEVER if chunk_after is None else chunk_after)
+        for item in loop:
+            if type(item) is list:
+                keys = item
+            yield item
+        if chunk_after is None or keys is None:
+            return
+        # handed over at a record's end: the rest goes out as numbered physical lines (``LineChunk``)
+        read, problems = lines.read, lines.problems
+        first, text = lines.number + 1, list[str]()
         while True:
-            reader = csv.reader(feed, delimiter=delimiter, quotechar=quotechar)
-            while True:
-                try:
-                    values: Any = next(reader)
-                except StopIteration:
-                    if feed.stopped is None:
-                        return
-                    values = None
-                except csv.Error as exc:
-                    first, last = feed.start, feed.last
-                    feed.start = last + 1
-                    found = lines.problem_in(first, last) if problems else None
-                    bad = (
-                        BadRow(found[1], "", found[0]) if found else BadRow(f"CSV error in lines {first}-{last}: {exc}")
-                    )
-                    if keys is None:
-                        raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}") from exc
-                    n += 1
-                    yield n, bad
-                    continue
+            line = read()
+            if line and len(text) < chunk_lines:
+                text.append(line)
+                continue
+            last = first + len(text) - 1
+            theirs = {k: problems.pop(k) for k in sorted(problems) if k <= last} if problems else {}
+            if text:
+                yield LineChunk(first, text, theirs, not line, layout)
+            if not line:
+                return
+            first, text = last + 1, [line]
+
+
+#: a ``stop_after`` no run reaches
+_NEVER = 1 << 62
+
+
+def _allow_record_size(size: int) -> None:
+    # Python's csv refuses cells over 128 KiB by default; the record bound here is the one that holds
+    if csv.field_size_limit() <= size:
+        csv.field_size_limit(size + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """How a file's records are cut into cells: what a ``LineChunk`` needs to be read anywhere."""
+
+    delimiter: str
+    quotechar: str
+    name: str
+    max_lines: int
+    max_size: int
+
+
+def _records(feed: _Feed, lines: Any, layout: _Layout, keys: list[str] | None, stop_after: int) -> Iterator[Any]:
+    """The records of ``feed``: the header's names (a list) when ``keys`` is ``None``, then
+    ``(row_number, values or BadRow)``, rows numbered from 1. Returns after the first row numbered
+    ``stop_after`` or more that ends with no line waiting in the feed (the next line opens a record).
+    """
+    name, delimiter, quotechar = layout.name, layout.delimiter, layout.quotechar
+    width = len(keys) if keys is not None else 0
+    problems = lines.problems
+    n = 0
+    while True:
+        reader = csv.reader(feed, delimiter=delimiter, quotechar=quotechar)
+        while True:
+            try:
+                values: Any = next(reader)
+            except StopIteration:
+                if feed.stopped is None:
+                    return
+                values = None
+            except csv.Error as exc:
                 first, last = feed.start, feed.last
-                if feed.stopped is not None:
-                    bad = BadRow(
-                        f"{feed.stopped} (lines {first}-{last}): an unbalanced quote; line {first} rejected, "
-                        f"reading resumes at line {first + 1}",
-                        preview(feed.first_line.rstrip("\r\n")),
-                        MALFORMED,
-                    )
-                    if keys is None:
-                        raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}")
-                    feed.pending.extendleft(reversed(feed.held))
-                    feed.held.clear()
-                    if problems:
-                        lines.problem_in(first, first)
-                    feed.stopped = None
-                    feed.start, feed.last = first + 1, first
-                    n += 1
-                    yield n, bad
-                    break  # a new reader: the old one is in the middle of the runaway cell
                 feed.start = last + 1
-                if problems:
-                    found = lines.problem_in(first, last)
-                    if found is not None:
-                        if keys is None:
-                            raise DialerConfigError(f"the header of {name} cannot be read: {found[1]}")
-                        n += 1
-                        yield n, BadRow(found[1], "", found[0])
-                        continue
-                if not values or (len(values) == 1 and not values[0].strip()):
-                    continue  # blank line: not a record
+                found = lines.problem_in(first, last) if problems else None
+                bad = BadRow(found[1], "", found[0]) if found else BadRow(f"CSV error in lines {first}-{last}: {exc}")
                 if keys is None:
-                    for i, cell in enumerate(values, 1):
-                        what = _data_like(cell)
-                        if what is not None:
-                            raise DialerConfigError(
-                                f"the first line of {name} looks like a lead, not a header: column {i} holds {what} "
-                                f"({masked_names([cell])}); add a header row, or pass CsvSource(..., fieldnames=[...])"
-                            )
-                    keys = _unique([h.strip() or f"column_{i}" for i, h in enumerate(values, 1)])
-                    width = len(keys)
-                    yield keys
-                    continue
+                    raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}") from exc
                 n += 1
-                if len(values) > width:
-                    if any(v.strip() for v in values[width:]):
-                        yield (
-                            n,
-                            BadRow(
-                                f"row has {len(values)} fields, the header has {width}",
-                                preview(delimiter.join(values)),
-                            ),
+                yield n, bad
+                continue
+            first, last = feed.start, feed.last
+            if feed.stopped is not None:
+                if feed.stopped is _CUT:
+                    return  # the lines ran out inside a record that goes on past them (``LineChunk``)
+                bad = BadRow(
+                    f"{feed.stopped} (lines {first}-{last}): an unbalanced quote; line {first} rejected, "
+                    f"reading resumes at line {first + 1}",
+                    preview(feed.first_line.rstrip("\r\n")),
+                    MALFORMED,
+                )
+                if keys is None:
+                    raise DialerConfigError(f"the header of {name} cannot be read: {bad.detail}")
+                feed.pending.extendleft(reversed(feed.held))
+                feed.held.clear()
+                if problems:
+                    lines.problem_in(first, first)
+                feed.stopped = None
+                feed.start, feed.last = first + 1, first
+                n += 1
+                yield n, bad
+                break  # a new reader: the old one is in the middle of the runaway cell
+            feed.start = last + 1
+            if problems:
+                found = lines.problem_in(first, last)
+                if found is not None:
+                    if keys is None:
+                        raise DialerConfigError(f"the header of {name} cannot be read: {found[1]}")
+                    n += 1
+                    yield n, BadRow(found[1], "", found[0])
+                    continue
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue  # blank line: not a record
+            if keys is None:
+                for i, cell in enumerate(values, 1):
+                    what = _data_like(cell)
+                    if what is not None:
+                        raise DialerConfigError(
+                            f"the first line of {name} looks like a lead, not a header: column {i} holds {what} "
+                            f"({masked_names([cell])}); add a header row, or pass CsvSource(..., fieldnames=[...])"
                         )
-                        continue
-                    values = values[:width]
-                yield n, values
+                keys = _unique([h.strip() or f"column_{i}" for i, h in enumerate(values, 1)])
+                width = len(keys)
+                yield keys
+                continue
+            n += 1
+            if len(values) > width:
+                if any(v.strip() for v in values[width:]):
+                    yield (
+                        n,
+                        BadRow(
+                            f"row has {len(values)} fields, the header has {width}",
+                            preview(delimiter.join(values)),
+                        ),
+                    )
+                    continue
+                values = values[:width]
+            yield n, values
+            if n >= stop_after and not feed.pending:
+                return
+
+
+class _NoMoreLines:
+    """The line source of a ``LineChunk``'s feed: every line is already in the feed."""
+
+    limit = 0
+    number = 0
+    problem_in = CheckedLines.problem_in
+
+    def __init__(self, problems: dict[int, tuple[str, str]]) -> None:
+        self.problems = problems
+        self.stream = self
+
+    def readline(self, size: int = -1) -> str:
+        return ""
+
+    def checked(self, n: int, line: str) -> str:  # pragma: no cover - no line is read here
+        return line
+
+
+@dataclass(frozen=True, slots=True)
+class LineChunk:
+    """Physical lines of a CSV file, already read and checked, to be cut into records elsewhere.
+
+    ``CsvSource.records(chunk_after=...)`` hands the lines after its first rows out this way, so
+    worker processes cut the records (``parse``) and the reading process only reads lines.
+    ``first`` is the number of the first line, which opens a record; ``problems`` are the lines'
+    problems found while reading; ``final`` says the file ends with the last line.
+    """
+
+    first: int
+    lines: list[str]
+    problems: dict[int, tuple[str, str]]
+    final: bool
+    layout: _Layout
+
+    def parse(self, keys: list[str]) -> tuple[list[tuple[int, Any]], int | None]:
+        """The records, numbered from 1 as ``CsvSource.records`` numbers them from the first line, and
+        the number of the line where a record still open at the end begins (``None`` if none is, or
+        the file ends here: then it is rejected as at the end of any file). The caller reads that
+        line and those after it again, with the next chunk's."""
+        layout = self.layout
+        _allow_record_size(layout.max_size)
+        lines = _NoMoreLines(dict(self.problems))
+        feed = _Feed(lines, layout.max_lines, layout.max_size)  # type: ignore[arg-type]  # a CheckedLines' shape
+        feed.pending.extend(enumerate(self.lines, self.first))
+        feed.start, feed.last, feed.eof = self.first, self.first - 1, self.final
+        rows = list(_records(feed, lines, layout, keys, _NEVER))
+        return rows, (feed.start if feed.stopped is _CUT else None)
+
+    def tail(self, line: int) -> LineChunk:
+        """This chunk from line number ``line`` on."""
+        return LineChunk(
+            line,
+            self.lines[line - self.first :],
+            {k: v for k, v in self.problems.items() if k >= line},
+            self.final,
+            self.layout,
+        )
+
+    def ended(self) -> LineChunk:
+        """This chunk as the file's last."""
+        return LineChunk(self.first, self.lines, self.problems, True, self.layout)
+
+    def joined(self, after: LineChunk) -> LineChunk:
+        """This chunk and the one that follows it, as one."""
+        return LineChunk(
+            self.first, self.lines + after.lines, {**self.problems, **after.problems}, after.final, self.layout
+        )

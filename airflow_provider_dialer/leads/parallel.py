@@ -4,7 +4,9 @@ Phone parsing dominates preparation and is CPU-bound, so a large list is prepare
 cores. Only row-local work moves (``RowBuilder.outcomes``: phones, zone, schedule, window): the calling
 process reads the source, hands chunks of raw rows to worker processes, and takes their outcomes back
 **in source order**; de-duplication, do-not-call and the report stay in the calling process. A run
-with workers therefore yields exactly what a run without them yields.
+with workers therefore yields exactly what a run without them yields. From a CSV file the workers
+get physical lines, read and checked by the calling process, and cut the records themselves
+(``csv_source.LineChunk``): the calling process only reads lines.
 
 - Workers start only after the first ``parallel_after_rows`` rows, so small inputs never pay for them.
 - At most ``2 * workers`` chunks are in flight: memory stays bounded by the chunk size, not the input.
@@ -25,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from itertools import islice
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,17 @@ class ParallelRun(Protocol):
 
     def outcomes(self, task: tuple[Any, ...], rows: Iterable[tuple[int, Any]]) -> list[Any]: ...
 
+    def line_outcomes(self, task: tuple[Any, ...], chunk: Any) -> tuple[list[Any], int, int | None]: ...
+
+    def renumbered(self, outcomes: list[Any], offset: int) -> list[Any]: ...
+
 
 class RowOutcomes(Protocol):
     """The row-local part of a run, as a worker process holds it."""
 
     def outcomes(self, task: tuple[Any, ...], rows: Iterable[tuple[int, Any]]) -> list[Any]: ...
+
+    def line_outcomes(self, task: tuple[Any, ...], chunk: Any) -> tuple[list[Any], int, int | None]: ...
 
 
 _worker_run: RowOutcomes | None = None  # the worker process's own row builder, built once by _init_worker
@@ -72,6 +79,11 @@ def _init_worker(run_class: Callable[..., RowOutcomes], config: dict[str, Any]) 
 def _outcomes_in_worker(task: tuple[Any, ...], rows: list[tuple[int, Any]]) -> list[Any]:
     assert _worker_run is not None, "the pool's initializer builds the run"
     return _worker_run.outcomes(task, rows)
+
+
+def _lines_in_worker(task: tuple[Any, ...], chunk: Any) -> tuple[list[Any], int, int | None]:
+    assert _worker_run is not None, "the pool's initializer builds the run"
+    return _worker_run.line_outcomes(task, chunk)
 
 
 def _context(run: ParallelRun) -> Any:
@@ -127,13 +139,21 @@ def start_pool(run: ParallelRun) -> ProcessPoolExecutor:
 def parallel_outcomes(
     run: ParallelRun, records: Iterator[Any], chunk_rows: int, task: tuple[Any, ...]
 ) -> Iterator[list[Any]]:
-    """Outcome lists of ``chunk_rows`` rows in source order, computed on ``run.workers`` processes."""
-    outcomes = run.outcomes
+    """Outcome lists in source order, computed on ``run.workers`` processes.
+
+    ``records`` yields rows ``(n, value)``, taken ``chunk_rows`` at a time, and may go on with line
+    chunks (``csv_source.LineChunk``: any item that is not a tuple), which the workers cut into
+    records themselves; see ``_InOrder`` for how their rows are numbered and joined.
+    """
+    units = _units(records, chunk_rows)
+    order = _InOrder(run, task)
     done_here = 0
     while done_here < run.parallel_after_rows:
-        chunk: list[Any] | None = outcomes(task, islice(records, chunk_rows))
-        if not chunk:
+        unit = next(units, None)
+        if unit is None:
+            yield from order.rest()
             return
+        chunk = order.take(unit, None)
         done_here += len(chunk)
         yield chunk
 
@@ -146,32 +166,37 @@ def parallel_outcomes(
             type(exc).__name__,
             exc,
         )
-        while chunk := outcomes(task, islice(records, chunk_rows)):
-            yield chunk
+        for unit in units:
+            yield order.take(unit, None)
+        yield from order.rest()
         return
 
-    pending: deque[tuple[list[tuple[int, Any]], Future[list[Any]] | None]] = deque()
+    pending: deque[tuple[Any, Future[Any] | None]] = deque()
     broken = False
     try:
         while True:
             while len(pending) < 2 * run.workers:
-                rows = list(islice(records, chunk_rows))
-                if not rows:
+                unit = next(units, None)
+                if unit is None:
                     break
-                future = None
+                future: Future[Any] | None = None
                 if not broken:
                     try:
-                        future = pool.submit(_outcomes_in_worker, task, rows)
+                        if type(unit) is list:
+                            future = pool.submit(_outcomes_in_worker, task, unit)
+                        else:
+                            future = pool.submit(_lines_in_worker, task, unit)
                     except RuntimeError as exc:  # BrokenProcessPool, or a pool already shut down
                         broken = _give_up(exc)
-                pending.append((rows, future))
+                pending.append((unit, future))
             if not pending:
+                yield from order.rest()
                 return
-            rows, future = pending.popleft()
-            chunk = None
-            if future is not None and not broken:
+            unit, future = pending.popleft()
+            result = None
+            if future is not None and not broken and order.carry is None:
                 try:
-                    chunk = future.result()
+                    result = future.result()
                 except BrokenProcessPool as exc:
                     broken = _give_up(exc)
                 except Exception as exc:  # e.g. a row value that cannot be pickled: this chunk is done here
@@ -179,11 +204,67 @@ def parallel_outcomes(
                         "a chunk could not be prepared by a worker (%s); preparing it in this process",
                         type(exc).__name__,
                     )
-            if chunk is None:
-                chunk = outcomes(task, rows)
-            yield chunk
+            yield order.take(unit, result)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _units(records: Iterator[Any], chunk_rows: int) -> Iterator[Any]:
+    """Lists of at most ``chunk_rows`` rows, and each line chunk as it comes."""
+    rows: list[Any] = []
+    for item in records:
+        if type(item) is tuple:
+            rows.append(item)
+            if len(rows) >= chunk_rows:
+                yield rows
+                rows = []
+        else:
+            if rows:
+                yield rows
+                rows = []
+            yield item
+    if rows:
+        yield rows
+
+
+class _InOrder:
+    """Turns units and their results into outcome lists, in source order, with the file's row numbers.
+
+    A line chunk's rows come back numbered from 1: they move by the rows before them. A chunk whose
+    lines end inside a record (a quoted cell holding line breaks) answers the line where that record
+    begins: those lines and the next chunk's are read here as one (the next chunk's own result began
+    inside a record and is dropped), so the records are exactly the ones one reader makes of the
+    whole file.
+    """
+
+    def __init__(self, run: ParallelRun, task: tuple[Any, ...]) -> None:
+        self.run, self.task = run, task
+        self.last_row = 0
+        self.carry: Any = None
+
+    def take(self, unit: Any, result: Any) -> list[Any]:
+        run = self.run
+        if type(unit) is list:  # rows, numbered by the reader
+            outcomes: list[Any] = result if result is not None else run.outcomes(self.task, unit)
+            if unit:
+                self.last_row = unit[-1][0]
+            return outcomes
+        if self.carry is not None:
+            unit, result, self.carry = self.carry.joined(unit), None, None
+        if result is None:
+            result = run.line_outcomes(self.task, unit)
+        outcomes, rows, restart = result
+        outcomes = run.renumbered(outcomes, self.last_row)
+        self.last_row += rows
+        if restart is not None:
+            self.carry = unit.tail(restart)
+        return outcomes
+
+    def rest(self) -> Iterator[list[Any]]:
+        """What a carried record still holds when no chunk follows (the last chunk carries none)."""
+        if self.carry is not None:
+            carry, self.carry = self.carry, None
+            yield self.take(carry.ended(), None)
 
 
 def _give_up(exc: BaseException) -> bool:

@@ -91,6 +91,15 @@ class RowBuilder:
             for n, v in rows
         ]
 
+    def line_outcomes(self, task: tuple[Any, ...], chunk: Any) -> tuple[list[Any], int, int | None]:
+        """A ``LineChunk``'s records cut and turned into outcomes: ``(outcomes, records, restart)``.
+
+        Rows are numbered from 1 within the chunk (``renumbered`` moves them to the file's numbers);
+        ``restart`` is the line where a record still open at the chunk's end begins, else ``None``.
+        """
+        rows, restart = chunk.parse(list(task[1]))
+        return self.outcomes(task, rows), len(rows), restart
+
     def row(self, n: int, item: Any) -> Any:
         """An outcome (see the module docstring): a tuple or a ``Reject``."""
         try:
@@ -463,3 +472,28 @@ class RowBuilder:
         limits = self.field_limits
         too_long = field_too_long(fields, limits, n, ext) if limits else None
         return (fields, int(e164[1:]), alt_keys, warnings, too_long)
+
+
+def renumbered(outcomes: list[Any], offset: int) -> list[Any]:
+    """``outcomes`` with every row number (the lead's, its rejects' and warnings') moved by ``offset``."""
+    if not offset:
+        return outcomes
+    out: list[Any] = []
+    append = out.append
+    for o in outcomes:
+        if type(o) is tuple:
+            fields, key, alt_keys, warnings, too_long = o
+            fields["row"] += offset
+            if warnings or too_long is not None:
+                warnings = [_moved(w, offset) for w in warnings]
+                too_long = None if too_long is None else _moved(too_long, offset)
+                o = (fields, key, alt_keys, warnings, too_long)
+            append(o)
+        else:
+            append(_moved(o, offset))
+    return out
+
+
+def _moved(reject: Reject, offset: int) -> Reject:
+    r = reject
+    return Reject(r.row + offset, r.reason, r.field, r.value, r.detail, r.external_id, r.level)

@@ -17,7 +17,7 @@ from airflow_provider_dialer.leads.columns import ColumnMapping
 from airflow_provider_dialer.leads.model import PreparedLead, prepared_lead_from_fields
 from airflow_provider_dialer.leads.phones import mask_phone, phone_text
 from airflow_provider_dialer.leads.report import PreparationReport, Reject, RejectReason
-from airflow_provider_dialer.leads.row_builder import RowBuilder
+from airflow_provider_dialer.leads.row_builder import RowBuilder, renumbered
 from airflow_provider_dialer.leads.sources import BadRow, CsvSource, SqlSource
 
 _R = RejectReason
@@ -63,8 +63,13 @@ class PreparationRun:
                     has_dnc = True
                 settle = self.settle
                 if type(rows_source) is CsvSource:
-                    # CSV fast path: cells by position, the mapping bound to the header once (no dict per row)
-                    records: Iterator[Any] = rows_source.records()
+                    # CSV fast path: cells by position, the mapping bound to the header once (no dict per row);
+                    # with workers, they cut the records from the lines after the first rows (``LineChunk``)
+                    records: Iterator[Any] = (
+                        rows_source.records(chunk_after=self.parallel_after_rows, chunk_lines=chunk_rows)
+                        if self.workers > 1
+                        else rows_source.records()
+                    )
                     names = next(records, None)
                     if names is None:
                         records, names = iter(()), []
@@ -102,6 +107,14 @@ class PreparationRun:
             return
         while chunk := outcomes(task, islice(records, chunk_rows)):
             yield chunk
+
+    def line_outcomes(self, task: tuple[Any, ...], chunk: Any) -> tuple[list[Any], int, int | None]:
+        """A ``LineChunk``'s outcomes (``RowBuilder.line_outcomes``)."""
+        return self.rows.line_outcomes(task, chunk)
+
+    def renumbered(self, outcomes: list[Any], offset: int) -> list[Any]:
+        """``outcomes`` with their row numbers moved by ``offset`` (``row_builder.renumbered``)."""
+        return renumbered(outcomes, offset)
 
     def load_dnc(self, source: Any, keys: Any) -> None:
         """Read the do-not-call source into ``keys`` (table ``dnc``), counting its entries in the report."""
