@@ -475,23 +475,25 @@ class RowBuilder:
 
 
 def renumbered(outcomes: list[Any], offset: int) -> list[Any]:
-    """``outcomes`` with every row number (the lead's, its rejects' and warnings') moved by ``offset``."""
+    """``outcomes`` (changed in place) with every row number (the lead's, its rejects' and warnings')
+    moved by ``offset``."""
     if not offset:
         return outcomes
-    out: list[Any] = []
-    append = out.append
-    for o in outcomes:
+    for i, o in enumerate(outcomes):
         if type(o) is tuple:
-            fields, key, alt_keys, warnings, too_long = o
-            fields["row"] += offset
-            if warnings or too_long is not None:
-                warnings = [_moved(w, offset) for w in warnings]
-                too_long = None if too_long is None else _moved(too_long, offset)
-                o = (fields, key, alt_keys, warnings, too_long)
-            append(o)
+            o[0]["row"] += offset
+            if o[3] or o[4] is not None:
+                too_long = o[4]
+                outcomes[i] = (
+                    o[0],
+                    o[1],
+                    o[2],
+                    [_moved(w, offset) for w in o[3]],
+                    None if too_long is None else _moved(too_long, offset),
+                )
         else:
-            append(_moved(o, offset))
-    return out
+            outcomes[i] = _moved(o, offset)
+    return outcomes
 
 
 def _moved(reject: Reject, offset: int) -> Reject:
