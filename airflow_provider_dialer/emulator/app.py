@@ -52,7 +52,13 @@ def _load(path: str) -> type[VendorAPI[Any]]:
 
 
 class _RecordingMiddleware:
-    """Logs every vendor request (method, path, final status) into the port's recorder."""
+    """Logs every vendor request (method, path, final status) into the port's recorder.
+
+    A request is logged as its answer starts, before the client can have it: a client that read its
+    answer and moved on (a test that ended, its emulator reset for the next) finds it in the log
+    already, never in the next one's. A request that gets no answer (the connection dropped) is
+    logged with status 0 when its handling ends.
+    """
 
     def __init__(self, app: ASGIApp, ctx: EmulatorContext) -> None:
         self.app = app
@@ -62,19 +68,25 @@ class _RecordingMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
             await self.app(scope, receive, send)
             return
-        status = {"code": 0}
+        logged = False
+
+        def log(status: int) -> None:
+            nonlocal logged
+            logged = True
+            fault = scope.get("dialer_fault")
+            info = {"fault": fault} if fault else {}
+            self.ctx.recorder.request(scope["method"], scope["path"], status, **info)
 
         async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+            if message["type"] == "http.response.start" and not logged:
+                log(message["status"])
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
-            fault = scope.get("dialer_fault")
-            info = {"fault": fault} if fault else {}
-            self.ctx.recorder.request(scope["method"], scope["path"], status["code"] or 0, **info)
+            if not logged:
+                log(0)
 
 
 @dataclass

@@ -472,30 +472,3 @@ class RowBuilder:
         limits = self.field_limits
         too_long = field_too_long(fields, limits, n, ext) if limits else None
         return (fields, int(e164[1:]), alt_keys, warnings, too_long)
-
-
-def renumbered(outcomes: list[Any], offset: int) -> list[Any]:
-    """``outcomes`` (changed in place) with every row number (the lead's, its rejects' and warnings')
-    moved by ``offset``."""
-    if not offset:
-        return outcomes
-    for i, o in enumerate(outcomes):
-        if type(o) is tuple:
-            o[0]["row"] += offset
-            if o[3] or o[4] is not None:
-                too_long = o[4]
-                outcomes[i] = (
-                    o[0],
-                    o[1],
-                    o[2],
-                    [_moved(w, offset) for w in o[3]],
-                    None if too_long is None else _moved(too_long, offset),
-                )
-        else:
-            outcomes[i] = _moved(o, offset)
-    return outcomes
-
-
-def _moved(reject: Reject, offset: int) -> Reject:
-    r = reject
-    return Reject(r.row + offset, r.reason, r.field, r.value, r.detail, r.external_id, r.level)

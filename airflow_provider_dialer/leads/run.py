@@ -17,7 +17,7 @@ from airflow_provider_dialer.leads.columns import ColumnMapping
 from airflow_provider_dialer.leads.model import PreparedLead, prepared_lead_from_fields
 from airflow_provider_dialer.leads.phones import mask_phone, phone_text
 from airflow_provider_dialer.leads.report import PreparationReport, Reject, RejectReason
-from airflow_provider_dialer.leads.row_builder import RowBuilder, renumbered
+from airflow_provider_dialer.leads.row_builder import RowBuilder
 from airflow_provider_dialer.leads.sources import BadRow, CsvSource, SqlSource
 
 _R = RejectReason
@@ -113,7 +113,7 @@ class PreparationRun:
         return self.rows.line_outcomes(task, chunk)
 
     def renumbered(self, outcomes: list[Any], offset: int) -> list[Any]:
-        """``outcomes`` with their row numbers moved by ``offset``, in place (``row_builder.renumbered``)."""
+        """``outcomes`` with their row numbers moved by ``offset``, in place (``renumbered``)."""
         return renumbered(outcomes, offset)
 
     def load_dnc(self, source: Any, keys: Any) -> None:
@@ -264,3 +264,30 @@ def _checked_first(records: Iterator[Any], mapping: ColumnMapping, where: str) -
         mapping.check_columns(list(first[1]), where)
     yield first
     yield from records
+
+
+def renumbered(outcomes: list[Any], offset: int) -> list[Any]:
+    """``outcomes`` (changed in place) with every row number (the lead's, its rejects' and warnings')
+    moved by ``offset``."""
+    if not offset:
+        return outcomes
+    for i, o in enumerate(outcomes):
+        if type(o) is tuple:
+            o[0]["row"] += offset
+            if o[3] or o[4] is not None:
+                too_long = o[4]
+                outcomes[i] = (
+                    o[0],
+                    o[1],
+                    o[2],
+                    [_moved(w, offset) for w in o[3]],
+                    None if too_long is None else _moved(too_long, offset),
+                )
+        else:
+            outcomes[i] = _moved(o, offset)
+    return outcomes
+
+
+def _moved(reject: Reject, offset: int) -> Reject:
+    r = reject
+    return Reject(r.row + offset, r.reason, r.field, r.value, r.detail, r.external_id, r.level)
