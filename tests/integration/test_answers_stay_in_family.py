@@ -73,13 +73,18 @@ def test_any_answer_shape_is_read_or_refused_within_the_family(emu, body, read):
         emu.set_faults(vendor, [])
 
 
-def test_an_answer_of_the_wrong_shape_names_the_request_and_not_the_values(emu):
+@pytest.mark.parametrize("read", range(len(READS)), ids=[f"{r[0]}-{i}" for i, r in enumerate(READS)])
+def test_an_answer_of_the_wrong_shape_names_the_request_and_not_the_values(emu, read):
+    """Every vendor's read: a ``DialerAnswerError`` naming the request, never the answer's values."""
+    vendor, cls, conn_id, call = READS[read]
     secret_looking = "tel +12125550123"  # not an integer id: pydantic would quote it
-    emu.set_faults("ujet", [{"kind": "status", "status": 200, "method": "GET", "body": {"id": secret_looking}}])
+    item = {"id": secret_looking, "name": secret_looking}
+    body = {**item, "rows": [item], "items": [item], "data": [item], "count": secret_looking}
+    emu.set_faults(vendor, [{"kind": "status", "status": 200, "method": "GET", "body": body}])
     try:
-        with UjetHook("ujet_default") as hook, pytest.raises(DialerAnswerError) as raised:
-            hook.get_campaign(1)
+        with cls(conn_id) as hook, pytest.raises(DialerAnswerError) as raised:
+            call(hook)
     finally:
-        emu.set_faults("ujet", [])
+        emu.set_faults(vendor, [])
     text = str(raised.value)
-    assert "GET" in text and "/campaigns/1" in text and secret_looking not in text
+    assert "GET" in text and secret_looking not in text and "12125550123" not in text, text
