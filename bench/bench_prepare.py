@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 # (weight, country column, national/international template, timezone column value or "")
 _PROFILES = [
@@ -331,6 +332,31 @@ def main() -> None:
     if len(results) > 1:
         rss = [r[2]["rss_mb"] for r in results]
         print(f"\npeak RSS spread across sizes: {(max(rss) - min(rss)) / min(rss):.1%} (target <= 15%)")
+    print("\n" + targets(results))
+
+
+def verdict(what: str, value: str, ok: bool) -> str:
+    """One target's line: what it asks, what was measured, met or missed."""
+    return f"- {what}: {value}, {'met' if ok else 'missed'}"
+
+
+def targets(results: list[Any]) -> str:
+    """The issue's targets at the largest size measured, each met or missed."""
+    size, bare, prep, _, fast = results[-1]
+    b = bare["rows"] / bare["seconds"]
+    p = prep["rows"] / prep["seconds"]
+    lines = [f"Targets at {size:,} leads (one core):"]
+    lines.append(verdict("preparation >= 60% of the bare phonenumbers loop", f"{p / b:.0%}", p / b >= 0.6))
+    if fast is not None:
+        f = fast["rows"] / fast["seconds"]
+        lines.append(verdict("with the `fast` extra >= 3x the bare phonenumbers loop", f"{f / b:.2f}x", f / b >= 3))
+    peak = max(max(r[2]["rss_mb"], r[4]["rss_mb"] if r[4] else 0) for r in results)
+    lines.append(verdict("peak RSS < 300 MB", f"{peak:.0f} MB", peak < 300))
+    if len(results) > 1:
+        rss = [r[2]["rss_mb"] for r in results]
+        spread = (max(rss) - min(rss)) / min(rss)
+        lines.append(verdict("peak RSS within 15% across sizes", f"{spread:.1%}", spread <= 0.15))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

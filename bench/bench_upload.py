@@ -529,7 +529,28 @@ def table(rows: list[dict[str, Any]], sample: int, prepare_workers: int = 1) -> 
             spreads.append(f"{vendor} ({phones}) {(max(rss) - min(rss)) / min(rss):.1%}")
     if spreads:
         out.append(f"Peak RSS spread between sizes (target <= 15%): {', '.join(spreads)}.")
+    out.append("\n" + targets(rows))
     return "\n".join(out)
+
+
+def targets(rows: list[dict[str, Any]]) -> str:
+    """The issue's end-to-end targets at the largest size per vendor and phone library, each met or missed."""
+    from bench_prepare import verdict
+
+    size = max(r["size"] for r in rows)
+    lines = [f"Targets at {size:,} leads:"]
+    for r in (r for r in rows if r["size"] == size):
+        e2e, send, ceil, naive = r["e2e"], r["send"], r["ceiling"], r["naive"]
+        name = f"{r['vendor']}, {r.get('phones', 'phonenumbers')}"
+        if hand := r.get("handwritten"):
+            ratio = hand["seconds"] / e2e["seconds"]
+            lines.append(verdict(f"{name}: end to end >= 2x the hand-written script", f"{ratio:.2f}x", ratio >= 2))
+        naive_ratio = naive["seconds"] / naive["leads"] * e2e["accepted"] / e2e["seconds"]
+        lines.append(verdict(f"{name}: end to end >= 60x the naive loop", f"{naive_ratio:.0f}x", naive_ratio >= 60))
+        share = ceil["seconds"] / send["seconds"]
+        lines.append(verdict(f"{name}: send stage >= 80% of the transport ceiling", f"{share:.0%}", share >= 0.8))
+        lines.append(verdict(f"{name}: peak RSS < 300 MB", f"{e2e['rss_mb']:.0f} MB", e2e["rss_mb"] < 300))
+    return "\n".join(lines)
 
 
 def _default_phones() -> list[str]:
