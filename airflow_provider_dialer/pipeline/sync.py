@@ -384,9 +384,20 @@ class SyncRun:
             self._removals = [
                 e
                 for e in self.ledger.entries(self.dialer_conn_id, self.target)
-                if e.outcome != "removed" and e.key not in seen
+                if (e.outcome != "removed" or self._removed_by_this_task(e)) and e.key not in seen
             ]
         return self._removals
+
+    def _removed_by_this_task(self, entry: LedgerEntry) -> bool:
+        """Removed by an earlier attempt of this very task (see ``SyncPlan.action``): still in its plan,
+        so a retry reports it removed, without asking the vendor again."""
+        assert self.plan is not None
+        return (
+            entry.outcome == "removed"
+            and entry.run_id == self.writer
+            and entry.updated_at is not None
+            and entry.updated_at >= self.plan.prepared_at
+        )
 
     def apply_changes(self, hook: Any, target: dict[str, Any]) -> None:
         """After the adds: update the keys whose content changed (``upsert``, ``mirror``), then remove
@@ -413,6 +424,10 @@ class SyncRun:
             )
         if not updates and not removals:
             return
+        done = [entry for entry in removals if entry.outcome == "removed"]  # by an earlier attempt of this task
+        removals = [entry for entry in removals if entry.outcome != "removed"]
+        for entry in done:
+            self._log_outcome(None, entry.key, "removed", entry.reason, entry.vendor_ids or None)
         need = [entry.key for _, entry in updates if not entry.vendor_ids]
         need += [entry.key for entry in removals if not entry.vendor_ids]
         resolved = hook.sync_contact_ids(target, need) if need else {}

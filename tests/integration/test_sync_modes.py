@@ -181,6 +181,29 @@ def test_days_of_source_changes_leave_the_campaign_as_the_source_says(emu, tmp_p
     assert held(emu) == expected
 
 
+@pytest.mark.parametrize("seed", [3, 11])
+def test_a_retried_mirror_task_reports_what_its_first_attempt_did(emu, tmp_path, monkeypatch, ledger, seed):
+    """The same day's task run again after it finished (Airflow lost its success and retried it, as
+    seen in a deployment): the retry sends no write again, and its summary and outcome log still
+    count every add, update and removal of that day, as the first attempt's did."""
+    source = Source(seed)
+    source.add(12)
+    run_day(monkeypatch, tmp_path, ledger, "mirror", 1, source.rows())
+    source.evolve(2)
+    while not source.changes["removed"]:  # the case under test needs a removal
+        source.evolve(2)
+    first = run_day(monkeypatch, tmp_path, ledger, "mirror", 2, source.rows())
+    first_log = outcomes(tmp_path, 2)
+    assert first_log["removed"] == source.changes["removed"] == first["sync"]["recorded"]["removed"]
+    before = len(emu.requests("ujet"))
+    again = run_day(monkeypatch, tmp_path, ledger, "mirror", 2, source.rows())  # same run, same progress file
+    assert [r for r in writes_since(emu, before) if r["method"] == "DELETE"] == []
+    assert again["sync"]["recorded"] == first["sync"]["recorded"]
+    assert again["sync"]["to_remove"] == first["sync"]["to_remove"] == source.changes["removed"]
+    assert outcomes(tmp_path, 2) == first_log
+    assert held(emu) == dict(source.people)
+
+
 def lead(key: str, phone: str, name: str) -> dict:
     return {"phones": [phone], "first_name": name, "external_id": key, "timezone": "America/New_York"}
 
