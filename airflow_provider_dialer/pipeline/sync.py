@@ -106,12 +106,17 @@ class SyncPlan:
         if self.max_retries < 0:
             raise DialerConfigError(f"max_sync_retries must be 0 or more, got {self.max_retries!r}")
 
+    def by_this_task(self, entry: LedgerEntry) -> bool:
+        """Whether ``entry`` was written by an earlier attempt of this very task (same writer, after
+        ``prepared_at``): it was in that attempt's plan, so it stays in this one's."""
+        return entry.run_id == self.writer and entry.updated_at is not None and entry.updated_at >= self.prepared_at
+
     def action(self, entry: LedgerEntry | None, lead: PreparedLead) -> str:
         """What to do with one lead, from its ledger row as of ``prepared_at``."""
         if self.mode == "append" or entry is None:
             return SEND_NEW
         updates = self.mode in ("upsert", "mirror")
-        if entry.run_id == self.writer and entry.updated_at is not None and entry.updated_at >= self.prepared_at:
+        if self.by_this_task(entry):
             # written by an earlier attempt of this task: it was in the plan, so it stays in it (an
             # update stays an update: moving it into the chunks would shift what each chunk holds)
             if updates and (
@@ -384,20 +389,11 @@ class SyncRun:
             self._removals = [
                 e
                 for e in self.ledger.entries(self.dialer_conn_id, self.target)
-                if (e.outcome != "removed" or self._removed_by_this_task(e)) and e.key not in seen
+                # a key an earlier attempt of this task removed stays in the plan: a retry reports it
+                # removed (``apply_changes`` sends nothing for it)
+                if (e.outcome != "removed" or self.plan.by_this_task(e)) and e.key not in seen
             ]
         return self._removals
-
-    def _removed_by_this_task(self, entry: LedgerEntry) -> bool:
-        """Removed by an earlier attempt of this very task (see ``SyncPlan.action``): still in its plan,
-        so a retry reports it removed, without asking the vendor again."""
-        assert self.plan is not None
-        return (
-            entry.outcome == "removed"
-            and entry.run_id == self.writer
-            and entry.updated_at is not None
-            and entry.updated_at >= self.plan.prepared_at
-        )
 
     def apply_changes(self, hook: Any, target: dict[str, Any]) -> None:
         """After the adds: update the keys whose content changed (``upsert``, ``mirror``), then remove
