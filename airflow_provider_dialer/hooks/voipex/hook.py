@@ -227,7 +227,7 @@ class VoipexHook(VoipexVerbs, DialerHook):
 
     # -- parsing helpers ------------------------------------------------------------------------
 
-    def _parse(self, model: type[M], request: Request, response: httpx.Response) -> M:
+    def _parse(self, model: type[M], response: httpx.Response) -> M:
         """The answer read as ``model``; one that does not read raises pydantic's error, which the flow's
         driver turns into ``DialerAnswerError`` naming the request (``DialerHook.unreadable``)."""
         return model.model_validate_json(response.content)
@@ -244,7 +244,7 @@ class VoipexHook(VoipexVerbs, DialerHook):
                 out.extend(model.model_validate(item) for item in body)
                 return out
             # the page's item model is chosen at run time
-            parsed = self._parse(Page[model], request, response)  # type: ignore[valid-type]
+            parsed = self._parse(Page[model], response)  # type: ignore[valid-type]
             out.extend(parsed.items)
             if parsed.current_page >= parsed.total_pages or not parsed.items:
                 return out
@@ -269,7 +269,7 @@ class VoipexHook(VoipexVerbs, DialerHook):
         """The create request for an encoded body (``create_call_list`` and the list path)."""
         request = Request("POST", "/dialer/call-lists", content=content, headers={"Content-Type": "application/json"})
         response = yield request
-        return self._parse(CallListCreated, request, response)
+        return self._parse(CallListCreated, response)
 
     @api_call
     def list_call_lists(self) -> Flow[list[CallList]]:
@@ -283,7 +283,7 @@ class VoipexHook(VoipexVerbs, DialerHook):
         response = yield request
         if response.status_code == 404:
             return None
-        return self._parse(CallList, request, response)
+        return self._parse(CallList, response)
 
     # -- IVR applications (guide step 2) ---------------------------------------------------------
 
@@ -318,7 +318,7 @@ class VoipexHook(VoipexVerbs, DialerHook):
         body = campaign if isinstance(campaign, CampaignCreate) else CampaignCreate.model_validate(campaign)
         request = Request("POST", "/dialer/campaigns", json=body.wire())
         response = yield request
-        return self._parse(CampaignCreated, request, response)
+        return self._parse(CampaignCreated, response)
 
     @api_call
     def list_campaigns(self) -> Flow[list[Campaign]]:
@@ -332,7 +332,7 @@ class VoipexHook(VoipexVerbs, DialerHook):
         response = yield request
         if response.status_code == 404:
             return None
-        return self._parse(Campaign, request, response)
+        return self._parse(Campaign, response)
 
     @api_call
     def update_campaign(self, campaign_id: int, campaign: CampaignCreate | dict[str, Any]) -> Flow[CampaignCreated]:
@@ -343,7 +343,7 @@ class VoipexHook(VoipexVerbs, DialerHook):
         body = campaign if isinstance(campaign, CampaignCreate) else CampaignCreate.model_validate(campaign)
         request = Request("PUT", f"/dialer/campaigns/{int(campaign_id)}", json=body.wire(), idempotent=True)
         response = yield request
-        return self._parse(CampaignCreated, request, response)
+        return self._parse(CampaignCreated, response)
 
     @api_call
     def control_campaign(self, campaign_id: int, command: CampaignCommand) -> Flow[ControlResult]:
@@ -360,7 +360,7 @@ class VoipexHook(VoipexVerbs, DialerHook):
         response = yield request
         if not response.content.strip():
             return ControlResult(id=int(campaign_id))
-        return self._parse(ControlResult, request, response)
+        return self._parse(ControlResult, response)
 
     # -- test_connection ----------------------------------------------------------------------
 
