@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -210,21 +211,17 @@ def parallel_outcomes(
 
 
 def _units(records: Iterator[Any], chunk_rows: int) -> Iterator[Any]:
-    """Lists of at most ``chunk_rows`` rows, and each line chunk as it comes."""
-    rows: list[Any] = []
-    for item in records:
-        if type(item) is tuple:
-            rows.append(item)
-            if len(rows) >= chunk_rows:
-                yield rows
-                rows = []
-        else:
-            if rows:
-                yield rows
-                rows = []
-            yield item
-    if rows:
-        yield rows
+    """Lists of at most ``chunk_rows`` rows, and each line chunk as it comes (line chunks only follow rows)."""
+    while batch := list(islice(records, chunk_rows)):
+        if type(batch[-1]) is tuple:  # rows only: the usual batch, cut in C
+            yield batch
+            continue
+        rows = [item for item in batch if type(item) is tuple]  # the rows before the first line chunk
+        if rows:
+            yield rows
+        yield from batch[len(rows) :]
+        yield from records  # line chunks to the end
+        return
 
 
 class _InOrder:
