@@ -140,6 +140,11 @@ class DialerHTTPError(DialerError):
             msg += f" ({hint})"
         super().__init__(msg)
 
+    def as_auth_error(self, hint: str) -> DialerAuthError:
+        """This answer to a login as the refusal of the connection's credentials: the same request,
+        status and body, with ``hint`` (what the user checks) in place of this error's."""
+        return DialerAuthError(self.vendor, self.method, self.path, self.status, self.body, hint)
+
 
 class DialerAuthError(DialerHTTPError):
     """The vendor refused the credentials (401/403, or an auth endpoint's error body)."""

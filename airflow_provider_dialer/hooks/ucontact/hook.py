@@ -171,13 +171,8 @@ class UContactHook(UContactVerbs, DialerHook):
         except DialerHTTPError as exc:
             # any failed login (a 5xx after every retry included) means the record was never sent:
             # an auth error stops the task (it fails and retries), it never makes records "unknown"
-            raise DialerAuthError(
-                self.vendor,
-                exc.method,
-                exc.path,
-                exc.status,
-                exc.body,
-                f"getUserToken failed for connection {self.conn_id!r}, so nothing was sent; the task fails and retries",
+            raise exc.as_auth_error(
+                f"getUserToken failed for connection {self.conn_id!r}, so nothing was sent; the task fails and retries"
             ) from None
         token = parse_user_token(response.text)
         if token is None:

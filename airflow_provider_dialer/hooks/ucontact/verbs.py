@@ -15,6 +15,7 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, WaitState
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerHTTPError
+from airflow_provider_dialer.hooks.phone_format import PhoneFormat, phone_format_setting, target_phone_format
 from airflow_provider_dialer.hooks.ucontact.wire import CHANNELS, automation_contact, dialer_task_call
 from airflow_provider_dialer.transport.settings import as_bool
 
@@ -49,8 +50,18 @@ else:
 #: statuses that say "this read does not exist here" (the list reads are assumptions:
 #: docs/vendors/ucontact.md#decision-assumed-list-state-read)
 _NO_SUCH_READ = frozenset({404, 405, 501})
-_LIST_SETTINGS = frozenset({"hub", "channel", "zone_aware", "chunk_size", "number_plus"})
-_FRESH_SETTINGS = frozenset({"hub", "channel", "chunk_size", "number_plus"})
+_LIST_SETTINGS = frozenset({"hub", "channel", "zone_aware", "chunk_size", "phone_format", "number_plus"})
+_FRESH_SETTINGS = frozenset({"hub", "channel", "chunk_size", "phone_format", "number_plus"})
+
+
+def _plus_means(value: Any) -> PhoneFormat:
+    """The older boolean ``number_plus`` setting as a phone format (true: ``e164``)."""
+    return "e164" if as_bool(value, True) else "digits"
+
+
+def _phone_format(vendor: str, settings: Mapping[str, Any]) -> PhoneFormat:
+    """An Automation target's ``phone_format`` (default ``e164``; ``number_plus``, its older name, still read)."""
+    return phone_format_setting(vendor, settings, "e164", older="number_plus", older_means=_plus_means)
 
 
 class UContactVerbs(_MixinBase):
@@ -109,7 +120,7 @@ class UContactVerbs(_MixinBase):
             # unless the user trusts the hub's own hours in each contact's zone (setting zone_aware=True)
             "per_lead_schedule": as_bool(settings.get("zone_aware"), self.list_per_lead_schedule),
             "chunk_size": int(settings.get("chunk_size") or self.list_chunk_size),
-            "number_plus": as_bool(settings.get("number_plus"), True),
+            "phone_format": _phone_format(self.vendor, settings),
         }
 
     def list_chunk_size_for(self, target: dict[str, Any]) -> int:
@@ -122,20 +133,22 @@ class UContactVerbs(_MixinBase):
 
     @staticmethod
     def _contacts(
-        leads: Sequence[PreparedLead], channel: str, fresh: bool, plus: bool
+        leads: Sequence[PreparedLead], target: Mapping[str, Any], fresh: bool
     ) -> tuple[list[bytes], list[dict[str, Any]]]:
         """Each lead's contact, encoded as it is mapped (``automation_contact`` builds exactly what
         ``AutomationContact`` dumps; a unit test pins it), and the leads the hub cannot take."""
+        channel = target["channel"]
+        fmt = target_phone_format(target, older="number_plus", older_means=_plus_means) or "e164"
         contacts, refused = [], []
         for lead in leads:
             try:
-                contacts.append(to_json(automation_contact(lead, channel=channel, fresh=fresh, number_plus=plus)))
+                contacts.append(to_json(automation_contact(lead, channel=channel, fresh=fresh, phone_format=fmt)))
             except ValueError as exc:
                 refused.append({"row": lead.row, "reason": "missing_email", "detail": str(exc)})
         return contacts, refused
 
     def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        contacts, refused = self._contacts(leads, target["channel"], False, target.get("number_plus", True))
+        contacts, refused = self._contacts(leads, target, False)
         if not contacts:
             return ChunkOutcome(refused=refused)
         info = self.run_flow(
@@ -154,7 +167,7 @@ class UContactVerbs(_MixinBase):
             if exc.status in _NO_SUCH_READ:
                 return None
             raise
-        contacts, refused = self._contacts(leads, target["channel"], False, target.get("number_plus", True))
+        contacts, refused = self._contacts(leads, target, False)
         filename = self.chunk_filename(target["list_name"], key)
         found = [info for info in lists if info.filename == filename]
         if found:
@@ -192,11 +205,11 @@ class UContactVerbs(_MixinBase):
         return {
             "hub": hub,
             "channel": self._channel(settings),
-            "number_plus": as_bool(settings.get("number_plus"), True),
+            "phone_format": _phone_format(self.vendor, settings),
         }
 
     def push_fresh_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:
-        contacts, refused = self._contacts(leads, target["channel"], True, target.get("number_plus", True))
+        contacts, refused = self._contacts(leads, target, True)
         if contacts:
             self.run_flow(self._push_fresh_flow(target["hub"], contacts))
         return ChunkOutcome(accepted=len(contacts), refused=refused)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_provider_dialer.exceptions import DialerValueError
+from airflow_provider_dialer.hooks.phone_format import PhoneFormat, wire_phone
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
@@ -169,14 +170,14 @@ class FreshLeadsBody(BaseModel):
     leads: list[dict[str, Any]] = Field(alias="leads")
 
 
-def automation_number(phone: str, *, plus: bool = True) -> str:
-    """E.164 as the Automation API takes it: with ``+`` by default (the document's ``+1 (312) ...`` examples)."""
-    digits = phone.strip().lstrip("+")
-    return f"+{digits}" if plus else digits
+def automation_number(phone: str, *, phone_format: PhoneFormat = "e164") -> str:
+    """E.164 as the Automation API takes it: with ``+`` by default (``e164``, the document's
+    ``+1 (312) ...`` examples), ``digits`` without it."""
+    return wire_phone("+" + phone.strip().lstrip("+"), phone_format)
 
 
 def automation_contact(
-    lead: PreparedLead, *, channel: str = "telephony", fresh: bool = False, number_plus: bool = True
+    lead: PreparedLead, *, channel: str = "telephony", fresh: bool = False, phone_format: PhoneFormat = "e164"
 ) -> dict[str, Any]:
     """Map a prepared lead to an Automation API contact dict (keys with no value omitted).
 
@@ -190,13 +191,13 @@ def automation_contact(
     # ``AutomationContact(...).wire()`` returns, without a model per lead (a unit test pins the equality)
     wire: dict[str, Any] = {}
     if channel == "telephony":
-        wire["clientIds"] = [automation_number(p, plus=number_plus) for p in (lead.phone, *lead.alternatives)]
+        wire["clientIds"] = [automation_number(p, phone_format=phone_format) for p in (lead.phone, *lead.alternatives)]
     elif channel == "email":
         if not lead.email:
             raise DialerValueError(f"row {lead.row}: an email hub needs the lead's email")
         wire["clientId"] = lead.email
     else:
-        wire["clientId"] = automation_number(lead.phone, plus=number_plus)
+        wire["clientId"] = automation_number(lead.phone, phone_format=phone_format)
     if lead.timezone:
         wire["timezone"] = lead.timezone
     if lead.data:

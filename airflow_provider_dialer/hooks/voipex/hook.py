@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -18,6 +19,7 @@ from airflow_provider_dialer.exceptions import (
     DialerHTTPError,
 )
 from airflow_provider_dialer.hooks.base import DialerHook
+from airflow_provider_dialer.hooks.phone_format import PhoneFormat, phone_format_setting
 from airflow_provider_dialer.hooks.voipex.verbs import VoipexVerbs
 from airflow_provider_dialer.hooks.voipex.wire import (
     CAMPAIGN_COMMAND_ORDER,
@@ -33,7 +35,6 @@ from airflow_provider_dialer.hooks.voipex.wire import (
     CampaignCreated,
     ControlResult,
     Ivr,
-    NumberFormat,
     Page,
     TokenResponse,
 )
@@ -76,8 +77,9 @@ class VoipexHook(VoipexVerbs, DialerHook):
     ``auth_url`` (default ``https://auth.voipex.io/token``), ``client_id`` (default ``api``), ``scope``.
 
     :param voipex_conn_id: the Airflow connection id (default ``voipex_default``).
-    :param number_format: how lead numbers go into call lists: ``digits`` (E.164 without "+", as the
-        guide's example) or ``e164``.
+    :param phone_format: how lead numbers go into call lists: ``digits`` (E.164 without "+", as the
+        guide's example, the default) or ``e164``; a list upload's ``phone_format`` setting overrides it. The
+        older name ``number_format`` is still taken, with a ``DeprecationWarning``.
     """
 
     conn_name_attr = "voipex_conn_id"
@@ -94,11 +96,16 @@ class VoipexHook(VoipexVerbs, DialerHook):
     }
     default_host = "ipbxapi.voipex.io"
 
-    def __init__(self, conn_id: str | None = None, *, number_format: NumberFormat = "digits", **kwargs: Any) -> None:
+    def __init__(self, conn_id: str | None = None, *, phone_format: PhoneFormat | None = None, **kwargs: Any) -> None:
+        older = {"number_format": kwargs.pop("number_format")} if "number_format" in kwargs else {}
+        if older:
+            warnings.warn(
+                "VoipexHook(number_format=...) is deprecated; use phone_format=...", DeprecationWarning, stacklevel=2
+            )
         super().__init__(conn_id, **kwargs)
-        if number_format not in ("digits", "e164"):
-            raise DialerConfigError(f"number_format must be 'digits' or 'e164', got {number_format!r}")
-        self.number_format: NumberFormat = number_format
+        self.phone_format: PhoneFormat = phone_format_setting(
+            self.vendor, {"phone_format": phone_format, **older}, "digits", older="number_format"
+        )
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
 
@@ -205,14 +212,9 @@ class VoipexHook(VoipexVerbs, DialerHook):
             response = yield self._token_request(self._password_form())
         except DialerHTTPError as exc:
             if exc.status in (400, 401, 403):
-                raise DialerAuthError(
-                    self.vendor,
-                    exc.method,
-                    exc.path,
-                    exc.status,
-                    exc.body,
+                raise exc.as_auth_error(
                     f"the token endpoint refused the login of connection {self.conn_id!r}; check the API access "
-                    "e-mail, password and client_id",
+                    "e-mail, password and client_id"
                 ) from None
             raise
         return self._keep(response, asked_at)

@@ -17,6 +17,7 @@ from pydantic_core import to_json
 
 from airflow_provider_dialer.capabilities import ChunkOutcome, check_campaign_command
 from airflow_provider_dialer.exceptions import DialerConfigError, DialerDeliveryUnknownError, DialerHTTPError
+from airflow_provider_dialer.hooks.phone_format import phone_format_setting, target_phone_format
 from airflow_provider_dialer.hooks.voipex.wire import (
     CAMPAIGN_COMMAND_STATE,
     CAMPAIGN_COMMANDS,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from airflow_provider_dialer.hooks.base import DialerHook
+    from airflow_provider_dialer.hooks.phone_format import PhoneFormat
     from airflow_provider_dialer.hooks.voipex.wire import (
         CallList,
         CallListCreated,
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
         CampaignCreated,
         ControlResult,
         Ivr,
-        NumberFormat,
     )
     from airflow_provider_dialer.leads.model import PreparedLead
     from airflow_provider_dialer.transport.requests import Flow
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     class _VoipexEndpoints(Protocol):
         """The endpoints of VoipexHook this mixin calls (VoipexHook defines each, most with ``api_call``)."""
 
-        number_format: NumberFormat
+        phone_format: PhoneFormat
 
         def _create_call_list_flow(self, content: bytes) -> Flow[CallListCreated]: ...
         def list_call_lists(self) -> list[CallList]: ...
@@ -93,16 +94,8 @@ class VoipexVerbs(_MixinBase):
         is still read), ``attributes`` (bool, default true).
         """
         self.check_settings(settings, _LIST_SETTINGS, "list upload")
-        given = [settings[name] for name in ("phone_format", "number_format") if name in settings]
-        if len(given) == 2 and given[0] != given[1]:
-            raise DialerConfigError(
-                "Voipex list settings give phone_format and number_format (its older name) different values: "
-                f"{given[0]!r} and {given[1]!r}; give phone_format only"
-            )
-        fmt = given[0] if given else self.number_format
-        if fmt not in ("digits", "e164"):
-            raise DialerConfigError(f"phone_format must be 'digits' or 'e164', got {fmt!r}")
-        return {"list_name": list_name, "number_format": fmt, "attributes": bool(settings.get("attributes", True))}
+        fmt = phone_format_setting(self.vendor, settings, self.phone_format, older="number_format")
+        return {"list_name": list_name, "phone_format": fmt, "attributes": bool(settings.get("attributes", True))}
 
     @staticmethod
     def call_list_name(target: dict[str, Any], key: str) -> str:
@@ -115,9 +108,9 @@ class VoipexVerbs(_MixinBase):
         ``voipex_number`` builds exactly what ``CallListNumber`` accepts and dumps (a unit test pins
         the bytes against ``CallListCreate``), so no model is built per number.
         """
-        fmt = target.get("number_format") or self.number_format
+        fmt = target_phone_format(target, older="number_format") or self.phone_format
         attributes = bool(target.get("attributes", True))
-        numbers = (to_json(voipex_number(lead, number_format=fmt, with_attributes=attributes)) for lead in leads)
+        numbers = (to_json(voipex_number(lead, phone_format=fmt, with_attributes=attributes)) for lead in leads)
         return json_object({"name": self.call_list_name(target, key)}, "numbers", numbers)
 
     def push_list_chunk(self, target: dict[str, Any], key: str, leads: Sequence[PreparedLead]) -> ChunkOutcome:

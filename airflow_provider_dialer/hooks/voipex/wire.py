@@ -13,7 +13,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_provider_dialer.exceptions import DialerValueError
+from airflow_provider_dialer.hooks.phone_format import PhoneFormat, wire_phone
 from airflow_provider_dialer.leads.model import PreparedLead
 
 T = TypeVar("T")
@@ -25,10 +25,6 @@ CAMPAIGN_COMMANDS: frozenset[str] = frozenset(CAMPAIGN_COMMAND_ORDER)
 #: [A] the state a command leaves the campaign in, where that state tells the command was applied
 #: (reload changes no state; a removed campaign can no longer be read)
 CAMPAIGN_COMMAND_STATE: dict[str, str] = {"start": "running", "pause": "paused", "unpause": "running"}
-
-#: how a lead's E.164 number is written in a call list: ``digits`` = without "+", as the guide's example
-#: ``"123456789"``; ``e164`` = with the "+"
-NumberFormat = Literal["digits", "e164"]
 
 
 class _Request(BaseModel):
@@ -244,15 +240,6 @@ class Page(_Response, Generic[T]):
 # --------------------------------------------------------------------------------------------
 
 
-def format_number(e164: str, number_format: NumberFormat = "digits") -> str:
-    """``+420228881234`` -> ``420228881234`` (``digits``, the guide's example style) or unchanged (``e164``)."""
-    if number_format == "e164":
-        return e164
-    if number_format == "digits":
-        return e164[1:] if e164.startswith("+") else e164
-    raise DialerValueError(f"number_format must be 'digits' or 'e164', got {number_format!r}")
-
-
 def lead_attributes(lead: PreparedLead) -> list[dict[str, str]]:
     """[A] ``attributes`` as ``[{"name", "value"}]`` string pairs: ``external_id`` then the lead's ``data``.
 
@@ -279,14 +266,15 @@ def _text(value: Any) -> str:
 
 
 def voipex_number(
-    lead: PreparedLead, *, number_format: NumberFormat = "digits", with_attributes: bool = True
+    lead: PreparedLead, *, phone_format: PhoneFormat = "digits", with_attributes: bool = True
 ) -> dict[str, Any]:
     """Map a prepared lead to one entry of a call list's ``numbers``: ``{"number": ..., "attributes": [...]}``.
 
     Only ``phone`` is dialled: call lists have no alternative numbers, names, e-mail, agent, priority
-    or per-number time (leads with a future ``call_at`` are held back by the operators).
+    or per-number time (leads with a future ``call_at`` are held back by the operators). ``phone_format``:
+    ``digits`` (without "+", as the guide's example ``"123456789"``) or ``e164``.
     """
     return {
-        "number": format_number(lead.phone, number_format),
+        "number": wire_phone(lead.phone, phone_format),
         "attributes": lead_attributes(lead) if with_attributes else [],
     }

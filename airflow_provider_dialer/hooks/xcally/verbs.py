@@ -22,6 +22,7 @@ from airflow_provider_dialer.exceptions import (
     DialerDeliveryUnknownError,
     DialerHTTPError,
 )
+from airflow_provider_dialer.hooks.phone_format import phone_format_setting
 from airflow_provider_dialer.hooks.xcally.campaign import (
     AGENTS_KEY,
     LISTS_KEY,
@@ -120,9 +121,7 @@ class XCallyVerbs(_MixinBase):
 
     def _contact_options(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """``phone_format`` / ``first_name_fallback``: the settings, else the connection extras."""
-        phone_format = str(settings.get("phone_format") or self.extras.get("phone_format") or "digits").lower()
-        if phone_format not in ("digits", "e164"):
-            raise DialerConfigError(f"XCALLY phone_format must be 'digits' or 'e164', got {phone_format!r}")
+        phone_format = phone_format_setting(self.vendor, settings, self.extras.get("phone_format") or "digits")
         fallback = settings.get("first_name_fallback") or self.extras.get("first_name_fallback") or None
         return {"phone_format": phone_format, "first_name_fallback": str(fallback) if fallback else None}
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from airflow_provider_dialer.exceptions import DialerValueError
+from airflow_provider_dialer.hooks.phone_format import PhoneFormat, wire_phone
 
 if TYPE_CHECKING:
     from airflow_provider_dialer.leads.model import PreparedLead
@@ -71,7 +72,6 @@ CONTACT_FIELDS = (
 #: ``mobile`` hold at most 15 digits; custom fields (``cf_<id>``) are left to the server.
 LEAD_FIELD_LIMITS: Mapping[str, int] = MappingProxyType({"first_name": 255, "last_name": 255, "email": 255})
 
-PhoneFormat = Literal["digits", "e164"]
 YesNo = Literal["yes", "no"]
 DialMethod = Literal["preview", "progressive", "power", "predictive", "booked"]
 DuplicateCheck = Literal["always", "onlyIfOpen", "never"]
@@ -411,15 +411,6 @@ class ImportProgress(BaseModel):
 # --------------------------------------------------------------------------------------------
 # PreparedLead -> Motion contact
 # --------------------------------------------------------------------------------------------
-
-
-def wire_phone(phone: str, phone_format: PhoneFormat = "digits") -> str:
-    """``+59899123456`` as Motion gets it: ``digits`` (default, as in the vendor's examples) or ``e164``."""
-    if phone_format == "e164":
-        return phone
-    if phone_format == "digits":
-        return phone.lstrip("+")
-    raise DialerValueError(f"phone_format must be 'digits' or 'e164', got {phone_format!r}")
 
 
 def wire_datetime(value: datetime) -> str:

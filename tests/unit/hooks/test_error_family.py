@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_dialer.exceptions import DialerAnswerError, DialerError, DialerValueError
-from airflow_provider_dialer.hooks.ucontact.wire import automation_contact, hub_path
+from airflow_provider_dialer.hooks.ucontact.wire import automation_contact, automation_number, hub_path
 from airflow_provider_dialer.hooks.ujet.wire import ContactStatus
-from airflow_provider_dialer.hooks.voipex.wire import format_number
+from airflow_provider_dialer.hooks.voipex.wire import voipex_number
 from airflow_provider_dialer.hooks.xcally.wire import custom_field_key, wire_datetime, wire_phone, xcally_contact
 from airflow_provider_dialer.leads.model import PreparedLead
 
@@ -22,7 +22,11 @@ KNOWN_FORMATS = {"digits", "e164"}
 
 @given(st.text(max_size=12).filter(lambda name: name not in KNOWN_FORMATS))
 def test_an_unknown_phone_format_is_a_dialer_value_error_for_every_vendor(name):
-    for encode in (lambda: wire_phone("+12125550147", name), lambda: format_number("+12125550147", name)):
+    for encode in (
+        lambda: wire_phone("+12125550147", name),
+        lambda: voipex_number(LEAD, phone_format=name),
+        lambda: automation_number("+12125550147", phone_format=name),
+    ):
         with pytest.raises(DialerValueError, match="must be 'digits' or 'e164'") as raised:
             encode()
         assert isinstance(raised.value, ValueError)

@@ -309,6 +309,47 @@ def test_push_fresh_leads_body(monkeypatch):
     assert script.seen[0].url.path == "/api/dialer/id/mail/freshLeads"
 
 
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, "+59899123456"),
+        ({"phone_format": "e164"}, "+59899123456"),
+        ({"phone_format": "DIGITS"}, "59899123456"),
+        ({"number_plus": False}, "59899123456"),
+        ({"number_plus": "true"}, "+59899123456"),
+        ({"phone_format": "digits", "number_plus": False}, "59899123456"),
+    ],
+)
+def test_fresh_numbers_follow_phone_format_or_its_older_name(monkeypatch, settings, expected):
+    """``phone_format`` (the name every vendor's settings use) and uContact's older ``number_plus`` set
+    one thing: the numbers the freshLeads body carries, read from what the transport received."""
+    set_conn(monkeypatch)
+    script = Script(httpx.Response(200, json={"count": 1}))
+    hook = script.hook()
+    target = hook.open_fresh_target({"hub": "sales", **settings})
+    hook.push_fresh_chunk(target, "now#1", [lead(alternatives=("+59824001122",))])
+    plus = "+" if expected.startswith("+") else ""
+    assert json.loads(script.seen[0].content)["leads"][0]["clientIds"] == [expected, f"{plus}59824001122"]
+
+
+def test_phone_format_and_number_plus_must_agree(monkeypatch):
+    set_conn(monkeypatch)
+    with pytest.raises(DialerConfigError, match="phone_format only"):
+        UContactHook().open_list_target("june", {"hub": "sales", "phone_format": "e164", "number_plus": False})
+    with pytest.raises(DialerConfigError, match="phone_format must be"):
+        UContactHook().open_fresh_target({"hub": "sales", "phone_format": "national"})
+
+
+@pytest.mark.parametrize(("kept", "expected"), [({"number_plus": False}, "59899123456"), ({}, "+59899123456")])
+def test_a_target_kept_in_progress_by_an_earlier_version_keeps_its_spelling(monkeypatch, kept, expected):
+    """A retry resumes with the target its first attempt opened; one opened before ``phone_format``
+    holds ``number_plus`` (or nothing, the default then): the resend spells numbers the same way."""
+    set_conn(monkeypatch)
+    script = Script(httpx.Response(200, json={"count": 1}))
+    script.hook().push_fresh_chunk({"hub": "sales", "channel": "telephony", **kept}, "now#1", [lead()])
+    assert json.loads(script.seen[0].content)["leads"][0]["clientIds"] == [expected]
+
+
 def test_missing_api_token_is_a_config_error(monkeypatch):
     set_conn(monkeypatch, extra={"api_token": None})
     with pytest.raises(DialerConfigError, match="no api_token extra"):
@@ -503,7 +544,7 @@ def test_automation_contact_per_channel():
         "clientId": "+59899123456",
         "timezone": "America/Montevideo",
     }
-    assert automation_contact(lead(), channel="sms", number_plus=False)["clientId"] == "59899123456"
+    assert automation_contact(lead(), channel="sms", phone_format="digits")["clientId"] == "59899123456"
     with pytest.raises(ValueError, match="email hub needs"):
         automation_contact(lead(), channel="email")
     with pytest.raises(ValueError, match="unknown uContact hub channel"):

@@ -13,7 +13,7 @@ from airflow_provider_dialer.hooks.xcally import XCallyHook
 
 #: the keys each vendor's list upload reads, written here apart from the verbs
 LIST_KEYS = {
-    UContactHook: {"hub", "channel", "zone_aware", "chunk_size", "number_plus"},
+    UContactHook: {"hub", "channel", "zone_aware", "chunk_size", "phone_format", "number_plus"},
     XCallyHook: {"mode", "agents", "campaign_id", "duplicates", "phone_format", "first_name_fallback"},
     VoipexHook: {"phone_format", "number_format", "attributes"},
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict, deque
 from datetime import UTC, datetime
 from typing import Any
@@ -598,7 +599,7 @@ def test_mapping_options_and_attributes():
         data={"plan": "gold", "balance": 12.5, "vip": True, "none": None, "tags": ["a", "b"]},
         call_at=datetime(2030, 1, 1, tzinfo=UTC),
     )
-    assert voipex_number(full, number_format="e164")["number"] == "+420228881234"
+    assert voipex_number(full, phone_format="e164")["number"] == "+420228881234"
     assert voipex_number(full) == {
         "number": "420228881234",
         "attributes": [
@@ -611,13 +612,21 @@ def test_mapping_options_and_attributes():
     }
     assert voipex_number(full, with_attributes=False) == {"number": "420228881234", "attributes": []}
     with pytest.raises(ValueError):
-        voipex_number(full, number_format="national")  # type: ignore[arg-type]
+        voipex_number(full, phone_format="national")  # type: ignore[arg-type]
 
 
-def test_hook_number_format_option(monkeypatch, fake):
-    with pytest.raises(DialerConfigError):
-        VoipexHook("x", number_format="intl")  # type: ignore[arg-type]
-    hook = VoipexHook(set_conn(monkeypatch), number_format="e164", transport=httpx.MockTransport(fake.handler))
+@pytest.mark.parametrize("name", ["phone_format", "number_format"])
+def test_hook_phone_format_option(monkeypatch, fake, name):
+    """``phone_format=`` (and its older name, with a DeprecationWarning) sets the default of every list."""
+    with pytest.raises(DialerConfigError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        VoipexHook("x", **{name: "intl"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hook = VoipexHook(set_conn(monkeypatch), **{name: "e164"}, transport=httpx.MockTransport(fake.handler))
+    assert [w.category for w in caught if "number_format" in str(w.message)] == (
+        [DeprecationWarning] if name == "number_format" else []
+    )
     target = hook.open_list_target("daily", {})
     outcome = hook.push_list_chunk(target, "now#1", [lead(), lead(row=2, phone="+420228881234")])
     body = json.loads(fake.of("POST", "/dialer/call-lists")[0].content)
@@ -649,6 +658,15 @@ def test_list_phone_format_under_two_names_must_agree(monkeypatch, fake):
     assert not fake.of("POST", "/dialer/call-lists")
 
 
+@pytest.mark.parametrize(("kept", "expected"), [({"number_format": "e164"}, "+420228881234"), ({}, "420228881234")])
+def test_a_target_kept_in_progress_by_an_earlier_version_keeps_its_spelling(monkeypatch, fake, kept, expected):
+    """A retry resumes with the target its first attempt opened; one opened before ``phone_format``
+    holds ``number_format`` (or nothing, the hook's default then)."""
+    hook = make_hook(monkeypatch, fake)
+    hook.push_list_chunk({"list_name": "daily", "attributes": True, **kept}, "now#1", [lead(phone="+420228881234")])
+    assert json.loads(fake.of("POST", "/dialer/call-lists")[-1].content)["numbers"][0]["number"] == expected
+
+
 # --------------------------------------------------------------------------------------------
 # Capabilities used by the operators
 # --------------------------------------------------------------------------------------------
@@ -660,7 +678,7 @@ def test_list_target_settings_validated(monkeypatch, fake):
         hook.open_list_target("x", {"hub": "sales"})
     assert hook.open_list_target("x", {"attributes": False}) == {
         "list_name": "x",
-        "number_format": "digits",
+        "phone_format": "digits",
         "attributes": False,
     }
 

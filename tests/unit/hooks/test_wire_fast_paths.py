@@ -76,10 +76,10 @@ def test_ujet_import_file_equals_the_models_dump(leads: list[PreparedLead]) -> N
 @settings(max_examples=100, deadline=None)
 @given(st.lists(prepared_leads(), min_size=1, max_size=4), st.sampled_from(["digits", "e164"]), st.booleans())
 def test_voipex_call_list_body_equals_the_models_wire(leads: list[PreparedLead], fmt: str, attributes: bool) -> None:
-    numbers = [voipex_number(lead, number_format=fmt, with_attributes=attributes) for lead in leads]
+    numbers = [voipex_number(lead, phone_format=fmt, with_attributes=attributes) for lead in leads]
     model = CallListCreate(name="l now#2", numbers=[CallListNumber.model_validate(n) for n in numbers])
     hook = VoipexHook.__new__(VoipexHook)
-    body = hook.call_list_body({"list_name": "l", "number_format": fmt, "attributes": attributes}, "now#2", leads)
+    body = hook.call_list_body({"list_name": "l", "phone_format": fmt, "attributes": attributes}, "now#2", leads)
     assert body == to_json(model.wire())
 
 
@@ -104,10 +104,10 @@ def test_xcally_contact_refuses_exactly_what_contactin_refuses(lead: PreparedLea
 
 
 @settings(max_examples=120, deadline=None)
-@given(prepared_leads(), st.sampled_from(CHANNELS), st.booleans(), st.booleans())
-def test_automation_contact_equals_the_models_wire(lead: PreparedLead, channel: str, fresh: bool, plus: bool) -> None:
+@given(prepared_leads(), st.sampled_from(CHANNELS), st.booleans(), st.sampled_from(["digits", "e164"]))
+def test_automation_contact_equals_the_models_wire(lead: PreparedLead, channel: str, fresh: bool, fmt: str) -> None:
     try:
-        wire = automation_contact(lead, channel=channel, fresh=fresh, number_plus=plus)
+        wire = automation_contact(lead, channel=channel, fresh=fresh, phone_format=fmt)
     except ValueError:
         assert channel == "email" and not lead.email
         return
@@ -118,7 +118,7 @@ def test_automation_contact_equals_the_models_wire(lead: PreparedLead, channel: 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(prepared_leads(), min_size=1, max_size=4), st.booleans())
 def test_automation_bodies_equal_the_documented_models_dump(leads: list[PreparedLead], fresh: bool) -> None:
-    encoded, refused = UContactHook._contacts(leads, "telephony", fresh, True)
+    encoded, refused = UContactHook._contacts(leads, {"channel": "telephony"}, fresh)
     assert not refused
     contacts = [automation_contact(lead, fresh=fresh) for lead in leads]
     assert (

@@ -146,7 +146,7 @@ def test_settings_are_checked():
     assert target_name({"list_id": 7, "list_name": "Daily", "pids": [1]}) == "list_id=7"
     assert target_name({"list_id": 7, "campaign_id": 3}) == "campaign_id=3"
     assert target_name({"hub": "Ventas", "channel": "telephony", "list_name": "x"}) == "hub=Ventas,channel=telephony"
-    assert target_name({"list_name": "Daily", "number_format": "e164"}) == "list_name=Daily"
+    assert target_name({"list_name": "Daily", "phone_format": "e164"}) == "list_name=Daily"
     with pytest.raises(DialerConfigError, match="no hub, campaign, list id or list name"):
         target_name({"pids": [1]})
 
