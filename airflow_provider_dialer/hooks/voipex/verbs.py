@@ -90,8 +90,9 @@ class VoipexVerbs(_MixinBase):
         ``june 2026-06-02T13:00Z#1`` for a later wave), so each name is unique within a run and a lost
         answer is resolved by name.
 
-        ``settings``: ``phone_format`` (``digits``/``e164``; the name XCALLY uses too, ``number_format``
-        is still read), ``attributes`` (bool, default true).
+        ``settings``: ``phone_format`` (``digits``/``e164``, the setting's name for every vendor; the
+        older ``number_format`` is still read, and given both, they must agree), ``attributes`` (bool,
+        default true).
         """
         self.check_settings(settings, _LIST_SETTINGS, "list upload")
         fmt = phone_format_setting(self.vendor, settings, self.phone_format, older="number_format")
