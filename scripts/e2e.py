@@ -1007,10 +1007,21 @@ def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, An
     run_id = api.trigger("dialer_large_list_mapped", {"leads_per_part": 2, "leads_path": str(parts_file)})
     api.wait_run("dialer_large_list_mapped", run_id, stack)
     mapped = [ti for ti in api.task_instances("dialer_large_list_mapped", run_id) if ti["task_id"] == "upload"]
-    hosts = {ti["map_index"]: ti["hostname"] for ti in mapped}
-    say(f"map index -> worker: {hosts}")
-    workers = {h.rsplit("-", 1)[-1] for h in hosts.values()}
-    check(len(mapped) >= 4 and workers == {"w1", "w2"}, f"the map indexes did not run on both workers: {hosts}")
+    # a task instance's hostname names only the worker of its last part (an upload that deferred and
+    # resumed ran its first part elsewhere): each worker's own log says which workloads it executed
+    ran = {
+        f"w{i}": executed_map_indexes(
+            (stack.logs / f"celery-worker-{i}.log").read_text(errors="replace"),
+            "dialer_large_list_mapped",
+            run_id,
+            "upload",
+        )
+        for i in range(1, len(PORTS["celery"]["worker_logs"]) + 1)
+    }
+    say(f"upload map indexes each worker executed (its log): {ran}")
+    missing = {ti["map_index"] for ti in mapped} - set().union(*ran.values())
+    check(len(mapped) >= 4 and not missing, f"map indexes {sorted(missing)} ran on no worker the logs show: {ran}")
+    check(all(ran.values()), f"the map indexes did not run on both workers: {ran}")
     stored = assert_no_duplicates(config)
     check(stored.get("ujet ujet.import") == n, f"the emulator holds {stored} of the {n} leads sent")
     worker_logs = tuple(f"celery-worker-{i}" for i in range(1, len(PORTS["celery"]["worker_logs"]) + 1))
@@ -1018,6 +1029,25 @@ def run_celery(stack: Stack, env: dict[str, str], config: dict[str, dict[str, An
         pathlib.Path(env["AIRFLOW_HOME"]), [("dialer_large_list_mapped", run_id)], stack.logs, COMPONENTS + worker_logs
     )
     say(f"the emulator holds each of the {n} leads once: {stored}")
+
+
+def executed_map_indexes(worker_log: str, dag_id: str, run_id: str, task_id: str) -> set[int]:
+    """The map indexes of ``task_id`` in run ``run_id`` a Celery worker's log says it executed (its
+    "Executing workload in Celery: ... ti=TaskInstanceDTO(...)" lines: a first part and a resumed
+    part of a deferred task are one line each)."""
+    found = set()
+    for line in worker_log.splitlines():
+        ti = line.partition("ti=TaskInstanceDTO(")[2]
+        if "Executing workload in Celery" not in line or not ti:
+            continue
+        fields = dict(re.findall(r"\b(task_id|dag_id|run_id|map_index)=('[^']*'|-?\d+)", ti))
+        if (fields.get("dag_id"), fields.get("run_id"), fields.get("task_id")) == (
+            repr(dag_id),
+            repr(run_id),
+            repr(task_id),
+        ) and "map_index" in fields:
+            found.add(int(fields["map_index"]))
+    return found
 
 
 def browser_tests_on_served() -> int:

@@ -100,3 +100,42 @@ def test_a_failed_workload_without_the_race_fails_the_run(tmp_path, e2e, line):
     logs, runs = deployment(tmp_path, e2e, component=line)
     with pytest.raises(e2e.Failed, match="Workload execution failed"):
         e2e.assert_no_error_lines(tmp_path / "home", runs, logs)
+
+
+def workload_line(task_id: str, map_index: int, run_id: str = "manual__2026-12-03T19:18:11.090567+00:00") -> str:
+    """A Celery worker's "Executing workload" line as the e2e run's workers write it (the log path names
+    the attempt's task too, so a check must read the task instance, not the path)."""
+    return (
+        "2026-12-03T19:18:12.617030Z [info     ] [7f0056dd-3f72-4767-a246-1c6e30bdae82] Executing workload in Celery:"
+        " dag_rel_path=PurePosixPath('dialer_large_list_mapped.py') bundle_info=BundleInfo(name='dags-folder',"
+        f" version=None) log_path='dag_id=dialer_large_list_mapped/run_id={run_id}/task_id=upload/"
+        f"map_index={map_index}/attempt=1.log' ti=TaskInstanceDTO(id=UUID('01a23d57-c1b8-7f1f-a07e-d9f007e64071'),"
+        f" task_id='{task_id}', dag_id='dialer_large_list_mapped', run_id='{run_id}', try_number=1,"
+        f" dag_version_id=UUID('01a23d57-b105-71a1-a44b-d912d91e4802'), map_index={map_index}, hostname='',"
+        " context_carrier={'traceparent': '00-07963b276c920333e6c087aacecc3d4b-a9e148073f70400b-00'},"
+        " queue='default', pool_slots=1, priority_weight=2, external_executor_id=None, executor_config=None)"
+        " sentry_integration='sentry_sdk.integrations.celery.CeleryIntegration' type='ExecuteTask'"
+        " [airflow.providers.celery.executors.celery_executor_utils] loc=celery_executor_utils.py:254"
+    )
+
+
+def test_a_workers_map_indexes_are_read_from_its_own_log(e2e):
+    """The map indexes of the run's upload a worker executed, first parts and resumed parts alike; the
+    prepare task, another run's uploads and other lines are not counted. (A task instance's hostname
+    names only the worker of its last part: one CI run had every resumed part on one worker while the
+    other ran the first parts of half of them.)"""
+    run = "manual__2026-12-03T19:18:11.090567+00:00"
+    log = "\n".join(
+        [
+            *QUIET,
+            workload_line("prepare", -1),
+            workload_line("upload", 1),
+            workload_line("upload", 3),
+            workload_line("upload", 1),  # its resumed part, after the deferral
+            workload_line("upload", 6, run_id="manual__2026-12-03T20:00:00+00:00"),
+            "2026-12-03T19:18:06.571093Z [info     ] w2@vm ready. [celery.apps.worker] loc=worker.py:182",
+        ]
+    )
+    assert e2e.executed_map_indexes(log, "dialer_large_list_mapped", run, "upload") == {1, 3}
+    assert e2e.executed_map_indexes(log, "dialer_large_list_mapped", run, "prepare") == {-1}
+    assert e2e.executed_map_indexes("\n".join(QUIET), "dialer_large_list_mapped", run, "upload") == set()
