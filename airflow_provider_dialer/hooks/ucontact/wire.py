@@ -75,10 +75,12 @@ def render_integra_data(data: Mapping[str, Any]) -> str:
 
 def integra_number(phone: str, *, plus: bool = False) -> str:
     """An E.164 number as Integra dials it: digits only by default (the document's ``0123456789``)."""
-    digits = phone.strip()
-    if digits.startswith("+"):
-        digits = digits[1:]
-    return f"+{digits}" if plus else digits
+    return _spelt(phone, "e164" if plus else "digits")
+
+
+def _spelt(phone: str, phone_format: PhoneFormat) -> str:
+    """``phone`` (E.164, with or without its ``+``, surrounding spaces ignored) as ``phone_format`` spells it."""
+    return wire_phone("+" + phone.strip().lstrip("+"), phone_format)
 
 
 def dialer_task_call(
@@ -173,7 +175,7 @@ class FreshLeadsBody(BaseModel):
 def automation_number(phone: str, *, phone_format: PhoneFormat = "e164") -> str:
     """E.164 as the Automation API takes it: with ``+`` by default (``e164``, the document's
     ``+1 (312) ...`` examples), ``digits`` without it."""
-    return wire_phone("+" + phone.strip().lstrip("+"), phone_format)
+    return _spelt(phone, phone_format)
 
 
 def automation_contact(
