@@ -113,7 +113,7 @@ class PreparationRun:
         return self.rows.line_outcomes(task, chunk)
 
     def renumbered(self, outcomes: list[Any], offset: int) -> list[Any]:
-        """``outcomes`` with their row numbers moved by ``offset``, in place (``renumbered``)."""
+        """``outcomes`` with their row numbers moved by ``offset``, in place (the module function ``renumbered``)."""
         return renumbered(outcomes, offset)
 
     def load_dnc(self, source: Any, keys: Any) -> None:
